@@ -1,0 +1,39 @@
+"""Liveness and readiness probes for load balancers and orchestrators."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from fastapi import APIRouter, Request
+from pydantic import BaseModel
+
+from app.db import database_is_reachable
+from app.errors import DomainError, problem_responses
+
+router = APIRouter(prefix="/health", tags=["health"])
+
+
+class Health(BaseModel):
+    status: Literal["ok"]
+
+
+class DatabaseUnavailable(DomainError):
+    status = 503
+    code = "database-unavailable"
+    title = "Database unavailable"
+
+
+@router.get("/live", summary="Liveness probe")
+def live() -> Health:
+    """The process is up and answering. Does not touch the database."""
+    return Health(status="ok")
+
+
+@router.get(
+    "/ready", summary="Readiness probe", responses=problem_responses(DatabaseUnavailable)
+)
+def ready(request: Request) -> Health:
+    """The service can serve requests: its database answers. 503 when it does not."""
+    if not database_is_reachable(request.app.state.engine):
+        raise DatabaseUnavailable("The database cannot be reached.")
+    return Health(status="ok")

@@ -1,0 +1,67 @@
+"""Practitioners, their weekly hours (local wall-clock time) and their time off (UTC)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, time
+
+from sqlalchemy import CheckConstraint, ForeignKey, Index, SmallInteger, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.models.base import Base, Entity, UTCDateTime, utcnow
+
+
+class Practitioner(Entity, Base):
+    __tablename__ = "practitioners"
+    __table_args__ = (Index("ix_practitioners_name_order", "name_key", "id"),)
+
+    name: Mapped[str] = mapped_column(String(200))
+    name_key: Mapped[str] = mapped_column(String(200))
+    active: Mapped[bool] = mapped_column(default=True)
+    time_zone: Mapped[str] = mapped_column(String(64))
+
+    availability: Mapped[list[WeeklyAvailability]] = relationship(
+        back_populates="practitioner",
+        cascade="all, delete-orphan",
+        lazy="raise",
+        order_by="(WeeklyAvailability.weekday, WeeklyAvailability.start_time)",
+    )
+
+
+class WeeklyAvailability(Base):
+    """Recurring working hours: `weekday` 0 (Monday) to 6, in the practitioner's time zone."""
+
+    __tablename__ = "practitioner_availability"
+    __table_args__ = (
+        CheckConstraint("weekday BETWEEN 0 AND 6", name="weekday_range"),
+        CheckConstraint("start_time < end_time", name="start_before_end"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    practitioner_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("practitioners.id", ondelete="CASCADE"), index=True
+    )
+    weekday: Mapped[int] = mapped_column(SmallInteger)
+    start_time: Mapped[time]
+    end_time: Mapped[time]
+
+    practitioner: Mapped[Practitioner] = relationship(back_populates="availability", lazy="raise")
+
+
+class TimeOff(Base):
+    """An absence: no session may be booked with the practitioner between `start_at` and `end_at`."""
+
+    __tablename__ = "practitioner_time_off"
+    __table_args__ = (
+        CheckConstraint("start_at < end_at", name="start_before_end"),
+        Index("ix_practitioner_time_off_practitioner_start", "practitioner_id", "start_at"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    practitioner_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("practitioners.id", ondelete="CASCADE")
+    )
+    start_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    end_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    reason: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

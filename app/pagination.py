@@ -1,0 +1,56 @@
+"""Keyset pagination: opaque cursors and the `{"items", "next_cursor"}` page shape."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import uuid
+from typing import Annotated, Any, Generic, TypeVar
+
+from fastapi import Query
+from pydantic import BaseModel, Field
+
+from app.errors import InvalidCursor
+
+Limit = Annotated[int, Query(ge=1, le=200, description="Page size (1 to 200)")]
+Cursor = Annotated[
+    str | None,
+    Query(max_length=512, description="`next_cursor` of the previous page; omit for the first"),
+]
+
+
+ItemT = TypeVar("ItemT")
+
+
+class Page(BaseModel, Generic[ItemT]):
+    items: list[ItemT]
+    next_cursor: str | None = Field(
+        description="Pass as `cursor` to get the next page; null on the last page"
+    )
+
+
+def encode_cursor(key: list[Any]) -> str:
+    """Encode the sort key of the last item of a page."""
+    raw = json.dumps(key, separators=(",", ":"), default=str).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, *, arity: int) -> list[Any]:
+    """Decode a cursor made by `encode_cursor` for a key of `arity` parts."""
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        key = json.loads(raw)
+    except (binascii.Error, ValueError, UnicodeDecodeError):
+        raise InvalidCursor("The cursor is not one this service issued.") from None
+    if not isinstance(key, list) or len(key) != arity or not all(isinstance(k, str) for k in key):
+        raise InvalidCursor("The cursor is not one this service issued.")
+    return key
+
+
+def cursor_uuid(text: str) -> uuid.UUID:
+    """The id part of a decoded cursor."""
+    try:
+        return uuid.UUID(text)
+    except ValueError:
+        raise InvalidCursor("The cursor is not one this service issued.") from None

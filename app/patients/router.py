@@ -1,0 +1,124 @@
+"""Patient routes: HTTP only; the rules live in `service`."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response, status
+
+from app.db import SessionDep
+from app.errors import (
+    DuplicateIdentifier,
+    InvalidCursor,
+    InvalidQuery,
+    NotFound,
+    VersionMismatch,
+    problem_responses,
+)
+from app.http import ExpectedVersion, InvalidPrecondition, set_etag
+from app.pagination import Cursor, Limit, Page
+from app.patients import service
+from app.patients.schemas import PatientCreate, PatientRead, PatientUpdate
+
+router = APIRouter(prefix="/api/v1/patients", tags=["patients"])
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    summary="Register a patient",
+    responses=problem_responses(DuplicateIdentifier),
+)
+def create_patient(body: PatientCreate, session: SessionDep, response: Response) -> PatientRead:
+    """Register a patient with their demographics and the identifiers other systems use.
+
+    An identifier (system, value) belongs to one patient only: reusing it is a 409
+    `duplicate-identifier`. A birth date in the future, an unknown `sex` or a malformed
+    email is a 422.
+    """
+    patient = service.create_patient(session=session, data=body)
+    response.headers["Location"] = f"{router.prefix}/{patient.id}"
+    set_etag(response, patient.version)
+    return PatientRead.model_validate(patient)
+
+
+@router.get(
+    "",
+    summary="List and search patients",
+    responses=problem_responses(InvalidCursor, InvalidQuery),
+)
+def list_patients(
+    session: SessionDep,
+    q: Annotated[
+        str | None,
+        Query(
+            max_length=100,
+            description="Words matched, ignoring case, against the given or family name",
+        ),
+    ] = None,
+    identifier: Annotated[
+        str | None,
+        Query(max_length=301, description="Exact identifier, written `system|value`"),
+    ] = None,
+    include_archived: Annotated[bool, Query(description="Include archived patients")] = False,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+) -> Page[PatientRead]:
+    """Patients ordered by family name, then given name, a page at a time.
+
+    Archived patients are left out unless `include_archived=true`. Pass `next_cursor` back as
+    `cursor` for the next page; it is null on the last one.
+    """
+    items, next_cursor = service.list_patients(
+        session=session,
+        q=q,
+        identifier=identifier,
+        include_archived=include_archived,
+        limit=limit,
+        cursor=cursor,
+    )
+    return Page(items=[PatientRead.model_validate(p) for p in items], next_cursor=next_cursor)
+
+
+@router.get("/{patient_id}", summary="Read a patient", responses=problem_responses(NotFound))
+def read_patient(patient_id: uuid.UUID, session: SessionDep, response: Response) -> PatientRead:
+    """One patient, archived or not. The `ETag` header carries the record's version."""
+    patient = service.get_patient(session=session, patient_id=patient_id)
+    set_etag(response, patient.version)
+    return PatientRead.model_validate(patient)
+
+
+@router.patch(
+    "/{patient_id}",
+    summary="Update a patient",
+    responses=problem_responses(NotFound, DuplicateIdentifier, VersionMismatch, InvalidPrecondition),
+)
+def update_patient(
+    patient_id: uuid.UUID,
+    body: PatientUpdate,
+    session: SessionDep,
+    response: Response,
+    if_match: ExpectedVersion,
+) -> PatientRead:
+    """Change only the fields sent; `null` clears an optional field (phone, email, weight).
+
+    Sending `identifiers` replaces the whole list. Send `If-Match` with the `ETag` you read to
+    be sure no one else changed the record meanwhile (else 412 `version-mismatch`).
+    """
+    patient = service.update_patient(
+        session=session, patient_id=patient_id, changes=body, expected_version=if_match
+    )
+    set_etag(response, patient.version)
+    return PatientRead.model_validate(patient)
+
+
+@router.delete(
+    "/{patient_id}", summary="Archive a patient", responses=problem_responses(NotFound)
+)
+def archive_patient(patient_id: uuid.UUID, session: SessionDep, response: Response) -> PatientRead:
+    """Archive the patient: the record stays (nothing clinical is ever deleted) but leaves the
+    lists unless `include_archived=true`. Archiving twice is harmless."""
+    patient = service.archive_patient(session=session, patient_id=patient_id)
+    set_etag(response, patient.version)
+    return PatientRead.model_validate(patient)

@@ -1,0 +1,177 @@
+"""Patient records: create, find, update and archive. Patients are never hard-deleted."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+
+from sqlalchemy import Select, and_, or_, select, tuple_
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, selectinload
+
+from app.errors import DuplicateIdentifier, InvalidQuery, NotFound, VersionMismatch
+from app.models import Patient, PatientIdentifier, utcnow
+from app.pagination import cursor_uuid, decode_cursor, encode_cursor
+from app.patients.schemas import Identifier, PatientCreate, PatientUpdate
+
+
+def _name_key(name: str) -> str:
+    return name.casefold()
+
+
+def _escape_like(term: str) -> str:
+    return term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _with_identifiers() -> Select[tuple[Patient]]:
+    return select(Patient).options(selectinload(Patient.identifiers))
+
+
+def get_patient(*, session: Session, patient_id: uuid.UUID) -> Patient:
+    """Load one patient (archived ones too) or raise `NotFound`."""
+    patient = session.scalar(_with_identifiers().where(Patient.id == patient_id))
+    if patient is None:
+        raise NotFound(f"No patient with id {patient_id}.")
+    return patient
+
+
+def create_patient(*, session: Session, data: PatientCreate) -> Patient:
+    _ensure_identifiers_free(session=session, identifiers=data.identifiers, owner_id=None)
+    fields = data.model_dump(exclude={"identifiers"})
+    patient = Patient(
+        **fields,
+        given_key=_name_key(data.given_name),
+        family_key=_name_key(data.family_name),
+        identifiers=[PatientIdentifier(system=i.system, value=i.value) for i in data.identifiers],
+    )
+    session.add(patient)
+    _flush_identifiers(session)
+    return patient
+
+
+def update_patient(
+    *,
+    session: Session,
+    patient_id: uuid.UUID,
+    changes: PatientUpdate,
+    expected_version: int | None = None,
+) -> Patient:
+    """Apply the fields that were sent. `expected_version` (from If-Match) guards lost updates."""
+    patient = get_patient(session=session, patient_id=patient_id)
+    if expected_version is not None and expected_version != patient.version:
+        raise VersionMismatch(
+            f"Patient is at version {patient.version}, not {expected_version}.",
+            current_version=patient.version,
+        )
+    sent = changes.model_dump(exclude_unset=True, exclude={"identifiers"})
+    for field, value in sent.items():
+        setattr(patient, field, value)
+    if "given_name" in sent:
+        patient.given_key = _name_key(patient.given_name)
+    if "family_name" in sent:
+        patient.family_key = _name_key(patient.family_name)
+    if changes.identifiers is not None:
+        _replace_identifiers(session=session, patient=patient, identifiers=changes.identifiers)
+    if sent or changes.identifiers is not None:
+        patient.updated_at = utcnow()  # also bumps `version` when only identifiers changed
+    _flush_identifiers(session)
+    return patient
+
+
+def archive_patient(*, session: Session, patient_id: uuid.UUID) -> Patient:
+    """Hide the patient from lists; the record and its history stay."""
+    patient = get_patient(session=session, patient_id=patient_id)
+    if not patient.archived:
+        patient.archived = True
+        patient.archived_at = utcnow()
+        session.flush()
+    return patient
+
+
+def list_patients(
+    *,
+    session: Session,
+    q: str | None = None,
+    identifier: str | None = None,
+    include_archived: bool = False,
+    limit: int = 50,
+    cursor: str | None = None,
+) -> tuple[Sequence[Patient], str | None]:
+    """Patients ordered by family then given name, a page at a time.
+
+    `q` matches each of its words against the given or the family name, ignoring case;
+    `identifier` is `system|value`.
+    """
+    query = _with_identifiers()
+    if not include_archived:
+        query = query.where(Patient.archived.is_(False))
+    for term in (q or "").casefold().split():
+        pattern = f"%{_escape_like(term)}%"
+        query = query.where(
+            or_(
+                Patient.given_key.like(pattern, escape="\\"),
+                Patient.family_key.like(pattern, escape="\\"),
+            )
+        )
+    if identifier is not None:
+        system, sep, value = identifier.partition("|")
+        if not sep or not system or not value:
+            raise InvalidQuery("identifier must be written system|value.", parameter="identifier")
+        query = query.where(
+            Patient.identifiers.any(
+                and_(PatientIdentifier.system == system, PatientIdentifier.value == value)
+            )
+        )
+    order = (Patient.family_key, Patient.given_key, Patient.id)
+    if cursor is not None:
+        family, given, last_id = decode_cursor(cursor, arity=3)
+        query = query.where(tuple_(*order) > (family, given, cursor_uuid(last_id)))
+    rows = session.scalars(query.order_by(*order).limit(limit + 1)).all()
+    page, more = rows[:limit], len(rows) > limit
+    next_cursor = (
+        encode_cursor([page[-1].family_key, page[-1].given_key, str(page[-1].id)]) if more else None
+    )
+    return page, next_cursor
+
+
+def _ensure_identifiers_free(
+    *, session: Session, identifiers: Sequence[Identifier], owner_id: uuid.UUID | None
+) -> None:
+    if not identifiers:
+        return
+    pairs = [(i.system, i.value) for i in identifiers]
+    query = select(PatientIdentifier.system, PatientIdentifier.value).where(
+        tuple_(PatientIdentifier.system, PatientIdentifier.value).in_(pairs)
+    )
+    if owner_id is not None:
+        query = query.where(PatientIdentifier.patient_id != owner_id)
+    taken = session.execute(query.limit(1)).first()
+    if taken is not None:
+        raise DuplicateIdentifier(
+            f"Identifier {taken.system}|{taken.value} already belongs to another patient.",
+            identifier={"system": taken.system, "value": taken.value},
+        )
+
+
+def _replace_identifiers(
+    *, session: Session, patient: Patient, identifiers: Sequence[Identifier]
+) -> None:
+    _ensure_identifiers_free(session=session, identifiers=identifiers, owner_id=patient.id)
+    wanted = {(i.system, i.value) for i in identifiers}
+    # Keep the rows that stay, so an unchanged identifier is never deleted and re-inserted.
+    kept = [i for i in patient.identifiers if (i.system, i.value) in wanted]
+    have = {(i.system, i.value) for i in kept}
+    added = [PatientIdentifier(system=s, value=v) for s, v in sorted(wanted - have)]
+    patient.identifiers = kept + added
+    session.flush()  # deletes go out before inserts of a later flush
+
+
+def _flush_identifiers(session: Session) -> None:
+    # A concurrent request may have taken the identifier after our check: the unique
+    # constraint decides, and the loser gets the same 409 as a sequential duplicate.
+    try:
+        session.flush()
+    except IntegrityError as exc:
+        if "patient_identifiers" in str(exc.orig):
+            raise DuplicateIdentifier("An identifier already belongs to another patient.") from None
+        raise

@@ -1,0 +1,136 @@
+"""Practitioner routes: the clinicians, their weekly hours and their time off."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request, Response, status
+
+from app.db import SessionDep
+from app.errors import InvalidCursor, NotFound, VersionMismatch, problem_responses
+from app.http import ExpectedVersion, InvalidPrecondition, set_etag
+from app.pagination import Cursor, Limit, Page
+from app.practitioners import service
+from app.practitioners.schemas import (
+    PractitionerCreate,
+    PractitionerRead,
+    PractitionerUpdate,
+    TimeOffCreate,
+    TimeOffRead,
+)
+from app.schemas import Instant
+
+router = APIRouter(prefix="/api/v1/practitioners", tags=["practitioners"])
+
+
+@router.post(
+    "", status_code=status.HTTP_201_CREATED, summary="Add a practitioner", responses=problem_responses()
+)
+def create_practitioner(
+    body: PractitionerCreate, session: SessionDep, request: Request, response: Response
+) -> PractitionerRead:
+    """Add a practitioner with weekly availability in their IANA time zone.
+
+    Availability is wall-clock time (`"09:00"` stays 09:00 across daylight-saving changes);
+    each interval must end after it starts, and intervals on one weekday may not overlap.
+    `time_zone` defaults to the clinic's.
+    """
+    practitioner = service.create_practitioner(
+        session=session, data=body, default_time_zone=request.app.state.settings.clinic_time_zone
+    )
+    response.headers["Location"] = f"{router.prefix}/{practitioner.id}"
+    set_etag(response, practitioner.version)
+    return PractitionerRead.model_validate(practitioner)
+
+
+@router.get("", summary="List practitioners", responses=problem_responses(InvalidCursor))
+def list_practitioners(
+    session: SessionDep,
+    active: Annotated[bool | None, Query(description="Only active (or inactive) ones")] = None,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+) -> Page[PractitionerRead]:
+    """Practitioners ordered by name, a page at a time."""
+    items, next_cursor = service.list_practitioners(
+        session=session, active=active, limit=limit, cursor=cursor
+    )
+    return Page(items=[PractitionerRead.model_validate(p) for p in items], next_cursor=next_cursor)
+
+
+@router.get(
+    "/{practitioner_id}", summary="Read a practitioner", responses=problem_responses(NotFound)
+)
+def read_practitioner(
+    practitioner_id: uuid.UUID, session: SessionDep, response: Response
+) -> PractitionerRead:
+    """One practitioner with their weekly availability."""
+    practitioner = service.get_practitioner(session=session, practitioner_id=practitioner_id)
+    set_etag(response, practitioner.version)
+    return PractitionerRead.model_validate(practitioner)
+
+
+@router.patch(
+    "/{practitioner_id}",
+    summary="Update a practitioner",
+    responses=problem_responses(NotFound, VersionMismatch, InvalidPrecondition),
+)
+def update_practitioner(
+    practitioner_id: uuid.UUID,
+    body: PractitionerUpdate,
+    session: SessionDep,
+    response: Response,
+    if_match: ExpectedVersion,
+) -> PractitionerRead:
+    """Change the fields sent. `availability`, when sent, replaces the whole weekly schedule.
+
+    Send `If-Match` with the `ETag` you read to refuse the change (412) if someone else
+    updated the practitioner meanwhile.
+    """
+    practitioner = service.update_practitioner(
+        session=session, practitioner_id=practitioner_id, changes=body, expected_version=if_match
+    )
+    set_etag(response, practitioner.version)
+    return PractitionerRead.model_validate(practitioner)
+
+
+@router.post(
+    "/{practitioner_id}/time-off",
+    status_code=status.HTTP_201_CREATED,
+    summary="Record time off",
+    responses=problem_responses(NotFound),
+)
+def add_time_off(
+    practitioner_id: uuid.UUID, body: TimeOffCreate, session: SessionDep
+) -> TimeOffRead:
+    """Record an absence (leave, training, ...). `start` and `end` need an explicit offset;
+    no session can be booked with the practitioner in between."""
+    time_off = service.add_time_off(session=session, practitioner_id=practitioner_id, data=body)
+    return TimeOffRead.model_validate(time_off)
+
+
+@router.get(
+    "/{practitioner_id}/time-off",
+    summary="List time off",
+    responses=problem_responses(NotFound, InvalidCursor),
+)
+def list_time_off(
+    practitioner_id: uuid.UUID,
+    session: SessionDep,
+    from_: Annotated[
+        Instant | None, Query(alias="from", description="Only absences ending after this")
+    ] = None,
+    to: Annotated[Instant | None, Query(description="Only absences starting before this")] = None,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+) -> Page[TimeOffRead]:
+    """The practitioner's absences, ordered by start, optionally within [`from`, `to`)."""
+    items, next_cursor = service.list_time_off(
+        session=session,
+        practitioner_id=practitioner_id,
+        window_start=from_,
+        window_end=to,
+        limit=limit,
+        cursor=cursor,
+    )
+    return Page(items=[TimeOffRead.model_validate(t) for t in items], next_cursor=next_cursor)

@@ -1,0 +1,123 @@
+"""Practitioner, weekly availability and time-off bodies."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, time
+from typing import Annotated
+
+from pydantic import AfterValidator, Field, PlainSerializer, StringConstraints, model_validator
+
+from app.config import validate_time_zone
+from app.schemas import InputModel, Instant, ReadModel, ShortText, Stored
+
+TimeZoneName = Annotated[
+    str, StringConstraints(max_length=64), AfterValidator(validate_time_zone)
+]
+ClockTime = Annotated[
+    str,
+    StringConstraints(pattern=r"^([01]\d|2[0-3]):[0-5]\d$"),
+    Field(description="Local wall-clock time, HH:MM (24-hour)", examples=["09:00"]),
+]
+ClockTimeOut = Annotated[time, PlainSerializer(lambda t: t.strftime("%H:%M"), return_type=str)]
+
+
+def _parse_clock(value: str) -> time:
+    return time.fromisoformat(value)
+
+
+class AvailabilityInterval(InputModel):
+    """Recurring weekly working hours in the practitioner's time zone."""
+
+    weekday: int = Field(ge=0, le=6, description="0 = Monday ... 6 = Sunday")
+    start: ClockTime
+    end: ClockTime = Field(examples=["17:00"])
+
+    @model_validator(mode="after")
+    def _end_after_start(self) -> AvailabilityInterval:
+        if _parse_clock(self.end) <= _parse_clock(self.start):
+            raise ValueError("end must be after start")
+        return self
+
+
+def _no_overlaps(intervals: list[AvailabilityInterval]) -> list[AvailabilityInterval]:
+    ordered = sorted(intervals, key=lambda i: (i.weekday, i.start))
+    for before, after in zip(ordered, ordered[1:], strict=False):
+        if before.weekday == after.weekday and after.start < before.end:
+            raise ValueError(
+                f"intervals {before.start}-{before.end} and {after.start}-{after.end} "
+                f"overlap on weekday {before.weekday}"
+            )
+    return intervals
+
+
+Availability = Annotated[
+    list[AvailabilityInterval], Field(max_length=70), AfterValidator(_no_overlaps)
+]
+
+
+class PractitionerCreate(InputModel):
+    name: ShortText = Field(examples=["Dr Amélie Laurent"])
+    time_zone: TimeZoneName | None = Field(
+        default=None,
+        description="IANA time zone of the availability; defaults to the clinic's",
+        examples=["Europe/Paris"],
+    )
+    active: bool = True
+    availability: Availability = Field(
+        default=[],
+        examples=[[{"weekday": 0, "start": "09:00", "end": "12:30"}]],
+    )
+
+
+class PractitionerUpdate(InputModel):
+    """Partial update; sending `availability` replaces the whole weekly schedule."""
+
+    name: ShortText | None = None
+    time_zone: TimeZoneName | None = None
+    active: bool | None = None
+    availability: Availability | None = None
+
+    @model_validator(mode="after")
+    def _no_nulls(self) -> PractitionerUpdate:
+        for field in self.model_fields_set:
+            if getattr(self, field) is None:
+                raise ValueError(f"{field} cannot be null; leave the field out to keep it")
+        return self
+
+
+class AvailabilityRead(ReadModel):
+    weekday: int
+    start: ClockTimeOut = Field(validation_alias="start_time")
+    end: ClockTimeOut = Field(validation_alias="end_time")
+
+
+class PractitionerRead(Stored):
+    id: uuid.UUID
+    name: str
+    time_zone: str
+    active: bool
+    availability: list[AvailabilityRead]
+
+
+class TimeOffCreate(InputModel):
+    start: Instant = Field(description="RFC 3339 with offset", examples=["2026-12-24T00:00:00+01:00"])
+    end: Instant = Field(description="RFC 3339 with offset", examples=["2027-01-02T00:00:00+01:00"])
+    reason: ShortText = Field(examples=["Annual leave"])
+
+    @model_validator(mode="after")
+    def _end_after_start(self) -> TimeOffCreate:
+        if self.end <= self.start:
+            raise ValueError("end must be after start")
+        if (self.end - self.start).days > 366:
+            raise ValueError("time off longer than a year: deactivate the practitioner instead")
+        return self
+
+
+class TimeOffRead(ReadModel):
+    id: uuid.UUID
+    practitioner_id: uuid.UUID
+    start: datetime = Field(validation_alias="start_at")
+    end: datetime = Field(validation_alias="end_at")
+    reason: str
+    created_at: datetime

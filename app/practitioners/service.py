@@ -1,0 +1,150 @@
+"""Practitioners, their weekly hours and their time off."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime, time
+
+from sqlalchemy import Select, select, tuple_
+from sqlalchemy.orm import Session, selectinload
+
+from app.errors import InvalidCursor, NotFound, VersionMismatch
+from app.models import Practitioner, TimeOff, WeeklyAvailability, utcnow
+from app.pagination import cursor_uuid, decode_cursor, encode_cursor
+from app.practitioners.schemas import (
+    AvailabilityInterval,
+    PractitionerCreate,
+    PractitionerUpdate,
+    TimeOffCreate,
+)
+
+
+def _with_availability() -> Select[tuple[Practitioner]]:
+    return select(Practitioner).options(selectinload(Practitioner.availability))
+
+
+def _intervals(availability: Sequence[AvailabilityInterval]) -> list[WeeklyAvailability]:
+    return [
+        WeeklyAvailability(
+            weekday=i.weekday,
+            start_time=time.fromisoformat(i.start),
+            end_time=time.fromisoformat(i.end),
+        )
+        for i in availability
+    ]
+
+
+def get_practitioner(*, session: Session, practitioner_id: uuid.UUID) -> Practitioner:
+    practitioner = session.scalar(_with_availability().where(Practitioner.id == practitioner_id))
+    if practitioner is None:
+        raise NotFound(f"No practitioner with id {practitioner_id}.")
+    return practitioner
+
+
+def create_practitioner(
+    *, session: Session, data: PractitionerCreate, default_time_zone: str
+) -> Practitioner:
+    practitioner = Practitioner(
+        name=data.name,
+        name_key=data.name.casefold(),
+        time_zone=data.time_zone or default_time_zone,
+        active=data.active,
+        availability=_intervals(data.availability),
+    )
+    session.add(practitioner)
+    session.flush()
+    return practitioner
+
+
+def update_practitioner(
+    *,
+    session: Session,
+    practitioner_id: uuid.UUID,
+    changes: PractitionerUpdate,
+    expected_version: int | None = None,
+) -> Practitioner:
+    practitioner = get_practitioner(session=session, practitioner_id=practitioner_id)
+    if expected_version is not None and expected_version != practitioner.version:
+        raise VersionMismatch(
+            f"Practitioner is at version {practitioner.version}, not {expected_version}.",
+            current_version=practitioner.version,
+        )
+    if changes.name is not None:
+        practitioner.name = changes.name
+        practitioner.name_key = changes.name.casefold()
+    if changes.time_zone is not None:
+        practitioner.time_zone = changes.time_zone
+    if changes.active is not None:
+        practitioner.active = changes.active
+    if changes.availability is not None:
+        practitioner.availability = _intervals(changes.availability)
+    if changes.model_fields_set:
+        practitioner.updated_at = utcnow()  # bumps `version` even when only hours changed
+    session.flush()
+    return practitioner
+
+
+def list_practitioners(
+    *,
+    session: Session,
+    active: bool | None = None,
+    limit: int = 50,
+    cursor: str | None = None,
+) -> tuple[Sequence[Practitioner], str | None]:
+    """Practitioners ordered by name, a page at a time."""
+    query = _with_availability()
+    if active is not None:
+        query = query.where(Practitioner.active.is_(active))
+    order = (Practitioner.name_key, Practitioner.id)
+    if cursor is not None:
+        name_key, last_id = decode_cursor(cursor, arity=2)
+        query = query.where(tuple_(*order) > (name_key, cursor_uuid(last_id)))
+    rows = session.scalars(query.order_by(*order).limit(limit + 1)).all()
+    page = rows[:limit]
+    more = len(rows) > limit
+    return page, encode_cursor([page[-1].name_key, str(page[-1].id)]) if more else None
+
+
+def add_time_off(
+    *, session: Session, practitioner_id: uuid.UUID, data: TimeOffCreate
+) -> TimeOff:
+    practitioner = get_practitioner(session=session, practitioner_id=practitioner_id)
+    time_off = TimeOff(
+        practitioner_id=practitioner.id, start_at=data.start, end_at=data.end, reason=data.reason
+    )
+    session.add(time_off)
+    session.flush()
+    return time_off
+
+
+def list_time_off(
+    *,
+    session: Session,
+    practitioner_id: uuid.UUID,
+    window_start: datetime | None = None,
+    window_end: datetime | None = None,
+    limit: int = 50,
+    cursor: str | None = None,
+) -> tuple[Sequence[TimeOff], str | None]:
+    """Absences overlapping [`window_start`, `window_end`), ordered by start."""
+    get_practitioner(session=session, practitioner_id=practitioner_id)
+    query = select(TimeOff).where(TimeOff.practitioner_id == practitioner_id)
+    if window_start is not None:
+        query = query.where(TimeOff.end_at > window_start)
+    if window_end is not None:
+        query = query.where(TimeOff.start_at < window_end)
+    order = (TimeOff.start_at, TimeOff.id)
+    if cursor is not None:
+        start_text, last_id = decode_cursor(cursor, arity=2)
+        try:
+            start_at = datetime.fromisoformat(start_text)
+        except ValueError:
+            raise InvalidCursor("The cursor is not one this service issued.") from None
+        if start_at.tzinfo is None:
+            raise InvalidCursor("The cursor is not one this service issued.")
+        query = query.where(tuple_(*order) > (start_at, cursor_uuid(last_id)))
+    rows = session.scalars(query.order_by(*order).limit(limit + 1)).all()
+    page = rows[:limit]
+    more = len(rows) > limit
+    return page, encode_cursor([page[-1].start_at.isoformat(), str(page[-1].id)]) if more else None

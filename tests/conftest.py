@@ -1,0 +1,139 @@
+"""Test fixtures: a real database built by the Alembic migrations, emptied after every test.
+
+SQLite (a temporary file) always; PostgreSQL when SCLEROSCHED_TEST_DATABASE_URL is set, in
+which case an unreachable server fails the run instead of skipping it.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, text
+
+from app.config import Settings
+from app.db import database_is_reachable, make_engine
+from app.main import create_app
+from app.migrations import upgrade_to_head
+from app.models import Base
+
+POSTGRES_URL = os.environ.get("SCLEROSCHED_TEST_DATABASE_URL")
+
+
+def reset_postgres_schema(engine: Engine) -> None:
+    """Start from an empty `public` schema: the test database belongs to the tests."""
+    with engine.begin() as connection:
+        connection.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
+        connection.execute(text("CREATE SCHEMA public"))
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    if POSTGRES_URL:
+        engine = make_engine(POSTGRES_URL)
+        if not database_is_reachable(engine):
+            pytest.exit(f"PostgreSQL test database unreachable: {engine.url!r}", returncode=3)
+        reset_postgres_schema(engine)
+        engine.dispose()
+        url = POSTGRES_URL
+    else:
+        url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
+    upgrade_to_head(url)
+    yield url
+
+
+@pytest.fixture(scope="session")
+def settings(database_url: str) -> Settings:
+    return Settings(database_url=database_url, clinic_time_zone="Europe/Paris")
+
+
+@pytest.fixture(scope="session")
+def app(settings: Settings) -> FastAPI:
+    return create_app(settings)
+
+
+@pytest.fixture(scope="session")
+def engine(app: FastAPI) -> Engine:
+    engine: Engine = app.state.engine
+    return engine
+
+
+@pytest.fixture(autouse=True)
+def _empty_tables(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Each test starts and ends with empty tables (the schema itself stays)."""
+    yield
+    if "engine" not in request.fixturenames:
+        return
+    engine: Engine = request.getfixturevalue("engine")
+    with engine.begin() as connection:
+        for table in reversed(Base.metadata.sorted_tables):
+            connection.execute(table.delete())
+
+
+@pytest.fixture
+def client(app: FastAPI, engine: Engine) -> TestClient:
+    # raise_server_exceptions=False: a 500 is checked as the client sees it.
+    return TestClient(app, raise_server_exceptions=False)
+
+
+def count_rows(engine: Engine, table: str) -> int:
+    with engine.connect() as connection:
+        return int(connection.execute(text(f"SELECT count(*) FROM {table}")).scalar_one())
+
+
+def table_snapshot(engine: Engine, *tables: str) -> dict[str, list[Any]]:
+    """Every row of the tables, to show that a refused request changed nothing."""
+    with engine.connect() as connection:
+        return {
+            t: [tuple(r) for r in connection.execute(text(f"SELECT * FROM {t} ORDER BY id"))]
+            for t in tables
+        }
+
+
+def assert_problem(response: Any, status: int, code: str) -> dict[str, Any]:
+    """The response is an RFC 9457 problem with the given status and stable code."""
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    body: dict[str, Any] = response.json()
+    assert body["status"] == status
+    assert body["code"] == code
+    assert body["type"].endswith("/" + code)
+    assert body["title"]
+    assert body["detail"]
+    return body
+
+
+def new_patient(client: TestClient, **overrides: Any) -> dict[str, Any]:
+    body = {
+        "given_name": "Claire",
+        "family_name": "Dubois",
+        "birth_date": "1984-03-12",
+        "sex": "female",
+        **overrides,
+    }
+    response = client.post("/api/v1/patients", json=body)
+    assert response.status_code == 201, response.text
+    result: dict[str, Any] = response.json()
+    return result
+
+
+def new_practitioner(client: TestClient, **overrides: Any) -> dict[str, Any]:
+    body = {
+        "name": "Dr Amélie Laurent",
+        "time_zone": "Europe/Paris",
+        "availability": [{"weekday": 0, "start": "09:00", "end": "17:00"}],
+        **overrides,
+    }
+    response = client.post("/api/v1/practitioners", json=body)
+    assert response.status_code == 201, response.text
+    result: dict[str, Any] = response.json()
+    return result
+
+
+def sqlite_path(url: str) -> Path:
+    return Path(url.removeprefix("sqlite:///"))
