@@ -15,9 +15,10 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import BaseRoute, Match
 
 from app.logging import REQUEST_ID_HEADER
 
@@ -123,10 +124,12 @@ def problem_response(
     return JSONResponse(body, status_code=status, media_type=PROBLEM_MEDIA_TYPE, headers=all_headers)
 
 
-def problem_responses(*errors: type[DomainError]) -> dict[int | str, dict[str, Any]]:
+def problem_responses(
+    *errors: type[DomainError], validation: bool = True
+) -> dict[int | str, dict[str, Any]]:
     """OpenAPI `responses=` for a route: the problems it may answer, plus validation (422)."""
     by_status: dict[int, list[type[DomainError]]] = {}
-    for error in (*errors, RequestValidation):
+    for error in (*errors, *([RequestValidation, MalformedBody] if validation else [])):
         by_status.setdefault(error.status, []).append(error)
     return {
         status: {
@@ -138,6 +141,18 @@ def problem_responses(*errors: type[DomainError]) -> dict[int | str, dict[str, A
     }
 
 
+def problems_only_as_problem_json(schema: dict[str, Any]) -> dict[str, Any]:
+    """FastAPI lists a response `model` under application/json too; error responses are only
+    ever sent as application/problem+json, so the OpenAPI document says just that."""
+    for operations in schema.get("paths", {}).values():
+        for operation in operations.values():
+            for status, response in operation.get("responses", {}).items():
+                content = response.get("content", {})
+                if status[0] in "45" and PROBLEM_MEDIA_TYPE in content:
+                    content.pop("application/json", None)
+    return schema
+
+
 class RequestValidation(DomainError):
     """Documentation stand-in for FastAPI's request validation failures."""
 
@@ -146,8 +161,30 @@ class RequestValidation(DomainError):
     title = "The request is not valid"
 
 
+class MalformedBody(DomainError):
+    """Documentation stand-in for a body that cannot even be decoded."""
+
+    status = 400
+    code = "malformed-body"
+    title = "The request body cannot be read"
+
+
+class InternalError(DomainError):
+    """Documentation stand-in for an unexpected failure (logged with the request id)."""
+
+    status = 500
+    code = "internal-error"
+    title = "Internal server error"
+
+
+class DatabaseUnavailable(DomainError):
+    status = 503
+    code = "database-unavailable"
+    title = "Database unavailable"
+
+
 _HTTP_CODES = {
-    400: "bad-request",
+    400: MalformedBody.code,  # the only 400 the framework raises: an undecodable body
     401: "unauthorized",
     403: "forbidden",
     404: "not-found",
@@ -194,16 +231,29 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     detail = exc.detail if isinstance(exc.detail, str) else phrase
     if status == 404 and detail == "Not Found":
         detail = f"No route matches {request.method} {request.url.path}"
-    elif status == 405:
-        detail = f"{request.method} is not allowed on {request.url.path}"
+    headers = dict(exc.headers or {})
+    if status == 405:
+        allowed = _allowed_methods(request)
+        headers["Allow"] = ", ".join(allowed)
+        detail = f"{request.method} is not allowed on {request.url.path}; use {' or '.join(allowed)}"
     return problem_response(
         request,
         status=status,
         code=_HTTP_CODES.get(status, f"http-{status}"),
         title=phrase,
         detail=detail,
-        headers=dict(exc.headers or {}),
+        headers=headers,
     )
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    """Every method some route accepts on this path (Starlette names only the first route's)."""
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        match, _ = route.matches({**request.scope, "method": "GET"})
+        if match != Match.NONE and isinstance(route, BaseRoute):
+            methods |= getattr(route, "methods", None) or set()
+    return sorted(methods)
 
 
 async def _integrity_error(request: Request, exc: Exception) -> JSONResponse:
@@ -215,6 +265,18 @@ async def _integrity_error(request: Request, exc: Exception) -> JSONResponse:
         code="conflict",
         title="Conflict",
         detail="The change conflicts with data stored meanwhile; reload and try again.",
+    )
+
+
+async def _data_error(request: Request, exc: Exception) -> JSONResponse:
+    # Schemas refuse what the databases cannot store; this is the net for what slips past.
+    logger.warning("database refused a value on %s %s", request.method, request.url.path)
+    return problem_response(
+        request,
+        status=422,
+        code="invalid-value",
+        title="Invalid value",
+        detail="A value in the request cannot be stored (out of range or not plain text).",
     )
 
 
@@ -232,9 +294,9 @@ async def _database_unavailable(request: Request, exc: Exception) -> JSONRespons
     logger.error("database error on %s %s: %s", request.method, request.url.path, type(exc))
     return problem_response(
         request,
-        status=503,
-        code="database-unavailable",
-        title="Service unavailable",
+        status=DatabaseUnavailable.status,
+        code=DatabaseUnavailable.code,
+        title=DatabaseUnavailable.title,
         detail="The database cannot be reached; try again shortly.",
         headers={"Retry-After": "5"},
     )
@@ -252,9 +314,9 @@ async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     )
     return problem_response(
         request,
-        status=500,
-        code="internal-error",
-        title="Internal server error",
+        status=InternalError.status,
+        code=InternalError.code,
+        title=InternalError.title,
         detail=f"Something went wrong on our side. Quote request id {request_id} to support.",
     )
 
@@ -264,6 +326,7 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(IntegrityError, _integrity_error)
+    app.add_exception_handler(DataError, _data_error)
     app.add_exception_handler(StaleDataError, _stale_data)
     app.add_exception_handler(OperationalError, _database_unavailable)
     app.add_exception_handler(Exception, _unexpected)

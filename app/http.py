@@ -1,4 +1,4 @@
-"""HTTP helpers shared by the routers: ETag / If-Match for optimistic concurrency."""
+"""ETag / If-Match: optimistic concurrency for updates, shared by the routers."""
 
 from __future__ import annotations
 
@@ -7,15 +7,7 @@ from typing import Annotated
 
 from fastapi import Depends, Header, Response
 
-from app.errors import DomainError
-
 _ETAG = re.compile(r'^(?:W/)?"(\d{1,9})"$')
-
-
-class InvalidPrecondition(DomainError):
-    status = 400
-    code = "invalid-if-match"
-    title = "Invalid If-Match header"
 
 
 def set_etag(response: Response, version: int) -> None:
@@ -26,17 +18,14 @@ def expected_version(
     if_match: Annotated[
         str | None,
         Header(
+            pattern=r'^(\*|(W/)?"\d{1,9}")$',
             description='The `ETag` of the version you read, e.g. `W/"3"`; '
             "the update is refused with 412 if the record has changed since."
         ),
     ] = None,
 ) -> int | None:
-    if if_match is None or if_match.strip() == "*":
-        return None
-    match = _ETAG.match(if_match.strip())
-    if match is None:
-        raise InvalidPrecondition('If-Match must be an ETag of this service, e.g. W/"3".')
-    return int(match.group(1))
+    match = _ETAG.match(if_match or "")
+    return int(match.group(1)) if match else None  # None: no header, or "*" (any version)
 
 
 ExpectedVersion = Annotated[int | None, Depends(expected_version)]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
@@ -11,7 +12,13 @@ from fastapi_offline import FastAPIOffline
 from app import __version__
 from app.config import Settings, load_settings
 from app.db import make_engine, make_sessionmaker
-from app.errors import install_error_handlers
+from app.errors import (
+    DatabaseUnavailable,
+    InternalError,
+    install_error_handlers,
+    problem_responses,
+    problems_only_as_problem_json,
+)
 from app.health.router import router as health_router
 from app.logging import RequestIdMiddleware
 from app.patients.router import router as patients_router
@@ -52,5 +59,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(RequestIdMiddleware)
     install_error_handlers(app)
     for router in (health_router, patients_router, practitioners_router):
-        app.include_router(router)
+        app.include_router(
+            router, responses=problem_responses(InternalError, DatabaseUnavailable, validation=False)
+        )
+    _document_problems_as_problem_json(app)
     return app
+
+
+def _document_problems_as_problem_json(app: FastAPI) -> None:
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = problems_only_as_problem_json(generate())
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

@@ -16,7 +16,11 @@ from app.errors import InvalidCursor
 Limit = Annotated[int, Query(ge=1, le=200, description="Page size (1 to 200)")]
 Cursor = Annotated[
     str | None,
-    Query(max_length=512, description="`next_cursor` of the previous page; omit for the first"),
+    Query(
+        max_length=512,
+        pattern=r"^[A-Za-z0-9_-]*$",
+        description="`next_cursor` of the previous page; omit for the first",
+    ),
 ]
 
 
@@ -43,7 +47,11 @@ def decode_cursor(cursor: str, *, arity: int) -> list[Any]:
         key = json.loads(raw)
     except (binascii.Error, ValueError, UnicodeDecodeError):
         raise InvalidCursor("The cursor is not one this service issued.") from None
-    if not isinstance(key, list) or len(key) != arity or not all(isinstance(k, str) for k in key):
+    if (
+        not isinstance(key, list)
+        or len(key) != arity
+        or not all(isinstance(k, str) and "\x00" not in k for k in key)
+    ):
         raise InvalidCursor("The cursor is not one this service issued.")
     return key
 

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import UTC, date, datetime
 from typing import Annotated
 
 from pydantic import (
     AfterValidator,
     AwareDatetime,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
+    Strict,
     StringConstraints,
 )
 
@@ -34,8 +36,36 @@ ShortText = Annotated[
     StringConstraints(strip_whitespace=True, min_length=1, max_length=200),
     AfterValidator(_no_control_characters),
 ]
-# RFC 3339 with an explicit offset: a naive datetime is rejected with a 422.
-Instant = AwareDatetime
+_RFC3339_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_RFC3339_TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}")
+
+
+def _date_text(value: object) -> object:
+    # Pydantic would read 0 or "0" as 1970-01-01; a clinical date is written YYYY-MM-DD.
+    if isinstance(value, date) or (isinstance(value, str) and _RFC3339_DATE.match(value)):
+        return value
+    raise ValueError("must be a date written YYYY-MM-DD")
+
+
+def _timestamp_text(value: object) -> object:
+    if isinstance(value, datetime) or (isinstance(value, str) and _RFC3339_TIMESTAMP.match(value)):
+        return value
+    raise ValueError("must be an RFC 3339 date-time with an offset, e.g. 2027-01-04T09:00:00+01:00")
+
+
+def _to_utc(value: datetime) -> datetime:
+    if not 1900 <= value.year <= 2999:  # also keeps astimezone() clear of year 1 and 9999
+        raise ValueError("must be between the years 1900 and 2999")
+    return value.astimezone(UTC)
+
+
+CalendarDate = Annotated[date, BeforeValidator(_date_text)]
+# RFC 3339 with an explicit offset (a naive datetime is a 422), held in UTC from then on.
+Instant = Annotated[AwareDatetime, BeforeValidator(_timestamp_text), AfterValidator(_to_utc)]
+# No silent coercion of true/false into numbers or of numbers into booleans.
+Integer = Annotated[int, Strict()]
+Number = Annotated[float, Strict()]
+Boolean = Annotated[bool, Strict()]
 
 
 class InputModel(BaseModel):

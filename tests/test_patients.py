@@ -82,7 +82,7 @@ def test_if_match_refuses_a_stale_update(client: TestClient) -> None:
     body = assert_problem(stale, 412, "version-mismatch")
     assert body["current_version"] == 2
     assert client.get(url).json()["given_name"] == "Anne"
-    assert_problem(client.patch(url, json={}, headers={"If-Match": "banana"}), 400, "invalid-if-match")
+    assert_problem(client.patch(url, json={}, headers={"If-Match": "banana"}), 422, "validation-error")
 
 
 def test_archive_keeps_the_record_and_hides_it_from_lists(client: TestClient, engine: Engine) -> None:
@@ -202,6 +202,9 @@ VALID = {"given_name": "Claire", "family_name": "Dubois", "birth_date": "1984-03
         ({"weight_kg": "heavy"}, "weight_kg"),
         ({"identifiers": [{"system": "urn:a", "value": "1"}, {"system": "urn:a", "value": "1"}]}, "identifiers"),
         ({"identifiers": [{"system": "urn|a", "value": "1"}]}, "identifiers"),
+        ({"identifiers": [{"system": "urn:a", "value": "1\x00"}]}, "identifiers"),
+        ({"birth_date": 0}, "birth_date"),  # not read as 1970-01-01
+        ({"weight_kg": True}, "weight_kg"),
         ({"outcome": "eligible"}, "outcome"),
     ],
 )
@@ -250,6 +253,9 @@ def test_invalid_patch_leaves_the_record_as_it_was(client: TestClient, engine: E
         {"identifier": "no-separator"},
         {"identifier": "|value-only"},
         {"include_archived": "perhaps"},
+        {"q": "a\x00b"},  # PostgreSQL cannot even compare text holding NUL
+        {"identifier": "urn:a\x00|b"},
+        {"cursor": "WyJhXHUwMDAwIiwiYiIsIjNjYjBmMTVjLTFmZDAtNDQ2Yy1iNjNlLWM2M2RlNTgyOGE1MyJd"},
     ],
 )
 def test_bad_list_parameters_are_422(client: TestClient, params: dict[str, object]) -> None:

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel
 
 from app.db import database_is_reachable
-from app.errors import DomainError, problem_responses
+from app.errors import DatabaseUnavailable, problem_responses
 
 router = APIRouter(prefix="/health", tags=["health"])
 
@@ -17,20 +17,16 @@ class Health(BaseModel):
     status: Literal["ok"]
 
 
-class DatabaseUnavailable(DomainError):
-    status = 503
-    code = "database-unavailable"
-    title = "Database unavailable"
-
-
-@router.get("/live", summary="Liveness probe")
+@router.get("/live", summary="Liveness probe", responses=problem_responses(validation=False))
 def live() -> Health:
     """The process is up and answering. Does not touch the database."""
     return Health(status="ok")
 
 
 @router.get(
-    "/ready", summary="Readiness probe", responses=problem_responses(DatabaseUnavailable)
+    "/ready",
+    summary="Readiness probe",
+    responses=problem_responses(DatabaseUnavailable, validation=False),
 )
 def ready(request: Request) -> Health:
     """The service can serve requests: its database answers. 503 when it does not."""

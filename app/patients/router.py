@@ -16,7 +16,7 @@ from app.errors import (
     VersionMismatch,
     problem_responses,
 )
-from app.http import ExpectedVersion, InvalidPrecondition, set_etag
+from app.http import ExpectedVersion, set_etag
 from app.pagination import Cursor, Limit, Page
 from app.patients import service
 from app.patients.schemas import PatientCreate, PatientRead, PatientUpdate
@@ -54,12 +54,17 @@ def list_patients(
         str | None,
         Query(
             max_length=100,
+            pattern=r"^[^\x00-\x1f\x7f]*$",
             description="Words matched, ignoring case, against the given or family name",
         ),
     ] = None,
     identifier: Annotated[
         str | None,
-        Query(max_length=301, description="Exact identifier, written `system|value`"),
+        Query(
+            max_length=301,
+            pattern=r"^[^|\s\x00-\x1f\x7f]+\|[^|\x00-\x1f\x7f]+$",
+            description="Exact identifier, written `system|value`",
+        ),
     ] = None,
     include_archived: Annotated[bool, Query(description="Include archived patients")] = False,
     limit: Limit = 50,
@@ -92,7 +97,7 @@ def read_patient(patient_id: uuid.UUID, session: SessionDep, response: Response)
 @router.patch(
     "/{patient_id}",
     summary="Update a patient",
-    responses=problem_responses(NotFound, DuplicateIdentifier, VersionMismatch, InvalidPrecondition),
+    responses=problem_responses(NotFound, DuplicateIdentifier, VersionMismatch),
 )
 def update_patient(
     patient_id: uuid.UUID,

@@ -9,13 +9,13 @@ from typing import Annotated
 from pydantic import AfterValidator, EmailStr, Field, StringConstraints, field_validator
 
 from app.models import Sex
-from app.schemas import InputModel, Name, ReadModel, Stored
+from app.schemas import CalendarDate, InputModel, Name, Number, ReadModel, Stored
 
 Phone = Annotated[
     str,
     StringConstraints(strip_whitespace=True, pattern=r"^\+?[0-9][0-9 ().\-]{2,38}$"),
 ]
-Weight = Annotated[float, Field(gt=0, le=500, description="Body weight in kg")]
+Weight = Annotated[Number, Field(gt=0, le=500, description="Body weight in kg")]
 
 
 def _not_in_the_future(value: date) -> date:
@@ -27,17 +27,17 @@ def _not_in_the_future(value: date) -> date:
     return value
 
 
-BirthDate = Annotated[date, AfterValidator(_not_in_the_future)]
+BirthDate = Annotated[CalendarDate, AfterValidator(_not_in_the_future)]
 
 
 class Identifier(InputModel):
     """An identifier another system uses for the patient, e.g. an EHR's medical record number."""
 
     system: Annotated[
-        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200, pattern=r"^[^|\s]+$")
+        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200, pattern=r"^[^|\s\x00-\x1f\x7f]+$")
     ] = Field(description="Namespace of the value, usually a URI", examples=["urn:oid:1.2.36.146.595.217.0.1"])
     value: Annotated[
-        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100, pattern=r"^[^|]+$")
+        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100, pattern=r"^[^|\x00-\x1f\x7f]+$")
     ] = Field(examples=["MRN-004211"])
 
 

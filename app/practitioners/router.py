@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Request, Response, status
 
 from app.db import SessionDep
 from app.errors import InvalidCursor, NotFound, VersionMismatch, problem_responses
-from app.http import ExpectedVersion, InvalidPrecondition, set_etag
+from app.http import ExpectedVersion, set_etag
 from app.pagination import Cursor, Limit, Page
 from app.practitioners import service
 from app.practitioners.schemas import (
@@ -73,7 +73,7 @@ def read_practitioner(
 @router.patch(
     "/{practitioner_id}",
     summary="Update a practitioner",
-    responses=problem_responses(NotFound, VersionMismatch, InvalidPrecondition),
+    responses=problem_responses(NotFound, VersionMismatch),
 )
 def update_practitioner(
     practitioner_id: uuid.UUID,

@@ -9,7 +9,7 @@ from typing import Annotated
 from pydantic import AfterValidator, Field, PlainSerializer, StringConstraints, model_validator
 
 from app.config import validate_time_zone
-from app.schemas import InputModel, Instant, ReadModel, ShortText, Stored
+from app.schemas import Boolean, InputModel, Instant, Integer, ReadModel, ShortText, Stored
 
 TimeZoneName = Annotated[
     str, StringConstraints(max_length=64), AfterValidator(validate_time_zone)
@@ -29,7 +29,7 @@ def _parse_clock(value: str) -> time:
 class AvailabilityInterval(InputModel):
     """Recurring weekly working hours in the practitioner's time zone."""
 
-    weekday: int = Field(ge=0, le=6, description="0 = Monday ... 6 = Sunday")
+    weekday: Integer = Field(ge=0, le=6, description="0 = Monday ... 6 = Sunday")
     start: ClockTime
     end: ClockTime = Field(examples=["17:00"])
 
@@ -63,7 +63,7 @@ class PractitionerCreate(InputModel):
         description="IANA time zone of the availability; defaults to the clinic's",
         examples=["Europe/Paris"],
     )
-    active: bool = True
+    active: Boolean = True
     availability: Availability = Field(
         default=[],
         examples=[[{"weekday": 0, "start": "09:00", "end": "12:30"}]],
@@ -75,7 +75,7 @@ class PractitionerUpdate(InputModel):
 
     name: ShortText | None = None
     time_zone: TimeZoneName | None = None
-    active: bool | None = None
+    active: Boolean | None = None
     availability: Availability | None = None
 
     @model_validator(mode="after")

@@ -25,13 +25,15 @@ def _with_availability() -> Select[tuple[Practitioner]]:
 
 
 def _intervals(availability: Sequence[AvailabilityInterval]) -> list[WeeklyAvailability]:
+    """Rows for the schedule, in the order reads return them (weekday, then start)."""
+    ordered = sorted(availability, key=lambda i: (i.weekday, i.start))
     return [
         WeeklyAvailability(
             weekday=i.weekday,
             start_time=time.fromisoformat(i.start),
             end_time=time.fromisoformat(i.end),
         )
-        for i in availability
+        for i in ordered
     ]
 
 
