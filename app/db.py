@@ -1,4 +1,4 @@
-"""Engine and the per-request session: one transaction per request, committed before the response."""
+"""Engine and the per-request session: one transaction a request, committed before the response."""
 
 from __future__ import annotations
 

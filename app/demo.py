@@ -17,11 +17,21 @@ DEMO_MRN_SYSTEM = "urn:sclerosched:demo:mrn"
 _PRACTITIONERS = [
     (
         "Dr Amélie Laurent",
-        [(0, "08:30", "12:30"), (0, "13:30", "17:30"), (2, "08:30", "12:30"), (3, "13:30", "18:00")],
+        [
+            (0, "08:30", "12:30"),
+            (0, "13:30", "17:30"),
+            (2, "08:30", "12:30"),
+            (3, "13:30", "18:00"),
+        ],
     ),
     (
         "Dr Jonas Weber",
-        [(1, "09:00", "13:00"), (1, "14:00", "17:00"), (3, "09:00", "12:00"), (4, "09:00", "15:00")],
+        [
+            (1, "09:00", "13:00"),
+            (1, "14:00", "17:00"),
+            (3, "09:00", "12:00"),
+            (4, "09:00", "15:00"),
+        ],
     ),
 ]
 
@@ -67,7 +77,9 @@ def seed_demo_clinic(*, session: Session, time_zone: str) -> SeedResult:
                 time_zone=time_zone,
                 availability=[
                     WeeklyAvailability(
-                        weekday=day, start_time=time.fromisoformat(s), end_time=time.fromisoformat(e)
+                        weekday=day,
+                        start_time=time.fromisoformat(s),
+                        end_time=time.fromisoformat(e),
                     )
                     for day, s, e in hours
                 ],

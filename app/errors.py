@@ -121,15 +121,20 @@ def problem_response(
     all_headers = dict(headers or {})
     if request_id:
         all_headers[REQUEST_ID_HEADER] = request_id
-    return JSONResponse(body, status_code=status, media_type=PROBLEM_MEDIA_TYPE, headers=all_headers)
+    return JSONResponse(
+        body, status_code=status, media_type=PROBLEM_MEDIA_TYPE, headers=all_headers
+    )
 
 
 def problem_responses(
     *errors: type[DomainError], validation: bool = True
 ) -> dict[int | str, dict[str, Any]]:
     """OpenAPI `responses=` for a route: the problems it may answer, plus validation (422)."""
+    documented: list[type[DomainError]] = [*errors]
+    if validation:
+        documented += [RequestValidation, MalformedBody]
     by_status: dict[int, list[type[DomainError]]] = {}
-    for error in (*errors, *([RequestValidation, MalformedBody] if validation else [])):
+    for error in documented:
         by_status.setdefault(error.status, []).append(error)
     return {
         status: {
@@ -235,7 +240,9 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     if status == 405:
         allowed = _allowed_methods(request)
         headers["Allow"] = ", ".join(allowed)
-        detail = f"{request.method} is not allowed on {request.url.path}; use {' or '.join(allowed)}"
+        detail = (
+            f"{request.method} is not allowed on {request.url.path}; use {' or '.join(allowed)}"
+        )
     return problem_response(
         request,
         status=status,

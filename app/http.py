@@ -20,7 +20,7 @@ def expected_version(
         Header(
             pattern=r'^(\*|(W/)?"\d{1,9}")$',
             description='The `ETag` of the version you read, e.g. `W/"3"`; '
-            "the update is refused with 412 if the record has changed since."
+            "the update is refused with 412 if the record has changed since.",
         ),
     ] = None,
 ) -> int | None:

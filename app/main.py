@@ -60,7 +60,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     for router in (health_router, patients_router, practitioners_router):
         app.include_router(
-            router, responses=problem_responses(InternalError, DatabaseUnavailable, validation=False)
+            router,
+            responses=problem_responses(InternalError, DatabaseUnavailable, validation=False),
         )
     _document_problems_as_problem_json(app)
     return app

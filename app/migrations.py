@@ -16,6 +16,7 @@ def alembic_config(database_url: str) -> Config:
         ini = root / "alembic.ini"
         if ini.is_file() and (root / "migrations" / "env.py").is_file():
             config = Config(str(ini))
+            config.attributes["configure_logger"] = False  # keep the service's log set-up
             config.set_main_option("sqlalchemy.url", database_url.replace("%", "%%"))
             return config
     raise FileNotFoundError(

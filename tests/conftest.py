@@ -33,7 +33,7 @@ def reset_postgres_schema(engine: Engine) -> None:
 
 
 @pytest.fixture(scope="session")
-def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
     if POSTGRES_URL:
         engine = make_engine(POSTGRES_URL)
         if not database_is_reachable(engine):
@@ -44,7 +44,7 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     else:
         url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
     upgrade_to_head(url)
-    yield url
+    return url
 
 
 @pytest.fixture(scope="session")

@@ -77,15 +77,22 @@ def test_patch_replaces_identifiers_and_bumps_the_version(client: TestClient) ->
 def test_if_match_refuses_a_stale_update(client: TestClient) -> None:
     patient = new_patient(client)
     url = f"/api/v1/patients/{patient['id']}"
-    assert client.patch(url, json={"given_name": "Anne"}, headers={"If-Match": 'W/"1"'}).status_code == 200
+    assert (
+        client.patch(url, json={"given_name": "Anne"}, headers={"If-Match": 'W/"1"'}).status_code
+        == 200
+    )
     stale = client.patch(url, json={"given_name": "Lost"}, headers={"If-Match": 'W/"1"'})
     body = assert_problem(stale, 412, "version-mismatch")
     assert body["current_version"] == 2
     assert client.get(url).json()["given_name"] == "Anne"
-    assert_problem(client.patch(url, json={}, headers={"If-Match": "banana"}), 422, "validation-error")
+    assert_problem(
+        client.patch(url, json={}, headers={"If-Match": "banana"}), 422, "validation-error"
+    )
 
 
-def test_archive_keeps_the_record_and_hides_it_from_lists(client: TestClient, engine: Engine) -> None:
+def test_archive_keeps_the_record_and_hides_it_from_lists(
+    client: TestClient, engine: Engine
+) -> None:
     kept = new_patient(client, given_name="Kept")
     gone = new_patient(client, given_name="Gone")
     response = client.delete(f"/api/v1/patients/{gone['id']}")
@@ -117,7 +124,12 @@ def test_archive_keeps_the_record_and_hides_it_from_lists(client: TestClient, en
 def test_search_matches_given_or_family_name_ignoring_case(
     client: TestClient, q: str, expected: set[str]
 ) -> None:
-    for given, family in [("Claire", "Dubois"), ("Marc", "Dubreuil"), ("Élodie", "Moreau"), ("Grace", "OConnor")]:
+    for given, family in [
+        ("Claire", "Dubois"),
+        ("Marc", "Dubreuil"),
+        ("Élodie", "Moreau"),
+        ("Grace", "OConnor"),
+    ]:
         new_patient(client, given_name=given, family_name=family)
     items = client.get("/api/v1/patients", params={"q": q}).json()["items"]
     assert {f"{p['given_name']} {p['family_name']}" for p in items} == expected
@@ -155,9 +167,13 @@ def test_pages_cover_every_patient_once_in_a_stable_order(client: TestClient) ->
     assert families == sorted(families)
 
 
-def test_duplicate_identifier_is_refused_and_changes_nothing(client: TestClient, engine: Engine) -> None:
+def test_duplicate_identifier_is_refused_and_changes_nothing(
+    client: TestClient, engine: Engine
+) -> None:
     first = new_patient(client, identifiers=[{"system": MRN, "value": "MRN-1"}])
-    second = new_patient(client, given_name="Other", identifiers=[{"system": MRN, "value": "MRN-2"}])
+    second = new_patient(
+        client, given_name="Other", identifiers=[{"system": MRN, "value": "MRN-2"}]
+    )
     before = table_snapshot(engine, "patients", "patient_identifiers")
 
     created = client.post(
@@ -179,11 +195,18 @@ def test_duplicate_identifier_is_refused_and_changes_nothing(client: TestClient,
     )
     assert_problem(patched, 409, "duplicate-identifier")
     assert table_snapshot(engine, "patients", "patient_identifiers") == before
-    assert client.get(f"/api/v1/patients/{first['id']}").json()["identifiers"][0]["value"] == "MRN-1"
+    assert (
+        client.get(f"/api/v1/patients/{first['id']}").json()["identifiers"][0]["value"] == "MRN-1"
+    )
 
 
 TOMORROW_EVERYWHERE = (datetime.now(UTC) + timedelta(days=2)).date().isoformat()
-VALID = {"given_name": "Claire", "family_name": "Dubois", "birth_date": "1984-03-12", "sex": "female"}
+VALID = {
+    "given_name": "Claire",
+    "family_name": "Dubois",
+    "birth_date": "1984-03-12",
+    "sex": "female",
+}
 
 
 @pytest.mark.parametrize(
@@ -200,7 +223,10 @@ VALID = {"given_name": "Claire", "family_name": "Dubois", "birth_date": "1984-03
         ({"given_name": "Bad\x00Name"}, "given_name"),
         ({"weight_kg": 0}, "weight_kg"),
         ({"weight_kg": "heavy"}, "weight_kg"),
-        ({"identifiers": [{"system": "urn:a", "value": "1"}, {"system": "urn:a", "value": "1"}]}, "identifiers"),
+        (
+            {"identifiers": [{"system": "urn:a", "value": "1"}, {"system": "urn:a", "value": "1"}]},
+            "identifiers",
+        ),
         ({"identifiers": [{"system": "urn|a", "value": "1"}]}, "identifiers"),
         ({"identifiers": [{"system": "urn:a", "value": "1\x00"}]}, "identifiers"),
         ({"birth_date": 0}, "birth_date"),  # not read as 1970-01-01

@@ -53,7 +53,10 @@ def test_patch_replaces_the_weekly_schedule(client: TestClient, engine: Engine) 
     assert response.json()["active"] is False
     assert response.json()["time_zone"] == "America/New_York"
     assert response.json()["availability"] == [{"weekday": 4, "start": "08:00", "end": "12:00"}]
-    assert [p["id"] for p in client.get("/api/v1/practitioners", params={"active": False}).json()["items"]] == [practitioner["id"]]
+    assert [
+        p["id"]
+        for p in client.get("/api/v1/practitioners", params={"active": False}).json()["items"]
+    ] == [practitioner["id"]]
     assert client.get("/api/v1/practitioners", params={"active": True}).json()["items"] == []
 
 
@@ -61,7 +64,9 @@ def test_practitioner_pages(client: TestClient) -> None:
     ids = {new_practitioner(client, name=f"Dr {letter}")["id"] for letter in "EDCBA"}
     first = client.get("/api/v1/practitioners", params={"limit": 3}).json()
     assert [p["name"] for p in first["items"]] == ["Dr A", "Dr B", "Dr C"]
-    second = client.get("/api/v1/practitioners", params={"limit": 3, "cursor": first["next_cursor"]}).json()
+    second = client.get(
+        "/api/v1/practitioners", params={"limit": 3, "cursor": first["next_cursor"]}
+    ).json()
     assert [p["name"] for p in second["items"]] == ["Dr D", "Dr E"]
     assert second["next_cursor"] is None
     assert {p["id"] for p in first["items"] + second["items"]} == ids
@@ -118,7 +123,9 @@ def test_invalid_update_changes_nothing(client: TestClient, engine: Engine) -> N
     assert_problem(client.patch(url, json={"name": None}), 422, "validation-error")
     assert_problem(client.patch(url, json={"time_zone": "Nowhere/Land"}), 422, "validation-error")
     assert_problem(
-        client.patch(url, json={"name": "Dr Y"}, headers={"If-Match": 'W/"9"'}), 412, "version-mismatch"
+        client.patch(url, json={"name": "Dr Y"}, headers={"If-Match": 'W/"9"'}),
+        412,
+        "version-mismatch",
     )
     assert table_snapshot(engine, "practitioners", "practitioner_availability") == before
 
@@ -128,14 +135,22 @@ def test_time_off_is_recorded_in_utc_and_listed_by_start(client: TestClient) -> 
     url = f"/api/v1/practitioners/{practitioner['id']}/time-off"
     later = client.post(
         url,
-        json={"start": "2027-02-01T00:00:00+01:00", "end": "2027-02-08T00:00:00+01:00", "reason": "Ski"},
+        json={
+            "start": "2027-02-01T00:00:00+01:00",
+            "end": "2027-02-08T00:00:00+01:00",
+            "reason": "Ski",
+        },
     )
     assert later.status_code == 201
     assert later.json()["start"] == "2027-01-31T23:00:00Z"
     assert later.json()["practitioner_id"] == practitioner["id"]
     sooner = client.post(
         url,
-        json={"start": "2026-12-24T08:00:00-05:00", "end": "2026-12-26T08:00:00-05:00", "reason": "Holidays"},
+        json={
+            "start": "2026-12-24T08:00:00-05:00",
+            "end": "2026-12-26T08:00:00-05:00",
+            "reason": "Holidays",
+        },
     ).json()
     listed = client.get(url).json()
     assert [t["id"] for t in listed["items"]] == [sooner["id"], later.json()["id"]]
@@ -151,7 +166,11 @@ def test_time_off_is_recorded_in_utc_and_listed_by_start(client: TestClient) -> 
 @pytest.mark.parametrize(
     "body",
     [
-        {"start": "2027-02-01T00:00:00", "end": "2027-02-02T00:00:00+00:00", "reason": "naive start"},
+        {
+            "start": "2027-02-01T00:00:00",
+            "end": "2027-02-02T00:00:00+00:00",
+            "reason": "naive start",
+        },
         {"start": "2027-02-01T00:00:00Z", "end": "2027-02-01T00:00:00Z", "reason": "empty"},
         {"start": "2027-02-02T00:00:00Z", "end": "2027-02-01T00:00:00Z", "reason": "backwards"},
         {"start": "2027-02-01T00:00:00Z", "end": "2029-02-01T00:00:00Z", "reason": "two years"},
@@ -162,7 +181,9 @@ def test_time_off_is_recorded_in_utc_and_listed_by_start(client: TestClient) -> 
         {"start": "0001-01-01T00:00:00+00:01", "end": "2027-02-02T00:00:00Z", "reason": "year 1"},
     ],
 )
-def test_invalid_time_off_is_a_422(client: TestClient, engine: Engine, body: dict[str, str]) -> None:
+def test_invalid_time_off_is_a_422(
+    client: TestClient, engine: Engine, body: dict[str, str]
+) -> None:
     practitioner = new_practitioner(client)
     response = client.post(f"/api/v1/practitioners/{practitioner['id']}/time-off", json=body)
     assert_problem(response, 422, "validation-error")

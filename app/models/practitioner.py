@@ -49,7 +49,7 @@ class WeeklyAvailability(Base):
 
 
 class TimeOff(Base):
-    """An absence: no session may be booked with the practitioner between `start_at` and `end_at`."""
+    """An absence: no session may be booked with the practitioner from `start_at` to `end_at`."""
 
     __tablename__ = "practitioner_time_off"
     __table_args__ = (

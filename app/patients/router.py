@@ -118,9 +118,7 @@ def update_patient(
     return PatientRead.model_validate(patient)
 
 
-@router.delete(
-    "/{patient_id}", summary="Archive a patient", responses=problem_responses(NotFound)
-)
+@router.delete("/{patient_id}", summary="Archive a patient", responses=problem_responses(NotFound))
 def archive_patient(patient_id: uuid.UUID, session: SessionDep, response: Response) -> PatientRead:
     """Archive the patient: the record stays (nothing clinical is ever deleted) but leaves the
     lists unless `include_archived=true`. Archiving twice is harmless."""

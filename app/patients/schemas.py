@@ -34,10 +34,19 @@ class Identifier(InputModel):
     """An identifier another system uses for the patient, e.g. an EHR's medical record number."""
 
     system: Annotated[
-        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200, pattern=r"^[^|\s\x00-\x1f\x7f]+$")
-    ] = Field(description="Namespace of the value, usually a URI", examples=["urn:oid:1.2.36.146.595.217.0.1"])
+        str,
+        StringConstraints(
+            strip_whitespace=True, min_length=1, max_length=200, pattern=r"^[^|\s\x00-\x1f\x7f]+$"
+        ),
+    ] = Field(
+        description="Namespace of the value, usually a URI",
+        examples=["urn:oid:1.2.36.146.595.217.0.1"],
+    )
     value: Annotated[
-        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100, pattern=r"^[^|\x00-\x1f\x7f]+$")
+        str,
+        StringConstraints(
+            strip_whitespace=True, min_length=1, max_length=100, pattern=r"^[^|\x00-\x1f\x7f]+$"
+        ),
     ] = Field(examples=["MRN-004211"])
 
 

@@ -23,7 +23,7 @@ def _escape_like(term: str) -> str:
     return term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def _with_identifiers() -> Select[tuple[Patient]]:
+def _with_identifiers() -> Select[Patient]:
     return select(Patient).options(selectinload(Patient.identifiers))
 
 

@@ -25,7 +25,10 @@ router = APIRouter(prefix="/api/v1/practitioners", tags=["practitioners"])
 
 
 @router.post(
-    "", status_code=status.HTTP_201_CREATED, summary="Add a practitioner", responses=problem_responses()
+    "",
+    status_code=status.HTTP_201_CREATED,
+    summary="Add a practitioner",
+    responses=problem_responses(),
 )
 def create_practitioner(
     body: PractitionerCreate, session: SessionDep, request: Request, response: Response

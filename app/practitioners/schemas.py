@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime, time
+from itertools import pairwise
 from typing import Annotated
 
 from pydantic import AfterValidator, Field, PlainSerializer, StringConstraints, model_validator
@@ -11,9 +12,7 @@ from pydantic import AfterValidator, Field, PlainSerializer, StringConstraints, 
 from app.config import validate_time_zone
 from app.schemas import Boolean, InputModel, Instant, Integer, ReadModel, ShortText, Stored
 
-TimeZoneName = Annotated[
-    str, StringConstraints(max_length=64), AfterValidator(validate_time_zone)
-]
+TimeZoneName = Annotated[str, StringConstraints(max_length=64), AfterValidator(validate_time_zone)]
 ClockTime = Annotated[
     str,
     StringConstraints(pattern=r"^([01]\d|2[0-3]):[0-5]\d$"),
@@ -42,7 +41,7 @@ class AvailabilityInterval(InputModel):
 
 def _no_overlaps(intervals: list[AvailabilityInterval]) -> list[AvailabilityInterval]:
     ordered = sorted(intervals, key=lambda i: (i.weekday, i.start))
-    for before, after in zip(ordered, ordered[1:], strict=False):
+    for before, after in pairwise(ordered):
         if before.weekday == after.weekday and after.start < before.end:
             raise ValueError(
                 f"intervals {before.start}-{before.end} and {after.start}-{after.end} "
@@ -101,7 +100,9 @@ class PractitionerRead(Stored):
 
 
 class TimeOffCreate(InputModel):
-    start: Instant = Field(description="RFC 3339 with offset", examples=["2026-12-24T00:00:00+01:00"])
+    start: Instant = Field(
+        description="RFC 3339 with offset", examples=["2026-12-24T00:00:00+01:00"]
+    )
     end: Instant = Field(description="RFC 3339 with offset", examples=["2027-01-02T00:00:00+01:00"])
     reason: ShortText = Field(examples=["Annual leave"])
 

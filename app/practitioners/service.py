@@ -20,7 +20,7 @@ from app.practitioners.schemas import (
 )
 
 
-def _with_availability() -> Select[tuple[Practitioner]]:
+def _with_availability() -> Select[Practitioner]:
     return select(Practitioner).options(selectinload(Practitioner.availability))
 
 
@@ -108,9 +108,7 @@ def list_practitioners(
     return page, encode_cursor([page[-1].name_key, str(page[-1].id)]) if more else None
 
 
-def add_time_off(
-    *, session: Session, practitioner_id: uuid.UUID, data: TimeOffCreate
-) -> TimeOff:
+def add_time_off(*, session: Session, practitioner_id: uuid.UUID, data: TimeOffCreate) -> TimeOff:
     practitioner = get_practitioner(session=session, practitioner_id=practitioner_id)
     time_off = TimeOff(
         practitioner_id=practitioner.id, start_at=data.start, end_at=data.end, reason=data.reason
