@@ -34,6 +34,7 @@ class DomainError(Exception):
     status: ClassVar[int] = 400
     code: ClassVar[str] = "bad-request"
     title: ClassVar[str] = "Bad request"
+    headers: ClassVar[dict[str, str]] = {}
 
     def __init__(self, detail: str, **extensions: Any) -> None:
         super().__init__(detail)
@@ -51,6 +52,17 @@ class Conflict(DomainError):
     status = 409
     code = "conflict"
     title = "Conflict"
+
+
+class ConcurrentUpdate(Conflict):
+    code = "concurrent-update"
+    title = "Concurrent update"
+
+
+class InvalidValue(DomainError):
+    status = 422
+    code = "invalid-value"
+    title = "Invalid value"
 
 
 class DuplicateIdentifier(Conflict):
@@ -186,6 +198,7 @@ class DatabaseUnavailable(DomainError):
     status = 503
     code = "database-unavailable"
     title = "Database unavailable"
+    headers = {"Retry-After": "5"}
 
 
 _HTTP_CODES = {
@@ -208,6 +221,7 @@ async def _domain_error(request: Request, exc: Exception) -> JSONResponse:
         code=exc.code,
         title=exc.title,
         detail=exc.detail,
+        headers=exc.headers,
         **exc.extensions,
     )
 
@@ -263,50 +277,42 @@ def _allowed_methods(request: Request) -> list[str]:
     return sorted(methods)
 
 
-async def _integrity_error(request: Request, exc: Exception) -> JSONResponse:
-    # Services map the constraints they expect; this is the safety net for a race they did not.
-    logger.warning("integrity error on %s %s", request.method, request.url.path)
-    return problem_response(
-        request,
-        status=409,
-        code="conflict",
-        title="Conflict",
-        detail="The change conflicts with data stored meanwhile; reload and try again.",
+# Database failures that no service turned into a domain error: what the client is told.
+# Only the exception's type is logged: its text may hold SQL parameters, i.e. patient data.
+_DATABASE_FAILURES: list[tuple[type[Exception], type[DomainError], str]] = [
+    (
+        IntegrityError,
+        Conflict,
+        "The change conflicts with data stored meanwhile; reload and try again.",
+    ),
+    (
+        StaleDataError,
+        ConcurrentUpdate,
+        "Someone else changed this record at the same time; reload and try again.",
+    ),
+    (
+        DataError,
+        InvalidValue,
+        "A value in the request cannot be stored (out of range or not plain text).",
+    ),
+    (
+        OperationalError,
+        DatabaseUnavailable,
+        "The database cannot be reached; try again shortly.",
+    ),
+]
+
+
+async def _database_failure(request: Request, exc: Exception) -> JSONResponse:
+    problem, detail = next((p, d) for kind, p, d in _DATABASE_FAILURES if isinstance(exc, kind))
+    logger.warning(
+        "%s on %s %s answered %s",
+        type(exc).__name__,
+        request.method,
+        request.url.path,
+        problem.code,
     )
-
-
-async def _data_error(request: Request, exc: Exception) -> JSONResponse:
-    # Schemas refuse what the databases cannot store; this is the net for what slips past.
-    logger.warning("database refused a value on %s %s", request.method, request.url.path)
-    return problem_response(
-        request,
-        status=422,
-        code="invalid-value",
-        title="Invalid value",
-        detail="A value in the request cannot be stored (out of range or not plain text).",
-    )
-
-
-async def _stale_data(request: Request, exc: Exception) -> JSONResponse:
-    return problem_response(
-        request,
-        status=409,
-        code="concurrent-update",
-        title="Concurrent update",
-        detail="Someone else changed this record at the same time; reload and try again.",
-    )
-
-
-async def _database_unavailable(request: Request, exc: Exception) -> JSONResponse:
-    logger.error("database error on %s %s: %s", request.method, request.url.path, type(exc))
-    return problem_response(
-        request,
-        status=DatabaseUnavailable.status,
-        code=DatabaseUnavailable.code,
-        title=DatabaseUnavailable.title,
-        detail="The database cannot be reached; try again shortly.",
-        headers={"Retry-After": "5"},
-    )
+    return await _domain_error(request, problem(detail))
 
 
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
@@ -332,8 +338,6 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(DomainError, _domain_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
-    app.add_exception_handler(IntegrityError, _integrity_error)
-    app.add_exception_handler(DataError, _data_error)
-    app.add_exception_handler(StaleDataError, _stale_data)
-    app.add_exception_handler(OperationalError, _database_unavailable)
+    for kind, _, _ in _DATABASE_FAILURES:
+        app.add_exception_handler(kind, _database_failure)
     app.add_exception_handler(Exception, _unexpected)
