@@ -49,12 +49,17 @@ def _seed_demo(settings: Settings, args: argparse.Namespace) -> int:
     engine = make_engine(settings.database_url)
     try:
         with make_sessionmaker(engine).begin() as session:
-            added = seed_demo_clinic(session=session, time_zone=settings.clinic_time_zone)
+            added = seed_demo_clinic(
+                session=session,
+                time_zone=settings.clinic_time_zone,
+                validity_months=settings.evaluation_validity_months,
+            )
     finally:
         engine.dispose()
     print(
-        f"sclerosched: demo clinic ready ({added.practitioners} practitioners and "
-        f"{added.patients} patients added; existing demo records left as they were)"
+        f"sclerosched: demo clinic ready ({added.practitioners} practitioners, "
+        f"{added.patients} patients and {added.evaluations} evaluations added; "
+        "existing demo records left as they were)"
     )
     return 0
 

@@ -30,6 +30,9 @@ class Settings(BaseSettings):
         default="UTC", description="IANA time zone of the clinic, e.g. Europe/Paris"
     )
     log_level: LogLevel = "INFO"
+    evaluation_validity_months: int = Field(
+        default=12, ge=1, le=60, description="How long an evaluation stays valid for booking"
+    )
 
     @field_validator("database_url")
     @classmethod

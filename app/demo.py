@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import date, time
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.models import Patient, PatientIdentifier, Practitioner, Sex, WeeklyAvailability
+from app.evaluations.rules import RiskFactor
+from app.evaluations.schemas import EvaluationCreate
+from app.evaluations.service import record_evaluation
+from app.models import Evaluation, Patient, PatientIdentifier, Practitioner, Sex, WeeklyAvailability
 
 DEMO_NAMESPACE = uuid.UUID("5c1e05c4-0000-4000-8000-000000000000")
 DEMO_MRN_SYSTEM = "urn:sclerosched:demo:mrn"
@@ -52,21 +57,38 @@ _PATIENTS = [
 ]
 
 
+# Demo patient number -> what their evaluation records (the rest have none yet).
+_NO_RISKS: dict[str, Any] = {factor.value: False for factor in RiskFactor}
+_EVALUATIONS: dict[int, dict[str, Any]] = {
+    1: {},  # clean, counselling done: eligible
+    2: {"ceap_class": "C2", "varicose_veins": "present"},  # varicose-treatment-first
+    3: {"risk_factors": {**_NO_RISKS, "hormonal_contraception": True}},  # the pill
+    4: {"risk_factors": {**_NO_RISKS, "history_of_blood_clots": True}},  # past DVT
+    5: {"spider_vein_sites": ["face"]},  # facial veins only: not-suitable
+    6: {  # varicose veins treated first, now eligible
+        "ceap_class": "C2",
+        "varicose_veins": "treated",
+        "varicose_treatment": {"kind": "endovenous_thermal_ablation", "completed_on": None},
+    },
+}
+
+
 @dataclass(frozen=True)
 class SeedResult:
     practitioners: int
     patients: int
+    evaluations: int
 
 
-def _demo_id(kind: str, index: int) -> uuid.UUID:
+def demo_id(kind: str, index: int) -> uuid.UUID:
     return uuid.uuid5(DEMO_NAMESPACE, f"{kind}:{index}")
 
 
-def seed_demo_clinic(*, session: Session, time_zone: str) -> SeedResult:
+def seed_demo_clinic(*, session: Session, time_zone: str, validity_months: int = 12) -> SeedResult:
     """Add the demo records that are missing; fixed ids make a second run add nothing."""
     practitioners = 0
     for index, (name, hours) in enumerate(_PRACTITIONERS, start=1):
-        practitioner_id = _demo_id("practitioner", index)
+        practitioner_id = demo_id("practitioner", index)
         if session.get(Practitioner, practitioner_id) is not None:
             continue
         session.add(
@@ -88,7 +110,7 @@ def seed_demo_clinic(*, session: Session, time_zone: str) -> SeedResult:
         practitioners += 1
     patients = 0
     for index, (given, family, born, sex, weight, phone) in enumerate(_PATIENTS, start=1):
-        patient_id = _demo_id("patient", index)
+        patient_id = demo_id("patient", index)
         if session.get(Patient, patient_id) is not None:
             continue
         session.add(
@@ -107,4 +129,38 @@ def seed_demo_clinic(*, session: Session, time_zone: str) -> SeedResult:
         )
         patients += 1
     session.flush()
-    return SeedResult(practitioners=practitioners, patients=patients)
+    evaluations = _seed_evaluations(session=session, validity_months=validity_months)
+    return SeedResult(practitioners=practitioners, patients=patients, evaluations=evaluations)
+
+
+def _seed_evaluations(*, session: Session, validity_months: int) -> int:
+    """Evaluations recorded through the service, so the rules compute their outcomes."""
+    performed_at = datetime.now(UTC).replace(microsecond=0) - timedelta(days=14)
+    added = 0
+    for index, changes in _EVALUATIONS.items():
+        patient_id = demo_id("patient", index)
+        if session.scalar(select(Evaluation.id).where(Evaluation.patient_id == patient_id)):
+            continue
+        body: dict[str, Any] = {
+            "practitioner_id": demo_id("practitioner", 1),
+            "performed_at": performed_at,
+            "spider_vein_sites": ["left_calf", "right_calf", "right_thigh"],
+            "ceap_class": "C1",
+            "varicose_veins": "absent",
+            "risk_factors": _NO_RISKS,
+            "benefits_and_risks_explained": True,
+            **changes,
+        }
+        if "varicose_treatment" in body:
+            body["varicose_treatment"] = {
+                **body["varicose_treatment"],
+                "completed_on": (performed_at - timedelta(days=60)).date(),
+            }
+        record_evaluation(
+            session=session,
+            patient_id=patient_id,
+            data=EvaluationCreate.model_validate(body),
+            validity_months=validity_months,
+        )
+        added += 1
+    return added

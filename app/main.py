@@ -19,6 +19,7 @@ from app.errors import (
     problem_responses,
     problems_only_as_problem_json,
 )
+from app.evaluations.router import router as evaluations_router
 from app.health.router import router as health_router
 from app.logging import RequestIdMiddleware
 from app.patients.router import router as patients_router
@@ -58,7 +59,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app.add_middleware(RequestIdMiddleware)
     install_error_handlers(app)
-    for router in (health_router, patients_router, practitioners_router):
+    routers = (health_router, patients_router, practitioners_router, evaluations_router)
+    for router in routers:
         app.include_router(
             router,
             responses=problem_responses(InternalError, DatabaseUnavailable, validation=False),

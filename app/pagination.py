@@ -6,6 +6,7 @@ import base64
 import binascii
 import json
 import uuid
+from datetime import datetime
 from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Query
@@ -62,3 +63,14 @@ def cursor_uuid(text: str) -> uuid.UUID:
         return uuid.UUID(text)
     except ValueError:
         raise InvalidCursor("The cursor is not one this service issued.") from None
+
+
+def cursor_datetime(text: str) -> datetime:
+    """The timestamp part of a decoded cursor."""
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise InvalidCursor("The cursor is not one this service issued.") from None
+    if value.tzinfo is None:
+        raise InvalidCursor("The cursor is not one this service issued.")
+    return value

@@ -60,6 +60,18 @@ def _to_utc(value: datetime) -> datetime:
 
 
 CalendarDate = Annotated[date, BeforeValidator(_date_text)]
+
+
+def _printable_with_line_breaks(value: str) -> str:
+    _no_control_characters(value.replace("\n", "").replace("\r", "").replace("\t", ""))
+    return value
+
+
+FreeText = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, max_length=4000),
+    AfterValidator(_printable_with_line_breaks),
+]
 # RFC 3339 with an explicit offset (a naive datetime is a 422), held in UTC from then on.
 Instant = Annotated[AwareDatetime, BeforeValidator(_timestamp_text), AfterValidator(_to_utc)]
 # No silent coercion of true/false into numbers or of numbers into booleans.

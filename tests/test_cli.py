@@ -20,9 +20,9 @@ def test_seed_demo_is_idempotent(
     monkeypatch.setenv("SCLEROSCHED_DATABASE_URL", url)
     monkeypatch.setenv("SCLEROSCHED_CLINIC_TIME_ZONE", "Europe/Brussels")
     assert main(["seed-demo"]) == 0
-    assert "2 practitioners and 12 patients added" in capsys.readouterr().out
+    assert "2 practitioners, 12 patients and 6 evaluations added" in capsys.readouterr().out
     assert main(["seed-demo"]) == 0
-    assert "0 practitioners and 0 patients added" in capsys.readouterr().out
+    assert "0 practitioners, 0 patients and 0 evaluations added" in capsys.readouterr().out
 
     engine = make_engine(url)
     with engine.connect() as connection:

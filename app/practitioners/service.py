@@ -9,9 +9,9 @@ from datetime import datetime, time
 from sqlalchemy import Select, select, tuple_
 from sqlalchemy.orm import Session, selectinload
 
-from app.errors import InvalidCursor, NotFound, VersionMismatch
+from app.errors import NotFound, VersionMismatch
 from app.models import Practitioner, TimeOff, WeeklyAvailability, utcnow
-from app.pagination import cursor_uuid, decode_cursor, encode_cursor
+from app.pagination import cursor_datetime, cursor_uuid, decode_cursor, encode_cursor
 from app.practitioners.schemas import (
     AvailabilityInterval,
     PractitionerCreate,
@@ -137,13 +137,7 @@ def list_time_off(
     order = (TimeOff.start_at, TimeOff.id)
     if cursor is not None:
         start_text, last_id = decode_cursor(cursor, arity=2)
-        try:
-            start_at = datetime.fromisoformat(start_text)
-        except ValueError:
-            raise InvalidCursor("The cursor is not one this service issued.") from None
-        if start_at.tzinfo is None:
-            raise InvalidCursor("The cursor is not one this service issued.")
-        query = query.where(tuple_(*order) > (start_at, cursor_uuid(last_id)))
+        query = query.where(tuple_(*order) > (cursor_datetime(start_text), cursor_uuid(last_id)))
     rows = session.scalars(query.order_by(*order).limit(limit + 1)).all()
     page = rows[:limit]
     more = len(rows) > limit

@@ -1,0 +1,126 @@
+"""Evaluation routes: record an evaluation, read it, clear it, and ask for eligibility."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+
+from fastapi import APIRouter, Request, Response, status
+
+from app.db import SessionDep
+from app.errors import InvalidCursor, NotFound, problem_responses
+from app.evaluations import service
+from app.evaluations.schemas import (
+    ClearanceCreate,
+    ClearanceRead,
+    EligibilityRead,
+    EvaluationCreate,
+    EvaluationRead,
+    FlagRead,
+)
+from app.models import Evaluation
+from app.pagination import Cursor, Limit, Page
+
+router = APIRouter(prefix="/api/v1", tags=["evaluations"])
+
+
+def _read(evaluation: Evaluation) -> EvaluationRead:
+    read = EvaluationRead.model_validate(evaluation)
+    return read.model_copy(update={"outcome": service.evaluation_outcome(evaluation)})
+
+
+@router.post(
+    "/patients/{patient_id}/evaluations",
+    status_code=status.HTTP_201_CREATED,
+    summary="Record an evaluation",
+    responses=problem_responses(NotFound, service.PatientArchived, service.UnknownPractitioner),
+)
+def record_evaluation(
+    patient_id: uuid.UUID,
+    body: EvaluationCreate,
+    session: SessionDep,
+    request: Request,
+    response: Response,
+) -> EvaluationRead:
+    """Record the pre-treatment evaluation a clinician performed.
+
+    The server computes `flags`, `outcome` and `valid_until` (a client may not send them).
+    Evaluations are never edited: a correction is a new evaluation, and the newest one
+    (by `performed_at`) is the one that counts.
+    """
+    evaluation = service.record_evaluation(
+        session=session,
+        patient_id=patient_id,
+        data=body,
+        validity_months=request.app.state.settings.evaluation_validity_months,
+    )
+    response.headers["Location"] = f"{router.prefix}/evaluations/{evaluation.id}"
+    return _read(evaluation)
+
+
+@router.get(
+    "/patients/{patient_id}/evaluations",
+    summary="List a patient's evaluations",
+    responses=problem_responses(NotFound, InvalidCursor),
+)
+def list_evaluations(
+    patient_id: uuid.UUID, session: SessionDep, limit: Limit = 50, cursor: Cursor = None
+) -> Page[EvaluationRead]:
+    """The patient's evaluations, newest first: the first one is the current one."""
+    items, next_cursor = service.list_evaluations(
+        session=session, patient_id=patient_id, limit=limit, cursor=cursor
+    )
+    return Page(items=[_read(e) for e in items], next_cursor=next_cursor)
+
+
+@router.get(
+    "/evaluations/{evaluation_id}",
+    summary="Read an evaluation",
+    responses=problem_responses(NotFound),
+)
+def read_evaluation(evaluation_id: uuid.UUID, session: SessionDep) -> EvaluationRead:
+    """One evaluation with its flags, outcome, validity and clearance."""
+    return _read(service.get_evaluation(session=session, evaluation_id=evaluation_id))
+
+
+@router.post(
+    "/evaluations/{evaluation_id}/clearance",
+    status_code=status.HTTP_201_CREATED,
+    summary="Clear relative contraindications",
+    responses=problem_responses(
+        NotFound, service.UnknownPractitioner, service.NotClearable, service.AlreadyCleared
+    ),
+)
+def clear_evaluation(
+    evaluation_id: uuid.UUID, body: ClearanceCreate, session: SessionDep
+) -> EvaluationRead:
+    """A clinician documents the decision to treat despite relative contraindications (the
+    pill, a history of blood clots, ...). The outcome becomes `eligible`.
+
+    Only an evaluation whose outcome is `clearance-required` can be cleared: absolute
+    contraindications and blocking flags (varicose veins first, counselling, unknown risk
+    factors) are a 409 `not-clearable`; they need a new evaluation instead.
+    """
+    return _read(service.clear_evaluation(session=session, evaluation_id=evaluation_id, data=body))
+
+
+@router.get(
+    "/patients/{patient_id}/eligibility",
+    summary="May this patient be booked now?",
+    responses=problem_responses(NotFound),
+)
+def eligibility(patient_id: uuid.UUID, session: SessionDep) -> EligibilityRead:
+    """The patient's standing for micro-sclerotherapy now: the current evaluation's outcome
+    and flags (or `evaluation-missing` / `evaluation-expired`), its clearance, and whether a
+    session may be booked. Booking refuses exactly when `bookable` is false."""
+    standing = service.current_eligibility(
+        session=session, patient_id=patient_id, now=datetime.now(UTC)
+    )
+    return EligibilityRead(
+        bookable=standing.bookable,
+        outcome=standing.outcome,
+        flags=[FlagRead.model_validate(f) for f in standing.flags],
+        evaluation_id=standing.evaluation_id,
+        valid_until=standing.valid_until,
+        clearance=ClearanceRead.model_validate(standing.clearance) if standing.clearance else None,
+    )

@@ -1,0 +1,239 @@
+"""Recording evaluations, clearing relative contraindications, and the patient's eligibility.
+
+`current_eligibility` is the one question booking asks: may this patient be booked now?
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import select, tuple_
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, selectinload
+
+from app.errors import Conflict, DomainError, NotFound
+from app.evaluations.rules import (
+    Assessment,
+    EvaluationFacts,
+    Flag,
+    Outcome,
+    RiskFactor,
+    Severity,
+    assess,
+    outcome_after_clearance,
+    valid_until,
+)
+from app.evaluations.schemas import ClearanceCreate, EligibilityOutcome, EvaluationCreate
+from app.models import Clearance, Evaluation, Practitioner
+from app.pagination import cursor_datetime, cursor_uuid, decode_cursor, encode_cursor
+from app.patients.service import get_patient
+
+
+class PatientArchived(Conflict):
+    code = "patient-archived"
+    title = "The patient is archived"
+
+
+class UnknownPractitioner(DomainError):
+    status = 422
+    code = "unknown-practitioner"
+    title = "No such practitioner"
+
+
+class NotClearable(Conflict):
+    code = "not-clearable"
+    title = "Nothing here a clearance can lift"
+
+
+class AlreadyCleared(Conflict):
+    code = "already-cleared"
+    title = "The evaluation is already cleared"
+
+
+EVALUATION_MISSING = Flag(
+    "evaluation-missing",
+    Severity.BLOCKING,
+    "No evaluation on record: a clinician evaluates the patient before any booking.",
+)
+EVALUATION_EXPIRED = Flag(
+    "evaluation-expired",
+    Severity.BLOCKING,
+    "The latest evaluation is past its validity: a new evaluation is needed before booking.",
+)
+ARCHIVED = Flag("patient-archived", Severity.BLOCKING, "The patient is archived.")
+
+
+@dataclass(frozen=True)
+class Eligibility:
+    """A patient's standing for booking at a given moment."""
+
+    bookable: bool
+    outcome: EligibilityOutcome
+    flags: tuple[Flag, ...]
+    evaluation: Evaluation | None = field(default=None)
+
+    @property
+    def evaluation_id(self) -> uuid.UUID | None:
+        return self.evaluation.id if self.evaluation else None
+
+    @property
+    def valid_until(self) -> datetime | None:
+        return self.evaluation.valid_until if self.evaluation else None
+
+    @property
+    def clearance(self) -> Clearance | None:
+        return self.evaluation.clearance if self.evaluation else None
+
+
+def _facts(data: EvaluationCreate) -> EvaluationFacts:
+    return EvaluationFacts(
+        sites=frozenset(data.spider_vein_sites),
+        ceap_class=data.ceap_class,
+        varicose_veins=data.varicose_veins,
+        varicose_treatment_recorded=data.varicose_treatment is not None,
+        risk_factors={RiskFactor(k): v for k, v in data.risk_factors.model_dump().items()},
+        benefits_and_risks_explained=data.benefits_and_risks_explained,
+    )
+
+
+def _stored_assessment(evaluation: Evaluation) -> Assessment:
+    flags = tuple(Flag(f["code"], Severity(f["severity"]), f["message"]) for f in evaluation.flags)
+    return Assessment(flags=flags, outcome=Outcome(evaluation.outcome))
+
+
+def evaluation_outcome(evaluation: Evaluation) -> Outcome:
+    """The outcome that stands: the rules' verdict, lifted to eligible by a clearance."""
+    return outcome_after_clearance(
+        _stored_assessment(evaluation), cleared=evaluation.clearance is not None
+    )
+
+
+def _ensure_practitioner(session: Session, practitioner_id: uuid.UUID) -> None:
+    if session.get(Practitioner, practitioner_id) is None:
+        raise UnknownPractitioner(
+            f"No practitioner with id {practitioner_id}.", field="practitioner_id"
+        )
+
+
+def record_evaluation(
+    *, session: Session, patient_id: uuid.UUID, data: EvaluationCreate, validity_months: int
+) -> Evaluation:
+    """Store an evaluation with the flags and outcome the rules give it."""
+    patient = get_patient(session=session, patient_id=patient_id)
+    if patient.archived:
+        raise PatientArchived(f"Patient {patient_id} is archived: restore them first.")
+    _ensure_practitioner(session, data.practitioner_id)
+    assessment = assess(_facts(data))
+    treatment = data.varicose_treatment
+    evaluation = Evaluation(
+        patient_id=patient.id,
+        practitioner_id=data.practitioner_id,
+        performed_at=data.performed_at,
+        spider_vein_sites=[site.value for site in data.spider_vein_sites],
+        ceap_class=data.ceap_class.value,
+        varicose_veins=data.varicose_veins.value,
+        varicose_treatment_kind=treatment.kind.value if treatment else None,
+        varicose_treatment_completed_on=treatment.completed_on if treatment else None,
+        risk_factors=data.risk_factors.model_dump(),
+        benefits_and_risks_explained=data.benefits_and_risks_explained,
+        patient_expectations=data.patient_expectations,
+        notes=data.notes,
+        weight_kg=data.weight_kg,
+        outcome=assessment.outcome.value,
+        flags=[
+            {"code": f.code, "severity": f.severity.value, "message": f.message}
+            for f in assessment.flags
+        ],
+        valid_until=valid_until(data.performed_at, months=validity_months),
+        clearance=None,
+    )
+    session.add(evaluation)
+    session.flush()
+    return evaluation
+
+
+def get_evaluation(*, session: Session, evaluation_id: uuid.UUID) -> Evaluation:
+    evaluation = session.scalar(
+        select(Evaluation)
+        .options(selectinload(Evaluation.clearance))
+        .where(Evaluation.id == evaluation_id)
+    )
+    if evaluation is None:
+        raise NotFound(f"No evaluation with id {evaluation_id}.")
+    return evaluation
+
+
+def list_evaluations(
+    *, session: Session, patient_id: uuid.UUID, limit: int = 50, cursor: str | None = None
+) -> tuple[Sequence[Evaluation], str | None]:
+    """The patient's evaluations, newest first (the first one is the current one)."""
+    get_patient(session=session, patient_id=patient_id)
+    query = (
+        select(Evaluation)
+        .options(selectinload(Evaluation.clearance))
+        .where(Evaluation.patient_id == patient_id)
+    )
+    order = (Evaluation.performed_at, Evaluation.id)
+    if cursor is not None:
+        performed_text, last_id = decode_cursor(cursor, arity=2)
+        after = (cursor_datetime(performed_text), cursor_uuid(last_id))
+        query = query.where(tuple_(*order) < after)
+    rows = session.scalars(query.order_by(*(c.desc() for c in order)).limit(limit + 1)).all()
+    page = rows[:limit]
+    more = len(rows) > limit
+    next_cursor = (
+        encode_cursor([page[-1].performed_at.isoformat(), str(page[-1].id)]) if more else None
+    )
+    return page, next_cursor
+
+
+def clear_evaluation(
+    *, session: Session, evaluation_id: uuid.UUID, data: ClearanceCreate
+) -> Evaluation:
+    """Record a clinician's clearance of the evaluation's relative contraindications."""
+    evaluation = get_evaluation(session=session, evaluation_id=evaluation_id)
+    _ensure_practitioner(session, data.practitioner_id)
+    if evaluation.clearance is not None:
+        raise AlreadyCleared(f"Evaluation {evaluation_id} was cleared already.")
+    assessment = _stored_assessment(evaluation)
+    if not assessment.clearable:
+        standing = [f.code for f in assessment.flags if f.severity is not Severity.WARNING]
+        raise NotClearable(
+            f"Outcome is {assessment.outcome.value}: a clearance lifts relative "
+            "contraindications only, and only when nothing absolute or blocking stands.",
+            outcome=assessment.outcome.value,
+            flags=standing,
+        )
+    evaluation.clearance = Clearance(practitioner_id=data.practitioner_id, reason=data.reason)
+    try:
+        session.flush()
+    except IntegrityError:  # a concurrent clearance of the same evaluation won
+        raise AlreadyCleared(f"Evaluation {evaluation_id} was cleared already.") from None
+    return evaluation
+
+
+def current_eligibility(*, session: Session, patient_id: uuid.UUID, now: datetime) -> Eligibility:
+    """May micro-sclerotherapy be booked for the patient now? Booking asks only this."""
+    patient = get_patient(session=session, patient_id=patient_id)
+    if patient.archived:
+        return Eligibility(False, EligibilityOutcome.PATIENT_ARCHIVED, (ARCHIVED,))
+    evaluation = session.scalar(
+        select(Evaluation)
+        .options(selectinload(Evaluation.clearance))
+        .where(Evaluation.patient_id == patient_id, Evaluation.performed_at <= now)
+        .order_by(Evaluation.performed_at.desc(), Evaluation.created_at.desc())
+        .limit(1)
+    )
+    if evaluation is None:
+        return Eligibility(False, EligibilityOutcome.EVALUATION_MISSING, (EVALUATION_MISSING,))
+    stored = _stored_assessment(evaluation)
+    if evaluation.valid_until <= now:
+        flags = (EVALUATION_EXPIRED, *stored.flags)
+        return Eligibility(False, EligibilityOutcome.EVALUATION_EXPIRED, flags, evaluation)
+    outcome = evaluation_outcome(evaluation)
+    return Eligibility(
+        outcome is Outcome.ELIGIBLE, EligibilityOutcome(outcome.value), stored.flags, evaluation
+    )

@@ -1,0 +1,67 @@
+"""Pre-treatment evaluations and the clinician clearances of their relative contraindications.
+
+An evaluation is never edited: a correction is a new evaluation, and the newest supersedes.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import JSON, ForeignKey, Index, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.models.base import Base, UTCDateTime, utcnow
+
+
+class Evaluation(Base):
+    __tablename__ = "evaluations"
+    __table_args__ = (Index("ix_evaluations_patient_performed", "patient_id", "performed_at"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    patient_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("patients.id"))
+    practitioner_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("practitioners.id"))
+    performed_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    spider_vein_sites: Mapped[list[str]] = mapped_column(JSON)
+    ceap_class: Mapped[str] = mapped_column(String(2))
+    varicose_veins: Mapped[str] = mapped_column(String(16))
+    varicose_treatment_kind: Mapped[str | None] = mapped_column(String(40))
+    varicose_treatment_completed_on: Mapped[date | None]
+    # {factor: true | false | null}; null is "not known", which the rules refuse to guess.
+    risk_factors: Mapped[dict[str, bool | None]] = mapped_column(JSON)
+    benefits_and_risks_explained: Mapped[bool]
+    patient_expectations: Mapped[str | None] = mapped_column(Text)
+    notes: Mapped[str | None] = mapped_column(Text)
+    weight_kg: Mapped[float | None]
+    # Computed by the rules when the evaluation is recorded; never sent by a client.
+    outcome: Mapped[str] = mapped_column(String(32))
+    flags: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    valid_until: Mapped[datetime] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    clearance: Mapped[Clearance | None] = relationship(back_populates="evaluation", lazy="raise")
+
+    @property
+    def varicose_treatment(self) -> dict[str, Any] | None:
+        if self.varicose_treatment_kind is None:
+            return None
+        return {
+            "kind": self.varicose_treatment_kind,
+            "completed_on": self.varicose_treatment_completed_on,
+        }
+
+
+class Clearance(Base):
+    """A clinician's documented decision to treat despite relative contraindications."""
+
+    __tablename__ = "clearances"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    # One clearance an evaluation: a second one is refused by the database as well.
+    evaluation_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("evaluations.id"), unique=True)
+    practitioner_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("practitioners.id"))
+    reason: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    evaluation: Mapped[Evaluation] = relationship(back_populates="clearance", lazy="raise")
