@@ -33,6 +33,17 @@ class Settings(BaseSettings):
     evaluation_validity_months: int = Field(
         default=12, ge=1, le=60, description="How long an evaluation stays valid for booking"
     )
+    slot_grid_minutes: int = Field(default=15, ge=5, le=60, description="Slots start on this grid")
+    proposal_tolerance_days: int = Field(
+        default=7, ge=0, le=21, description="How far a follow-up may fall from its target day"
+    )
+    min_session_interval_days: int = Field(
+        default=14, ge=0, le=56, description="Least time between two sessions of one patient"
+    )
+    polidocanol_max_mg_per_kg_per_day: float = Field(default=2.0, gt=0, le=10)
+    sts_max_mg_per_session: float = Field(
+        default=300.0, gt=0, le=1000, description="Sodium tetradecyl sulfate: 10 mL of 3%"
+    )
 
     @field_validator("database_url")
     @classmethod

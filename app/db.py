@@ -6,8 +6,13 @@ from collections.abc import Iterator
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.orm import Session, sessionmaker
+
+# Execution option: on SQLite, begin with BEGIN IMMEDIATE, i.e. take the database's one write
+# lock before the first read, so a check-then-write (no overlapping booking, a free identifier)
+# cannot interleave with another writer. PostgreSQL ignores it: its constraints decide there.
+WRITE_LOCK = "sclerosched_write_lock"
 
 
 def make_engine(database_url: str, **kwargs: Any) -> Engine:
@@ -17,17 +22,26 @@ def make_engine(database_url: str, **kwargs: Any) -> Engine:
             database_url, connect_args={"check_same_thread": False, "timeout": 30}, **kwargs
         )
         event.listen(engine, "connect", _sqlite_on_connect)
+        event.listen(engine, "begin", _sqlite_begin)
         return engine
     return create_engine(database_url, pool_pre_ping=True, **kwargs)
 
 
 def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
+    # The driver's own transaction handling would begin lazily, after our reads: we emit BEGIN
+    # ourselves (the SQLAlchemy pysqlite recipe).
+    dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys = ON")
     # WAL lets readers go on while one writer commits.
     cursor.execute("PRAGMA journal_mode = WAL")
     cursor.execute("PRAGMA busy_timeout = 30000")
     cursor.close()
+
+
+def _sqlite_begin(connection: Connection) -> None:
+    immediate = connection.get_execution_options().get(WRITE_LOCK, False)
+    connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
@@ -43,10 +57,18 @@ def database_is_reachable(engine: Engine) -> bool:
     return True
 
 
+_READ_ONLY_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
 def get_session(request: Request) -> Iterator[Session]:
-    """One session per request. Committed when the route returns, before the response is sent."""
+    """One session per request. Committed when the route returns, before the response is sent.
+
+    A request that may write starts its transaction holding the write lock (SQLite only).
+    """
     factory: sessionmaker[Session] = request.app.state.sessionmaker
     with factory() as session:
+        if request.method not in _READ_ONLY_METHODS:
+            session.connection(execution_options={WRITE_LOCK: True})
         yield session
         session.commit()
 

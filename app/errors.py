@@ -117,10 +117,11 @@ def problem_response(
     title: str,
     detail: str,
     headers: dict[str, str] | None = None,
-    **extensions: Any,
+    extensions: dict[str, Any] | None = None,
 ) -> JSONResponse:
     request_id = getattr(request.state, "request_id", None)
     body: dict[str, Any] = {
+        **(extensions or {}),  # first, so no extension can overwrite a standard member
         "type": PROBLEM_TYPE_BASE + code,
         "title": title,
         "status": status,
@@ -128,7 +129,6 @@ def problem_response(
         "code": code,
         "instance": request.url.path,
         "request_id": request_id,
-        **extensions,
     }
     all_headers = dict(headers or {})
     if request_id:
@@ -222,7 +222,7 @@ async def _domain_error(request: Request, exc: Exception) -> JSONResponse:
         title=exc.title,
         detail=exc.detail,
         headers=exc.headers,
-        **exc.extensions,
+        extensions=exc.extensions,
     )
 
 
@@ -239,7 +239,7 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
         code=RequestValidation.code,
         title=RequestValidation.title,
         detail=f"Invalid input at: {fields}" if fields else "Invalid input",
-        errors=errors,
+        extensions={"errors": errors},
     )
 
 

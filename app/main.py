@@ -23,7 +23,10 @@ from app.evaluations.router import router as evaluations_router
 from app.health.router import router as health_router
 from app.logging import RequestIdMiddleware
 from app.patients.router import router as patients_router
+from app.plans.router import router as plans_router
 from app.practitioners.router import router as practitioners_router
+from app.scheduling.router import router as scheduling_router
+from app.sessions.router import router as sessions_router
 
 DESCRIPTION = """
 Patients, the medical evaluation before treatment, and courses of micro-sclerotherapy
@@ -59,7 +62,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app.add_middleware(RequestIdMiddleware)
     install_error_handlers(app)
-    routers = (health_router, patients_router, practitioners_router, evaluations_router)
+    routers = (
+        health_router,
+        patients_router,
+        practitioners_router,
+        evaluations_router,
+        plans_router,
+        scheduling_router,
+        sessions_router,
+    )
     for router in routers:
         app.include_router(
             router,

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from fastapi import FastAPI
@@ -137,3 +139,59 @@ def new_practitioner(client: TestClient, **overrides: Any) -> dict[str, Any]:
 
 def sqlite_path(url: str) -> Path:
     return Path(url.removeprefix("sqlite:///"))
+
+
+NO_RISKS = dict.fromkeys(
+    (
+        "hormonal_contraception",
+        "hormone_replacement_therapy",
+        "history_of_blood_clots",
+        "thrombophilia",
+        "pregnancy",
+        "breastfeeding",
+        "sclerosant_allergy",
+        "acute_thrombosis",
+        "local_infection",
+        "immobility",
+        "right_to_left_shunt",
+        "peripheral_arterial_disease",
+    ),
+    False,
+)
+
+
+def record_evaluation(
+    client: TestClient, patient_id: str, practitioner_id: str, **changes: Any
+) -> dict[str, Any]:
+    """A clean evaluation (eligible), performed yesterday, with `changes` applied."""
+    body = {
+        "practitioner_id": practitioner_id,
+        "performed_at": (datetime.now(UTC) - timedelta(days=1)).isoformat(),
+        "spider_vein_sites": ["left_calf", "right_thigh"],
+        "ceap_class": "C1",
+        "varicose_veins": "absent",
+        "risk_factors": {**NO_RISKS, **changes.pop("risks", {})},
+        "benefits_and_risks_explained": True,
+        **changes,
+    }
+    response = client.post(f"/api/v1/patients/{patient_id}/evaluations", json=body)
+    assert response.status_code == 201, response.text
+    result: dict[str, Any] = response.json()
+    return result
+
+
+def eligible_patient(client: TestClient, practitioner_id: str, **patient: Any) -> dict[str, Any]:
+    created = new_patient(client, **patient)
+    record_evaluation(client, created["id"], practitioner_id)
+    return created
+
+
+WEEKDAYS_9_TO_17 = [{"weekday": d, "start": "09:00", "end": "17:00"} for d in range(5)]
+
+
+def next_weekday_at(weekday: int, hour: int, minute: int = 0, *, weeks_ahead: int = 1) -> datetime:
+    """A local Europe/Paris time on a coming weekday, at least `weeks_ahead` weeks away."""
+    paris = ZoneInfo("Europe/Paris")
+    day = datetime.now(paris).date() + timedelta(weeks=weeks_ahead)
+    day += timedelta(days=(weekday - day.weekday()) % 7)
+    return datetime.combine(day, time(hour, minute), tzinfo=paris)

@@ -4,17 +4,33 @@ from app.models.base import Base, Entity, UTCDateTime, utcnow
 from app.models.evaluation import Clearance, Evaluation
 from app.models.patient import Patient, PatientIdentifier, Sex
 from app.models.practitioner import Practitioner, TimeOff, WeeklyAvailability
+from app.models.treatment import (
+    LIVE_STATUSES,
+    CompletionRecord,
+    PlanStatus,
+    SessionEvent,
+    SessionStatus,
+    TreatmentPlan,
+    TreatmentSession,
+)
 
 __all__ = [
+    "LIVE_STATUSES",
     "Base",
     "Clearance",
+    "CompletionRecord",
     "Entity",
     "Evaluation",
     "Patient",
     "PatientIdentifier",
+    "PlanStatus",
     "Practitioner",
+    "SessionEvent",
+    "SessionStatus",
     "Sex",
     "TimeOff",
+    "TreatmentPlan",
+    "TreatmentSession",
     "UTCDateTime",
     "WeeklyAvailability",
     "utcnow",

@@ -1,0 +1,147 @@
+"""Courses of treatment, their sessions, what happened to each session, and what was done."""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, CheckConstraint, Enum, ForeignKey, Index, SmallInteger, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.models.base import Base, Entity, UTCDateTime, utcnow
+
+
+def _enum(kind: type[enum.StrEnum], name: str) -> Enum:
+    return Enum(
+        kind,
+        name=name,
+        native_enum=False,
+        create_constraint=True,
+        length=24,
+        values_callable=lambda members: [m.value for m in members],
+    )
+
+
+class PlanStatus(enum.StrEnum):
+    ACTIVE = "active"
+    ON_HOLD = "on_hold"
+    COMPLETED = "completed"
+    CANCELLED = "cancelled"
+
+
+class SessionStatus(enum.StrEnum):
+    """FHIR Appointment statuses."""
+
+    BOOKED = "booked"
+    ARRIVED = "arrived"
+    FULFILLED = "fulfilled"
+    CANCELLED = "cancelled"
+    NOSHOW = "noshow"
+    ENTERED_IN_ERROR = "entered-in-error"
+
+
+# Sessions that hold their time in the calendar: no other may overlap them.
+LIVE_STATUSES = (SessionStatus.BOOKED, SessionStatus.ARRIVED, SessionStatus.FULFILLED)
+
+
+class TreatmentPlan(Entity, Base):
+    """A course of micro-sclerotherapy: several sessions about a month apart."""
+
+    __tablename__ = "treatment_plans"
+    __table_args__ = (
+        CheckConstraint("planned_sessions BETWEEN 1 AND 10", name="planned_sessions_range"),
+        CheckConstraint("interval_days BETWEEN 14 AND 56", name="interval_days_range"),
+    )
+
+    patient_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("patients.id"), index=True)
+    evaluation_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("evaluations.id"))
+    planned_sessions: Mapped[int] = mapped_column(SmallInteger)
+    interval_days: Mapped[int] = mapped_column(SmallInteger)
+    status: Mapped[PlanStatus] = mapped_column(_enum(PlanStatus, "plan_status"))
+    notes: Mapped[str | None] = mapped_column(Text)
+
+    sessions: Mapped[list[TreatmentSession]] = relationship(
+        back_populates="plan", lazy="raise", order_by="TreatmentSession.start_at"
+    )
+
+    @property
+    def sessions_done(self) -> int:
+        return sum(1 for s in self.sessions if s.status is SessionStatus.FULFILLED)
+
+    @property
+    def sessions_live(self) -> int:
+        """Sessions that are booked, under way or done: they count against the plan."""
+        return sum(1 for s in self.sessions if s.status in LIVE_STATUSES)
+
+
+class TreatmentSession(Entity, Base):
+    """One visit: an appointment and, once fulfilled, the procedure record."""
+
+    __tablename__ = "treatment_sessions"
+    __table_args__ = (
+        CheckConstraint("start_at < end_at", name="start_before_end"),
+        Index("ix_treatment_sessions_practitioner_start", "practitioner_id", "start_at"),
+        Index("ix_treatment_sessions_patient_start", "patient_id", "start_at"),
+        Index("ix_treatment_sessions_start", "start_at", "id"),
+        # PostgreSQL also has exclusion constraints (migration 0003): no two live sessions of
+        # one practitioner, or of one patient, overlap.
+    )
+
+    patient_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("patients.id"))
+    practitioner_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("practitioners.id"))
+    plan_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("treatment_plans.id"), index=True)
+    start_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    end_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    status: Mapped[SessionStatus] = mapped_column(_enum(SessionStatus, "session_status"))
+    cancel_reason: Mapped[str | None] = mapped_column(Text)
+
+    plan: Mapped[TreatmentPlan | None] = relationship(back_populates="sessions", lazy="raise")
+    completion: Mapped[CompletionRecord | None] = relationship(
+        back_populates="session", lazy="raise"
+    )
+    events: Mapped[list[SessionEvent]] = relationship(
+        back_populates="session", lazy="raise", order_by="SessionEvent.at"
+    )
+
+
+class SessionEvent(Base):
+    """A step in a session's life: booked, rescheduled (with the old time), checked in, ..."""
+
+    __tablename__ = "session_events"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    session_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("treatment_sessions.id"), index=True)
+    action: Mapped[str] = mapped_column(String(24))
+    from_status: Mapped[str | None] = mapped_column(String(24))
+    to_status: Mapped[str] = mapped_column(String(24))
+    old_start_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    old_end_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    reason: Mapped[str | None] = mapped_column(Text)
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    session: Mapped[TreatmentSession] = relationship(back_populates="events", lazy="raise")
+
+
+class CompletionRecord(Base):
+    """What was done in a fulfilled session."""
+
+    __tablename__ = "completion_records"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    session_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("treatment_sessions.id"), unique=True)
+    treated_sites: Mapped[list[str]] = mapped_column(JSON)
+    sclerosant: Mapped[str] = mapped_column(String(40))
+    concentration_percent: Mapped[float]
+    volume_ml: Mapped[float]
+    dose_mg: Mapped[float]
+    anaesthetic: Mapped[str] = mapped_column(String(24))
+    compression: Mapped[bool]
+    complications: Mapped[list[str]] = mapped_column(JSON)
+    aftercare: Mapped[list[str]] = mapped_column(JSON)
+    notes: Mapped[str | None] = mapped_column(Text)
+    warnings: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    session: Mapped[TreatmentSession] = relationship(back_populates="completion", lazy="raise")

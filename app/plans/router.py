@@ -1,0 +1,87 @@
+"""Treatment plan routes."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+
+from fastapi import APIRouter, Response, status
+
+from app.db import SessionDep
+from app.errors import InvalidCursor, NotFound, VersionMismatch, problem_responses
+from app.evaluations.service import PatientArchived
+from app.http import ExpectedVersion, set_etag
+from app.pagination import Cursor, Limit, Page
+from app.plans import service
+from app.plans.schemas import PlanCreate, PlanRead, PlanUpdate
+
+router = APIRouter(prefix="/api/v1", tags=["treatment plans"])
+
+
+@router.post(
+    "/patients/{patient_id}/treatment-plans",
+    status_code=status.HTTP_201_CREATED,
+    summary="Start a course of treatment",
+    responses=problem_responses(NotFound, PatientArchived, service.UnknownEvaluation),
+)
+def create_plan(
+    patient_id: uuid.UUID, body: PlanCreate, session: SessionDep, response: Response
+) -> PlanRead:
+    """Start a course of micro-sclerotherapy: `planned_sessions` (default 3) about
+    `interval_days` apart (default 28), resting on an evaluation (default: the current one).
+    Booking still checks the patient's eligibility for every session."""
+    plan = service.create_plan(
+        session=session, patient_id=patient_id, data=body, now=datetime.now(UTC)
+    )
+    response.headers["Location"] = f"{router.prefix}/treatment-plans/{plan.id}"
+    set_etag(response, plan.version)
+    return PlanRead.model_validate(plan)
+
+
+@router.get(
+    "/patients/{patient_id}/treatment-plans",
+    summary="List a patient's treatment plans",
+    responses=problem_responses(NotFound, InvalidCursor),
+)
+def list_plans(
+    patient_id: uuid.UUID, session: SessionDep, limit: Limit = 50, cursor: Cursor = None
+) -> Page[PlanRead]:
+    """The patient's courses of treatment, newest first, each with its sessions."""
+    items, next_cursor = service.list_plans(
+        session=session, patient_id=patient_id, limit=limit, cursor=cursor
+    )
+    return Page(items=[PlanRead.model_validate(p) for p in items], next_cursor=next_cursor)
+
+
+@router.get(
+    "/treatment-plans/{plan_id}",
+    summary="Read a treatment plan",
+    responses=problem_responses(NotFound),
+)
+def read_plan(plan_id: uuid.UUID, session: SessionDep, response: Response) -> PlanRead:
+    """One course with its sessions and how many are done."""
+    plan = service.get_plan(session=session, plan_id=plan_id)
+    set_etag(response, plan.version)
+    return PlanRead.model_validate(plan)
+
+
+@router.patch(
+    "/treatment-plans/{plan_id}",
+    summary="Update a treatment plan",
+    responses=problem_responses(NotFound, VersionMismatch, service.InvalidPlanChange),
+)
+def update_plan(
+    plan_id: uuid.UUID,
+    body: PlanUpdate,
+    session: SessionDep,
+    response: Response,
+    if_match: ExpectedVersion,
+) -> PlanRead:
+    """Change the number of sessions, the interval, or the status (`active`, `on_hold`,
+    `cancelled`). A plan completes by itself when its last planned session is fulfilled;
+    completed and cancelled plans are final (409 `invalid-plan-change`)."""
+    plan = service.update_plan(
+        session=session, plan_id=plan_id, changes=body, expected_version=if_match
+    )
+    set_etag(response, plan.version)
+    return PlanRead.model_validate(plan)

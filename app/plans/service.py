@@ -1,0 +1,141 @@
+"""Treatment plans: a course of sessions tied to the evaluation that allows it."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import select, tuple_
+from sqlalchemy.orm import Session, selectinload
+
+from app.errors import Conflict, DomainError, NotFound, VersionMismatch
+from app.evaluations.service import PatientArchived, current_eligibility
+from app.models import (
+    Evaluation,
+    PlanStatus,
+    TreatmentPlan,
+    utcnow,
+)
+from app.pagination import cursor_datetime, cursor_uuid, decode_cursor, encode_cursor
+from app.patients.service import get_patient
+from app.plans.schemas import PlanCreate, PlanUpdate
+
+
+class UnknownEvaluation(DomainError):
+    status = 422
+    code = "unknown-evaluation"
+    title = "No such evaluation for this patient"
+
+
+class InvalidPlanChange(Conflict):
+    code = "invalid-plan-change"
+    title = "The plan cannot change that way"
+
+
+# Which statuses a client may move a plan to, from each status.
+_PLAN_MOVES: dict[PlanStatus, set[PlanStatus]] = {
+    PlanStatus.ACTIVE: {PlanStatus.ON_HOLD, PlanStatus.CANCELLED},
+    PlanStatus.ON_HOLD: {PlanStatus.ACTIVE, PlanStatus.CANCELLED},
+    PlanStatus.COMPLETED: set(),
+    PlanStatus.CANCELLED: set(),
+}
+
+
+def get_plan(*, session: Session, plan_id: uuid.UUID) -> TreatmentPlan:
+    plan = session.scalar(
+        select(TreatmentPlan)
+        .options(selectinload(TreatmentPlan.sessions))
+        .where(TreatmentPlan.id == plan_id)
+    )
+    if plan is None:
+        raise NotFound(f"No treatment plan with id {plan_id}.")
+    return plan
+
+
+def create_plan(
+    *, session: Session, patient_id: uuid.UUID, data: PlanCreate, now: datetime
+) -> TreatmentPlan:
+    patient = get_patient(session=session, patient_id=patient_id)
+    if patient.archived:
+        raise PatientArchived(f"Patient {patient_id} is archived.")
+    evaluation_id = data.evaluation_id
+    if evaluation_id is None:
+        evaluation_id = current_eligibility(
+            session=session, patient_id=patient_id, now=now
+        ).evaluation_id
+        if evaluation_id is None:
+            raise UnknownEvaluation("The patient has no evaluation: record one first.")
+    evaluation = session.get(Evaluation, evaluation_id)
+    if evaluation is None or evaluation.patient_id != patient_id:
+        raise UnknownEvaluation(f"Evaluation {evaluation_id} is not one of this patient's.")
+    plan = TreatmentPlan(
+        patient_id=patient_id,
+        evaluation_id=evaluation_id,
+        planned_sessions=data.planned_sessions,
+        interval_days=data.interval_days,
+        status=PlanStatus.ACTIVE,
+        notes=data.notes,
+        sessions=[],
+    )
+    session.add(plan)
+    session.flush()
+    return plan
+
+
+def update_plan(
+    *,
+    session: Session,
+    plan_id: uuid.UUID,
+    changes: PlanUpdate,
+    expected_version: int | None = None,
+) -> TreatmentPlan:
+    plan = get_plan(session=session, plan_id=plan_id)
+    if expected_version is not None and expected_version != plan.version:
+        raise VersionMismatch(
+            f"Plan is at version {plan.version}, not {expected_version}.",
+            current_version=plan.version,
+        )
+    if changes.status is not None and changes.status != plan.status:
+        if changes.status not in _PLAN_MOVES[plan.status]:
+            raise InvalidPlanChange(
+                f"A plan cannot go from {plan.status.value} to {changes.status.value}."
+            )
+        plan.status = changes.status
+    if changes.planned_sessions is not None:
+        live = plan.sessions_live
+        if changes.planned_sessions < live:
+            raise InvalidPlanChange(
+                f"The plan already has {live} sessions booked or done.", sessions=live
+            )
+        plan.planned_sessions = changes.planned_sessions
+    if changes.interval_days is not None:
+        plan.interval_days = changes.interval_days
+    if "notes" in changes.model_fields_set:
+        plan.notes = changes.notes
+    if changes.model_fields_set:
+        plan.updated_at = utcnow()
+    session.flush()
+    return plan
+
+
+def list_plans(
+    *, session: Session, patient_id: uuid.UUID, limit: int = 50, cursor: str | None = None
+) -> tuple[Sequence[TreatmentPlan], str | None]:
+    """The patient's plans, newest first."""
+    get_patient(session=session, patient_id=patient_id)
+    query = (
+        select(TreatmentPlan)
+        .options(selectinload(TreatmentPlan.sessions))
+        .where(TreatmentPlan.patient_id == patient_id)
+    )
+    order = (TreatmentPlan.created_at, TreatmentPlan.id)
+    if cursor is not None:
+        created_text, last_id = decode_cursor(cursor, arity=2)
+        query = query.where(tuple_(*order) < (cursor_datetime(created_text), cursor_uuid(last_id)))
+    rows = session.scalars(query.order_by(*(c.desc() for c in order)).limit(limit + 1)).all()
+    page = rows[:limit]
+    more = len(rows) > limit
+    return page, encode_cursor(
+        [page[-1].created_at.isoformat(), str(page[-1].id)]
+    ) if more else None

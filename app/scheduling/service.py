@@ -1,0 +1,248 @@
+"""Calendars from the database, fed to the pure slot arithmetic and proposal placement."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from app.errors import DomainError
+from app.evaluations.rules import Flag
+from app.evaluations.service import current_eligibility
+from app.models import (
+    LIVE_STATUSES,
+    PlanStatus,
+    Practitioner,
+    TimeOff,
+    TreatmentPlan,
+    TreatmentSession,
+)
+from app.practitioners.service import get_practitioner
+from app.scheduling.proposals import Candidate, Course, Proposal, Unplaced, propose_follow_ups
+from app.scheduling.slots import Interval, WeeklyHours, free_slots
+
+
+class UnknownPlan(DomainError):
+    status = 422
+    code = "unknown-plan"
+    title = "No such treatment plan for this patient"
+
+
+class InactivePractitioner(DomainError):
+    status = 422
+    code = "inactive-practitioner"
+    title = "The practitioner is not active"
+
+
+@dataclass(frozen=True)
+class SchedulingRules:
+    """The clinic's scheduling settings, as the services use them."""
+
+    grid: timedelta
+    tolerance: timedelta
+    min_gap: timedelta
+    clinic_zone: ZoneInfo
+
+
+def weekly_hours(practitioner: Practitioner) -> list[WeeklyHours]:
+    return [WeeklyHours(a.weekday, a.start_time, a.end_time) for a in practitioner.availability]
+
+
+def practitioner_busy(
+    *, session: Session, practitioner_ids: Sequence[uuid.UUID], window: Interval
+) -> dict[uuid.UUID, list[Interval]]:
+    """Time off and live sessions overlapping `window`, for each practitioner."""
+    busy: dict[uuid.UUID, list[Interval]] = {pid: [] for pid in practitioner_ids}
+    absences = session.execute(
+        select(TimeOff.practitioner_id, TimeOff.start_at, TimeOff.end_at).where(
+            TimeOff.practitioner_id.in_(practitioner_ids),
+            TimeOff.start_at < window.end,
+            TimeOff.end_at > window.start,
+        )
+    )
+    bookings = session.execute(
+        select(
+            TreatmentSession.practitioner_id, TreatmentSession.start_at, TreatmentSession.end_at
+        ).where(
+            TreatmentSession.practitioner_id.in_(practitioner_ids),
+            TreatmentSession.status.in_(LIVE_STATUSES),
+            TreatmentSession.start_at < window.end,
+            TreatmentSession.end_at > window.start,
+        )
+    )
+    for practitioner_id, start, end in [*absences, *bookings]:
+        busy[practitioner_id].append(Interval(start, end))
+    return busy
+
+
+def patient_sessions(
+    *, session: Session, patient_id: uuid.UUID, exclude: uuid.UUID | None = None
+) -> list[Interval]:
+    """The patient's live sessions (booked, arrived, fulfilled)."""
+    query = select(TreatmentSession.start_at, TreatmentSession.end_at).where(
+        TreatmentSession.patient_id == patient_id,
+        TreatmentSession.status.in_(LIVE_STATUSES),
+    )
+    if exclude is not None:
+        query = query.where(TreatmentSession.id != exclude)
+    return [Interval(start, end) for start, end in session.execute(query)]
+
+
+def find_free_slots(
+    *,
+    session: Session,
+    practitioner_id: uuid.UUID,
+    window: Interval,
+    duration: timedelta,
+    grid: timedelta,
+) -> tuple[Practitioner, list[Interval]]:
+    practitioner = get_practitioner(session=session, practitioner_id=practitioner_id)
+    busy = practitioner_busy(session=session, practitioner_ids=[practitioner.id], window=window)
+    slots = free_slots(
+        weekly_hours=weekly_hours(practitioner),
+        zone=ZoneInfo(practitioner.time_zone),
+        busy=busy[practitioner.id],
+        duration=duration,
+        window=window,
+        grid=grid,
+    )
+    return practitioner, slots
+
+
+@dataclass(frozen=True)
+class ProposalRequest:
+    patient_id: uuid.UUID
+    practitioner_id: uuid.UUID | None
+    plan_id: uuid.UUID | None
+    sessions: int | None
+    interval_days: int | None
+    earliest: date
+    duration: timedelta
+
+
+@dataclass(frozen=True)
+class ProposalOutcome:
+    blocked: bool
+    flags: tuple[Flag, ...]
+    proposals: list[Proposal]
+    unplaced: list[Unplaced]
+
+
+def propose(
+    *, session: Session, request: ProposalRequest, rules: SchedulingRules, now: datetime
+) -> ProposalOutcome:
+    """Proposed visits for the patient's course, or the flags that block booking."""
+    standing = current_eligibility(session=session, patient_id=request.patient_id, now=now)
+    if not standing.bookable:
+        return ProposalOutcome(True, standing.flags, [], [])
+    plan = _plan_of(session, request)
+    interval = timedelta(days=request.interval_days or (plan.interval_days if plan else 28))
+    count = request.sessions or (plan.planned_sessions - plan.sessions_live if plan else 1)
+    earliest = max(datetime.combine(request.earliest, time(), tzinfo=rules.clinic_zone), now)
+    first_target = None
+    if plan is not None and plan.sessions_live:
+        last = max(s.start_at for s in plan.sessions if s.status in LIVE_STATUSES)
+        first_target = max(last + interval, earliest)
+    course = Course(
+        count=max(count, 0),
+        first_sequence=(plan.sessions_live if plan else 0) + 1,
+        earliest=earliest,
+        interval=interval,
+        tolerance=rules.tolerance,
+        min_gap=rules.min_gap,
+        first_target=first_target,
+    )
+    horizon = Interval(
+        earliest,
+        (first_target or earliest) + course.count * (interval + rules.tolerance) + rules.tolerance,
+    )
+    candidates = _candidates(session, request, horizon, rules.grid)
+    own = patient_sessions(session=session, patient_id=request.patient_id)
+    candidates = [c for c in candidates if not any(c.slot.overlaps(s) for s in own)]
+    proposals, unplaced = propose_follow_ups(
+        course=course,
+        candidates=candidates,
+        existing_starts=[s.start for s in own],
+        zone=rules.clinic_zone,
+    )
+    return ProposalOutcome(False, standing.flags, proposals, unplaced)
+
+
+def _plan_of(session: Session, request: ProposalRequest) -> TreatmentPlan | None:
+    if request.plan_id is None:
+        return None
+    plan = session.scalar(
+        select(TreatmentPlan)
+        .options(selectinload(TreatmentPlan.sessions))
+        .where(TreatmentPlan.id == request.plan_id)
+    )
+    if plan is None or plan.patient_id != request.patient_id:
+        raise UnknownPlan(f"Treatment plan {request.plan_id} is not one of this patient's.")
+    if plan.status is not PlanStatus.ACTIVE:
+        raise UnknownPlan(f"Treatment plan {request.plan_id} is {plan.status.value}.")
+    return plan
+
+
+def _candidates(
+    session: Session, request: ProposalRequest, horizon: Interval, grid: timedelta
+) -> list[Candidate]:
+    query = select(Practitioner).options(selectinload(Practitioner.availability))
+    if request.practitioner_id is not None:
+        practitioner = get_practitioner(session=session, practitioner_id=request.practitioner_id)
+        if not practitioner.active:
+            raise InactivePractitioner(f"Practitioner {practitioner.id} is not active.")
+        query = query.where(Practitioner.id == practitioner.id)
+    else:
+        query = query.where(Practitioner.active.is_(True))
+    practitioners = session.scalars(query).all()
+    busy = practitioner_busy(
+        session=session, practitioner_ids=[p.id for p in practitioners], window=horizon
+    )
+    return [
+        Candidate(slot, practitioner.id)
+        for practitioner in practitioners
+        for slot in free_slots(
+            weekly_hours=weekly_hours(practitioner),
+            zone=ZoneInfo(practitioner.time_zone),
+            busy=busy[practitioner.id],
+            duration=request.duration,
+            window=horizon,
+            grid=grid,
+        )
+    ]
+
+
+def next_follow_up(
+    *, session: Session, visit: TreatmentSession, rules: SchedulingRules, now: datetime
+) -> ProposalOutcome | None:
+    """After a visit of a course: the proposal for its next one, or None when none is left."""
+    if visit.plan_id is None:
+        return None
+    plan = session.scalar(
+        select(TreatmentPlan)
+        .options(selectinload(TreatmentPlan.sessions))
+        .where(TreatmentPlan.id == visit.plan_id)
+    )
+    if plan is None or plan.status is not PlanStatus.ACTIVE:
+        return None
+    if plan.sessions_live >= plan.planned_sessions:
+        return None
+    return propose(
+        session=session,
+        request=ProposalRequest(
+            patient_id=visit.patient_id,
+            practitioner_id=visit.practitioner_id,
+            plan_id=plan.id,
+            sessions=1,
+            interval_days=None,
+            earliest=now.astimezone(rules.clinic_zone).date(),
+            duration=visit.end_at - visit.start_at,
+        ),
+        rules=rules,
+        now=now,
+    )

@@ -1,0 +1,137 @@
+"""Free-slot arithmetic: pure functions of weekly hours, absences and bookings.
+
+Weekly hours are wall-clock times in the practitioner's IANA zone, so "Monday 09:00" is 09:00
+local on both sides of a daylight-saving change. A candidate start whose wall time does not
+exist (spring forward) or exists twice (fall back), or a slot that a change cuts through, is
+never offered: this never yields a slot at the wrong time.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+DEFAULT_GRID = timedelta(minutes=15)
+
+
+@dataclass(frozen=True, order=True)
+class Interval:
+    """[start, end) in aware UTC datetimes."""
+
+    start: datetime
+    end: datetime
+
+    def overlaps(self, other: Interval) -> bool:
+        return self.start < other.end and other.start < self.end
+
+
+@dataclass(frozen=True)
+class WeeklyHours:
+    weekday: int  # 0 = Monday
+    start: time
+    end: time
+
+
+def local_instant(day: date, wall: time, zone: ZoneInfo) -> datetime | None:
+    """The one UTC instant at which the clock in `zone` reads `day` `wall`, or None when the
+    wall time is skipped (spring forward) or happens twice (fall back)."""
+    naive = datetime.combine(day, wall)
+    first = naive.replace(tzinfo=zone, fold=0)
+    second = naive.replace(tzinfo=zone, fold=1)
+    if first.utcoffset() != second.utcoffset():
+        return None  # ambiguous, or nonexistent: either way not one instant
+    instant = first.astimezone(UTC)
+    if instant.astimezone(zone).replace(tzinfo=None) != naive:
+        return None
+    return instant
+
+
+class BusyIndex:
+    """Sorted busy intervals, answering "does this overlap anything?" in O(log n)."""
+
+    def __init__(self, intervals: Iterable[Interval]) -> None:
+        merged: list[Interval] = []
+        for interval in sorted(intervals):
+            if merged and interval.start <= merged[-1].end:
+                last = merged[-1]
+                merged[-1] = Interval(last.start, max(last.end, interval.end))
+            else:
+                merged.append(interval)
+        self._intervals = merged
+        self._starts = [i.start for i in merged]
+
+    def overlaps(self, interval: Interval) -> bool:
+        # The only candidate is the last merged interval starting before `interval` ends.
+        index = bisect.bisect_left(self._starts, interval.end) - 1
+        return index >= 0 and self._intervals[index].end > interval.start
+
+
+def _days(window: Interval, zone: ZoneInfo) -> Iterator[date]:
+    day = window.start.astimezone(zone).date() - timedelta(days=1)
+    last = window.end.astimezone(zone).date() + timedelta(days=1)
+    while day <= last:
+        yield day
+        day += timedelta(days=1)
+
+
+def _grid_times(hours: WeeklyHours, duration: timedelta, grid: timedelta) -> Iterator[time]:
+    """Wall-clock starts on the grid (counted from midnight) whose slot ends by `hours.end`."""
+    step = int(grid.total_seconds() // 60)
+    begin = hours.start.hour * 60 + hours.start.minute
+    end = hours.end.hour * 60 + hours.end.minute
+    minute = -(-begin // step) * step  # the first grid line at or after the start
+    length = int(duration.total_seconds() // 60)
+    while minute + length <= end:
+        yield time(minute // 60, minute % 60)
+        minute += step
+
+
+def free_slots(
+    *,
+    weekly_hours: Sequence[WeeklyHours],
+    zone: ZoneInfo,
+    busy: Iterable[Interval],
+    duration: timedelta,
+    window: Interval,
+    grid: timedelta = DEFAULT_GRID,
+) -> list[Interval]:
+    """Every slot of `duration` starting on the grid inside weekly hours, within `window`, and
+    overlapping nothing in `busy` (bookings, time off). Sorted by start; no duplicates."""
+    index = BusyIndex(busy)
+    found: set[Interval] = set()
+    for day in _days(window, zone):
+        for hours in weekly_hours:
+            if hours.weekday != day.weekday():
+                continue
+            for wall in _grid_times(hours, duration, grid):
+                start = local_instant(day, wall, zone)
+                if start is None:
+                    continue
+                slot = Interval(start, start + duration)
+                end_wall = (datetime.combine(day, wall) + duration).time()
+                if local_instant(day, end_wall, zone) != slot.end:
+                    continue  # a daylight-saving change falls inside the slot
+                inside = window.start <= slot.start and slot.end <= window.end
+                if inside and not index.overlaps(slot):
+                    found.add(slot)
+    return sorted(found)
+
+
+def within_weekly_hours(
+    interval: Interval, *, weekly_hours: Sequence[WeeklyHours], zone: ZoneInfo
+) -> bool:
+    """The interval lies inside one weekly-hours block, read on the practitioner's clock."""
+    start_local = interval.start.astimezone(zone)
+    end_local = interval.end.astimezone(zone)
+    day = start_local.date()
+    if local_instant(day, start_local.time(), zone) != interval.start:
+        return False
+    if end_local.date() != day or local_instant(day, end_local.time(), zone) != interval.end:
+        return False
+    return any(
+        h.weekday == day.weekday() and h.start <= start_local.time() and end_local.time() <= h.end
+        for h in weekly_hours
+    )

@@ -1,0 +1,60 @@
+"""Sclerosant dose limits: a pure check of a completion record against the clinic's limits."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+from app.evaluations.rules import Flag, Severity
+
+MG_PER_ML_PER_PERCENT = 10.0  # a 1% solution holds 10 mg per mL
+
+
+class Sclerosant(enum.StrEnum):
+    POLIDOCANOL = "polidocanol"
+    SODIUM_TETRADECYL_SULFATE = "sodium-tetradecyl-sulfate"
+
+
+@dataclass(frozen=True)
+class DoseLimits:
+    polidocanol_mg_per_kg_per_day: float  # product information: 2 mg/kg/day
+    sts_mg_per_session: float  # 10 mL of a 3% solution: 300 mg
+
+
+@dataclass(frozen=True)
+class DoseCheck:
+    dose_mg: float
+    limit_mg: float | None  # None when the limit cannot be known (no weight)
+    exceeded: bool
+    warnings: tuple[Flag, ...]
+
+
+WEIGHT_MISSING = Flag(
+    "weight-missing",
+    Severity.WARNING,
+    "No body weight on record: the polidocanol limit (mg per kg per day) was not checked.",
+)
+
+
+def dose_mg(concentration_percent: float, volume_ml: float) -> float:
+    return round(concentration_percent * MG_PER_ML_PER_PERCENT * volume_ml, 3)
+
+
+def check_dose(
+    *,
+    sclerosant: Sclerosant,
+    concentration_percent: float,
+    volume_ml: float,
+    weight_kg: float | None,
+    same_day_mg: float,
+    limits: DoseLimits,
+) -> DoseCheck:
+    """`same_day_mg`: what the patient already received today (polidocanol's limit is daily)."""
+    dose = dose_mg(concentration_percent, volume_ml)
+    if sclerosant is Sclerosant.SODIUM_TETRADECYL_SULFATE:
+        limit = limits.sts_mg_per_session
+        return DoseCheck(dose, limit, dose > limit, ())
+    if weight_kg is None:
+        return DoseCheck(dose, None, False, (WEIGHT_MISSING,))
+    limit = round(limits.polidocanol_mg_per_kg_per_day * weight_kg, 3)
+    return DoseCheck(dose, limit, same_day_mg + dose > limit, ())

@@ -1,0 +1,137 @@
+"""Session, life-cycle and completion bodies."""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from datetime import datetime
+from typing import Annotated, TypeVar
+
+from pydantic import AfterValidator, Field
+
+from app.evaluations.rules import Site
+from app.evaluations.schemas import FlagRead
+from app.models import SessionStatus
+from app.scheduling.schemas import ProposalsRead
+from app.schemas import Boolean, FreeText, InputModel, Instant, Integer, Number, ReadModel, Stored
+from app.sessions.dosing import Sclerosant
+
+DurationMinutes = Annotated[
+    Integer, Field(ge=15, le=60, description="15 to 60: the procedure takes under an hour")
+]
+Reason = Annotated[FreeText, Field(min_length=1)]
+
+
+class Anaesthetic(enum.StrEnum):
+    NONE = "none"
+    TOPICAL = "topical"
+
+
+class Complication(enum.StrEnum):
+    PAIN = "pain"
+    IRRITATION = "irritation"
+    HYPERPIGMENTATION = "hyperpigmentation"
+    MATTING = "matting"
+    EXTRAVASATION = "extravasation"
+    OTHER = "other"
+
+
+class Aftercare(enum.StrEnum):
+    WALK = "walk"
+    AVOID_PROLONGED_STANDING_OR_SITTING = "avoid-prolonged-standing-or-sitting"
+    AVOID_HOT_BATHS = "avoid-hot-baths"
+    AVOID_SUN_EXPOSURE = "avoid-sun-exposure"
+    AVOID_STRENUOUS_EXERCISE = "avoid-strenuous-exercise"
+
+
+T = TypeVar("T")
+
+
+def _distinct(items: list[T]) -> list[T]:
+    if len(set(items)) != len(items):
+        raise ValueError("an item is listed twice")
+    return items
+
+
+class SessionCreate(InputModel):
+    patient_id: uuid.UUID
+    practitioner_id: uuid.UUID
+    start: Instant = Field(examples=["2027-01-04T09:00:00+01:00"])
+    duration_minutes: DurationMinutes = 45
+    plan_id: uuid.UUID | None = Field(default=None, description="The course it belongs to")
+
+
+class RescheduleBody(InputModel):
+    start: Instant = Field(examples=["2027-01-11T09:00:00+01:00"])
+    duration_minutes: DurationMinutes | None = Field(default=None, description="Default: keep")
+    practitioner_id: uuid.UUID | None = Field(default=None, description="Default: keep")
+    reason: FreeText | None = None
+
+
+class ReasonBody(InputModel):
+    reason: Reason = Field(examples=["Patient called: unwell"])
+
+
+class CompletionCreate(InputModel):
+    """What was done. No anaesthetic and no compression unless recorded."""
+
+    treated_sites: Annotated[
+        list[Site], Field(min_length=1, max_length=len(Site)), AfterValidator(_distinct)
+    ] = Field(examples=[["left_calf", "right_thigh"]])
+    sclerosant: Sclerosant
+    concentration_percent: Number = Field(gt=0, le=3, examples=[0.5])
+    volume_ml: Number = Field(gt=0, le=20, examples=[4])
+    anaesthetic: Anaesthetic = Anaesthetic.NONE
+    compression: Boolean = False
+    complications: Annotated[list[Complication], AfterValidator(_distinct)] = []
+    aftercare: Annotated[list[Aftercare], Field(min_length=1), AfterValidator(_distinct)] = [
+        Aftercare.WALK,
+        Aftercare.AVOID_PROLONGED_STANDING_OR_SITTING,
+    ]
+    notes: FreeText | None = None
+
+
+class CompletionRead(ReadModel):
+    treated_sites: list[Site]
+    sclerosant: Sclerosant
+    concentration_percent: float
+    volume_ml: float
+    dose_mg: float
+    anaesthetic: Anaesthetic
+    compression: bool
+    complications: list[Complication]
+    aftercare: list[Aftercare]
+    notes: str | None
+    warnings: list[FlagRead]
+    recorded_at: datetime
+
+
+class SessionEventRead(ReadModel):
+    action: str
+    from_status: SessionStatus | None
+    to_status: SessionStatus
+    old_start: datetime | None = Field(validation_alias="old_start_at")
+    old_end: datetime | None = Field(validation_alias="old_end_at")
+    reason: str | None
+    at: datetime
+
+
+class SessionRead(Stored):
+    id: uuid.UUID
+    patient_id: uuid.UUID
+    practitioner_id: uuid.UUID
+    plan_id: uuid.UUID | None
+    start: datetime = Field(validation_alias="start_at")
+    end: datetime = Field(validation_alias="end_at")
+    status: SessionStatus
+    cancel_reason: str | None
+    completion: CompletionRead | None
+    history: list[SessionEventRead] = Field(validation_alias="events")
+
+
+class CompletionResult(ReadModel):
+    session: SessionRead
+    warnings: list[FlagRead]
+    next_follow_up: ProposalsRead | None = Field(
+        description="The proposal for the course's next visit; null when none is left"
+    )
