@@ -20,6 +20,7 @@ from sqlalchemy import Engine, text
 
 from app.config import Settings
 from app.db import database_is_reachable, make_engine
+from app.evaluations.rules import RiskFactor
 from app.main import create_app
 from app.migrations import upgrade_to_head
 from app.models import Base
@@ -141,23 +142,7 @@ def sqlite_path(url: str) -> Path:
     return Path(url.removeprefix("sqlite:///"))
 
 
-NO_RISKS = dict.fromkeys(
-    (
-        "hormonal_contraception",
-        "hormone_replacement_therapy",
-        "history_of_blood_clots",
-        "thrombophilia",
-        "pregnancy",
-        "breastfeeding",
-        "sclerosant_allergy",
-        "acute_thrombosis",
-        "local_infection",
-        "immobility",
-        "right_to_left_shunt",
-        "peripheral_arterial_disease",
-    ),
-    False,
-)
+NO_RISKS = {factor.value: False for factor in RiskFactor}
 
 
 def record_evaluation(
