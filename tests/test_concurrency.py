@@ -1,0 +1,109 @@
+"""No double booking under real concurrency: 20 simultaneous requests for overlapping times of
+one practitioner, from threads, through two server processes sharing the database. Exactly one
+is booked; every other one is a 409 `slot-taken`; none is a 500.
+
+It runs on the suite's database: SQLite (one writer, BEGIN IMMEDIATE) or PostgreSQL
+(exclusion constraints), so both guarantees are exercised.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from datetime import timedelta
+from typing import Any
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+
+from tests.conftest import (
+    WEEKDAYS_9_TO_17,
+    eligible_patient,
+    new_practitioner,
+    next_weekday_at,
+)
+from tests.servers import running_server
+
+REQUESTS = 20
+
+
+@pytest.fixture
+def two_servers(database_url: str) -> Any:
+    with (
+        running_server(database_url, clinic_time_zone="Europe/Paris") as first,
+        running_server(database_url, clinic_time_zone="Europe/Paris") as second,
+    ):
+        yield first, second
+
+
+def _race(bases: tuple[str, str], bodies: list[dict[str, Any]]) -> list[httpx.Response]:
+    barrier = threading.Barrier(len(bodies))
+    responses: list[httpx.Response | None] = [None] * len(bodies)
+
+    def attempt(index: int) -> None:
+        with httpx.Client(base_url=bases[index % 2], timeout=60) as http:
+            barrier.wait()
+            responses[index] = http.post("/api/v1/sessions", json=bodies[index])
+
+    threads = [threading.Thread(target=attempt, args=(i,)) for i in range(len(bodies))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert all(r is not None for r in responses)
+    return [r for r in responses if r is not None]
+
+
+def test_twenty_overlapping_bookings_give_exactly_one_session(
+    client: TestClient, two_servers: tuple[str, str]
+) -> None:
+    doctor = new_practitioner(client, availability=WEEKDAYS_9_TO_17)
+    patients = [
+        eligible_patient(client, doctor["id"], given_name=f"Racer{i}") for i in range(REQUESTS)
+    ]
+    monday = next_weekday_at(0, 10)
+    # Starts 10:00 .. 10:19: every pair of 45-minute sessions overlaps.
+    bodies = [
+        {
+            "patient_id": patient["id"],
+            "practitioner_id": doctor["id"],
+            "start": (monday + timedelta(minutes=i)).isoformat(),
+        }
+        for i, patient in enumerate(patients)
+    ]
+    responses = _race(two_servers, bodies)
+
+    statuses = Counter(r.status_code for r in responses)
+    assert statuses == {201: 1, 409: REQUESTS - 1}, [
+        r.text for r in responses if r.status_code >= 500
+    ]
+    assert {r.json()["code"] for r in responses if r.status_code == 409} == {"slot-taken"}
+    calendar = client.get("/api/v1/sessions", params={"practitioner_id": doctor["id"]}).json()
+    assert len(calendar["items"]) == 1
+
+
+def test_one_patient_booked_twice_at_once_gets_one_session(
+    client: TestClient, two_servers: tuple[str, str]
+) -> None:
+    """The same patient with two practitioners at overlapping times, in parallel."""
+    doctors = [
+        new_practitioner(client, name=f"Dr {i}", availability=WEEKDAYS_9_TO_17) for i in range(2)
+    ]
+    patient = eligible_patient(client, doctors[0]["id"])
+    monday = next_weekday_at(0, 11)
+    bodies = [
+        {
+            "patient_id": patient["id"],
+            "practitioner_id": doctors[i % 2]["id"],
+            "start": (monday + timedelta(minutes=5 * (i % 4))).isoformat(),
+        }
+        for i in range(10)
+    ]
+    responses = _race(two_servers, bodies)
+    statuses = Counter(r.status_code for r in responses)
+    assert statuses == {201: 1, 409: 9}, [r.text for r in responses]
+    assert (
+        len(client.get("/api/v1/sessions", params={"patient_id": patient["id"]}).json()["items"])
+        == 1
+    )
