@@ -60,19 +60,29 @@ def database_is_reachable(engine: Engine) -> bool:
 _READ_ONLY_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
-def get_session(request: Request) -> Iterator[Session]:
-    """One session per request. Committed when the route returns, before the response is sent.
-
-    A request that may write starts its transaction holding the write lock (SQLite only).
-    """
+def _session(request: Request, *, may_write: bool) -> Iterator[Session]:
     factory: sessionmaker[Session] = request.app.state.sessionmaker
     with factory() as session:
-        if request.method not in _READ_ONLY_METHODS:
+        if may_write:
             session.connection(execution_options={WRITE_LOCK: True})
         yield session
         session.commit()
 
 
+def get_session(request: Request) -> Iterator[Session]:
+    """One session per request. Committed when the route returns, before the response is sent.
+
+    A request that may write starts its transaction holding the write lock (SQLite only).
+    """
+    yield from _session(request, may_write=request.method not in _READ_ONLY_METHODS)
+
+
+def get_read_session(request: Request) -> Iterator[Session]:
+    """For a POST that only reads (a computation with a body, such as proposals): no lock."""
+    yield from _session(request, may_write=False)
+
+
 # scope="function": the commit above runs right after the route, inside the request, so a
 # failing commit becomes an error response instead of a lost write after a 2xx.
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
+ReadSessionDep = Annotated[Session, Depends(get_read_session, scope="function")]

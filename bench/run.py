@@ -63,6 +63,16 @@ def reset(database_url: str) -> None:
     upgrade_to_head(database_url)
 
 
+def _working_days(first: date, step: int, count: int) -> list[date]:
+    days: list[date] = []
+    day = first
+    while len(days) < count:
+        if day.weekday() < 5:
+            days.append(day)
+        day += timedelta(days=step)
+    return days
+
+
 def seed(database_url: str, *, patients: int, sessions: int, practitioners: int) -> dict[str, Any]:
     """Bulk-load the clinic. Past sessions are fulfilled; the second half of the patients has
     nothing booked ahead, so the booking benchmark can book them."""
@@ -164,47 +174,49 @@ def seed(database_url: str, *, patients: int, sessions: int, practitioners: int)
                     for pid in ids
                 ],
             )
-        # Working days counted back from today; 10% of the sessions lie in the coming weeks.
-        future_share = sessions // 10
-        days: list[date] = []
-        day = now.astimezone(zone).date()
+        # The past is fully booked and fulfilled; ahead, 10% of the sessions fill a third of
+        # the slots, as in a clinic whose diary is partly taken.
+        future_count = sessions // 10
         per_day = practitioners * SLOTS_PER_DAY
-        needed_days = sessions // per_day + 2
-        cursor_day = day + timedelta(days=max(1, future_share // per_day + 1) * 7 // 5 + 7)
-        while len(days) < needed_days:
-            if cursor_day.weekday() < 5:
-                days.append(cursor_day)
-            cursor_day -= timedelta(days=1)
+        past_days = -(-(sessions - future_count) // per_day)
+        today = now.astimezone(zone).date()
+        days = _working_days(today - timedelta(days=1), -1, past_days)[::-1]
+        days += _working_days(today + timedelta(days=1), 1, -(-future_count * 3 // per_day) + 1)
         rows = []
         booked_patients = patient_ids[: patients // 2]
-        for n in range(sessions):
-            slot, doctor = divmod(n, practitioners)
-            the_day = days[slot // SLOTS_PER_DAY]
-            start_local = datetime.combine(the_day, datetime.min.time(), tzinfo=zone) + timedelta(
-                hours=8, minutes=45 * (slot % SLOTS_PER_DAY)
-            )
-            start = start_local.astimezone(UTC)
-            future = start > now
-            rows.append(
-                {
-                    "id": uuid.uuid4(),
-                    "patient_id": booked_patients[
-                        (slot * practitioners + doctor) % len(booked_patients)
-                    ],
-                    "practitioner_id": doctor_ids[doctor],
-                    "plan_id": None,
-                    "start_at": start,
-                    "end_at": start + DURATION,
-                    "status": "booked" if future else "fulfilled",
-                    "cancel_reason": None,
-                    "created_at": now,
-                    "updated_at": now,
-                    "version": 1,
-                }
-            )
-            if len(rows) == 10000:
-                connection.execute(insert(TreatmentSession), rows)
-                rows = []
+        made = 0
+        for the_day in days:
+            ahead = the_day > today
+            for index in range(SLOTS_PER_DAY):
+                if made >= sessions or (ahead and index % 3):
+                    continue
+                start = datetime.combine(the_day, datetime.min.time(), tzinfo=zone) + timedelta(
+                    hours=8, minutes=45 * index
+                )
+                for doctor in range(practitioners):
+                    if made >= sessions:
+                        break
+                    # At one time, the practitioners see different patients.
+                    patient = booked_patients[(made + doctor * 7919) % len(booked_patients)]
+                    rows.append(
+                        {
+                            "id": uuid.uuid4(),
+                            "patient_id": patient,
+                            "practitioner_id": doctor_ids[doctor],
+                            "plan_id": None,
+                            "start_at": start.astimezone(UTC),
+                            "end_at": (start + DURATION).astimezone(UTC),
+                            "status": "booked" if ahead else "fulfilled",
+                            "cancel_reason": None,
+                            "created_at": now,
+                            "updated_at": now,
+                            "version": 1,
+                        }
+                    )
+                    made += 1
+                if len(rows) >= 10000:
+                    connection.execute(insert(TreatmentSession), rows)
+                    rows = []
         if rows:
             connection.execute(insert(TreatmentSession), rows)
         if engine.dialect.name == "postgresql":

@@ -8,6 +8,7 @@ A visit with no free slot in its window is reported as unplaced, never silently 
 
 from __future__ import annotations
 
+import bisect
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -62,6 +63,7 @@ def propose_follow_ups(
 ) -> tuple[list[Proposal], list[Unplaced]]:
     """Place the course's visits among `candidates` (free slots, any order)."""
     ordered = sorted(candidates, key=lambda c: (c.slot.start, str(c.practitioner_id)))
+    ordered_starts = [c.slot.start for c in ordered]
     taken: list[Interval] = []
     starts = list(existing_starts)
     proposals: list[Proposal] = []
@@ -77,16 +79,18 @@ def propose_follow_ups(
         sequence = course.first_sequence + index
         target = course.first_target if anchor is None else anchor + course.interval
         if target is None:  # the very first visit of a course: the earliest free slot
-            choice = next(
-                (c for c in ordered if c.slot.start >= course.earliest and usable(c)), None
-            )
+            first = bisect.bisect_left(ordered_starts, course.earliest)
+            choice = next((c for c in ordered[first:] if usable(c)), None)
             target_day = course.earliest.astimezone(zone).date()
             if choice is not None:
                 target_day = choice.slot.start.astimezone(zone).date()
         else:
             low = max(target - course.tolerance, course.earliest)
             high = target + course.tolerance
-            window = [c for c in ordered if low <= c.slot.start <= high and usable(c)]
+            in_window = ordered[
+                bisect.bisect_left(ordered_starts, low) : bisect.bisect_right(ordered_starts, high)
+            ]
+            window = [c for c in in_window if usable(c)]
             choice = min(
                 window, key=lambda c: (abs(c.slot.start - target), c.slot.start), default=None
             )

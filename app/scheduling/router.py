@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, Query, Request
 
 from app.config import Settings
-from app.db import SessionDep
+from app.db import ReadSessionDep, SessionDep
 from app.errors import DomainError, NotFound, problem_responses
 from app.evaluations.schemas import FlagRead
 from app.scheduling import service
@@ -104,7 +104,7 @@ def free_slots(
     summary="Propose follow-up visits",
     responses=problem_responses(NotFound, service.UnknownPlan, service.InactivePractitioner),
 )
-def propose(body: ProposalCreate, session: SessionDep, request: Request) -> ProposalsRead:
+def propose(body: ProposalCreate, session: ReadSessionDep, request: Request) -> ProposalsRead:
     """Proposed visits about a month apart: the first at the earliest free slot on or after
     `earliest`, each next one at the free slot nearest the previous visit + `interval_days`
     within the clinic's tolerance (±7 days by default; ties go to the earlier slot). A visit

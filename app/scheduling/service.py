@@ -161,13 +161,13 @@ def propose(
         earliest,
         (first_target or earliest) + course.count * (interval + rules.tolerance) + rules.tolerance,
     )
-    candidates = _candidates(session, request, horizon, rules.grid)
     own = patient_sessions(session=session, patient_id=request.patient_id)
-    candidates = [c for c in candidates if not any(c.slot.overlaps(s) for s in own)]
+    candidates = _candidates(session, request, horizon, rules.grid, patient_busy=own)
+    nearby = Interval(horizon.start - rules.min_gap, horizon.end + rules.min_gap)
     proposals, unplaced = propose_follow_ups(
         course=course,
         candidates=candidates,
-        existing_starts=[s.start for s in own],
+        existing_starts=[s.start for s in own if s.overlaps(nearby)],
         zone=rules.clinic_zone,
     )
     return ProposalOutcome(False, standing.flags, proposals, unplaced)
@@ -189,8 +189,14 @@ def _plan_of(session: Session, request: ProposalRequest) -> TreatmentPlan | None
 
 
 def _candidates(
-    session: Session, request: ProposalRequest, horizon: Interval, grid: timedelta
+    session: Session,
+    request: ProposalRequest,
+    horizon: Interval,
+    grid: timedelta,
+    *,
+    patient_busy: Sequence[Interval],
 ) -> list[Candidate]:
+    """Free slots of the practitioner (or of every active one) that the patient is free for."""
     query = select(Practitioner).options(selectinload(Practitioner.availability))
     if request.practitioner_id is not None:
         practitioner = get_practitioner(session=session, practitioner_id=request.practitioner_id)
@@ -209,7 +215,7 @@ def _candidates(
         for slot in free_slots(
             weekly_hours=weekly_hours(practitioner),
             zone=ZoneInfo(practitioner.time_zone),
-            busy=busy[practitioner.id],
+            busy=[*busy[practitioner.id], *patient_busy],
             duration=request.duration,
             window=horizon,
             grid=grid,

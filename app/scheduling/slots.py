@@ -9,7 +9,7 @@ never offered: this never yields a slot at the wrong time.
 from __future__ import annotations
 
 import bisect
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -77,6 +77,15 @@ def _days(window: Interval, zone: ZoneInfo) -> Iterator[date]:
         day += timedelta(days=1)
 
 
+def _resolver(day: date, zone: ZoneInfo) -> Callable[[time], datetime | None]:
+    """Wall time -> instant for one day. Most days have no clock change: one fixed offset."""
+    midnight = datetime.combine(day, time(), tzinfo=zone).utcoffset()
+    next_midnight = datetime.combine(day + timedelta(days=1), time(), tzinfo=zone).utcoffset()
+    if midnight is None or midnight != next_midnight:
+        return lambda wall: local_instant(day, wall, zone)
+    return lambda wall: (datetime.combine(day, wall) - midnight).replace(tzinfo=UTC)
+
+
 def _grid_times(hours: WeeklyHours, duration: timedelta, grid: timedelta) -> Iterator[time]:
     """Wall-clock starts on the grid (counted from midnight) whose slot ends by `hours.end`."""
     step = int(grid.total_seconds() // 60)
@@ -103,16 +112,18 @@ def free_slots(
     index = BusyIndex(busy)
     found: set[Interval] = set()
     for day in _days(window, zone):
-        for hours in weekly_hours:
-            if hours.weekday != day.weekday():
-                continue
+        blocks = [hours for hours in weekly_hours if hours.weekday == day.weekday()]
+        if not blocks:
+            continue
+        resolve = _resolver(day, zone)
+        for hours in blocks:
             for wall in _grid_times(hours, duration, grid):
-                start = local_instant(day, wall, zone)
+                start = resolve(wall)
                 if start is None:
                     continue
                 slot = Interval(start, start + duration)
                 end_wall = (datetime.combine(day, wall) + duration).time()
-                if local_instant(day, end_wall, zone) != slot.end:
+                if resolve(end_wall) != slot.end:
                     continue  # a daylight-saving change falls inside the slot
                 inside = window.start <= slot.start and slot.end <= window.end
                 if inside and not index.overlaps(slot):
