@@ -6,11 +6,15 @@ import base64
 import binascii
 import json
 import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Query
 from pydantic import BaseModel, Field
+from sqlalchemy import Select, tuple_
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from app.errors import InvalidCursor
 
@@ -26,6 +30,7 @@ Cursor = Annotated[
 
 
 ItemT = TypeVar("ItemT")
+RowT = TypeVar("RowT")
 
 
 class Page(BaseModel, Generic[ItemT]):
@@ -74,3 +79,36 @@ def cursor_datetime(text: str) -> datetime:
     if value.tzinfo is None:
         raise InvalidCursor("The cursor is not one this service issued.")
     return value
+
+
+@dataclass(frozen=True)
+class Keyset:
+    """A list's sort key: its columns (the last one unique, e.g. the id), how to read each
+    part of a cursor back, and the direction."""
+
+    columns: tuple[InstrumentedAttribute[Any], ...]
+    parsers: tuple[Callable[[str], Any], ...]
+    descending: bool = False
+
+
+def paginate(
+    session: Session, query: Select[RowT], keyset: Keyset, *, limit: int, cursor: str | None
+) -> tuple[Sequence[RowT], str | None]:
+    """One page of `query` in keyset order, and the cursor of the next page (None: last)."""
+    columns = keyset.columns
+    if cursor is not None:
+        parts = decode_cursor(cursor, arity=len(columns))
+        after = tuple(parse(part) for parse, part in zip(keyset.parsers, parts, strict=True))
+        key = tuple_(*columns)
+        query = query.where(key < after if keyset.descending else key > after)
+    order = [column.desc() if keyset.descending else column for column in columns]
+    rows = session.scalars(query.order_by(*order).limit(limit + 1)).all()
+    page = rows[:limit]
+    if len(rows) <= limit:
+        return page, None
+    last = page[-1]
+    return page, encode_cursor([_cursor_text(getattr(last, c.key)) for c in columns])
+
+
+def _cursor_text(value: object) -> str:
+    return value.isoformat() if isinstance(value, datetime) else str(value)

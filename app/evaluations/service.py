@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import select, tuple_
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
@@ -28,7 +28,7 @@ from app.evaluations.rules import (
 )
 from app.evaluations.schemas import ClearanceCreate, EligibilityOutcome, EvaluationCreate
 from app.models import Clearance, Evaluation, Practitioner
-from app.pagination import cursor_datetime, cursor_uuid, decode_cursor, encode_cursor
+from app.pagination import Keyset, cursor_datetime, cursor_uuid, paginate
 from app.patients.service import get_patient
 
 
@@ -86,6 +86,13 @@ class Eligibility:
     @property
     def clearance(self) -> Clearance | None:
         return self.evaluation.clearance if self.evaluation else None
+
+
+_NEWEST_FIRST = Keyset(
+    columns=(Evaluation.performed_at, Evaluation.id),
+    parsers=(cursor_datetime, cursor_uuid),
+    descending=True,
+)
 
 
 def _facts(data: EvaluationCreate) -> EvaluationFacts:
@@ -176,18 +183,7 @@ def list_evaluations(
         .options(selectinload(Evaluation.clearance))
         .where(Evaluation.patient_id == patient_id)
     )
-    order = (Evaluation.performed_at, Evaluation.id)
-    if cursor is not None:
-        performed_text, last_id = decode_cursor(cursor, arity=2)
-        after = (cursor_datetime(performed_text), cursor_uuid(last_id))
-        query = query.where(tuple_(*order) < after)
-    rows = session.scalars(query.order_by(*(c.desc() for c in order)).limit(limit + 1)).all()
-    page = rows[:limit]
-    more = len(rows) > limit
-    next_cursor = (
-        encode_cursor([page[-1].performed_at.isoformat(), str(page[-1].id)]) if more else None
-    )
-    return page, next_cursor
+    return paginate(session, query, _NEWEST_FIRST, limit=limit, cursor=cursor)
 
 
 def clear_evaluation(

@@ -11,8 +11,12 @@ from sqlalchemy.orm import Session, selectinload
 
 from app.errors import DuplicateIdentifier, InvalidQuery, NotFound, VersionMismatch
 from app.models import Patient, PatientIdentifier, utcnow
-from app.pagination import cursor_uuid, decode_cursor, encode_cursor
+from app.pagination import Keyset, cursor_uuid, paginate
 from app.patients.schemas import Identifier, PatientCreate, PatientUpdate
+
+_BY_NAME = Keyset(
+    columns=(Patient.family_key, Patient.given_key, Patient.id), parsers=(str, str, cursor_uuid)
+)
 
 
 def _name_key(name: str) -> str:
@@ -122,16 +126,7 @@ def list_patients(
                 and_(PatientIdentifier.system == system, PatientIdentifier.value == value)
             )
         )
-    order = (Patient.family_key, Patient.given_key, Patient.id)
-    if cursor is not None:
-        family, given, last_id = decode_cursor(cursor, arity=3)
-        query = query.where(tuple_(*order) > (family, given, cursor_uuid(last_id)))
-    rows = session.scalars(query.order_by(*order).limit(limit + 1)).all()
-    page, more = rows[:limit], len(rows) > limit
-    next_cursor = (
-        encode_cursor([page[-1].family_key, page[-1].given_key, str(page[-1].id)]) if more else None
-    )
-    return page, next_cursor
+    return paginate(session, query, _BY_NAME, limit=limit, cursor=cursor)
 
 
 def _ensure_identifiers_free(

@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import select, tuple_
+from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from app.errors import Conflict, DomainError, NotFound, VersionMismatch
@@ -17,7 +17,7 @@ from app.models import (
     TreatmentPlan,
     utcnow,
 )
-from app.pagination import cursor_datetime, cursor_uuid, decode_cursor, encode_cursor
+from app.pagination import Keyset, cursor_datetime, cursor_uuid, paginate
 from app.patients.service import get_patient
 from app.plans.schemas import PlanCreate, PlanUpdate
 
@@ -32,6 +32,12 @@ class InvalidPlanChange(Conflict):
     code = "invalid-plan-change"
     title = "The plan cannot change that way"
 
+
+_NEWEST_FIRST = Keyset(
+    columns=(TreatmentPlan.created_at, TreatmentPlan.id),
+    parsers=(cursor_datetime, cursor_uuid),
+    descending=True,
+)
 
 # Which statuses a client may move a plan to, from each status.
 _PLAN_MOVES: dict[PlanStatus, set[PlanStatus]] = {
@@ -129,13 +135,4 @@ def list_plans(
         .options(selectinload(TreatmentPlan.sessions))
         .where(TreatmentPlan.patient_id == patient_id)
     )
-    order = (TreatmentPlan.created_at, TreatmentPlan.id)
-    if cursor is not None:
-        created_text, last_id = decode_cursor(cursor, arity=2)
-        query = query.where(tuple_(*order) < (cursor_datetime(created_text), cursor_uuid(last_id)))
-    rows = session.scalars(query.order_by(*(c.desc() for c in order)).limit(limit + 1)).all()
-    page = rows[:limit]
-    more = len(rows) > limit
-    return page, encode_cursor(
-        [page[-1].created_at.isoformat(), str(page[-1].id)]
-    ) if more else None
+    return paginate(session, query, _NEWEST_FIRST, limit=limit, cursor=cursor)

@@ -6,18 +6,21 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime, time
 
-from sqlalchemy import Select, select, tuple_
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session, selectinload
 
 from app.errors import NotFound, VersionMismatch
 from app.models import Practitioner, TimeOff, WeeklyAvailability, utcnow
-from app.pagination import cursor_datetime, cursor_uuid, decode_cursor, encode_cursor
+from app.pagination import Keyset, cursor_datetime, cursor_uuid, paginate
 from app.practitioners.schemas import (
     AvailabilityInterval,
     PractitionerCreate,
     PractitionerUpdate,
     TimeOffCreate,
 )
+
+_BY_NAME = Keyset(columns=(Practitioner.name_key, Practitioner.id), parsers=(str, cursor_uuid))
+_BY_START = Keyset(columns=(TimeOff.start_at, TimeOff.id), parsers=(cursor_datetime, cursor_uuid))
 
 
 def _with_availability() -> Select[Practitioner]:
@@ -98,14 +101,7 @@ def list_practitioners(
     query = _with_availability()
     if active is not None:
         query = query.where(Practitioner.active.is_(active))
-    order = (Practitioner.name_key, Practitioner.id)
-    if cursor is not None:
-        name_key, last_id = decode_cursor(cursor, arity=2)
-        query = query.where(tuple_(*order) > (name_key, cursor_uuid(last_id)))
-    rows = session.scalars(query.order_by(*order).limit(limit + 1)).all()
-    page = rows[:limit]
-    more = len(rows) > limit
-    return page, encode_cursor([page[-1].name_key, str(page[-1].id)]) if more else None
+    return paginate(session, query, _BY_NAME, limit=limit, cursor=cursor)
 
 
 def add_time_off(*, session: Session, practitioner_id: uuid.UUID, data: TimeOffCreate) -> TimeOff:
@@ -134,11 +130,4 @@ def list_time_off(
         query = query.where(TimeOff.end_at > window_start)
     if window_end is not None:
         query = query.where(TimeOff.start_at < window_end)
-    order = (TimeOff.start_at, TimeOff.id)
-    if cursor is not None:
-        start_text, last_id = decode_cursor(cursor, arity=2)
-        query = query.where(tuple_(*order) > (cursor_datetime(start_text), cursor_uuid(last_id)))
-    rows = session.scalars(query.order_by(*order).limit(limit + 1)).all()
-    page = rows[:limit]
-    more = len(rows) > limit
-    return page, encode_cursor([page[-1].start_at.isoformat(), str(page[-1].id)]) if more else None
+    return paginate(session, query, _BY_START, limit=limit, cursor=cursor)

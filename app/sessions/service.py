@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select, text, tuple_
+from sqlalchemy import func, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
@@ -32,7 +32,7 @@ from app.models import (
     TreatmentSession,
     utcnow,
 )
-from app.pagination import cursor_datetime, cursor_uuid, decode_cursor, encode_cursor
+from app.pagination import Keyset, cursor_datetime, cursor_uuid, paginate
 from app.patients.service import get_patient
 from app.practitioners.service import get_practitioner
 from app.scheduling.service import InactivePractitioner, UnknownPlan, weekly_hours
@@ -121,6 +121,12 @@ _STEPS: dict[str, tuple[set[SessionStatus], SessionStatus]] = {
         SessionStatus.ENTERED_IN_ERROR,
     ),
 }
+
+
+_BY_START = Keyset(
+    columns=(TreatmentSession.start_at, TreatmentSession.id),
+    parsers=(cursor_datetime, cursor_uuid),
+)
 
 
 @dataclass(frozen=True)
@@ -517,11 +523,4 @@ def list_sessions(
         query = query.where(TreatmentSession.end_at > window_start)
     if window_end is not None:
         query = query.where(TreatmentSession.start_at < window_end)
-    order = (TreatmentSession.start_at, TreatmentSession.id)
-    if cursor is not None:
-        start_text, last_id = decode_cursor(cursor, arity=2)
-        query = query.where(tuple_(*order) > (cursor_datetime(start_text), cursor_uuid(last_id)))
-    rows = session.scalars(query.order_by(*order).limit(limit + 1)).all()
-    page = rows[:limit]
-    more = len(rows) > limit
-    return page, encode_cursor([page[-1].start_at.isoformat(), str(page[-1].id)]) if more else None
+    return paginate(session, query, _BY_START, limit=limit, cursor=cursor)
