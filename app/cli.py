@@ -1,11 +1,16 @@
-"""The `sclerosched` command: serve, migrate, seed-demo."""
+"""The `sclerosched` command: serve, migrate, create-user, create-api-key, seed-demo."""
 
 from __future__ import annotations
 
 import argparse
+import getpass
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+
+from pydantic import ValidationError
+from sqlalchemy.orm import Session
 
 from app.config import Settings, SettingsError, configure_logging, load_settings
 
@@ -27,6 +32,7 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
         port=args.port,
         log_level=settings.log_level.lower(),
         log_config=None,  # keep our handler: every line carries the request id
+        access_log=False,  # ours leaves out query strings, which may hold names
         proxy_headers=True,
     )
     return 0
@@ -40,27 +46,96 @@ def _migrate(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-def _seed_demo(settings: Settings, args: argparse.Namespace) -> int:
+@contextmanager
+def _database(settings: Settings) -> Iterator[Session]:
+    """The schema brought up to date, then one transaction, committed if all went well."""
     from app.db import make_engine, make_sessionmaker
-    from app.demo import seed_demo_clinic
     from app.migrations import upgrade_to_head
 
     upgrade_to_head(settings.database_url)
     engine = make_engine(settings.database_url)
     try:
         with make_sessionmaker(engine).begin() as session:
-            added = seed_demo_clinic(
-                session=session,
-                time_zone=settings.clinic_time_zone,
-                validity_months=settings.evaluation_validity_months,
-            )
+            yield session
     finally:
         engine.dispose()
+
+
+def _seed_demo(settings: Settings, args: argparse.Namespace) -> int:
+    from app.demo import seed_demo_clinic, seed_demo_users
+
+    with _database(settings) as session:
+        added = seed_demo_clinic(
+            session=session,
+            time_zone=settings.clinic_time_zone,
+            validity_months=settings.evaluation_validity_months,
+        )
+        logins = seed_demo_users(session=session)
     print(
         f"sclerosched: demo clinic ready ({added.practitioners} practitioners, "
         f"{added.patients} patients and {added.evaluations} evaluations added; "
         "existing demo records left as they were)"
     )
+    print("Demo logins (new passwords on every run; press Authorize on /docs to log in):")
+    for username, password in logins.items():
+        print(f"  {username:<20} {password}")
+    return 0
+
+
+def _read_password(args: argparse.Namespace) -> str:
+    if args.password_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    password = getpass.getpass("Password (12 characters or more): ")
+    if getpass.getpass("Same password again: ") != password:
+        raise _Refused("the two passwords differ")
+    return password
+
+
+class _Refused(Exception):
+    """A command that cannot be carried out, with the reason to print."""
+
+
+def _create_user(settings: Settings, args: argparse.Namespace) -> int:
+    from app.audit.service import AuditTrail, Resource, command_line
+    from app.auth.schemas import UserCreate
+    from app.auth.service import UsernameTaken, create_user
+
+    try:
+        data = UserCreate(username=args.username, password=_read_password(args), role=args.role)
+        with _database(settings) as session:
+            user = create_user(session=session, data=data)
+            AuditTrail(session, command_line("create-user")).record(
+                "create", Resource.USER, user.id, patient_id=None
+            )
+    except ValidationError as exc:
+        reasons = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        print(f"sclerosched: {reasons}", file=sys.stderr)
+        return 1
+    except (UsernameTaken, _Refused) as exc:
+        print(f"sclerosched: {exc}", file=sys.stderr)
+        return 1
+    print(f"sclerosched: user {user.username} ({user.role}) created; log in at /docs")
+    return 0
+
+
+def _create_api_key(settings: Settings, args: argparse.Namespace) -> int:
+    from app.audit.service import AuditTrail, Resource, command_line
+    from app.auth.schemas import ApiKeyCreate
+    from app.auth.service import create_api_key
+
+    try:
+        data = ApiKeyCreate(name=args.name, role=args.role)
+    except ValidationError as exc:
+        print(f"sclerosched: {exc.errors()[0]['msg']}", file=sys.stderr)
+        return 1
+    with _database(settings) as session:
+        created = create_api_key(session=session, data=data)
+        AuditTrail(session, command_line("create-api-key")).record(
+            "create", Resource.API_KEY, created.record.id, patient_id=None
+        )
+    print(f"sclerosched: API key {created.record.prefix}... ({data.role}) for {data.name!r}:")
+    print(created.secret)
+    print("It is shown this once: store it in the integration's secrets now.", file=sys.stderr)
     return 0
 
 
@@ -77,8 +152,22 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser("migrate", help="apply pending database migrations").set_defaults(
         handler=_migrate
     )
+    from app.auth.permissions import Role
+
+    roles = [r.value for r in Role]
+    user = commands.add_parser("create-user", help="create a staff account (password prompted)")
+    user.add_argument("username")
+    user.add_argument("--role", required=True, choices=roles)
+    user.add_argument(
+        "--password-stdin", action="store_true", help="read the password from standard input"
+    )
+    user.set_defaults(handler=_create_user)
+    key = commands.add_parser("create-api-key", help="create an integration's key (shown once)")
+    key.add_argument("--name", required=True, help="which system uses it, e.g. 'Hospital EHR'")
+    key.add_argument("--role", default="integration", choices=roles)
+    key.set_defaults(handler=_create_api_key)
     commands.add_parser(
-        "seed-demo", help="load a small demo clinic (safe to run again)"
+        "seed-demo", help="load a small demo clinic and demo logins (safe to run again)"
     ).set_defaults(handler=_seed_demo)
     return parser
 

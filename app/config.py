@@ -3,16 +3,23 @@
 from __future__ import annotations
 
 import logging
+import re
 from functools import lru_cache
-from typing import Literal
+from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
-from pydantic import Field, ValidationError, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
+Environment = Literal["development", "production"]
+
+# Keys that appear in examples and templates: never acceptable in production.
+_KNOWN_KEYS = frozenset({"changethis", "change-me", "changeme", "secret", "dev", "development"})
+MIN_SECRET_KEY_LENGTH = 32
+_ORIGIN = re.compile(r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?$")
 
 
 class Settings(BaseSettings):
@@ -30,6 +37,28 @@ class Settings(BaseSettings):
         default="UTC", description="IANA time zone of the clinic, e.g. Europe/Paris"
     )
     log_level: LogLevel = "INFO"
+    environment: Environment = Field(
+        default="development",
+        description="`production` requires a real SCLEROSCHED_SECRET_KEY",
+    )
+    secret_key: SecretStr | None = Field(
+        default=None,
+        description="Signs login tokens; at least 32 characters. Without it (development "
+        "only) a random key is made at start-up and tokens end with the process.",
+    )
+    access_token_minutes: int = Field(
+        default=30, ge=1, le=24 * 60, description="How long a login token stays valid"
+    )
+    login_max_failures: int = Field(
+        default=5, ge=1, le=100, description="Failed logins for one username before a pause"
+    )
+    login_window_minutes: int = Field(
+        default=15, ge=1, le=24 * 60, description="The window those failures are counted in"
+    )
+    cors_origins: Annotated[list[str], NoDecode] = Field(
+        default=[],
+        description="Comma-separated browser origins allowed to call the API; none: CORS off",
+    )
     evaluation_validity_months: int = Field(
         default=12, ge=1, le=60, description="How long an evaluation stays valid for booking"
     )
@@ -60,6 +89,41 @@ class Settings(BaseSettings):
     @classmethod
     def _iana_zone(cls, value: str) -> str:
         return validate_time_zone(value)
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [origin.strip() for origin in value.split(",") if origin.strip()]
+        return value
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _plain_origins(cls, origins: list[str]) -> list[str]:
+        for origin in origins:
+            if not _ORIGIN.match(origin):
+                raise ValueError(
+                    f"{origin!r} is not an origin: write scheme://host[:port], "
+                    "e.g. https://desk.clinic.example"
+                )
+        return origins
+
+    @model_validator(mode="after")
+    def _real_secret_in_production(self) -> Settings:
+        if self.environment != "production":
+            return self
+        key = self.secret_key.get_secret_value() if self.secret_key else ""
+        if not key:
+            raise ValueError(
+                "SCLEROSCHED_SECRET_KEY is required in production: set it to a random value, "
+                'e.g. python3 -c "import secrets; print(secrets.token_urlsafe(48))"'
+            )
+        if key.lower() in _KNOWN_KEYS or len(key) < MIN_SECRET_KEY_LENGTH:
+            raise ValueError(
+                "SCLEROSCHED_SECRET_KEY is a default or too short: use at least "
+                f"{MIN_SECRET_KEY_LENGTH} random characters"
+            )
+        return self
 
     @field_validator("log_level", mode="before")
     @classmethod
@@ -94,6 +158,8 @@ def load_settings() -> Settings:
     except ValidationError as exc:
         lines = [
             f"  SCLEROSCHED_{'_'.join(str(p) for p in err['loc']).upper()}: {err['msg']}"
+            if err["loc"]
+            else f"  {err['msg'].removeprefix('Value error, ')}"
             for err in exc.errors()
         ]
         raise SettingsError("invalid settings:\n" + "\n".join(lines)) from None
@@ -101,12 +167,13 @@ def load_settings() -> Settings:
 
 def configure_logging(level: LogLevel) -> None:
     """Send log records, tagged with the request id, to standard error."""
-    from app.logging import RequestIdFilter  # local: logging setup is a start-up concern
+    # local: logging setup is a start-up concern
+    from app.logging import PhiSafeFormatter, RequestIdFilter
 
     handler = logging.StreamHandler()
     handler.addFilter(RequestIdFilter())
     handler.setFormatter(
-        logging.Formatter(
+        PhiSafeFormatter(
             "%(asctime)s %(levelname)s %(name)s [request_id=%(request_id)s] %(message)s"
         )
     )

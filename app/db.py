@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
@@ -16,7 +17,11 @@ WRITE_LOCK = "sclerosched_write_lock"
 
 
 def make_engine(database_url: str, **kwargs: Any) -> Engine:
-    """Create the engine, with SQLite set up for a multi-threaded web server."""
+    """Create the engine, with SQLite set up for a multi-threaded web server.
+
+    Statement parameters are patient data: they never appear in logs or error messages.
+    """
+    kwargs.setdefault("hide_parameters", True)
     if database_url.startswith("sqlite"):
         engine = create_engine(
             database_url, connect_args={"check_same_thread": False, "timeout": 30}, **kwargs
@@ -57,9 +62,6 @@ def database_is_reachable(engine: Engine) -> bool:
     return True
 
 
-_READ_ONLY_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-
-
 def _session(request: Request, *, may_write: bool) -> Iterator[Session]:
     factory: sessionmaker[Session] = request.app.state.sessionmaker
     with factory() as session:
@@ -72,14 +74,29 @@ def _session(request: Request, *, may_write: bool) -> Iterator[Session]:
 def get_session(request: Request) -> Iterator[Session]:
     """One session per request. Committed when the route returns, before the response is sent.
 
-    A request that may write starts its transaction holding the write lock (SQLite only).
+    Its transaction starts holding the write lock (SQLite only): almost every request writes,
+    if only its audit event, and a read transaction upgraded to a write later may fail.
     """
-    yield from _session(request, may_write=request.method not in _READ_ONLY_METHODS)
+    yield from _session(request, may_write=True)
 
 
 def get_read_session(request: Request) -> Iterator[Session]:
-    """For a POST that only reads (a computation with a body, such as proposals): no lock."""
+    """For a route that only reads and leaves no audit event (calendars, free slots)."""
     yield from _session(request, may_write=False)
+
+
+@contextmanager
+def transaction(request: Request, *, write: bool) -> Iterator[Session]:
+    """A short transaction of its own, apart from the request's: to identify the caller, or to
+    keep a trace (a refused login, a denied attempt) that must outlive the request's failure.
+    Committed if `write`, else rolled back."""
+    factory: sessionmaker[Session] = request.app.state.sessionmaker
+    with factory() as session:
+        if write:
+            session.connection(execution_options={WRITE_LOCK: True})
+        yield session
+        if write:
+            session.commit()
 
 
 # scope="function": the commit above runs right after the route, inside the request, so a

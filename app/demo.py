@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -10,10 +11,21 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.auth.permissions import Role
+from app.auth.schemas import UserCreate, UserUpdate
+from app.auth.service import create_user, update_user
 from app.evaluations.rules import RiskFactor
 from app.evaluations.schemas import EvaluationCreate
 from app.evaluations.service import record_evaluation
-from app.models import Evaluation, Patient, PatientIdentifier, Practitioner, Sex, WeeklyAvailability
+from app.models import (
+    Evaluation,
+    Patient,
+    PatientIdentifier,
+    Practitioner,
+    Sex,
+    User,
+    WeeklyAvailability,
+)
 
 DEMO_NAMESPACE = uuid.UUID("5c1e05c4-0000-4000-8000-000000000000")
 DEMO_MRN_SYSTEM = "urn:sclerosched:demo:mrn"
@@ -164,3 +176,33 @@ def _seed_evaluations(*, session: Session, validity_months: int) -> int:
         )
         added += 1
     return added
+
+
+def demo_username(role: Role) -> str:
+    return f"demo-{role.value}"
+
+
+def seed_demo_users(*, session: Session) -> dict[str, str]:
+    """One demo user per role, each with a fresh random password (returned, to be printed).
+
+    Passwords are new on every run: a demo clinic has no well-known login, and running the
+    command again is how to see working passwords again.
+    """
+    logins: dict[str, str] = {}
+    for role in Role:
+        username = demo_username(role)
+        password = secrets.token_urlsafe(12)
+        user = session.scalar(select(User).where(User.username == username))
+        if user is None:
+            create_user(
+                session=session, data=UserCreate(username=username, password=password, role=role)
+            )
+        else:
+            update_user(
+                session=session,
+                user_id=user.id,
+                changes=UserUpdate(role=role, active=True, password=password),
+                expected_version=None,
+            )
+        logins[username] = password
+    return logins

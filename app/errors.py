@@ -36,10 +36,14 @@ class DomainError(Exception):
     title: ClassVar[str] = "Bad request"
     headers: ClassVar[dict[str, str]] = {}
 
-    def __init__(self, detail: str, **extensions: Any) -> None:
+    def __init__(
+        self, detail: str, *, headers: dict[str, str] | None = None, **extensions: Any
+    ) -> None:
         super().__init__(detail)
         self.detail = detail
         self.extensions = extensions
+        # The class's headers, plus any this refusal adds (e.g. how long to wait).
+        self.response_headers = {**type(self).headers, **(headers or {})}
 
 
 class NotFound(DomainError):
@@ -221,7 +225,7 @@ async def _domain_error(request: Request, exc: Exception) -> JSONResponse:
         code=exc.code,
         title=exc.title,
         detail=exc.detail,
-        headers=exc.headers,
+        headers=exc.response_headers,
         extensions=exc.extensions,
     )
 

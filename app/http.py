@@ -1,4 +1,5 @@
-"""ETag / If-Match: optimistic concurrency for updates, shared by the routers."""
+"""HTTP details shared by the routers: ETag / If-Match for optimistic concurrency, and the
+no-store rule for API answers."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import re
 from typing import Annotated
 
 from fastapi import Depends, Header, Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 _ETAG = re.compile(r'^(?:W/)?"(\d{1,9})"$')
 
@@ -29,3 +31,27 @@ def expected_version(
 
 
 ExpectedVersion = Annotated[int | None, Depends(expected_version)]
+
+
+class NoStoreMiddleware:
+    """`Cache-Control: no-store` on every API answer: they carry patient data or credentials,
+    which no browser or proxy may keep."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not scope["path"].startswith("/api/"):
+            await self.app(scope, receive, send)
+            return
+
+        async def send_no_store(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = [
+                    (k, v) for k, v in message.get("headers", []) if k.lower() != b"cache-control"
+                ]
+                headers.append((b"cache-control", b"no-store"))
+                message["headers"] = headers
+            await send(message)
+
+        await self.app(scope, receive, send_no_store)

@@ -1,11 +1,15 @@
-"""Request ids: one per request, echoed in `X-Request-ID` and stamped on every log record."""
+"""Logging without health data: request ids on every record, an access log without query
+strings, and tracebacks without exception messages (which may quote stored values)."""
 
 from __future__ import annotations
 
 import logging
 import re
+import time
+import traceback
 import uuid
 from contextvars import ContextVar
+from types import TracebackType
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -27,8 +31,35 @@ class RequestIdFilter(logging.Filter):
         return True
 
 
+access_logger = logging.getLogger("sclerosched.access")
+
+_ExcInfo = tuple[type[BaseException], BaseException, TracebackType | None] | tuple[None, None, None]
+
+
+class PhiSafeFormatter(logging.Formatter):
+    """Prints where an exception came from (its type and the stack) but not its message:
+    a database error's text, a validation error's input, may hold a patient's name."""
+
+    def formatException(self, ei: _ExcInfo) -> str:  # noqa: N802 - logging's API
+        _, error, _ = ei
+        if error is None:
+            return ""
+        lines: list[str] = []
+        seen: set[int] = set()
+        current: BaseException | None = error
+        while current is not None and id(current) not in seen:
+            seen.add(id(current))
+            lines[:0] = [
+                *traceback.format_tb(current.__traceback__),
+                f"{type(current).__module__}.{type(current).__qualname__} (message withheld)\n",
+            ]
+            current = current.__cause__ or current.__context__
+        return ("Traceback (most recent call last):\n" + "".join(lines)).rstrip()
+
+
 class RequestIdMiddleware:
-    """Pure ASGI middleware: assigns the request id and adds it to every response."""
+    """Pure ASGI middleware: assigns the request id, adds it to every response, and writes
+    the access log line (method, path, status, time: never the query string)."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -42,8 +73,13 @@ class RequestIdMiddleware:
         scope.setdefault("state", {})["request_id"] = request_id
         token = _request_id.set(request_id)
 
+        started = time.perf_counter()
+        status = 500  # if the app fails before answering
+
         async def send_with_id(message: Message) -> None:
+            nonlocal status
             if message["type"] == "http.response.start":
+                status = message["status"]
                 headers = [
                     (k, v) for k, v in message.get("headers", []) if k.lower() != b"x-request-id"
                 ]
@@ -54,4 +90,11 @@ class RequestIdMiddleware:
         try:
             await self.app(scope, receive, send_with_id)
         finally:
+            access_logger.info(
+                "%s %s %d %.1fms",
+                scope["method"],
+                scope["path"],
+                status,
+                (time.perf_counter() - started) * 1000,
+            )
             _request_id.reset(token)

@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import logging
+import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi_offline import FastAPIOffline
 
 from app import __version__
+from app.audit.router import router as audit_router
+from app.auth.router import login_router
+from app.auth.router import router as access_router
+from app.auth.service import AuthenticationRequired, Forbidden
 from app.config import Settings, load_settings
 from app.db import make_engine, make_sessionmaker
 from app.errors import (
@@ -21,7 +28,8 @@ from app.errors import (
 )
 from app.evaluations.router import router as evaluations_router
 from app.health.router import router as health_router
-from app.logging import RequestIdMiddleware
+from app.http import NoStoreMiddleware
+from app.logging import REQUEST_ID_HEADER, RequestIdMiddleware
 from app.patients.router import router as patients_router
 from app.plans.router import router as plans_router
 from app.practitioners.router import router as practitioners_router
@@ -32,9 +40,15 @@ DESCRIPTION = """
 Patients, the medical evaluation before treatment, and courses of micro-sclerotherapy
 sessions about a month apart, for vein clinics.
 
+Every route but the health checks and logging in needs a credential: press **Authorize**
+and log in with a username and password (or paste an integration's API key). What each role
+may do is in the README's permission table; a forbidden action is a 403.
+
 Errors are `application/problem+json` (RFC 9457) with a stable `code`. Times are RFC 3339
 with an explicit offset. Lists are cursor-paginated: `{"items": [...], "next_cursor": ...}`.
 """
+
+logger = logging.getLogger(__name__)
 
 
 @asynccontextmanager
@@ -60,24 +74,48 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.engine = engine
     app.state.sessionmaker = make_sessionmaker(engine)
 
+    app.state.signing_key = _signing_key(settings)
+
+    # Outermost last: the request id is set before anything else runs.
+    app.add_middleware(NoStoreMiddleware)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST", "PATCH", "DELETE"],
+            allow_headers=["Authorization", "Content-Type", "If-Match", REQUEST_ID_HEADER],
+            expose_headers=["ETag", "Location", "Retry-After", REQUEST_ID_HEADER],
+        )
     app.add_middleware(RequestIdMiddleware)
     install_error_handlers(app)
-    routers = (
-        health_router,
+    server_errors = problem_responses(InternalError, DatabaseUnavailable, validation=False)
+    for public in (health_router, login_router):
+        app.include_router(public, responses=server_errors)
+    protected = (
+        access_router,
         patients_router,
         practitioners_router,
         evaluations_router,
         plans_router,
         scheduling_router,
         sessions_router,
+        audit_router,
     )
-    for router in routers:
-        app.include_router(
-            router,
-            responses=problem_responses(InternalError, DatabaseUnavailable, validation=False),
-        )
+    access_errors = problem_responses(AuthenticationRequired, Forbidden, validation=False)
+    for router in protected:
+        app.include_router(router, responses={**access_errors, **server_errors})
     _document_problems_as_problem_json(app)
     return app
+
+
+def _signing_key(settings: Settings) -> str:
+    if settings.secret_key is not None:
+        return settings.secret_key.get_secret_value()
+    # Development only (production refuses to start without a key): tokens end with the process.
+    logger.warning(
+        "SCLEROSCHED_SECRET_KEY is not set: using a random key; logins end when the server stops"
+    )
+    return secrets.token_urlsafe(48)
 
 
 def _document_problems_as_problem_json(app: FastAPI) -> None:

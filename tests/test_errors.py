@@ -86,7 +86,8 @@ def test_ready_is_503_and_data_routes_fail_cleanly_when_the_database_is_down() -
     client = TestClient(down, raise_server_exceptions=False)
     assert client.get("/health/live").status_code == 200
     assert_problem(client.get("/health/ready"), 503, "database-unavailable")
-    response = client.get("/api/v1/patients")
+    # Identifying the caller already needs the database.
+    response = client.get("/api/v1/patients", headers={"Authorization": "Bearer scl_unknown"})
     assert_problem(response, 503, "database-unavailable")
     assert response.headers["retry-after"] == "5"
     assert "127.0.0.1" not in response.text

@@ -4,18 +4,24 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
+from typing import Annotated
 
 from fastapi import APIRouter, Request, Response, status
 
+from app.audit.service import Access, Resource
+from app.auth.dependencies import AuditDep, holds, requires
+from app.auth.permissions import Permission
 from app.db import SessionDep
 from app.errors import InvalidCursor, NotFound, problem_responses
 from app.evaluations import service
 from app.evaluations.schemas import (
     ClearanceCreate,
     ClearanceRead,
+    ClearanceSummary,
     EligibilityRead,
     EvaluationCreate,
     EvaluationRead,
+    EvaluationSummary,
     FlagRead,
 )
 from app.models import Evaluation
@@ -24,21 +30,34 @@ from app.pagination import Cursor, Limit, Page
 router = APIRouter(prefix="/api/v1", tags=["evaluations"])
 
 
+# Whether the caller may see clinical detail, or only the outcome and flags.
+ClinicalDetail = Annotated[bool, holds(Permission.EVALUATIONS_READ)]
+
+
 def _read(evaluation: Evaluation) -> EvaluationRead:
     read = EvaluationRead.model_validate(evaluation)
     return read.model_copy(update={"outcome": service.evaluation_outcome(evaluation)})
+
+
+def _view(evaluation: Evaluation, *, clinical: bool) -> EvaluationRead | EvaluationSummary:
+    if clinical:
+        return _read(evaluation)
+    summary = EvaluationSummary.model_validate(evaluation)
+    return summary.model_copy(update={"outcome": service.evaluation_outcome(evaluation)})
 
 
 @router.post(
     "/patients/{patient_id}/evaluations",
     status_code=status.HTTP_201_CREATED,
     summary="Record an evaluation",
+    dependencies=[requires(Permission.EVALUATIONS_WRITE)],
     responses=problem_responses(NotFound, service.PatientArchived, service.UnknownPractitioner),
 )
 def record_evaluation(
     patient_id: uuid.UUID,
     body: EvaluationCreate,
     session: SessionDep,
+    audit: AuditDep,
     request: Request,
     response: Response,
 ) -> EvaluationRead:
@@ -54,6 +73,7 @@ def record_evaluation(
         data=body,
         validity_months=request.app.state.settings.evaluation_validity_months,
     )
+    audit.record("create", Resource.EVALUATION, evaluation.id, patient_id=patient_id)
     response.headers["Location"] = f"{router.prefix}/evaluations/{evaluation.id}"
     return _read(evaluation)
 
@@ -61,38 +81,53 @@ def record_evaluation(
 @router.get(
     "/patients/{patient_id}/evaluations",
     summary="List a patient's evaluations",
+    dependencies=[requires(Permission.EVALUATIONS_READ_OUTCOME)],
     responses=problem_responses(NotFound, InvalidCursor),
 )
 def list_evaluations(
-    patient_id: uuid.UUID, session: SessionDep, limit: Limit = 50, cursor: Cursor = None
-) -> Page[EvaluationRead]:
-    """The patient's evaluations, newest first: the first one is the current one."""
+    patient_id: uuid.UUID,
+    session: SessionDep,
+    audit: AuditDep,
+    clinical: ClinicalDetail,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+) -> Page[EvaluationRead | EvaluationSummary]:
+    """The patient's evaluations, newest first: the first one is the current one. Roles
+    without `evaluations:read` (receptionists) get each one's outcome and flags only."""
     items, next_cursor = service.list_evaluations(
         session=session, patient_id=patient_id, limit=limit, cursor=cursor
     )
-    return Page(items=[_read(e) for e in items], next_cursor=next_cursor)
+    audit.record_each("list", Resource.EVALUATION, (Access(e.id, e.patient_id) for e in items))
+    return Page(items=[_view(e, clinical=clinical) for e in items], next_cursor=next_cursor)
 
 
 @router.get(
     "/evaluations/{evaluation_id}",
     summary="Read an evaluation",
+    dependencies=[requires(Permission.EVALUATIONS_READ_OUTCOME)],
     responses=problem_responses(NotFound),
 )
-def read_evaluation(evaluation_id: uuid.UUID, session: SessionDep) -> EvaluationRead:
-    """One evaluation with its flags, outcome, validity and clearance."""
-    return _read(service.get_evaluation(session=session, evaluation_id=evaluation_id))
+def read_evaluation(
+    evaluation_id: uuid.UUID, session: SessionDep, audit: AuditDep, clinical: ClinicalDetail
+) -> EvaluationRead | EvaluationSummary:
+    """One evaluation with its flags, outcome, validity and clearance. Roles without
+    `evaluations:read` (receptionists) get the outcome and flags only."""
+    evaluation = service.get_evaluation(session=session, evaluation_id=evaluation_id)
+    audit.record("read", Resource.EVALUATION, evaluation.id, patient_id=evaluation.patient_id)
+    return _view(evaluation, clinical=clinical)
 
 
 @router.post(
     "/evaluations/{evaluation_id}/clearance",
     status_code=status.HTTP_201_CREATED,
     summary="Clear relative contraindications",
+    dependencies=[requires(Permission.CLEARANCES_WRITE)],
     responses=problem_responses(
         NotFound, service.UnknownPractitioner, service.NotClearable, service.AlreadyCleared
     ),
 )
 def clear_evaluation(
-    evaluation_id: uuid.UUID, body: ClearanceCreate, session: SessionDep
+    evaluation_id: uuid.UUID, body: ClearanceCreate, session: SessionDep, audit: AuditDep
 ) -> EvaluationRead:
     """A clinician documents the decision to treat despite relative contraindications (the
     pill, a history of blood clots, ...). The outcome becomes `eligible`.
@@ -101,26 +136,33 @@ def clear_evaluation(
     contraindications and blocking flags (varicose veins first, counselling, unknown risk
     factors) are a 409 `not-clearable`; they need a new evaluation instead.
     """
-    return _read(service.clear_evaluation(session=session, evaluation_id=evaluation_id, data=body))
+    evaluation = service.clear_evaluation(session=session, evaluation_id=evaluation_id, data=body)
+    audit.record("clear", Resource.EVALUATION, evaluation.id, patient_id=evaluation.patient_id)
+    return _read(evaluation)
 
 
 @router.get(
     "/patients/{patient_id}/eligibility",
     summary="May this patient be booked now?",
+    dependencies=[requires(Permission.EVALUATIONS_READ_OUTCOME)],
     responses=problem_responses(NotFound),
 )
-def eligibility(patient_id: uuid.UUID, session: SessionDep) -> EligibilityRead:
+def eligibility(
+    patient_id: uuid.UUID, session: SessionDep, audit: AuditDep, clinical: ClinicalDetail
+) -> EligibilityRead:
     """The patient's standing for micro-sclerotherapy now: the current evaluation's outcome
     and flags (or `evaluation-missing` / `evaluation-expired`), its clearance, and whether a
     session may be booked. Booking refuses exactly when `bookable` is false."""
     standing = service.current_eligibility(
         session=session, patient_id=patient_id, now=datetime.now(UTC)
     )
+    audit.record("read-eligibility", Resource.PATIENT, patient_id, patient_id=patient_id)
+    clearance_view = ClearanceRead if clinical else ClearanceSummary
     return EligibilityRead(
         bookable=standing.bookable,
         outcome=standing.outcome,
         flags=[FlagRead.model_validate(f) for f in standing.flags],
         evaluation_id=standing.evaluation_id,
         valid_until=standing.valid_until,
-        clearance=ClearanceRead.model_validate(standing.clearance) if standing.clearance else None,
+        clearance=clearance_view.model_validate(standing.clearance) if standing.clearance else None,
     )

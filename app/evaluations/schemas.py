@@ -145,11 +145,16 @@ class ClearanceCreate(InputModel):
     )
 
 
-class ClearanceRead(ReadModel):
+class ClearanceSummary(ReadModel):
+    """That a clinician cleared the evaluation, and when: what the front desk sees."""
+
     id: uuid.UUID
     practitioner_id: uuid.UUID
-    reason: str
     created_at: datetime
+
+
+class ClearanceRead(ClearanceSummary):
+    reason: str
 
 
 class VaricoseTreatmentRead(ReadModel):
@@ -157,11 +162,24 @@ class VaricoseTreatmentRead(ReadModel):
     completed_on: date
 
 
-class EvaluationRead(ReadModel):
+class EvaluationSummary(ReadModel):
+    """An evaluation's outcome and flags without its clinical detail: what a receptionist
+    sees (the role needs `evaluations:read` for the rest)."""
+
     id: uuid.UUID
     patient_id: uuid.UUID
     practitioner_id: uuid.UUID
     performed_at: datetime
+    outcome: Outcome = Field(description="After any clearance: `eligible` once cleared")
+    flags: list[FlagRead]
+    valid_until: datetime
+    clearance: ClearanceSummary | None
+    created_at: datetime
+
+
+class EvaluationRead(EvaluationSummary):
+    """The whole evaluation, for clinicians."""
+
     spider_vein_sites: list[Site]
     ceap_class: CeapClass
     varicose_veins: VaricoseVeins
@@ -171,11 +189,7 @@ class EvaluationRead(ReadModel):
     patient_expectations: str | None
     notes: str | None
     weight_kg: float | None
-    outcome: Outcome = Field(description="After any clearance: `eligible` once cleared")
-    flags: list[FlagRead]
-    valid_until: datetime
     clearance: ClearanceRead | None
-    created_at: datetime
 
 
 class EligibilityRead(ReadModel):
@@ -186,4 +200,6 @@ class EligibilityRead(ReadModel):
     flags: list[FlagRead]
     evaluation_id: uuid.UUID | None
     valid_until: datetime | None
-    clearance: ClearanceRead | None
+    clearance: ClearanceRead | ClearanceSummary | None = Field(
+        description="With its reason for roles that may read clinical detail"
+    )

@@ -1,5 +1,7 @@
 """The one SQLAlchemy model of the domain; importing this package registers every table."""
 
+from app.models.account import ApiKey, LoginFailure, User
+from app.models.audit import AuditEvent, AuditOutcome
 from app.models.base import Base, Entity, UTCDateTime, utcnow
 from app.models.evaluation import Clearance, Evaluation
 from app.models.patient import Patient, PatientIdentifier, Sex
@@ -16,11 +18,15 @@ from app.models.treatment import (
 
 __all__ = [
     "LIVE_STATUSES",
+    "ApiKey",
+    "AuditEvent",
+    "AuditOutcome",
     "Base",
     "Clearance",
     "CompletionRecord",
     "Entity",
     "Evaluation",
+    "LoginFailure",
     "Patient",
     "PatientIdentifier",
     "PlanStatus",
@@ -32,6 +38,7 @@ __all__ = [
     "TreatmentPlan",
     "TreatmentSession",
     "UTCDateTime",
+    "User",
     "WeeklyAvailability",
     "utcnow",
 ]

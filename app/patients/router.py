@@ -7,6 +7,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
 
+from app.audit.service import Access, Resource
+from app.auth.dependencies import AuditDep, requires
+from app.auth.permissions import Permission
 from app.db import SessionDep
 from app.errors import (
     DuplicateIdentifier,
@@ -28,9 +31,12 @@ router = APIRouter(prefix="/api/v1/patients", tags=["patients"])
     "",
     status_code=status.HTTP_201_CREATED,
     summary="Register a patient",
+    dependencies=[requires(Permission.PATIENTS_WRITE)],
     responses=problem_responses(DuplicateIdentifier),
 )
-def create_patient(body: PatientCreate, session: SessionDep, response: Response) -> PatientRead:
+def create_patient(
+    body: PatientCreate, session: SessionDep, audit: AuditDep, response: Response
+) -> PatientRead:
     """Register a patient with their demographics and the identifiers other systems use.
 
     An identifier (system, value) belongs to one patient only: reusing it is a 409
@@ -38,6 +44,7 @@ def create_patient(body: PatientCreate, session: SessionDep, response: Response)
     email is a 422.
     """
     patient = service.create_patient(session=session, data=body)
+    audit.record("create", Resource.PATIENT, patient.id, patient_id=patient.id)
     response.headers["Location"] = f"{router.prefix}/{patient.id}"
     set_etag(response, patient.version)
     return PatientRead.model_validate(patient)
@@ -46,10 +53,12 @@ def create_patient(body: PatientCreate, session: SessionDep, response: Response)
 @router.get(
     "",
     summary="List and search patients",
+    dependencies=[requires(Permission.PATIENTS_READ)],
     responses=problem_responses(InvalidCursor, InvalidQuery),
 )
 def list_patients(
     session: SessionDep,
+    audit: AuditDep,
     q: Annotated[
         str | None,
         Query(
@@ -83,13 +92,22 @@ def list_patients(
         limit=limit,
         cursor=cursor,
     )
+    audit.record_each("list", Resource.PATIENT, (Access(p.id, p.id) for p in items))
     return Page(items=[PatientRead.model_validate(p) for p in items], next_cursor=next_cursor)
 
 
-@router.get("/{patient_id}", summary="Read a patient", responses=problem_responses(NotFound))
-def read_patient(patient_id: uuid.UUID, session: SessionDep, response: Response) -> PatientRead:
+@router.get(
+    "/{patient_id}",
+    summary="Read a patient",
+    dependencies=[requires(Permission.PATIENTS_READ)],
+    responses=problem_responses(NotFound),
+)
+def read_patient(
+    patient_id: uuid.UUID, session: SessionDep, audit: AuditDep, response: Response
+) -> PatientRead:
     """One patient, archived or not. The `ETag` header carries the record's version."""
     patient = service.get_patient(session=session, patient_id=patient_id)
+    audit.record("read", Resource.PATIENT, patient.id, patient_id=patient.id)
     set_etag(response, patient.version)
     return PatientRead.model_validate(patient)
 
@@ -97,12 +115,14 @@ def read_patient(patient_id: uuid.UUID, session: SessionDep, response: Response)
 @router.patch(
     "/{patient_id}",
     summary="Update a patient",
+    dependencies=[requires(Permission.PATIENTS_WRITE)],
     responses=problem_responses(NotFound, DuplicateIdentifier, VersionMismatch),
 )
 def update_patient(
     patient_id: uuid.UUID,
     body: PatientUpdate,
     session: SessionDep,
+    audit: AuditDep,
     response: Response,
     if_match: ExpectedVersion,
 ) -> PatientRead:
@@ -114,14 +134,23 @@ def update_patient(
     patient = service.update_patient(
         session=session, patient_id=patient_id, changes=body, expected_version=if_match
     )
+    audit.record("update", Resource.PATIENT, patient.id, patient_id=patient.id)
     set_etag(response, patient.version)
     return PatientRead.model_validate(patient)
 
 
-@router.delete("/{patient_id}", summary="Archive a patient", responses=problem_responses(NotFound))
-def archive_patient(patient_id: uuid.UUID, session: SessionDep, response: Response) -> PatientRead:
+@router.delete(
+    "/{patient_id}",
+    summary="Archive a patient",
+    dependencies=[requires(Permission.PATIENTS_ARCHIVE)],
+    responses=problem_responses(NotFound),
+)
+def archive_patient(
+    patient_id: uuid.UUID, session: SessionDep, audit: AuditDep, response: Response
+) -> PatientRead:
     """Archive the patient: the record stays (nothing clinical is ever deleted) but leaves the
     lists unless `include_archived=true`. Archiving twice is harmless."""
     patient = service.archive_patient(session=session, patient_id=patient_id)
+    audit.record("archive", Resource.PATIENT, patient.id, patient_id=patient.id)
     set_etag(response, patient.version)
     return PatientRead.model_validate(patient)

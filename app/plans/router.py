@@ -7,6 +7,9 @@ from datetime import UTC, datetime
 
 from fastapi import APIRouter, Response, status
 
+from app.audit.service import Access, Resource
+from app.auth.dependencies import AuditDep, requires
+from app.auth.permissions import Permission
 from app.db import SessionDep
 from app.errors import InvalidCursor, NotFound, VersionMismatch, problem_responses
 from app.evaluations.service import PatientArchived
@@ -22,10 +25,15 @@ router = APIRouter(prefix="/api/v1", tags=["treatment plans"])
     "/patients/{patient_id}/treatment-plans",
     status_code=status.HTTP_201_CREATED,
     summary="Start a course of treatment",
+    dependencies=[requires(Permission.PLANS_WRITE)],
     responses=problem_responses(NotFound, PatientArchived, service.UnknownEvaluation),
 )
 def create_plan(
-    patient_id: uuid.UUID, body: PlanCreate, session: SessionDep, response: Response
+    patient_id: uuid.UUID,
+    body: PlanCreate,
+    session: SessionDep,
+    audit: AuditDep,
+    response: Response,
 ) -> PlanRead:
     """Start a course of micro-sclerotherapy: `planned_sessions` (default 3) about
     `interval_days` apart (default 28), resting on an evaluation (default: the current one).
@@ -33,6 +41,7 @@ def create_plan(
     plan = service.create_plan(
         session=session, patient_id=patient_id, data=body, now=datetime.now(UTC)
     )
+    audit.record("create", Resource.TREATMENT_PLAN, plan.id, patient_id=plan.patient_id)
     response.headers["Location"] = f"{router.prefix}/treatment-plans/{plan.id}"
     set_etag(response, plan.version)
     return PlanRead.model_validate(plan)
@@ -41,26 +50,36 @@ def create_plan(
 @router.get(
     "/patients/{patient_id}/treatment-plans",
     summary="List a patient's treatment plans",
+    dependencies=[requires(Permission.PLANS_READ)],
     responses=problem_responses(NotFound, InvalidCursor),
 )
 def list_plans(
-    patient_id: uuid.UUID, session: SessionDep, limit: Limit = 50, cursor: Cursor = None
+    patient_id: uuid.UUID,
+    session: SessionDep,
+    audit: AuditDep,
+    limit: Limit = 50,
+    cursor: Cursor = None,
 ) -> Page[PlanRead]:
     """The patient's courses of treatment, newest first, each with its sessions."""
     items, next_cursor = service.list_plans(
         session=session, patient_id=patient_id, limit=limit, cursor=cursor
     )
+    audit.record_each("list", Resource.TREATMENT_PLAN, (Access(p.id, p.patient_id) for p in items))
     return Page(items=[PlanRead.model_validate(p) for p in items], next_cursor=next_cursor)
 
 
 @router.get(
     "/treatment-plans/{plan_id}",
     summary="Read a treatment plan",
+    dependencies=[requires(Permission.PLANS_READ)],
     responses=problem_responses(NotFound),
 )
-def read_plan(plan_id: uuid.UUID, session: SessionDep, response: Response) -> PlanRead:
+def read_plan(
+    plan_id: uuid.UUID, session: SessionDep, audit: AuditDep, response: Response
+) -> PlanRead:
     """One course with its sessions and how many are done."""
     plan = service.get_plan(session=session, plan_id=plan_id)
+    audit.record("read", Resource.TREATMENT_PLAN, plan.id, patient_id=plan.patient_id)
     set_etag(response, plan.version)
     return PlanRead.model_validate(plan)
 
@@ -68,12 +87,14 @@ def read_plan(plan_id: uuid.UUID, session: SessionDep, response: Response) -> Pl
 @router.patch(
     "/treatment-plans/{plan_id}",
     summary="Update a treatment plan",
+    dependencies=[requires(Permission.PLANS_WRITE)],
     responses=problem_responses(NotFound, VersionMismatch, service.InvalidPlanChange),
 )
 def update_plan(
     plan_id: uuid.UUID,
     body: PlanUpdate,
     session: SessionDep,
+    audit: AuditDep,
     response: Response,
     if_match: ExpectedVersion,
 ) -> PlanRead:
@@ -83,5 +104,6 @@ def update_plan(
     plan = service.update_plan(
         session=session, plan_id=plan_id, changes=body, expected_version=if_match
     )
+    audit.record("update", Resource.TREATMENT_PLAN, plan.id, patient_id=plan.patient_id)
     set_etag(response, plan.version)
     return PlanRead.model_validate(plan)

@@ -7,7 +7,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response, status
 
-from app.db import SessionDep
+from app.audit.service import Resource
+from app.auth.dependencies import AuditDep, requires
+from app.auth.permissions import Permission
+from app.db import ReadSessionDep, SessionDep
 from app.errors import InvalidCursor, NotFound, VersionMismatch, problem_responses
 from app.http import ExpectedVersion, set_etag
 from app.pagination import Cursor, Limit, Page
@@ -28,10 +31,15 @@ router = APIRouter(prefix="/api/v1/practitioners", tags=["practitioners"])
     "",
     status_code=status.HTTP_201_CREATED,
     summary="Add a practitioner",
+    dependencies=[requires(Permission.CALENDARS_WRITE)],
     responses=problem_responses(),
 )
 def create_practitioner(
-    body: PractitionerCreate, session: SessionDep, request: Request, response: Response
+    body: PractitionerCreate,
+    session: SessionDep,
+    audit: AuditDep,
+    request: Request,
+    response: Response,
 ) -> PractitionerRead:
     """Add a practitioner with weekly availability in their IANA time zone.
 
@@ -42,14 +50,20 @@ def create_practitioner(
     practitioner = service.create_practitioner(
         session=session, data=body, default_time_zone=request.app.state.settings.clinic_time_zone
     )
+    audit.record("create", Resource.PRACTITIONER, practitioner.id, patient_id=None)
     response.headers["Location"] = f"{router.prefix}/{practitioner.id}"
     set_etag(response, practitioner.version)
     return PractitionerRead.model_validate(practitioner)
 
 
-@router.get("", summary="List practitioners", responses=problem_responses(InvalidCursor))
+@router.get(
+    "",
+    summary="List practitioners",
+    dependencies=[requires(Permission.CALENDARS_READ)],
+    responses=problem_responses(InvalidCursor),
+)
 def list_practitioners(
-    session: SessionDep,
+    session: ReadSessionDep,
     active: Annotated[bool | None, Query(description="Only active (or inactive) ones")] = None,
     limit: Limit = 50,
     cursor: Cursor = None,
@@ -62,10 +76,13 @@ def list_practitioners(
 
 
 @router.get(
-    "/{practitioner_id}", summary="Read a practitioner", responses=problem_responses(NotFound)
+    "/{practitioner_id}",
+    summary="Read a practitioner",
+    dependencies=[requires(Permission.CALENDARS_READ)],
+    responses=problem_responses(NotFound),
 )
 def read_practitioner(
-    practitioner_id: uuid.UUID, session: SessionDep, response: Response
+    practitioner_id: uuid.UUID, session: ReadSessionDep, response: Response
 ) -> PractitionerRead:
     """One practitioner with their weekly availability."""
     practitioner = service.get_practitioner(session=session, practitioner_id=practitioner_id)
@@ -76,12 +93,14 @@ def read_practitioner(
 @router.patch(
     "/{practitioner_id}",
     summary="Update a practitioner",
+    dependencies=[requires(Permission.CALENDARS_WRITE)],
     responses=problem_responses(NotFound, VersionMismatch),
 )
 def update_practitioner(
     practitioner_id: uuid.UUID,
     body: PractitionerUpdate,
     session: SessionDep,
+    audit: AuditDep,
     response: Response,
     if_match: ExpectedVersion,
 ) -> PractitionerRead:
@@ -93,6 +112,7 @@ def update_practitioner(
     practitioner = service.update_practitioner(
         session=session, practitioner_id=practitioner_id, changes=body, expected_version=if_match
     )
+    audit.record("update", Resource.PRACTITIONER, practitioner.id, patient_id=None)
     set_etag(response, practitioner.version)
     return PractitionerRead.model_validate(practitioner)
 
@@ -101,25 +121,28 @@ def update_practitioner(
     "/{practitioner_id}/time-off",
     status_code=status.HTTP_201_CREATED,
     summary="Record time off",
+    dependencies=[requires(Permission.CALENDARS_WRITE)],
     responses=problem_responses(NotFound),
 )
 def add_time_off(
-    practitioner_id: uuid.UUID, body: TimeOffCreate, session: SessionDep
+    practitioner_id: uuid.UUID, body: TimeOffCreate, session: SessionDep, audit: AuditDep
 ) -> TimeOffRead:
     """Record an absence (leave, training, ...). `start` and `end` need an explicit offset;
     no session can be booked with the practitioner in between."""
     time_off = service.add_time_off(session=session, practitioner_id=practitioner_id, data=body)
+    audit.record("add-time-off", Resource.PRACTITIONER, practitioner_id, patient_id=None)
     return TimeOffRead.model_validate(time_off)
 
 
 @router.get(
     "/{practitioner_id}/time-off",
     summary="List time off",
+    dependencies=[requires(Permission.CALENDARS_READ)],
     responses=problem_responses(NotFound, InvalidCursor),
 )
 def list_time_off(
     practitioner_id: uuid.UUID,
-    session: SessionDep,
+    session: ReadSessionDep,
     from_: Annotated[
         Instant | None, Query(alias="from", description="Only absences ending after this")
     ] = None,

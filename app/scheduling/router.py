@@ -9,6 +9,9 @@ from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Query, Request
 
+from app.audit.service import Resource
+from app.auth.dependencies import AuditDep, requires
+from app.auth.permissions import Permission
 from app.config import Settings
 from app.db import ReadSessionDep, SessionDep
 from app.errors import DomainError, NotFound, problem_responses
@@ -67,11 +70,12 @@ def proposals_read(outcome: service.ProposalOutcome) -> ProposalsRead:
 @router.get(
     "/practitioners/{practitioner_id}/slots",
     summary="Free slots of a practitioner",
+    dependencies=[requires(Permission.CALENDARS_READ)],
     responses=problem_responses(NotFound, InvalidRange),
 )
 def free_slots(
     practitioner_id: uuid.UUID,
-    session: SessionDep,
+    session: ReadSessionDep,
     request: Request,
     from_: Annotated[Instant, Query(alias="from", description="RFC 3339 with offset")],
     to: Annotated[Instant, Query(description="RFC 3339 with offset; at most 31 days after from")],
@@ -102,9 +106,12 @@ def free_slots(
 @router.post(
     "/scheduling/proposals",
     summary="Propose follow-up visits",
+    dependencies=[requires(Permission.PROPOSALS)],
     responses=problem_responses(NotFound, service.UnknownPlan, service.InactivePractitioner),
 )
-def propose(body: ProposalCreate, session: ReadSessionDep, request: Request) -> ProposalsRead:
+def propose(
+    body: ProposalCreate, session: SessionDep, audit: AuditDep, request: Request
+) -> ProposalsRead:
     """Proposed visits about a month apart: the first at the earliest free slot on or after
     `earliest`, each next one at the free slot nearest the previous visit + `interval_days`
     within the clinic's tolerance (±7 days by default; ties go to the earlier slot). A visit
@@ -128,4 +135,6 @@ def propose(body: ProposalCreate, session: ReadSessionDep, request: Request) -> 
         rules=scheduling_rules(request.app.state.settings),
         now=datetime.now(UTC),
     )
+    # A proposal discloses the patient's eligibility and their booked sessions.
+    audit.record("propose", Resource.PATIENT, body.patient_id, patient_id=body.patient_id)
     return proposals_read(outcome)

@@ -9,6 +9,9 @@ from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Query, Request, Response, status
 
+from app.audit.service import Access, AuditTrail, Resource
+from app.auth.dependencies import AuditDep, requires
+from app.auth.permissions import Permission
 from app.config import Settings
 from app.db import SessionDep
 from app.errors import InvalidCursor, NotFound, problem_responses
@@ -40,6 +43,11 @@ def _rules(request: Request) -> service.BookingRules:
     )
 
 
+def _audited(audit: AuditTrail, action: str, visit: TreatmentSession) -> TreatmentSession:
+    audit.record(action, Resource.SESSION, visit.id, patient_id=visit.patient_id)
+    return visit
+
+
 def _read(visit: TreatmentSession, response: Response) -> SessionRead:
     response.headers["ETag"] = f'W/"{visit.version}"'
     return SessionRead.model_validate(visit)
@@ -49,10 +57,15 @@ def _read(visit: TreatmentSession, response: Response) -> SessionRead:
     "",
     status_code=status.HTTP_201_CREATED,
     summary="Book a session",
+    dependencies=[requires(Permission.SESSIONS_BOOK)],
     responses=problem_responses(*service.BOOKING_ERRORS),
 )
 def book(
-    body: SessionCreate, session: SessionDep, request: Request, response: Response
+    body: SessionCreate,
+    session: SessionDep,
+    audit: AuditDep,
+    request: Request,
+    response: Response,
 ) -> SessionRead:
     """Book micro-sclerotherapy. Refused with a stable code when: the patient is unknown
     (`unknown-patient`) or archived (`patient-archived`); there is no valid evaluation or a
@@ -63,13 +76,20 @@ def book(
     `in-the-past`). Overlaps are refused by the database itself, so two clinics' desks
     booking the same minute cannot both succeed."""
     visit = service.book(session=session, data=body, now=datetime.now(UTC), rules=_rules(request))
+    _audited(audit, "book", visit)
     response.headers["Location"] = f"{router.prefix}/{visit.id}"
     return _read(visit, response)
 
 
-@router.get("", summary="List sessions", responses=problem_responses(InvalidCursor))
+@router.get(
+    "",
+    summary="List sessions",
+    dependencies=[requires(Permission.SESSIONS_READ)],
+    responses=problem_responses(InvalidCursor),
+)
 def list_sessions(
     session: SessionDep,
+    audit: AuditDep,
     practitioner_id: uuid.UUID | None = None,
     patient_id: uuid.UUID | None = None,
     plan_id: uuid.UUID | None = None,
@@ -94,24 +114,35 @@ def list_sessions(
         limit=limit,
         cursor=cursor,
     )
+    audit.record_each("list", Resource.SESSION, (Access(s.id, s.patient_id) for s in items))
     return Page(items=[SessionRead.model_validate(s) for s in items], next_cursor=next_cursor)
 
 
-@router.get("/{session_id}", summary="Read a session", responses=problem_responses(NotFound))
-def read_session(session_id: uuid.UUID, session: SessionDep, response: Response) -> SessionRead:
+@router.get(
+    "/{session_id}",
+    summary="Read a session",
+    dependencies=[requires(Permission.SESSIONS_READ)],
+    responses=problem_responses(NotFound),
+)
+def read_session(
+    session_id: uuid.UUID, session: SessionDep, audit: AuditDep, response: Response
+) -> SessionRead:
     """One session with its history and, once fulfilled, its completion record."""
-    return _read(service.get_session_record(session=session, session_id=session_id), response)
+    visit = service.get_session_record(session=session, session_id=session_id)
+    return _read(_audited(audit, "read", visit), response)
 
 
 @router.post(
     "/{session_id}/reschedule",
     summary="Move a booked session",
+    dependencies=[requires(Permission.SESSIONS_RESCHEDULE)],
     responses=problem_responses(NotFound, service.InvalidTransition, *service.BOOKING_ERRORS),
 )
 def reschedule(
     session_id: uuid.UUID,
     body: RescheduleBody,
     session: SessionDep,
+    audit: AuditDep,
     request: Request,
     response: Response,
 ) -> SessionRead:
@@ -124,24 +155,40 @@ def reschedule(
         now=datetime.now(UTC),
         rules=_rules(request),
     )
-    return _read(visit, response)
+    return _read(_audited(audit, "reschedule", visit), response)
 
 
 _STEP_ERRORS = problem_responses(NotFound, service.InvalidTransition)
 
 
-@router.post("/{session_id}/check-in", summary="Check the patient in", responses=_STEP_ERRORS)
-def check_in(session_id: uuid.UUID, session: SessionDep, response: Response) -> SessionRead:
+@router.post(
+    "/{session_id}/check-in",
+    summary="Check the patient in",
+    dependencies=[requires(Permission.SESSIONS_CHECK_IN)],
+    responses=_STEP_ERRORS,
+)
+def check_in(
+    session_id: uuid.UUID, session: SessionDep, audit: AuditDep, response: Response
+) -> SessionRead:
     """The patient has arrived: booked -> arrived."""
     visit = service.step(
         session=session, session_id=session_id, action="check-in", now=datetime.now(UTC)
     )
-    return _read(visit, response)
+    return _read(_audited(audit, "check-in", visit), response)
 
 
-@router.post("/{session_id}/cancel", summary="Cancel a session", responses=_STEP_ERRORS)
+@router.post(
+    "/{session_id}/cancel",
+    summary="Cancel a session",
+    dependencies=[requires(Permission.SESSIONS_CANCEL)],
+    responses=_STEP_ERRORS,
+)
 def cancel(
-    session_id: uuid.UUID, body: ReasonBody, session: SessionDep, response: Response
+    session_id: uuid.UUID,
+    body: ReasonBody,
+    session: SessionDep,
+    audit: AuditDep,
+    response: Response,
 ) -> SessionRead:
     """Cancel a booked session (booked -> cancelled); the reason is required and kept."""
     visit = service.step(
@@ -151,25 +198,37 @@ def cancel(
         now=datetime.now(UTC),
         reason=body.reason,
     )
-    return _read(visit, response)
+    return _read(_audited(audit, "cancel", visit), response)
 
 
-@router.post("/{session_id}/no-show", summary="Record a no-show", responses=_STEP_ERRORS)
-def no_show(session_id: uuid.UUID, session: SessionDep, response: Response) -> SessionRead:
+@router.post(
+    "/{session_id}/no-show",
+    summary="Record a no-show",
+    dependencies=[requires(Permission.SESSIONS_CHECK_IN)],
+    responses=_STEP_ERRORS,
+)
+def no_show(
+    session_id: uuid.UUID, session: SessionDep, audit: AuditDep, response: Response
+) -> SessionRead:
     """The patient did not come (booked -> noshow); only once the start time has passed."""
     visit = service.step(
         session=session, session_id=session_id, action="no-show", now=datetime.now(UTC)
     )
-    return _read(visit, response)
+    return _read(_audited(audit, "no-show", visit), response)
 
 
 @router.post(
     "/{session_id}/entered-in-error",
     summary="Mark a session entered in error",
+    dependencies=[requires(Permission.SESSIONS_ENTERED_IN_ERROR)],
     responses=_STEP_ERRORS,
 )
 def entered_in_error(
-    session_id: uuid.UUID, body: ReasonBody, session: SessionDep, response: Response
+    session_id: uuid.UUID,
+    body: ReasonBody,
+    session: SessionDep,
+    audit: AuditDep,
+    response: Response,
 ) -> SessionRead:
     """For a session that should never have existed: any status -> entered-in-error. Nothing
     clinical is deleted; the session and its history stay."""
@@ -180,18 +239,23 @@ def entered_in_error(
         now=datetime.now(UTC),
         reason=body.reason,
     )
-    return _read(visit, response)
+    return _read(_audited(audit, "entered-in-error", visit), response)
 
 
 @router.post(
     "/{session_id}/complete",
     summary="Complete a session",
+    dependencies=[requires(Permission.SESSIONS_COMPLETE)],
     responses=problem_responses(
         NotFound, service.InvalidTransition, service.FacialVeinsExcluded, service.DoseLimitExceeded
     ),
 )
 def complete(
-    session_id: uuid.UUID, body: CompletionCreate, session: SessionDep, request: Request
+    session_id: uuid.UUID,
+    body: CompletionCreate,
+    session: SessionDep,
+    audit: AuditDep,
+    request: Request,
 ) -> CompletionResult:
     """Record what was done (arrived -> fulfilled): sites (legs only: a face site is a 422
     `facial-veins-excluded`), sclerosant, concentration and volume, anaesthetic (default
@@ -214,6 +278,7 @@ def complete(
         ),
         clinic_zone=ZoneInfo(settings.clinic_time_zone),
     )
+    _audited(audit, "complete", done.visit)
     follow_up = scheduling.next_follow_up(
         session=session, visit=done.visit, rules=scheduling_rules(settings), now=datetime.now(UTC)
     )

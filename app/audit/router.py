@@ -1,0 +1,60 @@
+"""Reading the audit trail (admins). There is no route that changes or removes an event."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from app.audit import service
+from app.audit.schemas import AuditEventRead
+from app.audit.service import Resource
+from app.auth.dependencies import AuditDep, requires
+from app.auth.permissions import Permission
+from app.db import SessionDep
+from app.errors import InvalidCursor, InvalidQuery, problem_responses
+from app.models import AuditOutcome
+from app.pagination import Cursor, Limit, Page
+from app.schemas import Instant
+
+router = APIRouter(prefix="/api/v1/audit-events", tags=["audit"])
+
+
+@router.get(
+    "",
+    summary="Search the audit trail",
+    dependencies=[requires(Permission.AUDIT_READ)],
+    responses=problem_responses(InvalidCursor, InvalidQuery),
+)
+def list_audit_events(
+    session: SessionDep,
+    audit: AuditDep,
+    patient_id: uuid.UUID | None = None,
+    actor_id: Annotated[uuid.UUID | None, Query(description="A user's or API key's id")] = None,
+    resource_type: Resource | None = None,
+    resource_id: uuid.UUID | None = None,
+    outcome: AuditOutcome | None = None,
+    from_: Annotated[Instant | None, Query(alias="from", description="At or after")] = None,
+    to: Annotated[Instant | None, Query(description="Before")] = None,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+) -> Page[AuditEventRead]:
+    """Who did what to which record, newest first: every create, update, archive and
+    life-cycle step, every read of a patient's record, evaluation, plan or session (a list
+    leaves one event per record it showed), every login and every denied attempt. Reading the
+    trail is itself recorded."""
+    items, next_cursor = service.list_events(
+        session=session,
+        patient_id=patient_id,
+        actor_id=actor_id,
+        resource_type=resource_type,
+        resource_id=resource_id,
+        outcome=outcome,
+        since=from_,
+        until=to,
+        limit=limit,
+        cursor=cursor,
+    )
+    audit.record("search", Resource.AUDIT_TRAIL, None, patient_id=None)
+    return Page(items=[AuditEventRead.model_validate(e) for e in items], next_cursor=next_cursor)

@@ -1,0 +1,28 @@
+"""How an audit event reads."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from pydantic import Field
+
+from app.audit.service import ActorKind, Resource
+from app.models import AuditOutcome
+from app.schemas import ReadModel
+
+
+class AuditEventRead(ReadModel):
+    id: uuid.UUID
+    at: datetime
+    actor_kind: ActorKind
+    actor_id: uuid.UUID | None = Field(description="The user's or API key's id")
+    actor_name: str = Field(description="Username, key name, or the name tried at a login")
+    role: str | None
+    action: str = Field(examples=["read", "book", "complete", "log-in"])
+    resource_type: Resource
+    resource_id: uuid.UUID | None
+    patient_id: uuid.UUID | None
+    request_id: str
+    outcome: AuditOutcome
+    detail: str | None = Field(description="Why an attempt was denied")

@@ -1,0 +1,185 @@
+"""Writing and reading the audit trail. Events are only ever added, never changed."""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+from sqlalchemy import insert, select
+from sqlalchemy.orm import Session
+
+from app.errors import InvalidQuery
+from app.models import (
+    AuditEvent,
+    AuditOutcome,
+    Evaluation,
+    TreatmentPlan,
+    TreatmentSession,
+    utcnow,
+)
+from app.pagination import Keyset, cursor_datetime, cursor_uuid, paginate
+
+ActorKind = Literal["user", "api-key", "anonymous", "system"]
+
+
+class Resource(enum.StrEnum):
+    """The kinds of record the trail names."""
+
+    PATIENT = "patient"
+    EVALUATION = "evaluation"
+    TREATMENT_PLAN = "treatment-plan"
+    SESSION = "session"
+    PRACTITIONER = "practitioner"
+    USER = "user"
+    API_KEY = "api-key"
+    AUDIT_TRAIL = "audit-trail"
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who acted, as the trail names them, and the request it happened in."""
+
+    kind: ActorKind
+    id: uuid.UUID | None
+    name: str
+    role: str | None
+    request_id: str
+
+
+def command_line(command: str) -> Actor:
+    """The actor for what an operator does with the `sclerosched` command."""
+    return Actor(kind="system", id=None, name=f"sclerosched {command}", role=None, request_id="-")
+
+
+@dataclass(frozen=True)
+class Access:
+    """One record touched: the record and the patient it belongs to."""
+
+    resource_id: uuid.UUID | None
+    patient_id: uuid.UUID | None
+
+
+class AuditTrail:
+    """Writes events in the caller's transaction: they commit, or vanish, with the change."""
+
+    def __init__(self, session: Session, actor: Actor) -> None:
+        self._session = session
+        self._actor = actor
+
+    def record(
+        self,
+        action: str,
+        resource_type: Resource,
+        resource_id: uuid.UUID | None,
+        *,
+        patient_id: uuid.UUID | None,
+    ) -> None:
+        self.record_each(action, resource_type, [Access(resource_id, patient_id)])
+
+    def record_each(self, action: str, resource_type: Resource, accesses: Iterable[Access]) -> None:
+        """One event per record, e.g. for each patient a list disclosed."""
+        rows = [
+            _row(self._actor, action, resource_type, a, AuditOutcome.SUCCESS, None)
+            for a in accesses
+        ]
+        if rows:
+            self._session.execute(insert(AuditEvent), rows)
+
+    def record_denied(
+        self, action: str, resource_type: Resource, access: Access, detail: str
+    ) -> None:
+        """An attempt that was refused (a role without the permission, a failed login)."""
+        row = _row(self._actor, action, resource_type, access, AuditOutcome.DENIED, detail)
+        self._session.execute(insert(AuditEvent), [row])
+
+
+def _row(
+    actor: Actor,
+    action: str,
+    resource_type: Resource,
+    access: Access,
+    outcome: AuditOutcome,
+    detail: str | None,
+) -> dict[str, object]:
+    return {
+        "id": uuid.uuid4(),
+        "at": utcnow(),
+        "actor_kind": actor.kind,
+        "actor_id": actor.id,
+        "actor_name": actor.name[:100],
+        "role": actor.role,
+        "action": action,
+        "resource_type": resource_type,
+        "resource_id": access.resource_id,
+        "patient_id": access.patient_id,
+        "request_id": actor.request_id[:64],
+        "outcome": outcome,
+        "detail": detail[:200] if detail else None,
+    }
+
+
+_PATIENT_COLUMNS = {
+    Resource.EVALUATION: Evaluation.patient_id,
+    Resource.TREATMENT_PLAN: TreatmentPlan.patient_id,
+    Resource.SESSION: TreatmentSession.patient_id,
+}
+
+
+def patient_of(
+    *, session: Session, resource_type: Resource, resource_id: uuid.UUID | None
+) -> uuid.UUID | None:
+    """The patient a record belongs to, if it is a patient's record and exists."""
+    if resource_id is None:
+        return None
+    if resource_type is Resource.PATIENT:
+        return resource_id
+    column = _PATIENT_COLUMNS.get(resource_type)
+    if column is None:
+        return None
+    primary_key = column.class_.id
+    return session.scalar(select(column).where(primary_key == resource_id))
+
+
+_NEWEST_FIRST = Keyset(
+    columns=(AuditEvent.at, AuditEvent.id),
+    parsers=(cursor_datetime, cursor_uuid),
+    descending=True,
+)
+
+
+def list_events(
+    *,
+    session: Session,
+    patient_id: uuid.UUID | None,
+    actor_id: uuid.UUID | None,
+    resource_type: Resource | None,
+    resource_id: uuid.UUID | None,
+    outcome: AuditOutcome | None,
+    since: datetime | None,
+    until: datetime | None,
+    limit: int,
+    cursor: str | None,
+) -> tuple[Sequence[AuditEvent], str | None]:
+    """Events newest first, filtered by patient, actor, resource, outcome and time range."""
+    if since is not None and until is not None and until <= since:
+        raise InvalidQuery("`to` must be after `from`.")
+    query = select(AuditEvent)
+    if patient_id is not None:
+        query = query.where(AuditEvent.patient_id == patient_id)
+    if actor_id is not None:
+        query = query.where(AuditEvent.actor_id == actor_id)
+    if resource_type is not None:
+        query = query.where(AuditEvent.resource_type == resource_type)
+    if resource_id is not None:
+        query = query.where(AuditEvent.resource_id == resource_id)
+    if outcome is not None:
+        query = query.where(AuditEvent.outcome == outcome)
+    if since is not None:
+        query = query.where(AuditEvent.at >= since)
+    if until is not None:
+        query = query.where(AuditEvent.at < until)
+    return paginate(session, query, _NEWEST_FIRST, limit=limit, cursor=cursor)

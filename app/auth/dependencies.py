@@ -1,0 +1,154 @@
+"""Authentication and the permission check, as route dependencies: the one place access is
+decided. Every protected route declares `dependencies=[requires(Permission.X)]`."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer, OAuth2PasswordBearer
+
+from app.audit.service import Access, Actor, AuditTrail, Resource, patient_of
+from app.auth import service
+from app.auth.permissions import Permission, allows
+from app.auth.service import AuthenticationRequired, Forbidden, InvalidToken, Principal
+from app.db import SessionDep, transaction
+from app.logging import current_request_id
+
+TOKEN_URL = "/api/v1/auth/token"  # noqa: S105 - a path, not a secret
+
+# Two ways to send a credential, both `Authorization: Bearer ...`; the docs explorer's
+# Authorize button offers both (a login form, or a key to paste).
+login_scheme = OAuth2PasswordBearer(
+    tokenUrl=TOKEN_URL,
+    scheme_name="Login",
+    description="Staff log in with a username and password and get a token.",
+    auto_error=False,
+)
+api_key_scheme = HTTPBearer(
+    scheme_name="ApiKey",
+    description="Integrations send their API key (`scl_...`) as a bearer token.",
+    auto_error=False,
+)
+
+
+def authenticate(
+    request: Request,
+    token: Annotated[str | None, Depends(login_scheme)],
+    _key: Annotated[HTTPAuthorizationCredentials | None, Depends(api_key_scheme)],
+) -> Principal:
+    """The caller, from the bearer credential; 401 without one or with one that is not valid."""
+    if not token:
+        raise AuthenticationRequired(
+            "Send `Authorization: Bearer <token or API key>`; "
+            f"staff get a token from POST {TOKEN_URL}."
+        )
+    with transaction(request, write=False) as session:
+        principal = service.identify(
+            session=session,
+            credential=token,
+            signing_key=request.app.state.signing_key,
+            now=datetime.now(UTC),
+        )
+    if principal is None:
+        raise InvalidToken("The token has expired or was revoked, or the key is not known.")
+    request.state.principal = principal
+    return principal
+
+
+CurrentPrincipal = Annotated[Principal, Depends(authenticate)]
+
+
+def requires(permission: Permission) -> Any:
+    """A route dependency: the caller's role must hold `permission`, else 403 (and the denied
+    attempt is written to the audit trail)."""
+
+    def check(request: Request, principal: CurrentPrincipal) -> Principal:
+        if allows(principal.role, permission):
+            return principal
+        _record_denial(request, principal, permission)
+        raise Forbidden(
+            f"The {principal.role} role may not do this: it needs `{permission}`.",
+            required_permission=permission.value,
+        )
+
+    return Depends(check)
+
+
+def holds(permission: Permission) -> Any:
+    """A dependency answering whether the caller's role holds `permission` (for what a
+    response shows, e.g. an evaluation's clinical detail)."""
+
+    def check(principal: CurrentPrincipal) -> bool:
+        return allows(principal.role, permission)
+
+    return Depends(check)
+
+
+def actor_of(principal: Principal) -> Actor:
+    return Actor(
+        kind=principal.kind,
+        id=principal.id,
+        name=principal.name,
+        role=principal.role.value,
+        request_id=current_request_id(),
+    )
+
+
+def get_audit(request: Request, session: SessionDep) -> AuditTrail:
+    """The audit trail, writing in the request's transaction as the caller checked by
+    `requires`."""
+    principal: Principal | None = getattr(request.state, "principal", None)
+    if principal is None:  # a route that audits must say what it requires
+        raise RuntimeError(f"{request.url.path} audits without a `requires` dependency")
+    return AuditTrail(session, actor_of(principal))
+
+
+AuditDep = Annotated[AuditTrail, Depends(get_audit)]
+
+# The record a denied request aimed at, from its path; else the area its permission names.
+_PATH_RESOURCES = {
+    "patient_id": Resource.PATIENT,
+    "evaluation_id": Resource.EVALUATION,
+    "plan_id": Resource.TREATMENT_PLAN,
+    "session_id": Resource.SESSION,
+    "practitioner_id": Resource.PRACTITIONER,
+    "user_id": Resource.USER,
+    "key_id": Resource.API_KEY,
+}
+_AREA_RESOURCES = {
+    "patients": Resource.PATIENT,
+    "calendars": Resource.PRACTITIONER,
+    "evaluations": Resource.EVALUATION,
+    "clearances": Resource.EVALUATION,
+    "plans": Resource.TREATMENT_PLAN,
+    "scheduling": Resource.PATIENT,
+    "sessions": Resource.SESSION,
+    "users": Resource.USER,
+    "api-keys": Resource.API_KEY,
+    "audit": Resource.AUDIT_TRAIL,
+}
+
+
+def _record_denial(request: Request, principal: Principal, permission: Permission) -> None:
+    area, _, verb = permission.value.partition(":")
+    resource, resource_id = _AREA_RESOURCES[area], None
+    for name, kind in _PATH_RESOURCES.items():
+        if name in request.path_params:
+            resource = kind
+            try:
+                resource_id = uuid.UUID(str(request.path_params[name]))
+            except ValueError:
+                resource_id = None
+            break
+    # Its own transaction: the request fails, the trace of the attempt stays.
+    with transaction(request, write=True) as session:
+        patient_id = patient_of(session=session, resource_type=resource, resource_id=resource_id)
+        AuditTrail(session, actor_of(principal)).record_denied(
+            verb,
+            resource,
+            Access(resource_id, patient_id),
+            f"role {principal.role} lacks {permission}",
+        )

@@ -1,0 +1,94 @@
+"""Roles and what each may do: the permission matrix, in one place.
+
+Routes name the permission they need (`Allow(Permission.PATIENTS_READ)`); nothing else decides
+who may do what. The README's table is checked against `GRANTS` by a test.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+
+
+class Role(enum.StrEnum):
+    ADMIN = "admin"
+    CLINICIAN = "clinician"
+    RECEPTIONIST = "receptionist"
+    INTEGRATION = "integration"
+
+
+class Permission(enum.StrEnum):
+    """One thing a caller may do. The value is what a 403 names."""
+
+    PATIENTS_READ = "patients:read"
+    PATIENTS_WRITE = "patients:write"  # register and update demographics
+    PATIENTS_ARCHIVE = "patients:archive"
+    CALENDARS_READ = "calendars:read"  # practitioners, their hours, time off and free slots
+    CALENDARS_WRITE = "calendars:write"
+    EVALUATIONS_READ_OUTCOME = "evaluations:read-outcome"  # outcome, flags, eligibility
+    EVALUATIONS_READ = "evaluations:read"  # the clinical detail as well
+    EVALUATIONS_WRITE = "evaluations:write"
+    CLEARANCES_WRITE = "clearances:write"
+    PLANS_READ = "plans:read"
+    PLANS_WRITE = "plans:write"
+    PROPOSALS = "scheduling:propose"
+    SESSIONS_READ = "sessions:read"
+    SESSIONS_BOOK = "sessions:book"
+    SESSIONS_RESCHEDULE = "sessions:reschedule"
+    SESSIONS_CANCEL = "sessions:cancel"
+    SESSIONS_CHECK_IN = "sessions:check-in"  # and no-show: the front desk's calls
+    SESSIONS_COMPLETE = "sessions:complete"
+    SESSIONS_ENTERED_IN_ERROR = "sessions:entered-in-error"
+    USERS_MANAGE = "users:manage"
+    API_KEYS_MANAGE = "api-keys:manage"
+    AUDIT_READ = "audit:read"
+
+
+_INTEGRATION = frozenset(
+    {
+        Permission.PATIENTS_READ,
+        Permission.PATIENTS_WRITE,
+        # An EHR books into a practitioner's free slot: it must see the calendars.
+        Permission.CALENDARS_READ,
+        Permission.PLANS_READ,
+        Permission.SESSIONS_READ,
+        Permission.SESSIONS_BOOK,
+        Permission.SESSIONS_CANCEL,
+    }
+)
+_RECEPTIONIST = frozenset(
+    {
+        Permission.PATIENTS_READ,
+        Permission.PATIENTS_WRITE,
+        Permission.PATIENTS_ARCHIVE,
+        Permission.CALENDARS_READ,
+        Permission.CALENDARS_WRITE,
+        Permission.EVALUATIONS_READ_OUTCOME,
+        Permission.PLANS_READ,
+        Permission.PROPOSALS,
+        Permission.SESSIONS_READ,
+        Permission.SESSIONS_BOOK,
+        Permission.SESSIONS_RESCHEDULE,
+        Permission.SESSIONS_CANCEL,
+        Permission.SESSIONS_CHECK_IN,
+    }
+)
+_CLINICIAN = _RECEPTIONIST | {
+    Permission.EVALUATIONS_READ,
+    Permission.EVALUATIONS_WRITE,
+    Permission.CLEARANCES_WRITE,
+    Permission.PLANS_WRITE,
+    Permission.SESSIONS_COMPLETE,
+    Permission.SESSIONS_ENTERED_IN_ERROR,
+}
+
+GRANTS: Mapping[Role, frozenset[Permission]] = {
+    Role.ADMIN: frozenset(Permission),
+    Role.CLINICIAN: frozenset(_CLINICIAN),
+    Role.RECEPTIONIST: _RECEPTIONIST,
+    Role.INTEGRATION: _INTEGRATION,
+}
+
+
+def allows(role: Role, permission: Permission) -> bool:
+    return permission in GRANTS[role]

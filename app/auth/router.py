@@ -1,0 +1,213 @@
+"""Logging in, who am I, staff accounts and integration keys."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Query, Request, Response, status
+
+from app.audit.service import Access, Actor, AuditTrail, Resource
+from app.auth import service
+from app.auth.dependencies import TOKEN_URL, AuditDep, CurrentPrincipal, requires
+from app.auth.permissions import GRANTS, Permission
+from app.auth.schemas import (
+    MAX_PASSWORD_LENGTH,
+    ApiKeyCreate,
+    ApiKeyCreated,
+    ApiKeyRead,
+    PrincipalRead,
+    TokenRead,
+    UserCreate,
+    UserRead,
+    UserUpdate,
+)
+from app.config import Settings
+from app.db import SessionDep, transaction
+from app.errors import DomainError, InvalidCursor, NotFound, VersionMismatch, problem_responses
+from app.http import ExpectedVersion, set_etag
+from app.logging import current_request_id
+from app.pagination import Cursor, Limit, Page
+
+# The one route open to all: logging in.
+login_router = APIRouter(prefix="/api/v1", tags=["access"])
+router = APIRouter(prefix="/api/v1", tags=["access"])
+
+
+def _policy(settings: Settings) -> service.LoginPolicy:
+    return service.LoginPolicy(
+        max_failures=settings.login_max_failures,
+        window=timedelta(minutes=settings.login_window_minutes),
+        token_lifetime=timedelta(minutes=settings.access_token_minutes),
+    )
+
+
+@login_router.post(
+    TOKEN_URL.removeprefix(login_router.prefix),
+    summary="Log in",
+    responses=problem_responses(service.InvalidCredentials, service.TooManyLoginAttempts),
+)
+def log_in(
+    request: Request,
+    username: Annotated[str, Form(min_length=1, max_length=64)],
+    password: Annotated[str, Form(min_length=1, max_length=MAX_PASSWORD_LENGTH)],
+    grant_type: Annotated[str, Form(pattern="^password$")] = "password",
+) -> TokenRead:
+    """The OAuth2 password flow (the docs explorer's **Authorize** button uses it): a form
+    with `username` and `password` gives a bearer token, valid for 30 minutes by default.
+
+    A wrong username and a wrong password get the same 401 `invalid-credentials`. After 5
+    failures for one username within 15 minutes, logins for it are refused with 429
+    `too-many-login-attempts` and a `Retry-After` header until the oldest failure is 15
+    minutes old. Every attempt is in the audit trail.
+    """
+    settings: Settings = request.app.state.settings
+    policy = _policy(settings)
+    now = datetime.now(UTC)
+    # Its own transaction, committed whatever the answer: a failure must be counted.
+    with transaction(request, write=True) as session:
+        result = service.log_in(
+            session=session, username=username, password=password, now=now, policy=policy
+        )
+        if isinstance(result, DomainError):
+            trail = AuditTrail(session, _anonymous(username))
+            trail.record_denied("log-in", Resource.USER, Access(None, None), result.code)
+        else:
+            actor = Actor("user", result.id, result.username, result.role, current_request_id())
+            AuditTrail(session, actor).record("log-in", Resource.USER, result.id, patient_id=None)
+            token = service.issue_token(
+                user=result, signing_key=request.app.state.signing_key, now=now, policy=policy
+            )
+    if isinstance(result, DomainError):
+        raise result
+    return TokenRead(access_token=token, expires_in=int(policy.token_lifetime.total_seconds()))
+
+
+def _anonymous(username: str) -> Actor:
+    return Actor("anonymous", None, username.strip()[:64], None, current_request_id())
+
+
+@router.get("/auth/me", summary="Who am I?", responses=problem_responses(validation=False))
+def who_am_i(principal: CurrentPrincipal) -> PrincipalRead:
+    """The user or API key the credential belongs to, its role, and what that role may do
+    (front-end apps use it to show only the actions that will be allowed)."""
+    return PrincipalRead(
+        kind=principal.kind,
+        id=principal.id,
+        name=principal.name,
+        role=principal.role,
+        permissions=sorted(GRANTS[principal.role]),
+    )
+
+
+# --- staff accounts (admins) ------------------------------------------------------------
+
+
+@router.post(
+    "/users",
+    status_code=status.HTTP_201_CREATED,
+    summary="Create a user",
+    dependencies=[requires(Permission.USERS_MANAGE)],
+    responses=problem_responses(service.UsernameTaken),
+)
+def create_user(
+    body: UserCreate, session: SessionDep, audit: AuditDep, response: Response
+) -> UserRead:
+    """A staff account with a role: `admin`, `clinician`, `receptionist` or `integration`.
+    Usernames are not case-sensitive; the password (12 characters or more) is stored as an
+    Argon2id hash."""
+    user = service.create_user(session=session, data=body)
+    audit.record("create", Resource.USER, user.id, patient_id=None)
+    response.headers["Location"] = f"{router.prefix}/users/{user.id}"
+    set_etag(response, user.version)
+    return UserRead.model_validate(user)
+
+
+@router.get(
+    "/users",
+    summary="List users",
+    dependencies=[requires(Permission.USERS_MANAGE)],
+    responses=problem_responses(InvalidCursor),
+)
+def list_users(session: SessionDep, limit: Limit = 50, cursor: Cursor = None) -> Page[UserRead]:
+    """Staff accounts by username, a page at a time."""
+    items, next_cursor = service.list_users(session=session, limit=limit, cursor=cursor)
+    return Page(items=[UserRead.model_validate(u) for u in items], next_cursor=next_cursor)
+
+
+@router.patch(
+    "/users/{user_id}",
+    summary="Update a user",
+    dependencies=[requires(Permission.USERS_MANAGE)],
+    responses=problem_responses(NotFound, VersionMismatch),
+)
+def update_user(
+    user_id: uuid.UUID,
+    body: UserUpdate,
+    session: SessionDep,
+    audit: AuditDep,
+    response: Response,
+    if_match: ExpectedVersion,
+) -> UserRead:
+    """Change a user's role, switch the account off (`active: false`) or on, or reset the
+    password. A reset or switching off ends the user's open sessions at once."""
+    user = service.update_user(
+        session=session, user_id=user_id, changes=body, expected_version=if_match
+    )
+    changed = ",".join(sorted(body.model_dump(exclude_unset=True)))
+    audit.record(f"update:{changed}"[:40], Resource.USER, user.id, patient_id=None)
+    set_etag(response, user.version)
+    return UserRead.model_validate(user)
+
+
+# --- integration keys (admins) ----------------------------------------------------------
+
+
+@router.post(
+    "/api-keys",
+    status_code=status.HTTP_201_CREATED,
+    summary="Create an API key",
+    dependencies=[requires(Permission.API_KEYS_MANAGE)],
+    responses=problem_responses(),
+)
+def create_api_key(body: ApiKeyCreate, session: SessionDep, audit: AuditDep) -> ApiKeyCreated:
+    """A key for an integration (role `integration` unless said otherwise). The key is in
+    this answer only: store it in the integration's secrets; the service keeps a hash."""
+    created = service.create_api_key(session=session, data=body)
+    audit.record("create", Resource.API_KEY, created.record.id, patient_id=None)
+    read = ApiKeyRead.model_validate(created.record)
+    return ApiKeyCreated(**read.model_dump(), key=created.secret)
+
+
+@router.get(
+    "/api-keys",
+    summary="List API keys",
+    dependencies=[requires(Permission.API_KEYS_MANAGE)],
+    responses=problem_responses(InvalidCursor),
+)
+def list_api_keys(
+    session: SessionDep,
+    include_revoked: Annotated[bool, Query(description="Show revoked keys too")] = False,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+) -> Page[ApiKeyRead]:
+    """Keys newest first, without their secrets (only the first characters, to tell them
+    apart)."""
+    items, next_cursor = service.list_api_keys(
+        session=session, include_revoked=include_revoked, limit=limit, cursor=cursor
+    )
+    return Page(items=[ApiKeyRead.model_validate(k) for k in items], next_cursor=next_cursor)
+
+
+@router.delete(
+    "/api-keys/{key_id}",
+    summary="Revoke an API key",
+    dependencies=[requires(Permission.API_KEYS_MANAGE)],
+    responses=problem_responses(NotFound),
+)
+def revoke_api_key(key_id: uuid.UUID, session: SessionDep, audit: AuditDep) -> ApiKeyRead:
+    """The key stops working at once. Its record stays, marked revoked, for the audit trail."""
+    key = service.revoke_api_key(session=session, key_id=key_id, now=datetime.now(UTC))
+    audit.record("revoke", Resource.API_KEY, key.id, patient_id=None)
+    return ApiKeyRead.model_validate(key)

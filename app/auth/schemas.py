@@ -1,0 +1,90 @@
+"""Bodies for logging in, staff accounts and integration keys."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import Field, StringConstraints
+
+from app.auth.permissions import Permission, Role
+from app.schemas import Boolean, InputModel, Name, ReadModel, Stored
+
+Username = Annotated[
+    str,
+    StringConstraints(
+        strip_whitespace=True, min_length=3, max_length=64, pattern=r"^[A-Za-z0-9._@-]+$"
+    ),
+    Field(description="Letters, digits and . _ @ -; not case-sensitive", examples=["m.durand"]),
+]
+MIN_PASSWORD_LENGTH = 12
+MAX_PASSWORD_LENGTH = 256
+Password = Annotated[
+    str,
+    Field(
+        min_length=MIN_PASSWORD_LENGTH,
+        max_length=MAX_PASSWORD_LENGTH,
+        description=f"At least {MIN_PASSWORD_LENGTH} characters",
+    ),
+]
+
+
+class TokenRead(ReadModel):
+    """An OAuth2 bearer token (RFC 6749, section 5.1)."""
+
+    access_token: str
+    token_type: Literal["bearer"] = "bearer"  # noqa: S105 - the OAuth2 token type
+    expires_in: int = Field(description="Seconds until the token expires")
+
+
+class PrincipalRead(ReadModel):
+    """Who the credential belongs to and what that role may do."""
+
+    kind: Literal["user", "api-key"]
+    id: uuid.UUID
+    name: str
+    role: Role
+    permissions: list[Permission]
+
+
+class UserCreate(InputModel):
+    username: Username
+    password: Password
+    role: Role
+
+
+class UserUpdate(InputModel):
+    """Send only what changes. A new password ends the user's open sessions."""
+
+    role: Role | None = None
+    active: Boolean | None = Field(default=None, description="false: the user cannot log in")
+    password: Password | None = None
+
+
+class UserRead(Stored):
+    id: uuid.UUID
+    username: str
+    role: Role
+    active: bool
+    password_changed_at: datetime
+
+
+class ApiKeyCreate(InputModel):
+    name: Name = Field(description="Which system uses the key", examples=["Hospital EHR"])
+    role: Role = Role.INTEGRATION
+
+
+class ApiKeyRead(ReadModel):
+    id: uuid.UUID
+    name: str
+    role: Role
+    prefix: str = Field(description="The key's first characters, to tell keys apart")
+    created_at: datetime
+    revoked_at: datetime | None
+
+
+class ApiKeyCreated(ApiKeyRead):
+    key: str = Field(
+        description="The key itself, shown this once: send it as `Authorization: Bearer <key>`"
+    )

@@ -1,0 +1,256 @@
+"""Who is calling: staff accounts, integration keys, logging in, and the login throttle."""
+
+from __future__ import annotations
+
+import math
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Literal
+
+from sqlalchemy import delete, select, text
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from app.auth import credentials
+from app.auth.permissions import Role
+from app.auth.schemas import ApiKeyCreate, UserCreate, UserUpdate
+from app.errors import Conflict, DomainError, NotFound, VersionMismatch
+from app.models import ApiKey, LoginFailure, User, utcnow
+from app.pagination import Keyset, cursor_datetime, cursor_uuid, paginate
+
+_BEARER = {"WWW-Authenticate": 'Bearer realm="sclerosched"'}
+
+
+class AuthenticationRequired(DomainError):
+    status = 401
+    code = "authentication-required"
+    title = "Log in or send an API key"
+    headers = _BEARER
+
+
+class InvalidToken(DomainError):
+    status = 401
+    code = "invalid-token"
+    title = "The credential is not valid"
+    headers = {"WWW-Authenticate": 'Bearer realm="sclerosched", error="invalid_token"'}
+
+
+class InvalidCredentials(DomainError):
+    status = 401
+    code = "invalid-credentials"
+    title = "Wrong username or password"
+    headers = _BEARER
+
+
+class TooManyLoginAttempts(DomainError):
+    status = 429
+    code = "too-many-login-attempts"
+    title = "Too many failed logins"
+    headers = {"Retry-After": "900"}  # documented default; each answer names its own wait
+
+
+class Forbidden(DomainError):
+    status = 403
+    code = "forbidden"
+    title = "Your role may not do this"
+
+
+class UsernameTaken(Conflict):
+    code = "username-taken"
+    title = "Username already in use"
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The caller: a logged-in user or an integration's key, with the role it acts in."""
+
+    kind: Literal["user", "api-key"]
+    id: uuid.UUID
+    name: str
+    role: Role
+
+
+def identify(
+    *, session: Session, credential: str, signing_key: str, now: datetime
+) -> Principal | None:
+    """The principal a bearer credential (login token or API key) stands for, if it is valid:
+    the user still active, the token newer than their last password change, the key not
+    revoked. Role and status are read now, so a change takes effect at once."""
+    if credentials.looks_like_api_key(credential):
+        key = session.scalar(
+            select(ApiKey).where(
+                ApiKey.key_hash == credentials.api_key_hash(credential),
+                ApiKey.revoked_at.is_(None),
+            )
+        )
+        return Principal(kind="api-key", id=key.id, name=key.name, role=key.role) if key else None
+    claims = credentials.read_token(credential, key=signing_key)
+    if claims is None:
+        return None
+    user = session.get(User, claims.user_id)
+    if user is None or not user.active or claims.issued_at < user.password_changed_at:
+        return None
+    return Principal(kind="user", id=user.id, name=user.username, role=user.role)
+
+
+@dataclass(frozen=True)
+class LoginPolicy:
+    max_failures: int
+    window: timedelta
+    token_lifetime: timedelta
+
+
+def log_in(
+    *, session: Session, username: str, password: str, now: datetime, policy: LoginPolicy
+) -> User | DomainError:
+    """Check a username and password, within the throttle.
+
+    Returns the user, or the refusal to answer with. The refusal is returned, not raised, so
+    the caller commits the failure it recorded before answering. No refusal says whether the
+    username exists: unknown, wrong password and inactive read the same and take as long.
+    """
+    name = username.strip().casefold()[:64]
+    _serialize_attempts(session, name)
+    since = now - policy.window
+    session.execute(delete(LoginFailure).where(LoginFailure.at <= since))
+    failures = session.scalars(
+        select(LoginFailure.at)
+        .where(LoginFailure.username == name, LoginFailure.at > since)
+        .order_by(LoginFailure.at)
+    ).all()
+    if len(failures) >= policy.max_failures:
+        # The wait ends when the oldest failure that still counts leaves the window.
+        unlocks = failures[len(failures) - policy.max_failures] + policy.window
+        wait = max(1, math.ceil((unlocks - now).total_seconds()))
+        return TooManyLoginAttempts(
+            f"Too many failed logins for this username; try again in {wait} seconds.",
+            headers={"Retry-After": str(wait)},
+        )
+    user = session.scalar(select(User).where(User.username == name))
+    if user is None:
+        credentials.spend_verification_time(password)
+    elif credentials.verify_password(user.password_hash, password) and user.active:
+        session.execute(delete(LoginFailure).where(LoginFailure.username == name))
+        if credentials.needs_rehash(user.password_hash):
+            user.password_hash = credentials.hash_password(password)
+        return user
+    session.add(LoginFailure(username=name, at=now))
+    return InvalidCredentials("The username or the password is wrong, or the account is off.")
+
+
+def _serialize_attempts(session: Session, name: str) -> None:
+    # Concurrent guesses for one username are counted one after another, so a burst of
+    # parallel requests cannot slip past the limit. (SQLite: the request's write lock does it.)
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(
+            text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"),
+            {"key": f"login:{name}"},
+        )
+
+
+def issue_token(*, user: User, signing_key: str, now: datetime, policy: LoginPolicy) -> str:
+    return credentials.issue_token(
+        user_id=user.id, key=signing_key, now=now, lifetime=policy.token_lifetime
+    )
+
+
+# --- staff accounts ---------------------------------------------------------------------
+
+_BY_USERNAME = Keyset(columns=(User.username, User.id), parsers=(str, cursor_uuid))
+
+
+def create_user(*, session: Session, data: UserCreate) -> User:
+    user = User(
+        username=data.username.casefold(),
+        password_hash=credentials.hash_password(data.password),
+        role=data.role,
+        active=True,
+        password_changed_at=utcnow(),
+    )
+    session.add(user)
+    _flush_username(session, user.username)
+    return user
+
+
+def get_user(*, session: Session, user_id: uuid.UUID) -> User:
+    user = session.get(User, user_id)
+    if user is None:
+        raise NotFound(f"No user with id {user_id}.")
+    return user
+
+
+def list_users(
+    *, session: Session, limit: int, cursor: str | None
+) -> tuple[Sequence[User], str | None]:
+    return paginate(session, select(User), _BY_USERNAME, limit=limit, cursor=cursor)
+
+
+def update_user(
+    *, session: Session, user_id: uuid.UUID, changes: UserUpdate, expected_version: int | None
+) -> User:
+    user = get_user(session=session, user_id=user_id)
+    if expected_version is not None and expected_version != user.version:
+        raise VersionMismatch(f"User {user_id} is at version {user.version}.")
+    if changes.role is not None:
+        user.role = changes.role
+    if changes.active is not None:
+        user.active = changes.active
+    if changes.password is not None:
+        user.password_hash = credentials.hash_password(changes.password)
+        user.password_changed_at = utcnow()
+    session.flush()
+    return user
+
+
+def _flush_username(session: Session, username: str) -> None:
+    taken = session.scalar(select(User.id).where(User.username == username))
+    if taken is not None:
+        raise UsernameTaken(f"The username {username!r} is already in use.")
+    try:
+        session.flush()
+    except IntegrityError:  # created by someone else in the meantime
+        raise UsernameTaken(f"The username {username!r} is already in use.") from None
+
+
+# --- integration keys -------------------------------------------------------------------
+
+_NEWEST_FIRST = Keyset(
+    columns=(ApiKey.created_at, ApiKey.id), parsers=(cursor_datetime, cursor_uuid), descending=True
+)
+
+
+@dataclass(frozen=True)
+class CreatedKey:
+    record: ApiKey
+    secret: str
+
+
+def create_api_key(*, session: Session, data: ApiKeyCreate) -> CreatedKey:
+    """A new key; its secret is returned this once and only its hash is kept."""
+    made = credentials.new_api_key()
+    key = ApiKey(name=data.name, role=data.role, prefix=made.prefix, key_hash=made.key_hash)
+    session.add(key)
+    session.flush()
+    return CreatedKey(record=key, secret=made.secret)
+
+
+def list_api_keys(
+    *, session: Session, include_revoked: bool, limit: int, cursor: str | None
+) -> tuple[Sequence[ApiKey], str | None]:
+    query = select(ApiKey)
+    if not include_revoked:
+        query = query.where(ApiKey.revoked_at.is_(None))
+    return paginate(session, query, _NEWEST_FIRST, limit=limit, cursor=cursor)
+
+
+def revoke_api_key(*, session: Session, key_id: uuid.UUID, now: datetime) -> ApiKey:
+    """Revoke a key for good (the record stays for the audit trail). Revoking twice is harmless."""
+    key = session.get(ApiKey, key_id)
+    if key is None:
+        raise NotFound(f"No API key with id {key_id}.")
+    if key.revoked_at is None:
+        key.revoked_at = now
+        session.flush()
+    return key

@@ -1,0 +1,59 @@
+"""Who may call the API: staff accounts, integration keys, and failed logins (for throttling)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import Enum, Index, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.auth.permissions import Role
+from app.models.base import Base, Entity, UTCDateTime, utcnow
+
+
+def _role() -> Enum:
+    return Enum(
+        Role,
+        name="role",
+        native_enum=False,
+        create_constraint=True,
+        length=24,
+        values_callable=lambda roles: [r.value for r in roles],
+    )
+
+
+class User(Entity, Base):
+    """A person who logs in. Usernames are stored case-folded: `Alice` and `alice` are one."""
+
+    __tablename__ = "users"
+
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))  # Argon2id, with its parameters
+    role: Mapped[Role] = mapped_column(_role())
+    active: Mapped[bool] = mapped_column(default=True)
+    # Tokens issued before this are refused: a password reset ends every open session.
+    password_changed_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class ApiKey(Entity, Base):
+    """An integration's credential. Only a hash of the key is kept; `prefix` identifies it."""
+
+    __tablename__ = "api_keys"
+
+    name: Mapped[str] = mapped_column(String(100))
+    role: Mapped[Role] = mapped_column(_role())
+    prefix: Mapped[str] = mapped_column(String(16))
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)  # SHA-256, hex
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class LoginFailure(Base):
+    """One failed login for a username (existing or not): the throttle counts these."""
+
+    __tablename__ = "login_failures"
+    __table_args__ = (Index("ix_login_failures_username_at", "username", "at"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    username: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -1,0 +1,55 @@
+"""The audit trail: who did what to which record, when, and whether it was allowed.
+
+Append-only: nothing in the service updates or deletes an event, and on PostgreSQL a trigger
+refuses UPDATE, DELETE and TRUNCATE on the table.
+"""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from datetime import datetime
+
+from sqlalchemy import Enum, Index, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.models.base import Base, UTCDateTime, utcnow
+
+
+class AuditOutcome(enum.StrEnum):
+    SUCCESS = "success"
+    DENIED = "denied"
+
+
+class AuditEvent(Base):
+    __tablename__ = "audit_events"
+    __table_args__ = (
+        Index("ix_audit_events_at", "at", "id"),
+        Index("ix_audit_events_patient_at", "patient_id", "at"),
+        Index("ix_audit_events_actor_at", "actor_id", "at"),
+        Index("ix_audit_events_resource", "resource_type", "resource_id"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    actor_kind: Mapped[str] = mapped_column(String(16))  # user, api-key, anonymous
+    actor_id: Mapped[uuid.UUID | None]
+    actor_name: Mapped[str] = mapped_column(String(100))
+    role: Mapped[str | None] = mapped_column(String(24))
+    action: Mapped[str] = mapped_column(String(40))
+    resource_type: Mapped[str] = mapped_column(String(40))
+    resource_id: Mapped[uuid.UUID | None]
+    # No foreign keys: an event outlives nothing, and a denied attempt may name an unknown id.
+    patient_id: Mapped[uuid.UUID | None]
+    request_id: Mapped[str] = mapped_column(String(64))
+    outcome: Mapped[AuditOutcome] = mapped_column(
+        Enum(
+            AuditOutcome,
+            name="audit_outcome",
+            native_enum=False,
+            create_constraint=True,
+            length=16,
+            values_callable=lambda outcomes: [o.value for o in outcomes],
+        )
+    )
+    detail: Mapped[str | None] = mapped_column(String(200))  # never patient data
