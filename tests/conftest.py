@@ -156,9 +156,7 @@ def client_as(app: FastAPI, make_user: UserFactory) -> ClientFactory:
 
     def make(role: Role) -> TestClient:
         # raise_server_exceptions=False: a 500 is checked as the client sees it.
-        return TestClient(
-            app, raise_server_exceptions=False, headers=bearer(app, make_user(role))
-        )
+        return TestClient(app, raise_server_exceptions=False, headers=bearer(app, make_user(role)))
 
     return make
 

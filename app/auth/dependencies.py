@@ -61,20 +61,26 @@ def authenticate(
 CurrentPrincipal = Annotated[Principal, Depends(authenticate)]
 
 
+class PermissionCheck:
+    """The dependency `requires` builds: the caller's role must hold `permission`."""
+
+    def __init__(self, permission: Permission) -> None:
+        self.permission = permission
+
+    def __call__(self, request: Request, principal: CurrentPrincipal) -> Principal:
+        if allows(principal.role, self.permission):
+            return principal
+        _record_denial(request, principal, self.permission)
+        raise Forbidden(
+            f"The {principal.role} role may not do this: it needs `{self.permission}`.",
+            required_permission=self.permission.value,
+        )
+
+
 def requires(permission: Permission) -> Any:
     """A route dependency: the caller's role must hold `permission`, else 403 (and the denied
     attempt is written to the audit trail)."""
-
-    def check(request: Request, principal: CurrentPrincipal) -> Principal:
-        if allows(principal.role, permission):
-            return principal
-        _record_denial(request, principal, permission)
-        raise Forbidden(
-            f"The {principal.role} role may not do this: it needs `{permission}`.",
-            required_permission=permission.value,
-        )
-
-    return Depends(check)
+    return Depends(PermissionCheck(permission))
 
 
 def holds(permission: Permission) -> Any:

@@ -1,0 +1,266 @@
+"""Logging in, the throttle, tokens, staff accounts and integration keys, through HTTP."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, text
+
+from app.auth import credentials
+from app.auth.permissions import Role
+from tests.conftest import TEST_PASSWORD, ClientFactory, UserFactory, assert_problem, bearer
+
+TOKEN = "/api/v1/auth/token"
+
+
+def log_in(client: TestClient, username: str, password: str = TEST_PASSWORD) -> Any:
+    return client.post(TOKEN, data={"username": username, "password": password})
+
+
+def token_of(client: TestClient, username: str, password: str = TEST_PASSWORD) -> dict[str, str]:
+    response = log_in(client, username, password)
+    assert response.status_code == 200, response.text
+    return {"Authorization": f"Bearer {response.json()['access_token']}"}
+
+
+def test_a_user_logs_in_and_the_token_opens_the_api(
+    anonymous: TestClient, make_user: UserFactory
+) -> None:
+    user = make_user(Role.RECEPTIONIST, "front.desk")
+    response = log_in(anonymous, "Front.Desk")  # usernames are not case-sensitive
+    assert response.status_code == 200
+    body = response.json()
+    assert body["token_type"] == "bearer"
+    assert body["expires_in"] == 30 * 60
+    assert response.headers["cache-control"] == "no-store"
+    headers = {"Authorization": f"Bearer {body['access_token']}"}
+    me = anonymous.get("/api/v1/auth/me", headers=headers).json()
+    assert (me["kind"], me["id"], me["name"], me["role"]) == (
+        "user",
+        str(user),
+        "front.desk",
+        "receptionist",
+    )
+    assert "sessions:book" in me["permissions"]
+    assert "sessions:complete" not in me["permissions"]
+    assert anonymous.get("/api/v1/patients", headers=headers).status_code == 200
+
+
+def test_no_answer_tells_whether_a_username_exists(
+    anonymous: TestClient, make_user: UserFactory
+) -> None:
+    make_user(Role.CLINICIAN, "dr.known")
+    make_user(Role.CLINICIAN, "dr.retired", active=False)
+    answers = [
+        log_in(anonymous, "dr.known", "wrong password"),
+        log_in(anonymous, "dr.nobody", "wrong password"),
+        log_in(anonymous, "dr.retired", TEST_PASSWORD),  # right password, account off
+    ]
+    seen = set()
+    for response in answers:
+        body = assert_problem(response, 401, "invalid-credentials")
+        seen.add((body["detail"], response.headers["www-authenticate"]))
+    assert len(seen) == 1
+
+
+def test_five_failures_in_fifteen_minutes_pause_logins_for_that_username(
+    anonymous: TestClient, make_user: UserFactory, engine: Engine
+) -> None:
+    make_user(Role.CLINICIAN, "dr.target")
+    make_user(Role.CLINICIAN, "dr.bystander")
+    for _ in range(5):
+        assert_problem(log_in(anonymous, "dr.target", "guess"), 401, "invalid-credentials")
+    paused = log_in(anonymous, "dr.target")  # even the right password now
+    assert_problem(paused, 429, "too-many-login-attempts")
+    assert 890 <= int(paused.headers["retry-after"]) <= 900
+    assert log_in(anonymous, "dr.bystander").status_code == 200  # others are not affected
+    # Unknown usernames are paused just the same (or the pause would reveal which exist).
+    for _ in range(5):
+        log_in(anonymous, "dr.ghost", "guess")
+    assert_problem(log_in(anonymous, "dr.ghost", "guess"), 429, "too-many-login-attempts")
+    # Fifteen minutes later the username may try again.
+    with engine.begin() as connection:
+        connection.execute(
+            text("UPDATE login_failures SET at = :then"),
+            {"then": datetime.now(UTC) - timedelta(minutes=15, seconds=1)},
+        )
+    assert log_in(anonymous, "dr.target").status_code == 200
+
+
+def test_a_successful_login_clears_earlier_failures(
+    anonymous: TestClient, make_user: UserFactory
+) -> None:
+    make_user(Role.CLINICIAN, "dr.typo")
+    for _ in range(4):
+        log_in(anonymous, "dr.typo", "guess")
+    assert log_in(anonymous, "dr.typo").status_code == 200
+    for _ in range(4):
+        log_in(anonymous, "dr.typo", "guess")
+    assert log_in(anonymous, "dr.typo").status_code == 200
+
+
+def test_tokens_expire_and_only_this_service_can_sign_them(
+    app: FastAPI, anonymous: TestClient, make_user: UserFactory
+) -> None:
+    user = make_user(Role.ADMIN)
+    old = credentials.issue_token(
+        user_id=user,
+        key=app.state.signing_key,
+        now=datetime.now(UTC) - timedelta(minutes=31),
+        lifetime=timedelta(minutes=30),
+    )
+    forged = credentials.issue_token(
+        user_id=user,
+        key="someone-elses-key-of-sufficient-length-0000",
+        now=datetime.now(UTC),
+        lifetime=timedelta(minutes=30),
+    )
+    for token in (old, forged, old + "x", "scl_not-a-key"):
+        response = anonymous.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {token}"})
+        assert_problem(response, 401, "invalid-token")
+
+
+def test_bad_login_forms_are_422(anonymous: TestClient) -> None:
+    for form in (
+        {"username": "x"},
+        {"password": "y"},
+        {"username": "x" * 65, "password": "y"},
+        {"username": "x", "password": "y", "grant_type": "client_credentials"},
+    ):
+        assert_problem(anonymous.post(TOKEN, data=form), 422, "validation-error")
+    assert_problem(anonymous.post(TOKEN, json={"username": "x"}), 422, "validation-error")
+
+
+def test_admins_manage_users_and_changes_take_effect_at_once(
+    client: TestClient, anonymous: TestClient, engine: Engine
+) -> None:
+    created = client.post(
+        "/api/v1/users",
+        json={"username": "N.Petit", "password": "a long enough pass", "role": "receptionist"},
+    )
+    assert created.status_code == 201, created.text
+    user = created.json()
+    assert (user["username"], user["role"], user["active"]) == ("n.petit", "receptionist", True)
+    assert "a long enough pass" not in created.text
+    assert "password_hash" not in created.text
+    with engine.connect() as connection:
+        stored = connection.execute(text("SELECT password_hash FROM users")).scalars().all()
+    assert any(h.startswith("$argon2id$") for h in stored)
+    assert not any("a long enough pass" in h for h in stored)
+
+    assert_problem(
+        client.post(
+            "/api/v1/users",
+            json={"username": "n.PETIT", "password": "another long one", "role": "admin"},
+        ),
+        409,
+        "username-taken",
+    )
+    for bad in (
+        {"username": "ab", "password": "long enough pass", "role": "admin"},
+        {"username": "has space", "password": "long enough pass", "role": "admin"},
+        {"username": "shorty", "password": "short", "role": "admin"},
+        {"username": "roleless", "password": "long enough pass", "role": "janitor"},
+        {"username": "extra", "password": "long enough pass", "role": "admin", "active": False},
+    ):
+        assert_problem(client.post("/api/v1/users", json=bad), 422, "validation-error")
+
+    headers = token_of(anonymous, "n.petit", "a long enough pass")
+    url = f"/api/v1/users/{user['id']}"
+    promoted = client.patch(url, json={"role": "clinician"})
+    assert promoted.json()["role"] == "clinician"
+    assert anonymous.get("/api/v1/auth/me", headers=headers).json()["role"] == "clinician"
+
+    reset = client.patch(
+        url, json={"password": "a brand new secret"}, headers={"If-Match": 'W/"2"'}
+    )
+    assert reset.status_code == 200, reset.text
+    assert_problem(anonymous.get("/api/v1/auth/me", headers=headers), 401, "invalid-token")
+    assert_problem(log_in(anonymous, "n.petit", "a long enough pass"), 401, "invalid-credentials")
+    headers = token_of(anonymous, "n.petit", "a brand new secret")
+
+    assert_problem(
+        client.patch(url, json={"active": False}, headers={"If-Match": 'W/"1"'}),
+        412,
+        "version-mismatch",
+    )
+    assert client.patch(url, json={"active": False}).json()["active"] is False
+    assert_problem(anonymous.get("/api/v1/auth/me", headers=headers), 401, "invalid-token")
+    assert_problem(log_in(anonymous, "n.petit", "a brand new secret"), 401, "invalid-credentials")
+
+    listed = client.get("/api/v1/users").json()["items"]
+    assert "n.petit" in [u["username"] for u in listed]
+    assert_problem(client.patch(f"/api/v1/users/{uuid.uuid4()}", json={}), 404, "not-found")
+    assert_problem(client.patch(url, json={"active": "no"}), 422, "validation-error")
+
+
+def test_integrations_use_api_keys_that_admins_list_and_revoke(
+    client: TestClient, anonymous: TestClient, engine: Engine
+) -> None:
+    created = client.post("/api/v1/api-keys", json={"name": "Hospital EHR"})
+    assert created.status_code == 201, created.text
+    key = created.json()
+    secret = key["key"]
+    assert secret.startswith("scl_")
+    assert key["prefix"] == secret[:12]
+    assert key["role"] == "integration"
+    headers = {"Authorization": f"Bearer {secret}"}
+    me = anonymous.get("/api/v1/auth/me", headers=headers).json()
+    assert (me["kind"], me["name"], me["role"]) == ("api-key", "Hospital EHR", "integration")
+    assert anonymous.get("/api/v1/patients", headers=headers).status_code == 200
+    assert_problem(
+        anonymous.post("/api/v1/practitioners", headers=headers, json={}), 403, "forbidden"
+    )
+
+    with engine.connect() as connection:
+        stored = connection.execute(text("SELECT * FROM api_keys")).all()
+    assert secret not in repr(stored)
+
+    listed = client.get("/api/v1/api-keys").json()["items"]
+    assert [k["id"] for k in listed] == [key["id"]]
+    assert "key" not in listed[0]
+
+    revoked = client.delete(f"/api/v1/api-keys/{key['id']}")
+    assert revoked.json()["revoked_at"] is not None
+    assert client.delete(f"/api/v1/api-keys/{key['id']}").json() == revoked.json()  # harmless
+    assert_problem(anonymous.get("/api/v1/patients", headers=headers), 401, "invalid-token")
+    assert client.get("/api/v1/api-keys").json()["items"] == []
+    assert len(client.get("/api/v1/api-keys?include_revoked=true").json()["items"]) == 1
+
+    events = client.get("/api/v1/audit-events", params={"resource_type": "patient"}).json()
+    assert events["items"] == []  # the key listed no patients: there were none
+    keyed = client.get("/api/v1/audit-events", params={"actor_id": key["id"]}).json()["items"]
+    assert [(e["actor_kind"], e["outcome"]) for e in keyed] == [("api-key", "denied")]
+
+    assert_problem(client.post("/api/v1/api-keys", json={"name": ""}), 422, "validation-error")
+    assert_problem(
+        client.post("/api/v1/api-keys", json={"name": "x", "role": "root"}),
+        422,
+        "validation-error",
+    )
+
+
+def test_people_other_than_admins_cannot_manage_access(client_as: ClientFactory) -> None:
+    for role in (Role.CLINICIAN, Role.RECEPTIONIST, Role.INTEGRATION):
+        client = client_as(role)
+        for method, path in (
+            ("GET", "/api/v1/users"),
+            ("POST", "/api/v1/api-keys"),
+            ("GET", "/api/v1/audit-events"),
+        ):
+            assert_problem(client.request(method, path, json={}), 403, "forbidden")
+
+
+def test_a_token_names_a_user_who_must_still_exist(
+    app: FastAPI, anonymous: TestClient, make_user: UserFactory, engine: Engine
+) -> None:
+    user = make_user(Role.ADMIN)
+    headers = bearer(app, user)
+    assert anonymous.get("/api/v1/auth/me", headers=headers).status_code == 200
+    with engine.begin() as connection:
+        connection.execute(text("UPDATE users SET active = :off"), {"off": False})
+    assert_problem(anonymous.get("/api/v1/auth/me", headers=headers), 401, "invalid-token")
