@@ -6,6 +6,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -24,8 +25,10 @@ def free_port() -> int:
 
 
 @contextmanager
-def running_server(database_url: str, **settings: str) -> Iterator[str]:
-    """Start the service as a newcomer would (`sclerosched serve`) and yield its base URL."""
+def running_server(database_url: str, *, log: Path | None = None, **settings: str) -> Iterator[str]:
+    """Start the service as a newcomer would (`sclerosched serve`) and yield its base URL.
+
+    Its output goes to `log` (a file: a pipe nobody reads would stall a chatty server)."""
     port = free_port()
     env = {
         **os.environ,
@@ -33,11 +36,14 @@ def running_server(database_url: str, **settings: str) -> Iterator[str]:
         "SCLEROSCHED_LOG_LEVEL": "WARNING",
         **{f"SCLEROSCHED_{k.upper()}": v for k, v in settings.items()},
     }
+    if log is None:
+        log = Path(tempfile.mkdtemp(prefix="sclerosched-server-")) / "server.log"
+    output = log.open("wb")
     process = subprocess.Popen(
         [sys.executable, "-m", "app.cli", "serve", "--port", str(port)],
         env=env,
         cwd=ROOT,
-        stdout=subprocess.PIPE,
+        stdout=output,
         stderr=subprocess.STDOUT,
     )
     base = f"http://127.0.0.1:{port}"
@@ -51,8 +57,8 @@ def running_server(database_url: str, **settings: str) -> Iterator[str]:
                 pass
             if process.poll() is not None or time.monotonic() > deadline:
                 process.kill()
-                output = process.stdout.read().decode() if process.stdout else ""
-                raise RuntimeError(f"server did not start:\n{output}")
+                process.wait()
+                raise RuntimeError(f"server did not start:\n{log.read_text(errors='replace')}")
             time.sleep(0.1)
         yield base
     finally:
@@ -61,3 +67,5 @@ def running_server(database_url: str, **settings: str) -> Iterator[str]:
             process.wait(timeout=10)
         except subprocess.TimeoutExpired:
             process.kill()
+            process.wait()
+        output.close()

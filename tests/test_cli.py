@@ -1,16 +1,22 @@
-"""The `sclerosched` command: migrate and an idempotent demo seed."""
+"""The `sclerosched` command: migrate, accounts and keys, and an idempotent demo seed."""
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
+from app.auth.permissions import Role
 from app.cli import build_parser, main
+from app.config import Settings
 from app.db import make_engine
 from app.demo import DEMO_MRN_SYSTEM
+from app.main import create_app
 from app.models import Patient, PatientIdentifier, Practitioner
+from tests.conftest import TEST_SECRET_KEY
 
 
 def test_seed_demo_is_idempotent(
@@ -51,3 +57,102 @@ def test_serve_takes_host_and_port() -> None:
     assert (args.host, args.port) == ("0.0.0.0", 9000)
     with pytest.raises(SystemExit):
         build_parser().parse_args(["serve", "--port", "eighty"])
+
+
+def _sqlite(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    url = f"sqlite:///{tmp_path / 'clinic.db'}"
+    monkeypatch.setenv("SCLEROSCHED_DATABASE_URL", url)
+    monkeypatch.setenv("SCLEROSCHED_SECRET_KEY", TEST_SECRET_KEY)
+    return url
+
+
+def _app_on(url: str) -> TestClient:
+    return TestClient(
+        create_app(Settings(database_url=url, secret_key=TEST_SECRET_KEY)),  # type: ignore[arg-type]
+        raise_server_exceptions=False,
+    )
+
+
+def test_create_user_reads_the_password_from_stdin_and_the_user_can_log_in(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = _sqlite(tmp_path, monkeypatch)
+    monkeypatch.setattr("sys.stdin", io.StringIO("first admin password\n"))
+    assert main(["create-user", "Chief", "--role", "admin", "--password-stdin"]) == 0
+    assert "user chief (admin) created" in capsys.readouterr().out
+    monkeypatch.setattr("sys.stdin", io.StringIO("another password here\n"))
+    assert main(["create-user", "chief", "--role", "clinician", "--password-stdin"]) == 1
+    assert "already in use" in capsys.readouterr().err
+    monkeypatch.setattr("sys.stdin", io.StringIO("short\n"))
+    assert main(["create-user", "other", "--role", "admin", "--password-stdin"]) == 1
+    assert "at least 12 characters" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["create-user", "other", "--role", "janitor"])
+
+    client = _app_on(url)
+    token = client.post(
+        "/api/v1/auth/token", data={"username": "chief", "password": "first admin password"}
+    )
+    assert token.status_code == 200
+    headers = {"Authorization": f"Bearer {token.json()['access_token']}"}
+    events = client.get("/api/v1/audit-events", headers=headers).json()["items"]
+    assert [(e["actor_kind"], e["actor_name"], e["action"]) for e in events[-2:]] == [
+        ("user", "chief", "log-in"),
+        ("system", "sclerosched create-user", "create"),
+    ]
+
+
+def test_create_user_prompts_twice_for_the_password(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _sqlite(tmp_path, monkeypatch)
+    answers = iter(["typed once carefully", "typed twice differently"])
+    monkeypatch.setattr("getpass.getpass", lambda prompt="": next(answers))
+    assert main(["create-user", "typo", "--role", "admin"]) == 1
+    assert "the two passwords differ" in capsys.readouterr().err
+
+
+def test_create_api_key_prints_a_working_key_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = _sqlite(tmp_path, monkeypatch)
+    assert main(["create-api-key", "--name", "Hospital EHR", "--role", "integration"]) == 0
+    printed = capsys.readouterr()
+    key = printed.out.splitlines()[-1]
+    assert key.startswith("scl_")
+    assert "shown this once" in printed.err
+    client = _app_on(url)
+    me = client.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {key}"}).json()
+    assert (me["name"], me["role"]) == ("Hospital EHR", "integration")
+    assert main(["create-api-key", "--name", " "]) == 1
+
+
+def test_seed_demo_prints_one_working_login_per_role(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = _sqlite(tmp_path, monkeypatch)
+    assert main(["seed-demo"]) == 0
+    first = _logins(capsys.readouterr().out)
+    assert set(first) == {f"demo-{role.value}" for role in Role}
+    assert main(["seed-demo"]) == 0
+    second = _logins(capsys.readouterr().out)
+    client = _app_on(url)
+    for username, password in second.items():
+        response = client.post(
+            "/api/v1/auth/token", data={"username": username, "password": password}
+        )
+        assert response.status_code == 200, username
+        headers = {"Authorization": f"Bearer {response.json()['access_token']}"}
+        role = client.get("/api/v1/auth/me", headers=headers).json()["role"]
+        assert username == f"demo-{role}"
+    # A new run gives new passwords: the printed ones are the ones that work.
+    stale = client.post(
+        "/api/v1/auth/token",
+        data={"username": "demo-admin", "password": first["demo-admin"]},
+    )
+    assert stale.status_code == 401
+
+
+def _logins(output: str) -> dict[str, str]:
+    lines = output.split("Demo logins", 1)[1].splitlines()[1:]
+    return dict(line.split() for line in lines if line.startswith("  demo-"))  # type: ignore[misc]

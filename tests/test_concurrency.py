@@ -18,6 +18,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tests.conftest import (
+    TEST_SECRET_KEY,
     WEEKDAYS_9_TO_17,
     eligible_patient,
     new_practitioner,
@@ -30,19 +31,24 @@ REQUESTS = 20
 
 @pytest.fixture
 def two_servers(database_url: str) -> Any:
+    # One signing key for both, as behind a load balancer: a token works on either.
+    settings = {"clinic_time_zone": "Europe/Paris", "secret_key": TEST_SECRET_KEY}
     with (
-        running_server(database_url, clinic_time_zone="Europe/Paris") as first,
-        running_server(database_url, clinic_time_zone="Europe/Paris") as second,
+        running_server(database_url, **settings) as first,
+        running_server(database_url, **settings) as second,
     ):
         yield first, second
 
 
-def _race(bases: tuple[str, str], bodies: list[dict[str, Any]]) -> list[httpx.Response]:
+def _race(
+    bases: tuple[str, str], bodies: list[dict[str, Any]], credential: str
+) -> list[httpx.Response]:
     barrier = threading.Barrier(len(bodies))
     responses: list[httpx.Response | None] = [None] * len(bodies)
 
     def attempt(index: int) -> None:
-        with httpx.Client(base_url=bases[index % 2], timeout=60) as http:
+        headers = {"Authorization": credential}
+        with httpx.Client(base_url=bases[index % 2], timeout=60, headers=headers) as http:
             barrier.wait()
             responses[index] = http.post("/api/v1/sessions", json=bodies[index])
 
@@ -72,7 +78,7 @@ def test_twenty_overlapping_bookings_give_exactly_one_session(
         }
         for i, patient in enumerate(patients)
     ]
-    responses = _race(two_servers, bodies)
+    responses = _race(two_servers, bodies, client.headers["Authorization"])
 
     statuses = Counter(r.status_code for r in responses)
     assert statuses == {201: 1, 409: REQUESTS - 1}, [
@@ -100,7 +106,7 @@ def test_one_patient_booked_twice_at_once_gets_one_session(
         }
         for i in range(10)
     ]
-    responses = _race(two_servers, bodies)
+    responses = _race(two_servers, bodies, client.headers["Authorization"])
     statuses = Counter(r.status_code for r in responses)
     assert statuses == {201: 1, 409: 9}, [r.text for r in responses]
     assert (

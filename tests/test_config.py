@@ -33,6 +33,11 @@ def test_environment_overrides(monkeypatch: pytest.MonkeyPatch) -> None:
         ("DATABASE_URL", "mysql://root@localhost/clinic"),
         ("DATABASE_URL", "not a url"),
         ("LOG_LEVEL", "CHATTY"),
+        ("ACCESS_TOKEN_MINUTES", "0"),
+        ("LOGIN_MAX_FAILURES", "many"),
+        ("CORS_ORIGINS", "*"),
+        ("CORS_ORIGINS", "https://desk.example/path"),
+        ("ENVIRONMENT", "staging"),
     ],
 )
 def test_invalid_setting_stops_start_up_with_its_name(
@@ -49,3 +54,46 @@ def test_settings_are_immutable() -> None:
     settings = Settings()
     with pytest.raises(ValueError, match="frozen"):
         settings.clinic_time_zone = "Europe/Paris"  # type: ignore[misc]
+
+
+@pytest.mark.parametrize("key", [None, "", "changethis", "short-but-random-8f3a"])
+def test_production_refuses_to_start_without_a_real_secret_key(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], key: str | None
+) -> None:
+    monkeypatch.setenv("SCLEROSCHED_ENVIRONMENT", "production")
+    if key is None:
+        monkeypatch.delenv("SCLEROSCHED_SECRET_KEY", raising=False)
+    else:
+        monkeypatch.setenv("SCLEROSCHED_SECRET_KEY", key)
+    with pytest.raises(SettingsError, match="SCLEROSCHED_SECRET_KEY"):
+        load_settings()
+    assert main(["serve"]) == 2
+    assert "SCLEROSCHED_SECRET_KEY" in capsys.readouterr().err
+
+
+def test_production_starts_with_a_long_random_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SCLEROSCHED_ENVIRONMENT", "production")
+    monkeypatch.setenv("SCLEROSCHED_SECRET_KEY", "k" * 16 + "8f3a1c9e02b7d4e6a5f0c3b1")
+    settings = load_settings()
+    assert settings.secret_key is not None
+    assert "8f3a" not in repr(settings)  # a secret is never printed
+
+
+def test_development_without_a_key_makes_a_random_one(caplog: pytest.LogCaptureFixture) -> None:
+    from app.main import create_app
+
+    first = create_app(Settings(database_url="sqlite://"))
+    second = create_app(Settings(database_url="sqlite://"))
+    assert len(first.state.signing_key) >= 32
+    assert first.state.signing_key != second.state.signing_key
+    assert "SCLEROSCHED_SECRET_KEY is not set" in caplog.text
+
+
+def test_cors_origins_are_a_comma_separated_list(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(
+        "SCLEROSCHED_CORS_ORIGINS", "https://desk.clinic.example, http://localhost:5173"
+    )
+    assert load_settings().cors_origins == [
+        "https://desk.clinic.example",
+        "http://localhost:5173",
+    ]
