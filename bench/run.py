@@ -30,10 +30,13 @@ from sqlalchemy import insert, text
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from app.auth.credentials import new_api_key  # noqa: E402
+from app.auth.permissions import Role  # noqa: E402
 from app.db import make_engine  # noqa: E402
 from app.evaluations.rules import RiskFactor  # noqa: E402
 from app.migrations import upgrade_to_head  # noqa: E402
 from app.models import (  # noqa: E402
+    ApiKey,
     Base,
     Evaluation,
     Patient,
@@ -219,14 +222,39 @@ def seed(database_url: str, *, patients: int, sessions: int, practitioners: int)
                     rows = []
         if rows:
             connection.execute(insert(TreatmentSession), rows)
+        # The front desk's credential: a receptionist may search, propose and book.
+        key = new_api_key()
+        connection.execute(
+            insert(ApiKey),
+            [
+                {
+                    "id": uuid.uuid4(),
+                    "name": "benchmark front desk",
+                    "role": Role.RECEPTIONIST,
+                    "prefix": key.prefix,
+                    "key_hash": key.key_hash,
+                    "created_at": now,
+                    "updated_at": now,
+                    "version": 1,
+                }
+            ],
+        )
         if engine.dialect.name == "postgresql":
             connection.execute(text("ANALYZE"))
     engine.dispose()
-    return {"practitioners": doctor_ids, "free_patients": patient_ids[patients // 2 :]}
+    return {
+        "practitioners": doctor_ids,
+        "free_patients": patient_ids[patients // 2 :],
+        "headers": {"Authorization": f"Bearer {key.secret}"},
+    }
 
 
 def measure(
-    name: str, calls: list[Callable[[httpx.Client], httpx.Response]], base: str, concurrency: int
+    name: str,
+    calls: list[Callable[[httpx.Client], httpx.Response]],
+    base: str,
+    concurrency: int,
+    headers: dict[str, str],
 ) -> dict[str, Any]:
     latencies: list[float] = []
     statuses: Counter[int] = Counter()
@@ -234,7 +262,7 @@ def measure(
     queue = list(calls)
 
     def worker() -> None:
-        with httpx.Client(base_url=base, timeout=60) as http:
+        with httpx.Client(base_url=base, timeout=60, headers=headers) as http:
             while True:
                 with lock:
                     if not queue:
@@ -295,6 +323,7 @@ def main(argv: list[str] | None = None) -> int:
     )
 
     doctors = [str(d) for d in clinic["practitioners"]]
+    headers = clinic["headers"]
     free_patients = [str(p) for p in clinic["free_patients"]]
     today = datetime.now(UTC)
     results = []
@@ -320,17 +349,21 @@ def main(argv: list[str] | None = None) -> int:
             )
 
         results.append(
-            measure("GET slots (7 days)", [slots] * args.requests, base, args.concurrency)
+            measure("GET slots (7 days)", [slots] * args.requests, base, args.concurrency, headers)
         )
         results.append(
             measure(
-                "POST proposals (3 visits)", [proposals] * args.requests, base, args.concurrency
+                "POST proposals (3 visits)",
+                [proposals] * args.requests,
+                base,
+                args.concurrency,
+                headers,
             )
         )
 
         # Booking: distinct free patients on free slots found beforehand (so most succeed).
         targets = []
-        with httpx.Client(base_url=base, timeout=60) as http:
+        with httpx.Client(base_url=base, timeout=60, headers=headers) as http:
             for doctor in doctors:
                 start = today + timedelta(days=70)
                 found = http.get(
@@ -352,7 +385,7 @@ def main(argv: list[str] | None = None) -> int:
             )
             for (d, s), p in zip(targets[:count], free_patients[:count], strict=True)
         ]
-        results.append(measure("POST sessions (booking)", calls, base, args.concurrency))
+        results.append(measure("POST sessions (booking)", calls, base, args.concurrency, headers))
 
     print(f"\n{'endpoint':<28}{'requests':>9}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}  statuses")
     for r in results:
