@@ -1,12 +1,14 @@
 # sclerosched: the API on 0.0.0.0:8000. Point SCLEROSCHED_DATABASE_URL at PostgreSQL in
-# production; the default SQLite file lives in the /data volume.
+# production; the default SQLite file lives in the /data volume. The image runs in production
+# mode: it will not start without SCLEROSCHED_SECRET_KEY (32 random characters or more).
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
-    SCLEROSCHED_DATABASE_URL=sqlite:////data/sclerosched.db
+    SCLEROSCHED_DATABASE_URL=sqlite:////data/sclerosched.db \
+    SCLEROSCHED_ENVIRONMENT=production
 
 RUN groupadd --system --gid 10001 clinic \
     && useradd --system --uid 10001 --gid clinic --home-dir /srv/sclerosched --no-create-home clinic \
