@@ -151,8 +151,9 @@ def eligibility(
     patient_id: uuid.UUID, session: SessionDep, audit: AuditDep, clinical: ClinicalDetail
 ) -> EligibilityRead:
     """The patient's standing for micro-sclerotherapy now: the current evaluation's outcome
-    and flags (or `evaluation-missing` / `evaluation-expired`), its clearance, and whether a
-    session may be booked. Booking refuses exactly when `bookable` is false."""
+    and flags (or `evaluation-missing` / `evaluation-expired`), its clearance (its reason only
+    for roles that may read clinical detail), and whether a session may be booked. Booking
+    refuses exactly when `bookable` is false."""
     standing = service.current_eligibility(
         session=session, patient_id=patient_id, now=datetime.now(UTC)
     )

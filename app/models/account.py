@@ -5,22 +5,11 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import Enum, Index, String
+from sqlalchemy import Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.auth.permissions import Role
-from app.models.base import Base, Entity, UTCDateTime, utcnow
-
-
-def _role() -> Enum:
-    return Enum(
-        Role,
-        name="role",
-        native_enum=False,
-        create_constraint=True,
-        length=24,
-        values_callable=lambda roles: [r.value for r in roles],
-    )
+from app.models.base import Base, Entity, UTCDateTime, text_enum, utcnow
 
 
 class User(Entity, Base):
@@ -30,7 +19,7 @@ class User(Entity, Base):
 
     username: Mapped[str] = mapped_column(String(64), unique=True)
     password_hash: Mapped[str] = mapped_column(String(255))  # Argon2id, with its parameters
-    role: Mapped[Role] = mapped_column(_role())
+    role: Mapped[Role] = mapped_column(text_enum(Role, "role"))
     active: Mapped[bool] = mapped_column(default=True)
     # Tokens issued before this are refused: a password reset ends every open session.
     password_changed_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
@@ -42,7 +31,7 @@ class ApiKey(Entity, Base):
     __tablename__ = "api_keys"
 
     name: Mapped[str] = mapped_column(String(100))
-    role: Mapped[Role] = mapped_column(_role())
+    role: Mapped[Role] = mapped_column(text_enum(Role, "role"))
     prefix: Mapped[str] = mapped_column(String(16))
     key_hash: Mapped[str] = mapped_column(String(64), unique=True)  # SHA-256, hex
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -10,10 +10,10 @@ import enum
 import uuid
 from datetime import datetime
 
-from sqlalchemy import Enum, Index, String
+from sqlalchemy import Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.models.base import Base, UTCDateTime, utcnow
+from app.models.base import Base, UTCDateTime, text_enum, utcnow
 
 
 class AuditOutcome(enum.StrEnum):
@@ -43,13 +43,6 @@ class AuditEvent(Base):
     patient_id: Mapped[uuid.UUID | None]
     request_id: Mapped[str] = mapped_column(String(64))
     outcome: Mapped[AuditOutcome] = mapped_column(
-        Enum(
-            AuditOutcome,
-            name="audit_outcome",
-            native_enum=False,
-            create_constraint=True,
-            length=16,
-            values_callable=lambda outcomes: [o.value for o in outcomes],
-        )
+        text_enum(AuditOutcome, "audit_outcome", length=16)
     )
     detail: Mapped[str | None] = mapped_column(String(200))  # never patient data

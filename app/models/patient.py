@@ -6,10 +6,10 @@ import enum
 import uuid
 from datetime import date, datetime
 
-from sqlalchemy import CheckConstraint, Enum, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.models.base import Base, Entity, UTCDateTime
+from app.models.base import Base, Entity, UTCDateTime, text_enum
 
 
 class Sex(enum.StrEnum):
@@ -34,16 +34,7 @@ class Patient(Entity, Base):
     given_key: Mapped[str] = mapped_column(String(100))
     family_key: Mapped[str] = mapped_column(String(100))
     birth_date: Mapped[date]
-    sex: Mapped[Sex] = mapped_column(
-        Enum(
-            Sex,
-            name="sex",
-            native_enum=False,
-            create_constraint=True,
-            length=16,
-            values_callable=lambda sexes: [s.value for s in sexes],
-        )
-    )
+    sex: Mapped[Sex] = mapped_column(text_enum(Sex, "sex", length=16))
     phone: Mapped[str | None] = mapped_column(String(40))
     email: Mapped[str | None] = mapped_column(String(254))
     weight_kg: Mapped[float | None]

@@ -7,21 +7,10 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, CheckConstraint, Enum, ForeignKey, Index, SmallInteger, String, Text
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, SmallInteger, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.models.base import Base, Entity, UTCDateTime, utcnow
-
-
-def _enum(kind: type[enum.StrEnum], name: str) -> Enum:
-    return Enum(
-        kind,
-        name=name,
-        native_enum=False,
-        create_constraint=True,
-        length=24,
-        values_callable=lambda members: [m.value for m in members],
-    )
+from app.models.base import Base, Entity, UTCDateTime, text_enum, utcnow
 
 
 class PlanStatus(enum.StrEnum):
@@ -59,7 +48,7 @@ class TreatmentPlan(Entity, Base):
     evaluation_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("evaluations.id"))
     planned_sessions: Mapped[int] = mapped_column(SmallInteger)
     interval_days: Mapped[int] = mapped_column(SmallInteger)
-    status: Mapped[PlanStatus] = mapped_column(_enum(PlanStatus, "plan_status"))
+    status: Mapped[PlanStatus] = mapped_column(text_enum(PlanStatus, "plan_status"))
     notes: Mapped[str | None] = mapped_column(Text)
 
     sessions: Mapped[list[TreatmentSession]] = relationship(
@@ -94,7 +83,7 @@ class TreatmentSession(Entity, Base):
     plan_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("treatment_plans.id"), index=True)
     start_at: Mapped[datetime] = mapped_column(UTCDateTime())
     end_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    status: Mapped[SessionStatus] = mapped_column(_enum(SessionStatus, "session_status"))
+    status: Mapped[SessionStatus] = mapped_column(text_enum(SessionStatus, "session_status"))
     cancel_reason: Mapped[str | None] = mapped_column(Text)
 
     plan: Mapped[TreatmentPlan | None] = relationship(back_populates="sessions", lazy="raise")
