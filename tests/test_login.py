@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import uuid
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -264,3 +266,21 @@ def test_a_token_names_a_user_who_must_still_exist(
     with engine.begin() as connection:
         connection.execute(text("UPDATE users SET active = :off"), {"off": False})
     assert_problem(anonymous.get("/api/v1/auth/me", headers=headers), 401, "invalid-token")
+
+
+def test_parallel_guesses_cannot_slip_past_the_limit(
+    app: FastAPI, make_user: UserFactory, engine: Engine
+) -> None:
+    make_user(Role.ADMIN, "dr.besieged")
+
+    def guess(_: int) -> int:
+        with TestClient(app, raise_server_exceptions=False) as browser:
+            status: int = log_in(browser, "dr.besieged", "guess").status_code
+            return status
+
+    with ThreadPoolExecutor(max_workers=12) as pool:
+        statuses = Counter(pool.map(guess, range(12)))
+    assert statuses == {401: 5, 429: 7}
+    with engine.connect() as connection:
+        counted = connection.execute(text("SELECT count(*) FROM login_failures")).scalar_one()
+    assert counted == 5

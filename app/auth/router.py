@@ -65,11 +65,13 @@ def log_in(
     settings: Settings = request.app.state.settings
     policy = _policy(settings)
     now = datetime.now(UTC)
-    # Its own transaction, committed whatever the answer: a failure must be counted.
-    with transaction(request, write=True) as session:
-        result = service.log_in(
+    with transaction(request, write=False) as session:
+        attempt = service.check_password(
             session=session, username=username, password=password, now=now, policy=policy
         )
+    # Its own transaction, committed whatever the answer: a failure must be counted.
+    with transaction(request, write=True) as session:
+        result = service.settle_login(session=session, attempt=attempt, now=now, policy=policy)
         if isinstance(result, DomainError):
             trail = AuditTrail(session, _anonymous(username))
             trail.record_denied("log-in", Resource.USER, Access(None, None), result.code)

@@ -102,47 +102,79 @@ class LoginPolicy:
     token_lifetime: timedelta
 
 
-def log_in(
+@dataclass(frozen=True)
+class LoginAttempt:
+    """What checking a password found, before the attempt is counted."""
+
+    username: str  # case-folded
+    user_id: uuid.UUID | None  # set when the password is right and the account active
+    new_hash: str | None = None  # the password hashed with today's parameters, if needed
+
+
+def check_password(
     *, session: Session, username: str, password: str, now: datetime, policy: LoginPolicy
+) -> LoginAttempt:
+    """Check a username and password: the slow part of logging in (Argon2), done outside
+    any lock. An unknown username takes as long as a known one; a username already paused
+    is not checked at all (so a flood of guesses costs no hashing)."""
+    name = username.strip().casefold()[:64]
+    if _paused_for(session, name, now, policy) is not None:
+        return LoginAttempt(name, None)
+    user = session.scalar(select(User).where(User.username == name))
+    if user is None:
+        credentials.spend_verification_time(password)
+        return LoginAttempt(name, None)
+    if not (credentials.verify_password(user.password_hash, password) and user.active):
+        return LoginAttempt(name, None)
+    rehash = credentials.needs_rehash(user.password_hash)
+    return LoginAttempt(name, user.id, credentials.hash_password(password) if rehash else None)
+
+
+def settle_login(
+    *, session: Session, attempt: LoginAttempt, now: datetime, policy: LoginPolicy
 ) -> User | DomainError:
-    """Check a username and password, within the throttle.
+    """Count the attempt against the throttle, one attempt per username at a time.
 
     Returns the user, or the refusal to answer with. The refusal is returned, not raised, so
-    the caller commits the failure it recorded before answering. No refusal says whether the
-    username exists: unknown, wrong password and inactive read the same and take as long.
+    the caller commits the failure recorded here before answering. No refusal says whether
+    the username exists: unknown, wrong password and switched off read the same.
     """
-    name = username.strip().casefold()[:64]
-    _serialize_attempts(session, name)
-    since = now - policy.window
-    session.execute(delete(LoginFailure).where(LoginFailure.at <= since))
-    failures = session.scalars(
-        select(LoginFailure.at)
-        .where(LoginFailure.username == name, LoginFailure.at > since)
-        .order_by(LoginFailure.at)
-    ).all()
-    if len(failures) >= policy.max_failures:
-        # The wait ends when the oldest failure that still counts leaves the window.
-        unlocks = failures[len(failures) - policy.max_failures] + policy.window
-        wait = max(1, math.ceil((unlocks - now).total_seconds()))
+    _serialize_attempts(session, attempt.username)
+    session.execute(delete(LoginFailure).where(LoginFailure.at <= now - policy.window))
+    # Counted again under the lock: guesses racing in parallel cannot slip past the limit.
+    wait = _paused_for(session, attempt.username, now, policy)
+    if wait is not None:
         return TooManyLoginAttempts(
             f"Too many failed logins for this username; try again in {wait} seconds.",
             headers={"Retry-After": str(wait)},
         )
-    user = session.scalar(select(User).where(User.username == name))
-    if user is None:
-        credentials.spend_verification_time(password)
-    elif credentials.verify_password(user.password_hash, password) and user.active:
-        session.execute(delete(LoginFailure).where(LoginFailure.username == name))
-        if credentials.needs_rehash(user.password_hash):
-            user.password_hash = credentials.hash_password(password)
+    user = session.get(User, attempt.user_id) if attempt.user_id else None
+    if user is not None and user.active:
+        session.execute(delete(LoginFailure).where(LoginFailure.username == attempt.username))
+        if attempt.new_hash is not None:
+            user.password_hash = attempt.new_hash
         return user
-    session.add(LoginFailure(username=name, at=now))
+    session.add(LoginFailure(username=attempt.username, at=now))
     return InvalidCredentials("The username or the password is wrong, or the account is off.")
 
 
+def _paused_for(session: Session, name: str, now: datetime, policy: LoginPolicy) -> int | None:
+    """Seconds until the username may try again, or None if it may try now."""
+    failures = session.scalars(
+        select(LoginFailure.at)
+        .where(LoginFailure.username == name, LoginFailure.at > now - policy.window)
+        .order_by(LoginFailure.at)
+    ).all()
+    if len(failures) < policy.max_failures:
+        return None
+    # The pause ends when the oldest failure that still counts leaves the window.
+    unlocks = failures[len(failures) - policy.max_failures] + policy.window
+    return max(1, math.ceil((unlocks - now).total_seconds()))
+
+
 def _serialize_attempts(session: Session, name: str) -> None:
-    # Concurrent guesses for one username are counted one after another, so a burst of
-    # parallel requests cannot slip past the limit. (SQLite: the request's write lock does it.)
+    # Concurrent attempts for one username are counted one after another. (SQLite: the
+    # transaction's write lock does it.)
     if session.get_bind().dialect.name == "postgresql":
         session.execute(
             text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"),
