@@ -10,6 +10,8 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
 from pydantic import ValidationError
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from app.config import Settings, SettingsError, configure_logging, load_settings
@@ -180,7 +182,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"sclerosched: {exc}", file=sys.stderr)
         return 2
     configure_logging(settings.log_level)
-    result: int = args.handler(settings, args)
+    try:
+        result: int = args.handler(settings, args)
+    except OperationalError as exc:
+        # The driver's first line says why (refused, no such file, bad password); the SQL and
+        # its parameters are left out.
+        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else type(exc).__name__
+        url = make_url(settings.database_url).render_as_string(hide_password=True)
+        print(f"sclerosched: cannot use the database {url}: {reason}", file=sys.stderr)
+        return 1
     return result
 
 

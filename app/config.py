@@ -5,8 +5,9 @@ from __future__ import annotations
 import logging
 import re
 from functools import lru_cache
+from importlib import resources
 from typing import Annotated, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -144,7 +145,10 @@ def validate_time_zone(name: str) -> str:
 
 @lru_cache(maxsize=1)
 def _zone_names() -> frozenset[str]:
-    return frozenset(available_timezones())
+    # The tzdata package's list, the same on every machine and in the image: not the host's
+    # own names such as `localtime` (whatever /etc/localtime is there), nor `Factory`.
+    listed = resources.files("tzdata").joinpath("zones").read_text(encoding="utf-8").split()
+    return frozenset(listed) - {"Factory"}
 
 
 class SettingsError(RuntimeError):

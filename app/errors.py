@@ -18,7 +18,8 @@ from pydantic import BaseModel, Field
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.routing import BaseRoute, Match
+from starlette.routing import Match
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.logging import REQUEST_ID_HEADER
 
@@ -271,14 +272,20 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+
+
 def _allowed_methods(request: Request) -> list[str]:
-    """Every method some route accepts on this path (Starlette names only the first route's)."""
-    methods: set[str] = set()
-    for route in request.app.router.routes:
-        match, _ = route.matches({**request.scope, "method": "GET"})
-        if match != Match.NONE and isinstance(route, BaseRoute):
-            methods |= getattr(route, "methods", None) or set()
-    return sorted(methods)
+    """Every method some route accepts on this path: each is tried against the routes, which
+    works whether a router was included as one entry or expanded."""
+    return [
+        method
+        for method in _METHODS
+        if any(
+            route.matches({**request.scope, "method": method})[0] == Match.FULL
+            for route in request.app.router.routes
+        )
+    ]
 
 
 # Database failures that no service turned into a domain error: what the client is told.
@@ -319,7 +326,7 @@ async def _database_failure(request: Request, exc: Exception) -> JSONResponse:
     return await _domain_error(request, problem(detail))
 
 
-async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     request_id = getattr(request.state, "request_id", "-")
     logger.error(
         "unhandled %s on %s %s",
@@ -338,10 +345,36 @@ async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+class UnexpectedErrorMiddleware:
+    """Turns an exception no handler knows into a 500 problem, logged once with the request
+    id. It sits inside the other middleware (request id, no-store), so the answer gets their
+    headers, and it answers instead of re-raising, so the connection stays usable."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception as exc:
+            if started:  # too late for a problem response: the client sees a cut answer
+                raise
+            await _unexpected(Request(scope), exc)(scope, receive, send)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(DomainError, _domain_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     for kind, _, _ in _DATABASE_FAILURES:
         app.add_exception_handler(kind, _database_failure)
-    app.add_exception_handler(Exception, _unexpected)

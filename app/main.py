@@ -22,6 +22,7 @@ from app.db import make_engine, make_sessionmaker
 from app.errors import (
     DatabaseUnavailable,
     InternalError,
+    UnexpectedErrorMiddleware,
     install_error_handlers,
     problem_responses,
     problems_only_as_problem_json,
@@ -77,6 +78,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.signing_key = _signing_key(settings)
 
     # Outermost last: the request id is set before anything else runs.
+    app.add_middleware(UnexpectedErrorMiddleware)
     app.add_middleware(NoStoreMiddleware)
     if settings.cors_origins:
         app.add_middleware(

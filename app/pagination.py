@@ -53,13 +53,20 @@ def decode_cursor(cursor: str, *, arity: int) -> list[Any]:
         key = json.loads(raw)
     except (binascii.Error, ValueError, UnicodeDecodeError):
         raise InvalidCursor("The cursor is not one this service issued.") from None
-    if (
-        not isinstance(key, list)
-        or len(key) != arity
-        or not all(isinstance(k, str) and "\x00" not in k for k in key)
-    ):
+    if not isinstance(key, list) or len(key) != arity or not all(map(_plain_text, key)):
         raise InvalidCursor("The cursor is not one this service issued.")
     return key
+
+
+def _plain_text(part: object) -> bool:
+    """A cursor part the database can compare: a string of valid Unicode without NUL."""
+    if not isinstance(part, str) or "\x00" in part:
+        return False
+    try:
+        part.encode("utf-8")  # a lone surrogate ("\ud800") is not text any database stores
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def cursor_uuid(text: str) -> uuid.UUID:
@@ -76,7 +83,8 @@ def cursor_datetime(text: str) -> datetime:
         value = datetime.fromisoformat(text)
     except ValueError:
         raise InvalidCursor("The cursor is not one this service issued.") from None
-    if value.tzinfo is None:
+    # Stored times are aware and well inside these years; anything else was forged.
+    if value.tzinfo is None or not 1900 <= value.year <= 2999:
         raise InvalidCursor("The cursor is not one this service issued.")
     return value
 

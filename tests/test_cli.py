@@ -156,3 +156,21 @@ def test_seed_demo_prints_one_working_login_per_role(
 def _logins(output: str) -> dict[str, str]:
     lines = output.split("Demo logins", 1)[1].splitlines()[1:]
     return dict(line.split() for line in lines if line.startswith("  demo-"))  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "sqlite:////nonexistent-directory/sclerosched.db",
+        "postgresql+psycopg://postgres:hunter2@127.0.0.1:1/none",
+    ],
+)
+def test_an_unreachable_database_stops_start_up_with_a_clear_message(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], url: str
+) -> None:
+    monkeypatch.setenv("SCLEROSCHED_DATABASE_URL", url)
+    assert main(["migrate"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("sclerosched: cannot use the database")
+    assert "Traceback" not in err
+    assert "hunter2" not in err

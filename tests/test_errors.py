@@ -17,8 +17,15 @@ from tests.conftest import assert_problem, new_patient
 def test_unknown_route_and_wrong_method(client: TestClient) -> None:
     body = assert_problem(client.get("/api/v1/nothing-here"), 404, "not-found")
     assert body["instance"] == "/api/v1/nothing-here"
-    assert_problem(client.put("/api/v1/patients"), 405, "method-not-allowed")
+    put = client.put("/api/v1/patients")
+    assert_problem(put, 405, "method-not-allowed")
+    assert put.headers["allow"] == "GET, POST"
+    assert put.json()["detail"].endswith("use GET or POST")
     assert_problem(client.delete("/api/v1/practitioners"), 405, "method-not-allowed")
+    one = client.delete(f"/api/v1/practitioners/{uuid.uuid4()}")
+    assert_problem(one, 405, "method-not-allowed")
+    assert one.headers["allow"] == "GET, PATCH"
+    assert client.post("/health/live").headers["allow"] == "GET"
 
 
 @pytest.mark.parametrize(
@@ -61,7 +68,7 @@ def test_unexpected_error_is_a_bare_500_logged_with_the_request_id(
         raise RuntimeError("SELECT secret FROM patients WHERE family_name = 'Dubois'")
 
     monkeypatch.setattr(patient_service, "get_patient", explode)
-    with caplog.at_level(logging.ERROR, logger="app.errors"):
+    with caplog.at_level(logging.ERROR):
         response = client.get(f"/api/v1/patients/{patient['id']}")
     body = assert_problem(response, 500, "internal-error")
     request_id = response.headers["x-request-id"]
@@ -70,8 +77,10 @@ def test_unexpected_error_is_a_bare_500_logged_with_the_request_id(
     assert "SELECT" not in response.text
     assert "Traceback" not in response.text
     assert "RuntimeError" not in response.text
-    logged = [r for r in caplog.records if r.name == "app.errors"]
-    assert logged
+    assert response.headers["cache-control"] == "no-store"  # like every other /api answer
+    logged = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert len(logged) == 1  # once, by us, with the request id
+    assert logged[0].name == "app.errors"
     assert getattr(logged[0], "request_id", None) == request_id
     assert logged[0].exc_info is not None  # the trace goes to the log, not the client
 

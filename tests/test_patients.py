@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import base64
+import json
+import threading
 import uuid
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
@@ -288,6 +292,64 @@ def test_bad_list_parameters_are_422(client: TestClient, params: dict[str, objec
     response = client.get("/api/v1/patients", params=params)
     assert response.status_code == 422
     assert response.json()["code"] in {"validation-error", "invalid-cursor", "invalid-query"}
+
+
+def _forged_cursor(*parts: str) -> str:
+    raw = json.dumps(list(parts)).encode()  # a lone surrogate is written \\ud800
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+@pytest.mark.parametrize(
+    "cursor",
+    [
+        _forged_cursor("\ud800", "a", str(uuid.uuid4())),  # not valid Unicode
+        _forged_cursor("a", "\udfff", str(uuid.uuid4())),
+    ],
+)
+def test_forged_cursor_is_a_422_not_a_500(client: TestClient, cursor: str) -> None:
+    new_patient(client)
+    for path in ("/api/v1/patients", "/api/v1/practitioners"):
+        response = client.get(path, params={"cursor": cursor})
+        assert_problem(response, 422, "invalid-cursor")
+
+
+def test_names_that_grow_when_case_folded_are_stored_and_found(client: TestClient) -> None:
+    # "ß" folds to "ss": a 100-character name has a 200-character search key.
+    patient = new_patient(client, family_name="ß" * 100, given_name="ﬀ" * 100)
+    found = client.get("/api/v1/patients", params={"q": "SS" * 50}).json()["items"]
+    assert [p["id"] for p in found] == [patient["id"]]
+    practitioner = client.post(
+        "/api/v1/practitioners", json={"name": "ß" * 200, "time_zone": "Europe/Paris"}
+    )
+    assert practitioner.status_code == 201, practitioner.text
+
+
+def test_concurrent_patches_to_one_identifier_give_one_owner(
+    app: FastAPI, client: TestClient, engine: Engine
+) -> None:
+    patients = [new_patient(client, given_name=f"P{i}") for i in range(8)]
+    barrier = threading.Barrier(len(patients))
+    statuses: list[tuple[int, str | None]] = []
+
+    def claim(patient_id: str) -> None:
+        with TestClient(app, headers=client.headers) as mine:
+            barrier.wait()
+            response = mine.patch(
+                f"/api/v1/patients/{patient_id}",
+                json={"identifiers": [{"system": MRN, "value": "RACE-1"}]},
+            )
+            code = response.json().get("code") if response.status_code != 200 else None
+            statuses.append((response.status_code, code))
+
+    threads = [threading.Thread(target=claim, args=(p["id"],)) for p in patients]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(statuses, key=str) == sorted(
+        [(200, None)] + [(409, "duplicate-identifier")] * (len(patients) - 1), key=str
+    )
+    assert count_rows(engine, "patient_identifiers") == 1
 
 
 def test_unknown_and_malformed_ids(client: TestClient) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import json
 import uuid
 
 import pytest
@@ -105,7 +107,11 @@ def test_invalid_availability_is_a_422(
     assert count_rows(engine, "practitioners") == 0
 
 
-@pytest.mark.parametrize("zone", ["Mars/Olympus", "CET+1", "", "europe/paris", "../../etc/passwd"])
+@pytest.mark.parametrize(
+    # `localtime` is a name the host may have, meaning its own clock: not a zone.
+    "zone",
+    ["Mars/Olympus", "CET+1", "", "europe/paris", "../../etc/passwd", "localtime", "Factory"],
+)
 def test_unknown_time_zone_is_a_422(client: TestClient, zone: str) -> None:
     response = client.post("/api/v1/practitioners", json={"name": "Dr X", "time_zone": zone})
     assert_problem(response, 422, "validation-error")
@@ -120,7 +126,8 @@ def test_invalid_update_changes_nothing(client: TestClient, engine: Engine) -> N
         {"weekday": 1, "start": "10:00", "end": "14:00"},
     ]
     assert_problem(client.patch(url, json={"availability": overlapping}), 422, "validation-error")
-    assert_problem(client.patch(url, json={"name": None}), 422, "validation-error")
+    null = assert_problem(client.patch(url, json={"name": None}), 422, "validation-error")
+    assert null["errors"][0]["loc"] == ["body", "name"]
     assert_problem(client.patch(url, json={"time_zone": "Nowhere/Land"}), 422, "validation-error")
     assert_problem(
         client.patch(url, json={"name": "Dr Y"}, headers={"If-Match": 'W/"9"'}),
@@ -196,3 +203,16 @@ def test_time_off_of_an_unknown_practitioner_is_a_404(client: TestClient) -> Non
     assert_problem(client.post(url, json=body), 404, "not-found")
     assert_problem(client.get(url), 404, "not-found")
     assert_problem(client.get(url, params={"from": "2027-02-01"}), 422, "validation-error")
+
+
+@pytest.mark.parametrize(
+    "start", ["0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00", "2027-02-01T00:00:00"]
+)
+def test_forged_time_off_cursor_is_a_422(client: TestClient, start: str) -> None:
+    practitioner = new_practitioner(client)
+    raw = json.dumps([start, str(uuid.uuid4())]).encode()
+    cursor = base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    response = client.get(
+        f"/api/v1/practitioners/{practitioner['id']}/time-off", params={"cursor": cursor}
+    )
+    assert_problem(response, 422, "invalid-cursor")

@@ -31,8 +31,9 @@ class Patient(Entity, Base):
     given_name: Mapped[str] = mapped_column(String(100))
     family_name: Mapped[str] = mapped_column(String(100))
     # Case-folded copies of the names: the list's sort order and its case-insensitive search.
-    given_key: Mapped[str] = mapped_column(String(100))
-    family_key: Mapped[str] = mapped_column(String(100))
+    # Case folding can triple a name's length ("ß" -> "ss", "ΐ" -> 3 characters).
+    given_key: Mapped[str] = mapped_column(String(300))
+    family_key: Mapped[str] = mapped_column(String(300))
     birth_date: Mapped[date]
     sex: Mapped[Sex] = mapped_column(text_enum(Sex, "sex", length=16))
     phone: Mapped[str | None] = mapped_column(String(40))

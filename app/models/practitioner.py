@@ -16,7 +16,7 @@ class Practitioner(Entity, Base):
     __table_args__ = (Index("ix_practitioners_name_order", "name_key", "id"),)
 
     name: Mapped[str] = mapped_column(String(200))
-    name_key: Mapped[str] = mapped_column(String(200))
+    name_key: Mapped[str] = mapped_column(String(600))  # case-folded: up to 3x the name
     active: Mapped[bool] = mapped_column(default=True)
     time_zone: Mapped[str] = mapped_column(String(64))
 

@@ -158,7 +158,7 @@ def _replace_identifiers(
     have = {(i.system, i.value) for i in kept}
     added = [PatientIdentifier(system=s, value=v) for s, v in sorted(wanted - have)]
     patient.identifiers = kept + added
-    session.flush()  # deletes go out before inserts of a later flush
+    _flush_identifiers(session)  # deletes go out before inserts of a later flush
 
 
 def _flush_identifiers(session: Session) -> None:

@@ -7,7 +7,14 @@ from datetime import datetime, time
 from itertools import pairwise
 from typing import Annotated
 
-from pydantic import AfterValidator, Field, PlainSerializer, StringConstraints, model_validator
+from pydantic import (
+    AfterValidator,
+    Field,
+    PlainSerializer,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
 
 from app.config import validate_time_zone
 from app.schemas import Boolean, InputModel, Instant, Integer, ReadModel, ShortText, Stored
@@ -77,12 +84,12 @@ class PractitionerUpdate(InputModel):
     active: Boolean | None = None
     availability: Availability | None = None
 
-    @model_validator(mode="after")
-    def _no_nulls(self) -> PractitionerUpdate:
-        for field in self.model_fields_set:
-            if getattr(self, field) is None:
-                raise ValueError(f"{field} cannot be null; leave the field out to keep it")
-        return self
+    @field_validator("name", "time_zone", "active", "availability", mode="before")
+    @classmethod
+    def _not_null(cls, value: object) -> object:
+        if value is None:
+            raise ValueError("cannot be null; leave the field out to keep it")
+        return value
 
 
 class AvailabilityRead(ReadModel):
