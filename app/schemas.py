@@ -59,7 +59,13 @@ def _to_utc(value: datetime) -> datetime:
     return value.astimezone(UTC)
 
 
-CalendarDate = Annotated[date, BeforeValidator(_date_text)]
+def _plausible_year(value: date) -> date:
+    if not 1900 <= value.year <= 2999:
+        raise ValueError("must be between the years 1900 and 2999")
+    return value
+
+
+CalendarDate = Annotated[date, BeforeValidator(_date_text), AfterValidator(_plausible_year)]
 
 
 def _printable_with_line_breaks(value: str) -> str:

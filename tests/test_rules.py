@@ -93,8 +93,9 @@ def test_a_clean_evaluation_is_eligible_with_no_flags() -> None:
             "not-suitable",
         ),
         (
+            # Blocking for the face only: the legs may still be treated.
             {"sites": frozenset({Site.FACE, Site.LEFT_KNEE})},
-            [("facial-veins-excluded", "warning")],
+            [("facial-veins-excluded", "blocking")],
             "eligible",
         ),
         # counselling-incomplete
@@ -240,6 +241,27 @@ def test_outcome_precedence(changes: dict[str, object], outcome: str) -> None:
     assert assess(facts(**changes)).outcome == outcome
 
 
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"risks": {RiskFactor.HORMONAL_CONTRACEPTION: True}},
+        {"risks": {RiskFactor.PREGNANCY: None}},
+        {"benefits_and_risks_explained": False},
+        {"ceap_class": CeapClass.C2},
+    ],
+)
+def test_face_only_is_not_suitable_whatever_else_is_found(changes: dict[str, object]) -> None:
+    assert assess(facts(sites=frozenset({Site.FACE}), **changes)).outcome == "not-suitable"
+
+
+@pytest.mark.parametrize("factor", list(RiskFactor))
+def test_each_unknown_risk_factor_keeps_the_evaluation_incomplete(factor: RiskFactor) -> None:
+    assessment = assess(facts(risks={factor: None}))
+    assert codes(assessment) == [("risk-factor-unknown", "blocking")]
+    assert factor.value in assessment.flags[0].message
+    assert assessment.outcome == "incomplete"
+
+
 def test_all_flags_are_reported_together_not_just_the_strongest() -> None:
     assessment = assess(
         facts(
@@ -272,15 +294,25 @@ def test_unknown_risk_factors_are_named() -> None:
 
 
 @pytest.mark.parametrize(
-    ("changes", "cleared_outcome"),
+    ("changes", "clearable", "cleared_outcome"),
     [
-        ({"risks": {RiskFactor.HORMONAL_CONTRACEPTION: True}}, "eligible"),
+        ({"risks": {RiskFactor.HORMONAL_CONTRACEPTION: True}}, True, "eligible"),
         (
             {"risks": {RiskFactor.HISTORY_OF_BLOOD_CLOTS: True, RiskFactor.PREGNANCY: True}},
+            True,
+            "eligible",
+        ),
+        (
+            {
+                "sites": frozenset({Site.FACE, Site.RIGHT_CALF}),
+                "risks": {RiskFactor.THROMBOPHILIA: True},
+            },
+            True,
             "eligible",
         ),
         (
             {"risks": {RiskFactor.HORMONAL_CONTRACEPTION: True, RiskFactor.IMMOBILITY: True}},
+            False,
             "contraindicated",
         ),
         (
@@ -288,19 +320,21 @@ def test_unknown_risk_factors_are_named() -> None:
                 "risks": {RiskFactor.HORMONAL_CONTRACEPTION: True},
                 "benefits_and_risks_explained": False,
             },
+            False,
             "incomplete",
         ),
-        ({"varicose_veins": VaricoseVeins.PRESENT}, "varicose-treatment-first"),
-        ({}, "eligible"),
+        ({"varicose_veins": VaricoseVeins.PRESENT}, False, "varicose-treatment-first"),
+        ({"sites": frozenset({Site.FACE})}, False, "not-suitable"),
+        ({}, False, "eligible"),
     ],
 )
 def test_clearance_lifts_relative_contraindications_only(
-    changes: dict[str, object], cleared_outcome: str
+    changes: dict[str, object], clearable: bool, cleared_outcome: str
 ) -> None:
     assessment = assess(facts(**changes))
+    assert assessment.clearable is clearable
     assert outcome_after_clearance(assessment, cleared=False) == assessment.outcome
     assert outcome_after_clearance(assessment, cleared=True) == cleared_outcome
-    assert assessment.clearable == (assessment.outcome is Outcome.CLEARANCE_REQUIRED)
 
 
 @pytest.mark.parametrize(
@@ -339,7 +373,11 @@ def test_outcome_is_never_more_permissive_than_its_flags(
     counselled: bool,
 ) -> None:
     assessment = assess(EvaluationFacts(sites, ceap, varicose, treated, risks, counselled))
-    severities = {f.severity for f in assessment.flags}
+    # The facial flag beside leg sites blocks the face, not the legs' treatment.
+    legs_too = sites != {Site.FACE}
+    severities = {
+        f.severity for f in assessment.flags if not (f.code == "facial-veins-excluded" and legs_too)
+    }
     assert (assessment.outcome is Outcome.ELIGIBLE) == (severities <= {Severity.WARNING})
     if Severity.ABSOLUTE in severities:
         assert assessment.outcome is Outcome.CONTRAINDICATED

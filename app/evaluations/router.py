@@ -123,7 +123,11 @@ def read_evaluation(
     summary="Clear relative contraindications",
     dependencies=[requires(Permission.CLEARANCES_WRITE)],
     responses=problem_responses(
-        NotFound, service.UnknownPractitioner, service.NotClearable, service.AlreadyCleared
+        NotFound,
+        service.UnknownPractitioner,
+        service.NotClearable,
+        service.AlreadyCleared,
+        service.PatientArchived,
     ),
 )
 def clear_evaluation(
@@ -132,11 +136,14 @@ def clear_evaluation(
     """A clinician documents the decision to treat despite relative contraindications (the
     pill, a history of blood clots, ...). The outcome becomes `eligible`.
 
-    Only an evaluation whose outcome is `clearance-required` can be cleared: absolute
-    contraindications and blocking flags (varicose veins first, counselling, unknown risk
-    factors) are a 409 `not-clearable`; they need a new evaluation instead.
+    Only the patient's current evaluation, while valid, whose outcome is `clearance-required`
+    can be cleared: absolute contraindications and blocking flags (varicose veins first,
+    counselling, unknown risk factors) are a 409 `not-clearable`, as is a superseded or
+    expired evaluation; they need a new evaluation instead.
     """
-    evaluation = service.clear_evaluation(session=session, evaluation_id=evaluation_id, data=body)
+    evaluation = service.clear_evaluation(
+        session=session, evaluation_id=evaluation_id, data=body, now=datetime.now(UTC)
+    )
     audit.record("clear", Resource.EVALUATION, evaluation.id, patient_id=evaluation.patient_id)
     return _read(evaluation)
 

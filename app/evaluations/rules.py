@@ -15,7 +15,9 @@ from datetime import datetime
 
 class Severity(enum.StrEnum):
     ABSOLUTE = "absolute"  # a contraindication nothing can clear
-    BLOCKING = "blocking"  # booking refused until a later evaluation records otherwise
+    # Booking refused until a later evaluation records otherwise; `facial-veins-excluded`
+    # with leg sites blocks only the face (never treated), not the legs.
+    BLOCKING = "blocking"
     RELATIVE = "relative"  # booking needs a clinician's documented clearance
     WARNING = "warning"  # shown to staff; does not stop booking
 
@@ -166,10 +168,13 @@ FACE_ONLY = Flag(
     Severity.BLOCKING,
     "Only facial spider veins: the face is not treated by micro-sclerotherapy (scarring risk).",
 )
+# Blocking for the face only: the face is never a treatment site (completion records refuse
+# it), and the legs' outcome follows from the other flags.
 FACE_WITH_LEGS = Flag(
     "facial-veins-excluded",
-    Severity.WARNING,
-    "Facial spider veins are recorded but never treated (scarring risk); the legs may proceed.",
+    Severity.BLOCKING,
+    "Facial spider veins are recorded but never treated (scarring risk): the face is "
+    "excluded, the legs may proceed.",
 )
 COUNSELLING_INCOMPLETE = Flag(
     "counselling-incomplete",

@@ -129,6 +129,11 @@ class EvaluationCreate(InputModel):
             raise ValueError("varicose_treatment (kind, completed_on) is required when treated")
         if not treated and self.varicose_treatment is not None:
             raise ValueError("varicose_treatment is only recorded when varicose_veins is treated")
+        # The evaluation found the veins treated: the treatment came before it (its calendar
+        # day, wherever the clinic is: hence the latest date on Earth at that instant).
+        latest = (self.performed_at + timedelta(hours=14)).date()
+        if self.varicose_treatment and self.varicose_treatment.completed_on > latest:
+            raise ValueError("varicose_treatment.completed_on is after performed_at")
         return self
 
 
@@ -138,9 +143,16 @@ class FlagRead(ReadModel):
     message: str
 
 
+def _says_something(value: str) -> str:
+    # Invisible characters (a zero-width space) are not a documented reason.
+    if not any(character.isalnum() for character in value):
+        raise ValueError("must state the reason in words")
+    return value
+
+
 class ClearanceCreate(InputModel):
     practitioner_id: uuid.UUID = Field(description="The clinician taking the decision")
-    reason: Annotated[FreeText, Field(min_length=1)] = Field(
+    reason: Annotated[FreeText, Field(min_length=1), AfterValidator(_says_something)] = Field(
         examples=["Pill stopped 6 weeks ago; low-dose polidocanol, walking advised."]
     )
 

@@ -88,9 +88,11 @@ class Eligibility:
         return self.evaluation.clearance if self.evaluation else None
 
 
+# Newest first: by when it was performed, then (same moment) the later recorded. The first
+# one is the current one, the one eligibility goes by.
 _NEWEST_FIRST = Keyset(
-    columns=(Evaluation.performed_at, Evaluation.id),
-    parsers=(cursor_datetime, cursor_uuid),
+    columns=(Evaluation.performed_at, Evaluation.created_at, Evaluation.id),
+    parsers=(cursor_datetime, cursor_datetime, cursor_uuid),
     descending=True,
 )
 
@@ -187,13 +189,27 @@ def list_evaluations(
 
 
 def clear_evaluation(
-    *, session: Session, evaluation_id: uuid.UUID, data: ClearanceCreate
+    *, session: Session, evaluation_id: uuid.UUID, data: ClearanceCreate, now: datetime
 ) -> Evaluation:
-    """Record a clinician's clearance of the evaluation's relative contraindications."""
+    """Record a clinician's clearance of the relative contraindications of the patient's
+    current evaluation (a superseded or expired one no longer decides anything)."""
     evaluation = get_evaluation(session=session, evaluation_id=evaluation_id)
     _ensure_practitioner(session, data.practitioner_id)
     if evaluation.clearance is not None:
         raise AlreadyCleared(f"Evaluation {evaluation_id} was cleared already.")
+    if get_patient(session=session, patient_id=evaluation.patient_id).archived:
+        raise PatientArchived(f"Patient {evaluation.patient_id} is archived.")
+    current = _current_evaluation(session, evaluation.patient_id)
+    if current is not None and current.id != evaluation.id:
+        raise NotClearable(
+            f"Evaluation {evaluation_id} is superseded by a newer one: clear the current one.",
+            current_evaluation_id=str(current.id),
+        )
+    if evaluation.valid_until <= now:
+        raise NotClearable(
+            f"Evaluation {evaluation_id} expired on {evaluation.valid_until.isoformat()}: "
+            "a new evaluation is needed."
+        )
     assessment = _stored_assessment(evaluation)
     if not assessment.clearable:
         standing = [f.code for f in assessment.flags if f.severity is not Severity.WARNING]
@@ -211,18 +227,24 @@ def clear_evaluation(
     return evaluation
 
 
+def _current_evaluation(session: Session, patient_id: uuid.UUID) -> Evaluation | None:
+    """The newest evaluation, in the order the patient's list shows them."""
+    newest = [column.desc() for column in _NEWEST_FIRST.columns]
+    return session.scalar(
+        select(Evaluation)
+        .options(selectinload(Evaluation.clearance))
+        .where(Evaluation.patient_id == patient_id)
+        .order_by(*newest)
+        .limit(1)
+    )
+
+
 def current_eligibility(*, session: Session, patient_id: uuid.UUID, now: datetime) -> Eligibility:
     """May micro-sclerotherapy be booked for the patient now? Booking asks only this."""
     patient = get_patient(session=session, patient_id=patient_id)
     if patient.archived:
         return Eligibility(False, EligibilityOutcome.PATIENT_ARCHIVED, (ARCHIVED,))
-    evaluation = session.scalar(
-        select(Evaluation)
-        .options(selectinload(Evaluation.clearance))
-        .where(Evaluation.patient_id == patient_id, Evaluation.performed_at <= now)
-        .order_by(Evaluation.performed_at.desc(), Evaluation.created_at.desc())
-        .limit(1)
-    )
+    evaluation = _current_evaluation(session, patient_id)
     if evaluation is None:
         return Eligibility(False, EligibilityOutcome.EVALUATION_MISSING, (EVALUATION_MISSING,))
     stored = _stored_assessment(evaluation)

@@ -9,7 +9,7 @@ import uuid
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, String, Text
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.models.base import Base, UTCDateTime, utcnow
@@ -17,7 +17,10 @@ from app.models.base import Base, UTCDateTime, utcnow
 
 class Evaluation(Base):
     __tablename__ = "evaluations"
-    __table_args__ = (Index("ix_evaluations_patient_performed", "patient_id", "performed_at"),)
+    __table_args__ = (
+        Index("ix_evaluations_patient_performed", "patient_id", "performed_at"),
+        CheckConstraint("weight_kg > 0", name="weight_positive"),
+    )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
     patient_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("patients.id"))

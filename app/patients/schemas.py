@@ -15,15 +15,19 @@ Phone = Annotated[
     str,
     StringConstraints(strip_whitespace=True, pattern=r"^\+?[0-9][0-9 ().\-]{2,38}$"),
 ]
-Weight = Annotated[Number, Field(gt=0, le=500, description="Body weight in kg")]
+# Adults are treated; a value outside this range is a typing slip (grams, pounds, a comma),
+# and the polidocanol limit is computed from it.
+MIN_WEIGHT_KG, MAX_WEIGHT_KG = 20, 400
+Weight = Annotated[
+    Number,
+    Field(ge=MIN_WEIGHT_KG, le=MAX_WEIGHT_KG, description="Body weight in kg (20 to 400)"),
+]
 
 
 def _not_in_the_future(value: date) -> date:
     # Compared with the latest calendar date anywhere on Earth (UTC+14), so no zone is wronged.
     if value > (datetime.now(UTC) + timedelta(hours=14)).date():
         raise ValueError("birth date is in the future")
-    if value.year < 1900:
-        raise ValueError("birth date is before 1900")
     return value
 
 
