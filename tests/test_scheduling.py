@@ -44,6 +44,12 @@ def booked(client: TestClient, **body: Any) -> dict[str, Any]:
     return result
 
 
+def ok(response: Any) -> Any:
+    """A set-up step's response: it must have worked, or the test proves nothing."""
+    assert response.status_code < 300, response.text
+    return response.json()
+
+
 def at(value: str) -> datetime:
     return datetime.fromisoformat(value)
 
@@ -83,13 +89,15 @@ def test_the_course_of_treatment_scenario(client: TestClient, doctor: dict[str, 
     other = eligible_patient(client, doctor["id"], given_name="Other")
     booked(client, patient_id=other["id"], practitioner_id=doctor["id"], start=monday)
     away_from = monday + timedelta(days=27)
-    client.post(
-        f"/api/v1/practitioners/{doctor['id']}/time-off",
-        json={
-            "start": away_from.isoformat(),
-            "end": (away_from + timedelta(days=3)).isoformat(),
-            "reason": "Congress",
-        },
+    ok(
+        client.post(
+            f"/api/v1/practitioners/{doctor['id']}/time-off",
+            json={
+                "start": away_from.isoformat(),
+                "end": (away_from + timedelta(days=3)).isoformat(),
+                "reason": "Congress",
+            },
+        )
     )
 
     response = client.post(
@@ -157,13 +165,15 @@ def test_free_slots_avoid_bookings_and_time_off(client: TestClient, doctor: dict
         practitioner_id=doctor["id"],
         start=monday + timedelta(hours=1),
     )
-    client.post(
-        f"/api/v1/practitioners/{doctor['id']}/time-off",
-        json={
-            "start": (monday + timedelta(hours=5)).isoformat(),
-            "end": (monday + timedelta(hours=8)).isoformat(),
-            "reason": "Training",
-        },
+    ok(
+        client.post(
+            f"/api/v1/practitioners/{doctor['id']}/time-off",
+            json={
+                "start": (monday + timedelta(hours=5)).isoformat(),
+                "end": (monday + timedelta(hours=8)).isoformat(),
+                "reason": "Training",
+            },
+        )
     )
     response = client.get(
         f"/api/v1/practitioners/{doctor['id']}/slots",
@@ -240,23 +250,25 @@ def test_booking_refusals(client: TestClient, engine: Engine, doctor: dict[str, 
     refused(
         409, "slot-taken", start=monday + timedelta(minutes=30), practitioner_id=colleague["id"]
     )
-    client.post(
-        f"/api/v1/practitioners/{doctor['id']}/time-off",
-        json={
-            "start": (monday + timedelta(days=21)).isoformat(),
-            "end": (monday + timedelta(days=22)).isoformat(),
-            "reason": "Leave",
-        },
+    ok(
+        client.post(
+            f"/api/v1/practitioners/{doctor['id']}/time-off",
+            json={
+                "start": (monday + timedelta(days=21)).isoformat(),
+                "end": (monday + timedelta(days=22)).isoformat(),
+                "reason": "Leave",
+            },
+        )
     )
     refused(422, "outside-availability", start=monday + timedelta(days=21, hours=2))
-    client.patch(f"/api/v1/practitioners/{colleague['id']}", json={"active": False})
+    ok(client.patch(f"/api/v1/practitioners/{colleague['id']}", json={"active": False}))
     refused(
         422,
         "inactive-practitioner",
         start=monday + timedelta(days=28),
         practitioner_id=colleague["id"],
     )
-    client.delete(f"/api/v1/patients/{patient['id']}")
+    ok(client.delete(f"/api/v1/patients/{patient['id']}"))
     refused(409, "patient-archived", start=monday + timedelta(days=28))
     assert count_rows(engine, "treatment_sessions") == before
 
@@ -297,9 +309,11 @@ def test_booking_needs_an_evaluation_valid_through_the_session(
         "eligibility-blocked",
     )
     assert body["outcome"] == "clearance-required"
-    client.post(
-        f"/api/v1/evaluations/{evaluation['id']}/clearance",
-        json={"practitioner_id": doctor["id"], "reason": "Reviewed"},
+    ok(
+        client.post(
+            f"/api/v1/evaluations/{evaluation['id']}/clearance",
+            json={"practitioner_id": doctor["id"], "reason": "Reviewed"},
+        )
     )
     assert (
         book(client, patient_id=pill["id"], practitioner_id=doctor["id"], start=monday).status_code
@@ -427,7 +441,7 @@ def _arrived(
         practitioner_id=doctor["id"],
         start=next_weekday_at(1, 9, weeks_ahead=weeks),
     )
-    client.post(f"/api/v1/sessions/{visit['id']}/check-in")
+    ok(client.post(f"/api/v1/sessions/{visit['id']}/check-in"))
     return person, f"/api/v1/sessions/{visit['id']}/complete"
 
 
@@ -565,7 +579,7 @@ def test_completing_a_course_proposes_the_next_visit_and_closes_the_plan(
         start=next_weekday_at(2, 9),
         plan_id=plan["id"],
     )
-    client.post(f"/api/v1/sessions/{first['id']}/check-in")
+    ok(client.post(f"/api/v1/sessions/{first['id']}/check-in"))
     record = {
         "treated_sites": ["left_calf"],
         "sclerosant": "polidocanol",
@@ -587,7 +601,7 @@ def test_completing_a_course_proposes_the_next_visit_and_closes_the_plan(
         start=proposal["start"],
         plan_id=plan["id"],
     )
-    client.post(f"/api/v1/sessions/{second['id']}/check-in")
+    ok(client.post(f"/api/v1/sessions/{second['id']}/check-in"))
     last = client.post(f"/api/v1/sessions/{second['id']}/complete", json=record).json()
     assert last["next_follow_up"] is None
     plan_now = client.get(f"/api/v1/treatment-plans/{plan['id']}").json()
@@ -611,7 +625,7 @@ def test_session_list_filters_and_pages(client: TestClient, doctor: dict[str, An
         )
         for i, p in enumerate(patients)
     ]
-    client.post(f"/api/v1/sessions/{made[1]['id']}/cancel", json={"reason": "x"})
+    ok(client.post(f"/api/v1/sessions/{made[1]['id']}/cancel", json={"reason": "x"}))
     everything = client.get("/api/v1/sessions", params={"practitioner_id": doctor["id"]}).json()
     assert [s["id"] for s in everything["items"]] == [s["id"] for s in made]
     live = client.get("/api/v1/sessions", params={"status": "booked"}).json()["items"]
@@ -659,3 +673,217 @@ def test_treatment_plans_list_newest_first_and_refuse_bad_input(
     assert client.patch(plan_url, json={"status": "cancelled"}).json()["status"] == "cancelled"
     assert_problem(client.patch(plan_url, json={"status": "active"}), 409, "invalid-plan-change")
     assert_problem(client.patch(plan_url, json={"planned_sessions": None}), 422, "validation-error")
+
+
+def test_a_late_first_visit_still_gets_the_whole_course(
+    client: TestClient, doctor: dict[str, Any]
+) -> None:
+    patient = eligible_patient(client, doctor["id"])
+    monday = next_weekday_at(0, 9)
+    ok(
+        client.post(
+            f"/api/v1/practitioners/{doctor['id']}/time-off",
+            json={
+                "start": (monday - timedelta(days=7)).isoformat(),
+                "end": (monday + timedelta(days=70)).isoformat(),
+                "reason": "Sabbatical",
+            },
+        )
+    )
+    result = ok(
+        client.post(
+            "/api/v1/scheduling/proposals",
+            json={"patient_id": patient["id"], "earliest": monday.date().isoformat()},
+        )
+    )
+    assert result["unplaced"] == []
+    starts = [at(p["start"]) for p in result["proposals"]]
+    assert len(starts) == 3  # a usual course, without a plan
+    assert starts[0] >= monday + timedelta(days=70)
+    for before, after in itertools.pairwise(starts):
+        assert 21 <= (after.astimezone(PARIS).date() - before.astimezone(PARIS).date()).days <= 35
+
+
+def test_proposals_stop_where_the_evaluation_stops_being_valid(
+    client: TestClient, doctor: dict[str, Any]
+) -> None:
+    patient = new_patient(client)
+    performed = datetime.now(UTC) - timedelta(days=350)  # valid for about 15 more days
+    evaluation = record_evaluation(
+        client, patient["id"], doctor["id"], performed_at=performed.isoformat()
+    )
+    result = ok(
+        client.post(
+            "/api/v1/scheduling/proposals",
+            json={
+                "patient_id": patient["id"],
+                "earliest": datetime.now(PARIS).date().isoformat(),
+                "sessions": 3,
+            },
+        )
+    )
+    assert result["blocked"] is False
+    valid_until = at(evaluation["valid_until"])
+    assert all(at(p["end"]) <= valid_until for p in result["proposals"])
+    assert [u["sequence"] for u in result["unplaced"]] == [2, 3]
+    assert all("evaluation" in u["reason"] for u in result["unplaced"])
+    for proposal in result["proposals"]:  # what is proposed can be booked
+        booked(
+            client,
+            patient_id=patient["id"],
+            practitioner_id=proposal["practitioner_id"],
+            start=proposal["start"],
+        )
+
+
+def _next_spring_forward_monday() -> datetime:
+    """09:00 on the Monday before the next change to summer time in Paris."""
+    day = datetime.now(PARIS).date() + timedelta(days=2)
+    while datetime(day.year, day.month, day.day, 12, tzinfo=PARIS).dst() == timedelta(0) or (
+        datetime(day.year, day.month, day.day, tzinfo=PARIS).dst() != timedelta(0)
+    ):
+        day += timedelta(days=1)  # stop on the first day that starts in winter, ends in summer
+    monday = day - timedelta(days=6)
+    if monday <= datetime.now(PARIS).date():
+        monday += timedelta(days=364)  # too close: a year later the change is a week later too
+    return datetime(monday.year, monday.month, monday.day, 9, tzinfo=PARIS)
+
+
+def test_fourteen_days_are_counted_on_the_clinics_calendar_across_daylight_saving(
+    client: TestClient, doctor: dict[str, Any]
+) -> None:
+    monday = _next_spring_forward_monday()
+    two_weeks_on = datetime.combine(monday.date() + timedelta(days=14), monday.time(), PARIS)
+    elapsed = two_weeks_on.astimezone(UTC) - monday.astimezone(UTC)
+    assert elapsed == timedelta(days=14, hours=-1)  # the clocks went forward meanwhile
+    patient = eligible_patient(client, doctor["id"])
+    booked(client, patient_id=patient["id"], practitioner_id=doctor["id"], start=monday)
+    booked(client, patient_id=patient["id"], practitioner_id=doctor["id"], start=two_weeks_on)
+    # Thirteen calendar days is still too soon.
+    other = eligible_patient(client, doctor["id"], given_name="Other")
+    tuesday = monday + timedelta(days=1, hours=1)
+    booked(client, patient_id=other["id"], practitioner_id=doctor["id"], start=tuesday)
+    too_soon = datetime.combine(tuesday.date() + timedelta(days=13), tuesday.time(), PARIS)
+    assert_problem(
+        book(client, patient_id=other["id"], practitioner_id=doctor["id"], start=too_soon),
+        422,
+        "interval-too-short",
+    )
+
+
+def test_a_practitioner_who_left_does_not_stop_the_completion_record(
+    client: TestClient, doctor: dict[str, Any]
+) -> None:
+    colleague = new_practitioner(client, name="Dr B", availability=WEEKDAYS_9_TO_17)
+    patient = eligible_patient(client, doctor["id"], weight_kg=70)
+    plan = ok(
+        client.post(
+            f"/api/v1/patients/{patient['id']}/treatment-plans", json={"planned_sessions": 2}
+        )
+    )
+    visit = booked(
+        client,
+        patient_id=patient["id"],
+        practitioner_id=doctor["id"],
+        start=next_weekday_at(1, 9),
+        plan_id=plan["id"],
+    )
+    ok(client.post(f"/api/v1/sessions/{visit['id']}/check-in"))
+    ok(client.patch(f"/api/v1/practitioners/{doctor['id']}", json={"active": False}))
+    result = ok(
+        client.post(
+            f"/api/v1/sessions/{visit['id']}/complete",
+            json={
+                "treated_sites": ["left_calf"],
+                "sclerosant": "polidocanol",
+                "concentration_percent": 0.5,
+                "volume_ml": 2,
+            },
+        )
+    )
+    assert result["session"]["status"] == "fulfilled"
+    (proposal,) = result["next_follow_up"]["proposals"]
+    assert proposal["practitioner_id"] == colleague["id"]
+
+
+def test_a_plans_status_follows_its_fulfilled_sessions(
+    client: TestClient, doctor: dict[str, Any]
+) -> None:
+    patient = eligible_patient(client, doctor["id"], weight_kg=70)
+    plan = ok(
+        client.post(
+            f"/api/v1/patients/{patient['id']}/treatment-plans", json={"planned_sessions": 2}
+        )
+    )
+    plan_url = f"/api/v1/treatment-plans/{plan['id']}"
+    visit = booked(
+        client,
+        patient_id=patient["id"],
+        practitioner_id=doctor["id"],
+        start=next_weekday_at(1, 9),
+        plan_id=plan["id"],
+    )
+    ok(client.post(f"/api/v1/sessions/{visit['id']}/check-in"))
+    record = {
+        "treated_sites": ["left_calf"],
+        "sclerosant": "polidocanol",
+        "concentration_percent": 0.5,
+        "volume_ml": 2,
+    }
+    ok(client.post(f"/api/v1/sessions/{visit['id']}/complete", json=record))
+    assert ok(client.get(plan_url))["status"] == "active"
+
+    # One session was enough after all: the course is done.
+    done = ok(client.patch(plan_url, json={"planned_sessions": 1}))
+    assert (done["status"], done["sessions_done"]) == ("completed", 1)
+    assert_problem(client.patch(plan_url, json={"planned_sessions": 4}), 409, "invalid-plan-change")
+    assert_problem(client.patch(plan_url, json={"interval_days": 20}), 409, "invalid-plan-change")
+    assert ok(client.patch(plan_url, json={"notes": "Good result."}))["notes"] == "Good result."
+
+    # The session was recorded by mistake: the course is not done any more.
+    ok(client.post(f"/api/v1/sessions/{visit['id']}/entered-in-error", json={"reason": "Wrong"}))
+    reopened = ok(client.get(plan_url))
+    assert (reopened["status"], reopened["sessions_done"]) == ("active", 0)
+
+
+def test_a_cancelled_plan_stays_cancelled_when_its_session_is_completed(
+    client: TestClient, doctor: dict[str, Any]
+) -> None:
+    patient = eligible_patient(client, doctor["id"], weight_kg=70)
+    plan = ok(
+        client.post(
+            f"/api/v1/patients/{patient['id']}/treatment-plans", json={"planned_sessions": 1}
+        )
+    )
+    visit = booked(
+        client,
+        patient_id=patient["id"],
+        practitioner_id=doctor["id"],
+        start=next_weekday_at(1, 9),
+        plan_id=plan["id"],
+    )
+    ok(client.patch(f"/api/v1/treatment-plans/{plan['id']}", json={"status": "cancelled"}))
+    ok(client.post(f"/api/v1/sessions/{visit['id']}/check-in"))
+    ok(
+        client.post(
+            f"/api/v1/sessions/{visit['id']}/complete",
+            json={
+                "treated_sites": ["left_calf"],
+                "sclerosant": "sodium-tetradecyl-sulfate",
+                "concentration_percent": 0.2,
+                "volume_ml": 2,
+            },
+        )
+    )
+    assert ok(client.get(f"/api/v1/treatment-plans/{plan['id']}"))["status"] == "cancelled"
+
+
+@pytest.mark.parametrize("earliest", ["9999-12-20", "1000-01-01", "2027-13-01", "tomorrow"])
+def test_proposals_refuse_an_implausible_earliest_day(
+    client: TestClient, doctor: dict[str, Any], earliest: str
+) -> None:
+    patient = eligible_patient(client, doctor["id"])
+    response = client.post(
+        "/api/v1/scheduling/proposals", json={"patient_id": patient["id"], "earliest": earliest}
+    )
+    assert_problem(response, 422, "validation-error")

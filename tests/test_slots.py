@@ -200,12 +200,39 @@ def test_slot_properties(
         weekly_hours=hours, zone=zone, busy=busy, duration=duration, window=window
     )
     for slot in slots:
-        assert slot.end - slot.start == duration
         assert window.start <= slot.start
         assert slot.end <= window.end
         assert not any(slot.overlaps(b) for b in busy)
         assert within_weekly_hours(slot, weekly_hours=hours, zone=zone)
         assert slot.start.astimezone(zone).minute % 15 == 0
+    # And nothing is missing: every start a brute-force walk finds free is offered.
+    assert slots == _free_by_brute_force(hours, zone, busy, duration, window)
+
+
+def _free_by_brute_force(
+    hours: list[WeeklyHours],
+    zone: ZoneInfo,
+    busy: list[Interval],
+    duration: timedelta,
+    window: Interval,
+) -> list[Interval]:
+    """Every quarter hour of the window (every zone's offset is whole quarter hours, so these
+    are the local grid's starts), kept when the slot is free, inside weekly hours, and no
+    clock change falls inside it (its wall-clock length is its real length)."""
+    found = []
+    start = window.start
+    while start + duration <= window.end:
+        slot = Interval(start, start + duration)
+        local_start, local_end = start.astimezone(zone), slot.end.astimezone(zone)
+        wall_length = local_end.replace(tzinfo=None) - local_start.replace(tzinfo=None)
+        if (
+            wall_length == duration
+            and within_weekly_hours(slot, weekly_hours=hours, zone=zone)
+            and not any(slot.overlaps(b) for b in busy)
+        ):
+            found.append(slot)
+        start += timedelta(minutes=15)
+    return found
 
 
 @given(

@@ -8,6 +8,8 @@ from app.models.patient import Patient, PatientIdentifier, Sex
 from app.models.practitioner import Practitioner, TimeOff, WeeklyAvailability
 from app.models.treatment import (
     LIVE_STATUSES,
+    USUAL_COURSE_SESSIONS,
+    USUAL_INTERVAL_DAYS,
     CompletionRecord,
     PlanStatus,
     SessionEvent,
@@ -18,6 +20,8 @@ from app.models.treatment import (
 
 __all__ = [
     "LIVE_STATUSES",
+    "USUAL_COURSE_SESSIONS",
+    "USUAL_INTERVAL_DAYS",
     "ApiKey",
     "AuditEvent",
     "AuditOutcome",

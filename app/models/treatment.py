@@ -31,6 +31,10 @@ class SessionStatus(enum.StrEnum):
     ENTERED_IN_ERROR = "entered-in-error"
 
 
+# A usual course of micro-sclerotherapy: three sessions about a month apart.
+USUAL_COURSE_SESSIONS = 3
+USUAL_INTERVAL_DAYS = 28
+
 # Sessions that hold their time in the calendar: no other may overlap them.
 LIVE_STATUSES = (SessionStatus.BOOKED, SessionStatus.ARRIVED, SessionStatus.FULFILLED)
 

@@ -99,8 +99,9 @@ def update_plan(
     if_match: ExpectedVersion,
 ) -> PlanRead:
     """Change the number of sessions, the interval, or the status (`active`, `on_hold`,
-    `cancelled`). A plan completes by itself when its last planned session is fulfilled;
-    completed and cancelled plans are final (409 `invalid-plan-change`)."""
+    `cancelled`). A plan completes by itself when its planned sessions are all fulfilled
+    (also when `planned_sessions` is lowered to the number done); completed and cancelled
+    plans are final: only their notes change (else 409 `invalid-plan-change`)."""
     plan = service.update_plan(
         session=session, plan_id=plan_id, changes=body, expected_version=if_match
     )

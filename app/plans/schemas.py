@@ -8,7 +8,7 @@ from typing import Annotated
 
 from pydantic import Field, model_validator
 
-from app.models import PlanStatus, SessionStatus
+from app.models import USUAL_COURSE_SESSIONS, USUAL_INTERVAL_DAYS, PlanStatus, SessionStatus
 from app.schemas import FreeText, InputModel, Integer, ReadModel, Stored
 
 PlannedSessions = Annotated[Integer, Field(ge=1, le=10, description="Sessions in the course")]
@@ -21,8 +21,8 @@ class PlanCreate(InputModel):
     evaluation_id: uuid.UUID | None = Field(
         default=None, description="The evaluation the course rests on; default: the current one"
     )
-    planned_sessions: PlannedSessions = 3
-    interval_days: IntervalDays = 28
+    planned_sessions: PlannedSessions = USUAL_COURSE_SESSIONS
+    interval_days: IntervalDays = USUAL_INTERVAL_DAYS
     notes: FreeText | None = None
 
 

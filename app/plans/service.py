@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
 from app.errors import Conflict, DomainError, NotFound, VersionMismatch
@@ -14,7 +14,9 @@ from app.evaluations.service import PatientArchived, current_eligibility
 from app.models import (
     Evaluation,
     PlanStatus,
+    SessionStatus,
     TreatmentPlan,
+    TreatmentSession,
     utcnow,
 )
 from app.pagination import Keyset, cursor_datetime, cursor_uuid, paginate
@@ -38,6 +40,8 @@ _NEWEST_FIRST = Keyset(
     parsers=(cursor_datetime, cursor_uuid),
     descending=True,
 )
+
+_FINAL = {PlanStatus.COMPLETED, PlanStatus.CANCELLED}
 
 # Which statuses a client may move a plan to, from each status.
 _PLAN_MOVES: dict[PlanStatus, set[PlanStatus]] = {
@@ -102,6 +106,10 @@ def update_plan(
             f"Plan is at version {plan.version}, not {expected_version}.",
             current_version=plan.version,
         )
+    if plan.status in _FINAL and changes.model_fields_set - {"notes"}:
+        raise InvalidPlanChange(
+            f"The plan is {plan.status.value}: only its notes can change; start a new plan."
+        )
     if changes.status is not None and changes.status != plan.status:
         if changes.status not in _PLAN_MOVES[plan.status]:
             raise InvalidPlanChange(
@@ -119,10 +127,41 @@ def update_plan(
         plan.interval_days = changes.interval_days
     if "notes" in changes.model_fields_set:
         plan.notes = changes.notes
+    _settle(plan, fulfilled=plan.sessions_done)  # fewer planned sessions: done already?
     if changes.model_fields_set:
         plan.updated_at = utcnow()
     session.flush()
     return plan
+
+
+def settle_completion(*, session: Session, plan_id: uuid.UUID | None) -> None:
+    """After a session of the plan is fulfilled, or a fulfilled one is marked entered in
+    error: the plan is completed exactly when all its planned sessions are fulfilled."""
+    if plan_id is None:
+        return
+    plan = session.get(TreatmentPlan, plan_id)
+    done = session.scalar(
+        select(func.count()).where(
+            TreatmentSession.plan_id == plan_id,
+            TreatmentSession.status == SessionStatus.FULFILLED,
+        )
+    )
+    if plan is not None and _settle(plan, fulfilled=done or 0):
+        plan.updated_at = utcnow()
+        session.flush()
+
+
+def _settle(plan: TreatmentPlan, *, fulfilled: int) -> bool:
+    """Complete a course whose planned sessions are all fulfilled, reopen one that is no
+    longer; a cancelled plan stays cancelled. True if the status changed."""
+    done = fulfilled >= plan.planned_sessions
+    if done and plan.status in {PlanStatus.ACTIVE, PlanStatus.ON_HOLD}:
+        plan.status = PlanStatus.COMPLETED
+        return True
+    if not done and plan.status is PlanStatus.COMPLETED:
+        plan.status = PlanStatus.ACTIVE
+        return True
+    return False
 
 
 def list_plans(

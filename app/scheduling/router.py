@@ -42,8 +42,8 @@ class InvalidRange(DomainError):
 def scheduling_rules(settings: Settings) -> service.SchedulingRules:
     return service.SchedulingRules(
         grid=timedelta(minutes=settings.slot_grid_minutes),
-        tolerance=timedelta(days=settings.proposal_tolerance_days),
-        min_gap=timedelta(days=settings.min_session_interval_days),
+        tolerance_days=settings.proposal_tolerance_days,
+        min_gap_days=settings.min_session_interval_days,
         clinic_zone=ZoneInfo(settings.clinic_time_zone),
     )
 

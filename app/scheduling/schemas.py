@@ -31,7 +31,7 @@ class ProposalCreate(InputModel):
     )
     plan_id: uuid.UUID | None = None
     sessions: Annotated[Integer, Field(ge=1, le=10)] | None = Field(
-        default=None, description="Default: the plan's remaining sessions, else 1"
+        default=None, description="Default: the plan's remaining sessions, else 3 (a usual course)"
     )
     interval_days: Annotated[Integer, Field(ge=14, le=56)] | None = Field(
         default=None, description="Default: the plan's, else 28"

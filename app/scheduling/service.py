@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -16,6 +16,8 @@ from app.evaluations.rules import Flag
 from app.evaluations.service import current_eligibility
 from app.models import (
     LIVE_STATUSES,
+    USUAL_COURSE_SESSIONS,
+    USUAL_INTERVAL_DAYS,
     PlanStatus,
     Practitioner,
     TimeOff,
@@ -23,7 +25,15 @@ from app.models import (
     TreatmentSession,
 )
 from app.practitioners.service import get_practitioner
-from app.scheduling.proposals import Candidate, Course, Proposal, Unplaced, propose_follow_ups
+from app.scheduling.proposals import (
+    Candidate,
+    Course,
+    Proposal,
+    Unplaced,
+    day_start,
+    propose_follow_ups,
+    same_time_days_later,
+)
 from app.scheduling.slots import Interval, WeeklyHours, free_slots
 
 
@@ -44,8 +54,8 @@ class SchedulingRules:
     """The clinic's scheduling settings, as the services use them."""
 
     grid: timedelta
-    tolerance: timedelta
-    min_gap: timedelta
+    tolerance_days: int
+    min_gap_days: int
     clinic_zone: ZoneInfo
 
 
@@ -140,35 +150,51 @@ def propose(
     standing = current_eligibility(session=session, patient_id=request.patient_id, now=now)
     if not standing.bookable:
         return ProposalOutcome(True, standing.flags, [], [])
+    zone = rules.clinic_zone
     plan = _plan_of(session, request)
-    interval = timedelta(days=request.interval_days or (plan.interval_days if plan else 28))
-    count = request.sessions or (plan.planned_sessions - plan.sessions_live if plan else 1)
-    earliest = max(datetime.combine(request.earliest, time(), tzinfo=rules.clinic_zone), now)
+    interval_days = request.interval_days or (plan.interval_days if plan else USUAL_INTERVAL_DAYS)
+    remaining = plan.planned_sessions - plan.sessions_live if plan else USUAL_COURSE_SESSIONS
+    earliest = max(day_start(request.earliest, zone), now)
     first_target = None
     if plan is not None and plan.sessions_live:
         last = max(s.start_at for s in plan.sessions if s.status in LIVE_STATUSES)
-        first_target = max(last + interval, earliest)
+        first_target = max(same_time_days_later(last, interval_days, zone), earliest)
     course = Course(
-        count=max(count, 0),
+        count=max(request.sessions or remaining, 0),
         first_sequence=(plan.sessions_live if plan else 0) + 1,
         earliest=earliest,
-        interval=interval,
-        tolerance=rules.tolerance,
-        min_gap=rules.min_gap,
+        interval_days=interval_days,
+        tolerance_days=rules.tolerance_days,
+        min_gap_days=rules.min_gap_days,
+        zone=zone,
         first_target=first_target,
+        valid_until=standing.valid_until,
     )
-    horizon = Interval(
-        earliest,
-        (first_target or earliest) + course.count * (interval + rules.tolerance) + rules.tolerance,
-    )
+    practitioners = _practitioners(session, request.practitioner_id)
     own = patient_sessions(session=session, patient_id=request.patient_id)
-    candidates = _candidates(session, request, horizon, rules.grid, patient_busy=own)
-    nearby = Interval(horizon.start - rules.min_gap, horizon.end + rules.min_gap)
+
+    def free_starting(window: Interval) -> list[Candidate]:
+        """Slots of the practitioners starting in `window` that the patient is free for."""
+        reach = Interval(window.start, window.end + request.duration)
+        busy = practitioner_busy(
+            session=session, practitioner_ids=[p.id for p in practitioners], window=reach
+        )
+        return [
+            Candidate(slot, practitioner.id)
+            for practitioner in practitioners
+            for slot in free_slots(
+                weekly_hours=weekly_hours(practitioner),
+                zone=ZoneInfo(practitioner.time_zone),
+                busy=[*busy[practitioner.id], *own],
+                duration=request.duration,
+                window=reach,
+                grid=rules.grid,
+            )
+            if slot.start < window.end
+        ]
+
     proposals, unplaced = propose_follow_ups(
-        course=course,
-        candidates=candidates,
-        existing_starts=[s.start for s in own if s.overlaps(nearby)],
-        zone=rules.clinic_zone,
+        course=course, free_starting=free_starting, existing_starts=[s.start for s in own]
     )
     return ProposalOutcome(False, standing.flags, proposals, unplaced)
 
@@ -188,39 +214,17 @@ def _plan_of(session: Session, request: ProposalRequest) -> TreatmentPlan | None
     return plan
 
 
-def _candidates(
-    session: Session,
-    request: ProposalRequest,
-    horizon: Interval,
-    grid: timedelta,
-    *,
-    patient_busy: Sequence[Interval],
-) -> list[Candidate]:
-    """Free slots of the practitioner (or of every active one) that the patient is free for."""
+def _practitioners(session: Session, practitioner_id: uuid.UUID | None) -> Sequence[Practitioner]:
+    """The one practitioner asked for (who must be active), else every active one."""
     query = select(Practitioner).options(selectinload(Practitioner.availability))
-    if request.practitioner_id is not None:
-        practitioner = get_practitioner(session=session, practitioner_id=request.practitioner_id)
+    if practitioner_id is not None:
+        practitioner = get_practitioner(session=session, practitioner_id=practitioner_id)
         if not practitioner.active:
             raise InactivePractitioner(f"Practitioner {practitioner.id} is not active.")
         query = query.where(Practitioner.id == practitioner.id)
     else:
         query = query.where(Practitioner.active.is_(True))
-    practitioners = session.scalars(query).all()
-    busy = practitioner_busy(
-        session=session, practitioner_ids=[p.id for p in practitioners], window=horizon
-    )
-    return [
-        Candidate(slot, practitioner.id)
-        for practitioner in practitioners
-        for slot in free_slots(
-            weekly_hours=weekly_hours(practitioner),
-            zone=ZoneInfo(practitioner.time_zone),
-            busy=[*busy[practitioner.id], *patient_busy],
-            duration=request.duration,
-            window=horizon,
-            grid=grid,
-        )
-    ]
+    return session.scalars(query).all()
 
 
 def next_follow_up(
@@ -238,11 +242,13 @@ def next_follow_up(
         return None
     if plan.sessions_live >= plan.planned_sessions:
         return None
+    # Advice only: if the practitioner has left meanwhile, any active one will do.
+    practitioner = get_practitioner(session=session, practitioner_id=visit.practitioner_id)
     return propose(
         session=session,
         request=ProposalRequest(
             patient_id=visit.patient_id,
-            practitioner_id=visit.practitioner_id,
+            practitioner_id=practitioner.id if practitioner.active else None,
             plan_id=plan.id,
             sessions=1,
             interval_days=None,

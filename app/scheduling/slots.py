@@ -131,6 +131,12 @@ def free_slots(
     return sorted(found)
 
 
+def days_apart(first: datetime, second: datetime, zone: ZoneInfo) -> int:
+    """Calendar days between two instants on the clinic's clock: a visit 14 days after a
+    Monday 09:00 is the Monday two weeks on, whatever the clock did in between."""
+    return abs((first.astimezone(zone).date() - second.astimezone(zone).date()).days)
+
+
 def within_weekly_hours(
     interval: Interval, *, weekly_hours: Sequence[WeeklyHours], zone: ZoneInfo
 ) -> bool:

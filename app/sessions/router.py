@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Annotated
 from zoneinfo import ZoneInfo
 
@@ -38,7 +38,7 @@ router = APIRouter(prefix="/api/v1/sessions", tags=["sessions"])
 def _rules(request: Request) -> service.BookingRules:
     settings: Settings = request.app.state.settings
     return service.BookingRules(
-        min_gap=timedelta(days=settings.min_session_interval_days),
+        min_gap_days=settings.min_session_interval_days,
         clinic_zone=ZoneInfo(settings.clinic_time_zone),
     )
 

@@ -34,9 +34,10 @@ from app.models import (
 )
 from app.pagination import Keyset, cursor_datetime, cursor_uuid, paginate
 from app.patients.service import get_patient
+from app.plans.service import settle_completion
 from app.practitioners.service import get_practitioner
 from app.scheduling.service import InactivePractitioner, UnknownPlan, weekly_hours
-from app.scheduling.slots import Interval, within_weekly_hours
+from app.scheduling.slots import Interval, days_apart, within_weekly_hours
 from app.sessions.dosing import DoseLimits, check_dose
 from app.sessions.schemas import CompletionCreate, RescheduleBody, SessionCreate
 
@@ -131,7 +132,7 @@ _BY_START = Keyset(
 
 @dataclass(frozen=True)
 class BookingRules:
-    min_gap: timedelta
+    min_gap_days: int  # calendar days on the clinic's clock between two sessions of a patient
     clinic_zone: ZoneInfo
 
 
@@ -205,16 +206,27 @@ def _check_slot(
     if clash is not None:
         whose = "practitioner" if clash.practitioner_id == practitioner_id else "patient"
         raise SlotTaken(f"The {whose} already has a session then.", session_id=str(clash.id))
-    near = session.scalar(
+    # Calendar days on the clinic's clock: Monday 09:00 to Monday 09:00 two weeks on is 14
+    # days, even when a daylight-saving change makes it an hour short.
+    margin = timedelta(days=rules.min_gap_days + 1)
+    nearby = session.scalars(
         others.where(
             TreatmentSession.patient_id == patient_id,
-            TreatmentSession.start_at > slot.start - rules.min_gap,
-            TreatmentSession.start_at < slot.start + rules.min_gap,
-        ).limit(1)
+            TreatmentSession.start_at > slot.start - margin,
+            TreatmentSession.start_at < slot.start + margin,
+        ).order_by(TreatmentSession.start_at)
+    )
+    near = next(
+        (
+            s
+            for s in nearby
+            if days_apart(s.start_at, slot.start, rules.clinic_zone) < rules.min_gap_days
+        ),
+        None,
     )
     if near is not None:
         raise IntervalTooShort(
-            f"Sessions of one patient are at least {rules.min_gap.days} days apart; "
+            f"Sessions of one patient are at least {rules.min_gap_days} days apart; "
             f"another starts {near.start_at.isoformat()}.",
             session_id=str(near.id),
         )
@@ -376,10 +388,13 @@ def step(
         raise InvalidTransition(
             "A no-show is recorded only after the start time.", session_status=visit.status.value
         )
+    was_fulfilled = visit.status is SessionStatus.FULFILLED
     _move(visit, action, target, reason)
     if action == "cancel":
         visit.cancel_reason = reason
     session.flush()
+    if was_fulfilled:  # entered in error: the course has one fulfilled session fewer
+        settle_completion(session=session, plan_id=visit.plan_id)
     return visit
 
 
@@ -440,7 +455,7 @@ def complete(
     )
     _move(visit, "complete", SessionStatus.FULFILLED, None)
     session.flush()
-    _complete_plan_if_done(session, visit.plan_id)
+    settle_completion(session=session, plan_id=visit.plan_id)
     return Completed(visit, dose.warnings)
 
 
@@ -476,23 +491,6 @@ def _same_day_dose(
         )
     )
     return float(total or 0.0)
-
-
-def _complete_plan_if_done(session: Session, plan_id: uuid.UUID | None) -> None:
-    """A plan completes when its last planned session is fulfilled."""
-    if plan_id is None:
-        return
-    plan = session.get(TreatmentPlan, plan_id)
-    done = session.scalar(
-        select(func.count()).where(
-            TreatmentSession.plan_id == plan_id,
-            TreatmentSession.status == SessionStatus.FULFILLED,
-        )
-    )
-    if plan is not None and (done or 0) >= plan.planned_sessions:
-        plan.status = PlanStatus.COMPLETED
-        plan.updated_at = utcnow()
-        session.flush()
 
 
 def list_sessions(
