@@ -64,23 +64,27 @@ def _database(settings: Settings) -> Iterator[Session]:
 
 
 def _seed_demo(settings: Settings, args: argparse.Namespace) -> int:
+    from app.audit.service import AuditTrail, command_line
     from app.demo import seed_demo_clinic, seed_demo_users
 
     with _database(settings) as session:
+        audit = AuditTrail(session, command_line("seed-demo"))
         added = seed_demo_clinic(
             session=session,
+            audit=audit,
             time_zone=settings.clinic_time_zone,
             validity_months=settings.evaluation_validity_months,
         )
-        logins = seed_demo_users(session=session)
+        logins = seed_demo_users(session=session, audit=audit)
     print(
         f"sclerosched: demo clinic ready ({added.practitioners} practitioners, "
         f"{added.patients} patients and {added.evaluations} evaluations added; "
         "existing demo records left as they were)"
     )
-    print("Demo logins (new passwords on every run; press Authorize on /docs to log in):")
+    print("Demo logins (press Authorize on /docs to log in):")
     for username, password in logins.items():
-        print(f"  {username:<20} {password}")
+        shown = password or "(already there: its password was not changed)"
+        print(f"  {username:<20} {shown}")
     return 0
 
 
@@ -166,7 +170,7 @@ def build_parser() -> argparse.ArgumentParser:
     user.set_defaults(handler=_create_user)
     key = commands.add_parser("create-api-key", help="create an integration's key (shown once)")
     key.add_argument("--name", required=True, help="which system uses it, e.g. 'Hospital EHR'")
-    key.add_argument("--role", default="integration", choices=roles)
+    key.add_argument("--role", default="integration", choices=[r for r in roles if r != Role.ADMIN])
     key.set_defaults(handler=_create_api_key)
     commands.add_parser(
         "seed-demo", help="load a small demo clinic and demo logins (safe to run again)"

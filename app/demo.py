@@ -11,9 +11,10 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.audit.service import AuditTrail, Resource
 from app.auth.permissions import Role
-from app.auth.schemas import UserCreate, UserUpdate
-from app.auth.service import create_user, update_user
+from app.auth.schemas import UserCreate
+from app.auth.service import create_user
 from app.evaluations.rules import RiskFactor
 from app.evaluations.schemas import EvaluationCreate
 from app.evaluations.service import record_evaluation
@@ -96,8 +97,11 @@ def demo_id(kind: str, index: int) -> uuid.UUID:
     return uuid.uuid5(DEMO_NAMESPACE, f"{kind}:{index}")
 
 
-def seed_demo_clinic(*, session: Session, time_zone: str, validity_months: int = 12) -> SeedResult:
-    """Add the demo records that are missing; fixed ids make a second run add nothing."""
+def seed_demo_clinic(
+    *, session: Session, audit: AuditTrail, time_zone: str, validity_months: int = 12
+) -> SeedResult:
+    """Add the demo records that are missing; fixed ids make a second run add nothing. Each
+    record added is written to the audit trail as the command's doing."""
     practitioners = 0
     for index, (name, hours) in enumerate(_PRACTITIONERS, start=1):
         practitioner_id = demo_id("practitioner", index)
@@ -119,6 +123,7 @@ def seed_demo_clinic(*, session: Session, time_zone: str, validity_months: int =
                 ],
             )
         )
+        audit.record("create", Resource.PRACTITIONER, practitioner_id, patient_id=None)
         practitioners += 1
     patients = 0
     for index, (given, family, born, sex, weight, phone) in enumerate(_PATIENTS, start=1):
@@ -139,13 +144,14 @@ def seed_demo_clinic(*, session: Session, time_zone: str, validity_months: int =
                 identifiers=[PatientIdentifier(system=DEMO_MRN_SYSTEM, value=f"DEMO-{index:04d}")],
             )
         )
+        audit.record("create", Resource.PATIENT, patient_id, patient_id=patient_id)
         patients += 1
     session.flush()
-    evaluations = _seed_evaluations(session=session, validity_months=validity_months)
+    evaluations = _seed_evaluations(session=session, audit=audit, validity_months=validity_months)
     return SeedResult(practitioners=practitioners, patients=patients, evaluations=evaluations)
 
 
-def _seed_evaluations(*, session: Session, validity_months: int) -> int:
+def _seed_evaluations(*, session: Session, audit: AuditTrail, validity_months: int) -> int:
     """Evaluations recorded through the service, so the rules compute their outcomes."""
     performed_at = datetime.now(UTC).replace(microsecond=0) - timedelta(days=14)
     added = 0
@@ -168,12 +174,13 @@ def _seed_evaluations(*, session: Session, validity_months: int) -> int:
                 **body["varicose_treatment"],
                 "completed_on": (performed_at - timedelta(days=60)).date(),
             }
-        record_evaluation(
+        evaluation = record_evaluation(
             session=session,
             patient_id=patient_id,
             data=EvaluationCreate.model_validate(body),
             validity_months=validity_months,
         )
+        audit.record("create", Resource.EVALUATION, evaluation.id, patient_id=patient_id)
         added += 1
     return added
 
@@ -182,27 +189,20 @@ def demo_username(role: Role) -> str:
     return f"demo-{role.value}"
 
 
-def seed_demo_users(*, session: Session) -> dict[str, str]:
-    """One demo user per role, each with a fresh random password (returned, to be printed).
-
-    Passwords are new on every run: a demo clinic has no well-known login, and running the
-    command again is how to see working passwords again.
-    """
-    logins: dict[str, str] = {}
+def seed_demo_users(*, session: Session, audit: AuditTrail) -> dict[str, str | None]:
+    """One demo user per role. A missing one is created with a random password, returned to
+    be printed (a demo clinic has no well-known login); one that exists is left as it is, its
+    password and status included (None): an admin may have changed or switched it off."""
+    logins: dict[str, str | None] = {}
     for role in Role:
         username = demo_username(role)
+        if session.scalar(select(User.id).where(User.username == username)) is not None:
+            logins[username] = None
+            continue
         password = secrets.token_urlsafe(12)
-        user = session.scalar(select(User).where(User.username == username))
-        if user is None:
-            create_user(
-                session=session, data=UserCreate(username=username, password=password, role=role)
-            )
-        else:
-            update_user(
-                session=session,
-                user_id=user.id,
-                changes=UserUpdate(role=role, active=True, password=password),
-                expected_version=None,
-            )
+        user = create_user(
+            session=session, data=UserCreate(username=username, password=password, role=role)
+        )
+        audit.record("create", Resource.USER, user.id, patient_id=None)
         logins[username] = password
     return logins

@@ -127,6 +127,7 @@ def make_user(engine: Engine, password_hash: str) -> UserFactory:
                     role=role,
                     active=active,
                     password_changed_at=datetime.now(UTC) - timedelta(minutes=1),
+                    sessions_valid_from=datetime.now(UTC) - timedelta(minutes=1),
                     created_at=datetime.now(UTC),
                     updated_at=datetime.now(UTC),
                     version=1,

@@ -100,6 +100,14 @@ def test_every_route_but_the_public_ones_answers_401_without_a_credential(
         )
         assert_problem(bad, 401, "invalid-token")
         assert 'error="invalid_token"' in bad.headers["www-authenticate"]
+        if method in {"POST", "PATCH"}:  # a body that is not even JSON: still who first
+            garbled = anonymous.request(
+                method,
+                concrete(path),
+                content=b"{not json",
+                headers={"Content-Type": "application/json"},
+            )
+            assert_problem(garbled, 401, "authentication-required")
 
 
 def test_public_routes_answer_without_a_credential(app: FastAPI, anonymous: TestClient) -> None:
@@ -141,6 +149,14 @@ def test_each_role_is_allowed_and_refused_exactly_as_the_matrix_says(
             body = assert_problem(response, 403, "forbidden")
             assert body["required_permission"] in {p.value for p in Permission}
             assert role.value in body["detail"]
+            if method in {"POST", "PATCH"}:  # forbidden whatever the body
+                garbled = client.request(
+                    method,
+                    concrete(path),
+                    content=b"\xff{not json",
+                    headers={"Content-Type": "application/json"},
+                )
+                assert_problem(garbled, 403, "forbidden")
 
 
 def test_a_receptionist_sees_an_evaluations_outcome_and_flags_but_not_its_clinical_detail(
@@ -183,6 +199,100 @@ def test_a_receptionist_sees_an_evaluations_outcome_and_flags_but_not_its_clinic
     assert full["notes"] == "Mother had DVT at 50"
     assert full["risk_factors"]["hormonal_contraception"] is True
     assert full["clearance"]["reason"] == "Pill stopped 6 weeks ago"
+
+
+def test_only_clinical_roles_see_treatment_records_and_plan_notes(
+    client: TestClient, client_as: ClientFactory
+) -> None:
+    from tests.conftest import (
+        WEEKDAYS_9_TO_17,
+        eligible_patient,
+        new_practitioner,
+        next_weekday_at,
+    )
+
+    doctor = new_practitioner(client, availability=WEEKDAYS_9_TO_17)
+    patient = eligible_patient(client, doctor["id"], weight_kg=70)
+    plan = client.post(
+        f"/api/v1/patients/{patient['id']}/treatment-plans",
+        json={"planned_sessions": 2, "notes": "Marked matting risk on the left knee"},
+    ).json()
+    visit = client.post(
+        "/api/v1/sessions",
+        json={
+            "patient_id": patient["id"],
+            "practitioner_id": doctor["id"],
+            "start": next_weekday_at(1, 9).isoformat(),
+            "plan_id": plan["id"],
+        },
+    ).json()
+    assert client.post(f"/api/v1/sessions/{visit['id']}/check-in").status_code == 200
+    done = client.post(
+        f"/api/v1/sessions/{visit['id']}/complete",
+        json={
+            "treated_sites": ["left_knee"],
+            "sclerosant": "polidocanol",
+            "concentration_percent": 0.5,
+            "volume_ml": 2,
+            "notes": "Bruising expected",
+        },
+    )
+    assert done.status_code == 200, done.text
+
+    def seen_by(role: Role) -> tuple[list[object], list[object]]:
+        caller = client_as(role)
+        sessions = [
+            caller.get(f"/api/v1/sessions/{visit['id']}").json(),
+            *caller.get("/api/v1/sessions", params={"status": "fulfilled"}).json()["items"],
+        ]
+        plans = [
+            caller.get(f"/api/v1/treatment-plans/{plan['id']}").json(),
+            *caller.get(f"/api/v1/patients/{patient['id']}/treatment-plans").json()["items"],
+        ]
+        return sessions, plans
+
+    for role in (Role.RECEPTIONIST, Role.INTEGRATION):
+        sessions, plans = seen_by(role)
+        assert [(s["status"], s["completion"]) for s in sessions] == [("fulfilled", None)] * 2
+        assert [(p["sessions_done"], p["notes"]) for p in plans] == [(1, None)] * 2
+    sessions, plans = seen_by(Role.CLINICIAN)
+    assert [s["completion"]["notes"] for s in sessions] == ["Bruising expected"] * 2
+    assert [p["notes"] for p in plans] == ["Marked matting risk on the left knee"] * 2
+
+
+def test_a_refused_booking_names_the_flags_only_to_roles_that_read_outcomes(
+    client: TestClient, client_as: ClientFactory
+) -> None:
+    from tests.conftest import (
+        WEEKDAYS_9_TO_17,
+        new_patient,
+        new_practitioner,
+        next_weekday_at,
+        record_evaluation,
+    )
+
+    doctor = new_practitioner(client, availability=WEEKDAYS_9_TO_17)
+    patient = new_patient(client)
+    record_evaluation(client, patient["id"], doctor["id"], risks={"pregnancy": True})
+    booking = {
+        "patient_id": patient["id"],
+        "practitioner_id": doctor["id"],
+        "start": next_weekday_at(1, 9).isoformat(),
+    }
+    desk = assert_problem(
+        client_as(Role.RECEPTIONIST).post("/api/v1/sessions", json=booking),
+        409,
+        "eligibility-blocked",
+    )
+    assert [f["code"] for f in desk["flags"]] == ["pregnancy"]
+    ehr = assert_problem(
+        client_as(Role.INTEGRATION).post("/api/v1/sessions", json=booking),
+        409,
+        "eligibility-blocked",
+    )
+    assert "flags" not in ehr
+    assert "outcome" not in ehr
+    assert "pregnan" not in ehr["detail"]
 
 
 def test_the_readme_permission_table_is_the_matrix_the_service_enforces() -> None:

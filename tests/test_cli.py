@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -134,28 +135,52 @@ def test_seed_demo_prints_one_working_login_per_role(
     assert main(["seed-demo"]) == 0
     first = _logins(capsys.readouterr().out)
     assert set(first) == {f"demo-{role.value}" for role in Role}
-    assert main(["seed-demo"]) == 0
-    second = _logins(capsys.readouterr().out)
     client = _app_on(url)
-    for username, password in second.items():
+    tokens = {}
+    for username, password in first.items():
         response = client.post(
             "/api/v1/auth/token", data={"username": username, "password": password}
         )
         assert response.status_code == 200, username
-        headers = {"Authorization": f"Bearer {response.json()['access_token']}"}
-        role = client.get("/api/v1/auth/me", headers=headers).json()["role"]
+        tokens[username] = {"Authorization": f"Bearer {response.json()['access_token']}"}
+        role = client.get("/api/v1/auth/me", headers=tokens[username]).json()["role"]
         assert username == f"demo-{role}"
-    # A new run gives new passwords: the printed ones are the ones that work.
-    stale = client.post(
+
+    # An admin switches a demo account off; seeding again leaves every account as it is.
+    me = client.get("/api/v1/auth/me", headers=tokens["demo-clinician"]).json()
+    switched_off = client.patch(
+        f"/api/v1/users/{me['id']}", json={"active": False}, headers=tokens["demo-admin"]
+    )
+    assert switched_off.status_code == 200
+    assert main(["seed-demo"]) == 0
+    output = capsys.readouterr().out
+    assert "demo-admin" in output
+    assert _logins(output) == {}  # no new passwords printed
+    again = client.post(
         "/api/v1/auth/token",
         data={"username": "demo-admin", "password": first["demo-admin"]},
     )
-    assert stale.status_code == 401
+    assert again.status_code == 200
+    off = client.post(
+        "/api/v1/auth/token",
+        data={"username": "demo-clinician", "password": first["demo-clinician"]},
+    )
+    assert off.status_code == 401
+
+    # What the command added is in the audit trail, as its doing.
+    trail = client.get(
+        "/api/v1/audit-events", params={"limit": 200}, headers=tokens["demo-admin"]
+    ).json()["items"]
+    seeded = [e for e in trail if e["actor_name"] == "sclerosched seed-demo"]
+    kinds = Counter(e["resource_type"] for e in seeded)
+    assert kinds == {"practitioner": 2, "patient": 12, "evaluation": 6, "user": len(Role)}
 
 
 def _logins(output: str) -> dict[str, str]:
+    """The printed usernames and their new passwords."""
     lines = output.split("Demo logins", 1)[1].splitlines()[1:]
-    return dict(line.split() for line in lines if line.startswith("  demo-"))  # type: ignore[misc]
+    pairs = [line.split() for line in lines if line.startswith("  demo-")]
+    return {pair[0]: pair[1] for pair in pairs if len(pair) == 2}
 
 
 @pytest.mark.parametrize(

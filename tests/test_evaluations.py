@@ -10,6 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, text
 
+from app.audit.service import AuditTrail, command_line
 from app.demo import demo_id, seed_demo_clinic
 from app.evaluations.rules import RiskFactor
 from app.evaluations.schemas import RiskFactors
@@ -519,7 +520,8 @@ def test_the_demo_clinics_cases_hold_through_http(
     app: Any, client: TestClient, demo_patient: int, outcome: str, bookable: bool, codes: list[str]
 ) -> None:
     with app.state.sessionmaker.begin() as session:
-        seed_demo_clinic(session=session, time_zone="Europe/Paris")
+        audit = AuditTrail(session, command_line("seed-demo"))
+        seed_demo_clinic(session=session, audit=audit, time_zone="Europe/Paris")
     patient_id = demo_id("patient", demo_patient)
     standing = client.get(f"/api/v1/patients/{patient_id}/eligibility").json()
     assert (standing["outcome"], standing["bookable"]) == (outcome, bookable)

@@ -193,6 +193,15 @@ def test_admins_manage_users_and_changes_take_effect_at_once(
     assert client.patch(url, json={"active": False}).json()["active"] is False
     assert_problem(anonymous.get("/api/v1/auth/me", headers=headers), 401, "invalid-token")
     assert_problem(log_in(anonymous, "n.petit", "a brand new secret"), 401, "invalid-credentials")
+    # Switched on again: a fresh login works, the token from before stays dead.
+    assert client.patch(url, json={"active": True}).json()["active"] is True
+    assert_problem(anonymous.get("/api/v1/auth/me", headers=headers), 401, "invalid-token")
+    assert (
+        anonymous.get(
+            "/api/v1/auth/me", headers=token_of(anonymous, "n.petit", "a brand new secret")
+        ).status_code
+        == 200
+    )
 
     listed = client.get("/api/v1/users").json()["items"]
     assert "n.petit" in [u["username"] for u in listed]
@@ -233,10 +242,19 @@ def test_integrations_use_api_keys_that_admins_list_and_revoke(
     assert client.get("/api/v1/api-keys").json()["items"] == []
     assert len(client.get("/api/v1/api-keys?include_revoked=true").json()["items"]) == 1
 
-    events = client.get("/api/v1/audit-events", params={"resource_type": "patient"}).json()
-    assert events["items"] == []  # the key listed no patients: there were none
+    # The key listed no patients (there were none); it was refused a practitioner, then,
+    # once revoked, the patient list: both refusals are in the trail, newest first.
     keyed = client.get("/api/v1/audit-events", params={"actor_id": key["id"]}).json()["items"]
-    assert [(e["actor_kind"], e["outcome"]) for e in keyed] == [("api-key", "denied")]
+    assert [(e["actor_kind"], e["resource_type"], e["outcome"]) for e in keyed] == [
+        ("api-key", "patient", "denied"),
+        ("api-key", "practitioner", "denied"),
+    ]
+    assert "revoked" in keyed[0]["detail"]
+    assert_problem(
+        client.post("/api/v1/api-keys", json={"name": "Root", "role": "admin"}),
+        422,
+        "validation-error",
+    )
 
     assert_problem(client.post("/api/v1/api-keys", json={"name": ""}), 422, "validation-error")
     assert_problem(
@@ -284,3 +302,68 @@ def test_parallel_guesses_cannot_slip_past_the_limit(
     with engine.connect() as connection:
         counted = connection.execute(text("SELECT count(*) FROM login_failures")).scalar_one()
     assert counted == 5
+
+
+def test_an_admin_cannot_switch_off_or_demote_their_own_account(
+    app: FastAPI, anonymous: TestClient, make_user: UserFactory
+) -> None:
+    me = make_user(Role.ADMIN, "head.admin")
+    other = make_user(Role.ADMIN, "second.admin")
+    headers = token_of(anonymous, "head.admin")
+    for change in ({"active": False}, {"role": "clinician"}):
+        response = anonymous.patch(f"/api/v1/users/{me}", json=change, headers=headers)
+        assert_problem(response, 409, "own-account")
+    # A password change of one's own is fine; so is demoting another admin.
+    own = anonymous.patch(
+        f"/api/v1/users/{me}", json={"password": "my new long secret"}, headers=headers
+    )
+    assert own.status_code == 200
+    headers = token_of(anonymous, "head.admin", "my new long secret")
+    demoted = anonymous.patch(f"/api/v1/users/{other}", json={"role": "clinician"}, headers=headers)
+    assert demoted.json()["role"] == "clinician"
+
+
+def test_the_last_active_admin_stays_one(app: FastAPI, make_user: UserFactory) -> None:
+    from app.auth.schemas import UserUpdate
+    from app.auth.service import LastAdmin, update_user
+
+    only = make_user(Role.ADMIN, "only.admin")
+    make_user(Role.ADMIN, "retired.admin", active=False)
+    with app.state.sessionmaker.begin() as session:
+        for change in (UserUpdate(active=False), UserUpdate(role=Role.RECEPTIONIST)):
+            try:
+                update_user(
+                    session=session,
+                    user_id=only,
+                    changes=change,
+                    expected_version=None,
+                    acting_user_id=None,
+                )
+            except LastAdmin:
+                continue
+            raise AssertionError(f"{change} left the clinic without an admin")
+
+
+def test_a_refused_credential_that_names_someone_is_in_the_audit_trail(
+    client: TestClient, anonymous: TestClient, make_user: UserFactory
+) -> None:
+    user = make_user(Role.RECEPTIONIST, "leaving.soon")
+    headers = token_of(anonymous, "leaving.soon")
+    assert client.patch(f"/api/v1/users/{user}", json={"active": False}).status_code == 200
+    patient = str(uuid.uuid4())
+    assert_problem(
+        anonymous.get(f"/api/v1/patients/{patient}", headers=headers), 401, "invalid-token"
+    )
+    # A forged token names nobody: nothing to record.
+    assert_problem(
+        anonymous.get("/api/v1/patients", headers={"Authorization": "Bearer forged"}),
+        401,
+        "invalid-token",
+    )
+    events = client.get(
+        "/api/v1/audit-events", params={"actor_id": str(user), "outcome": "denied"}
+    ).json()["items"]
+    assert [
+        (e["outcome"], e["resource_type"], e["resource_id"], e["patient_id"]) for e in events
+    ] == [("denied", "patient", patient, patient)]
+    assert "switched off" in events[0]["detail"]

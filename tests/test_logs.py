@@ -69,7 +69,8 @@ def test_a_patients_course_leaves_no_health_data_in_the_logs(
         assert duplicate.status_code == 409
         # Search by name and identifier: both go in the query string.
         assert http.get("/api/v1/patients", params={"q": NAME[1]}).json()["items"]
-        assert http.get("/api/v1/patients", params={"identifier": f"urn:clinic:mrn|{MRN}"})
+        by_mrn = http.get("/api/v1/patients", params={"identifier": f"urn:clinic:mrn|{MRN}"})
+        assert [p["id"] for p in by_mrn.json()["items"]] == [patient_id]
         assert http.get(f"/api/v1/patients/{patient_id}").status_code == 200
         invalid = http.patch(f"/api/v1/patients/{patient_id}", json={"email": f"{NAME[0]}@"})
         assert invalid.status_code == 422

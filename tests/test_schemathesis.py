@@ -13,6 +13,7 @@ import schemathesis
 from fastapi import FastAPI
 from hypothesis import HealthCheck, settings
 
+from app.audit.service import AuditTrail, command_line
 from app.auth.permissions import Role
 from app.demo import seed_demo_clinic
 from tests.conftest import UserFactory, bearer
@@ -22,7 +23,8 @@ from tests.conftest import UserFactory, bearer
 def api_schema(app: FastAPI, engine: object) -> schemathesis.BaseSchema:
     # Some real rows, so generated ids and filters sometimes hit something.
     with app.state.sessionmaker.begin() as session:
-        seed_demo_clinic(session=session, time_zone="Europe/Paris")
+        audit = AuditTrail(session, command_line("seed-demo"))
+        seed_demo_clinic(session=session, audit=audit, time_zone="Europe/Paris")
     return schemathesis.openapi.from_asgi("/openapi.json", app)
 
 

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query
 from app.audit import service
 from app.audit.schemas import AuditEventRead
 from app.audit.service import Resource
-from app.auth.dependencies import AuditDep, requires
+from app.auth.dependencies import AuditDep, CallerFirstRoute, requires
 from app.auth.permissions import Permission
 from app.db import SessionDep
 from app.errors import InvalidCursor, InvalidQuery, problem_responses
@@ -18,7 +18,7 @@ from app.models import AuditOutcome
 from app.pagination import Cursor, Limit, Page
 from app.schemas import Instant
 
-router = APIRouter(prefix="/api/v1/audit-events", tags=["audit"])
+router = APIRouter(prefix="/api/v1/audit-events", tags=["audit"], route_class=CallerFirstRoute)
 
 
 @router.get(

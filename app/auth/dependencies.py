@@ -4,11 +4,17 @@ decided. Every protected route declares `dependencies=[requires(Permission.X)]`.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import Depends, Request
+from fastapi import Depends, Request, Response
+from fastapi.concurrency import run_in_threadpool
+from fastapi.exceptions import RequestValidationError
+from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer, OAuth2PasswordBearer
+from fastapi.security.utils import get_authorization_scheme_param
+from starlette.exceptions import HTTPException
 
 from app.audit.service import Access, Actor, AuditTrail, Resource, patient_of
 from app.auth import service
@@ -39,23 +45,28 @@ def authenticate(
     token: Annotated[str | None, Depends(login_scheme)],
     _key: Annotated[HTTPAuthorizationCredentials | None, Depends(api_key_scheme)],
 ) -> Principal:
-    """The caller, from the bearer credential; 401 without one or with one that is not valid."""
+    """The caller, from the bearer credential; 401 without one or with one that is not valid.
+    A genuine credential that no longer works (a revoked key, a switched-off account) leaves
+    a `denied` event in the audit trail."""
     if not token:
         raise AuthenticationRequired(
             "Send `Authorization: Bearer <token or API key>`; "
             f"staff get a token from POST {TOKEN_URL}."
         )
     with transaction(request, write=False) as session:
-        principal = service.identify(
+        found = service.identify(
             session=session,
             credential=token,
             signing_key=request.app.state.signing_key,
             now=datetime.now(UTC),
         )
-    if principal is None:
+    if isinstance(found, service.Refused):
+        permission = required_permission(request.scope.get("route"))
+        _record_denial(request, found.holder, permission, f"401: {found.reason}")
+    if not isinstance(found, Principal):
         raise InvalidToken("The token has expired or was revoked, or the key is not known.")
-    request.state.principal = principal
-    return principal
+    request.state.principal = found
+    return found
 
 
 CurrentPrincipal = Annotated[Principal, Depends(authenticate)]
@@ -70,7 +81,8 @@ class PermissionCheck:
     def __call__(self, request: Request, principal: CurrentPrincipal) -> Principal:
         if allows(principal.role, self.permission):
             return principal
-        _record_denial(request, principal, self.permission)
+        detail = f"role {principal.role} lacks {self.permission}"
+        _record_denial(request, principal, self.permission, detail)
         raise Forbidden(
             f"The {principal.role} role may not do this: it needs `{self.permission}`.",
             required_permission=self.permission.value,
@@ -91,6 +103,11 @@ def holds(permission: Permission) -> Any:
         return allows(principal.role, permission)
 
     return Depends(check)
+
+
+# Whether the caller may see clinical detail (findings, treatment records, clinical notes),
+# or only what the front desk needs.
+ClinicalDetail = Annotated[bool, holds(Permission.CLINICAL_READ)]
 
 
 def actor_of(principal: Principal) -> Actor:
@@ -128,6 +145,7 @@ _AREA_RESOURCES = {
     "patients": Resource.PATIENT,
     "calendars": Resource.PRACTITIONER,
     "evaluations": Resource.EVALUATION,
+    "clinical": Resource.EVALUATION,
     "clearances": Resource.EVALUATION,
     "plans": Resource.TREATMENT_PLAN,
     "scheduling": Resource.PATIENT,
@@ -138,8 +156,12 @@ _AREA_RESOURCES = {
 }
 
 
-def _record_denial(request: Request, principal: Principal, permission: Permission) -> None:
-    area, _, verb = permission.value.partition(":")
+def _record_denial(
+    request: Request, principal: Principal, permission: Permission | None, detail: str
+) -> None:
+    """A `denied` event for the record the request aimed at (from its path), else for the
+    area its permission names (a route with none is about the caller's own account)."""
+    area, _, verb = permission.value.partition(":") if permission else ("users", "", "access")
     resource, resource_id = _AREA_RESOURCES[area], None
     for name, kind in _PATH_RESOURCES.items():
         if name in request.path_params:
@@ -153,8 +175,49 @@ def _record_denial(request: Request, principal: Principal, permission: Permissio
     with transaction(request, write=True) as session:
         patient_id = patient_of(session=session, resource_type=resource, resource_id=resource_id)
         AuditTrail(session, actor_of(principal)).record_denied(
-            verb,
-            resource,
-            Access(resource_id, patient_id),
-            f"role {principal.role} lacks {permission}",
+            verb or "access", resource, Access(resource_id, patient_id), detail
         )
+
+
+def required_permission(route: object) -> Permission | None:
+    """The permission a route demands with `requires(...)`, if any."""
+    dependant = getattr(route, "dependant", None)
+    for dependency in dependant.dependencies if dependant is not None else ():
+        if isinstance(dependency.call, PermissionCheck):
+            return dependency.call.permission
+    return None
+
+
+class CallerFirstRoute(APIRoute):
+    """A protected route that answers who may call it before it judges the body.
+
+    FastAPI decodes a JSON body before it runs the route's dependencies, so a body that is not
+    even JSON would get a 422 (or 400) before a caller without a credential got their 401, or
+    a caller without the permission their 403 (and its audit event). Here the caller is
+    checked first when that happens; every other request goes through untouched."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handle = super().get_route_handler()
+
+        async def handle_caller_first(request: Request) -> Response:
+            try:
+                return await handle(request)
+            except (RequestValidationError, HTTPException) as problem:
+                permission = required_permission(self)
+                if permission is not None and _undecodable(problem):
+                    await run_in_threadpool(_check_caller, request, permission)
+                raise
+
+        return handle_caller_first
+
+
+def _undecodable(problem: Exception) -> bool:
+    if isinstance(problem, RequestValidationError):
+        return any(error.get("type") == "json_invalid" for error in problem.errors())
+    return isinstance(problem, HTTPException) and problem.status_code == 400
+
+
+def _check_caller(request: Request, permission: Permission) -> None:
+    scheme, token = get_authorization_scheme_param(request.headers.get("Authorization"))
+    principal = authenticate(request, token if scheme.lower() == "bearer" else None, None)
+    PermissionCheck(permission)(request, principal)

@@ -26,7 +26,9 @@ class Permission(enum.StrEnum):
     CALENDARS_READ = "calendars:read"  # practitioners, their hours, time off and free slots
     CALENDARS_WRITE = "calendars:write"
     EVALUATIONS_READ_OUTCOME = "evaluations:read-outcome"  # outcome, flags, eligibility
-    EVALUATIONS_READ = "evaluations:read"  # the clinical detail as well
+    # Clinical detail wherever it is: an evaluation's findings and clearance reason, a
+    # session's treatment record, a plan's notes.
+    CLINICAL_READ = "clinical:read"
     EVALUATIONS_WRITE = "evaluations:write"
     CLEARANCES_WRITE = "clearances:write"
     PLANS_READ = "plans:read"
@@ -74,7 +76,7 @@ _RECEPTIONIST = frozenset(
     }
 )
 _CLINICIAN = _RECEPTIONIST | {
-    Permission.EVALUATIONS_READ,
+    Permission.CLINICAL_READ,
     Permission.EVALUATIONS_WRITE,
     Permission.CLEARANCES_WRITE,
     Permission.PLANS_WRITE,

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Form, Query, Request, Response, status
 
 from app.audit.service import Access, Actor, AuditTrail, Resource
 from app.auth import service
-from app.auth.dependencies import TOKEN_URL, AuditDep, CurrentPrincipal, requires
+from app.auth.dependencies import TOKEN_URL, AuditDep, CallerFirstRoute, CurrentPrincipal, requires
 from app.auth.permissions import GRANTS, Permission
 from app.auth.schemas import (
     MAX_PASSWORD_LENGTH,
@@ -32,7 +32,7 @@ from app.pagination import Cursor, Limit, Page
 
 # The one route open to all: logging in.
 login_router = APIRouter(prefix="/api/v1", tags=["access"])
-router = APIRouter(prefix="/api/v1", tags=["access"])
+router = APIRouter(prefix="/api/v1", tags=["access"], route_class=CallerFirstRoute)
 
 
 def _policy(settings: Settings) -> service.LoginPolicy:
@@ -142,7 +142,7 @@ def list_users(session: SessionDep, limit: Limit = 50, cursor: Cursor = None) ->
     "/users/{user_id}",
     summary="Update a user",
     dependencies=[requires(Permission.USERS_MANAGE)],
-    responses=problem_responses(NotFound, VersionMismatch),
+    responses=problem_responses(NotFound, VersionMismatch, service.OwnAccount, service.LastAdmin),
 )
 def update_user(
     user_id: uuid.UUID,
@@ -151,11 +151,18 @@ def update_user(
     audit: AuditDep,
     response: Response,
     if_match: ExpectedVersion,
+    caller: CurrentPrincipal,
 ) -> UserRead:
     """Change a user's role, switch the account off (`active: false`) or on, or reset the
-    password. A reset or switching off ends the user's open sessions at once."""
+    password. A reset or switching off ends the user's open sessions at once (switching the
+    account on again does not revive them). Nobody switches off or demotes their own account
+    (409 `own-account`), and the last active admin stays one (409 `last-admin`)."""
     user = service.update_user(
-        session=session, user_id=user_id, changes=body, expected_version=if_match
+        session=session,
+        user_id=user_id,
+        changes=body,
+        expected_version=if_match,
+        acting_user_id=caller.id if caller.kind == "user" else None,
     )
     changed = ",".join(sorted(body.model_dump(exclude_unset=True)))
     audit.record(f"update:{changed}"[:40], Resource.USER, user.id, patient_id=None)

@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import Field, StringConstraints
+from pydantic import AfterValidator, Field, StringConstraints
 
 from app.auth.permissions import Permission, Role
 from app.schemas import Boolean, InputModel, Name, ReadModel, Stored
@@ -68,11 +68,23 @@ class UserRead(Stored):
     role: Role
     active: bool
     password_changed_at: datetime
+    sessions_valid_from: datetime = Field(
+        description="Tokens issued before this are refused (password reset, switched off)"
+    )
+
+
+def _not_admin(role: Role) -> Role:
+    # A key never expires and is never throttled: administration stays with people who log in.
+    if role is Role.ADMIN:
+        raise ValueError("an API key cannot carry the admin role")
+    return role
 
 
 class ApiKeyCreate(InputModel):
     name: Name = Field(description="Which system uses the key", examples=["Hospital EHR"])
-    role: Role = Role.INTEGRATION
+    role: Annotated[Role, AfterValidator(_not_admin)] = Field(
+        default=Role.INTEGRATION, description="Any role but `admin`"
+    )
 
 
 class ApiKeyRead(ReadModel):

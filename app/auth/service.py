@@ -62,6 +62,16 @@ class UsernameTaken(Conflict):
     title = "Username already in use"
 
 
+class OwnAccount(Conflict):
+    code = "own-account"
+    title = "You cannot switch off or demote your own account"
+
+
+class LastAdmin(Conflict):
+    code = "last-admin"
+    title = "The clinic would have no active admin"
+
+
 @dataclass(frozen=True)
 class Principal:
     """The caller: a logged-in user or an integration's key, with the role it acts in."""
@@ -72,27 +82,42 @@ class Principal:
     role: Role
 
 
+@dataclass(frozen=True)
+class Refused:
+    """A genuine credential that no longer lets its holder in: a revoked key, the token of a
+    user switched off or of a session ended by a password reset. Unlike a forged, expired or
+    unknown one, it names someone, so the refusal goes into the audit trail."""
+
+    holder: Principal
+    reason: str
+
+
 def identify(
     *, session: Session, credential: str, signing_key: str, now: datetime
-) -> Principal | None:
+) -> Principal | Refused | None:
     """The principal a bearer credential (login token or API key) stands for, if it is valid:
-    the user still active, the token newer than their last password change, the key not
-    revoked. Role and status are read now, so a change takes effect at once."""
+    the user still active, the token newer than their sessions' cut-off, the key not revoked.
+    Role and status are read now, so a change takes effect at once."""
     if credentials.looks_like_api_key(credential):
         key = session.scalar(
-            select(ApiKey).where(
-                ApiKey.key_hash == credentials.api_key_hash(credential),
-                ApiKey.revoked_at.is_(None),
-            )
+            select(ApiKey).where(ApiKey.key_hash == credentials.api_key_hash(credential))
         )
-        return Principal(kind="api-key", id=key.id, name=key.name, role=key.role) if key else None
+        if key is None:
+            return None
+        holder = Principal(kind="api-key", id=key.id, name=key.name, role=key.role)
+        return holder if key.revoked_at is None else Refused(holder, "revoked API key")
     claims = credentials.read_token(credential, key=signing_key)
     if claims is None:
         return None
     user = session.get(User, claims.user_id)
-    if user is None or not user.active or claims.issued_at < user.password_changed_at:
+    if user is None:
         return None
-    return Principal(kind="user", id=user.id, name=user.username, role=user.role)
+    holder = Principal(kind="user", id=user.id, name=user.username, role=user.role)
+    if not user.active:
+        return Refused(holder, "account switched off")
+    if claims.issued_at < user.sessions_valid_from:
+        return Refused(holder, "token from an ended session")
+    return holder
 
 
 @dataclass(frozen=True)
@@ -200,6 +225,7 @@ def create_user(*, session: Session, data: UserCreate) -> User:
         role=data.role,
         active=True,
         password_changed_at=utcnow(),
+        sessions_valid_from=utcnow(),
     )
     session.add(user)
     _flush_username(session, user.username)
@@ -220,20 +246,50 @@ def list_users(
 
 
 def update_user(
-    *, session: Session, user_id: uuid.UUID, changes: UserUpdate, expected_version: int | None
+    *,
+    session: Session,
+    user_id: uuid.UUID,
+    changes: UserUpdate,
+    expected_version: int | None,
+    acting_user_id: uuid.UUID | None,
 ) -> User:
+    """Change a role, switch an account off or on, reset a password. Nobody switches off or
+    demotes their own account, and the clinic always keeps one active admin."""
     user = get_user(session=session, user_id=user_id)
     if expected_version is not None and expected_version != user.version:
         raise VersionMismatch(f"User {user_id} is at version {user.version}.")
+    loses_admin = (
+        user.role is Role.ADMIN
+        and user.active
+        and (changes.active is False or changes.role not in {None, Role.ADMIN})
+    )
+    if loses_admin and user.id == acting_user_id:
+        raise OwnAccount("You cannot switch off or demote your own account: ask another admin.")
+    if loses_admin and not _other_active_admins(session, user.id):
+        raise LastAdmin("This is the last active admin: make another user admin first.")
+    now = utcnow()
     if changes.role is not None:
         user.role = changes.role
     if changes.active is not None:
+        if user.active and not changes.active:
+            user.sessions_valid_from = now
         user.active = changes.active
     if changes.password is not None:
         user.password_hash = credentials.hash_password(changes.password)
-        user.password_changed_at = utcnow()
+        user.password_changed_at = user.sessions_valid_from = now
     session.flush()
     return user
+
+
+def _other_active_admins(session: Session, user_id: uuid.UUID) -> int:
+    # Locked (PostgreSQL; SQLite holds its write lock already): two admins demoting each
+    # other at the same moment cannot leave the clinic with none.
+    admins = session.scalars(
+        select(User.id)
+        .where(User.role == Role.ADMIN, User.active.is_(True), User.id != user_id)
+        .with_for_update()
+    ).all()
+    return len(admins)
 
 
 def _flush_username(session: Session, username: str) -> None:

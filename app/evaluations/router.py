@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from typing import Annotated
 
 from fastapi import APIRouter, Request, Response, status
 
 from app.audit.service import Access, Resource
-from app.auth.dependencies import AuditDep, holds, requires
+from app.auth.dependencies import AuditDep, CallerFirstRoute, ClinicalDetail, requires
 from app.auth.permissions import Permission
 from app.db import SessionDep
 from app.errors import InvalidCursor, NotFound, problem_responses
@@ -27,11 +26,7 @@ from app.evaluations.schemas import (
 from app.models import Evaluation
 from app.pagination import Cursor, Limit, Page
 
-router = APIRouter(prefix="/api/v1", tags=["evaluations"])
-
-
-# Whether the caller may see clinical detail, or only the outcome and flags.
-ClinicalDetail = Annotated[bool, holds(Permission.EVALUATIONS_READ)]
+router = APIRouter(prefix="/api/v1", tags=["evaluations"], route_class=CallerFirstRoute)
 
 
 def _read(evaluation: Evaluation) -> EvaluationRead:
@@ -93,7 +88,7 @@ def list_evaluations(
     cursor: Cursor = None,
 ) -> Page[EvaluationRead | EvaluationSummary]:
     """The patient's evaluations, newest first: the first one is the current one. Roles
-    without `evaluations:read` (receptionists) get each one's outcome and flags only."""
+    without `clinical:read` (receptionists) get each one's outcome and flags only."""
     items, next_cursor = service.list_evaluations(
         session=session, patient_id=patient_id, limit=limit, cursor=cursor
     )
@@ -111,7 +106,7 @@ def read_evaluation(
     evaluation_id: uuid.UUID, session: SessionDep, audit: AuditDep, clinical: ClinicalDetail
 ) -> EvaluationRead | EvaluationSummary:
     """One evaluation with its flags, outcome, validity and clearance. Roles without
-    `evaluations:read` (receptionists) get the outcome and flags only."""
+    `clinical:read` (receptionists) get the outcome and flags only."""
     evaluation = service.get_evaluation(session=session, evaluation_id=evaluation_id)
     audit.record("read", Resource.EVALUATION, evaluation.id, patient_id=evaluation.patient_id)
     return _view(evaluation, clinical=clinical)

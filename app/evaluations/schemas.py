@@ -176,7 +176,7 @@ class VaricoseTreatmentRead(ReadModel):
 
 class EvaluationSummary(ReadModel):
     """An evaluation's outcome and flags without its clinical detail: what a receptionist
-    sees (the role needs `evaluations:read` for the rest)."""
+    sees (the role needs `clinical:read` for the rest)."""
 
     id: uuid.UUID
     patient_id: uuid.UUID

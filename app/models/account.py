@@ -21,8 +21,10 @@ class User(Entity, Base):
     password_hash: Mapped[str] = mapped_column(String(255))  # Argon2id, with its parameters
     role: Mapped[Role] = mapped_column(text_enum(Role, "role"))
     active: Mapped[bool] = mapped_column(default=True)
-    # Tokens issued before this are refused: a password reset ends every open session.
     password_changed_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # Tokens issued before this are refused: a password reset, or switching the account off,
+    # ends every open session (and switching it on again does not revive them).
+    sessions_valid_from: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
 class ApiKey(Entity, Base):

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response, status
 
 from app.audit.service import Access, Resource
-from app.auth.dependencies import AuditDep, requires
+from app.auth.dependencies import AuditDep, CallerFirstRoute, requires
 from app.auth.permissions import Permission
 from app.db import SessionDep
 from app.errors import (
@@ -24,7 +24,7 @@ from app.pagination import Cursor, Limit, Page
 from app.patients import service
 from app.patients.schemas import PatientCreate, PatientRead, PatientUpdate
 
-router = APIRouter(prefix="/api/v1/patients", tags=["patients"])
+router = APIRouter(prefix="/api/v1/patients", tags=["patients"], route_class=CallerFirstRoute)
 
 
 @router.post(

@@ -8,17 +8,24 @@ from datetime import UTC, datetime
 from fastapi import APIRouter, Response, status
 
 from app.audit.service import Access, Resource
-from app.auth.dependencies import AuditDep, requires
+from app.auth.dependencies import AuditDep, CallerFirstRoute, ClinicalDetail, requires
 from app.auth.permissions import Permission
 from app.db import SessionDep
 from app.errors import InvalidCursor, NotFound, VersionMismatch, problem_responses
 from app.evaluations.service import PatientArchived
 from app.http import ExpectedVersion, set_etag
+from app.models import TreatmentPlan
 from app.pagination import Cursor, Limit, Page
 from app.plans import service
 from app.plans.schemas import PlanCreate, PlanRead, PlanUpdate
 
-router = APIRouter(prefix="/api/v1", tags=["treatment plans"])
+router = APIRouter(prefix="/api/v1", tags=["treatment plans"], route_class=CallerFirstRoute)
+
+
+def _view(plan: TreatmentPlan, *, clinical: bool) -> PlanRead:
+    """The plan; its notes (clinical free text) only for roles that may read them."""
+    read = PlanRead.model_validate(plan)
+    return read if clinical else read.model_copy(update={"notes": None})
 
 
 @router.post(
@@ -57,6 +64,7 @@ def list_plans(
     patient_id: uuid.UUID,
     session: SessionDep,
     audit: AuditDep,
+    clinical: ClinicalDetail,
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> Page[PlanRead]:
@@ -65,7 +73,7 @@ def list_plans(
         session=session, patient_id=patient_id, limit=limit, cursor=cursor
     )
     audit.record_each("list", Resource.TREATMENT_PLAN, (Access(p.id, p.patient_id) for p in items))
-    return Page(items=[PlanRead.model_validate(p) for p in items], next_cursor=next_cursor)
+    return Page(items=[_view(p, clinical=clinical) for p in items], next_cursor=next_cursor)
 
 
 @router.get(
@@ -75,13 +83,18 @@ def list_plans(
     responses=problem_responses(NotFound),
 )
 def read_plan(
-    plan_id: uuid.UUID, session: SessionDep, audit: AuditDep, response: Response
+    plan_id: uuid.UUID,
+    session: SessionDep,
+    audit: AuditDep,
+    response: Response,
+    clinical: ClinicalDetail,
 ) -> PlanRead:
-    """One course with its sessions and how many are done."""
+    """One course with its sessions and how many are done (its notes for roles that may read
+    clinical detail)."""
     plan = service.get_plan(session=session, plan_id=plan_id)
     audit.record("read", Resource.TREATMENT_PLAN, plan.id, patient_id=plan.patient_id)
     set_etag(response, plan.version)
-    return PlanRead.model_validate(plan)
+    return _view(plan, clinical=clinical)
 
 
 @router.patch(

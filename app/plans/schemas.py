@@ -57,6 +57,6 @@ class PlanRead(Stored):
     planned_sessions: int
     interval_days: int
     status: PlanStatus
-    notes: str | None
+    notes: str | None = Field(description="Null for roles without `clinical:read`")
     sessions: list[PlanSessionRead]
     sessions_done: int = Field(description="Fulfilled sessions")

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response, status
 
 from app.audit.service import Resource
-from app.auth.dependencies import AuditDep, requires
+from app.auth.dependencies import AuditDep, CallerFirstRoute, requires
 from app.auth.permissions import Permission
 from app.db import ReadSessionDep, SessionDep
 from app.errors import InvalidCursor, NotFound, VersionMismatch, problem_responses
@@ -24,7 +24,9 @@ from app.practitioners.schemas import (
 )
 from app.schemas import Instant
 
-router = APIRouter(prefix="/api/v1/practitioners", tags=["practitioners"])
+router = APIRouter(
+    prefix="/api/v1/practitioners", tags=["practitioners"], route_class=CallerFirstRoute
+)
 
 
 @router.post(

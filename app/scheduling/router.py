@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, Query, Request
 
 from app.audit.service import Resource
-from app.auth.dependencies import AuditDep, requires
+from app.auth.dependencies import AuditDep, CallerFirstRoute, requires
 from app.auth.permissions import Permission
 from app.config import Settings
 from app.db import ReadSessionDep, SessionDep
@@ -28,7 +28,7 @@ from app.scheduling.schemas import (
 from app.scheduling.slots import Interval
 from app.schemas import Instant
 
-router = APIRouter(prefix="/api/v1", tags=["scheduling"])
+router = APIRouter(prefix="/api/v1", tags=["scheduling"], route_class=CallerFirstRoute)
 
 MAX_RANGE = timedelta(days=31)
 

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, Query, Request, Response, status
 
 from app.audit.service import Access, AuditTrail, Resource
-from app.auth.dependencies import AuditDep, requires
+from app.auth.dependencies import AuditDep, CallerFirstRoute, ClinicalDetail, holds, requires
 from app.auth.permissions import Permission
 from app.config import Settings
 from app.db import SessionDep
@@ -32,7 +32,10 @@ from app.sessions.schemas import (
     SessionRead,
 )
 
-router = APIRouter(prefix="/api/v1/sessions", tags=["sessions"])
+router = APIRouter(prefix="/api/v1/sessions", tags=["sessions"], route_class=CallerFirstRoute)
+
+# Whether the caller may read evaluations' outcomes: a refused booking names the flags only then.
+SeesEligibility = Annotated[bool, holds(Permission.EVALUATIONS_READ_OUTCOME)]
 
 
 def _rules(request: Request) -> service.BookingRules:
@@ -48,9 +51,15 @@ def _audited(audit: AuditTrail, action: str, visit: TreatmentSession) -> Treatme
     return visit
 
 
-def _read(visit: TreatmentSession, response: Response) -> SessionRead:
+def _view(visit: TreatmentSession, *, clinical: bool) -> SessionRead:
+    """The session; its treatment record only for roles that may read clinical detail."""
+    read = SessionRead.model_validate(visit)
+    return read if clinical else read.model_copy(update={"completion": None})
+
+
+def _read(visit: TreatmentSession, response: Response, *, clinical: bool) -> SessionRead:
     response.headers["ETag"] = f'W/"{visit.version}"'
-    return SessionRead.model_validate(visit)
+    return _view(visit, clinical=clinical)
 
 
 @router.post(
@@ -66,19 +75,29 @@ def book(
     audit: AuditDep,
     request: Request,
     response: Response,
+    clinical: ClinicalDetail,
+    sees_outcome: SeesEligibility,
 ) -> SessionRead:
     """Book micro-sclerotherapy. Refused with a stable code when: the patient is unknown
     (`unknown-patient`) or archived (`patient-archived`); there is no valid evaluation or a
-    blocking flag stands (409 `eligibility-blocked`, with the flags); the time is outside the
-    practitioner's hours or in their time off (422 `outside-availability`); it overlaps a live
-    session of the practitioner or the patient (409 `slot-taken`); it is within 14 days of
-    another session of the patient (422 `interval-too-short`); it is in the past (422
-    `in-the-past`). Overlaps are refused by the database itself, so two clinics' desks
-    booking the same minute cannot both succeed."""
-    visit = service.book(session=session, data=body, now=datetime.now(UTC), rules=_rules(request))
+    blocking flag stands (409 `eligibility-blocked`, with the outcome and flags for roles that
+    may read evaluations' outcomes); the time is outside the practitioner's hours or in their
+    time off (422 `outside-availability`); it overlaps a live session of the practitioner or
+    the patient (409 `slot-taken`); it is within 14 calendar days of another session of the
+    patient (422 `interval-too-short`); it is in the past (422 `in-the-past`). Overlaps are
+    refused by the database itself, so two desks booking the same minute cannot both
+    succeed."""
+    try:
+        visit = service.book(
+            session=session, data=body, now=datetime.now(UTC), rules=_rules(request)
+        )
+    except service.EligibilityBlocked as refusal:
+        if sees_outcome:
+            raise
+        raise refusal.without_reasons() from None
     _audited(audit, "book", visit)
     response.headers["Location"] = f"{router.prefix}/{visit.id}"
-    return _read(visit, response)
+    return _read(visit, response, clinical=clinical)
 
 
 @router.get(
@@ -90,6 +109,7 @@ def book(
 def list_sessions(
     session: SessionDep,
     audit: AuditDep,
+    clinical: ClinicalDetail,
     practitioner_id: uuid.UUID | None = None,
     patient_id: uuid.UUID | None = None,
     plan_id: uuid.UUID | None = None,
@@ -115,7 +135,7 @@ def list_sessions(
         cursor=cursor,
     )
     audit.record_each("list", Resource.SESSION, (Access(s.id, s.patient_id) for s in items))
-    return Page(items=[SessionRead.model_validate(s) for s in items], next_cursor=next_cursor)
+    return Page(items=[_view(s, clinical=clinical) for s in items], next_cursor=next_cursor)
 
 
 @router.get(
@@ -125,11 +145,16 @@ def list_sessions(
     responses=problem_responses(NotFound),
 )
 def read_session(
-    session_id: uuid.UUID, session: SessionDep, audit: AuditDep, response: Response
+    session_id: uuid.UUID,
+    session: SessionDep,
+    audit: AuditDep,
+    response: Response,
+    clinical: ClinicalDetail,
 ) -> SessionRead:
-    """One session with its history and, once fulfilled, its completion record."""
+    """One session with its history and, once fulfilled, its completion record (for roles
+    that may read clinical detail)."""
     visit = service.get_session_record(session=session, session_id=session_id)
-    return _read(_audited(audit, "read", visit), response)
+    return _read(_audited(audit, "read", visit), response, clinical=clinical)
 
 
 @router.post(
@@ -145,6 +170,7 @@ def reschedule(
     audit: AuditDep,
     request: Request,
     response: Response,
+    clinical: ClinicalDetail,
 ) -> SessionRead:
     """Move a booked session to a new time (and optionally another practitioner or length),
     with the same checks as booking. The old time stays in the session's history."""
@@ -155,7 +181,7 @@ def reschedule(
         now=datetime.now(UTC),
         rules=_rules(request),
     )
-    return _read(_audited(audit, "reschedule", visit), response)
+    return _read(_audited(audit, "reschedule", visit), response, clinical=clinical)
 
 
 _STEP_ERRORS = problem_responses(NotFound, service.InvalidTransition)
@@ -168,13 +194,17 @@ _STEP_ERRORS = problem_responses(NotFound, service.InvalidTransition)
     responses=_STEP_ERRORS,
 )
 def check_in(
-    session_id: uuid.UUID, session: SessionDep, audit: AuditDep, response: Response
+    session_id: uuid.UUID,
+    session: SessionDep,
+    audit: AuditDep,
+    response: Response,
+    clinical: ClinicalDetail,
 ) -> SessionRead:
     """The patient has arrived: booked -> arrived."""
     visit = service.step(
         session=session, session_id=session_id, action="check-in", now=datetime.now(UTC)
     )
-    return _read(_audited(audit, "check-in", visit), response)
+    return _read(_audited(audit, "check-in", visit), response, clinical=clinical)
 
 
 @router.post(
@@ -189,6 +219,7 @@ def cancel(
     session: SessionDep,
     audit: AuditDep,
     response: Response,
+    clinical: ClinicalDetail,
 ) -> SessionRead:
     """Cancel a booked session (booked -> cancelled); the reason is required and kept."""
     visit = service.step(
@@ -198,7 +229,7 @@ def cancel(
         now=datetime.now(UTC),
         reason=body.reason,
     )
-    return _read(_audited(audit, "cancel", visit), response)
+    return _read(_audited(audit, "cancel", visit), response, clinical=clinical)
 
 
 @router.post(
@@ -208,13 +239,17 @@ def cancel(
     responses=_STEP_ERRORS,
 )
 def no_show(
-    session_id: uuid.UUID, session: SessionDep, audit: AuditDep, response: Response
+    session_id: uuid.UUID,
+    session: SessionDep,
+    audit: AuditDep,
+    response: Response,
+    clinical: ClinicalDetail,
 ) -> SessionRead:
     """The patient did not come (booked -> noshow); only once the start time has passed."""
     visit = service.step(
         session=session, session_id=session_id, action="no-show", now=datetime.now(UTC)
     )
-    return _read(_audited(audit, "no-show", visit), response)
+    return _read(_audited(audit, "no-show", visit), response, clinical=clinical)
 
 
 @router.post(
@@ -229,6 +264,7 @@ def entered_in_error(
     session: SessionDep,
     audit: AuditDep,
     response: Response,
+    clinical: ClinicalDetail,
 ) -> SessionRead:
     """For a session that should never have existed: any status -> entered-in-error. Nothing
     clinical is deleted; the session and its history stay."""
@@ -239,7 +275,7 @@ def entered_in_error(
         now=datetime.now(UTC),
         reason=body.reason,
     )
-    return _read(_audited(audit, "entered-in-error", visit), response)
+    return _read(_audited(audit, "entered-in-error", visit), response, clinical=clinical)
 
 
 @router.post(

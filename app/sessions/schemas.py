@@ -125,7 +125,9 @@ class SessionRead(Stored):
     end: datetime = Field(validation_alias="end_at")
     status: SessionStatus
     cancel_reason: str | None
-    completion: CompletionRead | None
+    completion: CompletionRead | None = Field(
+        description="What was done, once fulfilled; null for roles without `clinical:read`"
+    )
     history: list[SessionEventRead] = Field(validation_alias="events")
 
 

@@ -52,6 +52,14 @@ class EligibilityBlocked(Conflict):
     code = "eligibility-blocked"
     title = "The patient may not be booked"
 
+    def without_reasons(self) -> EligibilityBlocked:
+        """The same refusal without the outcome and flags, for a caller who may not read
+        evaluations (an EHR integration)."""
+        return EligibilityBlocked(
+            "Micro-sclerotherapy cannot be booked for this patient now; the clinic's staff "
+            "can see why."
+        )
+
 
 class OutsideAvailability(DomainError):
     status = 422
