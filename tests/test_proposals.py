@@ -119,7 +119,9 @@ def test_a_late_first_visit_carries_the_whole_course_with_it() -> None:
     )
     assert unplaced == []
     assert [p.slot.start for p in proposals] == [first, *later]
-    assert all(window.end - window.start <= timedelta(days=15) for window in asked)
+    assert all(
+        window.end - window.start <= timedelta(days=15) for window in asked
+    )  # never the whole horizon at once
 
 
 def test_no_slot_within_the_first_visit_horizon() -> None:

@@ -8,6 +8,7 @@ from app.models.patient import Patient, PatientIdentifier, Sex
 from app.models.practitioner import Practitioner, TimeOff, WeeklyAvailability
 from app.models.treatment import (
     LIVE_STATUSES,
+    LONGEST_SESSION,
     USUAL_COURSE_SESSIONS,
     USUAL_INTERVAL_DAYS,
     CompletionRecord,
@@ -20,6 +21,7 @@ from app.models.treatment import (
 
 __all__ = [
     "LIVE_STATUSES",
+    "LONGEST_SESSION",
     "USUAL_COURSE_SESSIONS",
     "USUAL_INTERVAL_DAYS",
     "ApiKey",

@@ -4,10 +4,20 @@ from __future__ import annotations
 
 import enum
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, SmallInteger, String, Text
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    ColumnElement,
+    ForeignKey,
+    Index,
+    SmallInteger,
+    String,
+    Text,
+    and_,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.models.base import Base, Entity, UTCDateTime, text_enum, utcnow
@@ -34,6 +44,9 @@ class SessionStatus(enum.StrEnum):
 # A usual course of micro-sclerotherapy: three sessions about a month apart.
 USUAL_COURSE_SESSIONS = 3
 USUAL_INTERVAL_DAYS = 28
+
+# The procedure takes under an hour: no session is booked for longer.
+LONGEST_SESSION = timedelta(minutes=60)
 
 # Sessions that hold their time in the calendar: no other may overlap them.
 LIVE_STATUSES = (SessionStatus.BOOKED, SessionStatus.ARRIVED, SessionStatus.FULFILLED)
@@ -97,6 +110,18 @@ class TreatmentSession(Entity, Base):
     events: Mapped[list[SessionEvent]] = relationship(
         back_populates="session", lazy="raise", order_by="SessionEvent.at"
     )
+
+    @classmethod
+    def ending_after(cls, moment: datetime) -> ColumnElement[bool]:
+        """Sessions still going at or after `moment`. No session is longer than
+        LONGEST_SESSION, so the start is bounded too: an index on the start time is scanned
+        from there, not from the beginning of the diary."""
+        return and_(cls.end_at > moment, cls.start_at > moment - LONGEST_SESSION)
+
+    @classmethod
+    def overlapping(cls, start: datetime, end: datetime) -> ColumnElement[bool]:
+        """Sessions overlapping [start, end)."""
+        return and_(cls.start_at < end, cls.ending_after(start))
 
 
 class SessionEvent(Base):

@@ -21,9 +21,10 @@ from zoneinfo import ZoneInfo
 
 from app.scheduling.slots import Interval, days_apart
 
-# The first visit of a course is searched this far ahead, a chunk at a time.
+# The first visit of a course is searched this far ahead, in chunks growing from a day (the
+# earliest free slot is usually near) to two weeks.
 FIRST_VISIT_HORIZON = timedelta(days=92)
-_SEARCH_CHUNK = timedelta(days=14)
+_FIRST_CHUNK, _LARGEST_CHUNK = timedelta(days=1), timedelta(days=14)
 
 NO_FREE_SLOT = "no free slot in the window"
 
@@ -151,13 +152,13 @@ def _earliest(
     the search went."""
     horizon_end = course.earliest + FIRST_VISIT_HORIZON
     limit = min(horizon_end, course.valid_until) if course.valid_until else horizon_end
-    low = course.earliest
+    low, chunk = course.earliest, _FIRST_CHUNK
     while low < limit:
-        high = min(low + _SEARCH_CHUNK, limit)
+        high = min(low + chunk, limit)
         choice = next((c for c in ordered(Interval(low, high)) if usable(c)), None)
         if choice is not None:
             return choice, high
-        low = high
+        low, chunk = high, min(chunk * 2, _LARGEST_CHUNK)
     return None, horizon_end
 
 

@@ -81,8 +81,7 @@ def practitioner_busy(
         ).where(
             TreatmentSession.practitioner_id.in_(practitioner_ids),
             TreatmentSession.status.in_(LIVE_STATUSES),
-            TreatmentSession.start_at < window.end,
-            TreatmentSession.end_at > window.start,
+            TreatmentSession.overlapping(window.start, window.end),
         )
     )
     for practitioner_id, start, end in [*absences, *bookings]:

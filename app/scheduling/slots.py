@@ -77,13 +77,14 @@ def _days(window: Interval, zone: ZoneInfo) -> Iterator[date]:
         day += timedelta(days=1)
 
 
-def _resolver(day: date, zone: ZoneInfo) -> Callable[[time], datetime | None]:
-    """Wall time -> instant for one day. Most days have no clock change: one fixed offset."""
+def _resolver(day: date, zone: ZoneInfo) -> tuple[Callable[[time], datetime | None], bool]:
+    """Wall time -> instant for one day, and whether the day has one fixed offset (most days:
+    no clock change, so every wall time is one instant and a slot's length is its wall span)."""
     midnight = datetime.combine(day, time(), tzinfo=zone).utcoffset()
     next_midnight = datetime.combine(day + timedelta(days=1), time(), tzinfo=zone).utcoffset()
     if midnight is None or midnight != next_midnight:
-        return lambda wall: local_instant(day, wall, zone)
-    return lambda wall: (datetime.combine(day, wall) - midnight).replace(tzinfo=UTC)
+        return (lambda wall: local_instant(day, wall, zone)), False
+    return (lambda wall: (datetime.combine(day, wall) - midnight).replace(tzinfo=UTC)), True
 
 
 def _grid_times(hours: WeeklyHours, duration: timedelta, grid: timedelta) -> Iterator[time]:
@@ -115,7 +116,7 @@ def free_slots(
         blocks = [hours for hours in weekly_hours if hours.weekday == day.weekday()]
         if not blocks:
             continue
-        resolve = _resolver(day, zone)
+        resolve, fixed_offset = _resolver(day, zone)
         for hours in blocks:
             for wall in _grid_times(hours, duration, grid):
                 start = resolve(wall)
@@ -123,7 +124,7 @@ def free_slots(
                     continue
                 slot = Interval(start, start + duration)
                 end_wall = (datetime.combine(day, wall) + duration).time()
-                if resolve(end_wall) != slot.end:
+                if not fixed_offset and resolve(end_wall) != slot.end:
                     continue  # a daylight-saving change falls inside the slot
                 inside = window.start <= slot.start and slot.end <= window.end
                 if inside and not index.overlaps(slot):

@@ -4,20 +4,25 @@ from __future__ import annotations
 
 import enum
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Annotated, TypeVar
 
 from pydantic import AfterValidator, Field
 
 from app.evaluations.rules import Site
 from app.evaluations.schemas import FlagRead
-from app.models import SessionStatus
+from app.models import LONGEST_SESSION, SessionStatus
 from app.scheduling.schemas import ProposalsRead
 from app.schemas import Boolean, FreeText, InputModel, Instant, Integer, Number, ReadModel, Stored
 from app.sessions.dosing import Sclerosant
 
 DurationMinutes = Annotated[
-    Integer, Field(ge=15, le=60, description="15 to 60: the procedure takes under an hour")
+    Integer,
+    Field(
+        ge=15,
+        le=LONGEST_SESSION // timedelta(minutes=1),
+        description="15 to 60: the procedure takes under an hour",
+    ),
 ]
 Reason = Annotated[FreeText, Field(min_length=1)]
 

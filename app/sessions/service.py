@@ -207,8 +207,7 @@ def _check_slot(
         others.where(
             (TreatmentSession.practitioner_id == practitioner_id)
             | (TreatmentSession.patient_id == patient_id),
-            TreatmentSession.start_at < slot.end,
-            TreatmentSession.end_at > slot.start,
+            TreatmentSession.overlapping(slot.start, slot.end),
         ).limit(1)
     )
     if clash is not None:
@@ -526,7 +525,7 @@ def list_sessions(
     if statuses:
         query = query.where(TreatmentSession.status.in_(statuses))
     if window_start is not None:
-        query = query.where(TreatmentSession.end_at > window_start)
+        query = query.where(TreatmentSession.ending_after(window_start))
     if window_end is not None:
         query = query.where(TreatmentSession.start_at < window_end)
     return paginate(session, query, _BY_START, limit=limit, cursor=cursor)
