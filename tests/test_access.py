@@ -80,6 +80,16 @@ EXPECTED: dict[tuple[str, str], set[Role]] = {
 }
 
 
+GARBLED = (b"{not json", b"\xff{not even text")
+
+
+def _garbled(client: TestClient, method: str, path: str, content: bytes) -> object:
+    """A request whose body cannot be decoded."""
+    return client.request(
+        method, concrete(path), content=content, headers={"Content-Type": "application/json"}
+    )
+
+
 def _call(client: TestClient, method: str, path: str) -> object:
     body = {"json": {}} if method in {"POST", "PATCH"} else {}
     return client.request(method, concrete(path), **body)
@@ -100,13 +110,8 @@ def test_every_route_but_the_public_ones_answers_401_without_a_credential(
         )
         assert_problem(bad, 401, "invalid-token")
         assert 'error="invalid_token"' in bad.headers["www-authenticate"]
-        if method in {"POST", "PATCH"}:  # a body that is not even JSON: still who first
-            garbled = anonymous.request(
-                method,
-                concrete(path),
-                content=b"{not json",
-                headers={"Content-Type": "application/json"},
-            )
+        for content in GARBLED if method in {"POST", "PATCH"} else ():  # still who first
+            garbled = _garbled(anonymous, method, path, content)
             assert_problem(garbled, 401, "authentication-required")
 
 
@@ -149,14 +154,8 @@ def test_each_role_is_allowed_and_refused_exactly_as_the_matrix_says(
             body = assert_problem(response, 403, "forbidden")
             assert body["required_permission"] in {p.value for p in Permission}
             assert role.value in body["detail"]
-            if method in {"POST", "PATCH"}:  # forbidden whatever the body
-                garbled = client.request(
-                    method,
-                    concrete(path),
-                    content=b"\xff{not json",
-                    headers={"Content-Type": "application/json"},
-                )
-                assert_problem(garbled, 403, "forbidden")
+            for content in GARBLED if method in {"POST", "PATCH"} else ():  # whatever the body
+                assert_problem(_garbled(client, method, path, content), 403, "forbidden")
 
 
 def test_a_receptionist_sees_an_evaluations_outcome_and_flags_but_not_its_clinical_detail(

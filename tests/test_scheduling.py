@@ -771,14 +771,24 @@ def test_fourteen_days_are_counted_on_the_clinics_calendar_across_daylight_savin
     )
 
 
-def test_a_practitioner_who_left_does_not_stop_the_completion_record(
-    client: TestClient, doctor: dict[str, Any]
-) -> None:
-    colleague = new_practitioner(client, name="Dr B", availability=WEEKDAYS_9_TO_17)
+SMALL_DOSE = {
+    "treated_sites": ["left_calf"],
+    "sclerosant": "polidocanol",
+    "concentration_percent": 0.5,
+    "volume_ml": 2,
+}
+
+
+def _first_visit_of_a_course(
+    client: TestClient, doctor: dict[str, Any], planned_sessions: int
+) -> tuple[str, str]:
+    """A patient (70 kg) with a plan whose first session is booked: the plan's and the
+    session's URLs."""
     patient = eligible_patient(client, doctor["id"], weight_kg=70)
     plan = ok(
         client.post(
-            f"/api/v1/patients/{patient['id']}/treatment-plans", json={"planned_sessions": 2}
+            f"/api/v1/patients/{patient['id']}/treatment-plans",
+            json={"planned_sessions": planned_sessions},
         )
     )
     visit = booked(
@@ -788,19 +798,17 @@ def test_a_practitioner_who_left_does_not_stop_the_completion_record(
         start=next_weekday_at(1, 9),
         plan_id=plan["id"],
     )
-    ok(client.post(f"/api/v1/sessions/{visit['id']}/check-in"))
+    return f"/api/v1/treatment-plans/{plan['id']}", f"/api/v1/sessions/{visit['id']}"
+
+
+def test_a_practitioner_who_left_does_not_stop_the_completion_record(
+    client: TestClient, doctor: dict[str, Any]
+) -> None:
+    colleague = new_practitioner(client, name="Dr B", availability=WEEKDAYS_9_TO_17)
+    _, visit_url = _first_visit_of_a_course(client, doctor, planned_sessions=2)
+    ok(client.post(f"{visit_url}/check-in"))
     ok(client.patch(f"/api/v1/practitioners/{doctor['id']}", json={"active": False}))
-    result = ok(
-        client.post(
-            f"/api/v1/sessions/{visit['id']}/complete",
-            json={
-                "treated_sites": ["left_calf"],
-                "sclerosant": "polidocanol",
-                "concentration_percent": 0.5,
-                "volume_ml": 2,
-            },
-        )
-    )
+    result = ok(client.post(f"{visit_url}/complete", json=SMALL_DOSE))
     assert result["session"]["status"] == "fulfilled"
     (proposal,) = result["next_follow_up"]["proposals"]
     assert proposal["practitioner_id"] == colleague["id"]
@@ -809,28 +817,9 @@ def test_a_practitioner_who_left_does_not_stop_the_completion_record(
 def test_a_plans_status_follows_its_fulfilled_sessions(
     client: TestClient, doctor: dict[str, Any]
 ) -> None:
-    patient = eligible_patient(client, doctor["id"], weight_kg=70)
-    plan = ok(
-        client.post(
-            f"/api/v1/patients/{patient['id']}/treatment-plans", json={"planned_sessions": 2}
-        )
-    )
-    plan_url = f"/api/v1/treatment-plans/{plan['id']}"
-    visit = booked(
-        client,
-        patient_id=patient["id"],
-        practitioner_id=doctor["id"],
-        start=next_weekday_at(1, 9),
-        plan_id=plan["id"],
-    )
-    ok(client.post(f"/api/v1/sessions/{visit['id']}/check-in"))
-    record = {
-        "treated_sites": ["left_calf"],
-        "sclerosant": "polidocanol",
-        "concentration_percent": 0.5,
-        "volume_ml": 2,
-    }
-    ok(client.post(f"/api/v1/sessions/{visit['id']}/complete", json=record))
+    plan_url, visit_url = _first_visit_of_a_course(client, doctor, planned_sessions=2)
+    ok(client.post(f"{visit_url}/check-in"))
+    ok(client.post(f"{visit_url}/complete", json=SMALL_DOSE))
     assert ok(client.get(plan_url))["status"] == "active"
 
     # One session was enough after all: the course is done.
@@ -841,7 +830,7 @@ def test_a_plans_status_follows_its_fulfilled_sessions(
     assert ok(client.patch(plan_url, json={"notes": "Good result."}))["notes"] == "Good result."
 
     # The session was recorded by mistake: the course is not done any more.
-    ok(client.post(f"/api/v1/sessions/{visit['id']}/entered-in-error", json={"reason": "Wrong"}))
+    ok(client.post(f"{visit_url}/entered-in-error", json={"reason": "Wrong"}))
     reopened = ok(client.get(plan_url))
     assert (reopened["status"], reopened["sessions_done"]) == ("active", 0)
 
@@ -849,33 +838,11 @@ def test_a_plans_status_follows_its_fulfilled_sessions(
 def test_a_cancelled_plan_stays_cancelled_when_its_session_is_completed(
     client: TestClient, doctor: dict[str, Any]
 ) -> None:
-    patient = eligible_patient(client, doctor["id"], weight_kg=70)
-    plan = ok(
-        client.post(
-            f"/api/v1/patients/{patient['id']}/treatment-plans", json={"planned_sessions": 1}
-        )
-    )
-    visit = booked(
-        client,
-        patient_id=patient["id"],
-        practitioner_id=doctor["id"],
-        start=next_weekday_at(1, 9),
-        plan_id=plan["id"],
-    )
-    ok(client.patch(f"/api/v1/treatment-plans/{plan['id']}", json={"status": "cancelled"}))
-    ok(client.post(f"/api/v1/sessions/{visit['id']}/check-in"))
-    ok(
-        client.post(
-            f"/api/v1/sessions/{visit['id']}/complete",
-            json={
-                "treated_sites": ["left_calf"],
-                "sclerosant": "sodium-tetradecyl-sulfate",
-                "concentration_percent": 0.2,
-                "volume_ml": 2,
-            },
-        )
-    )
-    assert ok(client.get(f"/api/v1/treatment-plans/{plan['id']}"))["status"] == "cancelled"
+    plan_url, visit_url = _first_visit_of_a_course(client, doctor, planned_sessions=1)
+    ok(client.patch(plan_url, json={"status": "cancelled"}))
+    ok(client.post(f"{visit_url}/check-in"))
+    ok(client.post(f"{visit_url}/complete", json=SMALL_DOSE))
+    assert ok(client.get(plan_url))["status"] == "cancelled"
 
 
 @pytest.mark.parametrize("earliest", ["9999-12-20", "1000-01-01", "2027-13-01", "tomorrow"])
