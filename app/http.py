@@ -1,12 +1,13 @@
-"""HTTP details shared by the routers: ETag / If-Match for optimistic concurrency, and the
-no-store rule for API answers."""
+"""HTTP details shared by the routers: ETag / If-Match for optimistic concurrency, one value
+per single-valued query parameter, and the no-store rule for API answers."""
 
 from __future__ import annotations
 
 import re
-from typing import Annotated
+from typing import Annotated, get_args, get_origin
 
-from fastapi import Depends, Header, Response
+from fastapi import Depends, Header, Request, Response
+from fastapi.exceptions import RequestValidationError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 _ETAG = re.compile(r'^(?:W/)?"(\d{1,9})"$')
@@ -31,6 +32,55 @@ def expected_version(
 
 
 ExpectedVersion = Annotated[int | None, Depends(expected_version)]
+
+
+def one_value_per_query_parameter(request: Request) -> None:
+    """A query parameter that takes one value, sent several times, is a 422: the service does
+    not guess which one the client meant (by default the last would silently win)."""
+    keys = [key for key, _ in request.query_params.multi_items()]
+    if len(keys) == len(set(keys)):
+        return
+    repeated = {key for key in keys if keys.count(key) > 1}
+    refused = sorted(repeated & _single_valued(request.scope.get("route")))
+    if refused:
+        raise RequestValidationError(
+            [
+                {
+                    "type": "repeated_value",
+                    "loc": ("query", key),
+                    "msg": "takes one value: send it once",
+                    "input": request.query_params.getlist(key),
+                }
+                for key in refused
+            ]
+        )
+
+
+def _single_valued(route: object) -> frozenset[str]:
+    """The query parameters a route (with its dependencies) declares, but for lists."""
+    key = (getattr(route, "path", ""), tuple(sorted(getattr(route, "methods", None) or ())))
+    if key not in _SINGLE_VALUED:
+        found: set[str] = set()
+        stack = [getattr(route, "dependant", None)]
+        while stack:
+            dependant = stack.pop()
+            if dependant is not None:
+                found |= {
+                    q.alias for q in dependant.query_params if not _is_list(q.field_info.annotation)
+                }
+                stack.extend(dependant.dependencies)
+        _SINGLE_VALUED[key] = frozenset(found)
+    return _SINGLE_VALUED[key]
+
+
+# Per route (path and methods), worked out on its first request with a repeated parameter.
+_SINGLE_VALUED: dict[tuple[str, tuple[str, ...]], frozenset[str]] = {}
+
+
+def _is_list(annotation: object) -> bool:
+    if get_origin(annotation) in {list, tuple, set, frozenset}:
+        return True
+    return any(_is_list(argument) for argument in get_args(annotation))
 
 
 class NoStoreMiddleware:

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi_offline import FastAPIOffline
 
@@ -29,7 +29,7 @@ from app.errors import (
 )
 from app.evaluations.router import router as evaluations_router
 from app.health.router import router as health_router
-from app.http import NoStoreMiddleware
+from app.http import NoStoreMiddleware, one_value_per_query_parameter
 from app.logging import REQUEST_ID_HEADER, RequestIdMiddleware
 from app.patients.router import router as patients_router
 from app.plans.router import router as plans_router
@@ -69,6 +69,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description=DESCRIPTION,
         static_url="/docs-assets",
         lifespan=_lifespan,
+        dependencies=[Depends(one_value_per_query_parameter)],
     )
     engine = make_engine(settings.database_url)
     app.state.settings = settings

@@ -100,3 +100,26 @@ def test_ready_is_503_and_data_routes_fail_cleanly_when_the_database_is_down() -
     assert_problem(response, 503, "database-unavailable")
     assert response.headers["retry-after"] == "5"
     assert "127.0.0.1" not in response.text
+
+
+@pytest.mark.parametrize(
+    ("path", "query"),
+    [
+        ("/api/v1/patients", "limit=abc&limit=5"),
+        ("/api/v1/patients", "include_archived=zz&include_archived=false"),
+        ("/api/v1/practitioners", "active=xx&active=true"),
+        ("/api/v1/sessions", "from=2027-01-01T00:00:00Z&from=2027-02-01T00:00:00Z"),
+    ],
+)
+def test_a_single_valued_query_parameter_sent_twice_is_a_422(
+    client: TestClient, path: str, query: str
+) -> None:
+    body = assert_problem(client.get(f"{path}?{query}"), 422, "validation-error")
+    name = query.split("=", 1)[0]
+    assert [(e["loc"], e["type"]) for e in body["errors"]] == [(["query", name], "repeated_value")]
+
+
+def test_list_parameters_and_unknown_ones_may_repeat(client: TestClient) -> None:
+    listed = client.get("/api/v1/sessions?status=booked&status=cancelled")
+    assert listed.status_code == 200
+    assert client.get("/api/v1/patients?utm=a&utm=b").status_code == 200
