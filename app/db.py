@@ -16,28 +16,32 @@ from sqlalchemy.orm import Session, sessionmaker
 WRITE_LOCK = "sclerosched_write_lock"
 
 
-def make_engine(database_url: str, **kwargs: Any) -> Engine:
+def make_engine(database_url: str, *, foreign_keys: bool = True, **kwargs: Any) -> Engine:
     """Create the engine, with SQLite set up for a multi-threaded web server.
 
     Statement parameters are patient data: they never appear in logs or error messages.
+    `foreign_keys=False` is for SQLite migrations only: batch mode rebuilds a table by copying
+    it, dropping the original and renaming the copy, which enforced foreign keys would refuse
+    (or cascade into the rows that point at it).
     """
     kwargs.setdefault("hide_parameters", True)
     if database_url.startswith("sqlite"):
         engine = create_engine(
             database_url, connect_args={"check_same_thread": False, "timeout": 30}, **kwargs
         )
-        event.listen(engine, "connect", _sqlite_on_connect)
+        pragma = f"PRAGMA foreign_keys = {'ON' if foreign_keys else 'OFF'}"
+        event.listen(engine, "connect", lambda dbapi, _: _sqlite_on_connect(dbapi, pragma))
         event.listen(engine, "begin", _sqlite_begin)
         return engine
     return create_engine(database_url, pool_pre_ping=True, **kwargs)
 
 
-def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
+def _sqlite_on_connect(dbapi_connection: Any, foreign_keys_pragma: str) -> None:
     # The driver's own transaction handling would begin lazily, after our reads: we emit BEGIN
     # ourselves (the SQLAlchemy pysqlite recipe).
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA foreign_keys = ON")
+    cursor.execute(foreign_keys_pragma)
     # WAL lets readers go on while one writer commits.
     cursor.execute("PRAGMA journal_mode = WAL")
     cursor.execute("PRAGMA busy_timeout = 30000")

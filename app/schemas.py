@@ -26,14 +26,30 @@ def _no_control_characters(value: str) -> str:
     return value
 
 
+def trimmed(value: str) -> str:
+    """Surrounding white space dropped, once the text passed the length and pattern the API
+    documents (which count what was sent, so a documented limit is never exceeded)."""
+    return value.strip()
+
+
+def not_blank(value: str) -> str:
+    if not value:
+        raise ValueError("must not be blank")
+    return value
+
+
 Name = Annotated[
     str,
-    StringConstraints(strip_whitespace=True, min_length=1, max_length=100),
+    StringConstraints(min_length=1, max_length=100),
+    AfterValidator(trimmed),
+    AfterValidator(not_blank),
     AfterValidator(_no_control_characters),
 ]
 ShortText = Annotated[
     str,
-    StringConstraints(strip_whitespace=True, min_length=1, max_length=200),
+    StringConstraints(min_length=1, max_length=200),
+    AfterValidator(trimmed),
+    AfterValidator(not_blank),
     AfterValidator(_no_control_characters),
 ]
 _RFC3339_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -75,9 +91,12 @@ def _printable_with_line_breaks(value: str) -> str:
 
 FreeText = Annotated[
     str,
-    StringConstraints(strip_whitespace=True, max_length=4000),
+    StringConstraints(max_length=4000),
+    AfterValidator(trimmed),
     AfterValidator(_printable_with_line_breaks),
 ]
+# Free text that must say something (a reason): not empty once trimmed.
+RequiredText = Annotated[FreeText, Field(min_length=1), AfterValidator(not_blank)]
 # RFC 3339 with an explicit offset (a naive datetime is a 422), held in UTC from then on.
 Instant = Annotated[AwareDatetime, BeforeValidator(_timestamp_text), AfterValidator(_to_utc)]
 # No silent coercion of true/false into numbers or of numbers into booleans.

@@ -27,16 +27,22 @@ def _render_item(kind: str, obj: Any, autogen_context: Any) -> str | bool:
 
 
 def _run(connection: Connection) -> None:
+    sqlite = connection.dialect.name == "sqlite"
     context.configure(
         connection=connection,
         target_metadata=target_metadata,
         # SQLite cannot ALTER most things: batch mode rebuilds the table instead.
-        render_as_batch=connection.dialect.name == "sqlite",
+        render_as_batch=sqlite,
         compare_type=True,
         render_item=_render_item,
     )
     with context.begin_transaction():
         context.run_migrations()
+        if sqlite:
+            # Foreign keys were off while tables were rebuilt: every reference must still hold.
+            broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+            if broken:
+                raise RuntimeError(f"the migration broke {len(broken)} foreign key reference(s)")
 
 
 def run_migrations_online() -> None:
@@ -45,7 +51,7 @@ def run_migrations_online() -> None:
         _run(connection)
         return
     url = config.get_main_option("sqlalchemy.url") or load_settings().database_url
-    engine = make_engine(url)
+    engine = make_engine(url, foreign_keys=False)  # SQLite: see make_engine
     try:
         with engine.connect() as connection:
             _run(connection)

@@ -2,17 +2,32 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 
 import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import Engine, inspect
+from sqlalchemy import (
+    JSON,
+    Date,
+    Engine,
+    Time,
+    Uuid,
+    column,
+    func,
+    insert,
+    inspect,
+    select,
+    table,
+)
 
 from app.db import make_engine
 from app.migrations import alembic_config
-from app.models import Base
+from app.models import Base, UTCDateTime
 from tests.conftest import POSTGRES_URL, reset_postgres_schema
 
 
@@ -54,5 +69,199 @@ def test_models_and_migrations_agree(database_url: str) -> None:
         with engine.connect() as connection:
             context = MigrationContext.configure(connection, opts={"compare_type": True})
             assert compare_metadata(context, Base.metadata) == []
+    finally:
+        engine.dispose()
+
+
+def _row_counts(engine: Engine) -> dict[str, int]:
+    with engine.connect() as connection:
+        return {
+            name: connection.scalar(select(func.count()).select_from(table(name))) or 0
+            for name in sorted(_tables(engine))
+        }
+
+
+def _clinic_at_revision_0004(engine: Engine) -> None:
+    """A small clinic written with the schema of revision 0004, every reference in use."""
+    now = datetime.now(UTC)
+    stamps = {"created_at": now, "updated_at": now, "version": 1}
+    patient, doctor, evaluation, plan, visit, user = (uuid.uuid4() for _ in range(6))
+
+    def rows(name: str, *values: dict[str, object]) -> None:
+        columns = [column(key, _TYPES.get(key)) for key in values[0]]
+        connection.execute(insert(table(name, *columns)), list(values))
+
+    with engine.begin() as connection:
+        rows(
+            "patients",
+            {
+                "id": patient,
+                "given_name": "Claire",
+                "family_name": "Dubois",
+                "given_key": "claire",
+                "family_key": "dubois",
+                "birth_date": date(1984, 3, 12),
+                "sex": "female",
+                "weight_kg": 64.5,
+                "archived": False,
+                **stamps,
+            },
+        )
+        rows(
+            "patient_identifiers",
+            {"id": uuid.uuid4(), "patient_id": patient, "system": "urn:x", "value": "1"},
+        )
+        rows(
+            "practitioners",
+            {
+                "id": doctor,
+                "name": "Dr A",
+                "name_key": "dr a",
+                "active": True,
+                "time_zone": "UTC",
+                **stamps,
+            },
+        )
+        rows(
+            "practitioner_availability",
+            {
+                "id": uuid.uuid4(),
+                "practitioner_id": doctor,
+                "weekday": 0,
+                "start_time": time(9),
+                "end_time": time(17),
+            },
+        )
+        rows(
+            "practitioner_time_off",
+            {
+                "id": uuid.uuid4(),
+                "practitioner_id": doctor,
+                "start_at": now,
+                "end_at": now + timedelta(days=1),
+                "reason": "Leave",
+                "created_at": now,
+            },
+        )
+        rows(
+            "evaluations",
+            {
+                "id": evaluation,
+                "patient_id": patient,
+                "practitioner_id": doctor,
+                "performed_at": now,
+                "spider_vein_sites": ["left_calf"],
+                "ceap_class": "C1",
+                "varicose_veins": "absent",
+                "risk_factors": {"pregnancy": False},
+                "benefits_and_risks_explained": True,
+                "weight_kg": 64.5,
+                "outcome": "eligible",
+                "flags": [],
+                "valid_until": now + timedelta(days=365),
+                "created_at": now,
+            },
+        )
+        rows(
+            "clearances",
+            {
+                "id": uuid.uuid4(),
+                "evaluation_id": evaluation,
+                "practitioner_id": doctor,
+                "reason": "ok",
+                "created_at": now,
+            },
+        )
+        rows(
+            "treatment_plans",
+            {
+                "id": plan,
+                "patient_id": patient,
+                "evaluation_id": evaluation,
+                "planned_sessions": 3,
+                "interval_days": 28,
+                "status": "active",
+                **stamps,
+            },
+        )
+        rows(
+            "treatment_sessions",
+            {
+                "id": visit,
+                "patient_id": patient,
+                "practitioner_id": doctor,
+                "plan_id": plan,
+                "start_at": now,
+                "end_at": now + timedelta(minutes=45),
+                "status": "booked",
+                **stamps,
+            },
+        )
+        rows(
+            "session_events",
+            {
+                "id": uuid.uuid4(),
+                "session_id": visit,
+                "action": "book",
+                "to_status": "booked",
+                "at": now,
+            },
+        )
+        rows(
+            "users",
+            {
+                "id": user,
+                "username": "admin",
+                "password_hash": "x",
+                "role": "admin",
+                "active": True,
+                "password_changed_at": now,
+                **stamps,
+            },
+        )
+
+
+_TYPES: dict[str, Any] = {
+    **dict.fromkeys(
+        ["id", "patient_id", "practitioner_id", "evaluation_id", "plan_id", "session_id"], Uuid()
+    ),
+    **dict.fromkeys(
+        [
+            "created_at",
+            "updated_at",
+            "performed_at",
+            "valid_until",
+            "start_at",
+            "end_at",
+            "at",
+            "password_changed_at",
+        ],
+        UTCDateTime(),
+    ),
+    **dict.fromkeys(["spider_vein_sites", "risk_factors", "flags"], JSON()),
+    "birth_date": Date(),
+    "start_time": Time(),
+    "end_time": Time(),
+}
+
+
+def test_upgrading_and_downgrading_keep_every_row(scratch_url: str) -> None:
+    """SQLite rebuilds a table to alter it: no row may be lost on the way, nor any reference
+    to the rebuilt table broken (its foreign keys would refuse, or cascade)."""
+    config = alembic_config(scratch_url)
+    engine = make_engine(scratch_url)
+    try:
+        if POSTGRES_URL:
+            reset_postgres_schema(engine)
+        command.upgrade(config, "0004")
+        _clinic_at_revision_0004(engine)
+        before = _row_counts(engine)
+        assert before["patient_identifiers"] == before["clearances"] == 1
+        command.upgrade(config, "head")
+        assert _row_counts(engine) == before
+        command.downgrade(config, "0004")
+        assert _row_counts(engine) == before
+        command.upgrade(config, "head")
+        assert _row_counts(engine) == before
     finally:
         engine.dispose()

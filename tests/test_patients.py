@@ -223,6 +223,8 @@ VALID = {
         ({"email": "claire-at-example.org"}, "email"),
         ({"phone": "call me"}, "phone"),
         ({"given_name": "   "}, "given_name"),
+        # The documented limit counts what is sent, white space included.
+        ({"family_name": "\u0085" + "x" * 100}, "family_name"),
         ({"family_name": "x" * 101}, "family_name"),
         ({"given_name": "Bad\x00Name"}, "given_name"),
         ({"weight_kg": 0}, "weight_kg"),

@@ -395,9 +395,12 @@ def test_life_cycle(client: TestClient, engine: Engine, doctor: dict[str, Any]) 
         practitioner_id=doctor["id"],
         start=monday + timedelta(days=28),
     )
-    assert_problem(
-        client.post(f"/api/v1/sessions/{second['id']}/cancel", json={}), 422, "validation-error"
-    )
+    for no_reason in ({}, {"reason": ""}, {"reason": " \n\t "}):
+        assert_problem(
+            client.post(f"/api/v1/sessions/{second['id']}/cancel", json=no_reason),
+            422,
+            "validation-error",
+        )
     cancelled = client.post(
         f"/api/v1/sessions/{second['id']}/cancel", json={"reason": "Holiday"}
     ).json()

@@ -13,9 +13,7 @@ from app.schemas import Boolean, InputModel, Name, ReadModel, Stored
 
 Username = Annotated[
     str,
-    StringConstraints(
-        strip_whitespace=True, min_length=3, max_length=64, pattern=r"^[A-Za-z0-9._@-]+$"
-    ),
+    StringConstraints(min_length=3, max_length=64, pattern=r"^[A-Za-z0-9._@-]+$"),
     Field(description="Letters, digits and . _ @ -; not case-sensitive", examples=["m.durand"]),
 ]
 MIN_PASSWORD_LENGTH = 12

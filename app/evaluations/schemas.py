@@ -19,6 +19,7 @@ from app.schemas import (
     InputModel,
     Instant,
     ReadModel,
+    RequiredText,
 )
 
 # A clock a few minutes fast on the client's side is not an evaluation "in the future".
@@ -152,7 +153,7 @@ def _says_something(value: str) -> str:
 
 class ClearanceCreate(InputModel):
     practitioner_id: uuid.UUID = Field(description="The clinician taking the decision")
-    reason: Annotated[FreeText, Field(min_length=1), AfterValidator(_says_something)] = Field(
+    reason: Annotated[RequiredText, AfterValidator(_says_something)] = Field(
         examples=["Pill stopped 6 weeks ago; low-dose polidocanol, walking advised."]
     )
 

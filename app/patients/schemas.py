@@ -9,11 +9,21 @@ from typing import Annotated
 from pydantic import AfterValidator, EmailStr, Field, StringConstraints, field_validator
 
 from app.models import Sex
-from app.schemas import CalendarDate, InputModel, Name, Number, ReadModel, Stored
+from app.schemas import (
+    CalendarDate,
+    InputModel,
+    Name,
+    Number,
+    ReadModel,
+    Stored,
+    not_blank,
+    trimmed,
+)
 
 Phone = Annotated[
     str,
-    StringConstraints(strip_whitespace=True, pattern=r"^\+?[0-9][0-9 ().\-]{2,38}$"),
+    StringConstraints(pattern=r"^\+?[0-9][0-9 ().\-]{2,38}$"),
+    AfterValidator(trimmed),
 ]
 # Adults are treated; a value outside this range is a typing slip (grams, pounds, a comma),
 # and the polidocanol limit is computed from it.
@@ -39,18 +49,16 @@ class Identifier(InputModel):
 
     system: Annotated[
         str,
-        StringConstraints(
-            strip_whitespace=True, min_length=1, max_length=200, pattern=r"^[^|\s\x00-\x1f\x7f]+$"
-        ),
+        StringConstraints(min_length=1, max_length=200, pattern=r"^[^|\s\x00-\x1f\x7f]+$"),
     ] = Field(
         description="Namespace of the value, usually a URI",
         examples=["urn:oid:1.2.36.146.595.217.0.1"],
     )
     value: Annotated[
         str,
-        StringConstraints(
-            strip_whitespace=True, min_length=1, max_length=100, pattern=r"^[^|\x00-\x1f\x7f]+$"
-        ),
+        StringConstraints(min_length=1, max_length=100, pattern=r"^[^|\x00-\x1f\x7f]+$"),
+        AfterValidator(trimmed),
+        AfterValidator(not_blank),
     ] = Field(examples=["MRN-004211"])
 
 

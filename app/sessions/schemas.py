@@ -13,7 +13,17 @@ from app.evaluations.rules import Site
 from app.evaluations.schemas import FlagRead
 from app.models import LONGEST_SESSION, SessionStatus
 from app.scheduling.schemas import ProposalsRead
-from app.schemas import Boolean, FreeText, InputModel, Instant, Integer, Number, ReadModel, Stored
+from app.schemas import (
+    Boolean,
+    FreeText,
+    InputModel,
+    Instant,
+    Integer,
+    Number,
+    ReadModel,
+    RequiredText,
+    Stored,
+)
 from app.sessions.dosing import Sclerosant
 
 DurationMinutes = Annotated[
@@ -24,7 +34,7 @@ DurationMinutes = Annotated[
         description="15 to 60: the procedure takes under an hour",
     ),
 ]
-Reason = Annotated[FreeText, Field(min_length=1)]
+Reason = RequiredText
 
 
 class Anaesthetic(enum.StrEnum):
