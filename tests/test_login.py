@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import uuid
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
@@ -14,6 +15,7 @@ from sqlalchemy import Engine, text
 
 from app.auth import credentials
 from app.auth.permissions import Role
+from app.models import ApiKey
 from tests.conftest import TEST_PASSWORD, ClientFactory, UserFactory, assert_problem, bearer
 
 TOKEN = "/api/v1/auth/token"
@@ -367,3 +369,69 @@ def test_a_refused_credential_that_names_someone_is_in_the_audit_trail(
         (e["outcome"], e["resource_type"], e["resource_id"], e["patient_id"]) for e in events
     ] == [("denied", "patient", patient, patient)]
     assert "switched off" in events[0]["detail"]
+
+
+def _demote_each_other(app: FastAPI, first: uuid.UUID, second: uuid.UUID) -> list[int]:
+    barrier = threading.Barrier(2)
+    statuses: list[int] = []
+
+    def demote(actor: uuid.UUID, target: uuid.UUID) -> None:
+        with TestClient(app, headers=bearer(app, actor)) as mine:
+            barrier.wait()
+            response = mine.patch(f"/api/v1/users/{target}", json={"role": "clinician"})
+            statuses.append(response.status_code)
+
+    threads = [
+        threading.Thread(target=demote, args=(first, second)),
+        threading.Thread(target=demote, args=(second, first)),
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return sorted(statuses)
+
+
+def test_two_admins_demoting_each_other_at_once_leave_one_admin(
+    app: FastAPI, engine: Engine, make_user: UserFactory
+) -> None:
+    for round_ in range(3):
+        with engine.begin() as connection:  # the two of this round are the only admins
+            connection.execute(text("UPDATE users SET active = :off"), {"off": False})
+        first = make_user(Role.ADMIN, f"first.{round_}")
+        second = make_user(Role.ADMIN, f"second.{round_}")
+        # One wins; the other is refused: the last admin stays one (409), or the loser was
+        # demoted before its request was let in (403). Never a deadlock's 503.
+        assert _demote_each_other(app, first, second) in ([200, 403], [200, 409])
+        with engine.connect() as connection:
+            admins = connection.execute(
+                text("SELECT count(*) FROM users WHERE role = 'admin' AND active = :on"),
+                {"on": True},
+            ).scalar_one()
+        assert admins == 1
+
+
+def test_an_admin_api_key_made_by_hand_is_not_honoured(
+    client: TestClient, anonymous: TestClient, engine: Engine
+) -> None:
+    made = credentials.new_api_key()
+    key_id = uuid.uuid4()
+    with engine.begin() as connection:
+        connection.execute(
+            ApiKey.__table__.insert().values(
+                id=key_id,
+                name="Hand-made",
+                role=Role.ADMIN,
+                prefix=made.prefix,
+                key_hash=made.key_hash,
+                created_at=datetime.now(UTC),
+                updated_at=datetime.now(UTC),
+                version=1,
+            )
+        )
+    response = anonymous.get("/api/v1/users", headers={"Authorization": f"Bearer {made.secret}"})
+    assert_problem(response, 401, "invalid-token")
+    events = client.get("/api/v1/audit-events", params={"actor_id": str(key_id)}).json()["items"]
+    assert [(e["outcome"], e["detail"]) for e in events] == [
+        ("denied", "401: API keys cannot act as admin")
+    ]

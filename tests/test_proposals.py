@@ -161,6 +161,28 @@ def test_nothing_is_proposed_past_the_evaluations_validity() -> None:
     assert (valid_until.astimezone(PARIS).date().isoformat()) in unplaced[0].reason
 
 
+def test_the_validity_is_blamed_only_when_it_is_what_stood_in_the_way() -> None:
+    first = local(MONDAY, 9)
+    valid_until = first + timedelta(days=34)
+    # Nothing at all around day 28 (the practitioner is away): a new evaluation would not help.
+    _, free = offering([first])
+    _, unplaced = propose_follow_ups(
+        course=course(local(MONDAY, 0), count=2, valid_until=valid_until),
+        free_starting=free,
+        existing_starts=[],
+    )
+    assert [(u.sequence, u.reason) for u in unplaced] == [(2, NO_FREE_SLOT)]
+    # Free only on day 35, after the validity: that is the reason.
+    _, free = offering([first, first + timedelta(days=35)])
+    _, unplaced = propose_follow_ups(
+        course=course(local(MONDAY, 0), count=2, valid_until=valid_until),
+        free_starting=free,
+        existing_starts=[],
+    )
+    assert [u.sequence for u in unplaced] == [2]
+    assert "evaluation is valid until" in unplaced[0].reason
+
+
 def test_a_course_under_way_aims_at_its_due_date() -> None:
     due = local(MONDAY + timedelta(days=10), 14)
     _, free = offering([local(MONDAY, 9), due - timedelta(days=1), due + HOUR])

@@ -105,7 +105,11 @@ def identify(
         if key is None:
             return None
         holder = Principal(kind="api-key", id=key.id, name=key.name, role=key.role)
-        return holder if key.revoked_at is None else Refused(holder, "revoked API key")
+        if key.revoked_at is not None:
+            return Refused(holder, "revoked API key")
+        if key.role is Role.ADMIN:  # none is issued; one made by hand is not honoured
+            return Refused(holder, "API keys cannot act as admin")
+        return holder
     claims = credentials.read_token(credential, key=signing_key)
     if claims is None:
         return None
@@ -265,7 +269,7 @@ def update_user(
     )
     if loses_admin and user.id == acting_user_id:
         raise OwnAccount("You cannot switch off or demote your own account: ask another admin.")
-    if loses_admin and not _other_active_admins(session, user.id):
+    if loses_admin and _active_admins(session) <= {user.id}:
         raise LastAdmin("This is the last active admin: make another user admin first.")
     now = utcnow()
     if changes.role is not None:
@@ -281,15 +285,18 @@ def update_user(
     return user
 
 
-def _other_active_admins(session: Session, user_id: uuid.UUID) -> int:
-    # Locked (PostgreSQL; SQLite holds its write lock already): two admins demoting each
-    # other at the same moment cannot leave the clinic with none.
-    admins = session.scalars(
-        select(User.id)
-        .where(User.role == Role.ADMIN, User.active.is_(True), User.id != user_id)
-        .with_for_update()
-    ).all()
-    return len(admins)
+def _active_admins(session: Session) -> set[uuid.UUID]:
+    """The active admins, their rows locked in one order (PostgreSQL; SQLite holds its write
+    lock already): two admins demoting each other at once are served one after the other, and
+    the second sees the first one's change."""
+    return set(
+        session.scalars(
+            select(User.id)
+            .where(User.role == Role.ADMIN, User.active.is_(True))
+            .order_by(User.id)
+            .with_for_update()
+        )
+    )
 
 
 def _flush_username(session: Session, username: str) -> None:

@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session, selectinload
 
 from app.errors import Conflict, DomainError, NotFound, VersionMismatch
@@ -28,6 +28,12 @@ class UnknownEvaluation(DomainError):
     status = 422
     code = "unknown-evaluation"
     title = "No such evaluation for this patient"
+
+
+class UnknownPlan(DomainError):
+    status = 422
+    code = "unknown-plan"
+    title = "No such treatment plan for this patient"
 
 
 class InvalidPlanChange(Conflict):
@@ -52,14 +58,28 @@ _PLAN_MOVES: dict[PlanStatus, set[PlanStatus]] = {
 }
 
 
-def get_plan(*, session: Session, plan_id: uuid.UUID) -> TreatmentPlan:
-    plan = session.scalar(
+def _plan_with_sessions(plan_id: uuid.UUID) -> Select[TreatmentPlan]:
+    return (
         select(TreatmentPlan)
         .options(selectinload(TreatmentPlan.sessions))
         .where(TreatmentPlan.id == plan_id)
     )
+
+
+def get_plan(*, session: Session, plan_id: uuid.UUID) -> TreatmentPlan:
+    plan = session.scalar(_plan_with_sessions(plan_id))
     if plan is None:
         raise NotFound(f"No treatment plan with id {plan_id}.")
+    return plan
+
+
+def active_plan(*, session: Session, plan_id: uuid.UUID, patient_id: uuid.UUID) -> TreatmentPlan:
+    """The patient's plan, with its sessions, to book or propose in: it must be active."""
+    plan = session.scalar(_plan_with_sessions(plan_id))
+    if plan is None or plan.patient_id != patient_id:
+        raise UnknownPlan(f"Treatment plan {plan_id} is not one of this patient's.")
+    if plan.status is not PlanStatus.ACTIVE:
+        raise UnknownPlan(f"Treatment plan {plan_id} is {plan.status.value}, not active.")
     return plan
 
 
@@ -127,7 +147,8 @@ def update_plan(
         plan.interval_days = changes.interval_days
     if "notes" in changes.model_fields_set:
         plan.notes = changes.notes
-    _settle(plan, fulfilled=plan.sessions_done)  # fewer planned sessions: done already?
+    if changes.planned_sessions is not None:
+        _settle(plan, fulfilled=plan.sessions_done)  # fewer planned sessions: done already?
     if changes.model_fields_set:
         plan.updated_at = utcnow()
     session.flush()

@@ -14,7 +14,7 @@ the windows it needs, so a late first visit never leaves the later ones outside 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -93,13 +93,23 @@ def propose_follow_ups(
     proposals: list[Proposal] = []
     unplaced: list[Unplaced] = []
 
-    def usable(candidate: Candidate) -> bool:
+    def fits(candidate: Candidate) -> bool:
+        """Free for the patient: far enough from their other visits, overlapping none."""
         slot = candidate.slot
-        return (
-            (course.valid_until is None or slot.end <= course.valid_until)
-            and all(days_apart(slot.start, s, zone) >= course.min_gap_days for s in starts)
-            and not any(slot.overlaps(t) for t in taken)
+        return all(days_apart(slot.start, s, zone) >= course.min_gap_days for s in starts) and (
+            not any(slot.overlaps(t) for t in taken)
         )
+
+    def first_fit(candidates: Iterable[Candidate]) -> _Search:
+        """The first candidate that fits within the evaluation's validity; and whether one
+        that fits was passed over only for falling after it."""
+        past_validity = False
+        for candidate in candidates:
+            if fits(candidate):
+                if course.valid_until is None or candidate.slot.end <= course.valid_until:
+                    return _Search(candidate, past_validity)
+                past_validity = True
+        return _Search(None, past_validity)
 
     def ordered(window: Interval) -> list[Candidate]:
         found = free_starting(window) if window.start < window.end else []
@@ -113,57 +123,59 @@ def propose_follow_ups(
             else course.first_target
         )
         if target is None:  # the very first visit of a course: the earliest free slot
-            choice, searched_until = _earliest(course, ordered, usable)
-            target_day = (choice.slot.start if choice else course.earliest).astimezone(zone).date()
+            found = _earliest(course, ordered, first_fit)
+            first_day = found.choice.slot.start if found.choice else course.earliest
+            target_day = first_day.astimezone(zone).date()
         else:
             target_day = target.astimezone(zone).date()
             tolerance = timedelta(days=course.tolerance_days)
-            searched_until = day_start(target_day + tolerance + timedelta(days=1), zone)
             window = Interval(
-                max(day_start(target_day - tolerance, zone), course.earliest), searched_until
+                max(day_start(target_day - tolerance, zone), course.earliest),
+                day_start(target_day + tolerance + timedelta(days=1), zone),
             )
-            by_distance = sorted(
-                ordered(window), key=lambda c: (abs(c.slot.start - target), c.slot.start)
+            found = first_fit(
+                sorted(ordered(window), key=lambda c: (abs(c.slot.start - target), c.slot.start))
             )
-            choice = next((c for c in by_distance if usable(c)), None)
-        if choice is None:
-            reason = _why_unplaced(course, searched_until)
+        if found.choice is None:
+            reason = _past_validity(course) if found.past_validity else NO_FREE_SLOT
             unplaced.append(Unplaced(sequence, target_day, reason))
             anchor = target or course.earliest
             continue
-        day = choice.slot.start.astimezone(zone).date()
+        slot, day = found.choice.slot, found.choice.slot.start.astimezone(zone).date()
         proposals.append(
             Proposal(
-                sequence, choice.slot, choice.practitioner_id, target_day, (day - target_day).days
+                sequence, slot, found.choice.practitioner_id, target_day, (day - target_day).days
             )
         )
-        taken.append(choice.slot)
-        starts.append(choice.slot.start)
-        anchor = choice.slot.start
+        taken.append(slot)
+        starts.append(slot.start)
+        anchor = slot.start
     return proposals, unplaced
+
+
+@dataclass(frozen=True)
+class _Search:
+    choice: Candidate | None
+    past_validity: bool  # a slot that fits was passed over for falling after the validity
 
 
 def _earliest(
     course: Course,
     ordered: Callable[[Interval], list[Candidate]],
-    usable: Callable[[Candidate], bool],
-) -> tuple[Candidate | None, datetime]:
-    """The first usable slot on or after `earliest`, looked for a chunk at a time, and how far
-    the search went."""
-    horizon_end = course.earliest + FIRST_VISIT_HORIZON
-    limit = min(horizon_end, course.valid_until) if course.valid_until else horizon_end
+    first_fit: Callable[[Iterable[Candidate]], _Search],
+) -> _Search:
+    """The first slot that fits on or after `earliest`, looked for a chunk at a time."""
+    limit = course.earliest + FIRST_VISIT_HORIZON
     low, chunk = course.earliest, _FIRST_CHUNK
     while low < limit:
         high = min(low + chunk, limit)
-        choice = next((c for c in ordered(Interval(low, high)) if usable(c)), None)
-        if choice is not None:
-            return choice, high
+        found = first_fit(ordered(Interval(low, high)))
+        if found.choice is not None or found.past_validity:  # later slots are later still
+            return found
         low, chunk = high, min(chunk * 2, _LARGEST_CHUNK)
-    return None, horizon_end
+    return _Search(None, past_validity=False)
 
 
-def _why_unplaced(course: Course, searched_until: datetime) -> str:
-    if course.valid_until is not None and searched_until > course.valid_until:
-        until = course.valid_until.astimezone(course.zone).date().isoformat()
-        return f"no free slot before the evaluation's validity ends ({until}): re-evaluate first"
-    return NO_FREE_SLOT
+def _past_validity(course: Course) -> str:
+    until = course.valid_until.astimezone(course.zone).date() if course.valid_until else None
+    return f"the evaluation is valid until {until}: a new evaluation is needed first"

@@ -16,6 +16,7 @@ from app.config import Settings
 from app.db import ReadSessionDep, SessionDep
 from app.errors import DomainError, NotFound, problem_responses
 from app.evaluations.schemas import FlagRead
+from app.plans.service import UnknownPlan
 from app.scheduling import service
 from app.scheduling.schemas import (
     ProposalCreate,
@@ -107,7 +108,7 @@ def free_slots(
     "/scheduling/proposals",
     summary="Propose follow-up visits",
     dependencies=[requires(Permission.PROPOSALS)],
-    responses=problem_responses(NotFound, service.UnknownPlan, service.InactivePractitioner),
+    responses=problem_responses(NotFound, UnknownPlan, service.InactivePractitioner),
 )
 def propose(
     body: ProposalCreate, session: SessionDep, audit: AuditDep, request: Request

@@ -21,9 +21,9 @@ from app.models import (
     PlanStatus,
     Practitioner,
     TimeOff,
-    TreatmentPlan,
     TreatmentSession,
 )
+from app.plans.service import active_plan, get_plan
 from app.practitioners.service import get_practitioner
 from app.scheduling.proposals import (
     Candidate,
@@ -35,12 +35,6 @@ from app.scheduling.proposals import (
     same_time_days_later,
 )
 from app.scheduling.slots import Interval, WeeklyHours, free_slots
-
-
-class UnknownPlan(DomainError):
-    status = 422
-    code = "unknown-plan"
-    title = "No such treatment plan for this patient"
 
 
 class InactivePractitioner(DomainError):
@@ -150,7 +144,11 @@ def propose(
     if not standing.bookable:
         return ProposalOutcome(True, standing.flags, [], [])
     zone = rules.clinic_zone
-    plan = _plan_of(session, request)
+    plan = (
+        active_plan(session=session, plan_id=request.plan_id, patient_id=request.patient_id)
+        if request.plan_id
+        else None
+    )
     interval_days = request.interval_days or (plan.interval_days if plan else USUAL_INTERVAL_DAYS)
     remaining = plan.planned_sessions - plan.sessions_live if plan else USUAL_COURSE_SESSIONS
     earliest = max(day_start(request.earliest, zone), now)
@@ -198,21 +196,6 @@ def propose(
     return ProposalOutcome(False, standing.flags, proposals, unplaced)
 
 
-def _plan_of(session: Session, request: ProposalRequest) -> TreatmentPlan | None:
-    if request.plan_id is None:
-        return None
-    plan = session.scalar(
-        select(TreatmentPlan)
-        .options(selectinload(TreatmentPlan.sessions))
-        .where(TreatmentPlan.id == request.plan_id)
-    )
-    if plan is None or plan.patient_id != request.patient_id:
-        raise UnknownPlan(f"Treatment plan {request.plan_id} is not one of this patient's.")
-    if plan.status is not PlanStatus.ACTIVE:
-        raise UnknownPlan(f"Treatment plan {request.plan_id} is {plan.status.value}.")
-    return plan
-
-
 def _practitioners(session: Session, practitioner_id: uuid.UUID | None) -> Sequence[Practitioner]:
     """The one practitioner asked for (who must be active), else every active one."""
     query = select(Practitioner).options(selectinload(Practitioner.availability))
@@ -232,14 +215,8 @@ def next_follow_up(
     """After a visit of a course: the proposal for its next one, or None when none is left."""
     if visit.plan_id is None:
         return None
-    plan = session.scalar(
-        select(TreatmentPlan)
-        .options(selectinload(TreatmentPlan.sessions))
-        .where(TreatmentPlan.id == visit.plan_id)
-    )
-    if plan is None or plan.status is not PlanStatus.ACTIVE:
-        return None
-    if plan.sessions_live >= plan.planned_sessions:
+    plan = get_plan(session=session, plan_id=visit.plan_id)
+    if plan.status is not PlanStatus.ACTIVE or plan.sessions_live >= plan.planned_sessions:
         return None
     # Advice only: if the practitioner has left meanwhile, any active one will do.
     practitioner = get_practitioner(session=session, practitioner_id=visit.practitioner_id)

@@ -24,7 +24,6 @@ from app.models import (
     LIVE_STATUSES,
     CompletionRecord,
     Evaluation,
-    PlanStatus,
     SessionEvent,
     SessionStatus,
     TimeOff,
@@ -34,9 +33,9 @@ from app.models import (
 )
 from app.pagination import Keyset, cursor_datetime, cursor_uuid, paginate
 from app.patients.service import get_patient
-from app.plans.service import settle_completion
+from app.plans.service import UnknownPlan, active_plan, settle_completion
 from app.practitioners.service import get_practitioner
-from app.scheduling.service import InactivePractitioner, UnknownPlan, weekly_hours
+from app.scheduling.service import InactivePractitioner, weekly_hours
 from app.scheduling.slots import Interval, days_apart, within_weekly_hours
 from app.sessions.dosing import DoseLimits, check_dose
 from app.sessions.schemas import CompletionCreate, RescheduleBody, SessionCreate
@@ -312,15 +311,7 @@ def _bookable_plan(
 ) -> TreatmentPlan | None:
     if plan_id is None:
         return None
-    plan = session.scalar(
-        select(TreatmentPlan)
-        .options(selectinload(TreatmentPlan.sessions))
-        .where(TreatmentPlan.id == plan_id)
-    )
-    if plan is None or plan.patient_id != patient_id:
-        raise UnknownPlan(f"Treatment plan {plan_id} is not one of this patient's.")
-    if plan.status is not PlanStatus.ACTIVE:
-        raise UnknownPlan(f"Treatment plan {plan_id} is {plan.status.value}, not active.")
+    plan = active_plan(session=session, plan_id=plan_id, patient_id=patient_id)
     if plan.sessions_live >= plan.planned_sessions:
         raise PlanFull(f"The plan's {plan.planned_sessions} sessions are all booked or done.")
     return plan
