@@ -11,6 +11,8 @@ import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
 from sqlalchemy import (
     JSON,
     Date,
@@ -24,11 +26,12 @@ from sqlalchemy import (
     select,
     table,
 )
+from sqlalchemy.exc import IntegrityError
 
 from app.db import make_engine
 from app.migrations import alembic_config
-from app.models import Base, UTCDateTime
-from tests.conftest import POSTGRES_URL, reset_postgres_schema
+from app.models import LONGEST_SESSION, Base, SessionStatus, TreatmentSession, UTCDateTime
+from tests.conftest import POSTGRES_URL, new_patient, new_practitioner, reset_postgres_schema
 
 
 @pytest.fixture
@@ -265,3 +268,27 @@ def test_upgrading_and_downgrading_keep_every_row(scratch_url: str) -> None:
         assert _row_counts(engine) == before
     finally:
         engine.dispose()
+
+
+def test_the_database_refuses_a_session_over_an_hour(app: FastAPI, client: TestClient) -> None:
+    """Overlap searches bound a session's start by the longest session: the database holds
+    every row to that bound, whatever writes it."""
+    doctor = new_practitioner(client)
+    patient = new_patient(client)
+    start = datetime(2027, 3, 1, 9, tzinfo=UTC)
+    row = {
+        "patient_id": uuid.UUID(patient["id"]),
+        "practitioner_id": uuid.UUID(doctor["id"]),
+        "start_at": start,
+        "status": SessionStatus.BOOKED,
+    }
+    with app.state.sessionmaker.begin() as session:
+        session.add(TreatmentSession(**row, end_at=start + LONGEST_SESSION))
+    later = start + timedelta(days=1)
+    too_long = TreatmentSession(
+        **{**row, "start_at": later}, end_at=later + LONGEST_SESSION + timedelta(seconds=1)
+    )
+    with app.state.sessionmaker() as session:
+        session.add(too_long)
+        with pytest.raises(IntegrityError):
+            session.commit()

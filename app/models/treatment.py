@@ -92,7 +92,8 @@ class TreatmentSession(Entity, Base):
         Index("ix_treatment_sessions_patient_start", "patient_id", "start_at"),
         Index("ix_treatment_sessions_start", "start_at", "id"),
         # PostgreSQL also has exclusion constraints (migration 0003): no two live sessions of
-        # one practitioner, or of one patient, overlap.
+        # one practitioner, or of one patient, overlap. Both databases check that a session
+        # lasts at most LONGEST_SESSION (migration 0008: the date arithmetic differs).
     )
 
     patient_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("patients.id"))
