@@ -419,12 +419,13 @@ def test_life_cycle(client: TestClient, engine: Engine, doctor: dict[str, Any]) 
         practitioner_id=doctor["id"],
         start=monday + timedelta(days=56),
     )
+    two_hours_ago = datetime.now(UTC).replace(tzinfo=None) - timedelta(hours=2)
     with engine.begin() as connection:  # let its start time pass
         connection.execute(
             text("UPDATE treatment_sessions SET start_at = :s, end_at = :e WHERE id = :id"),
             {
-                "s": datetime.now(UTC).replace(tzinfo=None) - timedelta(hours=2),
-                "e": datetime.now(UTC).replace(tzinfo=None) - timedelta(hours=1),
+                "s": two_hours_ago,
+                "e": two_hours_ago + timedelta(minutes=45),
                 "id": uuid.UUID(third["id"]).hex
                 if engine.dialect.name == "sqlite"
                 else uuid.UUID(third["id"]),

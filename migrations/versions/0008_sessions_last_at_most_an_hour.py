@@ -29,9 +29,9 @@ _CONDITION = {
 def upgrade() -> None:
     condition = _CONDITION[op.get_bind().dialect.name]
     with op.batch_alter_table('treatment_sessions') as batch:
-        batch.create_check_constraint(_NAME, condition)
+        batch.create_check_constraint(op.f(_NAME), condition)
 
 
 def downgrade() -> None:
     with op.batch_alter_table('treatment_sessions') as batch:
-        batch.drop_constraint(_NAME, type_='check')
+        batch.drop_constraint(op.f(_NAME), type_='check')
