@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
+from alembic.config import Config
 from alembic.migration import MigrationContext
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
@@ -35,34 +36,35 @@ from tests.conftest import POSTGRES_URL, new_patient, new_practitioner, reset_po
 
 
 @pytest.fixture
-def scratch_url(tmp_path_factory: pytest.TempPathFactory, database_url: str) -> Iterator[str]:
-    """A database the test may wreck: a new SQLite file, or the PostgreSQL test database,
-    left migrated to head afterwards for the tests that follow."""
+def scratch(
+    tmp_path_factory: pytest.TempPathFactory, database_url: str
+) -> Iterator[tuple[Config, Engine]]:
+    """A database the test may wreck, empty, with its Alembic config: a new SQLite file, or
+    the PostgreSQL test database, left migrated to head afterwards for the tests that follow."""
+    url = POSTGRES_URL or f"sqlite:///{tmp_path_factory.mktemp('migrations') / 'scratch.db'}"
+    engine = make_engine(url)
     if POSTGRES_URL:
-        yield POSTGRES_URL
-        command.upgrade(alembic_config(POSTGRES_URL), "head")
-    else:
-        yield f"sqlite:///{tmp_path_factory.mktemp('migrations') / 'scratch.db'}"
+        reset_postgres_schema(engine)
+    try:
+        yield alembic_config(url), engine
+    finally:
+        engine.dispose()
+        if POSTGRES_URL:
+            command.upgrade(alembic_config(POSTGRES_URL), "head")
 
 
 def _tables(engine: Engine) -> set[str]:
     return set(inspect(engine).get_table_names()) - {"alembic_version"}
 
 
-def test_upgrade_downgrade_upgrade(scratch_url: str) -> None:
-    config = alembic_config(scratch_url)
-    engine = make_engine(scratch_url)
-    try:
-        if POSTGRES_URL:
-            reset_postgres_schema(engine)
-        command.upgrade(config, "head")
-        assert _tables(engine) == set(Base.metadata.tables)
-        command.downgrade(config, "base")
-        assert _tables(engine) == set()
-        command.upgrade(config, "head")
-        assert _tables(engine) == set(Base.metadata.tables)
-    finally:
-        engine.dispose()
+def test_upgrade_downgrade_upgrade(scratch: tuple[Config, Engine]) -> None:
+    config, engine = scratch
+    command.upgrade(config, "head")
+    assert _tables(engine) == set(Base.metadata.tables)
+    command.downgrade(config, "base")
+    assert _tables(engine) == set()
+    command.upgrade(config, "head")
+    assert _tables(engine) == set(Base.metadata.tables)
 
 
 def test_models_and_migrations_agree(database_url: str) -> None:
@@ -248,26 +250,20 @@ _TYPES: dict[str, Any] = {
 }
 
 
-def test_upgrading_and_downgrading_keep_every_row(scratch_url: str) -> None:
+def test_upgrading_and_downgrading_keep_every_row(scratch: tuple[Config, Engine]) -> None:
     """SQLite rebuilds a table to alter it: no row may be lost on the way, nor any reference
     to the rebuilt table broken (its foreign keys would refuse, or cascade)."""
-    config = alembic_config(scratch_url)
-    engine = make_engine(scratch_url)
-    try:
-        if POSTGRES_URL:
-            reset_postgres_schema(engine)
-        command.upgrade(config, "0004")
-        _clinic_at_revision_0004(engine)
-        before = _row_counts(engine)
-        assert before["patient_identifiers"] == before["clearances"] == 1
-        command.upgrade(config, "head")
-        assert _row_counts(engine) == before
-        command.downgrade(config, "0004")
-        assert _row_counts(engine) == before
-        command.upgrade(config, "head")
-        assert _row_counts(engine) == before
-    finally:
-        engine.dispose()
+    config, engine = scratch
+    command.upgrade(config, "0004")
+    _clinic_at_revision_0004(engine)
+    before = _row_counts(engine)
+    assert before["patient_identifiers"] == before["clearances"] == 1
+    command.upgrade(config, "head")
+    assert _row_counts(engine) == before
+    command.downgrade(config, "0004")
+    assert _row_counts(engine) == before
+    command.upgrade(config, "head")
+    assert _row_counts(engine) == before
 
 
 def test_the_database_refuses_a_session_over_an_hour(app: FastAPI, client: TestClient) -> None:
