@@ -34,9 +34,10 @@ def expected_version(
 ExpectedVersion = Annotated[int | None, Depends(expected_version)]
 
 
-def one_value_per_query_parameter(request: Request) -> None:
+async def one_value_per_query_parameter(request: Request) -> None:
     """A query parameter that takes one value, sent several times, is a 422: the service does
-    not guess which one the client meant (by default the last would silently win)."""
+    not guess which one the client meant (by default the last would silently win). Async: it
+    runs on every request and does no I/O, so it needs no worker thread."""
     keys = [key for key, _ in request.query_params.multi_items()]
     if len(keys) == len(set(keys)):
         return
