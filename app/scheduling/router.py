@@ -19,6 +19,8 @@ from app.evaluations.schemas import FlagRead
 from app.plans.service import UnknownPlan
 from app.scheduling import service
 from app.scheduling.schemas import (
+    LONGEST_MINUTES,
+    SHORTEST_MINUTES,
     ProposalCreate,
     ProposalRead,
     ProposalsRead,
@@ -80,7 +82,7 @@ def free_slots(
     request: Request,
     from_: Annotated[Instant, Query(alias="from", description="RFC 3339 with offset")],
     to: Annotated[Instant, Query(description="RFC 3339 with offset; at most 31 days after from")],
-    duration_minutes: Annotated[int, Query(ge=15, le=60)] = 45,
+    duration_minutes: Annotated[int, Query(ge=SHORTEST_MINUTES, le=LONGEST_MINUTES)] = 45,
 ) -> SlotsRead:
     """Times a session of `duration_minutes` could start: inside the practitioner's weekly hours
     (their time zone, daylight saving included), outside time off and booked sessions, on the

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Annotated
 
 from pydantic import Field
 
 from app.evaluations.schemas import FlagRead
+from app.models import LONGEST_SESSION
 from app.schemas import CalendarDate, InputModel, Integer, ReadModel
 
 
@@ -24,6 +25,18 @@ class SlotsRead(ReadModel):
     slots: list[SlotRead]
 
 
+# How long a session is booked for: the procedure takes under an hour.
+SHORTEST_MINUTES, LONGEST_MINUTES = 15, LONGEST_SESSION // timedelta(minutes=1)
+DurationMinutes = Annotated[
+    Integer,
+    Field(
+        ge=SHORTEST_MINUTES,
+        le=LONGEST_MINUTES,
+        description="15 to 60: the procedure takes under an hour",
+    ),
+]
+
+
 class ProposalCreate(InputModel):
     patient_id: uuid.UUID
     practitioner_id: uuid.UUID | None = Field(
@@ -37,7 +50,7 @@ class ProposalCreate(InputModel):
         default=None, description="Default: the plan's, else 28"
     )
     earliest: CalendarDate = Field(description="The first visit on or after this day")
-    duration_minutes: Annotated[Integer, Field(ge=15, le=60)] = 45
+    duration_minutes: DurationMinutes = 45
 
 
 class ProposalRead(ReadModel):

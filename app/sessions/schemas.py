@@ -4,21 +4,20 @@ from __future__ import annotations
 
 import enum
 import uuid
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Annotated, TypeVar
 
 from pydantic import AfterValidator, Field
 
 from app.evaluations.rules import Site
 from app.evaluations.schemas import FlagRead
-from app.models import LONGEST_SESSION, SessionStatus
-from app.scheduling.schemas import ProposalsRead
+from app.models import SessionStatus
+from app.scheduling.schemas import DurationMinutes, ProposalsRead
 from app.schemas import (
     Boolean,
     FreeText,
     InputModel,
     Instant,
-    Integer,
     Number,
     ReadModel,
     RequiredText,
@@ -26,14 +25,6 @@ from app.schemas import (
 )
 from app.sessions.dosing import Sclerosant
 
-DurationMinutes = Annotated[
-    Integer,
-    Field(
-        ge=15,
-        le=LONGEST_SESSION // timedelta(minutes=1),
-        description="15 to 60: the procedure takes under an hour",
-    ),
-]
 Reason = RequiredText
 
 
