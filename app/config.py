@@ -70,6 +70,13 @@ class Settings(BaseSettings):
     min_session_interval_days: int = Field(
         default=14, ge=0, le=56, description="Least time between two sessions of one patient"
     )
+    check_in_hours_before: int = Field(
+        default=0,
+        ge=0,
+        le=24,
+        description="Check-in opens on the session's local day, or this many hours before its "
+        "start when that is earlier (0: the day itself)",
+    )
     polidocanol_max_mg_per_kg_per_day: float = Field(default=2.0, gt=0, le=10)
     sts_max_mg_per_session: float = Field(
         default=300.0, gt=0, le=1000, description="Sodium tetradecyl sulfate: 10 mL of 3%"

@@ -153,7 +153,8 @@ def seed_demo_clinic(
 
 def _seed_evaluations(*, session: Session, audit: AuditTrail, validity_months: int) -> int:
     """Evaluations recorded through the service, so the rules compute their outcomes."""
-    performed_at = datetime.now(UTC).replace(microsecond=0) - timedelta(days=14)
+    now = datetime.now(UTC)
+    performed_at = now.replace(microsecond=0) - timedelta(days=14)
     added = 0
     for index, changes in _EVALUATIONS.items():
         patient_id = demo_id("patient", index)
@@ -179,7 +180,8 @@ def _seed_evaluations(*, session: Session, audit: AuditTrail, validity_months: i
             patient_id=patient_id,
             data=EvaluationCreate.model_validate(body),
             validity_months=validity_months,
-        )
+            now=now,
+        ).evaluation
         audit.record("create", Resource.EVALUATION, evaluation.id, patient_id=patient_id)
         added += 1
     return added

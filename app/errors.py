@@ -93,6 +93,21 @@ class InvalidQuery(DomainError):
     title = "Invalid query parameter"
 
 
+class InvalidField(DomainError):
+    """A field well formed but wrong against the stored records or the clinic's clock, found
+    by a service: answered exactly as a request validation failure is (`errors` lists it)."""
+
+    status = 422
+    code = "validation-error"
+    title = "The request is not valid"
+
+    def __init__(self, loc: tuple[str | int, ...], msg: str) -> None:
+        super().__init__(
+            f"Invalid input at: {'.'.join(str(part) for part in loc)}",
+            errors=[{"loc": list(loc), "msg": msg, "type": "value_error"}],
+        )
+
+
 class FieldError(BaseModel):
     loc: list[str | int] = Field(description="Where the error is, e.g. ['body', 'birth_date']")
     msg: str

@@ -17,6 +17,7 @@ from app.audit.router import router as audit_router
 from app.auth.router import login_router
 from app.auth.router import router as access_router
 from app.auth.service import AuthenticationRequired, Forbidden
+from app.clock import system_clock
 from app.config import Settings, load_settings
 from app.db import make_engine, make_sessionmaker
 from app.errors import (
@@ -73,6 +74,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     engine = make_engine(settings.database_url)
     app.state.settings = settings
+    app.state.clock = system_clock  # the clinic's now; the tests move it
     app.state.engine = engine
     app.state.sessionmaker = make_sessionmaker(engine)
 

@@ -103,19 +103,56 @@ def paginate(
     session: Session, query: Select[RowT], keyset: Keyset, *, limit: int, cursor: str | None
 ) -> tuple[Sequence[RowT], str | None]:
     """One page of `query` in keyset order, and the cursor of the next page (None: last)."""
-    columns = keyset.columns
     if cursor is not None:
-        parts = decode_cursor(cursor, arity=len(columns))
-        after = tuple(parse(part) for parse, part in zip(keyset.parsers, parts, strict=True))
-        key = tuple_(*columns)
-        query = query.where(key < after if keyset.descending else key > after)
-    order = [column.desc() if keyset.descending else column for column in columns]
-    rows = session.scalars(query.order_by(*order).limit(limit + 1)).all()
+        query = _after(query, keyset, _cursor_key(cursor, keyset))
+    rows = session.scalars(query.order_by(*_order(keyset)).limit(limit + 1)).all()
     page = rows[:limit]
     if len(rows) <= limit:
         return page, None
-    last = page[-1]
-    return page, encode_cursor([_cursor_text(getattr(last, c.key)) for c in columns])
+    return page, _cursor_of(page[-1], keyset)
+
+
+def paginate_kept(
+    session: Session,
+    query: Select[RowT],
+    keyset: Keyset,
+    *,
+    keep: Callable[[Sequence[RowT]], Sequence[bool]],
+    limit: int,
+    cursor: str | None,
+    batch: int = 200,
+) -> tuple[Sequence[RowT], str | None]:
+    """Like `paginate`, for a filter only Python can answer: the rows are read in keyset order
+    a batch at a time, and `keep` says of each batch which rows the page shows."""
+    after = _cursor_key(cursor, keyset) if cursor is not None else None
+    kept: list[RowT] = []
+    while len(kept) <= limit:
+        scan = query if after is None else _after(query, keyset, after)
+        rows = session.scalars(scan.order_by(*_order(keyset)).limit(batch)).all()
+        kept += [row for row, shown in zip(rows, keep(rows), strict=True) if shown]
+        if len(rows) < batch:
+            break
+        after = tuple(getattr(rows[-1], column.key) for column in keyset.columns)
+    page = kept[:limit]
+    return page, _cursor_of(page[-1], keyset) if len(kept) > limit else None
+
+
+def _cursor_key(cursor: str, keyset: Keyset) -> tuple[Any, ...]:
+    parts = decode_cursor(cursor, arity=len(keyset.columns))
+    return tuple(parse(part) for parse, part in zip(keyset.parsers, parts, strict=True))
+
+
+def _after(query: Select[RowT], keyset: Keyset, key: tuple[Any, ...]) -> Select[RowT]:
+    columns = tuple_(*keyset.columns)
+    return query.where(columns < key if keyset.descending else columns > key)
+
+
+def _order(keyset: Keyset) -> list[Any]:
+    return [column.desc() if keyset.descending else column for column in keyset.columns]
+
+
+def _cursor_of(row: object, keyset: Keyset) -> str:
+    return encode_cursor([_cursor_text(getattr(row, c.key)) for c in keyset.columns])
 
 
 def _cursor_text(value: object) -> str:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import re
+import uuid
+from collections.abc import Iterable
 from datetime import UTC, date, datetime
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 from pydantic import (
     AfterValidator,
@@ -112,7 +114,8 @@ class InputModel(BaseModel):
 
 
 class ReadModel(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
+    # From the stored record (attributes, by alias), or from another read model (by name).
+    model_config = ConfigDict(from_attributes=True, validate_by_name=True, validate_by_alias=True)
 
 
 class Stored(ReadModel):
@@ -121,3 +124,33 @@ class Stored(ReadModel):
     created_at: datetime
     updated_at: datetime
     version: int = Field(description="Increases on every change; the ETag carries it")
+
+
+class AffectedSession(ReadModel):
+    """An upcoming session that a change (an evaluation, archiving the patient, the
+    practitioner's absence or departure, ...) leaves unable to go ahead as booked. It stays
+    booked: `GET /api/v1/sessions/{id}` says why it needs review, and
+    `GET /api/v1/sessions?needs_review=true` lists every such session."""
+
+    id: uuid.UUID
+    patient_id: uuid.UUID
+    practitioner_id: uuid.UUID
+    start: datetime = Field(validation_alias="start_at")
+    end: datetime = Field(validation_alias="end_at")
+    status: str = Field(examples=["booked"])
+
+
+ReadT = TypeVar("ReadT", bound=ReadModel)
+
+
+def with_affected_sessions(
+    read: ReadModel, model: type[ReadT], stranded: Iterable[object]
+) -> ReadT:
+    """`read` extended, as `model`, with the sessions a change left needing review."""
+    return model.model_validate({**dict(read), "affected_sessions": list(stranded)})
+
+
+AffectedSessions = Annotated[
+    list[AffectedSession],
+    Field(description="Upcoming sessions this change leaves needing review (none: empty)"),
+]

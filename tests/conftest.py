@@ -22,6 +22,7 @@ from sqlalchemy import Engine, text
 
 from app.auth import credentials
 from app.auth.permissions import Role
+from app.clock import system_clock
 from app.config import Settings
 from app.db import database_is_reachable, make_engine
 from app.evaluations.rules import RiskFactor
@@ -76,6 +77,35 @@ def app(settings: Settings) -> FastAPI:
 def engine(app: FastAPI) -> Engine:
     engine: Engine = app.state.engine
     return engine
+
+
+class Clock:
+    """The clinic's clock in a test: the real time, moved forward by `travel_to`. It keeps
+    running, so what is recorded later is recorded later."""
+
+    def __init__(self) -> None:
+        self.offset = timedelta(0)
+
+    def __call__(self) -> datetime:
+        return datetime.now(UTC) + self.offset
+
+    def travel_to(self, moment: datetime) -> None:
+        self.offset = moment - datetime.now(UTC)
+
+    def on_the_day_of(
+        self, session: dict[str, Any], before: timedelta = timedelta(minutes=10)
+    ) -> None:
+        """To a little before the session's start: the patient can be checked in and treated."""
+        self.travel_to(datetime.fromisoformat(session["start"]) - before)
+
+
+@pytest.fixture
+def clock(app: FastAPI) -> Iterator[Clock]:
+    """Move the clinic's clock for this test (back to the system's after it)."""
+    moved = Clock()
+    app.state.clock = moved
+    yield moved
+    app.state.clock = system_clock
 
 
 @pytest.fixture(autouse=True)

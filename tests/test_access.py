@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from app.auth.permissions import GRANTS, Permission, Role
-from tests.conftest import ClientFactory, assert_problem
+from tests.conftest import ClientFactory, Clock, assert_problem
 from tests.routes import concrete, every_route, required_permissions
 
 # Open to anyone: health checks, the docs explorer and its assets, and logging in.
@@ -201,7 +201,7 @@ def test_a_receptionist_sees_an_evaluations_outcome_and_flags_but_not_its_clinic
 
 
 def test_only_clinical_roles_see_treatment_records_and_plan_notes(
-    client: TestClient, client_as: ClientFactory
+    client: TestClient, client_as: ClientFactory, clock: Clock
 ) -> None:
     from tests.conftest import (
         WEEKDAYS_9_TO_17,
@@ -225,11 +225,12 @@ def test_only_clinical_roles_see_treatment_records_and_plan_notes(
             "plan_id": plan["id"],
         },
     ).json()
+    clock.on_the_day_of(visit)
     assert client.post(f"/api/v1/sessions/{visit['id']}/check-in").status_code == 200
     done = client.post(
         f"/api/v1/sessions/{visit['id']}/complete",
         json={
-            "treated_sites": ["left_knee"],
+            "treated_sites": ["left_calf"],
             "sclerosant": "polidocanol",
             "concentration_percent": 0.5,
             "volume_ml": 2,

@@ -16,6 +16,7 @@ from tests.conftest import (
     TEST_PASSWORD,
     WEEKDAYS_9_TO_17,
     ClientFactory,
+    Clock,
     UserFactory,
     assert_problem,
     next_weekday_at,
@@ -66,7 +67,7 @@ def _id(client: TestClient) -> str:
 
 
 def test_each_step_of_a_course_leaves_exactly_its_audit_events(
-    client_as: ClientFactory, engine: Engine
+    client_as: ClientFactory, engine: Engine, clock: Clock
 ) -> None:
     desk, doctor = client_as(Role.RECEPTIONIST), client_as(Role.CLINICIAN)
     desk_id, doctor_id = _id(desk), _id(doctor)
@@ -153,6 +154,7 @@ def test_each_step_of_a_course_leaves_exactly_its_audit_events(
     assert_problem(desk.post("/api/v1/sessions", json=booking), 409, "slot-taken")
     assert trail.added() == []  # the refused booking rolled back with its event
 
+    clock.on_the_day_of({"start": start})
     desk.post(f"/api/v1/sessions/{visit}/check-in")
     assert trail.added() == [desk_event("check-in", "session", visit, patient)]
 

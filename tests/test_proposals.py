@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from app.practitioners.hours import Interval
 from app.scheduling.proposals import (
     NO_FREE_SLOT,
     Candidate,
@@ -14,7 +15,7 @@ from app.scheduling.proposals import (
     propose_follow_ups,
     same_time_days_later,
 )
-from app.scheduling.slots import Interval, days_apart
+from app.scheduling.slots import days_apart
 
 PARIS = ZoneInfo("Europe/Paris")
 DOCTOR = uuid.UUID(int=1)
@@ -32,7 +33,7 @@ def offering(starts: Sequence[datetime]) -> tuple[list[Interval], object]:
     def free_starting(window: Interval) -> list[Candidate]:
         asked.append(window)
         return [
-            Candidate(Interval(s, s + HOUR), DOCTOR)
+            Candidate(Interval(s, s + HOUR), DOCTOR, PARIS)
             for s in starts
             if window.start <= s < window.end
         ]

@@ -14,6 +14,7 @@ from sqlalchemy import Engine, text
 
 from tests.conftest import (
     WEEKDAYS_9_TO_17,
+    Clock,
     assert_problem,
     count_rows,
     eligible_patient,
@@ -52,6 +53,13 @@ def ok(response: Any) -> Any:
 
 def at(value: str) -> datetime:
     return datetime.fromisoformat(value)
+
+
+def checked_in(client: TestClient, clock: Clock, visit_url: str) -> dict[str, Any]:
+    """The session's patient checked in on its day (the clinic's clock moved there)."""
+    clock.on_the_day_of(ok(client.get(visit_url)))
+    result: dict[str, Any] = ok(client.post(f"{visit_url}/check-in"))
+    return result
 
 
 def test_the_course_of_treatment_scenario(client: TestClient, doctor: dict[str, Any]) -> None:
@@ -321,8 +329,11 @@ def test_booking_needs_an_evaluation_valid_through_the_session(
     )
 
 
-def test_life_cycle(client: TestClient, engine: Engine, doctor: dict[str, Any]) -> None:
-    patient = eligible_patient(client, doctor["id"], weight_kg=60)
+def test_life_cycle(
+    client: TestClient, engine: Engine, doctor: dict[str, Any], clock: Clock
+) -> None:
+    patient = new_patient(client)
+    record_evaluation(client, patient["id"], doctor["id"], weight_kg=60)
     monday = next_weekday_at(0, 10)
     visit = booked(client, patient_id=patient["id"], practitioner_id=doctor["id"], start=monday)
     url = f"/api/v1/sessions/{visit['id']}"
@@ -351,7 +362,7 @@ def test_life_cycle(client: TestClient, engine: Engine, doctor: dict[str, Any]) 
         409,
         "invalid-transition",
     )
-    assert client.post(f"{url}/check-in").json()["status"] == "arrived"
+    assert checked_in(client, clock, url)["status"] == "arrived"
     assert_problem(client.post(f"{url}/check-in"), 409, "invalid-transition")
     assert_problem(client.post(f"{url}/cancel", json={"reason": "late"}), 409, "invalid-transition")
     assert_problem(
@@ -436,16 +447,19 @@ def test_life_cycle(client: TestClient, engine: Engine, doctor: dict[str, Any]) 
 
 
 def _arrived(
-    client: TestClient, doctor: dict[str, Any], weeks: int = 1, **patient: Any
+    client: TestClient, clock: Clock, doctor: dict[str, Any], weight_kg: float | None = None
 ) -> tuple[dict[str, Any], str]:
-    person = eligible_patient(client, doctor["id"], **patient)
+    """A patient whose evaluation records `weight_kg`, checked in on their session's day: the
+    session's completion URL."""
+    person = new_patient(client)
+    record_evaluation(client, person["id"], doctor["id"], weight_kg=weight_kg)
     visit = booked(
         client,
         patient_id=person["id"],
         practitioner_id=doctor["id"],
-        start=next_weekday_at(1, 9, weeks_ahead=weeks),
+        start=next_weekday_at(1, 9),
     )
-    ok(client.post(f"/api/v1/sessions/{visit['id']}/check-in"))
+    checked_in(client, clock, f"/api/v1/sessions/{visit['id']}")
     return person, f"/api/v1/sessions/{visit['id']}/complete"
 
 
@@ -534,13 +548,14 @@ def _arrived(
 def test_completion_checks(
     client: TestClient,
     engine: Engine,
+    clock: Clock,
     doctor: dict[str, Any],
     weight: float | None,
     record: dict[str, Any],
     status: int,
     code: str | None,
 ) -> None:
-    _, url = _arrived(client, doctor, weight_kg=weight)
+    _, url = _arrived(client, clock, doctor, weight_kg=weight)
     response = client.post(url, json={"treated_sites": ["left_calf"], **record})
     if code is None:
         assert response.status_code == status, response.text
@@ -552,9 +567,9 @@ def test_completion_checks(
 
 
 def test_polidocanol_without_weight_is_accepted_with_a_warning(
-    client: TestClient, doctor: dict[str, Any]
+    client: TestClient, clock: Clock, doctor: dict[str, Any]
 ) -> None:
-    _, url = _arrived(client, doctor)
+    _, url = _arrived(client, clock, doctor)
     response = client.post(
         url,
         json={
@@ -570,9 +585,10 @@ def test_polidocanol_without_weight_is_accepted_with_a_warning(
 
 
 def test_completing_a_course_proposes_the_next_visit_and_closes_the_plan(
-    client: TestClient, doctor: dict[str, Any]
+    client: TestClient, clock: Clock, doctor: dict[str, Any]
 ) -> None:
-    patient = eligible_patient(client, doctor["id"], weight_kg=70)
+    patient = new_patient(client)
+    record_evaluation(client, patient["id"], doctor["id"], weight_kg=70)
     plan = client.post(
         f"/api/v1/patients/{patient['id']}/treatment-plans", json={"planned_sessions": 2}
     ).json()
@@ -583,7 +599,7 @@ def test_completing_a_course_proposes_the_next_visit_and_closes_the_plan(
         start=next_weekday_at(2, 9),
         plan_id=plan["id"],
     )
-    ok(client.post(f"/api/v1/sessions/{first['id']}/check-in"))
+    checked_in(client, clock, f"/api/v1/sessions/{first['id']}")
     record = {
         "treated_sites": ["left_calf"],
         "sclerosant": "polidocanol",
@@ -605,7 +621,7 @@ def test_completing_a_course_proposes_the_next_visit_and_closes_the_plan(
         start=proposal["start"],
         plan_id=plan["id"],
     )
-    ok(client.post(f"/api/v1/sessions/{second['id']}/check-in"))
+    checked_in(client, clock, f"/api/v1/sessions/{second['id']}")
     last = client.post(f"/api/v1/sessions/{second['id']}/complete", json=record).json()
     assert last["next_follow_up"] is None
     plan_now = client.get(f"/api/v1/treatment-plans/{plan['id']}").json()
@@ -788,7 +804,8 @@ def _first_visit_of_a_course(
 ) -> tuple[str, str]:
     """A patient (70 kg) with a plan whose first session is booked: the plan's and the
     session's URLs."""
-    patient = eligible_patient(client, doctor["id"], weight_kg=70)
+    patient = new_patient(client)
+    record_evaluation(client, patient["id"], doctor["id"], weight_kg=70)
     plan = ok(
         client.post(
             f"/api/v1/patients/{patient['id']}/treatment-plans",
@@ -806,11 +823,11 @@ def _first_visit_of_a_course(
 
 
 def test_a_practitioner_who_left_does_not_stop_the_completion_record(
-    client: TestClient, doctor: dict[str, Any]
+    client: TestClient, clock: Clock, doctor: dict[str, Any]
 ) -> None:
     colleague = new_practitioner(client, name="Dr B", availability=WEEKDAYS_9_TO_17)
     _, visit_url = _first_visit_of_a_course(client, doctor, planned_sessions=2)
-    ok(client.post(f"{visit_url}/check-in"))
+    checked_in(client, clock, visit_url)
     ok(client.patch(f"/api/v1/practitioners/{doctor['id']}", json={"active": False}))
     result = ok(client.post(f"{visit_url}/complete", json=SMALL_DOSE))
     assert result["session"]["status"] == "fulfilled"
@@ -819,10 +836,10 @@ def test_a_practitioner_who_left_does_not_stop_the_completion_record(
 
 
 def test_a_plans_status_follows_its_fulfilled_sessions(
-    client: TestClient, doctor: dict[str, Any]
+    client: TestClient, clock: Clock, doctor: dict[str, Any]
 ) -> None:
     plan_url, visit_url = _first_visit_of_a_course(client, doctor, planned_sessions=2)
-    ok(client.post(f"{visit_url}/check-in"))
+    checked_in(client, clock, visit_url)
     ok(client.post(f"{visit_url}/complete", json=SMALL_DOSE))
     assert ok(client.get(plan_url))["status"] == "active"
 
@@ -840,11 +857,11 @@ def test_a_plans_status_follows_its_fulfilled_sessions(
 
 
 def test_a_cancelled_plan_stays_cancelled_when_its_session_is_completed(
-    client: TestClient, doctor: dict[str, Any]
+    client: TestClient, clock: Clock, doctor: dict[str, Any]
 ) -> None:
     plan_url, visit_url = _first_visit_of_a_course(client, doctor, planned_sessions=1)
     ok(client.patch(plan_url, json={"status": "cancelled"}))
-    ok(client.post(f"{visit_url}/check-in"))
+    checked_in(client, clock, visit_url)
     ok(client.post(f"{visit_url}/complete", json=SMALL_DOSE))
     assert ok(client.get(plan_url))["status"] == "cancelled"
 

@@ -8,14 +8,8 @@ from zoneinfo import ZoneInfo
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from app.scheduling.slots import (
-    BusyIndex,
-    Interval,
-    WeeklyHours,
-    free_slots,
-    local_instant,
-    within_weekly_hours,
-)
+from app.practitioners.hours import Interval, WeeklyHours, local_instant, within_weekly_hours
+from app.scheduling.slots import BusyIndex, free_slots
 
 PARIS = ZoneInfo("Europe/Paris")
 MONDAY_9_TO_17 = [WeeklyHours(0, time(9), time(17))]

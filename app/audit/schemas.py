@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Any
 
 from pydantic import Field
 
@@ -26,3 +27,7 @@ class AuditEventRead(ReadModel):
     request_id: str
     outcome: AuditOutcome
     detail: str | None = Field(description="Why an attempt was denied")
+    changes: dict[str, dict[str, Any]] | None = Field(
+        description="For an update of clinical data: each changed field's `old` and `new` value",
+        examples=[{"weight_kg": {"old": 61.0, "new": 62.5}}],
+    )

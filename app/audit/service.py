@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import enum
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
@@ -63,6 +63,14 @@ class Access:
     patient_id: uuid.UUID | None
 
 
+@dataclass(frozen=True)
+class Changed:
+    """A field's value before and after an update."""
+
+    old: Any
+    new: Any
+
+
 class AuditTrail:
     """Writes events in the caller's transaction: they commit, or vanish, with the change."""
 
@@ -77,8 +85,21 @@ class AuditTrail:
         resource_id: uuid.UUID | None,
         *,
         patient_id: uuid.UUID | None,
+        changes: Mapping[str, Changed] | None = None,
     ) -> None:
-        self.record_each(action, resource_type, [Access(resource_id, patient_id)])
+        """One event; `changes` keeps the old and new value of each clinical field an update
+        changed (a weight, a plan's notes), so that no value is ever lost."""
+        row = _row(
+            self._actor,
+            action,
+            resource_type,
+            Access(resource_id, patient_id),
+            AuditOutcome.SUCCESS,
+            None,
+        )
+        if changes:
+            row["changes"] = {name: {"old": c.old, "new": c.new} for name, c in changes.items()}
+        self._session.execute(insert(AuditEvent), [row])
 
     def record_each(self, action: str, resource_type: Resource, accesses: Iterable[Access]) -> None:
         """One event per record, e.g. for each patient a list disclosed."""

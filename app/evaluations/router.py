@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
 
 from fastapi import APIRouter, Request, Response, status
 
 from app.audit.service import Access, Resource
 from app.auth.dependencies import AuditDep, CallerFirstRoute, ClinicalDetail, requires
 from app.auth.permissions import Permission
+from app.clock import Now
 from app.db import SessionDep
 from app.errors import InvalidCursor, NotFound, problem_responses
 from app.evaluations import service
@@ -20,11 +20,15 @@ from app.evaluations.schemas import (
     EligibilityRead,
     EvaluationCreate,
     EvaluationRead,
+    EvaluationRecorded,
     EvaluationSummary,
     FlagRead,
 )
 from app.models import Evaluation
 from app.pagination import Cursor, Limit, Page
+from app.patients.service import PatientArchived
+from app.practitioners.service import InactivePractitioner
+from app.schemas import with_affected_sessions
 
 router = APIRouter(prefix="/api/v1", tags=["evaluations"], route_class=CallerFirstRoute)
 
@@ -46,7 +50,7 @@ def _view(evaluation: Evaluation, *, clinical: bool) -> EvaluationRead | Evaluat
     status_code=status.HTTP_201_CREATED,
     summary="Record an evaluation",
     dependencies=[requires(Permission.EVALUATIONS_WRITE)],
-    responses=problem_responses(NotFound, service.PatientArchived, service.UnknownPractitioner),
+    responses=problem_responses(NotFound, PatientArchived, service.UnknownPractitioner),
 )
 def record_evaluation(
     patient_id: uuid.UUID,
@@ -55,22 +59,32 @@ def record_evaluation(
     audit: AuditDep,
     request: Request,
     response: Response,
-) -> EvaluationRead:
+    now: Now,
+) -> EvaluationRecorded:
     """Record the pre-treatment evaluation a clinician performed.
 
     The server computes `flags`, `outcome` and `valid_until` (a client may not send them).
     Evaluations are never edited: a correction is a new evaluation, and the newest one
-    (by `performed_at`) is the one that counts.
+    (by `performed_at`) is the one that counts. `performed_at` may not be in the future (a
+    clock up to 5 minutes fast is accepted; the time is then stored as now). An evaluation
+    dated earlier but recorded after the current one is not ignored: unless `eligible`, it
+    keeps the patient from being booked until a newer evaluation is recorded.
+
+    `affected_sessions` lists the patient's upcoming sessions that this evaluation leaves
+    unable to go ahead as booked (the patient no longer bookable, or the evaluation valid for
+    less long); they stay booked, flagged for review.
     """
-    evaluation = service.record_evaluation(
+    recorded = service.record_evaluation(
         session=session,
         patient_id=patient_id,
         data=body,
         validity_months=request.app.state.settings.evaluation_validity_months,
+        now=now,
     )
+    evaluation = recorded.evaluation
     audit.record("create", Resource.EVALUATION, evaluation.id, patient_id=patient_id)
     response.headers["Location"] = f"{router.prefix}/evaluations/{evaluation.id}"
-    return _read(evaluation)
+    return with_affected_sessions(_read(evaluation), EvaluationRecorded, recorded.stranded)
 
 
 @router.get(
@@ -120,13 +134,14 @@ def read_evaluation(
     responses=problem_responses(
         NotFound,
         service.UnknownPractitioner,
+        InactivePractitioner,
         service.NotClearable,
         service.AlreadyCleared,
-        service.PatientArchived,
+        PatientArchived,
     ),
 )
 def clear_evaluation(
-    evaluation_id: uuid.UUID, body: ClearanceCreate, session: SessionDep, audit: AuditDep
+    evaluation_id: uuid.UUID, body: ClearanceCreate, session: SessionDep, audit: AuditDep, now: Now
 ) -> EvaluationRead:
     """A clinician documents the decision to treat despite relative contraindications (the
     pill, a history of blood clots, ...). The outcome becomes `eligible`.
@@ -134,10 +149,11 @@ def clear_evaluation(
     Only the patient's current evaluation, while valid, whose outcome is `clearance-required`
     can be cleared: absolute contraindications and blocking flags (varicose veins first,
     counselling, unknown risk factors) are a 409 `not-clearable`, as is a superseded or
-    expired evaluation; they need a new evaluation instead.
+    expired evaluation; they need a new evaluation instead. The clearing practitioner must be
+    active (422 `inactive-practitioner`).
     """
     evaluation = service.clear_evaluation(
-        session=session, evaluation_id=evaluation_id, data=body, now=datetime.now(UTC)
+        session=session, evaluation_id=evaluation_id, data=body, now=now
     )
     audit.record("clear", Resource.EVALUATION, evaluation.id, patient_id=evaluation.patient_id)
     return _read(evaluation)
@@ -150,15 +166,14 @@ def clear_evaluation(
     responses=problem_responses(NotFound),
 )
 def eligibility(
-    patient_id: uuid.UUID, session: SessionDep, audit: AuditDep, clinical: ClinicalDetail
+    patient_id: uuid.UUID, session: SessionDep, audit: AuditDep, clinical: ClinicalDetail, now: Now
 ) -> EligibilityRead:
     """The patient's standing for micro-sclerotherapy now: the current evaluation's outcome
     and flags (or `evaluation-missing` / `evaluation-expired`), its clearance (its reason only
     for roles that may read clinical detail), and whether a session may be booked. Booking
-    refuses exactly when `bookable` is false."""
-    standing = service.current_eligibility(
-        session=session, patient_id=patient_id, now=datetime.now(UTC)
-    )
+    refuses exactly when `bookable` is false; completion asks the same question when the
+    sclerosant is given."""
+    standing = service.current_eligibility(session=session, patient_id=patient_id, now=now)
     audit.record("read-eligibility", Resource.PATIENT, patient_id, patient_id=patient_id)
     clearance_view = ClearanceRead if clinical else ClearanceSummary
     return EligibilityRead(

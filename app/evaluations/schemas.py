@@ -13,6 +13,7 @@ from pydantic import AfterValidator, Field, model_validator
 from app.evaluations.rules import CeapClass, Outcome, RiskFactor, Severity, Site, VaricoseVeins
 from app.patients.schemas import Weight
 from app.schemas import (
+    AffectedSessions,
     Boolean,
     CalendarDate,
     FreeText,
@@ -21,9 +22,6 @@ from app.schemas import (
     ReadModel,
     RequiredText,
 )
-
-# A clock a few minutes fast on the client's side is not an evaluation "in the future".
-CLOCK_SKEW = timedelta(minutes=5)
 
 
 class VaricoseTreatmentKind(enum.StrEnum):
@@ -47,12 +45,6 @@ class EligibilityOutcome(enum.StrEnum):
     EVALUATION_MISSING = "evaluation-missing"
     EVALUATION_EXPIRED = "evaluation-expired"
     PATIENT_ARCHIVED = "patient-archived"
-
-
-def _not_in_the_future(value: datetime) -> datetime:
-    if value > datetime.now(UTC) + CLOCK_SKEW:
-        raise ValueError("is in the future: record an evaluation once it is performed")
-    return value
 
 
 def _date_not_in_the_future(value: date) -> date:
@@ -106,8 +98,10 @@ class RiskFactors(InputModel):
 
 class EvaluationCreate(InputModel):
     practitioner_id: uuid.UUID = Field(description="The clinician who performed it")
-    performed_at: Annotated[Instant, AfterValidator(_not_in_the_future)] = Field(
-        examples=["2026-11-20T10:30:00+01:00"]
+    performed_at: Instant = Field(
+        description="When it was performed: not in the future. A clock up to 5 minutes fast "
+        "is accepted, and the time is then stored as the moment of recording",
+        examples=["2026-11-20T10:30:00+01:00"],
     )
     spider_vein_sites: Annotated[
         list[Site], Field(min_length=1, max_length=len(Site)), AfterValidator(_distinct_sites)
@@ -203,6 +197,12 @@ class EvaluationRead(EvaluationSummary):
     notes: str | None
     weight_kg: float | None
     clearance: ClearanceRead | None
+
+
+class EvaluationRecorded(EvaluationRead):
+    """A new evaluation, and the upcoming sessions it leaves needing review."""
+
+    affected_sessions: AffectedSessions
 
 
 class EligibilityRead(ReadModel):

@@ -1,6 +1,14 @@
 """Recording evaluations, clearing relative contraindications, and the patient's eligibility.
 
-`current_eligibility` is the one question booking asks: may this patient be booked now?
+`current_eligibility` is the one question booking, completion and proposals ask: may this
+patient be treated now? (`standings` asks it for many patients at once.)
+
+The current evaluation is the newest by `performed_at` (of two at the same moment, the later
+recorded). An evaluation may not be dated in the future: a clock up to `CLOCK_SKEW` fast is
+accepted and its time stored as the moment of recording, so it never outranks one recorded
+after it. An evaluation dated earlier but recorded after the current one (a backdated record)
+is never ignored: unless its outcome is `eligible`, the patient stays unbookable until a
+clinician records a newer evaluation.
 """
 
 from __future__ import annotations
@@ -8,13 +16,13 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, joinedload, selectinload
 
-from app.errors import Conflict, DomainError, NotFound
+from app.errors import Conflict, DomainError, InvalidField, NotFound
 from app.evaluations.rules import (
     Assessment,
     EvaluationFacts,
@@ -27,14 +35,10 @@ from app.evaluations.rules import (
     valid_until,
 )
 from app.evaluations.schemas import ClearanceCreate, EligibilityOutcome, EvaluationCreate
-from app.models import Clearance, Evaluation, Practitioner
+from app.models import Clearance, Evaluation, Patient, Practitioner, TreatmentSession
 from app.pagination import Keyset, cursor_datetime, cursor_uuid, paginate
-from app.patients.service import get_patient
-
-
-class PatientArchived(Conflict):
-    code = "patient-archived"
-    title = "The patient is archived"
+from app.patients.service import PatientArchived, get_patient
+from app.practitioners.service import InactivePractitioner
 
 
 class UnknownPractitioner(DomainError):
@@ -65,6 +69,9 @@ EVALUATION_EXPIRED = Flag(
 )
 ARCHIVED = Flag("patient-archived", Severity.BLOCKING, "The patient is archived.")
 
+# A clock a few minutes fast on the client's side is not an evaluation "in the future".
+CLOCK_SKEW = timedelta(minutes=5)
+
 
 @dataclass(frozen=True)
 class Eligibility:
@@ -86,6 +93,22 @@ class Eligibility:
     @property
     def clearance(self) -> Clearance | None:
         return self.evaluation.clearance if self.evaluation else None
+
+    def obstacles(self, until: datetime) -> tuple[Flag, ...]:
+        """What keeps the patient from a session lasting until `until`; none: it may go ahead
+        (booked, moved, kept on the calendar or, at `until` = now, treated)."""
+        if not self.bookable:
+            return self.flags
+        if self.valid_until is not None and self.valid_until < until:
+            return (
+                Flag(
+                    "evaluation-expires-before-session",
+                    Severity.BLOCKING,
+                    f"The evaluation is valid until {self.valid_until.isoformat()}, before this "
+                    "session ends: book it after a new evaluation.",
+                ),
+            )
+        return ()
 
 
 # Newest first: by when it was performed, then (same moment) the later recorded. The first
@@ -120,17 +143,39 @@ def evaluation_outcome(evaluation: Evaluation) -> Outcome:
     )
 
 
-def _ensure_practitioner(session: Session, practitioner_id: uuid.UUID) -> None:
-    if session.get(Practitioner, practitioner_id) is None:
+def _ensure_practitioner(session: Session, practitioner_id: uuid.UUID) -> Practitioner:
+    practitioner = session.get(Practitioner, practitioner_id)
+    if practitioner is None:
         raise UnknownPractitioner(
             f"No practitioner with id {practitioner_id}.", field="practitioner_id"
         )
+    return practitioner
+
+
+@dataclass(frozen=True)
+class Recorded:
+    evaluation: Evaluation
+    # The patient's upcoming sessions that may no longer go ahead as booked, after it.
+    stranded: Sequence[TreatmentSession]
 
 
 def record_evaluation(
-    *, session: Session, patient_id: uuid.UUID, data: EvaluationCreate, validity_months: int
-) -> Evaluation:
-    """Store an evaluation with the flags and outcome the rules give it."""
+    *,
+    session: Session,
+    patient_id: uuid.UUID,
+    data: EvaluationCreate,
+    validity_months: int,
+    now: datetime,
+) -> Recorded:
+    """Store an evaluation with the flags and outcome the rules give it, and name the
+    patient's upcoming sessions it leaves in doubt (the patient no longer bookable, or the
+    evaluation valid for less long than they need)."""
+    if data.performed_at > now + CLOCK_SKEW:
+        raise InvalidField(
+            ("body", "performed_at"),
+            "is in the future: record an evaluation once it is performed",
+        )
+    performed_at = min(data.performed_at, now)  # never ahead of its own recording
     patient = get_patient(session=session, patient_id=patient_id)
     if patient.archived:
         raise PatientArchived(f"Patient {patient_id} is archived: restore them first.")
@@ -140,7 +185,7 @@ def record_evaluation(
     evaluation = Evaluation(
         patient_id=patient.id,
         practitioner_id=data.practitioner_id,
-        performed_at=data.performed_at,
+        performed_at=performed_at,
         spider_vein_sites=[site.value for site in data.spider_vein_sites],
         ceap_class=data.ceap_class.value,
         varicose_veins=data.varicose_veins.value,
@@ -156,12 +201,24 @@ def record_evaluation(
             {"code": f.code, "severity": f.severity.value, "message": f.message}
             for f in assessment.flags
         ],
-        valid_until=valid_until(data.performed_at, months=validity_months),
+        valid_until=valid_until(performed_at, months=validity_months),
+        created_at=now,
         clearance=None,
     )
     session.add(evaluation)
     session.flush()
-    return evaluation
+    return Recorded(evaluation, _stranded(session, patient.id, now))
+
+
+def _stranded(session: Session, patient_id: uuid.UUID, now: datetime) -> Sequence[TreatmentSession]:
+    """The patient's upcoming sessions their standing no longer allows as booked."""
+    standing = current_eligibility(session=session, patient_id=patient_id, now=now)
+    query = select(TreatmentSession).where(
+        TreatmentSession.patient_id == patient_id, TreatmentSession.awaiting_treatment(now)
+    )
+    if standing.bookable and standing.valid_until is not None:
+        query = query.where(TreatmentSession.end_at > standing.valid_until)
+    return session.scalars(query.order_by(TreatmentSession.start_at)).all()
 
 
 def get_evaluation(*, session: Session, evaluation_id: uuid.UUID) -> Evaluation:
@@ -194,7 +251,11 @@ def clear_evaluation(
     """Record a clinician's clearance of the relative contraindications of the patient's
     current evaluation (a superseded or expired one no longer decides anything)."""
     evaluation = get_evaluation(session=session, evaluation_id=evaluation_id)
-    _ensure_practitioner(session, data.practitioner_id)
+    if not _ensure_practitioner(session, data.practitioner_id).active:
+        raise InactivePractitioner(
+            f"Practitioner {data.practitioner_id} is not active: a clearance is a decision "
+            "of a practising clinician."
+        )
     if evaluation.clearance is not None:
         raise AlreadyCleared(f"Evaluation {evaluation_id} was cleared already.")
     if get_patient(session=session, patient_id=evaluation.patient_id).archived:
@@ -240,18 +301,78 @@ def _current_evaluation(session: Session, patient_id: uuid.UUID) -> Evaluation |
 
 
 def current_eligibility(*, session: Session, patient_id: uuid.UUID, now: datetime) -> Eligibility:
-    """May micro-sclerotherapy be booked for the patient now? Booking asks only this."""
-    patient = get_patient(session=session, patient_id=patient_id)
-    if patient.archived:
+    """May micro-sclerotherapy be booked (or given) for the patient now? Booking, completion
+    and proposals ask only this. An unknown patient is a `NotFound`."""
+    standing = standings(session=session, patient_ids=[patient_id], now=now).get(patient_id)
+    if standing is None:
+        raise NotFound(f"No patient with id {patient_id}.")
+    return standing
+
+
+def standings(
+    *, session: Session, patient_ids: Sequence[uuid.UUID], now: datetime
+) -> dict[uuid.UUID, Eligibility]:
+    """Each known patient's standing now (unknown ids are left out): two queries however
+    many patients."""
+    if not patient_ids:
+        return {}
+    archived = {
+        patient_id: is_archived
+        for patient_id, is_archived in session.execute(
+            select(Patient.id, Patient.archived).where(Patient.id.in_(patient_ids))
+        )
+    }
+    newest = [column.desc() for column in _NEWEST_FIRST.columns]
+    evaluations: dict[uuid.UUID, list[Evaluation]] = {}
+    for evaluation in session.scalars(
+        select(Evaluation)
+        .options(joinedload(Evaluation.clearance))
+        .where(Evaluation.patient_id.in_(archived))
+        .order_by(Evaluation.patient_id, *newest)
+    ).unique():
+        evaluations.setdefault(evaluation.patient_id, []).append(evaluation)
+    return {
+        patient_id: _standing(is_archived, evaluations.get(patient_id, []), now)
+        for patient_id, is_archived in archived.items()
+    }
+
+
+def _standing(archived: bool, newest_first: Sequence[Evaluation], now: datetime) -> Eligibility:
+    if archived:
         return Eligibility(False, EligibilityOutcome.PATIENT_ARCHIVED, (ARCHIVED,))
-    evaluation = _current_evaluation(session, patient_id)
-    if evaluation is None:
+    if not newest_first:
         return Eligibility(False, EligibilityOutcome.EVALUATION_MISSING, (EVALUATION_MISSING,))
-    stored = _stored_assessment(evaluation)
-    if evaluation.valid_until <= now:
-        flags = (EVALUATION_EXPIRED, *stored.flags)
-        return Eligibility(False, EligibilityOutcome.EVALUATION_EXPIRED, flags, evaluation)
-    outcome = evaluation_outcome(evaluation)
-    return Eligibility(
-        outcome is Outcome.ELIGIBLE, EligibilityOutcome(outcome.value), stored.flags, evaluation
+    current, older = newest_first[0], newest_first[1:]
+    # Dated earlier but recorded after the current one: what it found is not ignored.
+    backdated = [
+        e
+        for e in older
+        if e.created_at > current.created_at and Outcome(e.outcome) is not Outcome.ELIGIBLE
+    ]
+    stored = _stored_assessment(current)
+    later_flags = tuple(flag for e in backdated for flag in _recorded_later(e))
+    if current.valid_until <= now:
+        flags = _distinct((EVALUATION_EXPIRED, *stored.flags, *later_flags))
+        return Eligibility(False, EligibilityOutcome.EVALUATION_EXPIRED, flags, current)
+    outcomes = [evaluation_outcome(current), *(Outcome(e.outcome) for e in backdated)]
+    outcome = min(outcomes, key=list(Outcome).index)  # the strongest: Outcome lists it first
+    bookable = outcome is Outcome.ELIGIBLE and not backdated
+    flags = _distinct((*stored.flags, *later_flags))
+    return Eligibility(bookable, EligibilityOutcome(outcome.value), flags, current)
+
+
+def _recorded_later(evaluation: Evaluation) -> tuple[Flag, ...]:
+    """Why an evaluation recorded after the current one still stands in the way."""
+    found = _stored_assessment(evaluation).flags
+    explanation = Flag(
+        "evaluation-recorded-later",
+        Severity.BLOCKING,
+        f"An evaluation dated {evaluation.performed_at:%Y-%m-%d} was recorded after the "
+        f"current one and found: {evaluation.outcome}. It is not ignored: a clinician records "
+        "a new evaluation before treatment goes on.",
     )
+    return (explanation, *(f for f in found if f.severity is not Severity.WARNING))
+
+
+def _distinct(flags: Sequence[Flag]) -> tuple[Flag, ...]:
+    return tuple(dict.fromkeys(flags))

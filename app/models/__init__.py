@@ -7,6 +7,7 @@ from app.models.evaluation import Clearance, Evaluation
 from app.models.patient import Patient, PatientIdentifier, Sex
 from app.models.practitioner import Practitioner, TimeOff, WeeklyAvailability
 from app.models.treatment import (
+    AWAITING_TREATMENT,
     LIVE_STATUSES,
     LONGEST_SESSION,
     USUAL_COURSE_SESSIONS,
@@ -20,6 +21,7 @@ from app.models.treatment import (
 )
 
 __all__ = [
+    "AWAITING_TREATMENT",
     "LIVE_STATUSES",
     "LONGEST_SESSION",
     "USUAL_COURSE_SESSIONS",

@@ -9,8 +9,9 @@ from __future__ import annotations
 import enum
 import uuid
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Index, String
+from sqlalchemy import JSON, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.models.base import Base, UTCDateTime, text_enum, utcnow
@@ -46,3 +47,6 @@ class AuditEvent(Base):
         text_enum(AuditOutcome, "audit_outcome", length=16)
     )
     detail: Mapped[str | None] = mapped_column(String(200))  # never patient data
+    # For an update of clinical data (a weight, a plan's notes): each changed field's value
+    # before and after, {"weight_kg": {"old": 60.0, "new": 62.5}}, so no value is ever lost.
+    changes: Mapped[dict[str, Any] | None] = mapped_column(JSON)

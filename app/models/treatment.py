@@ -50,6 +50,8 @@ LONGEST_SESSION = timedelta(minutes=60)
 
 # Sessions that hold their time in the calendar: no other may overlap them.
 LIVE_STATUSES = (SessionStatus.BOOKED, SessionStatus.ARRIVED, SessionStatus.FULFILLED)
+# Sessions still to be treated: each must go on passing the booking checks until it is.
+AWAITING_TREATMENT = (SessionStatus.BOOKED, SessionStatus.ARRIVED)
 
 
 class TreatmentPlan(Entity, Base):
@@ -124,6 +126,11 @@ class TreatmentSession(Entity, Base):
         """Sessions overlapping [start, end)."""
         return and_(cls.start_at < end, cls.ending_after(start))
 
+    @classmethod
+    def awaiting_treatment(cls, now: datetime) -> ColumnElement[bool]:
+        """Booked or checked-in sessions not yet over: the ones a change can strand."""
+        return and_(cls.status.in_(AWAITING_TREATMENT), cls.end_at > now)
+
 
 class SessionEvent(Base):
     """A step in a session's life: booked, rescheduled (with the old time), checked in, ..."""
@@ -137,6 +144,8 @@ class SessionEvent(Base):
     to_status: Mapped[str] = mapped_column(String(24))
     old_start_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     old_end_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # A reschedule to another practitioner keeps who had the session before.
+    old_practitioner_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("practitioners.id"))
     reason: Mapped[str | None] = mapped_column(Text)
     at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
@@ -144,9 +153,14 @@ class SessionEvent(Base):
 
 
 class CompletionRecord(Base):
-    """What was done in a fulfilled session."""
+    """What was done in a fulfilled session.
+
+    The record stays when its session is marked entered in error: the sclerosant was given,
+    so it still counts for that day's dose and for the interval before the next treatment.
+    """
 
     __tablename__ = "completion_records"
+    __table_args__ = (CheckConstraint("weight_kg > 0", name="weight_positive"),)
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
     session_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("treatment_sessions.id"), unique=True)
@@ -155,6 +169,11 @@ class CompletionRecord(Base):
     concentration_percent: Mapped[float]
     volume_ml: Mapped[float]
     dose_mg: Mapped[float]
+    # When the sclerosant was given (on the session's day; the record may be written later):
+    # the daily dose and the interval between treatments count from it.
+    administered_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # The body weight the clinician stated when completing, if any (else the evaluation's).
+    weight_kg: Mapped[float | None]
     anaesthetic: Mapped[str] = mapped_column(String(24))
     compression: Mapped[bool]
     complications: Mapped[list[str]] = mapped_column(JSON)

@@ -7,9 +7,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
 
-from app.audit.service import Access, Resource
+from app.audit.service import Access, Changed, Resource
 from app.auth.dependencies import AuditDep, CallerFirstRoute, requires
 from app.auth.permissions import Permission
+from app.clock import Now
 from app.db import SessionDep
 from app.errors import (
     DuplicateIdentifier,
@@ -22,7 +23,8 @@ from app.errors import (
 from app.http import ExpectedVersion, set_etag
 from app.pagination import Cursor, Limit, Page
 from app.patients import service
-from app.patients.schemas import PatientCreate, PatientRead, PatientUpdate
+from app.patients.schemas import PatientArchivedRead, PatientCreate, PatientRead, PatientUpdate
+from app.schemas import with_affected_sessions
 
 router = APIRouter(prefix="/api/v1/patients", tags=["patients"], route_class=CallerFirstRoute)
 
@@ -116,7 +118,9 @@ def read_patient(
     "/{patient_id}",
     summary="Update a patient",
     dependencies=[requires(Permission.PATIENTS_WRITE)],
-    responses=problem_responses(NotFound, DuplicateIdentifier, VersionMismatch),
+    responses=problem_responses(
+        NotFound, DuplicateIdentifier, VersionMismatch, service.PatientArchived
+    ),
 )
 def update_patient(
     patient_id: uuid.UUID,
@@ -129,12 +133,24 @@ def update_patient(
     """Change only the fields sent; `null` clears an optional field (phone, email, weight).
 
     Sending `identifiers` replaces the whole list. Send `If-Match` with the `ETag` you read to
-    be sure no one else changed the record meanwhile (else 412 `version-mismatch`).
+    be sure no one else changed the record meanwhile (else 412 `version-mismatch`). An
+    archived patient's record no longer changes (409 `patient-archived`).
+
+    The weight here is the patient's own record: it never sets a dose limit (that takes the
+    weight a clinician recorded on the evaluation or the treatment record), and each change
+    of it is kept, with the old value, in the audit trail.
     """
-    patient = service.update_patient(
+    updated = service.update_patient(
         session=session, patient_id=patient_id, changes=body, expected_version=if_match
     )
-    audit.record("update", Resource.PATIENT, patient.id, patient_id=patient.id)
+    patient = updated.patient
+    audit.record(
+        "update",
+        Resource.PATIENT,
+        patient.id,
+        patient_id=patient.id,
+        changes={field: Changed(old, new) for field, (old, new) in updated.changed.items()},
+    )
     set_etag(response, patient.version)
     return PatientRead.model_validate(patient)
 
@@ -146,11 +162,17 @@ def update_patient(
     responses=problem_responses(NotFound),
 )
 def archive_patient(
-    patient_id: uuid.UUID, session: SessionDep, audit: AuditDep, response: Response
-) -> PatientRead:
+    patient_id: uuid.UUID, session: SessionDep, audit: AuditDep, response: Response, now: Now
+) -> PatientArchivedRead:
     """Archive the patient: the record stays (nothing clinical is ever deleted) but leaves the
-    lists unless `include_archived=true`. Archiving twice is harmless."""
-    patient = service.archive_patient(session=session, patient_id=patient_id)
+    lists unless `include_archived=true`. Archiving twice is harmless.
+
+    An archived patient is neither booked nor treated. `affected_sessions` lists their
+    upcoming sessions: they stay booked, flagged for review, for the clinic to cancel or
+    settle."""
+    archived = service.archive_patient(session=session, patient_id=patient_id, now=now)
+    patient = archived.patient
     audit.record("archive", Resource.PATIENT, patient.id, patient_id=patient.id)
     set_etag(response, patient.version)
-    return PatientRead.model_validate(patient)
+    read = PatientRead.model_validate(patient)
+    return with_affected_sessions(read, PatientArchivedRead, archived.stranded)

@@ -10,6 +10,7 @@ from pydantic import AfterValidator, EmailStr, Field, StringConstraints, field_v
 
 from app.models import Sex
 from app.schemas import (
+    AffectedSessions,
     CalendarDate,
     InputModel,
     Name,
@@ -122,3 +123,9 @@ class PatientRead(Stored):
     weight_kg: float | None
     archived: bool
     archived_at: datetime | None
+
+
+class PatientArchivedRead(PatientRead):
+    """The archived patient, and their upcoming sessions, which can no longer go ahead."""
+
+    affected_sessions: AffectedSessions

@@ -4,15 +4,28 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Select, and_, or_, select, tuple_
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
-from app.errors import DuplicateIdentifier, InvalidQuery, NotFound, VersionMismatch
-from app.models import Patient, PatientIdentifier, utcnow
+from app.errors import Conflict, DuplicateIdentifier, InvalidQuery, NotFound, VersionMismatch
+from app.models import Patient, PatientIdentifier, TreatmentSession, utcnow
 from app.pagination import Keyset, cursor_uuid, paginate
 from app.patients.schemas import Identifier, PatientCreate, PatientUpdate
+
+
+class PatientArchived(Conflict):
+    code = "patient-archived"
+    title = "The patient is archived"
+
+
+# Fields whose every change the audit trail keeps with the old value: the weight is clinical
+# data (the record's own weight never sets a dose limit, see `app.sessions.dosing`).
+_AUDITED_VALUES = ("weight_kg",)
 
 _BY_NAME = Keyset(
     columns=(Patient.family_key, Patient.given_key, Patient.id), parsers=(str, str, cursor_uuid)
@@ -53,21 +66,36 @@ def create_patient(*, session: Session, data: PatientCreate) -> Patient:
     return patient
 
 
+@dataclass(frozen=True)
+class Updated:
+    patient: Patient
+    # The audited fields that changed: {field: (old, new)}.
+    changed: dict[str, tuple[Any, Any]]
+
+
 def update_patient(
     *,
     session: Session,
     patient_id: uuid.UUID,
     changes: PatientUpdate,
     expected_version: int | None = None,
-) -> Patient:
-    """Apply the fields that were sent. `expected_version` (from If-Match) guards lost updates."""
+) -> Updated:
+    """Apply the fields that were sent. `expected_version` (from If-Match) guards lost updates.
+    An archived patient's record is closed: 409 `patient-archived`."""
     patient = get_patient(session=session, patient_id=patient_id)
     if expected_version is not None and expected_version != patient.version:
         raise VersionMismatch(
             f"Patient is at version {patient.version}, not {expected_version}.",
             current_version=patient.version,
         )
+    if patient.archived:
+        raise PatientArchived(f"Patient {patient_id} is archived: the record no longer changes.")
     sent = changes.model_dump(exclude_unset=True, exclude={"identifiers"})
+    changed = {
+        field: (getattr(patient, field), sent[field])
+        for field in _AUDITED_VALUES
+        if field in sent and sent[field] != getattr(patient, field)
+    }
     for field, value in sent.items():
         setattr(patient, field, value)
     if "given_name" in sent:
@@ -79,17 +107,29 @@ def update_patient(
     if sent or changes.identifiers is not None:
         patient.updated_at = utcnow()  # also bumps `version` when only identifiers changed
     _flush_identifiers(session)
-    return patient
+    return Updated(patient, changed)
 
 
-def archive_patient(*, session: Session, patient_id: uuid.UUID) -> Patient:
+@dataclass(frozen=True)
+class Archived:
+    patient: Patient
+    # Upcoming sessions of the patient: none can go ahead now. They stay booked, for review.
+    stranded: Sequence[TreatmentSession]
+
+
+def archive_patient(*, session: Session, patient_id: uuid.UUID, now: datetime) -> Archived:
     """Hide the patient from lists; the record and its history stay."""
     patient = get_patient(session=session, patient_id=patient_id)
     if not patient.archived:
         patient.archived = True
         patient.archived_at = utcnow()
         session.flush()
-    return patient
+    stranded = session.scalars(
+        select(TreatmentSession)
+        .where(TreatmentSession.patient_id == patient.id, TreatmentSession.awaiting_treatment(now))
+        .order_by(TreatmentSession.start_at)
+    ).all()
+    return Archived(patient, stranded)
 
 
 def list_patients(

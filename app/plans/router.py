@@ -3,21 +3,22 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
 
 from fastapi import APIRouter, Response, status
 
-from app.audit.service import Access, Resource
+from app.audit.service import Access, Changed, Resource
 from app.auth.dependencies import AuditDep, CallerFirstRoute, ClinicalDetail, requires
 from app.auth.permissions import Permission
+from app.clock import Now
 from app.db import SessionDep
 from app.errors import InvalidCursor, NotFound, VersionMismatch, problem_responses
-from app.evaluations.service import PatientArchived
 from app.http import ExpectedVersion, set_etag
 from app.models import TreatmentPlan
 from app.pagination import Cursor, Limit, Page
+from app.patients.service import PatientArchived
 from app.plans import service
-from app.plans.schemas import PlanCreate, PlanRead, PlanUpdate
+from app.plans.schemas import PlanCreate, PlanRead, PlanUpdate, PlanUpdated
+from app.schemas import with_affected_sessions
 
 router = APIRouter(prefix="/api/v1", tags=["treatment plans"], route_class=CallerFirstRoute)
 
@@ -41,13 +42,12 @@ def create_plan(
     session: SessionDep,
     audit: AuditDep,
     response: Response,
+    now: Now,
 ) -> PlanRead:
     """Start a course of micro-sclerotherapy: `planned_sessions` (default 3) about
     `interval_days` apart (default 28), resting on an evaluation (default: the current one).
     Booking still checks the patient's eligibility for every session."""
-    plan = service.create_plan(
-        session=session, patient_id=patient_id, data=body, now=datetime.now(UTC)
-    )
+    plan = service.create_plan(session=session, patient_id=patient_id, data=body, now=now)
     audit.record("create", Resource.TREATMENT_PLAN, plan.id, patient_id=plan.patient_id)
     response.headers["Location"] = f"{router.prefix}/treatment-plans/{plan.id}"
     set_etag(response, plan.version)
@@ -110,14 +110,27 @@ def update_plan(
     audit: AuditDep,
     response: Response,
     if_match: ExpectedVersion,
-) -> PlanRead:
+    clinical: ClinicalDetail,
+    now: Now,
+) -> PlanUpdated:
     """Change the number of sessions, the interval, or the status (`active`, `on_hold`,
     `cancelled`). A plan completes by itself when its planned sessions are all fulfilled
     (also when `planned_sessions` is lowered to the number done); completed and cancelled
-    plans are final: only their notes change (else 409 `invalid-plan-change`)."""
-    plan = service.update_plan(
-        session=session, plan_id=plan_id, changes=body, expected_version=if_match
+    plans are final: only their notes change (else 409 `invalid-plan-change`). Notes are
+    never lost: the audit trail keeps the text each change replaced.
+
+    A course put on hold or cancelled lists its upcoming sessions in `affected_sessions`:
+    they stay booked, flagged for review, to be cancelled or kept."""
+    updated = service.update_plan(
+        session=session, plan_id=plan_id, changes=body, now=now, expected_version=if_match
     )
-    audit.record("update", Resource.TREATMENT_PLAN, plan.id, patient_id=plan.patient_id)
+    plan = updated.plan
+    audit.record(
+        "update",
+        Resource.TREATMENT_PLAN,
+        plan.id,
+        patient_id=plan.patient_id,
+        changes={"notes": Changed(*updated.notes)} if updated.notes else None,
+    )
     set_etag(response, plan.version)
-    return PlanRead.model_validate(plan)
+    return with_affected_sessions(_view(plan, clinical=clinical), PlanUpdated, updated.stranded)

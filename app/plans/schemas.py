@@ -9,7 +9,7 @@ from typing import Annotated
 from pydantic import Field, model_validator
 
 from app.models import USUAL_COURSE_SESSIONS, USUAL_INTERVAL_DAYS, PlanStatus, SessionStatus
-from app.schemas import FreeText, InputModel, Integer, ReadModel, Stored
+from app.schemas import AffectedSessions, FreeText, InputModel, Integer, ReadModel, Stored
 
 PlannedSessions = Annotated[Integer, Field(ge=1, le=10, description="Sessions in the course")]
 IntervalDays = Annotated[
@@ -60,3 +60,9 @@ class PlanRead(Stored):
     notes: str | None = Field(description="Null for roles without `clinical:read`")
     sessions: list[PlanSessionRead]
     sessions_done: int = Field(description="Fulfilled sessions")
+
+
+class PlanUpdated(PlanRead):
+    """The plan after the change, and the upcoming sessions a hold or cancellation strands."""
+
+    affected_sessions: AffectedSessions

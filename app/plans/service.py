@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session, selectinload
 
 from app.errors import Conflict, DomainError, NotFound, VersionMismatch
-from app.evaluations.service import PatientArchived, current_eligibility
+from app.evaluations.service import current_eligibility
 from app.models import (
     Evaluation,
     PlanStatus,
@@ -20,7 +21,7 @@ from app.models import (
     utcnow,
 )
 from app.pagination import Keyset, cursor_datetime, cursor_uuid, paginate
-from app.patients.service import get_patient
+from app.patients.service import PatientArchived, get_patient
 from app.plans.schemas import PlanCreate, PlanUpdate
 
 
@@ -113,13 +114,23 @@ def create_plan(
     return plan
 
 
+@dataclass(frozen=True)
+class Updated:
+    plan: TreatmentPlan
+    # The notes before and after, when they changed: the audit trail keeps the old text.
+    notes: tuple[str | None, str | None] | None
+    # Upcoming sessions of a course put on hold or cancelled: they stay booked, for review.
+    stranded: Sequence[TreatmentSession]
+
+
 def update_plan(
     *,
     session: Session,
     plan_id: uuid.UUID,
     changes: PlanUpdate,
+    now: datetime,
     expected_version: int | None = None,
-) -> TreatmentPlan:
+) -> Updated:
     plan = get_plan(session=session, plan_id=plan_id)
     if expected_version is not None and expected_version != plan.version:
         raise VersionMismatch(
@@ -145,14 +156,23 @@ def update_plan(
         plan.planned_sessions = changes.planned_sessions
     if changes.interval_days is not None:
         plan.interval_days = changes.interval_days
-    if "notes" in changes.model_fields_set:
+    notes = None
+    if "notes" in changes.model_fields_set and changes.notes != plan.notes:
+        notes = (plan.notes, changes.notes)
         plan.notes = changes.notes
     if changes.planned_sessions is not None:
         _settle(plan, fulfilled=plan.sessions_done)  # fewer planned sessions: done already?
     if changes.model_fields_set:
         plan.updated_at = utcnow()
     session.flush()
-    return plan
+    stranded: Sequence[TreatmentSession] = []
+    if changes.status is not None and plan.status is not PlanStatus.ACTIVE:
+        stranded = session.scalars(
+            select(TreatmentSession)
+            .where(TreatmentSession.plan_id == plan.id, TreatmentSession.awaiting_treatment(now))
+            .order_by(TreatmentSession.start_at)
+        ).all()
+    return Updated(plan, notes, stranded)
 
 
 def settle_completion(*, session: Session, plan_id: uuid.UUID | None) -> None:

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Query, Request, Response, status
 from app.audit.service import Resource
 from app.auth.dependencies import AuditDep, CallerFirstRoute, requires
 from app.auth.permissions import Permission
+from app.clock import Now
 from app.db import ReadSessionDep, SessionDep
 from app.errors import InvalidCursor, NotFound, VersionMismatch, problem_responses
 from app.http import ExpectedVersion, set_etag
@@ -19,10 +20,12 @@ from app.practitioners.schemas import (
     PractitionerCreate,
     PractitionerRead,
     PractitionerUpdate,
+    PractitionerUpdated,
     TimeOffCreate,
     TimeOffRead,
+    TimeOffRecorded,
 )
-from app.schemas import Instant
+from app.schemas import Instant, with_affected_sessions
 
 router = APIRouter(
     prefix="/api/v1/practitioners", tags=["practitioners"], route_class=CallerFirstRoute
@@ -105,18 +108,30 @@ def update_practitioner(
     audit: AuditDep,
     response: Response,
     if_match: ExpectedVersion,
-) -> PractitionerRead:
+    now: Now,
+) -> PractitionerUpdated:
     """Change the fields sent. `availability`, when sent, replaces the whole weekly schedule.
 
     Send `If-Match` with the `ETag` you read to refuse the change (412) if someone else
     updated the practitioner meanwhile.
+
+    When `active`, `time_zone` or `availability` is sent, `affected_sessions` lists the
+    practitioner's upcoming sessions that no longer fit (the practitioner inactive, or the time
+    outside their hours or in their time off). They stay booked, flagged for review: move
+    them to someone else or cancel them.
     """
-    practitioner = service.update_practitioner(
-        session=session, practitioner_id=practitioner_id, changes=body, expected_version=if_match
+    updated = service.update_practitioner(
+        session=session,
+        practitioner_id=practitioner_id,
+        changes=body,
+        now=now,
+        expected_version=if_match,
     )
+    practitioner = updated.practitioner
     audit.record("update", Resource.PRACTITIONER, practitioner.id, patient_id=None)
     set_etag(response, practitioner.version)
-    return PractitionerRead.model_validate(practitioner)
+    read = PractitionerRead.model_validate(practitioner)
+    return with_affected_sessions(read, PractitionerUpdated, updated.stranded)
 
 
 @router.post(
@@ -127,13 +142,19 @@ def update_practitioner(
     responses=problem_responses(NotFound),
 )
 def add_time_off(
-    practitioner_id: uuid.UUID, body: TimeOffCreate, session: SessionDep, audit: AuditDep
-) -> TimeOffRead:
+    practitioner_id: uuid.UUID, body: TimeOffCreate, session: SessionDep, audit: AuditDep, now: Now
+) -> TimeOffRecorded:
     """Record an absence (leave, training, ...). `start` and `end` need an explicit offset;
-    no session can be booked with the practitioner in between."""
-    time_off = service.add_time_off(session=session, practitioner_id=practitioner_id, data=body)
+    no session can be booked with the practitioner in between.
+
+    Sessions already booked with them then are not moved: `affected_sessions` lists them, and
+    they stay booked, flagged for review, to be moved or cancelled."""
+    absence = service.add_time_off(
+        session=session, practitioner_id=practitioner_id, data=body, now=now
+    )
     audit.record("add-time-off", Resource.PRACTITIONER, practitioner_id, patient_id=None)
-    return TimeOffRead.model_validate(time_off)
+    read = TimeOffRead.model_validate(absence.time_off)
+    return with_affected_sessions(read, TimeOffRecorded, absence.stranded)
 
 
 @router.get(

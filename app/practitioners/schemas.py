@@ -17,7 +17,16 @@ from pydantic import (
 )
 
 from app.config import validate_time_zone
-from app.schemas import Boolean, InputModel, Instant, Integer, ReadModel, ShortText, Stored
+from app.schemas import (
+    AffectedSessions,
+    Boolean,
+    InputModel,
+    Instant,
+    Integer,
+    ReadModel,
+    ShortText,
+    Stored,
+)
 
 TimeZoneName = Annotated[str, StringConstraints(max_length=64), AfterValidator(validate_time_zone)]
 ClockTime = Annotated[
@@ -129,3 +138,15 @@ class TimeOffRead(ReadModel):
     end: datetime = Field(validation_alias="end_at")
     reason: str
     created_at: datetime
+
+
+class PractitionerUpdated(PractitionerRead):
+    """The practitioner after the change, and the upcoming sessions that no longer fit."""
+
+    affected_sessions: AffectedSessions
+
+
+class TimeOffRecorded(TimeOffRead):
+    """The absence, and the upcoming sessions booked with the practitioner during it."""
+
+    affected_sessions: AffectedSessions

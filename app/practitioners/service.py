@@ -4,20 +4,36 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, time
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session, selectinload
 
-from app.errors import NotFound, VersionMismatch
-from app.models import Practitioner, TimeOff, WeeklyAvailability, utcnow
+from app.errors import DomainError, NotFound, VersionMismatch
+from app.models import Practitioner, TimeOff, TreatmentSession, WeeklyAvailability, utcnow
 from app.pagination import Keyset, cursor_datetime, cursor_uuid, paginate
+from app.practitioners.hours import Interval, WeeklyHours, within_weekly_hours
 from app.practitioners.schemas import (
     AvailabilityInterval,
     PractitionerCreate,
     PractitionerUpdate,
     TimeOffCreate,
 )
+
+
+class InactivePractitioner(DomainError):
+    status = 422
+    code = "inactive-practitioner"
+    title = "The practitioner is not active"
+
+
+class OutsideAvailability(DomainError):
+    status = 422
+    code = "outside-availability"
+    title = "Outside the practitioner's hours"
+
 
 _BY_NAME = Keyset(columns=(Practitioner.name_key, Practitioner.id), parsers=(str, cursor_uuid))
 _BY_START = Keyset(columns=(TimeOff.start_at, TimeOff.id), parsers=(cursor_datetime, cursor_uuid))
@@ -38,6 +54,30 @@ def _intervals(availability: Sequence[AvailabilityInterval]) -> list[WeeklyAvail
         )
         for i in ordered
     ]
+
+
+def weekly_hours(practitioner: Practitioner) -> list[WeeklyHours]:
+    return [WeeklyHours(a.weekday, a.start_time, a.end_time) for a in practitioner.availability]
+
+
+def calendar_conflict(
+    practitioner: Practitioner, slot: Interval, absences: Sequence[TimeOff]
+) -> InactivePractitioner | OutsideAvailability | None:
+    """Why the practitioner cannot see a patient in `slot` (not active, outside their weekly
+    hours, away), or None: booking raises it, a booked session's review shows it.
+    `absences`: their time off overlapping the slot (more does no harm)."""
+    if not practitioner.active:
+        return InactivePractitioner(f"Practitioner {practitioner.id} is not active.")
+    zone = ZoneInfo(practitioner.time_zone)
+    if not within_weekly_hours(slot, weekly_hours=weekly_hours(practitioner), zone=zone):
+        return OutsideAvailability(
+            f"{slot.start.astimezone(zone):%a %d %b %H:%M}-{slot.end.astimezone(zone):%H:%M} "
+            f"({practitioner.time_zone}) is outside the practitioner's weekly hours."
+        )
+    away = next((a for a in absences if a.start_at < slot.end and a.end_at > slot.start), None)
+    if away is not None:
+        return OutsideAvailability("The practitioner is away then (time off).")
+    return None
 
 
 def get_practitioner(*, session: Session, practitioner_id: uuid.UUID) -> Practitioner:
@@ -62,13 +102,23 @@ def create_practitioner(
     return practitioner
 
 
+@dataclass(frozen=True)
+class Updated:
+    practitioner: Practitioner
+    # Upcoming sessions the practitioner can no longer see as booked; they stay booked.
+    stranded: Sequence[TreatmentSession]
+
+
 def update_practitioner(
     *,
     session: Session,
     practitioner_id: uuid.UUID,
     changes: PractitionerUpdate,
+    now: datetime,
     expected_version: int | None = None,
-) -> Practitioner:
+) -> Updated:
+    """Apply the fields sent. When the change touches whom and when they see (`active`,
+    `time_zone`, `availability`), name their upcoming sessions it leaves stranded."""
     practitioner = get_practitioner(session=session, practitioner_id=practitioner_id)
     if expected_version is not None and expected_version != practitioner.version:
         raise VersionMismatch(
@@ -87,7 +137,37 @@ def update_practitioner(
     if changes.model_fields_set:
         practitioner.updated_at = utcnow()  # bumps `version` even when only hours changed
     session.flush()
-    return practitioner
+    if not changes.model_fields_set & {"active", "time_zone", "availability"}:
+        return Updated(practitioner, [])
+    return Updated(practitioner, _stranded(session, practitioner, now))
+
+
+def _stranded(
+    session: Session, practitioner: Practitioner, now: datetime, within: Interval | None = None
+) -> list[TreatmentSession]:
+    """The practitioner's upcoming sessions (those in `within`, if given) that they can no
+    longer see as booked."""
+    query = select(TreatmentSession).where(
+        TreatmentSession.practitioner_id == practitioner.id,
+        TreatmentSession.awaiting_treatment(now),
+    )
+    if within is not None:
+        query = query.where(TreatmentSession.overlapping(within.start, within.end))
+    upcoming = session.scalars(query.order_by(TreatmentSession.start_at)).all()
+    if not upcoming:
+        return []
+    absences = session.scalars(
+        select(TimeOff).where(
+            TimeOff.practitioner_id == practitioner.id,
+            TimeOff.start_at < upcoming[-1].end_at,
+            TimeOff.end_at > upcoming[0].start_at,
+        )
+    ).all()
+    return [
+        s
+        for s in upcoming
+        if calendar_conflict(practitioner, Interval(s.start_at, s.end_at), absences)
+    ]
 
 
 def list_practitioners(
@@ -104,14 +184,25 @@ def list_practitioners(
     return paginate(session, query, _BY_NAME, limit=limit, cursor=cursor)
 
 
-def add_time_off(*, session: Session, practitioner_id: uuid.UUID, data: TimeOffCreate) -> TimeOff:
+@dataclass(frozen=True)
+class Absence:
+    time_off: TimeOff
+    # Upcoming sessions booked with the practitioner during it; they stay booked, for review.
+    stranded: Sequence[TreatmentSession]
+
+
+def add_time_off(
+    *, session: Session, practitioner_id: uuid.UUID, data: TimeOffCreate, now: datetime
+) -> Absence:
     practitioner = get_practitioner(session=session, practitioner_id=practitioner_id)
     time_off = TimeOff(
         practitioner_id=practitioner.id, start_at=data.start, end_at=data.end, reason=data.reason
     )
     session.add(time_off)
     session.flush()
-    return time_off
+    return Absence(
+        time_off, _stranded(session, practitioner, now, within=Interval(data.start, data.end))
+    )
 
 
 def list_time_off(

@@ -19,7 +19,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from app.scheduling.slots import Interval, days_apart
+from app.practitioners.hours import Interval
+from app.scheduling.slots import far_enough
 
 # The first visit of a course is searched this far ahead, in chunks growing from a day (the
 # earliest free slot is usually near) to two weeks.
@@ -33,6 +34,7 @@ NO_FREE_SLOT = "no free slot in the window"
 class Candidate:
     slot: Interval
     practitioner_id: uuid.UUID
+    zone: ZoneInfo  # where the session would take place: the practitioner's time zone
 
 
 # Free slots starting in [window.start, window.end), any order.
@@ -94,11 +96,13 @@ def propose_follow_ups(
     unplaced: list[Unplaced] = []
 
     def fits(candidate: Candidate) -> bool:
-        """Free for the patient: far enough from their other visits, overlapping none."""
+        """Free for the patient: far enough from their other treatments (counted where the
+        session would take place), overlapping none."""
         slot = candidate.slot
-        return all(days_apart(slot.start, s, zone) >= course.min_gap_days for s in starts) and (
-            not any(slot.overlaps(t) for t in taken)
-        )
+        return all(
+            far_enough(slot.start, s, min_days=course.min_gap_days, zone=candidate.zone)
+            for s in starts
+        ) and not any(slot.overlaps(t) for t in taken)
 
     def first_fit(candidates: Iterable[Candidate]) -> _Search:
         """The first candidate that fits within the evaluation's validity; and whether one

@@ -17,6 +17,8 @@ from app.db import ReadSessionDep, SessionDep
 from app.errors import DomainError, NotFound, problem_responses
 from app.evaluations.schemas import FlagRead
 from app.plans.service import UnknownPlan
+from app.practitioners.hours import Interval
+from app.practitioners.service import InactivePractitioner
 from app.scheduling import service
 from app.scheduling.schemas import (
     LONGEST_MINUTES,
@@ -28,7 +30,6 @@ from app.scheduling.schemas import (
     SlotsRead,
     UnplacedRead,
 )
-from app.scheduling.slots import Interval
 from app.schemas import Instant
 
 router = APIRouter(prefix="/api/v1", tags=["scheduling"], route_class=CallerFirstRoute)
@@ -110,7 +111,7 @@ def free_slots(
     "/scheduling/proposals",
     summary="Propose follow-up visits",
     dependencies=[requires(Permission.PROPOSALS)],
-    responses=problem_responses(NotFound, UnknownPlan, service.InactivePractitioner),
+    responses=problem_responses(NotFound, UnknownPlan, InactivePractitioner),
 )
 def propose(
     body: ProposalCreate, session: SessionDep, audit: AuditDep, request: Request

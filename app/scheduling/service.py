@@ -11,20 +11,22 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from app.errors import DomainError
 from app.evaluations.rules import Flag
 from app.evaluations.service import current_eligibility
 from app.models import (
     LIVE_STATUSES,
     USUAL_COURSE_SESSIONS,
     USUAL_INTERVAL_DAYS,
+    CompletionRecord,
     PlanStatus,
     Practitioner,
+    SessionStatus,
     TimeOff,
     TreatmentSession,
 )
 from app.plans.service import active_plan, get_plan
-from app.practitioners.service import get_practitioner
+from app.practitioners.hours import Interval
+from app.practitioners.service import InactivePractitioner, get_practitioner, weekly_hours
 from app.scheduling.proposals import (
     Candidate,
     Course,
@@ -34,13 +36,7 @@ from app.scheduling.proposals import (
     propose_follow_ups,
     same_time_days_later,
 )
-from app.scheduling.slots import Interval, WeeklyHours, free_slots
-
-
-class InactivePractitioner(DomainError):
-    status = 422
-    code = "inactive-practitioner"
-    title = "The practitioner is not active"
+from app.scheduling.slots import free_slots
 
 
 @dataclass(frozen=True)
@@ -51,10 +47,6 @@ class SchedulingRules:
     tolerance_days: int
     min_gap_days: int
     clinic_zone: ZoneInfo
-
-
-def weekly_hours(practitioner: Practitioner) -> list[WeeklyHours]:
-    return [WeeklyHours(a.weekday, a.start_time, a.end_time) for a in practitioner.availability]
 
 
 def practitioner_busy(
@@ -94,6 +86,51 @@ def patient_sessions(
     if exclude is not None:
         query = query.where(TreatmentSession.id != exclude)
     return [Interval(start, end) for start, end in session.execute(query)]
+
+
+@dataclass(frozen=True)
+class TreatmentTime:
+    session_id: uuid.UUID
+    at: datetime  # when the sclerosant was given, or, still to come, the session's start
+
+
+def treatment_times(
+    *,
+    session: Session,
+    patient_id: uuid.UUID,
+    near: datetime | None = None,
+    days: int = 0,
+    include_booked: bool = True,
+    excluding: uuid.UUID | None = None,
+) -> list[TreatmentTime]:
+    """The patient's treatments for the interval rule, within `days` of `near` (all when
+    `near` is None): each given one at the moment it was given (whatever became of its session
+    since: entered in error, it still happened), and, with `include_booked`, each booked or
+    checked-in session at its start."""
+    given = select(TreatmentSession.id, CompletionRecord.administered_at).join(
+        CompletionRecord, CompletionRecord.session_id == TreatmentSession.id
+    )
+    given = given.where(TreatmentSession.patient_id == patient_id)
+    to_come = select(TreatmentSession.id, TreatmentSession.start_at).where(
+        TreatmentSession.patient_id == patient_id,
+        TreatmentSession.status.in_((SessionStatus.BOOKED, SessionStatus.ARRIVED)),
+    )
+    if near is not None:
+        margin = timedelta(days=days)
+        given = given.where(
+            CompletionRecord.administered_at > near - margin,
+            CompletionRecord.administered_at < near + margin,
+        )
+        to_come = to_come.where(
+            TreatmentSession.start_at > near - margin, TreatmentSession.start_at < near + margin
+        )
+    rows = [*session.execute(given)]
+    if include_booked:
+        rows += [*session.execute(to_come)]
+    return sorted(
+        (TreatmentTime(session_id, at) for session_id, at in rows if session_id != excluding),
+        key=lambda t: t.at,
+    )
 
 
 def find_free_slots(
@@ -150,14 +187,16 @@ def propose(
         else None
     )
     interval_days = request.interval_days or (plan.interval_days if plan else USUAL_INTERVAL_DAYS)
+    # A plan's proposals never outnumber the visits it has left to book.
     remaining = plan.planned_sessions - plan.sessions_live if plan else USUAL_COURSE_SESSIONS
+    count = min(request.sessions or remaining, remaining) if plan else request.sessions or remaining
     earliest = max(day_start(request.earliest, zone), now)
     first_target = None
     if plan is not None and plan.sessions_live:
         last = max(s.start_at for s in plan.sessions if s.status in LIVE_STATUSES)
         first_target = max(same_time_days_later(last, interval_days, zone), earliest)
     course = Course(
-        count=max(request.sessions or remaining, 0),
+        count=max(count, 0),
         first_sequence=(plan.sessions_live if plan else 0) + 1,
         earliest=earliest,
         interval_days=interval_days,
@@ -177,7 +216,7 @@ def propose(
             session=session, practitioner_ids=[p.id for p in practitioners], window=reach
         )
         return [
-            Candidate(slot, practitioner.id)
+            Candidate(slot, practitioner.id, ZoneInfo(practitioner.time_zone))
             for practitioner in practitioners
             for slot in free_slots(
                 weekly_hours=weekly_hours(practitioner),
@@ -190,8 +229,11 @@ def propose(
             if slot.start < window.end
         ]
 
+    given_or_booked = treatment_times(session=session, patient_id=request.patient_id)
     proposals, unplaced = propose_follow_ups(
-        course=course, free_starting=free_starting, existing_starts=[s.start for s in own]
+        course=course,
+        free_starting=free_starting,
+        existing_starts=[t.at for t in given_or_booked],
     )
     return ProposalOutcome(False, standing.flags, proposals, unplaced)
 

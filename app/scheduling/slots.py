@@ -10,43 +10,12 @@ from __future__ import annotations
 
 import bisect
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from app.practitioners.hours import Interval, WeeklyHours, local_instant
+
 DEFAULT_GRID = timedelta(minutes=15)
-
-
-@dataclass(frozen=True, order=True)
-class Interval:
-    """[start, end) in aware UTC datetimes."""
-
-    start: datetime
-    end: datetime
-
-    def overlaps(self, other: Interval) -> bool:
-        return self.start < other.end and other.start < self.end
-
-
-@dataclass(frozen=True)
-class WeeklyHours:
-    weekday: int  # 0 = Monday
-    start: time
-    end: time
-
-
-def local_instant(day: date, wall: time, zone: ZoneInfo) -> datetime | None:
-    """The one UTC instant at which the clock in `zone` reads `day` `wall`, or None when the
-    wall time is skipped (spring forward) or happens twice (fall back)."""
-    naive = datetime.combine(day, wall)
-    first = naive.replace(tzinfo=zone, fold=0)
-    second = naive.replace(tzinfo=zone, fold=1)
-    if first.utcoffset() != second.utcoffset():
-        return None  # ambiguous, or nonexistent: either way not one instant
-    instant = first.astimezone(UTC)
-    if instant.astimezone(zone).replace(tzinfo=None) != naive:
-        return None
-    return instant
 
 
 class BusyIndex:
@@ -133,23 +102,20 @@ def free_slots(
 
 
 def days_apart(first: datetime, second: datetime, zone: ZoneInfo) -> int:
-    """Calendar days between two instants on the clinic's clock: a visit 14 days after a
+    """Calendar days between two instants on the clock of `zone`: a visit 14 days after a
     Monday 09:00 is the Monday two weeks on, whatever the clock did in between."""
     return abs((first.astimezone(zone).date() - second.astimezone(zone).date()).days)
 
 
-def within_weekly_hours(
-    interval: Interval, *, weekly_hours: Sequence[WeeklyHours], zone: ZoneInfo
-) -> bool:
-    """The interval lies inside one weekly-hours block, read on the practitioner's clock."""
-    start_local = interval.start.astimezone(zone)
-    end_local = interval.end.astimezone(zone)
-    day = start_local.date()
-    if local_instant(day, start_local.time(), zone) != interval.start:
-        return False
-    if end_local.date() != day or local_instant(day, end_local.time(), zone) != interval.end:
-        return False
-    return any(
-        h.weekday == day.weekday() and h.start <= start_local.time() and end_local.time() <= h.end
-        for h in weekly_hours
-    )
+# What a daylight-saving change may take from a span of whole calendar days.
+_CLOCK_CHANGE = timedelta(hours=1)
+
+
+def far_enough(first: datetime, second: datetime, *, min_days: int, zone: ZoneInfo) -> bool:
+    """The interval rule between two treatments: at least `min_days` calendar days apart in
+    `zone` (where the session takes place), and never less than that many times 24 hours
+    minus the hour a daylight-saving change may take away."""
+    if min_days <= 0:
+        return True
+    enough_time = abs(first - second) >= timedelta(days=min_days) - _CLOCK_CHANGE
+    return enough_time and days_apart(first, second, zone) >= min_days

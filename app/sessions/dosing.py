@@ -32,7 +32,8 @@ class DoseCheck:
 WEIGHT_MISSING = Flag(
     "weight-missing",
     Severity.WARNING,
-    "No body weight on record: the polidocanol limit (mg per kg per day) was not checked.",
+    "No body weight recorded by a clinician (on the current evaluation or in this treatment "
+    "record): the polidocanol limit (mg per kg per day) was not checked.",
 )
 
 

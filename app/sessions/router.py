@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import datetime, timedelta
 from typing import Annotated
-from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Query, Request, Response, status
+from sqlalchemy.orm import Session
 
 from app.audit.service import Access, AuditTrail, Resource
 from app.auth.dependencies import AuditDep, CallerFirstRoute, ClinicalDetail, holds, requires
 from app.auth.permissions import Permission
+from app.clock import Now
 from app.config import Settings
 from app.db import SessionDep
 from app.errors import InvalidCursor, NotFound, problem_responses
+from app.evaluations.rules import Flag
 from app.evaluations.schemas import FlagRead
 from app.models import SessionStatus, TreatmentSession
 from app.pagination import Cursor, Limit, Page
@@ -23,6 +25,7 @@ from app.scheduling.router import proposals_read, scheduling_rules
 from app.schemas import Instant
 from app.sessions import service
 from app.sessions.dosing import DoseLimits
+from app.sessions.review import review
 from app.sessions.schemas import (
     CompletionCreate,
     CompletionResult,
@@ -34,7 +37,8 @@ from app.sessions.schemas import (
 
 router = APIRouter(prefix="/api/v1/sessions", tags=["sessions"], route_class=CallerFirstRoute)
 
-# Whether the caller may read evaluations' outcomes: a refused booking names the flags only then.
+# Whether the caller may read evaluations' outcomes: a refused booking or treatment names the
+# flags, and a session the reasons it needs review, only then.
 SeesEligibility = Annotated[bool, holds(Permission.EVALUATIONS_READ_OUTCOME)]
 
 
@@ -42,7 +46,7 @@ def _rules(request: Request) -> service.BookingRules:
     settings: Settings = request.app.state.settings
     return service.BookingRules(
         min_gap_days=settings.min_session_interval_days,
-        clinic_zone=ZoneInfo(settings.clinic_time_zone),
+        check_in_ahead=timedelta(hours=settings.check_in_hours_before),
     )
 
 
@@ -51,15 +55,34 @@ def _audited(audit: AuditTrail, action: str, visit: TreatmentSession) -> Treatme
     return visit
 
 
-def _view(visit: TreatmentSession, *, clinical: bool) -> SessionRead:
-    """The session; its treatment record only for roles that may read clinical detail."""
-    read = SessionRead.model_validate(visit)
-    return read if clinical else read.model_copy(update={"completion": None})
+def _view(
+    visit: TreatmentSession, reasons: tuple[Flag, ...], *, clinical: bool, sees_reasons: bool
+) -> SessionRead:
+    """The session, whether it needs review and (for roles that read eligibility) why; its
+    treatment record only for roles that may read clinical detail."""
+    return SessionRead.model_validate(visit).model_copy(
+        update={
+            "needs_review": bool(reasons),
+            "review_reasons": [FlagRead.model_validate(r) for r in reasons]
+            if sees_reasons
+            else None,
+            **({} if clinical else {"completion": None}),
+        }
+    )
 
 
-def _read(visit: TreatmentSession, response: Response, *, clinical: bool) -> SessionRead:
+def _read(
+    session: Session,
+    visit: TreatmentSession,
+    response: Response,
+    now: datetime,
+    *,
+    clinical: bool,
+    sees_reasons: bool,
+) -> SessionRead:
     response.headers["ETag"] = f'W/"{visit.version}"'
-    return _view(visit, clinical=clinical)
+    reasons = review(session=session, visits=[visit], now=now)[visit.id]
+    return _view(visit, reasons, clinical=clinical, sees_reasons=sees_reasons)
 
 
 @router.post(
@@ -77,27 +100,26 @@ def book(
     response: Response,
     clinical: ClinicalDetail,
     sees_outcome: SeesEligibility,
+    now: Now,
 ) -> SessionRead:
     """Book micro-sclerotherapy. Refused with a stable code when: the patient is unknown
     (`unknown-patient`) or archived (`patient-archived`); there is no valid evaluation or a
     blocking flag stands (409 `eligibility-blocked`, with the outcome and flags for roles that
     may read evaluations' outcomes); the time is outside the practitioner's hours or in their
     time off (422 `outside-availability`); it overlaps a live session of the practitioner or
-    the patient (409 `slot-taken`); it is within 14 calendar days of another session of the
-    patient (422 `interval-too-short`); it is in the past (422 `in-the-past`). Overlaps are
-    refused by the database itself, so two desks booking the same minute cannot both
-    succeed."""
+    the patient (409 `slot-taken`); it is within 14 calendar days (where the session takes
+    place) of another treatment of the patient, given or booked (422 `interval-too-short`);
+    it is in the past (422 `in-the-past`). Overlaps are refused by the database itself, so two
+    desks booking the same minute cannot both succeed."""
     try:
-        visit = service.book(
-            session=session, data=body, now=datetime.now(UTC), rules=_rules(request)
-        )
+        visit = service.book(session=session, data=body, now=now, rules=_rules(request))
     except service.EligibilityBlocked as refusal:
         if sees_outcome:
             raise
         raise refusal.without_reasons() from None
     _audited(audit, "book", visit)
     response.headers["Location"] = f"{router.prefix}/{visit.id}"
-    return _read(visit, response, clinical=clinical)
+    return _read(session, visit, response, now, clinical=clinical, sees_reasons=sees_outcome)
 
 
 @router.get(
@@ -110,6 +132,8 @@ def list_sessions(
     session: SessionDep,
     audit: AuditDep,
     clinical: ClinicalDetail,
+    sees_reasons: SeesEligibility,
+    now: Now,
     practitioner_id: uuid.UUID | None = None,
     patient_id: uuid.UUID | None = None,
     plan_id: uuid.UUID | None = None,
@@ -118,24 +142,41 @@ def list_sessions(
     ] = None,
     from_: Annotated[Instant | None, Query(alias="from", description="Ending after this")] = None,
     to: Annotated[Instant | None, Query(description="Starting before this")] = None,
+    needs_review: Annotated[
+        bool | None,
+        Query(
+            description="true: only booked or checked-in sessions that no longer pass the "
+            "booking checks (the patient's standing, the practitioner, the time); false: the "
+            "others"
+        ),
+    ] = None,
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> Page[SessionRead]:
     """The calendar: sessions ordered by start, filtered by practitioner, patient, plan,
-    status and time range, a page at a time."""
+    status, time range and whether they need review, a page at a time. Each says whether it
+    needs review, and why to roles that may read eligibility."""
     items, next_cursor = service.list_sessions(
         session=session,
+        now=now,
         practitioner_id=practitioner_id,
         patient_id=patient_id,
         plan_id=plan_id,
         statuses=status_ or (),
         window_start=from_,
         window_end=to,
+        needs_review=needs_review,
         limit=limit,
         cursor=cursor,
     )
     audit.record_each("list", Resource.SESSION, (Access(s.id, s.patient_id) for s in items))
-    return Page(items=[_view(s, clinical=clinical) for s in items], next_cursor=next_cursor)
+    reasons = review(session=session, visits=items, now=now)
+    return Page(
+        items=[
+            _view(s, reasons[s.id], clinical=clinical, sees_reasons=sees_reasons) for s in items
+        ],
+        next_cursor=next_cursor,
+    )
 
 
 @router.get(
@@ -150,11 +191,15 @@ def read_session(
     audit: AuditDep,
     response: Response,
     clinical: ClinicalDetail,
+    sees_reasons: SeesEligibility,
+    now: Now,
 ) -> SessionRead:
-    """One session with its history and, once fulfilled, its completion record (for roles
-    that may read clinical detail)."""
+    """One session with its history, whether it needs review (and why, for roles that may read
+    eligibility) and, once fulfilled, its completion record (for roles that may read clinical
+    detail)."""
     visit = service.get_session_record(session=session, session_id=session_id)
-    return _read(_audited(audit, "read", visit), response, clinical=clinical)
+    _audited(audit, "read", visit)
+    return _read(session, visit, response, now, clinical=clinical, sees_reasons=sees_reasons)
 
 
 @router.post(
@@ -171,17 +216,21 @@ def reschedule(
     request: Request,
     response: Response,
     clinical: ClinicalDetail,
+    sees_outcome: SeesEligibility,
+    now: Now,
 ) -> SessionRead:
     """Move a booked session to a new time (and optionally another practitioner or length),
-    with the same checks as booking. The old time stays in the session's history."""
-    visit = service.reschedule(
-        session=session,
-        session_id=session_id,
-        change=body,
-        now=datetime.now(UTC),
-        rules=_rules(request),
-    )
-    return _read(_audited(audit, "reschedule", visit), response, clinical=clinical)
+    with the same checks as booking. The old time and practitioner stay in its history."""
+    try:
+        visit = service.reschedule(
+            session=session, session_id=session_id, change=body, now=now, rules=_rules(request)
+        )
+    except service.EligibilityBlocked as refusal:
+        if sees_outcome:
+            raise
+        raise refusal.without_reasons() from None
+    _audited(audit, "reschedule", visit)
+    return _read(session, visit, response, now, clinical=clinical, sees_reasons=sees_outcome)
 
 
 _STEP_ERRORS = problem_responses(NotFound, service.InvalidTransition)
@@ -191,20 +240,28 @@ _STEP_ERRORS = problem_responses(NotFound, service.InvalidTransition)
     "/{session_id}/check-in",
     summary="Check the patient in",
     dependencies=[requires(Permission.SESSIONS_CHECK_IN)],
-    responses=_STEP_ERRORS,
+    responses=problem_responses(NotFound, service.InvalidTransition, service.CheckInNotOpen),
 )
 def check_in(
     session_id: uuid.UUID,
     session: SessionDep,
     audit: AuditDep,
+    request: Request,
     response: Response,
     clinical: ClinicalDetail,
+    sees_reasons: SeesEligibility,
+    now: Now,
 ) -> SessionRead:
-    """The patient has arrived: booked -> arrived."""
+    """The patient has arrived: booked -> arrived. Check-in opens on the session's day (in
+    the practitioner's time zone; the clinic may open it some hours earlier) and closes at the
+    end of that day (409 `check-in-not-open`). A session that needs review is checked in all
+    the same, with `needs_review: true` and the reasons: the clinician decides, and completion
+    refuses to treat a patient the rules forbid."""
     visit = service.step(
-        session=session, session_id=session_id, action="check-in", now=datetime.now(UTC)
+        session=session, session_id=session_id, action="check-in", now=now, rules=_rules(request)
     )
-    return _read(_audited(audit, "check-in", visit), response, clinical=clinical)
+    _audited(audit, "check-in", visit)
+    return _read(session, visit, response, now, clinical=clinical, sees_reasons=sees_reasons)
 
 
 @router.post(
@@ -218,18 +275,23 @@ def cancel(
     body: ReasonBody,
     session: SessionDep,
     audit: AuditDep,
+    request: Request,
     response: Response,
     clinical: ClinicalDetail,
+    sees_reasons: SeesEligibility,
+    now: Now,
 ) -> SessionRead:
     """Cancel a booked session (booked -> cancelled); the reason is required and kept."""
     visit = service.step(
         session=session,
         session_id=session_id,
         action="cancel",
-        now=datetime.now(UTC),
+        now=now,
+        rules=_rules(request),
         reason=body.reason,
     )
-    return _read(_audited(audit, "cancel", visit), response, clinical=clinical)
+    _audited(audit, "cancel", visit)
+    return _read(session, visit, response, now, clinical=clinical, sees_reasons=sees_reasons)
 
 
 @router.post(
@@ -242,14 +304,18 @@ def no_show(
     session_id: uuid.UUID,
     session: SessionDep,
     audit: AuditDep,
+    request: Request,
     response: Response,
     clinical: ClinicalDetail,
+    sees_reasons: SeesEligibility,
+    now: Now,
 ) -> SessionRead:
     """The patient did not come (booked -> noshow); only once the start time has passed."""
     visit = service.step(
-        session=session, session_id=session_id, action="no-show", now=datetime.now(UTC)
+        session=session, session_id=session_id, action="no-show", now=now, rules=_rules(request)
     )
-    return _read(_audited(audit, "no-show", visit), response, clinical=clinical)
+    _audited(audit, "no-show", visit)
+    return _read(session, visit, response, now, clinical=clinical, sees_reasons=sees_reasons)
 
 
 @router.post(
@@ -263,28 +329,33 @@ def entered_in_error(
     body: ReasonBody,
     session: SessionDep,
     audit: AuditDep,
+    request: Request,
     response: Response,
     clinical: ClinicalDetail,
+    sees_reasons: SeesEligibility,
+    now: Now,
 ) -> SessionRead:
-    """For a session that should never have existed: any status -> entered-in-error. Nothing
-    clinical is deleted; the session and its history stay."""
+    """For a session that should never have existed: any status -> entered-in-error, by a
+    clinical role, with the reason. Nothing clinical is deleted; the session and its history
+    stay. A treatment that was given still counts for that day's dose and for the interval
+    before the next one."""
     visit = service.step(
         session=session,
         session_id=session_id,
         action="entered-in-error",
-        now=datetime.now(UTC),
+        now=now,
+        rules=_rules(request),
         reason=body.reason,
     )
-    return _read(_audited(audit, "entered-in-error", visit), response, clinical=clinical)
+    _audited(audit, "entered-in-error", visit)
+    return _read(session, visit, response, now, clinical=clinical, sees_reasons=sees_reasons)
 
 
 @router.post(
     "/{session_id}/complete",
     summary="Complete a session",
     dependencies=[requires(Permission.SESSIONS_COMPLETE)],
-    responses=problem_responses(
-        NotFound, service.InvalidTransition, service.FacialVeinsExcluded, service.DoseLimitExceeded
-    ),
+    responses=problem_responses(NotFound, *service.COMPLETION_ERRORS),
 )
 def complete(
     session_id: uuid.UUID,
@@ -292,31 +363,49 @@ def complete(
     session: SessionDep,
     audit: AuditDep,
     request: Request,
+    sees_outcome: SeesEligibility,
+    now: Now,
 ) -> CompletionResult:
-    """Record what was done (arrived -> fulfilled): sites (legs only: a face site is a 422
-    `facial-veins-excluded`), sclerosant, concentration and volume, anaesthetic (default
-    none), compression (default none), complications, aftercare (default: walk, avoid long
-    standing or sitting).
+    """Record what was done (arrived -> fulfilled): sites, sclerosant, concentration and
+    volume, anaesthetic (default none), compression (default none), complications, aftercare
+    (default: walk, avoid long standing or sitting), and when it was given (`administered_at`,
+    default now: after the check-in, on the session's day).
 
-    The dose (concentration x volume) is checked against the clinic's limits: polidocanol 2 mg
-    per kg of body weight per day, sodium tetradecyl sulfate 300 mg per session (422
-    `dose-limit-exceeded`). Without a recorded weight, polidocanol is accepted with a
-    `weight-missing` warning. The answer includes the proposal for the next follow-up.
+    Nothing is recorded unless every rule holds at that moment:
+    - the patient's standing, as booking asks it (a current, unexpired evaluation, nothing
+      absolute or blocking, relative contraindications cleared): else 409
+      `eligibility-blocked` with the reasons, or `patient-archived`;
+    - the sites: legs only (422 `facial-veins-excluded`), each assessed by the current
+      evaluation (422 `site-not-evaluated`);
+    - 14 calendar days since the last treatment given (422 `interval-too-short`);
+    - the dose (concentration x volume) against the clinic's limits: polidocanol 2 mg per kg
+      per day, by the weight a clinician recorded (`weight_kg` here, else the current
+      evaluation's; without one the check is not done and a `weight-missing` warning says
+      so), counted over the day it was given; sodium tetradecyl sulfate 300 mg per session
+      (422 `dose-limit-exceeded`).
+
+    The answer includes the proposal for the next follow-up.
     """
     settings: Settings = request.app.state.settings
-    done = service.complete(
-        session=session,
-        session_id=session_id,
-        record=body,
-        limits=DoseLimits(
-            polidocanol_mg_per_kg_per_day=settings.polidocanol_max_mg_per_kg_per_day,
-            sts_mg_per_session=settings.sts_max_mg_per_session,
-        ),
-        clinic_zone=ZoneInfo(settings.clinic_time_zone),
-    )
+    try:
+        done = service.complete(
+            session=session,
+            session_id=session_id,
+            record=body,
+            limits=DoseLimits(
+                polidocanol_mg_per_kg_per_day=settings.polidocanol_max_mg_per_kg_per_day,
+                sts_mg_per_session=settings.sts_max_mg_per_session,
+            ),
+            rules=_rules(request),
+            now=now,
+        )
+    except service.EligibilityBlocked as refusal:
+        if sees_outcome:
+            raise
+        raise refusal.without_reasons() from None
     _audited(audit, "complete", done.visit)
     follow_up = scheduling.next_follow_up(
-        session=session, visit=done.visit, rules=scheduling_rules(settings), now=datetime.now(UTC)
+        session=session, visit=done.visit, rules=scheduling_rules(settings), now=now
     )
     return CompletionResult(
         session=SessionRead.model_validate(done.visit),

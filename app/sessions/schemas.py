@@ -12,6 +12,7 @@ from pydantic import AfterValidator, Field
 from app.evaluations.rules import Site
 from app.evaluations.schemas import FlagRead
 from app.models import SessionStatus
+from app.patients.schemas import Weight
 from app.scheduling.schemas import DurationMinutes, ProposalsRead
 from app.schemas import (
     Boolean,
@@ -95,6 +96,16 @@ class CompletionCreate(InputModel):
         Aftercare.AVOID_PROLONGED_STANDING_OR_SITTING,
     ]
     notes: FreeText | None = None
+    administered_at: Instant | None = Field(
+        default=None,
+        description="When the sclerosant was given: after the check-in, on the session's day. "
+        "Default: now. State it when the record is written after that day",
+    )
+    weight_kg: Weight | None = Field(
+        default=None,
+        description="The patient's weight as the clinician finds it today; default: the one on "
+        "the current evaluation. Sets the polidocanol limit (2 mg per kg per day)",
+    )
 
 
 class CompletionRead(ReadModel):
@@ -109,6 +120,8 @@ class CompletionRead(ReadModel):
     aftercare: list[Aftercare]
     notes: str | None
     warnings: list[FlagRead]
+    administered_at: datetime = Field(description="When the sclerosant was given")
+    weight_kg: float | None = Field(description="The weight the clinician stated, if any")
     recorded_at: datetime
 
 
@@ -118,6 +131,9 @@ class SessionEventRead(ReadModel):
     to_status: SessionStatus
     old_start: datetime | None = Field(validation_alias="old_start_at")
     old_end: datetime | None = Field(validation_alias="old_end_at")
+    old_practitioner_id: uuid.UUID | None = Field(
+        description="A reschedule: who had the session before"
+    )
     reason: str | None
     at: datetime
 
@@ -135,6 +151,16 @@ class SessionRead(Stored):
         description="What was done, once fulfilled; null for roles without `clinical:read`"
     )
     history: list[SessionEventRead] = Field(validation_alias="events")
+    needs_review: bool = Field(
+        default=False,
+        description="Booked or checked in, but no longer passing the booking checks (the "
+        "patient's standing, the practitioner, the time): to be moved, cancelled or settled",
+    )
+    review_reasons: list[FlagRead] | None = Field(
+        default=None,
+        description="Why it needs review (empty when it does not); null for roles that may "
+        "not read eligibility",
+    )
 
 
 class CompletionResult(ReadModel):

@@ -1,8 +1,12 @@
-"""Booking and the session life cycle.
+"""Booking, the session life cycle and the treatment record.
 
 Booking is the only way a session enters the calendar. Overlaps are refused by the database
 itself: on PostgreSQL by exclusion constraints, on SQLite by the write lock every writing
 request takes before its first read (see `app.db`). No in-process lock is involved.
+
+Every rule is asked again when the sclerosant is given: check-in opens on the session's day,
+and completion needs the patient's standing at that moment (the same question booking asks),
+a clinician's weight for the dose limit, and the interval since the last treatment given.
 """
 
 from __future__ import annotations
@@ -10,20 +14,20 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
-from app.errors import Conflict, DomainError, NotFound
-from app.evaluations.rules import Flag, Severity, Site
-from app.evaluations.service import PatientArchived, current_eligibility
+from app.errors import Conflict, DomainError, InvalidField, NotFound
+from app.evaluations.rules import Flag, Site
+from app.evaluations.service import CLOCK_SKEW, Eligibility, current_eligibility
 from app.models import (
+    AWAITING_TREATMENT,
     LIVE_STATUSES,
     CompletionRecord,
-    Evaluation,
     SessionEvent,
     SessionStatus,
     TimeOff,
@@ -31,13 +35,20 @@ from app.models import (
     TreatmentSession,
     utcnow,
 )
-from app.pagination import Keyset, cursor_datetime, cursor_uuid, paginate
-from app.patients.service import get_patient
+from app.pagination import Keyset, cursor_datetime, cursor_uuid, paginate, paginate_kept
+from app.patients.service import PatientArchived, get_patient
 from app.plans.service import UnknownPlan, active_plan, settle_completion
-from app.practitioners.service import get_practitioner
-from app.scheduling.service import InactivePractitioner, weekly_hours
-from app.scheduling.slots import Interval, days_apart, within_weekly_hours
+from app.practitioners.hours import Interval, local_day
+from app.practitioners.service import (
+    InactivePractitioner,
+    OutsideAvailability,
+    calendar_conflict,
+    get_practitioner,
+)
+from app.scheduling.service import treatment_times
+from app.scheduling.slots import far_enough
 from app.sessions.dosing import DoseLimits, check_dose
+from app.sessions.review import review
 from app.sessions.schemas import CompletionCreate, RescheduleBody, SessionCreate
 
 
@@ -49,21 +60,27 @@ class UnknownPatient(DomainError):
 
 class EligibilityBlocked(Conflict):
     code = "eligibility-blocked"
-    title = "The patient may not be booked"
+    title = "The patient may not be booked or treated"
+
+    @classmethod
+    def because(
+        cls, standing: Eligibility, flags: Sequence[Flag], doing: str
+    ) -> EligibilityBlocked:
+        return cls(
+            f"Micro-sclerotherapy cannot be {doing}: {standing.outcome.value}.",
+            outcome=standing.outcome.value,
+            flags=[
+                {"code": f.code, "severity": f.severity.value, "message": f.message} for f in flags
+            ],
+        )
 
     def without_reasons(self) -> EligibilityBlocked:
         """The same refusal without the outcome and flags, for a caller who may not read
         evaluations (an EHR integration)."""
         return EligibilityBlocked(
-            "Micro-sclerotherapy cannot be booked for this patient now; the clinic's staff "
-            "can see why."
+            "Micro-sclerotherapy cannot go ahead for this patient now; the clinic's staff can "
+            "see why."
         )
-
-
-class OutsideAvailability(DomainError):
-    status = 422
-    code = "outside-availability"
-    title = "Outside the practitioner's hours"
 
 
 class SlotTaken(Conflict):
@@ -93,10 +110,21 @@ class InvalidTransition(Conflict):
     title = "The session cannot go to that status"
 
 
+class CheckInNotOpen(Conflict):
+    code = "check-in-not-open"
+    title = "Check-in is open on the session's day only"
+
+
 class FacialVeinsExcluded(DomainError):
     status = 422
     code = "facial-veins-excluded"
     title = "The face is not treated"
+
+
+class SiteNotEvaluated(DomainError):
+    status = 422
+    code = "site-not-evaluated"
+    title = "A site the current evaluation did not assess"
 
 
 class DoseLimitExceeded(DomainError):
@@ -116,6 +144,15 @@ BOOKING_ERRORS = (
     UnknownPlan,
     PlanFull,
     InactivePractitioner,
+)
+COMPLETION_ERRORS = (
+    InvalidTransition,
+    PatientArchived,
+    EligibilityBlocked,
+    FacialVeinsExcluded,
+    SiteNotEvaluated,
+    IntervalTooShort,
+    DoseLimitExceeded,
 )
 
 # Which life-cycle step may start from which status (FHIR Appointment statuses).
@@ -139,8 +176,10 @@ _BY_START = Keyset(
 
 @dataclass(frozen=True)
 class BookingRules:
-    min_gap_days: int  # calendar days on the clinic's clock between two sessions of a patient
-    clinic_zone: ZoneInfo
+    # Calendar days, where the session takes place, between two treatments of a patient.
+    min_gap_days: int
+    # Check-in opens on the session's local day, or this long before its start if earlier.
+    check_in_ahead: timedelta = timedelta(0)
 
 
 def _load(session: Session, session_id: uuid.UUID) -> TreatmentSession:
@@ -159,8 +198,9 @@ def get_session_record(*, session: Session, session_id: uuid.UUID) -> TreatmentS
 
 
 def _serialize_patient(session: Session, patient_id: uuid.UUID) -> None:
-    # One booking at a time per patient, held by the database until commit: the interval
-    # rule and a plan's count then see every committed booking. (SQLite: the write lock.)
+    # One booking or treatment at a time per patient, held by the database until commit: the
+    # interval rule, the daily dose and a plan's count then see every committed change.
+    # (SQLite: the write lock.)
     if session.get_bind().dialect.name == "postgresql":
         session.execute(
             text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"),
@@ -182,23 +222,16 @@ def _check_slot(
     if slot.start <= now:
         raise InThePast("Sessions are booked for a time still to come.")
     practitioner = get_practitioner(session=session, practitioner_id=practitioner_id)
-    if not practitioner.active:
-        raise InactivePractitioner(f"Practitioner {practitioner_id} is not active.")
-    zone = ZoneInfo(practitioner.time_zone)
-    if not within_weekly_hours(slot, weekly_hours=weekly_hours(practitioner), zone=zone):
-        raise OutsideAvailability(
-            f"{slot.start.astimezone(zone):%a %d %b %H:%M}-{slot.end.astimezone(zone):%H:%M} "
-            f"({practitioner.time_zone}) is outside the practitioner's weekly hours."
-        )
-    absent = session.scalar(
-        select(TimeOff.reason).where(
+    absences = session.scalars(
+        select(TimeOff).where(
             TimeOff.practitioner_id == practitioner_id,
             TimeOff.start_at < slot.end,
             TimeOff.end_at > slot.start,
         )
-    )
-    if absent is not None:
-        raise OutsideAvailability("The practitioner is away then (time off).")
+    ).all()
+    conflict = calendar_conflict(practitioner, slot, absences)
+    if conflict is not None:
+        raise conflict
     others = select(TreatmentSession).where(TreatmentSession.status.in_(LIVE_STATUSES))
     if moving is not None:
         others = others.where(TreatmentSession.id != moving)
@@ -212,51 +245,48 @@ def _check_slot(
     if clash is not None:
         whose = "practitioner" if clash.practitioner_id == practitioner_id else "patient"
         raise SlotTaken(f"The {whose} already has a session then.", session_id=str(clash.id))
-    # Calendar days on the clinic's clock: Monday 09:00 to Monday 09:00 two weeks on is 14
-    # days, even when a daylight-saving change makes it an hour short.
-    margin = timedelta(days=rules.min_gap_days + 1)
-    nearby = session.scalars(
-        others.where(
-            TreatmentSession.patient_id == patient_id,
-            TreatmentSession.start_at > slot.start - margin,
-            TreatmentSession.start_at < slot.start + margin,
-        ).order_by(TreatmentSession.start_at)
+    _check_interval(
+        session,
+        patient_id,
+        slot.start,
+        zone=ZoneInfo(practitioner.time_zone),
+        rules=rules,
+        include_booked=True,
+        excluding=moving,
+    )
+
+
+def _check_interval(
+    session: Session,
+    patient_id: uuid.UUID,
+    moment: datetime,
+    *,
+    zone: ZoneInfo,
+    rules: BookingRules,
+    include_booked: bool,
+    excluding: uuid.UUID | None,
+) -> None:
+    """The interval rule: `moment` far enough from every treatment the patient was given
+    (counted by when the sclerosant was given, a session marked entered in error included),
+    and, when booking, from every session still to come."""
+    times = treatment_times(
+        session=session,
+        patient_id=patient_id,
+        near=moment,
+        days=rules.min_gap_days + 1,
+        include_booked=include_booked,
+        excluding=excluding,
     )
     near = next(
-        (
-            s
-            for s in nearby
-            if days_apart(s.start_at, slot.start, rules.clinic_zone) < rules.min_gap_days
-        ),
+        (t for t in times if not far_enough(t.at, moment, min_days=rules.min_gap_days, zone=zone)),
         None,
     )
     if near is not None:
         raise IntervalTooShort(
-            f"Sessions of one patient are at least {rules.min_gap_days} days apart; "
-            f"another starts {near.start_at.isoformat()}.",
-            session_id=str(near.id),
+            f"Treatments of one patient are at least {rules.min_gap_days} days apart; "
+            f"session {near.session_id} is at {near.at.isoformat()}.",
+            session_id=str(near.session_id),
         )
-
-
-def _eligibility_at(session: Session, patient_id: uuid.UUID, slot: Interval, now: datetime) -> None:
-    standing = current_eligibility(session=session, patient_id=patient_id, now=now)
-    flags: Sequence[Flag] = standing.flags
-    if standing.bookable and standing.valid_until is not None and standing.valid_until < slot.end:
-        flags = [
-            Flag(
-                "evaluation-expires-before-session",
-                Severity.BLOCKING,
-                f"The evaluation is valid until {standing.valid_until.isoformat()}, "
-                "before this session: book after a new evaluation.",
-            )
-        ]
-    elif standing.bookable:
-        return
-    raise EligibilityBlocked(
-        f"Micro-sclerotherapy cannot be booked: {standing.outcome.value}.",
-        outcome=standing.outcome.value,
-        flags=[{"code": f.code, "severity": f.severity.value, "message": f.message} for f in flags],
-    )
 
 
 def _flush_booking(session: Session) -> None:
@@ -267,6 +297,16 @@ def _flush_booking(session: Session) -> None:
         if getattr(exc.orig, "sqlstate", None) == "23P01":
             raise SlotTaken("Another session was booked at that time meanwhile.") from None
         raise
+
+
+def _eligible_for(
+    session: Session, patient_id: uuid.UUID, slot: Interval, now: datetime, doing: str
+) -> Eligibility:
+    standing = current_eligibility(session=session, patient_id=patient_id, now=now)
+    obstacles = standing.obstacles(slot.end)
+    if obstacles:
+        raise EligibilityBlocked.because(standing, obstacles, doing)
+    return standing
 
 
 def book(
@@ -281,7 +321,7 @@ def book(
     if patient.archived:
         raise PatientArchived(f"Patient {patient.id} is archived.")
     slot = Interval(data.start, data.start + timedelta(minutes=data.duration_minutes))
-    _eligibility_at(session, patient.id, slot, now)
+    _eligible_for(session, patient.id, slot, now, "booked")
     plan = _bookable_plan(session, data.plan_id, patient.id)
     _check_slot(
         session=session,
@@ -298,7 +338,9 @@ def book(
         start_at=slot.start,
         end_at=slot.end,
         status=SessionStatus.BOOKED,
-        events=[SessionEvent(action="book", from_status=None, to_status=SessionStatus.BOOKED)],
+        events=[
+            SessionEvent(action="book", from_status=None, to_status=SessionStatus.BOOKED, at=now)
+        ],
         completion=None,
     )
     session.add(booked)
@@ -325,7 +367,8 @@ def reschedule(
     now: datetime,
     rules: BookingRules,
 ) -> TreatmentSession:
-    """Move a booked session, with the same checks as booking; the old time is kept."""
+    """Move a booked session, with the same checks as booking; the old time and practitioner
+    are kept in its history."""
     visit = _load(session, session_id)
     _serialize_patient(session, visit.patient_id)
     _require(visit, "reschedule", {SessionStatus.BOOKED})
@@ -336,7 +379,7 @@ def reschedule(
     )
     slot = Interval(change.start, change.start + duration)
     practitioner_id = change.practitioner_id or visit.practitioner_id
-    _eligibility_at(session, visit.patient_id, slot, now)
+    _eligible_for(session, visit.patient_id, slot, now, "booked")
     _check_slot(
         session=session,
         patient_id=visit.patient_id,
@@ -353,7 +396,9 @@ def reschedule(
             to_status=visit.status,
             old_start_at=visit.start_at,
             old_end_at=visit.end_at,
+            old_practitioner_id=visit.practitioner_id,
             reason=change.reason,
+            at=now,
         )
     )
     visit.start_at, visit.end_at, visit.practitioner_id = slot.start, slot.end, practitioner_id
@@ -370,12 +415,33 @@ def _require(visit: TreatmentSession, action: str, allowed: set[SessionStatus]) 
         )
 
 
+@dataclass(frozen=True)
+class TreatmentDay:
+    """When a session's patient may be checked in and treated: from `opens` (the start of the
+    session's local day, or earlier by the clinic's setting) to the end of that day."""
+
+    opens: datetime
+    closes: datetime
+    zone: ZoneInfo
+
+
+def treatment_day(
+    session: Session, visit: TreatmentSession, check_in_ahead: timedelta
+) -> TreatmentDay:
+    zone = ZoneInfo(
+        get_practitioner(session=session, practitioner_id=visit.practitioner_id).time_zone
+    )
+    day = local_day(visit.start_at, zone)
+    return TreatmentDay(min(day.start, visit.start_at - check_in_ahead), day.end, zone)
+
+
 def step(
     *,
     session: Session,
     session_id: uuid.UUID,
     action: str,
     now: datetime,
+    rules: BookingRules,
     reason: str | None = None,
 ) -> TreatmentSession:
     """check-in, cancel, no-show or entered-in-error."""
@@ -386,8 +452,18 @@ def step(
         raise InvalidTransition(
             "A no-show is recorded only after the start time.", session_status=visit.status.value
         )
+    if action == "check-in":
+        day = treatment_day(session, visit, rules.check_in_ahead)
+        if not day.opens <= now < day.closes:
+            local = visit.start_at.astimezone(day.zone)
+            raise CheckInNotOpen(
+                f"The session is on {local:%A %d %B %Y} ({day.zone.key}): check-in opens at "
+                f"{day.opens.astimezone(day.zone):%d %b %H:%M} and closes at the end of that day.",
+                opens=day.opens.isoformat(),
+                closes=day.closes.isoformat(),
+            )
     was_fulfilled = visit.status is SessionStatus.FULFILLED
-    _move(visit, action, target, reason)
+    _move(visit, action, target, reason, now)
     if action == "cancel":
         visit.cancel_reason = reason
     session.flush()
@@ -396,9 +472,13 @@ def step(
     return visit
 
 
-def _move(visit: TreatmentSession, action: str, target: SessionStatus, reason: str | None) -> None:
+def _move(
+    visit: TreatmentSession, action: str, target: SessionStatus, reason: str | None, now: datetime
+) -> None:
     visit.events.append(
-        SessionEvent(action=action, from_status=visit.status, to_status=target, reason=reason)
+        SessionEvent(
+            action=action, from_status=visit.status, to_status=target, reason=reason, at=now
+        )
     )
     visit.status = target
     visit.updated_at = utcnow()
@@ -416,21 +496,41 @@ def complete(
     session_id: uuid.UUID,
     record: CompletionCreate,
     limits: DoseLimits,
-    clinic_zone: ZoneInfo,
+    rules: BookingRules,
+    now: datetime,
 ) -> Completed:
-    """Record what was done (arrived -> fulfilled), after the facial-site and dose checks."""
+    """Record what was done (arrived -> fulfilled). Nothing is recorded unless every rule
+    holds when the sclerosant is given: the patient's standing (the same question booking
+    asks), the sites, the time (on the session's day, after check-in), the interval since the
+    last treatment given, and the dose against a clinician's weight."""
     visit = _load(session, session_id)
+    _serialize_patient(session, visit.patient_id)
     _require(visit, "complete", _STEPS["complete"][0])
-    if Site.FACE in record.treated_sites:
-        raise FacialVeinsExcluded(
-            "Facial spider veins are not treated by micro-sclerotherapy (scarring risk)."
-        )
+    standing = current_eligibility(session=session, patient_id=visit.patient_id, now=now)
+    if standing.outcome.value == PatientArchived.code:
+        raise PatientArchived(f"Patient {visit.patient_id} is archived: not to be treated.")
+    obstacles = standing.obstacles(now)
+    if obstacles or standing.evaluation is None:
+        raise EligibilityBlocked.because(standing, obstacles, "given")
+    _check_sites(record, standing.evaluation.spider_vein_sites)
+    day = treatment_day(session, visit, rules.check_in_ahead)
+    given_at = _administered_at(record, visit, day, now)
+    _check_interval(
+        session,
+        visit.patient_id,
+        given_at,
+        zone=day.zone,
+        rules=rules,
+        include_booked=False,
+        excluding=visit.id,
+    )
+    weight = record.weight_kg if record.weight_kg is not None else standing.evaluation.weight_kg
     dose = check_dose(
         sclerosant=record.sclerosant,
         concentration_percent=record.concentration_percent,
         volume_ml=record.volume_ml,
-        weight_kg=_weight(session, visit.patient_id),
-        same_day_mg=_same_day_dose(session, visit, record.sclerosant.value, clinic_zone),
+        weight_kg=weight,
+        same_day_mg=_same_day_dose(session, visit, record.sclerosant.value, given_at, day.zone),
         limits=limits,
     )
     if dose.exceeded:
@@ -444,48 +544,72 @@ def complete(
         {"code": w.code, "severity": w.severity.value, "message": w.message} for w in dose.warnings
     ]
     visit.completion = CompletionRecord(
-        **record.model_dump(exclude={"treated_sites", "complications", "aftercare"}),
+        **record.model_dump(
+            exclude={"treated_sites", "complications", "aftercare", "administered_at"}
+        ),
         treated_sites=[s.value for s in record.treated_sites],
         complications=[c.value for c in record.complications],
         aftercare=[a.value for a in record.aftercare],
         dose_mg=dose.dose_mg,
+        administered_at=given_at,
         warnings=warnings,
+        recorded_at=now,
     )
-    _move(visit, "complete", SessionStatus.FULFILLED, None)
+    _move(visit, "complete", SessionStatus.FULFILLED, None, now)
     session.flush()
     settle_completion(session=session, plan_id=visit.plan_id)
     return Completed(visit, dose.warnings)
 
 
-def _weight(session: Session, patient_id: uuid.UUID) -> float | None:
-    """The patient's weight, else the latest evaluation's."""
-    patient = get_patient(session=session, patient_id=patient_id)
-    if patient.weight_kg is not None:
-        return patient.weight_kg
-    return session.scalar(
-        select(Evaluation.weight_kg)
-        .where(Evaluation.patient_id == patient_id, Evaluation.weight_kg.is_not(None))
-        .order_by(Evaluation.performed_at.desc())
-        .limit(1)
-    )
+def _check_sites(record: CompletionCreate, evaluated: Sequence[str]) -> None:
+    if Site.FACE in record.treated_sites:
+        raise FacialVeinsExcluded(
+            "Facial spider veins are not treated by micro-sclerotherapy (scarring risk)."
+        )
+    unassessed = [s.value for s in record.treated_sites if s.value not in evaluated]
+    if unassessed:
+        raise SiteNotEvaluated(
+            f"The current evaluation did not assess {', '.join(unassessed)}: evaluate a site "
+            "before treating it.",
+            sites=unassessed,
+        )
+
+
+def _administered_at(
+    record: CompletionCreate, visit: TreatmentSession, day: TreatmentDay, now: datetime
+) -> datetime:
+    """When the sclerosant was given: as stated, else now. After the check-in, on the
+    session's day, and not in the future (a clock a little fast is taken as now)."""
+    checked_in = max(e.at for e in visit.events if e.action == "check-in")
+    stated = record.administered_at or now
+    if stated > now + CLOCK_SKEW:
+        raise InvalidField(("body", "administered_at"), "is in the future")
+    given_at = min(stated, now)
+    if not checked_in <= given_at < day.closes:
+        raise InvalidField(
+            ("body", "administered_at"),
+            f"must fall between the check-in ({checked_in.isoformat()}) and the end of the "
+            f"session's day ({day.closes.isoformat()}); after that day, state when it was given",
+        )
+    return given_at
 
 
 def _same_day_dose(
-    session: Session, visit: TreatmentSession, sclerosant: str, zone: ZoneInfo
+    session: Session, visit: TreatmentSession, sclerosant: str, given_at: datetime, zone: ZoneInfo
 ) -> float:
-    """What the patient already received of this sclerosant on the session's (clinic) day."""
-    day = visit.start_at.astimezone(zone).date()
-    day_start = datetime.combine(day, time(), tzinfo=zone)
+    """What the patient was already given of this sclerosant on that day (where the session
+    takes place), counted by when it was given, in any session since marked entered in error
+    too: it was given all the same."""
+    day = local_day(given_at, zone)
     total = session.scalar(
         select(func.coalesce(func.sum(CompletionRecord.dose_mg), 0.0))
         .join(TreatmentSession, CompletionRecord.session_id == TreatmentSession.id)
         .where(
             TreatmentSession.patient_id == visit.patient_id,
             TreatmentSession.id != visit.id,
-            TreatmentSession.status == SessionStatus.FULFILLED,
             CompletionRecord.sclerosant == sclerosant,
-            TreatmentSession.start_at >= day_start,
-            TreatmentSession.start_at < day_start + timedelta(days=1),
+            CompletionRecord.administered_at >= day.start,
+            CompletionRecord.administered_at < day.end,
         )
     )
     return float(total or 0.0)
@@ -494,16 +618,19 @@ def _same_day_dose(
 def list_sessions(
     *,
     session: Session,
+    now: datetime,
     practitioner_id: uuid.UUID | None = None,
     patient_id: uuid.UUID | None = None,
     plan_id: uuid.UUID | None = None,
     statuses: Sequence[SessionStatus] = (),
     window_start: datetime | None = None,
     window_end: datetime | None = None,
+    needs_review: bool | None = None,
     limit: int = 50,
     cursor: str | None = None,
 ) -> tuple[Sequence[TreatmentSession], str | None]:
-    """Sessions ordered by start, filtered, a page at a time."""
+    """Sessions ordered by start, filtered, a page at a time. `needs_review=True`: only the
+    booked and checked-in ones that no longer pass the booking checks (False: all others)."""
     query = select(TreatmentSession).options(
         selectinload(TreatmentSession.completion), selectinload(TreatmentSession.events)
     )
@@ -519,4 +646,13 @@ def list_sessions(
         query = query.where(TreatmentSession.ending_after(window_start))
     if window_end is not None:
         query = query.where(TreatmentSession.start_at < window_end)
-    return paginate(session, query, _BY_START, limit=limit, cursor=cursor)
+    if needs_review is None:
+        return paginate(session, query, _BY_START, limit=limit, cursor=cursor)
+    if needs_review:
+        query = query.where(TreatmentSession.status.in_(AWAITING_TREATMENT))
+
+    def keep(batch: Sequence[TreatmentSession]) -> list[bool]:
+        reasons = review(session=session, visits=batch, now=now)
+        return [bool(reasons[visit.id]) is needs_review for visit in batch]
+
+    return paginate_kept(session, query, _BY_START, keep=keep, limit=limit, cursor=cursor)

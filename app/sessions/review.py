@@ -1,0 +1,88 @@
+"""Booked sessions that no longer pass the booking checks: why each needs review.
+
+A session is booked against the rules as they stood then. A later evaluation, archiving the
+patient, the practitioner's departure or absence, a change of their hours, or a course put on
+hold can leave it unable to go ahead; it is never cancelled behind the clinic's back, but
+flagged here, with the reasons, until someone moves, cancels or settles it. The checks are
+booking's own (`Eligibility.obstacles`, `calendar_conflict`), asked of many sessions at once.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from app.evaluations.rules import Flag, Severity
+from app.evaluations.service import standings
+from app.models import (
+    AWAITING_TREATMENT,
+    PlanStatus,
+    Practitioner,
+    TimeOff,
+    TreatmentPlan,
+    TreatmentSession,
+)
+from app.practitioners.hours import Interval
+from app.practitioners.service import calendar_conflict
+
+Reasons = dict[uuid.UUID, tuple[Flag, ...]]
+
+
+def review(*, session: Session, visits: Sequence[TreatmentSession], now: datetime) -> Reasons:
+    """Each session's reasons for review (none: it may go ahead as booked). Only booked and
+    checked-in sessions are reviewed; a handful of queries whatever their number."""
+    awaiting = [v for v in visits if v.status in AWAITING_TREATMENT]
+    reasons: Reasons = {v.id: () for v in visits}
+    if not awaiting:
+        return reasons
+    patients = standings(
+        session=session, patient_ids=list({v.patient_id for v in awaiting}), now=now
+    )
+    practitioner_ids = list({v.practitioner_id for v in awaiting})
+    practitioners = {
+        p.id: p
+        for p in session.scalars(
+            select(Practitioner)
+            .options(selectinload(Practitioner.availability))
+            .where(Practitioner.id.in_(practitioner_ids))
+        )
+    }
+    absences: dict[uuid.UUID, list[TimeOff]] = {pid: [] for pid in practitioner_ids}
+    for absence in session.scalars(
+        select(TimeOff).where(
+            TimeOff.practitioner_id.in_(practitioner_ids),
+            TimeOff.start_at < max(v.end_at for v in awaiting),
+            TimeOff.end_at > min(v.start_at for v in awaiting),
+        )
+    ):
+        absences[absence.practitioner_id].append(absence)
+    plan_ids = list({v.plan_id for v in awaiting if v.plan_id is not None})
+    plans = {
+        plan_id: status
+        for plan_id, status in session.execute(
+            select(TreatmentPlan.id, TreatmentPlan.status).where(TreatmentPlan.id.in_(plan_ids))
+        )
+    }
+    for visit in awaiting:
+        found = list(patients[visit.patient_id].obstacles(visit.end_at))
+        slot = Interval(visit.start_at, visit.end_at)
+        conflict = calendar_conflict(
+            practitioners[visit.practitioner_id], slot, absences[visit.practitioner_id]
+        )
+        if conflict is not None:
+            found.append(Flag(conflict.code, Severity.BLOCKING, conflict.detail))
+        status = plans.get(visit.plan_id) if visit.plan_id else None
+        if status is not None and status is not PlanStatus.ACTIVE:
+            found.append(
+                Flag(
+                    "plan-not-active",
+                    Severity.BLOCKING,
+                    f"The course is {status.value}: no session of it goes ahead as booked.",
+                )
+            )
+        reasons[visit.id] = tuple(found)
+    return reasons
