@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from app.practitioners.hours import Interval, WeeklyHours, local_instant, within_weekly_hours
-from app.scheduling.slots import BusyIndex, free_slots
+from app.scheduling.slots import BusyIndex, days_apart, far_enough, free_slots
 
 PARIS = ZoneInfo("Europe/Paris")
 MONDAY_9_TO_17 = [WeeklyHours(0, time(9), time(17))]
@@ -243,3 +243,26 @@ def test_busy_index_agrees_with_a_linear_scan(
     ]
     probe = Interval(base + timedelta(minutes=at), base + timedelta(minutes=at + length))
     assert BusyIndex(intervals).overlaps(probe) == any(probe.overlaps(i) for i in intervals)
+
+
+def test_the_interval_rule_counts_calendar_days_and_never_less_than_their_hours() -> None:
+    # Monday 09:00 to Monday 09:00 two weeks on, across the spring change (28 March 2027):
+    # 14 calendar days in 13 days and 23 hours: enough.
+    monday = datetime(2027, 3, 22, 9, tzinfo=PARIS)
+    two_weeks_on = datetime(2027, 4, 5, 9, tzinfo=PARIS)
+    assert two_weeks_on.astimezone(UTC) - monday.astimezone(UTC) == timedelta(days=14) - HOUR
+    assert far_enough(monday, two_weeks_on, min_days=14, zone=PARIS)
+    assert far_enough(two_weeks_on, monday, min_days=14, zone=PARIS)
+    # A minute less is still 14 calendar days, but less time than any 14 days can be.
+    assert days_apart(monday, two_weeks_on - timedelta(minutes=1), PARIS) == 14
+    assert not far_enough(monday, two_weeks_on - timedelta(minutes=1), min_days=14, zone=PARIS)
+    # Late one evening to just after midnight two weeks on: 14 calendar days, 13 days 45 min.
+    late = datetime(2027, 1, 4, 23, 30, tzinfo=PARIS)
+    assert not far_enough(late, datetime(2027, 1, 18, 0, 15, tzinfo=PARIS), min_days=14, zone=PARIS)
+    # Counted where the session takes place: 14 days in Paris are 13 in Kathmandu.
+    kathmandu = ZoneInfo("Asia/Kathmandu")
+    first = datetime(2027, 1, 5, 1, tzinfo=kathmandu)
+    second = datetime(2027, 1, 18, 23, tzinfo=kathmandu)
+    assert days_apart(first, second, PARIS) == 14
+    assert not far_enough(first, second, min_days=14, zone=kathmandu)
+    assert far_enough(first, second, min_days=0, zone=kathmandu)

@@ -117,5 +117,7 @@ def far_enough(first: datetime, second: datetime, *, min_days: int, zone: ZoneIn
     minus the hour a daylight-saving change may take away."""
     if min_days <= 0:
         return True
-    enough_time = abs(first - second) >= timedelta(days=min_days) - _CLOCK_CHANGE
+    # In UTC: two times of one zone would subtract by their wall clocks.
+    elapsed = abs(first.astimezone(UTC) - second.astimezone(UTC))
+    enough_time = elapsed >= timedelta(days=min_days) - _CLOCK_CHANGE
     return enough_time and days_apart(first, second, zone) >= min_days
