@@ -316,12 +316,11 @@ def standings(
     many patients."""
     if not patient_ids:
         return {}
-    archived = {
-        patient_id: is_archived
-        for patient_id, is_archived in session.execute(
+    archived = dict(
+        session.execute(
             select(Patient.id, Patient.archived).where(Patient.id.in_(patient_ids))
-        )
-    }
+        ).all()
+    )
     newest = [column.desc() for column in _NEWEST_FIRST.columns]
     evaluations: dict[uuid.UUID, list[Evaluation]] = {}
     for evaluation in session.scalars(

@@ -61,12 +61,11 @@ def review(*, session: Session, visits: Sequence[TreatmentSession], now: datetim
     ):
         absences[absence.practitioner_id].append(absence)
     plan_ids = list({v.plan_id for v in awaiting if v.plan_id is not None})
-    plans = {
-        plan_id: status
-        for plan_id, status in session.execute(
+    plans = dict(
+        session.execute(
             select(TreatmentPlan.id, TreatmentPlan.status).where(TreatmentPlan.id.in_(plan_ids))
-        )
-    }
+        ).all()
+    )
     for visit in awaiting:
         found = list(patients[visit.patient_id].obstacles(visit.end_at))
         slot = Interval(visit.start_at, visit.end_at)
