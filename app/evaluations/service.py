@@ -37,7 +37,7 @@ from app.evaluations.rules import (
 from app.evaluations.schemas import ClearanceCreate, EligibilityOutcome, EvaluationCreate
 from app.models import Clearance, Evaluation, Patient, Practitioner, TreatmentSession
 from app.pagination import Keyset, cursor_datetime, cursor_uuid, paginate
-from app.patients.service import PatientArchived, get_patient
+from app.patients.service import PatientArchived, get_patient, lock_patient
 from app.practitioners.service import InactivePractitioner
 
 
@@ -176,6 +176,7 @@ def record_evaluation(
             "is in the future: record an evaluation once it is performed",
         )
     performed_at = min(data.performed_at, now)  # never ahead of its own recording
+    lock_patient(session, patient_id)
     patient = get_patient(session=session, patient_id=patient_id)
     if patient.archived:
         raise PatientArchived(f"Patient {patient_id} is archived: restore them first.")
@@ -251,6 +252,7 @@ def clear_evaluation(
     """Record a clinician's clearance of the relative contraindications of the patient's
     current evaluation (a superseded or expired one no longer decides anything)."""
     evaluation = get_evaluation(session=session, evaluation_id=evaluation_id)
+    lock_patient(session, evaluation.patient_id)
     if not _ensure_practitioner(session, data.practitioner_id).active:
         raise InactivePractitioner(
             f"Practitioner {data.practitioner_id} is not active: a clearance is a decision "

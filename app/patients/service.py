@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, and_, or_, select, tuple_
+from sqlalchemy import Select, and_, or_, select, text, tuple_
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
@@ -42,6 +42,18 @@ def _escape_like(term: str) -> str:
 
 def _with_identifiers() -> Select[Patient]:
     return select(Patient).options(selectinload(Patient.identifiers))
+
+
+def lock_patient(session: Session, patient_id: uuid.UUID) -> None:
+    """One change to a patient's care at a time (a booking, a treatment, an evaluation), held
+    by the database until commit: each then sees every change committed before it, so a
+    contraindication recorded at the moment of a treatment is either seen by it or comes
+    after it. (SQLite: every writing request holds the database's write lock already.)"""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(
+            text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"),
+            {"key": f"patient:{patient_id}"},
+        )
 
 
 def get_patient(*, session: Session, patient_id: uuid.UUID) -> Patient:
@@ -119,6 +131,7 @@ class Archived:
 
 def archive_patient(*, session: Session, patient_id: uuid.UUID, now: datetime) -> Archived:
     """Hide the patient from lists; the record and its history stay."""
+    lock_patient(session, patient_id)
     patient = get_patient(session=session, patient_id=patient_id)
     if not patient.archived:
         patient.archived = True

@@ -79,9 +79,12 @@ def _read(
     *,
     clinical: bool,
     sees_reasons: bool,
+    checked: bool = False,
 ) -> SessionRead:
+    """`checked`: the session has just passed the booking checks (booked or moved): nothing
+    to review."""
     response.headers["ETag"] = f'W/"{visit.version}"'
-    reasons = review(session=session, visits=[visit], now=now)[visit.id]
+    reasons = () if checked else review(session=session, visits=[visit], now=now)[visit.id]
     return _view(visit, reasons, clinical=clinical, sees_reasons=sees_reasons)
 
 
@@ -119,7 +122,9 @@ def book(
         raise refusal.without_reasons() from None
     _audited(audit, "book", visit)
     response.headers["Location"] = f"{router.prefix}/{visit.id}"
-    return _read(session, visit, response, now, clinical=clinical, sees_reasons=sees_outcome)
+    return _read(
+        session, visit, response, now, clinical=clinical, sees_reasons=sees_outcome, checked=True
+    )
 
 
 @router.get(
@@ -230,7 +235,9 @@ def reschedule(
             raise
         raise refusal.without_reasons() from None
     _audited(audit, "reschedule", visit)
-    return _read(session, visit, response, now, clinical=clinical, sees_reasons=sees_outcome)
+    return _read(
+        session, visit, response, now, clinical=clinical, sees_reasons=sees_outcome, checked=True
+    )
 
 
 _STEP_ERRORS = problem_responses(NotFound, service.InvalidTransition)

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
@@ -36,7 +36,7 @@ from app.models import (
     utcnow,
 )
 from app.pagination import Keyset, cursor_datetime, cursor_uuid, paginate, paginate_kept
-from app.patients.service import PatientArchived, get_patient
+from app.patients.service import PatientArchived, get_patient, lock_patient
 from app.plans.service import UnknownPlan, active_plan, settle_completion
 from app.practitioners.hours import Interval, local_day
 from app.practitioners.service import (
@@ -197,17 +197,6 @@ def get_session_record(*, session: Session, session_id: uuid.UUID) -> TreatmentS
     return _load(session, session_id)
 
 
-def _serialize_patient(session: Session, patient_id: uuid.UUID) -> None:
-    # One booking or treatment at a time per patient, held by the database until commit: the
-    # interval rule, the daily dose and a plan's count then see every committed change.
-    # (SQLite: the write lock.)
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(
-            text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"),
-            {"key": f"patient:{patient_id}"},
-        )
-
-
 def _check_slot(
     *,
     session: Session,
@@ -313,7 +302,7 @@ def book(
     *, session: Session, data: SessionCreate, now: datetime, rules: BookingRules
 ) -> TreatmentSession:
     """Put a session in the calendar, or refuse with the reason."""
-    _serialize_patient(session, data.patient_id)
+    lock_patient(session, data.patient_id)
     try:
         patient = get_patient(session=session, patient_id=data.patient_id)
     except NotFound:
@@ -370,7 +359,7 @@ def reschedule(
     """Move a booked session, with the same checks as booking; the old time and practitioner
     are kept in its history."""
     visit = _load(session, session_id)
-    _serialize_patient(session, visit.patient_id)
+    lock_patient(session, visit.patient_id)
     _require(visit, "reschedule", {SessionStatus.BOOKED})
     duration = (
         timedelta(minutes=change.duration_minutes)
@@ -504,7 +493,7 @@ def complete(
     asks), the sites, the time (on the session's day, after check-in), the interval since the
     last treatment given, and the dose against a clinician's weight."""
     visit = _load(session, session_id)
-    _serialize_patient(session, visit.patient_id)
+    lock_patient(session, visit.patient_id)
     _require(visit, "complete", _STEPS["complete"][0])
     standing = current_eligibility(session=session, patient_id=visit.patient_id, now=now)
     if standing.outcome.value == PatientArchived.code:
