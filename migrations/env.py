@@ -37,6 +37,10 @@ def _run(connection: Connection) -> None:
         render_item=_render_item,
     )
     with context.begin_transaction():
+        if connection.dialect.name == "postgresql":
+            # API processes started together each migrate first: one at a time, the others
+            # then find the schema at head (an arbitrary constant names the lock).
+            connection.exec_driver_sql("SELECT pg_advisory_xact_lock(7146153290)")
         context.run_migrations()
         if sqlite:
             # Foreign keys were off while tables were rebuilt: every reference must still hold.

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, time, timedelta
@@ -33,6 +36,7 @@ from app.db import make_engine
 from app.migrations import alembic_config
 from app.models import LONGEST_SESSION, Base, SessionStatus, TreatmentSession, UTCDateTime
 from tests.conftest import POSTGRES_URL, new_patient, new_practitioner, reset_postgres_schema
+from tests.servers import ROOT
 
 
 @pytest.fixture
@@ -64,6 +68,22 @@ def test_upgrade_downgrade_upgrade(scratch: tuple[Config, Engine]) -> None:
     command.downgrade(config, "base")
     assert _tables(engine) == set()
     command.upgrade(config, "head")
+    assert _tables(engine) == set(Base.metadata.tables)
+
+
+@pytest.mark.skipif(not POSTGRES_URL, reason="several processes migrate at once on PostgreSQL")
+def test_processes_started_together_migrate_one_at_a_time(scratch: tuple[Config, Engine]) -> None:
+    """Each `sclerosched serve` migrates first: several starting at once on a new database
+    must not trip over each other (they raced to create the version table)."""
+    _, engine = scratch
+    env = {**os.environ, "SCLEROSCHED_DATABASE_URL": engine.url.render_as_string(False)}
+    command_line = [sys.executable, "-m", "app.cli", "migrate"]
+    processes = [
+        subprocess.Popen(command_line, cwd=ROOT, env=env, stderr=subprocess.PIPE, text=True)
+        for _ in range(4)
+    ]
+    outcomes = [(p.wait(timeout=120), p.stderr.read() if p.stderr else "") for p in processes]
+    assert [code for code, _ in outcomes] == [0] * 4, outcomes
     assert _tables(engine) == set(Base.metadata.tables)
 
 
