@@ -8,6 +8,7 @@ The suite runs on SQLite and on PostgreSQL.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
@@ -22,6 +23,7 @@ from sqlalchemy import Engine
 from app.auth.permissions import Role
 from app.config import Settings
 from app.main import create_app
+from app.models import SessionEvent, SessionStatus, TreatmentSession
 from tests.conftest import (
     NO_RISKS,
     ClientFactory,
@@ -247,6 +249,27 @@ def the_day_of_a_session_closes_at_midnight(clinic: Clinic) -> None:
     done = ok(clinic.complete(visit, administered_at=paris_day(3, 10, 15).isoformat()))
     given = datetime.fromisoformat(done["session"]["completion"]["administered_at"])
     assert given == paris_day(3, 10, 15)
+
+
+def a_session_checked_in_early_before_this_rule_still_waits_for_its_day(clinic: Clinic) -> None:
+    visit = clinic.book(clinic.patient(), paris_day(3, 10))
+    # Checked in today, as the service once allowed.
+    with clinic.app.state.sessionmaker.begin() as db:
+        stored = db.get(TreatmentSession, uuid.UUID(visit["id"]))
+        stored.status = SessionStatus.ARRIVED
+        db.add(
+            SessionEvent(
+                session_id=stored.id, action="check-in", from_status="booked", to_status="arrived"
+            )
+        )
+    refused = clinic.complete(visit)
+    assert assert_problem(refused, 422, "validation-error")["errors"][0]["loc"] == [
+        "body",
+        "administered_at",
+    ]
+    assert count_rows(clinic.engine, "completion_records") == 0
+    clinic.clock.on_the_day_of(visit)
+    assert ok(clinic.complete(visit))["session"]["status"] == "fulfilled"
 
 
 # 3. A non-clinical role never raises the dose limit ----------------------------------------------
@@ -569,6 +592,7 @@ FINDINGS: list[Callable[[Clinic], None]] = [
     evaluation_expired_before_the_record,
     two_sessions_fourteen_days_apart_cannot_both_be_treated_today,
     the_day_of_a_session_closes_at_midnight,
+    a_session_checked_in_early_before_this_rule_still_waits_for_its_day,
     a_receptionists_weight_never_raises_the_limit,
     without_a_clinical_weight_the_check_is_reported_not_done,
     an_evaluation_dated_ahead_does_not_outrank_a_later_one,

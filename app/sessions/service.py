@@ -569,15 +569,17 @@ def _administered_at(
 ) -> datetime:
     """When the sclerosant was given: as stated, else now. After the check-in, on the
     session's day, and not in the future (a clock a little fast is taken as now)."""
-    checked_in = max(e.at for e in visit.events if e.action == "check-in")
+    # A check-in made before the session's day opened (allowed before this rule) does not
+    # open it: the day does.
+    earliest = max([day.opens, *(e.at for e in visit.events if e.action == "check-in")])
     stated = record.administered_at or now
     if stated > now + CLOCK_SKEW:
         raise InvalidField(("body", "administered_at"), "is in the future")
     given_at = min(stated, now)
-    if not checked_in <= given_at < day.closes:
+    if not earliest <= given_at < day.closes:
         raise InvalidField(
             ("body", "administered_at"),
-            f"must fall between the check-in ({checked_in.isoformat()}) and the end of the "
+            f"must fall between the check-in ({earliest.isoformat()}) and the end of the "
             f"session's day ({day.closes.isoformat()}); after that day, state when it was given",
         )
     return given_at
