@@ -272,6 +272,23 @@ def a_session_checked_in_early_before_this_rule_still_waits_for_its_day(clinic: 
     assert ok(clinic.complete(visit))["session"]["status"] == "fulfilled"
 
 
+def a_treatment_given_late_flags_the_next_session_too_close(clinic: Clinic) -> None:
+    patient = clinic.patient()
+    first = clinic.book(patient, paris_day(3, 10))
+    second = clinic.book(patient, paris_day(17, 10))  # 14 days: exactly enough
+    clinic.clock.on_the_day_of(first)
+    ok(clinic.check_in(first))
+    clinic.clock.travel_to(paris_day(3, 11, 40))
+    ok(clinic.complete(first, administered_at=paris_day(3, 11, 30).isoformat()))
+    assert reasons(clinic.read(second)) == ["interval-too-short"]
+    assert clinic.review() == [second["id"]]
+    clinic.clock.on_the_day_of(second)
+    assert reasons(ok(clinic.check_in(second))) == ["interval-too-short"]
+    refused_treatment(clinic, second, 422, "interval-too-short")
+    clinic.clock.travel_to(paris_day(17, 10, 31))  # 14 x 24 hours less one since the first
+    assert ok(clinic.complete(second))["session"]["status"] == "fulfilled"
+
+
 # 3. A non-clinical role never raises the dose limit ----------------------------------------------
 
 
@@ -593,6 +610,7 @@ FINDINGS: list[Callable[[Clinic], None]] = [
     two_sessions_fourteen_days_apart_cannot_both_be_treated_today,
     the_day_of_a_session_closes_at_midnight,
     a_session_checked_in_early_before_this_rule_still_waits_for_its_day,
+    a_treatment_given_late_flags_the_next_session_too_close,
     a_receptionists_weight_never_raises_the_limit,
     without_a_clinical_weight_the_check_is_reported_not_done,
     an_evaluation_dated_ahead_does_not_outrank_a_later_one,

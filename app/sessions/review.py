@@ -1,17 +1,19 @@
 """Booked sessions that no longer pass the booking checks: why each needs review.
 
 A session is booked against the rules as they stood then. A later evaluation, archiving the
-patient, the practitioner's departure or absence, a change of their hours, or a course put on
-hold can leave it unable to go ahead; it is never cancelled behind the clinic's back, but
-flagged here, with the reasons, until someone moves, cancels or settles it. The checks are
-booking's own (`Eligibility.obstacles`, `calendar_conflict`), asked of many sessions at once.
+patient, the practitioner's departure or absence, a change of their hours, a course put on
+hold, or an earlier session treated later than booked can leave it unable to go ahead; it is
+never cancelled behind the clinic's back, but flagged here, with the reasons, until someone
+moves, cancels or settles it. The checks are booking's own (`Eligibility.obstacles`,
+`calendar_conflict`, `far_enough`), asked of many sessions at once.
 """
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
@@ -20,6 +22,7 @@ from app.evaluations.rules import Flag, Severity
 from app.evaluations.service import standings
 from app.models import (
     AWAITING_TREATMENT,
+    CompletionRecord,
     PlanStatus,
     Practitioner,
     TimeOff,
@@ -28,11 +31,14 @@ from app.models import (
 )
 from app.practitioners.hours import Interval
 from app.practitioners.service import calendar_conflict
+from app.scheduling.slots import far_enough
 
 Reasons = dict[uuid.UUID, tuple[Flag, ...]]
 
 
-def review(*, session: Session, visits: Sequence[TreatmentSession], now: datetime) -> Reasons:
+def review(
+    *, session: Session, visits: Sequence[TreatmentSession], now: datetime, min_gap_days: int
+) -> Reasons:
     """Each session's reasons for review (none: it may go ahead as booked). Only booked and
     checked-in sessions are reviewed; a handful of queries whatever their number."""
     awaiting = [v for v in visits if v.status in AWAITING_TREATMENT]
@@ -66,14 +72,30 @@ def review(*, session: Session, visits: Sequence[TreatmentSession], now: datetim
             select(TreatmentPlan.id, TreatmentPlan.status).where(TreatmentPlan.id.in_(plan_ids))
         ).all()
     )
+    given = _given_near(session, awaiting, min_gap_days)
     for visit in awaiting:
         found = list(patients[visit.patient_id].obstacles(visit.end_at))
         slot = Interval(visit.start_at, visit.end_at)
-        conflict = calendar_conflict(
-            practitioners[visit.practitioner_id], slot, absences[visit.practitioner_id]
-        )
+        practitioner = practitioners[visit.practitioner_id]
+        conflict = calendar_conflict(practitioner, slot, absences[visit.practitioner_id])
         if conflict is not None:
             found.append(Flag(conflict.code, Severity.BLOCKING, conflict.detail))
+        zone = ZoneInfo(practitioner.time_zone)
+        too_close = [
+            at
+            for session_id, at in given.get(visit.patient_id, [])
+            if session_id != visit.id
+            and not far_enough(at, visit.start_at, min_days=min_gap_days, zone=zone)
+        ]
+        if too_close:
+            found.append(
+                Flag(
+                    "interval-too-short",
+                    Severity.BLOCKING,
+                    f"A treatment was given {too_close[0].isoformat()}: treatments of one "
+                    f"patient are at least {min_gap_days} days apart.",
+                )
+            )
         status = plans.get(visit.plan_id) if visit.plan_id else None
         if status is not None and status is not PlanStatus.ACTIVE:
             found.append(
@@ -85,3 +107,23 @@ def review(*, session: Session, visits: Sequence[TreatmentSession], now: datetim
             )
         reasons[visit.id] = tuple(found)
     return reasons
+
+
+def _given_near(
+    session: Session, visits: Sequence[TreatmentSession], min_gap_days: int
+) -> dict[uuid.UUID, list[tuple[uuid.UUID, datetime]]]:
+    """The treatments given to these sessions' patients within the interval of any of them."""
+    margin = timedelta(days=min_gap_days + 1)
+    given: dict[uuid.UUID, list[tuple[uuid.UUID, datetime]]] = {}
+    rows = session.execute(
+        select(TreatmentSession.patient_id, TreatmentSession.id, CompletionRecord.administered_at)
+        .join(CompletionRecord, CompletionRecord.session_id == TreatmentSession.id)
+        .where(
+            TreatmentSession.patient_id.in_({v.patient_id for v in visits}),
+            CompletionRecord.administered_at > min(v.start_at for v in visits) - margin,
+            CompletionRecord.administered_at < max(v.start_at for v in visits) + margin,
+        )
+    )
+    for patient_id, session_id, at in rows:
+        given.setdefault(patient_id, []).append((session_id, at))
+    return given

@@ -76,6 +76,7 @@ def _read(
     visit: TreatmentSession,
     response: Response,
     now: datetime,
+    rules: service.BookingRules,
     *,
     clinical: bool,
     sees_reasons: bool,
@@ -84,7 +85,13 @@ def _read(
     """`checked`: the session has just passed the booking checks (booked or moved): nothing
     to review."""
     response.headers["ETag"] = f'W/"{visit.version}"'
-    reasons = () if checked else review(session=session, visits=[visit], now=now)[visit.id]
+    reasons = (
+        ()
+        if checked
+        else review(session=session, visits=[visit], now=now, min_gap_days=rules.min_gap_days)[
+            visit.id
+        ]
+    )
     return _view(visit, reasons, clinical=clinical, sees_reasons=sees_reasons)
 
 
@@ -123,7 +130,14 @@ def book(
     _audited(audit, "book", visit)
     response.headers["Location"] = f"{router.prefix}/{visit.id}"
     return _read(
-        session, visit, response, now, clinical=clinical, sees_reasons=sees_outcome, checked=True
+        session,
+        visit,
+        response,
+        now,
+        _rules(request),
+        clinical=clinical,
+        sees_reasons=sees_outcome,
+        checked=True,
     )
 
 
@@ -136,6 +150,7 @@ def book(
 def list_sessions(
     session: SessionDep,
     audit: AuditDep,
+    request: Request,
     clinical: ClinicalDetail,
     sees_reasons: SeesEligibility,
     now: Now,
@@ -161,6 +176,7 @@ def list_sessions(
     """The calendar: sessions ordered by start, filtered by practitioner, patient, plan,
     status, time range and whether they need review, a page at a time. Each says whether it
     needs review, and why to roles that may read eligibility."""
+    rules = _rules(request)
     items, next_cursor = service.list_sessions(
         session=session,
         now=now,
@@ -171,11 +187,12 @@ def list_sessions(
         window_start=from_,
         window_end=to,
         needs_review=needs_review,
+        min_gap_days=rules.min_gap_days,
         limit=limit,
         cursor=cursor,
     )
     audit.record_each("list", Resource.SESSION, (Access(s.id, s.patient_id) for s in items))
-    reasons = review(session=session, visits=items, now=now)
+    reasons = review(session=session, visits=items, now=now, min_gap_days=rules.min_gap_days)
     return Page(
         items=[
             _view(s, reasons[s.id], clinical=clinical, sees_reasons=sees_reasons) for s in items
@@ -194,6 +211,7 @@ def read_session(
     session_id: uuid.UUID,
     session: SessionDep,
     audit: AuditDep,
+    request: Request,
     response: Response,
     clinical: ClinicalDetail,
     sees_reasons: SeesEligibility,
@@ -204,7 +222,9 @@ def read_session(
     detail)."""
     visit = service.get_session_record(session=session, session_id=session_id)
     _audited(audit, "read", visit)
-    return _read(session, visit, response, now, clinical=clinical, sees_reasons=sees_reasons)
+    return _read(
+        session, visit, response, now, _rules(request), clinical=clinical, sees_reasons=sees_reasons
+    )
 
 
 @router.post(
@@ -236,7 +256,14 @@ def reschedule(
         raise refusal.without_reasons() from None
     _audited(audit, "reschedule", visit)
     return _read(
-        session, visit, response, now, clinical=clinical, sees_reasons=sees_outcome, checked=True
+        session,
+        visit,
+        response,
+        now,
+        _rules(request),
+        clinical=clinical,
+        sees_reasons=sees_outcome,
+        checked=True,
     )
 
 
@@ -268,7 +295,9 @@ def check_in(
         session=session, session_id=session_id, action="check-in", now=now, rules=_rules(request)
     )
     _audited(audit, "check-in", visit)
-    return _read(session, visit, response, now, clinical=clinical, sees_reasons=sees_reasons)
+    return _read(
+        session, visit, response, now, _rules(request), clinical=clinical, sees_reasons=sees_reasons
+    )
 
 
 @router.post(
@@ -298,7 +327,9 @@ def cancel(
         reason=body.reason,
     )
     _audited(audit, "cancel", visit)
-    return _read(session, visit, response, now, clinical=clinical, sees_reasons=sees_reasons)
+    return _read(
+        session, visit, response, now, _rules(request), clinical=clinical, sees_reasons=sees_reasons
+    )
 
 
 @router.post(
@@ -322,7 +353,9 @@ def no_show(
         session=session, session_id=session_id, action="no-show", now=now, rules=_rules(request)
     )
     _audited(audit, "no-show", visit)
-    return _read(session, visit, response, now, clinical=clinical, sees_reasons=sees_reasons)
+    return _read(
+        session, visit, response, now, _rules(request), clinical=clinical, sees_reasons=sees_reasons
+    )
 
 
 @router.post(
@@ -355,7 +388,9 @@ def entered_in_error(
         reason=body.reason,
     )
     _audited(audit, "entered-in-error", visit)
-    return _read(session, visit, response, now, clinical=clinical, sees_reasons=sees_reasons)
+    return _read(
+        session, visit, response, now, _rules(request), clinical=clinical, sees_reasons=sees_reasons
+    )
 
 
 @router.post(

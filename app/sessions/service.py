@@ -617,6 +617,7 @@ def list_sessions(
     window_start: datetime | None = None,
     window_end: datetime | None = None,
     needs_review: bool | None = None,
+    min_gap_days: int = 0,
     limit: int = 50,
     cursor: str | None = None,
 ) -> tuple[Sequence[TreatmentSession], str | None]:
@@ -643,7 +644,7 @@ def list_sessions(
         query = query.where(TreatmentSession.status.in_(AWAITING_TREATMENT))
 
     def keep(batch: Sequence[TreatmentSession]) -> list[bool]:
-        reasons = review(session=session, visits=batch, now=now)
+        reasons = review(session=session, visits=batch, now=now, min_gap_days=min_gap_days)
         return [bool(reasons[visit.id]) is needs_review for visit in batch]
 
     return paginate_kept(session, query, _BY_START, keep=keep, limit=limit, cursor=cursor)
