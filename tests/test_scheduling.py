@@ -251,7 +251,12 @@ def test_booking_refusals(client: TestClient, engine: Engine, doctor: dict[str, 
     refused(422, "validation-error", start=monday + timedelta(days=21), duration_minutes=61)
     refused(422, "validation-error", start=(monday + timedelta(days=21)).replace(tzinfo=None))
     refused(422, "unknown-patient", start=monday + timedelta(days=21), patient_id=str(uuid.uuid4()))
-    refused(404, "not-found", start=monday + timedelta(days=21), practitioner_id=str(uuid.uuid4()))
+    refused(
+        422,
+        "unknown-practitioner",
+        start=monday + timedelta(days=21),
+        practitioner_id=str(uuid.uuid4()),
+    )
     refused(422, "unknown-plan", start=monday + timedelta(days=21), plan_id=str(uuid.uuid4()))
     # The same patient with another practitioner at an overlapping time.
     colleague = new_practitioner(client, name="Dr B", availability=WEEKDAYS_9_TO_17)
@@ -498,6 +503,16 @@ def _arrived(
             200,
             None,
         ),
+        (
+            None,
+            {
+                "sclerosant": "sodium-tetradecyl-sulfate",
+                "concentration_percent": 3,
+                "volume_ml": 10.00001,
+            },
+            422,
+            "dose-limit-exceeded",
+        ),  # 300.0003 mg, shown as 300
         (
             60,
             {

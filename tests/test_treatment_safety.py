@@ -192,18 +192,42 @@ def relative_flag_not_cleared_then_cleared(clinic: Clinic) -> None:
     assert ok(clinic.complete(visit))["session"]["status"] == "fulfilled"
 
 
-def evaluation_expired_before_the_record(clinic: Clinic) -> None:
+def an_expired_evaluation_stops_treatment_but_not_the_record_of_one_given_in_time(
+    clinic: Clinic,
+) -> None:
     patient = new_patient(clinic.client)["id"]
     start = paris_day(2, 10)
-    # Valid until 11:00 on the session's day: booked, checked in and treated in time...
+    # Valid until 11:00 on the session's day.
     clinic.evaluate(patient, performed_at=(start + timedelta(hours=1)).replace(year=start.year - 1))
     visit = clinic.book(patient, start)
     clinic.clock.on_the_day_of(visit)
     ok(clinic.check_in(visit))
-    # ... but the record is written after the evaluation expired: no longer.
     clinic.clock.travel_to(start + timedelta(hours=2))
+    # Given now, after it expired: refused.
     body = refused_treatment(clinic, visit, 409, "eligibility-blocked")
     assert body["outcome"] == "evaluation-expired"
+    # Given at 10:15, while it was valid, and written up now: kept, with a warning.
+    done = ok(clinic.complete(visit, administered_at=paris_day(2, 10, 15).isoformat()))
+    assert [w["code"] for w in done["warnings"]] == ["weight-missing", "found-since-treatment"]
+    assert "evaluation-expired" in done["warnings"][1]["message"]
+
+
+def a_contraindication_on_record_when_it_was_given_is_not_dated_away(clinic: Clinic) -> None:
+    patient = clinic.patient()
+    visit = clinic.book(patient, paris_day(3, 10))
+    clinic.clock.on_the_day_of(visit)
+    ok(clinic.check_in(visit))
+    clinic.evaluate(patient, risks={"acute_thrombosis": True})
+    then = clinic.clock()
+    clinic.clock.travel_to(then + timedelta(minutes=20))
+    clinic.evaluate(patient, notes="Duplex scan: no thrombosis after all")
+    # Treated at `then`, when an acute thrombosis was the current finding: refused.
+    refused = clinic.complete(visit, administered_at=then.isoformat())
+    assert [f["code"] for f in assert_problem(refused, 409, "eligibility-blocked")["flags"]] == [
+        "acute-thrombosis"
+    ]
+    assert count_rows(clinic.engine, "completion_records") == 0
+    assert ok(clinic.complete(visit))["session"]["status"] == "fulfilled"
 
 
 # 2. Treatment happens on its day -----------------------------------------------------------------
@@ -320,6 +344,31 @@ def a_receptionists_weight_never_raises_the_limit(clinic: Clinic) -> None:
     )
 
 
+def the_latest_clinical_weight_is_used_and_a_lower_one_on_record_wins(clinic: Clinic) -> None:
+    patient = clinic.patient(weight_kg=60)  # 120 mg a day
+    clinic.evaluate(patient, notes="Follow-up, not weighed")  # current, no weight
+    visit = clinic.book(patient, paris_day(3, 10))
+    clinic.clock.on_the_day_of(visit)
+    ok(clinic.check_in(visit))
+    big = {"concentration_percent": 3, "volume_ml": 4.1}  # 123 mg
+    assert (
+        assert_problem(clinic.complete(visit, **big), 422, "dose-limit-exceeded")["limit_mg"] == 120
+    )
+    # The front desk typed 45 kg on the record: the lower weight sets the limit (90 mg) ...
+    ok(
+        clinic.client_as(Role.RECEPTIONIST).patch(
+            f"/api/v1/patients/{patient}", json={"weight_kg": 45}
+        )
+    )
+    body = {"concentration_percent": 2.5, "volume_ml": 4}  # 100 mg
+    assert (
+        assert_problem(clinic.complete(visit, **body), 422, "dose-limit-exceeded")["limit_mg"] == 90
+    )
+    # ... until the clinician weighs the patient and says so.
+    done = ok(clinic.complete(visit, weight_kg=61, **body))
+    assert done["warnings"] == []
+
+
 def without_a_clinical_weight_the_check_is_reported_not_done(clinic: Clinic) -> None:
     patient = clinic.patient()  # no weight on the evaluation
     integration = clinic.client_as(Role.INTEGRATION)
@@ -362,6 +411,26 @@ def an_evaluation_dated_ahead_does_not_outrank_a_later_one(clinic: Clinic) -> No
     ]
 
 
+def an_evaluation_before_the_patient_was_born_is_refused(clinic: Clinic) -> None:
+    patient = new_patient(clinic.client, birth_date="1984-03-12")["id"]
+    refused = clinic.client.post(
+        f"/api/v1/patients/{patient}/evaluations",
+        json={
+            "practitioner_id": clinic.doctor["id"],
+            "performed_at": "1984-03-10T10:00:00+01:00",
+            "spider_vein_sites": ["left_calf"],
+            "ceap_class": "C1",
+            "varicose_veins": "absent",
+            "risk_factors": NO_RISKS,
+            "benefits_and_risks_explained": True,
+        },
+    )
+    assert assert_problem(refused, 422, "validation-error")["errors"][0]["loc"] == [
+        "body",
+        "performed_at",
+    ]
+
+
 def a_backdated_allergy_is_not_ignored(clinic: Clinic) -> None:
     patient = clinic.patient()
     visit = clinic.book(patient, paris_day(3, 10))
@@ -385,6 +454,20 @@ def a_backdated_allergy_is_not_ignored(clinic: Clinic) -> None:
 
 
 # 5. An archived patient is not treated -----------------------------------------------------------
+
+
+def a_patient_already_checked_in_is_among_the_affected(clinic: Clinic) -> None:
+    patient = clinic.patient()
+    visit = clinic.book(patient, paris_day(3, 10))
+    clinic.clock.on_the_day_of(visit)
+    ok(clinic.check_in(visit))
+    clinic.clock.travel_to(paris_day(3, 11, 30))  # in the chair longer than booked
+    recorded = clinic.evaluate(patient, risks={"local_infection": True})
+    assert [(s["id"], s["status"]) for s in recorded["affected_sessions"]] == [
+        (visit["id"], "arrived")
+    ]
+    archived = ok(clinic.client.delete(f"/api/v1/patients/{patient}"))
+    assert [s["id"] for s in archived["affected_sessions"]] == [visit["id"]]
 
 
 def an_archived_patient_is_not_treated(clinic: Clinic) -> None:
@@ -598,7 +681,7 @@ def a_same_day_check_in_and_completion_succeed(clinic: Clinic) -> None:
     visit = clinic.book(patient, paris_day(3, 10))
     done = clinic.treat(visit)
     assert (done["session"]["status"], done["warnings"]) == ("fulfilled", [])
-    assert done["session"]["needs_review"] is False
+    assert (done["session"]["needs_review"], done["session"]["review_reasons"]) == (False, [])
     assert clinic.review() == []
 
 
@@ -606,15 +689,19 @@ FINDINGS: list[Callable[[Clinic], None]] = [
     acute_thrombosis_found_after_booking,
     varicose_veins_found_after_booking,
     relative_flag_not_cleared_then_cleared,
-    evaluation_expired_before_the_record,
+    an_expired_evaluation_stops_treatment_but_not_the_record_of_one_given_in_time,
+    a_contraindication_on_record_when_it_was_given_is_not_dated_away,
     two_sessions_fourteen_days_apart_cannot_both_be_treated_today,
     the_day_of_a_session_closes_at_midnight,
     a_session_checked_in_early_before_this_rule_still_waits_for_its_day,
     a_treatment_given_late_flags_the_next_session_too_close,
     a_receptionists_weight_never_raises_the_limit,
+    the_latest_clinical_weight_is_used_and_a_lower_one_on_record_wins,
     without_a_clinical_weight_the_check_is_reported_not_done,
     an_evaluation_dated_ahead_does_not_outrank_a_later_one,
+    an_evaluation_before_the_patient_was_born_is_refused,
     a_backdated_allergy_is_not_ignored,
+    a_patient_already_checked_in_is_among_the_affected,
     an_archived_patient_is_not_treated,
     a_treatment_marked_entered_in_error_still_counts,
     same_day_doses_still_count_when_entered_in_error,

@@ -27,7 +27,7 @@ from app.evaluations.schemas import (
 from app.models import Evaluation
 from app.pagination import Cursor, Limit, Page
 from app.patients.service import PatientArchived
-from app.practitioners.service import InactivePractitioner
+from app.practitioners.service import InactivePractitioner, UnknownPractitioner
 from app.schemas import with_affected_sessions
 
 router = APIRouter(prefix="/api/v1", tags=["evaluations"], route_class=CallerFirstRoute)
@@ -50,7 +50,7 @@ def _view(evaluation: Evaluation, *, clinical: bool) -> EvaluationRead | Evaluat
     status_code=status.HTTP_201_CREATED,
     summary="Record an evaluation",
     dependencies=[requires(Permission.EVALUATIONS_WRITE)],
-    responses=problem_responses(NotFound, PatientArchived, service.UnknownPractitioner),
+    responses=problem_responses(NotFound, PatientArchived, UnknownPractitioner),
 )
 def record_evaluation(
     patient_id: uuid.UUID,
@@ -133,7 +133,7 @@ def read_evaluation(
     dependencies=[requires(Permission.CLEARANCES_WRITE)],
     responses=problem_responses(
         NotFound,
-        service.UnknownPractitioner,
+        UnknownPractitioner,
         InactivePractitioner,
         service.NotClearable,
         service.AlreadyCleared,

@@ -22,7 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload, selectinload
 
-from app.errors import Conflict, DomainError, InvalidField, NotFound
+from app.errors import Conflict, InvalidField, NotFound
 from app.evaluations.rules import (
     Assessment,
     EvaluationFacts,
@@ -38,13 +38,7 @@ from app.evaluations.schemas import ClearanceCreate, EligibilityOutcome, Evaluat
 from app.models import Clearance, Evaluation, Patient, Practitioner, TreatmentSession
 from app.pagination import Keyset, cursor_datetime, cursor_uuid, paginate
 from app.patients.service import PatientArchived, get_patient, lock_patient
-from app.practitioners.service import InactivePractitioner
-
-
-class UnknownPractitioner(DomainError):
-    status = 422
-    code = "unknown-practitioner"
-    title = "No such practitioner"
+from app.practitioners.service import InactivePractitioner, UnknownPractitioner
 
 
 class NotClearable(Conflict):
@@ -180,6 +174,9 @@ def record_evaluation(
     patient = get_patient(session=session, patient_id=patient_id)
     if patient.archived:
         raise PatientArchived(f"Patient {patient_id} is archived: restore them first.")
+    # Compared with the latest calendar date anywhere on Earth at that instant.
+    if (performed_at + timedelta(hours=14)).date() < patient.birth_date:
+        raise InvalidField(("body", "performed_at"), "is before the patient's birth date")
     _ensure_practitioner(session, data.practitioner_id)
     assessment = assess(_facts(data))
     treatment = data.varicose_treatment
@@ -282,7 +279,9 @@ def clear_evaluation(
             outcome=assessment.outcome.value,
             flags=standing,
         )
-    evaluation.clearance = Clearance(practitioner_id=data.practitioner_id, reason=data.reason)
+    evaluation.clearance = Clearance(
+        practitioner_id=data.practitioner_id, reason=data.reason, created_at=now
+    )
     try:
         session.flush()
     except IntegrityError:  # a concurrent clearance of the same evaluation won
@@ -302,43 +301,62 @@ def _current_evaluation(session: Session, patient_id: uuid.UUID) -> Evaluation |
     )
 
 
-def current_eligibility(*, session: Session, patient_id: uuid.UUID, now: datetime) -> Eligibility:
-    """May micro-sclerotherapy be booked (or given) for the patient now? Booking, completion
-    and proposals ask only this. An unknown patient is a `NotFound`."""
-    standing = standings(session=session, patient_ids=[patient_id], now=now).get(patient_id)
+def current_eligibility(
+    *, session: Session, patient_id: uuid.UUID, now: datetime, known_at: datetime | None = None
+) -> Eligibility:
+    """May micro-sclerotherapy be booked (or given) for the patient at `now`? Booking,
+    completion and proposals ask only this. `known_at`: judge by what had been recorded by
+    then (a treatment recorded after it was given is judged by what its clinician could know).
+    An unknown patient is a `NotFound`."""
+    standing = standings(session=session, patient_ids=[patient_id], now=now, known_at=known_at).get(
+        patient_id
+    )
     if standing is None:
         raise NotFound(f"No patient with id {patient_id}.")
     return standing
 
 
 def standings(
-    *, session: Session, patient_ids: Sequence[uuid.UUID], now: datetime
+    *,
+    session: Session,
+    patient_ids: Sequence[uuid.UUID],
+    now: datetime,
+    known_at: datetime | None = None,
 ) -> dict[uuid.UUID, Eligibility]:
-    """Each known patient's standing now (unknown ids are left out): two queries however
-    many patients."""
+    """Each known patient's standing at `now` (unknown ids are left out), by what had been
+    recorded by `known_at` (default: everything): two queries however many patients."""
     if not patient_ids:
         return {}
-    archived = dict(
-        session.execute(
-            select(Patient.id, Patient.archived).where(Patient.id.in_(patient_ids))
-        ).all()
-    )
+    archived = {
+        patient_id: is_archived
+        and (known_at is None or archived_at is None or archived_at <= known_at)
+        for patient_id, is_archived, archived_at in session.execute(
+            select(Patient.id, Patient.archived, Patient.archived_at).where(
+                Patient.id.in_(patient_ids)
+            )
+        )
+    }
     newest = [column.desc() for column in _NEWEST_FIRST.columns]
-    evaluations: dict[uuid.UUID, list[Evaluation]] = {}
-    for evaluation in session.scalars(
+    query = (
         select(Evaluation)
         .options(joinedload(Evaluation.clearance))
         .where(Evaluation.patient_id.in_(archived))
         .order_by(Evaluation.patient_id, *newest)
-    ).unique():
+    )
+    if known_at is not None:
+        query = query.where(Evaluation.created_at <= known_at)
+    evaluations: dict[uuid.UUID, list[Evaluation]] = {}
+    for evaluation in session.scalars(query).unique():
         evaluations.setdefault(evaluation.patient_id, []).append(evaluation)
     return {
-        patient_id: _standing(is_archived, evaluations.get(patient_id, []), now)
+        patient_id: _standing(is_archived, evaluations.get(patient_id, []), now, known_at)
         for patient_id, is_archived in archived.items()
     }
 
 
-def _standing(archived: bool, newest_first: Sequence[Evaluation], now: datetime) -> Eligibility:
+def _standing(
+    archived: bool, newest_first: Sequence[Evaluation], now: datetime, known_at: datetime | None
+) -> Eligibility:
     if archived:
         return Eligibility(False, EligibilityOutcome.PATIENT_ARCHIVED, (ARCHIVED,))
     if not newest_first:
@@ -355,7 +373,12 @@ def _standing(archived: bool, newest_first: Sequence[Evaluation], now: datetime)
     if current.valid_until <= now:
         flags = _distinct((EVALUATION_EXPIRED, *stored.flags, *later_flags))
         return Eligibility(False, EligibilityOutcome.EVALUATION_EXPIRED, flags, current)
-    outcomes = [evaluation_outcome(current), *(Outcome(e.outcome) for e in backdated)]
+    clearance = current.clearance
+    cleared = clearance is not None and (known_at is None or clearance.created_at <= known_at)
+    outcomes = [
+        outcome_after_clearance(stored, cleared=cleared),
+        *(Outcome(e.outcome) for e in backdated),
+    ]
     outcome = min(outcomes, key=list(Outcome).index)  # the strongest: Outcome lists it first
     bookable = outcome is Outcome.ELIGIBLE and not backdated
     flags = _distinct((*stored.flags, *later_flags))

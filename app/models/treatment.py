@@ -17,6 +17,7 @@ from sqlalchemy import (
     String,
     Text,
     and_,
+    or_,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -128,8 +129,13 @@ class TreatmentSession(Entity, Base):
 
     @classmethod
     def awaiting_treatment(cls, now: datetime) -> ColumnElement[bool]:
-        """Booked or checked-in sessions not yet over: the ones a change can strand."""
-        return and_(cls.status.in_(AWAITING_TREATMENT), cls.end_at > now)
+        """The sessions a change can still strand: checked in and not yet recorded, whenever
+        they were; booked and not over by more than a day (their day may not have ended yet
+        where they take place, and the patient may still be checked in)."""
+        return or_(
+            cls.status == SessionStatus.ARRIVED,
+            and_(cls.status == SessionStatus.BOOKED, cls.end_at > now - timedelta(days=1)),
+        )
 
 
 class SessionEvent(Base):

@@ -135,7 +135,7 @@ def archive_patient(*, session: Session, patient_id: uuid.UUID, now: datetime) -
     patient = get_patient(session=session, patient_id=patient_id)
     if not patient.archived:
         patient.archived = True
-        patient.archived_at = utcnow()
+        patient.archived_at = now
         session.flush()
     stranded = session.scalars(
         select(TreatmentSession)

@@ -23,6 +23,12 @@ from app.practitioners.schemas import (
 )
 
 
+class UnknownPractitioner(DomainError):
+    status = 422
+    code = "unknown-practitioner"
+    title = "No such practitioner"
+
+
 class InactivePractitioner(DomainError):
     status = 422
     code = "inactive-practitioner"

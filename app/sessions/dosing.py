@@ -37,8 +37,17 @@ WEIGHT_MISSING = Flag(
 )
 
 
+# Float arithmetic noise (0.1 x 3 = 0.30000000000000004) is not a dose over the limit.
+_NOISE_MG = 1e-9
+
+
 def dose_mg(concentration_percent: float, volume_ml: float) -> float:
-    return round(concentration_percent * MG_PER_ML_PER_PERCENT * volume_ml, 3)
+    """The dose as recorded and shown: to the microgram."""
+    return round(_exact_mg(concentration_percent, volume_ml), 3)
+
+
+def _exact_mg(concentration_percent: float, volume_ml: float) -> float:
+    return concentration_percent * MG_PER_ML_PER_PERCENT * volume_ml
 
 
 def check_dose(
@@ -52,10 +61,12 @@ def check_dose(
 ) -> DoseCheck:
     """`same_day_mg`: what the patient already received today (polidocanol's limit is daily)."""
     dose = dose_mg(concentration_percent, volume_ml)
+    # Compared unrounded: 300.0003 mg is over a 300 mg limit, though it is shown as 300.
+    exact = _exact_mg(concentration_percent, volume_ml)
     if sclerosant is Sclerosant.SODIUM_TETRADECYL_SULFATE:
         limit = limits.sts_mg_per_session
-        return DoseCheck(dose, limit, dose > limit, ())
+        return DoseCheck(dose, limit, exact > limit + _NOISE_MG, ())
     if weight_kg is None:
         return DoseCheck(dose, None, False, (WEIGHT_MISSING,))
-    limit = round(limits.polidocanol_mg_per_kg_per_day * weight_kg, 3)
-    return DoseCheck(dose, limit, same_day_mg + dose > limit, ())
+    limit = limits.polidocanol_mg_per_kg_per_day * weight_kg
+    return DoseCheck(dose, round(limit, 3), same_day_mg + exact > limit + _NOISE_MG, ())

@@ -450,7 +450,7 @@ def complete(
         session=session, visit=done.visit, rules=scheduling_rules(settings), now=now
     )
     return CompletionResult(
-        session=SessionRead.model_validate(done.visit),
+        session=_view(done.visit, (), clinical=True, sees_reasons=sees_outcome),
         warnings=[FlagRead.model_validate(w) for w in done.warnings],
         next_follow_up=proposals_read(follow_up) if follow_up else None,
     )

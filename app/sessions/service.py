@@ -22,12 +22,14 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
 from app.errors import Conflict, DomainError, InvalidField, NotFound
-from app.evaluations.rules import Flag, Site
+from app.evaluations.rules import Flag, Severity, Site
 from app.evaluations.service import CLOCK_SKEW, Eligibility, current_eligibility
 from app.models import (
     AWAITING_TREATMENT,
     LIVE_STATUSES,
     CompletionRecord,
+    Evaluation,
+    Patient,
     SessionEvent,
     SessionStatus,
     TimeOff,
@@ -42,6 +44,7 @@ from app.practitioners.hours import Interval, local_day
 from app.practitioners.service import (
     InactivePractitioner,
     OutsideAvailability,
+    UnknownPractitioner,
     calendar_conflict,
     get_practitioner,
 )
@@ -135,6 +138,7 @@ class DoseLimitExceeded(DomainError):
 
 BOOKING_ERRORS = (
     UnknownPatient,
+    UnknownPractitioner,
     PatientArchived,
     EligibilityBlocked,
     OutsideAvailability,
@@ -210,7 +214,12 @@ def _check_slot(
     """Every check booking and rescheduling share; `moving` is the session being moved."""
     if slot.start <= now:
         raise InThePast("Sessions are booked for a time still to come.")
-    practitioner = get_practitioner(session=session, practitioner_id=practitioner_id)
+    try:
+        practitioner = get_practitioner(session=session, practitioner_id=practitioner_id)
+    except NotFound:
+        raise UnknownPractitioner(
+            f"No practitioner with id {practitioner_id}.", field="practitioner_id"
+        ) from None
     absences = session.scalars(
         select(TimeOff).where(
             TimeOff.practitioner_id == practitioner_id,
@@ -489,21 +498,26 @@ def complete(
     now: datetime,
 ) -> Completed:
     """Record what was done (arrived -> fulfilled). Nothing is recorded unless every rule
-    holds when the sclerosant is given: the patient's standing (the same question booking
-    asks), the sites, the time (on the session's day, after check-in), the interval since the
-    last treatment given, and the dose against a clinician's weight."""
+    held when the sclerosant was given (`administered_at`, by default now): the patient's
+    standing, by what was on record then (the same question booking asks), the sites, the time
+    (on the session's day, after check-in), the interval since the last treatment given, and
+    the dose against a clinician's weight. A record written later that is refused by nothing
+    but a finding recorded since is kept, with that finding as a warning: the treatment
+    happened, and it counts for the next one."""
     visit = _load(session, session_id)
     lock_patient(session, visit.patient_id)
     _require(visit, "complete", _STEPS["complete"][0])
-    standing = current_eligibility(session=session, patient_id=visit.patient_id, now=now)
+    day = treatment_day(session, visit, rules.check_in_ahead)
+    given_at = _administered_at(record, visit, day, now)
+    standing = current_eligibility(
+        session=session, patient_id=visit.patient_id, now=given_at, known_at=given_at
+    )
     if standing.outcome.value == PatientArchived.code:
         raise PatientArchived(f"Patient {visit.patient_id} is archived: not to be treated.")
-    obstacles = standing.obstacles(now)
+    obstacles = standing.obstacles(given_at)
     if obstacles or standing.evaluation is None:
         raise EligibilityBlocked.because(standing, obstacles, "given")
     _check_sites(record, standing.evaluation.spider_vein_sites)
-    day = treatment_day(session, visit, rules.check_in_ahead)
-    given_at = _administered_at(record, visit, day, now)
     _check_interval(
         session,
         visit.patient_id,
@@ -513,7 +527,7 @@ def complete(
         include_booked=False,
         excluding=visit.id,
     )
-    weight = record.weight_kg if record.weight_kg is not None else standing.evaluation.weight_kg
+    weight, weight_notes = _dose_weight(session, visit.patient_id, record, standing, given_at)
     dose = check_dose(
         sclerosant=record.sclerosant,
         concentration_percent=record.concentration_percent,
@@ -529,9 +543,8 @@ def complete(
             dose_mg=dose.dose_mg,
             limit_mg=dose.limit_mg,
         )
-    warnings = [
-        {"code": w.code, "severity": w.severity.value, "message": w.message} for w in dose.warnings
-    ]
+    found_since = _found_since(session, visit.patient_id, given_at, now)
+    warnings = (*dose.warnings, *weight_notes, *found_since)
     visit.completion = CompletionRecord(
         **record.model_dump(
             exclude={"treated_sites", "complications", "aftercare", "administered_at"}
@@ -541,13 +554,109 @@ def complete(
         aftercare=[a.value for a in record.aftercare],
         dose_mg=dose.dose_mg,
         administered_at=given_at,
-        warnings=warnings,
+        warnings=[
+            {"code": w.code, "severity": w.severity.value, "message": w.message} for w in warnings
+        ],
         recorded_at=now,
     )
     _move(visit, "complete", SessionStatus.FULFILLED, None, now)
     session.flush()
     settle_completion(session=session, plan_id=visit.plan_id)
-    return Completed(visit, dose.warnings)
+    return Completed(visit, warnings)
+
+
+def _found_since(
+    session: Session, patient_id: uuid.UUID, given_at: datetime, now: datetime
+) -> tuple[Flag, ...]:
+    """What was recorded after the treatment that would forbid it now, as a warning."""
+    if given_at >= now:
+        return ()
+    since = current_eligibility(session=session, patient_id=patient_id, now=now)
+    obstacles = since.obstacles(now)
+    if not obstacles:
+        return ()
+    codes = ", ".join(dict.fromkeys(f.code for f in obstacles))
+    return (
+        Flag(
+            "found-since-treatment",
+            Severity.WARNING,
+            f"Since the sclerosant was given, the patient's standing changed ({codes}): this "
+            "would forbid treatment now. Review the patient before the next session.",
+        ),
+    )
+
+
+def _dose_weight(
+    session: Session,
+    patient_id: uuid.UUID,
+    record: CompletionCreate,
+    standing: Eligibility,
+    given_at: datetime,
+) -> tuple[float | None, tuple[Flag, ...]]:
+    """The weight for the polidocanol limit: the one the clinician states in the record, else
+    the current evaluation's, else the latest a clinician recorded before (said in a
+    warning). The patient's own record (which the front desk edits) never raises it: when it
+    says less, the lower weight sets the limit, unless the clinician stated today's."""
+    if record.weight_kg is not None:
+        return record.weight_kg, ()
+    assert standing.evaluation is not None  # a bookable standing has its evaluation
+    notes: list[Flag] = []
+    weight = standing.evaluation.weight_kg
+    if weight is None:
+        earlier = _latest_clinical_weight(session, patient_id, given_at)
+        if earlier is not None:
+            weight, when = earlier
+            notes.append(
+                Flag(
+                    "weight-from-earlier-record",
+                    Severity.WARNING,
+                    f"The current evaluation records no weight: the limit used {weight:g} kg, "
+                    f"recorded by a clinician on {when:%Y-%m-%d}.",
+                )
+            )
+    on_record = session.scalar(select(Patient.weight_kg).where(Patient.id == patient_id))
+    if weight is not None and on_record is not None and on_record < weight:
+        notes.append(
+            Flag(
+                "lower-weight-on-record",
+                Severity.WARNING,
+                f"The patient's record says {on_record:g} kg, less than the {weight:g} kg a "
+                "clinician recorded: the lower weight set the limit. State today's weight in "
+                "the treatment record to settle it.",
+            )
+        )
+        weight = on_record
+    return weight, tuple(notes)
+
+
+def _latest_clinical_weight(
+    session: Session, patient_id: uuid.UUID, before: datetime
+) -> tuple[float, datetime] | None:
+    """The latest weight a clinician recorded by `before`: on an evaluation or a treatment
+    record."""
+    evaluated = session.execute(
+        select(Evaluation.weight_kg, Evaluation.performed_at)
+        .where(
+            Evaluation.patient_id == patient_id,
+            Evaluation.weight_kg.is_not(None),
+            Evaluation.created_at <= before,
+        )
+        .order_by(Evaluation.performed_at.desc())
+        .limit(1)
+    ).first()
+    stated = session.execute(
+        select(CompletionRecord.weight_kg, CompletionRecord.administered_at)
+        .join(TreatmentSession, CompletionRecord.session_id == TreatmentSession.id)
+        .where(
+            TreatmentSession.patient_id == patient_id,
+            CompletionRecord.weight_kg.is_not(None),
+            CompletionRecord.administered_at <= before,
+        )
+        .order_by(CompletionRecord.administered_at.desc())
+        .limit(1)
+    ).first()
+    found = [(row[0], row[1]) for row in (evaluated, stated) if row and row[0] is not None]
+    return max(found, key=lambda pair: pair[1]) if found else None
 
 
 def _check_sites(record: CompletionCreate, evaluated: Sequence[str]) -> None:
