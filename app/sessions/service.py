@@ -197,6 +197,18 @@ def _load(session: Session, session_id: uuid.UUID) -> TreatmentSession:
     return found
 
 
+def _load_locked(session: Session, session_id: uuid.UUID) -> TreatmentSession:
+    """The session, read once its patient's lock is held: what a concurrent change to the
+    patient's care committed meanwhile (a completion, a move) is then seen."""
+    patient_id = session.scalar(
+        select(TreatmentSession.patient_id).where(TreatmentSession.id == session_id)
+    )
+    if patient_id is None:
+        raise NotFound(f"No session with id {session_id}.")
+    lock_patient(session, patient_id)
+    return _load(session, session_id)
+
+
 def get_session_record(*, session: Session, session_id: uuid.UUID) -> TreatmentSession:
     return _load(session, session_id)
 
@@ -367,8 +379,7 @@ def reschedule(
 ) -> TreatmentSession:
     """Move a booked session, with the same checks as booking; the old time and practitioner
     are kept in its history."""
-    visit = _load(session, session_id)
-    lock_patient(session, visit.patient_id)
+    visit = _load_locked(session, session_id)
     _require(visit, "reschedule", {SessionStatus.BOOKED})
     duration = (
         timedelta(minutes=change.duration_minutes)
@@ -504,13 +515,18 @@ def complete(
     the dose against a clinician's weight. A record written later that is refused by nothing
     but a finding recorded since is kept, with that finding as a warning: the treatment
     happened, and it counts for the next one."""
-    visit = _load(session, session_id)
-    lock_patient(session, visit.patient_id)
+    visit = _load_locked(session, session_id)
     _require(visit, "complete", _STEPS["complete"][0])
     day = treatment_day(session, visit, rules.check_in_ahead)
     given_at = _administered_at(record, visit, day, now)
+    # Given now: by everything on record, a finding committed while this request waited for
+    # the patient's lock included. Given earlier (stated): by what was on record then.
+    stated = record.administered_at is not None
     standing = current_eligibility(
-        session=session, patient_id=visit.patient_id, now=given_at, known_at=given_at
+        session=session,
+        patient_id=visit.patient_id,
+        now=given_at,
+        known_at=given_at if stated else None,
     )
     if standing.outcome.value == PatientArchived.code:
         raise PatientArchived(f"Patient {visit.patient_id} is archived: not to be treated.")
@@ -543,7 +559,7 @@ def complete(
             dose_mg=dose.dose_mg,
             limit_mg=dose.limit_mg,
         )
-    found_since = _found_since(session, visit.patient_id, given_at, now)
+    found_since = _found_since(session, visit.patient_id, now) if stated else ()
     warnings = (*dose.warnings, *weight_notes, *found_since)
     visit.completion = CompletionRecord(
         **record.model_dump(
@@ -565,12 +581,8 @@ def complete(
     return Completed(visit, warnings)
 
 
-def _found_since(
-    session: Session, patient_id: uuid.UUID, given_at: datetime, now: datetime
-) -> tuple[Flag, ...]:
+def _found_since(session: Session, patient_id: uuid.UUID, now: datetime) -> tuple[Flag, ...]:
     """What was recorded after the treatment that would forbid it now, as a warning."""
-    if given_at >= now:
-        return ()
     since = current_eligibility(session=session, patient_id=patient_id, now=now)
     obstacles = since.obstacles(now)
     if not obstacles:
