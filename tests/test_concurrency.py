@@ -10,14 +10,17 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
-from datetime import timedelta
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
 from fastapi.testclient import TestClient
 
 from tests.conftest import (
+    NO_RISKS,
     TEST_SECRET_KEY,
     WEEKDAYS_9_TO_17,
     eligible_patient,
@@ -113,3 +116,86 @@ def test_one_patient_booked_twice_at_once_gets_one_session(
         len(client.get("/api/v1/sessions", params={"patient_id": patient["id"]}).json()["items"])
         == 1
     )
+
+
+def _zone_in_the_day() -> str:
+    """A time zone where it is now well inside the day: a session starting in a few minutes
+    is on today's date there, so its patient can be checked in and treated now."""
+    for zone in ("UTC", "Asia/Tokyo", "America/New_York", "Asia/Kolkata", "Pacific/Honolulu"):
+        if 2 <= datetime.now(ZoneInfo(zone)).hour < 20:
+            return zone
+    raise AssertionError("one of those zones is always between 02:00 and 20:00")
+
+
+def _in_parallel(*calls: Callable[[], httpx.Response]) -> list[httpx.Response]:
+    barrier = threading.Barrier(len(calls))
+    answers: list[httpx.Response | None] = [None] * len(calls)
+
+    def run(index: int) -> None:
+        barrier.wait()
+        answers[index] = calls[index]()
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(calls))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return [a for a in answers if a is not None]
+
+
+def test_a_contraindication_recorded_as_the_treatment_is_given_is_seen_by_one_of_them(
+    client: TestClient, two_servers: tuple[str, str]
+) -> None:
+    """Completion on one server, an evaluation finding an acute thrombosis on the other, at
+    the same moment, again and again: either the completion is refused, or it went first and
+    the evaluation does not list the session as still to be treated. Never both silent."""
+    zone = _zone_in_the_day()
+    always = [{"weekday": d, "start": "00:00", "end": "23:59"} for d in range(7)]
+    doctor = new_practitioner(client, time_zone=zone, availability=always)
+    headers = {"Authorization": client.headers["Authorization"]}
+    record = {"treated_sites": ["left_calf"], "sclerosant": "polidocanol"}
+    record |= {"concentration_percent": 0.5, "volume_ml": 2}
+    outcomes = Counter()
+    with (
+        httpx.Client(base_url=two_servers[0], headers=headers, timeout=60) as first,
+        httpx.Client(base_url=two_servers[1], headers=headers, timeout=60) as second,
+    ):
+        for round_ in range(8):
+            patient = eligible_patient(client, doctor["id"], given_name=f"Round{round_}")
+            start = datetime.now(UTC) + timedelta(minutes=2 + 16 * round_)
+            booked = client.post(
+                "/api/v1/sessions",
+                json={
+                    "patient_id": patient["id"],
+                    "practitioner_id": doctor["id"],
+                    "start": start.isoformat(),
+                    "duration_minutes": 15,
+                },
+            )
+            assert booked.status_code == 201, booked.text
+            visit = booked.json()["id"]
+            assert client.post(f"/api/v1/sessions/{visit}/check-in").status_code == 200
+            finding = {
+                "practitioner_id": doctor["id"],
+                "performed_at": datetime.now(UTC).isoformat(),
+                "spider_vein_sites": ["left_calf"],
+                "ceap_class": "C1",
+                "varicose_veins": "absent",
+                "risk_factors": {**NO_RISKS, "acute_thrombosis": True},
+                "benefits_and_risks_explained": True,
+            }
+            completed, evaluated = _in_parallel(
+                lambda visit=visit: first.post(f"/api/v1/sessions/{visit}/complete", json=record),
+                lambda patient=patient, finding=finding: second.post(
+                    f"/api/v1/patients/{patient['id']}/evaluations", json=finding
+                ),
+            )
+            assert evaluated.status_code == 201, evaluated.text
+            listed = visit in [s["id"] for s in evaluated.json()["affected_sessions"]]
+            if completed.status_code == 200:
+                assert not listed, "treated, yet listed as still to be treated"
+            else:
+                assert completed.json()["code"] == "eligibility-blocked", completed.text
+                assert listed
+            outcomes[completed.status_code] += 1
+    assert sum(outcomes.values()) == 8
