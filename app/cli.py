@@ -57,8 +57,8 @@ def _database(settings: Settings) -> Iterator[Session]:
     upgrade_to_head(settings.database_url)
     engine = make_engine(settings.database_url)
     try:
-        with make_sessionmaker(engine).begin() as session:
-            yield session
+        with make_sessionmaker(engine).begin() as db:
+            yield db
     finally:
         engine.dispose()
 
@@ -67,15 +67,15 @@ def _seed_demo(settings: Settings, args: argparse.Namespace) -> int:
     from app.audit.service import AuditTrail, command_line
     from app.demo import seed_demo_clinic, seed_demo_users
 
-    with _database(settings) as session:
-        audit = AuditTrail(session, command_line("seed-demo"))
+    with _database(settings) as db:
+        audit = AuditTrail(db, command_line("seed-demo"))
         added = seed_demo_clinic(
-            session=session,
+            db=db,
             audit=audit,
             time_zone=settings.clinic_time_zone,
             validity_months=settings.evaluation_validity_months,
         )
-        logins = seed_demo_users(session=session, audit=audit)
+        logins = seed_demo_users(db=db, audit=audit)
     print(
         f"sclerosched: demo clinic ready ({added.practitioners} practitioners, "
         f"{added.patients} patients and {added.evaluations} evaluations added; "
@@ -108,9 +108,9 @@ def _create_user(settings: Settings, args: argparse.Namespace) -> int:
 
     try:
         data = UserCreate(username=args.username, password=_read_password(args), role=args.role)
-        with _database(settings) as session:
-            user = create_user(session=session, data=data)
-            AuditTrail(session, command_line("create-user")).record(
+        with _database(settings) as db:
+            user = create_user(db=db, data=data)
+            AuditTrail(db, command_line("create-user")).record(
                 "create", Resource.USER, user.id, patient_id=None
             )
     except ValidationError as exc:
@@ -134,9 +134,9 @@ def _create_api_key(settings: Settings, args: argparse.Namespace) -> int:
     except ValidationError as exc:
         print(f"sclerosched: {exc.errors()[0]['msg']}", file=sys.stderr)
         return 1
-    with _database(settings) as session:
-        created = create_api_key(session=session, data=data)
-        AuditTrail(session, command_line("create-api-key")).record(
+    with _database(settings) as db:
+        created = create_api_key(db=db, data=data)
+        AuditTrail(db, command_line("create-api-key")).record(
             "create", Resource.API_KEY, created.record.id, patient_id=None
         )
     print(f"sclerosched: API key {created.record.prefix}... ({data.role}) for {data.name!r}:")

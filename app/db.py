@@ -66,27 +66,27 @@ def database_is_reachable(engine: Engine) -> bool:
     return True
 
 
-def _session(request: Request, *, may_write: bool) -> Iterator[Session]:
+def _db(request: Request, *, may_write: bool) -> Iterator[Session]:
     factory: sessionmaker[Session] = request.app.state.sessionmaker
-    with factory() as session:
+    with factory() as db:
         if may_write:
-            session.connection(execution_options={WRITE_LOCK: True})
-        yield session
-        session.commit()
+            db.connection(execution_options={WRITE_LOCK: True})
+        yield db
+        db.commit()
 
 
-def get_session(request: Request) -> Iterator[Session]:
+def get_db(request: Request) -> Iterator[Session]:
     """One session per request. Committed when the route returns, before the response is sent.
 
     Its transaction starts holding the write lock (SQLite only): almost every request writes,
     if only its audit event, and a read transaction upgraded to a write later may fail.
     """
-    yield from _session(request, may_write=True)
+    yield from _db(request, may_write=True)
 
 
-def get_read_session(request: Request) -> Iterator[Session]:
+def get_read_db(request: Request) -> Iterator[Session]:
     """For a route that only reads and leaves no audit event (calendars, free slots)."""
-    yield from _session(request, may_write=False)
+    yield from _db(request, may_write=False)
 
 
 @contextmanager
@@ -95,15 +95,15 @@ def transaction(request: Request, *, write: bool) -> Iterator[Session]:
     keep a trace (a refused login, a denied attempt) that must outlive the request's failure.
     Committed if `write`, else rolled back."""
     factory: sessionmaker[Session] = request.app.state.sessionmaker
-    with factory() as session:
+    with factory() as db:
         if write:
-            session.connection(execution_options={WRITE_LOCK: True})
-        yield session
+            db.connection(execution_options={WRITE_LOCK: True})
+        yield db
         if write:
-            session.commit()
+            db.commit()
 
 
 # scope="function": the commit above runs right after the route, inside the request, so a
 # failing commit becomes an error response instead of a lost write after a 2xx.
-SessionDep = Annotated[Session, Depends(get_session, scope="function")]
-ReadSessionDep = Annotated[Session, Depends(get_read_session, scope="function")]
+Db = Annotated[Session, Depends(get_db, scope="function")]
+ReadDb = Annotated[Session, Depends(get_read_db, scope="function")]

@@ -98,16 +98,16 @@ def demo_id(kind: str, index: int) -> uuid.UUID:
 
 
 def seed_demo_clinic(
-    *, session: Session, audit: AuditTrail, time_zone: str, validity_months: int = 12
+    *, db: Session, audit: AuditTrail, time_zone: str, validity_months: int = 12
 ) -> SeedResult:
     """Add the demo records that are missing; fixed ids make a second run add nothing. Each
     record added is written to the audit trail as the command's doing."""
     practitioners = 0
     for index, (name, hours) in enumerate(_PRACTITIONERS, start=1):
         practitioner_id = demo_id("practitioner", index)
-        if session.get(Practitioner, practitioner_id) is not None:
+        if db.get(Practitioner, practitioner_id) is not None:
             continue
-        session.add(
+        db.add(
             Practitioner(
                 id=practitioner_id,
                 name=name,
@@ -128,9 +128,9 @@ def seed_demo_clinic(
     patients = 0
     for index, (given, family, born, sex, weight, phone) in enumerate(_PATIENTS, start=1):
         patient_id = demo_id("patient", index)
-        if session.get(Patient, patient_id) is not None:
+        if db.get(Patient, patient_id) is not None:
             continue
-        session.add(
+        db.add(
             Patient(
                 id=patient_id,
                 given_name=given,
@@ -146,19 +146,19 @@ def seed_demo_clinic(
         )
         audit.record("create", Resource.PATIENT, patient_id, patient_id=patient_id)
         patients += 1
-    session.flush()
-    evaluations = _seed_evaluations(session=session, audit=audit, validity_months=validity_months)
+    db.flush()
+    evaluations = _seed_evaluations(db=db, audit=audit, validity_months=validity_months)
     return SeedResult(practitioners=practitioners, patients=patients, evaluations=evaluations)
 
 
-def _seed_evaluations(*, session: Session, audit: AuditTrail, validity_months: int) -> int:
+def _seed_evaluations(*, db: Session, audit: AuditTrail, validity_months: int) -> int:
     """Evaluations recorded through the service, so the rules compute their outcomes."""
     now = datetime.now(UTC)
     performed_at = now.replace(microsecond=0) - timedelta(days=14)
     added = 0
     for index, changes in _EVALUATIONS.items():
         patient_id = demo_id("patient", index)
-        if session.scalar(select(Evaluation.id).where(Evaluation.patient_id == patient_id)):
+        if db.scalar(select(Evaluation.id).where(Evaluation.patient_id == patient_id)):
             continue
         body: dict[str, Any] = {
             "practitioner_id": demo_id("practitioner", 1),
@@ -176,7 +176,7 @@ def _seed_evaluations(*, session: Session, audit: AuditTrail, validity_months: i
                 "completed_on": (performed_at - timedelta(days=60)).date(),
             }
         evaluation = record_evaluation(
-            session=session,
+            db=db,
             patient_id=patient_id,
             data=EvaluationCreate.model_validate(body),
             validity_months=validity_months,
@@ -191,20 +191,18 @@ def demo_username(role: Role) -> str:
     return f"demo-{role.value}"
 
 
-def seed_demo_users(*, session: Session, audit: AuditTrail) -> dict[str, str | None]:
+def seed_demo_users(*, db: Session, audit: AuditTrail) -> dict[str, str | None]:
     """One demo user per role. A missing one is created with a random password, returned to
     be printed (a demo clinic has no well-known login); one that exists is left as it is, its
     password and status included (None): an admin may have changed or switched it off."""
     logins: dict[str, str | None] = {}
     for role in Role:
         username = demo_username(role)
-        if session.scalar(select(User.id).where(User.username == username)) is not None:
+        if db.scalar(select(User.id).where(User.username == username)) is not None:
             logins[username] = None
             continue
         password = secrets.token_urlsafe(12)
-        user = create_user(
-            session=session, data=UserCreate(username=username, password=password, role=role)
-        )
+        user = create_user(db=db, data=UserCreate(username=username, password=password, role=role))
         audit.record("create", Resource.USER, user.id, patient_id=None)
         logins[username] = password
     return logins

@@ -100,12 +100,12 @@ class Keyset:
 
 
 def paginate(
-    session: Session, query: Select[RowT], keyset: Keyset, *, limit: int, cursor: str | None
+    db: Session, query: Select[RowT], keyset: Keyset, *, limit: int, cursor: str | None
 ) -> tuple[Sequence[RowT], str | None]:
     """One page of `query` in keyset order, and the cursor of the next page (None: last)."""
     if cursor is not None:
         query = _after(query, keyset, _cursor_key(cursor, keyset))
-    rows = session.scalars(query.order_by(*_order(keyset)).limit(limit + 1)).all()
+    rows = db.scalars(query.order_by(*_order(keyset)).limit(limit + 1)).all()
     page = rows[:limit]
     if len(rows) <= limit:
         return page, None
@@ -113,7 +113,7 @@ def paginate(
 
 
 def paginate_kept(
-    session: Session,
+    db: Session,
     query: Select[RowT],
     keyset: Keyset,
     *,
@@ -128,7 +128,7 @@ def paginate_kept(
     kept: list[RowT] = []
     while len(kept) <= limit:
         scan = query if after is None else _after(query, keyset, after)
-        rows = session.scalars(scan.order_by(*_order(keyset)).limit(batch)).all()
+        rows = db.scalars(scan.order_by(*_order(keyset)).limit(batch)).all()
         kept += [row for row, shown in zip(rows, keep(rows), strict=True) if shown]
         if len(rows) < batch:
             break

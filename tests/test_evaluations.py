@@ -521,9 +521,9 @@ def test_omitted_risk_factors_count_as_unknown(client: TestClient, people: tuple
 def test_the_demo_clinics_cases_hold_through_http(
     app: Any, client: TestClient, demo_patient: int, outcome: str, bookable: bool, codes: list[str]
 ) -> None:
-    with app.state.sessionmaker.begin() as session:
-        audit = AuditTrail(session, command_line("seed-demo"))
-        seed_demo_clinic(session=session, audit=audit, time_zone="Europe/Paris")
+    with app.state.sessionmaker.begin() as db:
+        audit = AuditTrail(db, command_line("seed-demo"))
+        seed_demo_clinic(db=db, audit=audit, time_zone="Europe/Paris")
     patient_id = demo_id("patient", demo_patient)
     standing = client.get(f"/api/v1/patients/{patient_id}/eligibility").json()
     assert (standing["outcome"], standing["bookable"]) == (outcome, bookable)

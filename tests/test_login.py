@@ -331,11 +331,11 @@ def test_the_last_active_admin_stays_one(app: FastAPI, make_user: UserFactory) -
 
     only = make_user(Role.ADMIN, "only.admin")
     make_user(Role.ADMIN, "retired.admin", active=False)
-    with app.state.sessionmaker.begin() as session:
+    with app.state.sessionmaker.begin() as db:
         for change in (UserUpdate(active=False), UserUpdate(role=Role.RECEPTIONIST)):
             try:
                 update_user(
-                    session=session,
+                    db=db,
                     user_id=only,
                     changes=change,
                     expected_version=None,

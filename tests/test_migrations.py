@@ -298,13 +298,13 @@ def test_the_database_refuses_a_session_over_an_hour(app: FastAPI, client: TestC
         "start_at": start,
         "status": SessionStatus.BOOKED,
     }
-    with app.state.sessionmaker.begin() as session:
-        session.add(TreatmentSession(**row, end_at=start + LONGEST_SESSION))
+    with app.state.sessionmaker.begin() as db:
+        db.add(TreatmentSession(**row, end_at=start + LONGEST_SESSION))
     later = start + timedelta(days=1)
     too_long = TreatmentSession(
         **{**row, "start_at": later}, end_at=later + LONGEST_SESSION + timedelta(seconds=1)
     )
-    with app.state.sessionmaker() as session:
-        session.add(too_long)
+    with app.state.sessionmaker() as db:
+        db.add(too_long)
         with pytest.raises(IntegrityError):
-            session.commit()
+            db.commit()

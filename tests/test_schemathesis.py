@@ -22,9 +22,9 @@ from tests.conftest import UserFactory, bearer
 @pytest.fixture
 def api_schema(app: FastAPI, engine: object) -> schemathesis.BaseSchema:
     # Some real rows, so generated ids and filters sometimes hit something.
-    with app.state.sessionmaker.begin() as session:
-        audit = AuditTrail(session, command_line("seed-demo"))
-        seed_demo_clinic(session=session, audit=audit, time_zone="Europe/Paris")
+    with app.state.sessionmaker.begin() as db:
+        audit = AuditTrail(db, command_line("seed-demo"))
+        seed_demo_clinic(db=db, audit=audit, time_zone="Europe/Paris")
     return schemathesis.openapi.from_asgi("/openapi.json", app)
 
 

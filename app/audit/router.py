@@ -12,7 +12,7 @@ from app.audit.schemas import AuditEventRead
 from app.audit.service import Resource
 from app.auth.dependencies import AuditDep, CallerFirstRoute, requires
 from app.auth.permissions import Permission
-from app.db import SessionDep
+from app.db import Db
 from app.errors import InvalidCursor, InvalidQuery, problem_responses
 from app.models import AuditOutcome
 from app.pagination import Cursor, Limit, Page
@@ -28,7 +28,7 @@ router = APIRouter(prefix="/api/v1/audit-events", tags=["audit"], route_class=Ca
     responses=problem_responses(InvalidCursor, InvalidQuery),
 )
 def list_audit_events(
-    session: SessionDep,
+    db: Db,
     audit: AuditDep,
     patient_id: uuid.UUID | None = None,
     actor_id: Annotated[uuid.UUID | None, Query(description="A user's or API key's id")] = None,
@@ -45,7 +45,7 @@ def list_audit_events(
     leaves one event per record it showed), every login and every denied attempt. Reading the
     trail is itself recorded."""
     items, next_cursor = service.list_events(
-        session=session,
+        db=db,
         patient_id=patient_id,
         actor_id=actor_id,
         resource_type=resource_type,

@@ -74,8 +74,8 @@ class Changed:
 class AuditTrail:
     """Writes events in the caller's transaction: they commit, or vanish, with the change."""
 
-    def __init__(self, session: Session, actor: Actor) -> None:
-        self._session = session
+    def __init__(self, db: Session, actor: Actor) -> None:
+        self._db = db
         self._actor = actor
 
     def record(
@@ -99,7 +99,7 @@ class AuditTrail:
         )
         if changes:
             row["changes"] = {name: {"old": c.old, "new": c.new} for name, c in changes.items()}
-        self._session.execute(insert(AuditEvent), [row])
+        self._db.execute(insert(AuditEvent), [row])
 
     def record_each(self, action: str, resource_type: Resource, accesses: Iterable[Access]) -> None:
         """One event per record, e.g. for each patient a list disclosed."""
@@ -108,14 +108,14 @@ class AuditTrail:
             for a in accesses
         ]
         if rows:
-            self._session.execute(insert(AuditEvent), rows)
+            self._db.execute(insert(AuditEvent), rows)
 
     def record_denied(
         self, action: str, resource_type: Resource, access: Access, detail: str
     ) -> None:
         """An attempt that was refused (a role without the permission, a failed login)."""
         row = _row(self._actor, action, resource_type, access, AuditOutcome.DENIED, detail)
-        self._session.execute(insert(AuditEvent), [row])
+        self._db.execute(insert(AuditEvent), [row])
 
 
 def _row(
@@ -151,7 +151,7 @@ _PATIENT_COLUMNS = {
 
 
 def patient_of(
-    *, session: Session, resource_type: Resource, resource_id: uuid.UUID | None
+    *, db: Session, resource_type: Resource, resource_id: uuid.UUID | None
 ) -> uuid.UUID | None:
     """The patient a record belongs to, if it is a patient's record and exists."""
     if resource_id is None:
@@ -162,7 +162,7 @@ def patient_of(
     if column is None:
         return None
     primary_key = column.class_.id
-    return session.scalar(select(column).where(primary_key == resource_id))
+    return db.scalar(select(column).where(primary_key == resource_id))
 
 
 _NEWEST_FIRST = Keyset(
@@ -174,7 +174,7 @@ _NEWEST_FIRST = Keyset(
 
 def list_events(
     *,
-    session: Session,
+    db: Session,
     patient_id: uuid.UUID | None,
     actor_id: uuid.UUID | None,
     resource_type: Resource | None,
@@ -203,4 +203,4 @@ def list_events(
         query = query.where(AuditEvent.at >= since)
     if until is not None:
         query = query.where(AuditEvent.at < until)
-    return paginate(session, query, _NEWEST_FIRST, limit=limit, cursor=cursor)
+    return paginate(db, query, _NEWEST_FIRST, limit=limit, cursor=cursor)

@@ -19,7 +19,7 @@ from app.audit.service import Access, Actor, AuditTrail, Resource, patient_of
 from app.auth import service
 from app.auth.permissions import Permission, allows
 from app.auth.service import AuthenticationRequired, Forbidden, InvalidToken, Principal
-from app.db import SessionDep, transaction
+from app.db import Db, transaction
 from app.logging import current_request_id
 
 TOKEN_URL = "/api/v1/auth/token"  # noqa: S105 - a path, not a secret
@@ -52,9 +52,9 @@ def authenticate(
             "Send `Authorization: Bearer <token or API key>`; "
             f"staff get a token from POST {TOKEN_URL}."
         )
-    with transaction(request, write=False) as session:
+    with transaction(request, write=False) as db:
         found = service.identify(
-            session=session,
+            db=db,
             credential=token,
             signing_key=request.app.state.signing_key,
             now=datetime.now(UTC),
@@ -119,13 +119,13 @@ def actor_of(principal: Principal) -> Actor:
     )
 
 
-def get_audit(request: Request, session: SessionDep) -> AuditTrail:
+def get_audit(request: Request, db: Db) -> AuditTrail:
     """The audit trail, writing in the request's transaction as the caller checked by
     `requires`."""
     principal: Principal | None = getattr(request.state, "principal", None)
     if principal is None:  # a route that audits must say what it requires
         raise RuntimeError(f"{request.url.path} audits without a `requires` dependency")
-    return AuditTrail(session, actor_of(principal))
+    return AuditTrail(db, actor_of(principal))
 
 
 AuditDep = Annotated[AuditTrail, Depends(get_audit)]
@@ -171,9 +171,9 @@ def _record_denial(
                 resource_id = None
             break
     # Its own transaction: the request fails, the trace of the attempt stays.
-    with transaction(request, write=True) as session:
-        patient_id = patient_of(session=session, resource_type=resource, resource_id=resource_id)
-        AuditTrail(session, actor_of(principal)).record_denied(
+    with transaction(request, write=True) as db:
+        patient_id = patient_of(db=db, resource_type=resource, resource_id=resource_id)
+        AuditTrail(db, actor_of(principal)).record_denied(
             verb or "access", resource, Access(resource_id, patient_id), detail
         )
 

@@ -24,7 +24,7 @@ from app.auth.schemas import (
     UserUpdate,
 )
 from app.config import Settings
-from app.db import SessionDep, transaction
+from app.db import Db, transaction
 from app.errors import DomainError, InvalidCursor, NotFound, VersionMismatch, problem_responses
 from app.http import ExpectedVersion, set_etag
 from app.logging import current_request_id
@@ -65,19 +65,19 @@ def log_in(
     settings: Settings = request.app.state.settings
     policy = _policy(settings)
     now = datetime.now(UTC)
-    with transaction(request, write=False) as session:
+    with transaction(request, write=False) as db:
         attempt = service.check_password(
-            session=session, username=username, password=password, now=now, policy=policy
+            db=db, username=username, password=password, now=now, policy=policy
         )
     # Its own transaction, committed whatever the answer: a failure must be counted.
-    with transaction(request, write=True) as session:
-        result = service.settle_login(session=session, attempt=attempt, now=now, policy=policy)
+    with transaction(request, write=True) as db:
+        result = service.settle_login(db=db, attempt=attempt, now=now, policy=policy)
         if isinstance(result, DomainError):
-            trail = AuditTrail(session, _anonymous(username))
+            trail = AuditTrail(db, _anonymous(username))
             trail.record_denied("log-in", Resource.USER, Access(None, None), result.code)
         else:
             actor = Actor("user", result.id, result.username, result.role, current_request_id())
-            AuditTrail(session, actor).record("log-in", Resource.USER, result.id, patient_id=None)
+            AuditTrail(db, actor).record("log-in", Resource.USER, result.id, patient_id=None)
             token = service.issue_token(
                 user=result, signing_key=request.app.state.signing_key, now=now, policy=policy
             )
@@ -113,13 +113,11 @@ def who_am_i(principal: CurrentPrincipal) -> PrincipalRead:
     dependencies=[requires(Permission.USERS_MANAGE)],
     responses=problem_responses(service.UsernameTaken),
 )
-def create_user(
-    body: UserCreate, session: SessionDep, audit: AuditDep, response: Response
-) -> UserRead:
+def create_user(body: UserCreate, db: Db, audit: AuditDep, response: Response) -> UserRead:
     """A staff account with a role: `admin`, `clinician`, `receptionist` or `integration`.
     Usernames are not case-sensitive; the password (12 characters or more) is stored as an
     Argon2id hash."""
-    user = service.create_user(session=session, data=body)
+    user = service.create_user(db=db, data=body)
     audit.record("create", Resource.USER, user.id, patient_id=None)
     response.headers["Location"] = f"{router.prefix}/users/{user.id}"
     set_etag(response, user.version)
@@ -132,9 +130,9 @@ def create_user(
     dependencies=[requires(Permission.USERS_MANAGE)],
     responses=problem_responses(InvalidCursor),
 )
-def list_users(session: SessionDep, limit: Limit = 50, cursor: Cursor = None) -> Page[UserRead]:
+def list_users(db: Db, limit: Limit = 50, cursor: Cursor = None) -> Page[UserRead]:
     """Staff accounts by username, a page at a time."""
-    items, next_cursor = service.list_users(session=session, limit=limit, cursor=cursor)
+    items, next_cursor = service.list_users(db=db, limit=limit, cursor=cursor)
     return Page(items=[UserRead.model_validate(u) for u in items], next_cursor=next_cursor)
 
 
@@ -147,7 +145,7 @@ def list_users(session: SessionDep, limit: Limit = 50, cursor: Cursor = None) ->
 def update_user(
     user_id: uuid.UUID,
     body: UserUpdate,
-    session: SessionDep,
+    db: Db,
     audit: AuditDep,
     response: Response,
     if_match: ExpectedVersion,
@@ -158,7 +156,7 @@ def update_user(
     account on again does not revive them). Nobody switches off or demotes their own account
     (409 `own-account`), and the last active admin stays one (409 `last-admin`)."""
     user = service.update_user(
-        session=session,
+        db=db,
         user_id=user_id,
         changes=body,
         expected_version=if_match,
@@ -180,10 +178,10 @@ def update_user(
     dependencies=[requires(Permission.API_KEYS_MANAGE)],
     responses=problem_responses(),
 )
-def create_api_key(body: ApiKeyCreate, session: SessionDep, audit: AuditDep) -> ApiKeyCreated:
+def create_api_key(body: ApiKeyCreate, db: Db, audit: AuditDep) -> ApiKeyCreated:
     """A key for an integration (role `integration` unless said otherwise). The key is in
     this answer only: store it in the integration's secrets; the service keeps a hash."""
-    created = service.create_api_key(session=session, data=body)
+    created = service.create_api_key(db=db, data=body)
     audit.record("create", Resource.API_KEY, created.record.id, patient_id=None)
     read = ApiKeyRead.model_validate(created.record)
     return ApiKeyCreated(**read.model_dump(), key=created.secret)
@@ -196,7 +194,7 @@ def create_api_key(body: ApiKeyCreate, session: SessionDep, audit: AuditDep) -> 
     responses=problem_responses(InvalidCursor),
 )
 def list_api_keys(
-    session: SessionDep,
+    db: Db,
     include_revoked: Annotated[bool, Query(description="Show revoked keys too")] = False,
     limit: Limit = 50,
     cursor: Cursor = None,
@@ -204,7 +202,7 @@ def list_api_keys(
     """Keys newest first, without their secrets (only the first characters, to tell them
     apart)."""
     items, next_cursor = service.list_api_keys(
-        session=session, include_revoked=include_revoked, limit=limit, cursor=cursor
+        db=db, include_revoked=include_revoked, limit=limit, cursor=cursor
     )
     return Page(items=[ApiKeyRead.model_validate(k) for k in items], next_cursor=next_cursor)
 
@@ -215,8 +213,8 @@ def list_api_keys(
     dependencies=[requires(Permission.API_KEYS_MANAGE)],
     responses=problem_responses(NotFound),
 )
-def revoke_api_key(key_id: uuid.UUID, session: SessionDep, audit: AuditDep) -> ApiKeyRead:
+def revoke_api_key(key_id: uuid.UUID, db: Db, audit: AuditDep) -> ApiKeyRead:
     """The key stops working at once. Its record stays, marked revoked, for the audit trail."""
-    key = service.revoke_api_key(session=session, key_id=key_id, now=datetime.now(UTC))
+    key = service.revoke_api_key(db=db, key_id=key_id, now=datetime.now(UTC))
     audit.record("revoke", Resource.API_KEY, key.id, patient_id=None)
     return ApiKeyRead.model_validate(key)

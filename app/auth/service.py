@@ -93,13 +93,13 @@ class Refused:
 
 
 def identify(
-    *, session: Session, credential: str, signing_key: str, now: datetime
+    *, db: Session, credential: str, signing_key: str, now: datetime
 ) -> Principal | Refused | None:
     """The principal a bearer credential (login token or API key) stands for, if it is valid:
     the user still active, the token newer than their sessions' cut-off, the key not revoked.
     Role and status are read now, so a change takes effect at once."""
     if credentials.looks_like_api_key(credential):
-        key = session.scalar(
+        key = db.scalar(
             select(ApiKey).where(ApiKey.key_hash == credentials.api_key_hash(credential))
         )
         if key is None:
@@ -113,7 +113,7 @@ def identify(
     claims = credentials.read_token(credential, key=signing_key)
     if claims is None:
         return None
-    user = session.get(User, claims.user_id)
+    user = db.get(User, claims.user_id)
     if user is None:
         return None
     holder = Principal(kind="user", id=user.id, name=user.username, role=user.role)
@@ -141,15 +141,15 @@ class LoginAttempt:
 
 
 def check_password(
-    *, session: Session, username: str, password: str, now: datetime, policy: LoginPolicy
+    *, db: Session, username: str, password: str, now: datetime, policy: LoginPolicy
 ) -> LoginAttempt:
     """Check a username and password: the slow part of logging in (Argon2), done outside
     any lock. An unknown username takes as long as a known one; a username already paused
     is not checked at all (so a flood of guesses costs no hashing)."""
     name = username.strip().casefold()[:64]
-    if _paused_for(session, name, now, policy) is not None:
+    if _paused_for(db, name, now, policy) is not None:
         return LoginAttempt(name, None)
-    user = session.scalar(select(User).where(User.username == name))
+    user = db.scalar(select(User).where(User.username == name))
     if user is None:
         credentials.spend_verification_time(password)
         return LoginAttempt(name, None)
@@ -160,7 +160,7 @@ def check_password(
 
 
 def settle_login(
-    *, session: Session, attempt: LoginAttempt, now: datetime, policy: LoginPolicy
+    *, db: Session, attempt: LoginAttempt, now: datetime, policy: LoginPolicy
 ) -> User | DomainError:
     """Count the attempt against the throttle, one attempt per username at a time.
 
@@ -168,28 +168,28 @@ def settle_login(
     the caller commits the failure recorded here before answering. No refusal says whether
     the username exists: unknown, wrong password and switched off read the same.
     """
-    _serialize_attempts(session, attempt.username)
-    session.execute(delete(LoginFailure).where(LoginFailure.at <= now - policy.window))
+    _serialize_attempts(db, attempt.username)
+    db.execute(delete(LoginFailure).where(LoginFailure.at <= now - policy.window))
     # Counted again under the lock: guesses racing in parallel cannot slip past the limit.
-    wait = _paused_for(session, attempt.username, now, policy)
+    wait = _paused_for(db, attempt.username, now, policy)
     if wait is not None:
         return TooManyLoginAttempts(
             f"Too many failed logins for this username; try again in {wait} seconds.",
             headers={"Retry-After": str(wait)},
         )
-    user = session.get(User, attempt.user_id) if attempt.user_id else None
+    user = db.get(User, attempt.user_id) if attempt.user_id else None
     if user is not None and user.active:
-        session.execute(delete(LoginFailure).where(LoginFailure.username == attempt.username))
+        db.execute(delete(LoginFailure).where(LoginFailure.username == attempt.username))
         if attempt.new_hash is not None:
             user.password_hash = attempt.new_hash
         return user
-    session.add(LoginFailure(username=attempt.username, at=now))
+    db.add(LoginFailure(username=attempt.username, at=now))
     return InvalidCredentials("The username or the password is wrong, or the account is off.")
 
 
-def _paused_for(session: Session, name: str, now: datetime, policy: LoginPolicy) -> int | None:
+def _paused_for(db: Session, name: str, now: datetime, policy: LoginPolicy) -> int | None:
     """Seconds until the username may try again, or None if it may try now."""
-    failures = session.scalars(
+    failures = db.scalars(
         select(LoginFailure.at)
         .where(LoginFailure.username == name, LoginFailure.at > now - policy.window)
         .order_by(LoginFailure.at)
@@ -201,11 +201,11 @@ def _paused_for(session: Session, name: str, now: datetime, policy: LoginPolicy)
     return max(1, math.ceil((unlocks - now).total_seconds()))
 
 
-def _serialize_attempts(session: Session, name: str) -> None:
+def _serialize_attempts(db: Session, name: str) -> None:
     # Concurrent attempts for one username are counted one after another. (SQLite: the
     # transaction's write lock does it.)
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(
+    if db.get_bind().dialect.name == "postgresql":
+        db.execute(
             text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"),
             {"key": f"login:{name}"},
         )
@@ -222,7 +222,7 @@ def issue_token(*, user: User, signing_key: str, now: datetime, policy: LoginPol
 _BY_USERNAME = Keyset(columns=(User.username, User.id), parsers=(str, cursor_uuid))
 
 
-def create_user(*, session: Session, data: UserCreate) -> User:
+def create_user(*, db: Session, data: UserCreate) -> User:
     user = User(
         username=data.username.casefold(),
         password_hash=credentials.hash_password(data.password),
@@ -231,27 +231,25 @@ def create_user(*, session: Session, data: UserCreate) -> User:
         password_changed_at=utcnow(),
         sessions_valid_from=utcnow(),
     )
-    session.add(user)
-    _flush_username(session, user.username)
+    db.add(user)
+    _flush_username(db, user.username)
     return user
 
 
-def get_user(*, session: Session, user_id: uuid.UUID) -> User:
-    user = session.get(User, user_id)
+def get_user(*, db: Session, user_id: uuid.UUID) -> User:
+    user = db.get(User, user_id)
     if user is None:
         raise NotFound(f"No user with id {user_id}.")
     return user
 
 
-def list_users(
-    *, session: Session, limit: int, cursor: str | None
-) -> tuple[Sequence[User], str | None]:
-    return paginate(session, select(User), _BY_USERNAME, limit=limit, cursor=cursor)
+def list_users(*, db: Session, limit: int, cursor: str | None) -> tuple[Sequence[User], str | None]:
+    return paginate(db, select(User), _BY_USERNAME, limit=limit, cursor=cursor)
 
 
 def update_user(
     *,
-    session: Session,
+    db: Session,
     user_id: uuid.UUID,
     changes: UserUpdate,
     expected_version: int | None,
@@ -259,7 +257,7 @@ def update_user(
 ) -> User:
     """Change a role, switch an account off or on, reset a password. Nobody switches off or
     demotes their own account, and the clinic always keeps one active admin."""
-    user = get_user(session=session, user_id=user_id)
+    user = get_user(db=db, user_id=user_id)
     if expected_version is not None and expected_version != user.version:
         raise VersionMismatch(f"User {user_id} is at version {user.version}.")
     loses_admin = (
@@ -269,7 +267,7 @@ def update_user(
     )
     if loses_admin and user.id == acting_user_id:
         raise OwnAccount("You cannot switch off or demote your own account: ask another admin.")
-    if loses_admin and _active_admins(session) <= {user.id}:
+    if loses_admin and _active_admins(db) <= {user.id}:
         raise LastAdmin("This is the last active admin: make another user admin first.")
     now = utcnow()
     if changes.role is not None:
@@ -281,16 +279,16 @@ def update_user(
     if changes.password is not None:
         user.password_hash = credentials.hash_password(changes.password)
         user.password_changed_at = user.sessions_valid_from = now
-    session.flush()
+    db.flush()
     return user
 
 
-def _active_admins(session: Session) -> set[uuid.UUID]:
+def _active_admins(db: Session) -> set[uuid.UUID]:
     """The active admins, their rows locked in one order (PostgreSQL; SQLite holds its write
     lock already): two admins demoting each other at once are served one after the other, and
     the second sees the first one's change."""
     return set(
-        session.scalars(
+        db.scalars(
             select(User.id)
             .where(User.role == Role.ADMIN, User.active.is_(True))
             .order_by(User.id)
@@ -299,12 +297,12 @@ def _active_admins(session: Session) -> set[uuid.UUID]:
     )
 
 
-def _flush_username(session: Session, username: str) -> None:
-    taken = session.scalar(select(User.id).where(User.username == username))
+def _flush_username(db: Session, username: str) -> None:
+    taken = db.scalar(select(User.id).where(User.username == username))
     if taken is not None:
         raise UsernameTaken(f"The username {username!r} is already in use.")
     try:
-        session.flush()
+        db.flush()
     except IntegrityError:  # created by someone else in the meantime
         raise UsernameTaken(f"The username {username!r} is already in use.") from None
 
@@ -322,30 +320,30 @@ class CreatedKey:
     secret: str
 
 
-def create_api_key(*, session: Session, data: ApiKeyCreate) -> CreatedKey:
+def create_api_key(*, db: Session, data: ApiKeyCreate) -> CreatedKey:
     """A new key; its secret is returned this once and only its hash is kept."""
     made = credentials.new_api_key()
     key = ApiKey(name=data.name, role=data.role, prefix=made.prefix, key_hash=made.key_hash)
-    session.add(key)
-    session.flush()
+    db.add(key)
+    db.flush()
     return CreatedKey(record=key, secret=made.secret)
 
 
 def list_api_keys(
-    *, session: Session, include_revoked: bool, limit: int, cursor: str | None
+    *, db: Session, include_revoked: bool, limit: int, cursor: str | None
 ) -> tuple[Sequence[ApiKey], str | None]:
     query = select(ApiKey)
     if not include_revoked:
         query = query.where(ApiKey.revoked_at.is_(None))
-    return paginate(session, query, _NEWEST_FIRST, limit=limit, cursor=cursor)
+    return paginate(db, query, _NEWEST_FIRST, limit=limit, cursor=cursor)
 
 
-def revoke_api_key(*, session: Session, key_id: uuid.UUID, now: datetime) -> ApiKey:
+def revoke_api_key(*, db: Session, key_id: uuid.UUID, now: datetime) -> ApiKey:
     """Revoke a key for good (the record stays for the audit trail). Revoking twice is harmless."""
-    key = session.get(ApiKey, key_id)
+    key = db.get(ApiKey, key_id)
     if key is None:
         raise NotFound(f"No API key with id {key_id}.")
     if key.revoked_at is None:
         key.revoked_at = now
-        session.flush()
+        db.flush()
     return key

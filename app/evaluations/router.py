@@ -10,7 +10,7 @@ from app.audit.service import Access, Resource
 from app.auth.dependencies import AuditDep, CallerFirstRoute, ClinicalDetail, requires
 from app.auth.permissions import Permission
 from app.clock import Now
-from app.db import SessionDep
+from app.db import Db
 from app.errors import InvalidCursor, NotFound, problem_responses
 from app.evaluations import service
 from app.evaluations.schemas import (
@@ -55,7 +55,7 @@ def _view(evaluation: Evaluation, *, clinical: bool) -> EvaluationRead | Evaluat
 def record_evaluation(
     patient_id: uuid.UUID,
     body: EvaluationCreate,
-    session: SessionDep,
+    db: Db,
     audit: AuditDep,
     request: Request,
     response: Response,
@@ -75,7 +75,7 @@ def record_evaluation(
     less long); they stay booked, flagged for review.
     """
     recorded = service.record_evaluation(
-        session=session,
+        db=db,
         patient_id=patient_id,
         data=body,
         validity_months=request.app.state.settings.evaluation_validity_months,
@@ -95,7 +95,7 @@ def record_evaluation(
 )
 def list_evaluations(
     patient_id: uuid.UUID,
-    session: SessionDep,
+    db: Db,
     audit: AuditDep,
     clinical: ClinicalDetail,
     limit: Limit = 50,
@@ -104,7 +104,7 @@ def list_evaluations(
     """The patient's evaluations, newest first: the first one is the current one. Roles
     without `clinical:read` (receptionists) get each one's outcome and flags only."""
     items, next_cursor = service.list_evaluations(
-        session=session, patient_id=patient_id, limit=limit, cursor=cursor
+        db=db, patient_id=patient_id, limit=limit, cursor=cursor
     )
     audit.record_each("list", Resource.EVALUATION, (Access(e.id, e.patient_id) for e in items))
     return Page(items=[_view(e, clinical=clinical) for e in items], next_cursor=next_cursor)
@@ -117,11 +117,11 @@ def list_evaluations(
     responses=problem_responses(NotFound),
 )
 def read_evaluation(
-    evaluation_id: uuid.UUID, session: SessionDep, audit: AuditDep, clinical: ClinicalDetail
+    evaluation_id: uuid.UUID, db: Db, audit: AuditDep, clinical: ClinicalDetail
 ) -> EvaluationRead | EvaluationSummary:
     """One evaluation with its flags, outcome, validity and clearance. Roles without
     `clinical:read` (receptionists) get the outcome and flags only."""
-    evaluation = service.get_evaluation(session=session, evaluation_id=evaluation_id)
+    evaluation = service.get_evaluation(db=db, evaluation_id=evaluation_id)
     audit.record("read", Resource.EVALUATION, evaluation.id, patient_id=evaluation.patient_id)
     return _view(evaluation, clinical=clinical)
 
@@ -141,7 +141,7 @@ def read_evaluation(
     ),
 )
 def clear_evaluation(
-    evaluation_id: uuid.UUID, body: ClearanceCreate, session: SessionDep, audit: AuditDep, now: Now
+    evaluation_id: uuid.UUID, body: ClearanceCreate, db: Db, audit: AuditDep, now: Now
 ) -> EvaluationRead:
     """A clinician documents the decision to treat despite relative contraindications (the
     pill, a history of blood clots, ...). The outcome becomes `eligible`.
@@ -152,9 +152,7 @@ def clear_evaluation(
     expired evaluation; they need a new evaluation instead. The clearing practitioner must be
     active (422 `inactive-practitioner`).
     """
-    evaluation = service.clear_evaluation(
-        session=session, evaluation_id=evaluation_id, data=body, now=now
-    )
+    evaluation = service.clear_evaluation(db=db, evaluation_id=evaluation_id, data=body, now=now)
     audit.record("clear", Resource.EVALUATION, evaluation.id, patient_id=evaluation.patient_id)
     return _read(evaluation)
 
@@ -166,14 +164,14 @@ def clear_evaluation(
     responses=problem_responses(NotFound),
 )
 def eligibility(
-    patient_id: uuid.UUID, session: SessionDep, audit: AuditDep, clinical: ClinicalDetail, now: Now
+    patient_id: uuid.UUID, db: Db, audit: AuditDep, clinical: ClinicalDetail, now: Now
 ) -> EligibilityRead:
     """The patient's standing for micro-sclerotherapy now: the current evaluation's outcome
     and flags (or `evaluation-missing` / `evaluation-expired`), its clearance (its reason only
     for roles that may read clinical detail), and whether a session may be booked. Booking
     refuses exactly when `bookable` is false; completion asks the same question when the
     sclerosant is given."""
-    standing = service.current_eligibility(session=session, patient_id=patient_id, now=now)
+    standing = service.current_eligibility(db=db, patient_id=patient_id, now=now)
     audit.record("read-eligibility", Resource.PATIENT, patient_id, patient_id=patient_id)
     clearance_view = ClearanceRead if clinical else ClearanceSummary
     return EligibilityRead(

@@ -137,8 +137,8 @@ def evaluation_outcome(evaluation: Evaluation) -> Outcome:
     )
 
 
-def _ensure_practitioner(session: Session, practitioner_id: uuid.UUID) -> Practitioner:
-    practitioner = session.get(Practitioner, practitioner_id)
+def _ensure_practitioner(db: Session, practitioner_id: uuid.UUID) -> Practitioner:
+    practitioner = db.get(Practitioner, practitioner_id)
     if practitioner is None:
         raise UnknownPractitioner(
             f"No practitioner with id {practitioner_id}.", field="practitioner_id"
@@ -155,7 +155,7 @@ class Recorded:
 
 def record_evaluation(
     *,
-    session: Session,
+    db: Session,
     patient_id: uuid.UUID,
     data: EvaluationCreate,
     validity_months: int,
@@ -170,14 +170,14 @@ def record_evaluation(
             "is in the future: record an evaluation once it is performed",
         )
     performed_at = min(data.performed_at, now)  # never ahead of its own recording
-    lock_patient(session, patient_id)
-    patient = get_patient(session=session, patient_id=patient_id)
+    lock_patient(db, patient_id)
+    patient = get_patient(db=db, patient_id=patient_id)
     if patient.archived:
         raise PatientArchived(f"Patient {patient_id} is archived: restore them first.")
     # Compared with the latest calendar date anywhere on Earth at that instant.
     if (performed_at + timedelta(hours=14)).date() < patient.birth_date:
         raise InvalidField(("body", "performed_at"), "is before the patient's birth date")
-    _ensure_practitioner(session, data.practitioner_id)
+    _ensure_practitioner(db, data.practitioner_id)
     assessment = assess(_facts(data))
     treatment = data.varicose_treatment
     evaluation = Evaluation(
@@ -203,24 +203,24 @@ def record_evaluation(
         created_at=now,
         clearance=None,
     )
-    session.add(evaluation)
-    session.flush()
-    return Recorded(evaluation, _stranded(session, patient.id, now))
+    db.add(evaluation)
+    db.flush()
+    return Recorded(evaluation, _stranded(db, patient.id, now))
 
 
-def _stranded(session: Session, patient_id: uuid.UUID, now: datetime) -> Sequence[TreatmentSession]:
+def _stranded(db: Session, patient_id: uuid.UUID, now: datetime) -> Sequence[TreatmentSession]:
     """The patient's upcoming sessions their standing no longer allows as booked."""
-    standing = current_eligibility(session=session, patient_id=patient_id, now=now)
+    standing = current_eligibility(db=db, patient_id=patient_id, now=now)
     query = select(TreatmentSession).where(
         TreatmentSession.patient_id == patient_id, TreatmentSession.awaiting_treatment(now)
     )
     if standing.bookable and standing.valid_until is not None:
         query = query.where(TreatmentSession.end_at > standing.valid_until)
-    return session.scalars(query.order_by(TreatmentSession.start_at)).all()
+    return db.scalars(query.order_by(TreatmentSession.start_at)).all()
 
 
-def get_evaluation(*, session: Session, evaluation_id: uuid.UUID) -> Evaluation:
-    evaluation = session.scalar(
+def get_evaluation(*, db: Session, evaluation_id: uuid.UUID) -> Evaluation:
+    evaluation = db.scalar(
         select(Evaluation)
         .options(selectinload(Evaluation.clearance))
         .where(Evaluation.id == evaluation_id)
@@ -231,35 +231,35 @@ def get_evaluation(*, session: Session, evaluation_id: uuid.UUID) -> Evaluation:
 
 
 def list_evaluations(
-    *, session: Session, patient_id: uuid.UUID, limit: int = 50, cursor: str | None = None
+    *, db: Session, patient_id: uuid.UUID, limit: int = 50, cursor: str | None = None
 ) -> tuple[Sequence[Evaluation], str | None]:
     """The patient's evaluations, newest first (the first one is the current one)."""
-    get_patient(session=session, patient_id=patient_id)
+    get_patient(db=db, patient_id=patient_id)
     query = (
         select(Evaluation)
         .options(selectinload(Evaluation.clearance))
         .where(Evaluation.patient_id == patient_id)
     )
-    return paginate(session, query, _NEWEST_FIRST, limit=limit, cursor=cursor)
+    return paginate(db, query, _NEWEST_FIRST, limit=limit, cursor=cursor)
 
 
 def clear_evaluation(
-    *, session: Session, evaluation_id: uuid.UUID, data: ClearanceCreate, now: datetime
+    *, db: Session, evaluation_id: uuid.UUID, data: ClearanceCreate, now: datetime
 ) -> Evaluation:
     """Record a clinician's clearance of the relative contraindications of the patient's
     current evaluation (a superseded or expired one no longer decides anything)."""
-    evaluation = get_evaluation(session=session, evaluation_id=evaluation_id)
-    lock_patient(session, evaluation.patient_id)
-    if not _ensure_practitioner(session, data.practitioner_id).active:
+    evaluation = get_evaluation(db=db, evaluation_id=evaluation_id)
+    lock_patient(db, evaluation.patient_id)
+    if not _ensure_practitioner(db, data.practitioner_id).active:
         raise InactivePractitioner(
             f"Practitioner {data.practitioner_id} is not active: a clearance is a decision "
             "of a practising clinician."
         )
     if evaluation.clearance is not None:
         raise AlreadyCleared(f"Evaluation {evaluation_id} was cleared already.")
-    if get_patient(session=session, patient_id=evaluation.patient_id).archived:
+    if get_patient(db=db, patient_id=evaluation.patient_id).archived:
         raise PatientArchived(f"Patient {evaluation.patient_id} is archived.")
-    current = _current_evaluation(session, evaluation.patient_id)
+    current = _current_evaluation(db, evaluation.patient_id)
     if current is not None and current.id != evaluation.id:
         raise NotClearable(
             f"Evaluation {evaluation_id} is superseded by a newer one: clear the current one.",
@@ -283,16 +283,16 @@ def clear_evaluation(
         practitioner_id=data.practitioner_id, reason=data.reason, created_at=now
     )
     try:
-        session.flush()
+        db.flush()
     except IntegrityError:  # a concurrent clearance of the same evaluation won
         raise AlreadyCleared(f"Evaluation {evaluation_id} was cleared already.") from None
     return evaluation
 
 
-def _current_evaluation(session: Session, patient_id: uuid.UUID) -> Evaluation | None:
+def _current_evaluation(db: Session, patient_id: uuid.UUID) -> Evaluation | None:
     """The newest evaluation, in the order the patient's list shows them."""
     newest = [column.desc() for column in _NEWEST_FIRST.columns]
-    return session.scalar(
+    return db.scalar(
         select(Evaluation)
         .options(selectinload(Evaluation.clearance))
         .where(Evaluation.patient_id == patient_id)
@@ -302,13 +302,13 @@ def _current_evaluation(session: Session, patient_id: uuid.UUID) -> Evaluation |
 
 
 def current_eligibility(
-    *, session: Session, patient_id: uuid.UUID, now: datetime, known_at: datetime | None = None
+    *, db: Session, patient_id: uuid.UUID, now: datetime, known_at: datetime | None = None
 ) -> Eligibility:
     """May micro-sclerotherapy be booked (or given) for the patient at `now`? Booking,
     completion and proposals ask only this. `known_at`: judge by what had been recorded by
     then (a treatment recorded after it was given is judged by what its clinician could know).
     An unknown patient is a `NotFound`."""
-    standing = standings(session=session, patient_ids=[patient_id], now=now, known_at=known_at).get(
+    standing = standings(db=db, patient_ids=[patient_id], now=now, known_at=known_at).get(
         patient_id
     )
     if standing is None:
@@ -318,7 +318,7 @@ def current_eligibility(
 
 def standings(
     *,
-    session: Session,
+    db: Session,
     patient_ids: Sequence[uuid.UUID],
     now: datetime,
     known_at: datetime | None = None,
@@ -330,7 +330,7 @@ def standings(
     archived = {
         patient_id: is_archived
         and (known_at is None or archived_at is None or archived_at <= known_at)
-        for patient_id, is_archived, archived_at in session.execute(
+        for patient_id, is_archived, archived_at in db.execute(
             select(Patient.id, Patient.archived, Patient.archived_at).where(
                 Patient.id.in_(patient_ids)
             )
@@ -346,7 +346,7 @@ def standings(
     if known_at is not None:
         query = query.where(Evaluation.created_at <= known_at)
     evaluations: dict[uuid.UUID, list[Evaluation]] = {}
-    for evaluation in session.scalars(query).unique():
+    for evaluation in db.scalars(query).unique():
         evaluations.setdefault(evaluation.patient_id, []).append(evaluation)
     return {
         patient_id: _standing(is_archived, evaluations.get(patient_id, []), now, known_at)

@@ -11,7 +11,7 @@ from app.audit.service import Access, Changed, Resource
 from app.auth.dependencies import AuditDep, CallerFirstRoute, requires
 from app.auth.permissions import Permission
 from app.clock import Now
-from app.db import SessionDep
+from app.db import Db
 from app.errors import (
     DuplicateIdentifier,
     InvalidCursor,
@@ -36,16 +36,14 @@ router = APIRouter(prefix="/api/v1/patients", tags=["patients"], route_class=Cal
     dependencies=[requires(Permission.PATIENTS_WRITE)],
     responses=problem_responses(DuplicateIdentifier),
 )
-def create_patient(
-    body: PatientCreate, session: SessionDep, audit: AuditDep, response: Response
-) -> PatientRead:
+def create_patient(body: PatientCreate, db: Db, audit: AuditDep, response: Response) -> PatientRead:
     """Register a patient with their demographics and the identifiers other systems use.
 
     An identifier (system, value) belongs to one patient only: reusing it is a 409
     `duplicate-identifier`. A birth date in the future, an unknown `sex` or a malformed
     email is a 422.
     """
-    patient = service.create_patient(session=session, data=body)
+    patient = service.create_patient(db=db, data=body)
     audit.record("create", Resource.PATIENT, patient.id, patient_id=patient.id)
     response.headers["Location"] = f"{router.prefix}/{patient.id}"
     set_etag(response, patient.version)
@@ -59,7 +57,7 @@ def create_patient(
     responses=problem_responses(InvalidCursor, InvalidQuery),
 )
 def list_patients(
-    session: SessionDep,
+    db: Db,
     audit: AuditDep,
     q: Annotated[
         str | None,
@@ -87,7 +85,7 @@ def list_patients(
     `cursor` for the next page; it is null on the last one.
     """
     items, next_cursor = service.list_patients(
-        session=session,
+        db=db,
         q=q,
         identifier=identifier,
         include_archived=include_archived,
@@ -104,11 +102,9 @@ def list_patients(
     dependencies=[requires(Permission.PATIENTS_READ)],
     responses=problem_responses(NotFound),
 )
-def read_patient(
-    patient_id: uuid.UUID, session: SessionDep, audit: AuditDep, response: Response
-) -> PatientRead:
+def read_patient(patient_id: uuid.UUID, db: Db, audit: AuditDep, response: Response) -> PatientRead:
     """One patient, archived or not. The `ETag` header carries the record's version."""
-    patient = service.get_patient(session=session, patient_id=patient_id)
+    patient = service.get_patient(db=db, patient_id=patient_id)
     audit.record("read", Resource.PATIENT, patient.id, patient_id=patient.id)
     set_etag(response, patient.version)
     return PatientRead.model_validate(patient)
@@ -125,7 +121,7 @@ def read_patient(
 def update_patient(
     patient_id: uuid.UUID,
     body: PatientUpdate,
-    session: SessionDep,
+    db: Db,
     audit: AuditDep,
     response: Response,
     if_match: ExpectedVersion,
@@ -141,7 +137,7 @@ def update_patient(
     of it is kept, with the old value, in the audit trail.
     """
     updated = service.update_patient(
-        session=session, patient_id=patient_id, changes=body, expected_version=if_match
+        db=db, patient_id=patient_id, changes=body, expected_version=if_match
     )
     patient = updated.patient
     audit.record(
@@ -162,7 +158,7 @@ def update_patient(
     responses=problem_responses(NotFound),
 )
 def archive_patient(
-    patient_id: uuid.UUID, session: SessionDep, audit: AuditDep, response: Response, now: Now
+    patient_id: uuid.UUID, db: Db, audit: AuditDep, response: Response, now: Now
 ) -> PatientArchivedRead:
     """Archive the patient: the record stays (nothing clinical is ever deleted) but leaves the
     lists unless `include_archived=true`. Archiving twice is harmless.
@@ -170,7 +166,7 @@ def archive_patient(
     An archived patient is neither booked nor treated. `affected_sessions` lists their
     upcoming sessions: they stay booked, flagged for review, for the clinic to cancel or
     settle."""
-    archived = service.archive_patient(session=session, patient_id=patient_id, now=now)
+    archived = service.archive_patient(db=db, patient_id=patient_id, now=now)
     patient = archived.patient
     audit.record("archive", Resource.PATIENT, patient.id, patient_id=patient.id)
     set_etag(response, patient.version)

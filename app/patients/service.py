@@ -44,28 +44,28 @@ def _with_identifiers() -> Select[Patient]:
     return select(Patient).options(selectinload(Patient.identifiers))
 
 
-def lock_patient(session: Session, patient_id: uuid.UUID) -> None:
+def lock_patient(db: Session, patient_id: uuid.UUID) -> None:
     """One change to a patient's care at a time (a booking, a treatment, an evaluation), held
     by the database until commit: each then sees every change committed before it, so a
     contraindication recorded at the moment of a treatment is either seen by it or comes
     after it. (SQLite: every writing request holds the database's write lock already.)"""
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(
+    if db.get_bind().dialect.name == "postgresql":
+        db.execute(
             text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"),
             {"key": f"patient:{patient_id}"},
         )
 
 
-def get_patient(*, session: Session, patient_id: uuid.UUID) -> Patient:
+def get_patient(*, db: Session, patient_id: uuid.UUID) -> Patient:
     """Load one patient (archived ones too) or raise `NotFound`."""
-    patient = session.scalar(_with_identifiers().where(Patient.id == patient_id))
+    patient = db.scalar(_with_identifiers().where(Patient.id == patient_id))
     if patient is None:
         raise NotFound(f"No patient with id {patient_id}.")
     return patient
 
 
-def create_patient(*, session: Session, data: PatientCreate) -> Patient:
-    _ensure_identifiers_free(session=session, identifiers=data.identifiers, owner_id=None)
+def create_patient(*, db: Session, data: PatientCreate) -> Patient:
+    _ensure_identifiers_free(db=db, identifiers=data.identifiers, owner_id=None)
     fields = data.model_dump(exclude={"identifiers"})
     patient = Patient(
         **fields,
@@ -73,8 +73,8 @@ def create_patient(*, session: Session, data: PatientCreate) -> Patient:
         family_key=_name_key(data.family_name),
         identifiers=[PatientIdentifier(system=i.system, value=i.value) for i in data.identifiers],
     )
-    session.add(patient)
-    _flush_identifiers(session)
+    db.add(patient)
+    _flush_identifiers(db)
     return patient
 
 
@@ -87,14 +87,14 @@ class Updated:
 
 def update_patient(
     *,
-    session: Session,
+    db: Session,
     patient_id: uuid.UUID,
     changes: PatientUpdate,
     expected_version: int | None = None,
 ) -> Updated:
     """Apply the fields that were sent. `expected_version` (from If-Match) guards lost updates.
     An archived patient's record is closed: 409 `patient-archived`."""
-    patient = get_patient(session=session, patient_id=patient_id)
+    patient = get_patient(db=db, patient_id=patient_id)
     if expected_version is not None and expected_version != patient.version:
         raise VersionMismatch(
             f"Patient is at version {patient.version}, not {expected_version}.",
@@ -115,10 +115,10 @@ def update_patient(
     if "family_name" in sent:
         patient.family_key = _name_key(patient.family_name)
     if changes.identifiers is not None:
-        _replace_identifiers(session=session, patient=patient, identifiers=changes.identifiers)
+        _replace_identifiers(db=db, patient=patient, identifiers=changes.identifiers)
     if sent or changes.identifiers is not None:
         patient.updated_at = utcnow()  # also bumps `version` when only identifiers changed
-    _flush_identifiers(session)
+    _flush_identifiers(db)
     return Updated(patient, changed)
 
 
@@ -129,15 +129,15 @@ class Archived:
     stranded: Sequence[TreatmentSession]
 
 
-def archive_patient(*, session: Session, patient_id: uuid.UUID, now: datetime) -> Archived:
+def archive_patient(*, db: Session, patient_id: uuid.UUID, now: datetime) -> Archived:
     """Hide the patient from lists; the record and its history stay."""
-    lock_patient(session, patient_id)
-    patient = get_patient(session=session, patient_id=patient_id)
+    lock_patient(db, patient_id)
+    patient = get_patient(db=db, patient_id=patient_id)
     if not patient.archived:
         patient.archived = True
         patient.archived_at = now
-        session.flush()
-    stranded = session.scalars(
+        db.flush()
+    stranded = db.scalars(
         select(TreatmentSession)
         .where(TreatmentSession.patient_id == patient.id, TreatmentSession.awaiting_treatment(now))
         .order_by(TreatmentSession.start_at)
@@ -147,7 +147,7 @@ def archive_patient(*, session: Session, patient_id: uuid.UUID, now: datetime) -
 
 def list_patients(
     *,
-    session: Session,
+    db: Session,
     q: str | None = None,
     identifier: str | None = None,
     include_archived: bool = False,
@@ -179,11 +179,11 @@ def list_patients(
                 and_(PatientIdentifier.system == system, PatientIdentifier.value == value)
             )
         )
-    return paginate(session, query, _BY_NAME, limit=limit, cursor=cursor)
+    return paginate(db, query, _BY_NAME, limit=limit, cursor=cursor)
 
 
 def _ensure_identifiers_free(
-    *, session: Session, identifiers: Sequence[Identifier], owner_id: uuid.UUID | None
+    *, db: Session, identifiers: Sequence[Identifier], owner_id: uuid.UUID | None
 ) -> None:
     if not identifiers:
         return
@@ -193,7 +193,7 @@ def _ensure_identifiers_free(
     )
     if owner_id is not None:
         query = query.where(PatientIdentifier.patient_id != owner_id)
-    taken = session.execute(query.limit(1)).first()
+    taken = db.execute(query.limit(1)).first()
     if taken is not None:
         raise DuplicateIdentifier(
             f"Identifier {taken.system}|{taken.value} already belongs to another patient.",
@@ -202,23 +202,23 @@ def _ensure_identifiers_free(
 
 
 def _replace_identifiers(
-    *, session: Session, patient: Patient, identifiers: Sequence[Identifier]
+    *, db: Session, patient: Patient, identifiers: Sequence[Identifier]
 ) -> None:
-    _ensure_identifiers_free(session=session, identifiers=identifiers, owner_id=patient.id)
+    _ensure_identifiers_free(db=db, identifiers=identifiers, owner_id=patient.id)
     wanted = {(i.system, i.value) for i in identifiers}
     # Keep the rows that stay, so an unchanged identifier is never deleted and re-inserted.
     kept = [i for i in patient.identifiers if (i.system, i.value) in wanted]
     have = {(i.system, i.value) for i in kept}
     added = [PatientIdentifier(system=s, value=v) for s, v in sorted(wanted - have)]
     patient.identifiers = kept + added
-    _flush_identifiers(session)  # deletes go out before inserts of a later flush
+    _flush_identifiers(db)  # deletes go out before inserts of a later flush
 
 
-def _flush_identifiers(session: Session) -> None:
+def _flush_identifiers(db: Session) -> None:
     # A concurrent request may have taken the identifier after our check: the unique
     # constraint decides, and the loser gets the same 409 as a sequential duplicate.
     try:
-        session.flush()
+        db.flush()
     except IntegrityError as exc:
         if "patient_identifiers" in str(exc.orig):
             raise DuplicateIdentifier("An identifier already belongs to another patient.") from None

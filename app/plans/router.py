@@ -10,7 +10,7 @@ from app.audit.service import Access, Changed, Resource
 from app.auth.dependencies import AuditDep, CallerFirstRoute, ClinicalDetail, requires
 from app.auth.permissions import Permission
 from app.clock import Now
-from app.db import SessionDep
+from app.db import Db
 from app.errors import InvalidCursor, NotFound, VersionMismatch, problem_responses
 from app.http import ExpectedVersion, set_etag
 from app.models import TreatmentPlan
@@ -39,7 +39,7 @@ def _view(plan: TreatmentPlan, *, clinical: bool) -> PlanRead:
 def create_plan(
     patient_id: uuid.UUID,
     body: PlanCreate,
-    session: SessionDep,
+    db: Db,
     audit: AuditDep,
     response: Response,
     now: Now,
@@ -47,7 +47,7 @@ def create_plan(
     """Start a course of micro-sclerotherapy: `planned_sessions` (default 3) about
     `interval_days` apart (default 28), resting on an evaluation (default: the current one).
     Booking still checks the patient's eligibility for every session."""
-    plan = service.create_plan(session=session, patient_id=patient_id, data=body, now=now)
+    plan = service.create_plan(db=db, patient_id=patient_id, data=body, now=now)
     audit.record("create", Resource.TREATMENT_PLAN, plan.id, patient_id=plan.patient_id)
     response.headers["Location"] = f"{router.prefix}/treatment-plans/{plan.id}"
     set_etag(response, plan.version)
@@ -62,7 +62,7 @@ def create_plan(
 )
 def list_plans(
     patient_id: uuid.UUID,
-    session: SessionDep,
+    db: Db,
     audit: AuditDep,
     clinical: ClinicalDetail,
     limit: Limit = 50,
@@ -70,7 +70,7 @@ def list_plans(
 ) -> Page[PlanRead]:
     """The patient's courses of treatment, newest first, each with its sessions."""
     items, next_cursor = service.list_plans(
-        session=session, patient_id=patient_id, limit=limit, cursor=cursor
+        db=db, patient_id=patient_id, limit=limit, cursor=cursor
     )
     audit.record_each("list", Resource.TREATMENT_PLAN, (Access(p.id, p.patient_id) for p in items))
     return Page(items=[_view(p, clinical=clinical) for p in items], next_cursor=next_cursor)
@@ -84,14 +84,14 @@ def list_plans(
 )
 def read_plan(
     plan_id: uuid.UUID,
-    session: SessionDep,
+    db: Db,
     audit: AuditDep,
     response: Response,
     clinical: ClinicalDetail,
 ) -> PlanRead:
     """One course with its sessions and how many are done (its notes for roles that may read
     clinical detail)."""
-    plan = service.get_plan(session=session, plan_id=plan_id)
+    plan = service.get_plan(db=db, plan_id=plan_id)
     audit.record("read", Resource.TREATMENT_PLAN, plan.id, patient_id=plan.patient_id)
     set_etag(response, plan.version)
     return _view(plan, clinical=clinical)
@@ -106,7 +106,7 @@ def read_plan(
 def update_plan(
     plan_id: uuid.UUID,
     body: PlanUpdate,
-    session: SessionDep,
+    db: Db,
     audit: AuditDep,
     response: Response,
     if_match: ExpectedVersion,
@@ -122,7 +122,7 @@ def update_plan(
     A course put on hold or cancelled lists its upcoming sessions in `affected_sessions`:
     they stay booked, flagged for review, to be cancelled or kept."""
     updated = service.update_plan(
-        session=session, plan_id=plan_id, changes=body, now=now, expected_version=if_match
+        db=db, plan_id=plan_id, changes=body, now=now, expected_version=if_match
     )
     plan = updated.plan
     audit.record(

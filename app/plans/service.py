@@ -67,16 +67,16 @@ def _plan_with_sessions(plan_id: uuid.UUID) -> Select[TreatmentPlan]:
     )
 
 
-def get_plan(*, session: Session, plan_id: uuid.UUID) -> TreatmentPlan:
-    plan = session.scalar(_plan_with_sessions(plan_id))
+def get_plan(*, db: Session, plan_id: uuid.UUID) -> TreatmentPlan:
+    plan = db.scalar(_plan_with_sessions(plan_id))
     if plan is None:
         raise NotFound(f"No treatment plan with id {plan_id}.")
     return plan
 
 
-def active_plan(*, session: Session, plan_id: uuid.UUID, patient_id: uuid.UUID) -> TreatmentPlan:
+def active_plan(*, db: Session, plan_id: uuid.UUID, patient_id: uuid.UUID) -> TreatmentPlan:
     """The patient's plan, with its sessions, to book or propose in: it must be active."""
-    plan = session.scalar(_plan_with_sessions(plan_id))
+    plan = db.scalar(_plan_with_sessions(plan_id))
     if plan is None or plan.patient_id != patient_id:
         raise UnknownPlan(f"Treatment plan {plan_id} is not one of this patient's.")
     if plan.status is not PlanStatus.ACTIVE:
@@ -85,19 +85,17 @@ def active_plan(*, session: Session, plan_id: uuid.UUID, patient_id: uuid.UUID) 
 
 
 def create_plan(
-    *, session: Session, patient_id: uuid.UUID, data: PlanCreate, now: datetime
+    *, db: Session, patient_id: uuid.UUID, data: PlanCreate, now: datetime
 ) -> TreatmentPlan:
-    patient = get_patient(session=session, patient_id=patient_id)
+    patient = get_patient(db=db, patient_id=patient_id)
     if patient.archived:
         raise PatientArchived(f"Patient {patient_id} is archived.")
     evaluation_id = data.evaluation_id
     if evaluation_id is None:
-        evaluation_id = current_eligibility(
-            session=session, patient_id=patient_id, now=now
-        ).evaluation_id
+        evaluation_id = current_eligibility(db=db, patient_id=patient_id, now=now).evaluation_id
         if evaluation_id is None:
             raise UnknownEvaluation("The patient has no evaluation: record one first.")
-    evaluation = session.get(Evaluation, evaluation_id)
+    evaluation = db.get(Evaluation, evaluation_id)
     if evaluation is None or evaluation.patient_id != patient_id:
         raise UnknownEvaluation(f"Evaluation {evaluation_id} is not one of this patient's.")
     plan = TreatmentPlan(
@@ -109,8 +107,8 @@ def create_plan(
         notes=data.notes,
         sessions=[],
     )
-    session.add(plan)
-    session.flush()
+    db.add(plan)
+    db.flush()
     return plan
 
 
@@ -125,13 +123,13 @@ class Updated:
 
 def update_plan(
     *,
-    session: Session,
+    db: Session,
     plan_id: uuid.UUID,
     changes: PlanUpdate,
     now: datetime,
     expected_version: int | None = None,
 ) -> Updated:
-    plan = get_plan(session=session, plan_id=plan_id)
+    plan = get_plan(db=db, plan_id=plan_id)
     if expected_version is not None and expected_version != plan.version:
         raise VersionMismatch(
             f"Plan is at version {plan.version}, not {expected_version}.",
@@ -164,10 +162,10 @@ def update_plan(
         _settle(plan, fulfilled=plan.sessions_done)  # fewer planned sessions: done already?
     if changes.model_fields_set:
         plan.updated_at = utcnow()
-    session.flush()
+    db.flush()
     stranded: Sequence[TreatmentSession] = []
     if changes.status is not None and plan.status is not PlanStatus.ACTIVE:
-        stranded = session.scalars(
+        stranded = db.scalars(
             select(TreatmentSession)
             .where(TreatmentSession.plan_id == plan.id, TreatmentSession.awaiting_treatment(now))
             .order_by(TreatmentSession.start_at)
@@ -175,13 +173,13 @@ def update_plan(
     return Updated(plan, notes, stranded)
 
 
-def settle_completion(*, session: Session, plan_id: uuid.UUID | None) -> None:
+def settle_completion(*, db: Session, plan_id: uuid.UUID | None) -> None:
     """After a session of the plan is fulfilled, or a fulfilled one is marked entered in
     error: the plan is completed exactly when all its planned sessions are fulfilled."""
     if plan_id is None:
         return
-    plan = session.get(TreatmentPlan, plan_id)
-    done = session.scalar(
+    plan = db.get(TreatmentPlan, plan_id)
+    done = db.scalar(
         select(func.count()).where(
             TreatmentSession.plan_id == plan_id,
             TreatmentSession.status == SessionStatus.FULFILLED,
@@ -189,7 +187,7 @@ def settle_completion(*, session: Session, plan_id: uuid.UUID | None) -> None:
     )
     if plan is not None and _settle(plan, fulfilled=done or 0):
         plan.updated_at = utcnow()
-        session.flush()
+        db.flush()
 
 
 def _settle(plan: TreatmentPlan, *, fulfilled: int) -> bool:
@@ -206,13 +204,13 @@ def _settle(plan: TreatmentPlan, *, fulfilled: int) -> bool:
 
 
 def list_plans(
-    *, session: Session, patient_id: uuid.UUID, limit: int = 50, cursor: str | None = None
+    *, db: Session, patient_id: uuid.UUID, limit: int = 50, cursor: str | None = None
 ) -> tuple[Sequence[TreatmentPlan], str | None]:
     """The patient's plans, newest first."""
-    get_patient(session=session, patient_id=patient_id)
+    get_patient(db=db, patient_id=patient_id)
     query = (
         select(TreatmentPlan)
         .options(selectinload(TreatmentPlan.sessions))
         .where(TreatmentPlan.patient_id == patient_id)
     )
-    return paginate(session, query, _NEWEST_FIRST, limit=limit, cursor=cursor)
+    return paginate(db, query, _NEWEST_FIRST, limit=limit, cursor=cursor)

@@ -11,7 +11,7 @@ from app.audit.service import Resource
 from app.auth.dependencies import AuditDep, CallerFirstRoute, requires
 from app.auth.permissions import Permission
 from app.clock import Now
-from app.db import ReadSessionDep, SessionDep
+from app.db import Db, ReadDb
 from app.errors import InvalidCursor, NotFound, VersionMismatch, problem_responses
 from app.http import ExpectedVersion, set_etag
 from app.pagination import Cursor, Limit, Page
@@ -41,7 +41,7 @@ router = APIRouter(
 )
 def create_practitioner(
     body: PractitionerCreate,
-    session: SessionDep,
+    db: Db,
     audit: AuditDep,
     request: Request,
     response: Response,
@@ -53,7 +53,7 @@ def create_practitioner(
     `time_zone` defaults to the clinic's.
     """
     practitioner = service.create_practitioner(
-        session=session, data=body, default_time_zone=request.app.state.settings.clinic_time_zone
+        db=db, data=body, default_time_zone=request.app.state.settings.clinic_time_zone
     )
     audit.record("create", Resource.PRACTITIONER, practitioner.id, patient_id=None)
     response.headers["Location"] = f"{router.prefix}/{practitioner.id}"
@@ -68,14 +68,14 @@ def create_practitioner(
     responses=problem_responses(InvalidCursor),
 )
 def list_practitioners(
-    session: ReadSessionDep,
+    db: ReadDb,
     active: Annotated[bool | None, Query(description="Only active (or inactive) ones")] = None,
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> Page[PractitionerRead]:
     """Practitioners ordered by name, a page at a time."""
     items, next_cursor = service.list_practitioners(
-        session=session, active=active, limit=limit, cursor=cursor
+        db=db, active=active, limit=limit, cursor=cursor
     )
     return Page(items=[PractitionerRead.model_validate(p) for p in items], next_cursor=next_cursor)
 
@@ -87,10 +87,10 @@ def list_practitioners(
     responses=problem_responses(NotFound),
 )
 def read_practitioner(
-    practitioner_id: uuid.UUID, session: ReadSessionDep, response: Response
+    practitioner_id: uuid.UUID, db: ReadDb, response: Response
 ) -> PractitionerRead:
     """One practitioner with their weekly availability."""
-    practitioner = service.get_practitioner(session=session, practitioner_id=practitioner_id)
+    practitioner = service.get_practitioner(db=db, practitioner_id=practitioner_id)
     set_etag(response, practitioner.version)
     return PractitionerRead.model_validate(practitioner)
 
@@ -104,7 +104,7 @@ def read_practitioner(
 def update_practitioner(
     practitioner_id: uuid.UUID,
     body: PractitionerUpdate,
-    session: SessionDep,
+    db: Db,
     audit: AuditDep,
     response: Response,
     if_match: ExpectedVersion,
@@ -121,7 +121,7 @@ def update_practitioner(
     them to someone else or cancel them.
     """
     updated = service.update_practitioner(
-        session=session,
+        db=db,
         practitioner_id=practitioner_id,
         changes=body,
         now=now,
@@ -142,16 +142,14 @@ def update_practitioner(
     responses=problem_responses(NotFound),
 )
 def add_time_off(
-    practitioner_id: uuid.UUID, body: TimeOffCreate, session: SessionDep, audit: AuditDep, now: Now
+    practitioner_id: uuid.UUID, body: TimeOffCreate, db: Db, audit: AuditDep, now: Now
 ) -> TimeOffRecorded:
     """Record an absence (leave, training, ...). `start` and `end` need an explicit offset;
     no session can be booked with the practitioner in between.
 
     Sessions already booked with them then are not moved: `affected_sessions` lists them, and
     they stay booked, flagged for review, to be moved or cancelled."""
-    absence = service.add_time_off(
-        session=session, practitioner_id=practitioner_id, data=body, now=now
-    )
+    absence = service.add_time_off(db=db, practitioner_id=practitioner_id, data=body, now=now)
     audit.record("add-time-off", Resource.PRACTITIONER, practitioner_id, patient_id=None)
     read = TimeOffRead.model_validate(absence.time_off)
     return with_affected_sessions(read, TimeOffRecorded, absence.stranded)
@@ -165,7 +163,7 @@ def add_time_off(
 )
 def list_time_off(
     practitioner_id: uuid.UUID,
-    session: ReadSessionDep,
+    db: ReadDb,
     from_: Annotated[
         Instant | None, Query(alias="from", description="Only absences ending after this")
     ] = None,
@@ -175,7 +173,7 @@ def list_time_off(
 ) -> Page[TimeOffRead]:
     """The practitioner's absences, ordered by start, optionally within [`from`, `to`)."""
     items, next_cursor = service.list_time_off(
-        session=session,
+        db=db,
         practitioner_id=practitioner_id,
         window_start=from_,
         window_end=to,

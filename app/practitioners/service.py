@@ -86,15 +86,15 @@ def calendar_conflict(
     return None
 
 
-def get_practitioner(*, session: Session, practitioner_id: uuid.UUID) -> Practitioner:
-    practitioner = session.scalar(_with_availability().where(Practitioner.id == practitioner_id))
+def get_practitioner(*, db: Session, practitioner_id: uuid.UUID) -> Practitioner:
+    practitioner = db.scalar(_with_availability().where(Practitioner.id == practitioner_id))
     if practitioner is None:
         raise NotFound(f"No practitioner with id {practitioner_id}.")
     return practitioner
 
 
 def create_practitioner(
-    *, session: Session, data: PractitionerCreate, default_time_zone: str
+    *, db: Session, data: PractitionerCreate, default_time_zone: str
 ) -> Practitioner:
     practitioner = Practitioner(
         name=data.name,
@@ -103,8 +103,8 @@ def create_practitioner(
         active=data.active,
         availability=_intervals(data.availability),
     )
-    session.add(practitioner)
-    session.flush()
+    db.add(practitioner)
+    db.flush()
     return practitioner
 
 
@@ -117,7 +117,7 @@ class Updated:
 
 def update_practitioner(
     *,
-    session: Session,
+    db: Session,
     practitioner_id: uuid.UUID,
     changes: PractitionerUpdate,
     now: datetime,
@@ -125,7 +125,7 @@ def update_practitioner(
 ) -> Updated:
     """Apply the fields sent. When the change touches whom and when they see (`active`,
     `time_zone`, `availability`), name their upcoming sessions it leaves stranded."""
-    practitioner = get_practitioner(session=session, practitioner_id=practitioner_id)
+    practitioner = get_practitioner(db=db, practitioner_id=practitioner_id)
     if expected_version is not None and expected_version != practitioner.version:
         raise VersionMismatch(
             f"Practitioner is at version {practitioner.version}, not {expected_version}.",
@@ -142,14 +142,14 @@ def update_practitioner(
         practitioner.availability = _intervals(changes.availability)
     if changes.model_fields_set:
         practitioner.updated_at = utcnow()  # bumps `version` even when only hours changed
-    session.flush()
+    db.flush()
     if not changes.model_fields_set & {"active", "time_zone", "availability"}:
         return Updated(practitioner, [])
-    return Updated(practitioner, _stranded(session, practitioner, now))
+    return Updated(practitioner, _stranded(db, practitioner, now))
 
 
 def _stranded(
-    session: Session, practitioner: Practitioner, now: datetime, within: Interval | None = None
+    db: Session, practitioner: Practitioner, now: datetime, within: Interval | None = None
 ) -> list[TreatmentSession]:
     """The practitioner's upcoming sessions (those in `within`, if given) that they can no
     longer see as booked."""
@@ -159,10 +159,10 @@ def _stranded(
     )
     if within is not None:
         query = query.where(TreatmentSession.overlapping(within.start, within.end))
-    upcoming = session.scalars(query.order_by(TreatmentSession.start_at)).all()
+    upcoming = db.scalars(query.order_by(TreatmentSession.start_at)).all()
     if not upcoming:
         return []
-    absences = session.scalars(
+    absences = db.scalars(
         select(TimeOff).where(
             TimeOff.practitioner_id == practitioner.id,
             TimeOff.start_at < upcoming[-1].end_at,
@@ -178,7 +178,7 @@ def _stranded(
 
 def list_practitioners(
     *,
-    session: Session,
+    db: Session,
     active: bool | None = None,
     limit: int = 50,
     cursor: str | None = None,
@@ -187,7 +187,7 @@ def list_practitioners(
     query = _with_availability()
     if active is not None:
         query = query.where(Practitioner.active.is_(active))
-    return paginate(session, query, _BY_NAME, limit=limit, cursor=cursor)
+    return paginate(db, query, _BY_NAME, limit=limit, cursor=cursor)
 
 
 @dataclass(frozen=True)
@@ -198,22 +198,22 @@ class Absence:
 
 
 def add_time_off(
-    *, session: Session, practitioner_id: uuid.UUID, data: TimeOffCreate, now: datetime
+    *, db: Session, practitioner_id: uuid.UUID, data: TimeOffCreate, now: datetime
 ) -> Absence:
-    practitioner = get_practitioner(session=session, practitioner_id=practitioner_id)
+    practitioner = get_practitioner(db=db, practitioner_id=practitioner_id)
     time_off = TimeOff(
         practitioner_id=practitioner.id, start_at=data.start, end_at=data.end, reason=data.reason
     )
-    session.add(time_off)
-    session.flush()
+    db.add(time_off)
+    db.flush()
     return Absence(
-        time_off, _stranded(session, practitioner, now, within=Interval(data.start, data.end))
+        time_off, _stranded(db, practitioner, now, within=Interval(data.start, data.end))
     )
 
 
 def list_time_off(
     *,
-    session: Session,
+    db: Session,
     practitioner_id: uuid.UUID,
     window_start: datetime | None = None,
     window_end: datetime | None = None,
@@ -221,10 +221,10 @@ def list_time_off(
     cursor: str | None = None,
 ) -> tuple[Sequence[TimeOff], str | None]:
     """Absences overlapping [`window_start`, `window_end`), ordered by start."""
-    get_practitioner(session=session, practitioner_id=practitioner_id)
+    get_practitioner(db=db, practitioner_id=practitioner_id)
     query = select(TimeOff).where(TimeOff.practitioner_id == practitioner_id)
     if window_start is not None:
         query = query.where(TimeOff.end_at > window_start)
     if window_end is not None:
         query = query.where(TimeOff.start_at < window_end)
-    return paginate(session, query, _BY_START, limit=limit, cursor=cursor)
+    return paginate(db, query, _BY_START, limit=limit, cursor=cursor)

@@ -13,7 +13,7 @@ from app.audit.service import Resource
 from app.auth.dependencies import AuditDep, CallerFirstRoute, requires
 from app.auth.permissions import Permission
 from app.config import Settings
-from app.db import ReadSessionDep, SessionDep
+from app.db import Db, ReadDb
 from app.errors import DomainError, NotFound, problem_responses
 from app.evaluations.schemas import FlagRead
 from app.plans.service import UnknownPlan
@@ -79,7 +79,7 @@ def proposals_read(outcome: service.ProposalOutcome) -> ProposalsRead:
 )
 def free_slots(
     practitioner_id: uuid.UUID,
-    session: ReadSessionDep,
+    db: ReadDb,
     request: Request,
     from_: Annotated[Instant, Query(alias="from", description="RFC 3339 with offset")],
     to: Annotated[Instant, Query(description="RFC 3339 with offset; at most 31 days after from")],
@@ -93,7 +93,7 @@ def free_slots(
     settings: Settings = request.app.state.settings
     window = Interval(max(from_, datetime.now(UTC)), to)
     practitioner, slots = service.find_free_slots(
-        session=session,
+        db=db,
         practitioner_id=practitioner_id,
         window=window if window.start < window.end else Interval(to, to),
         duration=timedelta(minutes=duration_minutes),
@@ -113,9 +113,7 @@ def free_slots(
     dependencies=[requires(Permission.PROPOSALS)],
     responses=problem_responses(NotFound, UnknownPlan, InactivePractitioner),
 )
-def propose(
-    body: ProposalCreate, session: SessionDep, audit: AuditDep, request: Request
-) -> ProposalsRead:
+def propose(body: ProposalCreate, db: Db, audit: AuditDep, request: Request) -> ProposalsRead:
     """Proposed visits about a month apart: the first at the earliest free slot on or after
     `earliest`, each next one at the free slot nearest the previous visit + `interval_days`
     within the clinic's tolerance (±7 days by default; ties go to the earlier slot). A visit
@@ -126,7 +124,7 @@ def propose(
     `blocked: true` with the `flags` that explain why, and no proposals.
     """
     outcome = service.propose(
-        session=session,
+        db=db,
         request=service.ProposalRequest(
             patient_id=body.patient_id,
             practitioner_id=body.practitioner_id,

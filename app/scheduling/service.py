@@ -50,18 +50,18 @@ class SchedulingRules:
 
 
 def practitioner_busy(
-    *, session: Session, practitioner_ids: Sequence[uuid.UUID], window: Interval
+    *, db: Session, practitioner_ids: Sequence[uuid.UUID], window: Interval
 ) -> dict[uuid.UUID, list[Interval]]:
     """Time off and live sessions overlapping `window`, for each practitioner."""
     busy: dict[uuid.UUID, list[Interval]] = {pid: [] for pid in practitioner_ids}
-    absences = session.execute(
+    absences = db.execute(
         select(TimeOff.practitioner_id, TimeOff.start_at, TimeOff.end_at).where(
             TimeOff.practitioner_id.in_(practitioner_ids),
             TimeOff.start_at < window.end,
             TimeOff.end_at > window.start,
         )
     )
-    bookings = session.execute(
+    bookings = db.execute(
         select(
             TreatmentSession.practitioner_id, TreatmentSession.start_at, TreatmentSession.end_at
         ).where(
@@ -76,7 +76,7 @@ def practitioner_busy(
 
 
 def patient_sessions(
-    *, session: Session, patient_id: uuid.UUID, exclude: uuid.UUID | None = None
+    *, db: Session, patient_id: uuid.UUID, exclude: uuid.UUID | None = None
 ) -> list[Interval]:
     """The patient's live sessions (booked, arrived, fulfilled)."""
     query = select(TreatmentSession.start_at, TreatmentSession.end_at).where(
@@ -85,7 +85,7 @@ def patient_sessions(
     )
     if exclude is not None:
         query = query.where(TreatmentSession.id != exclude)
-    return [Interval(start, end) for start, end in session.execute(query)]
+    return [Interval(start, end) for start, end in db.execute(query)]
 
 
 @dataclass(frozen=True)
@@ -96,7 +96,7 @@ class TreatmentTime:
 
 def treatment_times(
     *,
-    session: Session,
+    db: Session,
     patient_id: uuid.UUID,
     near: datetime | None = None,
     days: int = 0,
@@ -124,9 +124,9 @@ def treatment_times(
         to_come = to_come.where(
             TreatmentSession.start_at > near - margin, TreatmentSession.start_at < near + margin
         )
-    rows = [*session.execute(given)]
+    rows = [*db.execute(given)]
     if include_booked:
-        rows += [*session.execute(to_come)]
+        rows += [*db.execute(to_come)]
     return sorted(
         (TreatmentTime(session_id, at) for session_id, at in rows if session_id != excluding),
         key=lambda t: t.at,
@@ -135,14 +135,14 @@ def treatment_times(
 
 def find_free_slots(
     *,
-    session: Session,
+    db: Session,
     practitioner_id: uuid.UUID,
     window: Interval,
     duration: timedelta,
     grid: timedelta,
 ) -> tuple[Practitioner, list[Interval]]:
-    practitioner = get_practitioner(session=session, practitioner_id=practitioner_id)
-    busy = practitioner_busy(session=session, practitioner_ids=[practitioner.id], window=window)
+    practitioner = get_practitioner(db=db, practitioner_id=practitioner_id)
+    busy = practitioner_busy(db=db, practitioner_ids=[practitioner.id], window=window)
     slots = free_slots(
         weekly_hours=weekly_hours(practitioner),
         zone=ZoneInfo(practitioner.time_zone),
@@ -174,15 +174,15 @@ class ProposalOutcome:
 
 
 def propose(
-    *, session: Session, request: ProposalRequest, rules: SchedulingRules, now: datetime
+    *, db: Session, request: ProposalRequest, rules: SchedulingRules, now: datetime
 ) -> ProposalOutcome:
     """Proposed visits for the patient's course, or the flags that block booking."""
-    standing = current_eligibility(session=session, patient_id=request.patient_id, now=now)
+    standing = current_eligibility(db=db, patient_id=request.patient_id, now=now)
     if not standing.bookable:
         return ProposalOutcome(True, standing.flags, [], [])
     zone = rules.clinic_zone
     plan = (
-        active_plan(session=session, plan_id=request.plan_id, patient_id=request.patient_id)
+        active_plan(db=db, plan_id=request.plan_id, patient_id=request.patient_id)
         if request.plan_id
         else None
     )
@@ -206,14 +206,14 @@ def propose(
         first_target=first_target,
         valid_until=standing.valid_until,
     )
-    practitioners = _practitioners(session, request.practitioner_id)
-    own = patient_sessions(session=session, patient_id=request.patient_id)
+    practitioners = _practitioners(db, request.practitioner_id)
+    own = patient_sessions(db=db, patient_id=request.patient_id)
 
     def free_starting(window: Interval) -> list[Candidate]:
         """Slots of the practitioners starting in `window` that the patient is free for."""
         reach = Interval(window.start, window.end + request.duration)
         busy = practitioner_busy(
-            session=session, practitioner_ids=[p.id for p in practitioners], window=reach
+            db=db, practitioner_ids=[p.id for p in practitioners], window=reach
         )
         return [
             Candidate(slot, practitioner.id, ZoneInfo(practitioner.time_zone))
@@ -229,7 +229,7 @@ def propose(
             if slot.start < window.end
         ]
 
-    given_or_booked = treatment_times(session=session, patient_id=request.patient_id)
+    given_or_booked = treatment_times(db=db, patient_id=request.patient_id)
     proposals, unplaced = propose_follow_ups(
         course=course,
         free_starting=free_starting,
@@ -238,40 +238,40 @@ def propose(
     return ProposalOutcome(False, standing.flags, proposals, unplaced)
 
 
-def _practitioners(session: Session, practitioner_id: uuid.UUID | None) -> Sequence[Practitioner]:
+def _practitioners(db: Session, practitioner_id: uuid.UUID | None) -> Sequence[Practitioner]:
     """The one practitioner asked for (who must be active), else every active one."""
     query = select(Practitioner).options(selectinload(Practitioner.availability))
     if practitioner_id is not None:
-        practitioner = get_practitioner(session=session, practitioner_id=practitioner_id)
+        practitioner = get_practitioner(db=db, practitioner_id=practitioner_id)
         if not practitioner.active:
             raise InactivePractitioner(f"Practitioner {practitioner.id} is not active.")
         query = query.where(Practitioner.id == practitioner.id)
     else:
         query = query.where(Practitioner.active.is_(True))
-    return session.scalars(query).all()
+    return db.scalars(query).all()
 
 
 def next_follow_up(
-    *, session: Session, visit: TreatmentSession, rules: SchedulingRules, now: datetime
+    *, db: Session, session: TreatmentSession, rules: SchedulingRules, now: datetime
 ) -> ProposalOutcome | None:
     """After a visit of a course: the proposal for its next one, or None when none is left."""
-    if visit.plan_id is None:
+    if session.plan_id is None:
         return None
-    plan = get_plan(session=session, plan_id=visit.plan_id)
+    plan = get_plan(db=db, plan_id=session.plan_id)
     if plan.status is not PlanStatus.ACTIVE or plan.sessions_live >= plan.planned_sessions:
         return None
     # Advice only: if the practitioner has left meanwhile, any active one will do.
-    practitioner = get_practitioner(session=session, practitioner_id=visit.practitioner_id)
+    practitioner = get_practitioner(db=db, practitioner_id=session.practitioner_id)
     return propose(
-        session=session,
+        db=db,
         request=ProposalRequest(
-            patient_id=visit.patient_id,
+            patient_id=session.patient_id,
             practitioner_id=practitioner.id if practitioner.active else None,
             plan_id=plan.id,
             sessions=1,
             interval_days=None,
             earliest=now.astimezone(rules.clinic_zone).date(),
-            duration=visit.end_at - visit.start_at,
+            duration=session.end_at - session.start_at,
         ),
         rules=rules,
         now=now,

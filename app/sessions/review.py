@@ -37,28 +37,26 @@ Reasons = dict[uuid.UUID, tuple[Flag, ...]]
 
 
 def review(
-    *, session: Session, visits: Sequence[TreatmentSession], now: datetime, min_gap_days: int
+    *, db: Session, sessions: Sequence[TreatmentSession], now: datetime, min_gap_days: int
 ) -> Reasons:
     """Each session's reasons for review (none: it may go ahead as booked). Only booked and
     checked-in sessions are reviewed; a handful of queries whatever their number."""
-    awaiting = [v for v in visits if v.status in AWAITING_TREATMENT]
-    reasons: Reasons = {v.id: () for v in visits}
+    awaiting = [v for v in sessions if v.status in AWAITING_TREATMENT]
+    reasons: Reasons = {v.id: () for v in sessions}
     if not awaiting:
         return reasons
-    patients = standings(
-        session=session, patient_ids=list({v.patient_id for v in awaiting}), now=now
-    )
+    patients = standings(db=db, patient_ids=list({v.patient_id for v in awaiting}), now=now)
     practitioner_ids = list({v.practitioner_id for v in awaiting})
     practitioners = {
         p.id: p
-        for p in session.scalars(
+        for p in db.scalars(
             select(Practitioner)
             .options(selectinload(Practitioner.availability))
             .where(Practitioner.id.in_(practitioner_ids))
         )
     }
     absences: dict[uuid.UUID, list[TimeOff]] = {pid: [] for pid in practitioner_ids}
-    for absence in session.scalars(
+    for absence in db.scalars(
         select(TimeOff).where(
             TimeOff.practitioner_id.in_(practitioner_ids),
             TimeOff.start_at < max(v.end_at for v in awaiting),
@@ -68,24 +66,24 @@ def review(
         absences[absence.practitioner_id].append(absence)
     plan_ids = list({v.plan_id for v in awaiting if v.plan_id is not None})
     plans = dict(
-        session.execute(
+        db.execute(
             select(TreatmentPlan.id, TreatmentPlan.status).where(TreatmentPlan.id.in_(plan_ids))
         ).all()
     )
-    given = _given_near(session, awaiting, min_gap_days)
-    for visit in awaiting:
-        found = list(patients[visit.patient_id].obstacles(visit.end_at))
-        slot = Interval(visit.start_at, visit.end_at)
-        practitioner = practitioners[visit.practitioner_id]
-        conflict = calendar_conflict(practitioner, slot, absences[visit.practitioner_id])
+    given = _given_near(db, awaiting, min_gap_days)
+    for session in awaiting:
+        found = list(patients[session.patient_id].obstacles(session.end_at))
+        slot = Interval(session.start_at, session.end_at)
+        practitioner = practitioners[session.practitioner_id]
+        conflict = calendar_conflict(practitioner, slot, absences[session.practitioner_id])
         if conflict is not None:
             found.append(Flag(conflict.code, Severity.BLOCKING, conflict.detail))
         zone = ZoneInfo(practitioner.time_zone)
         too_close = [
             at
-            for session_id, at in given.get(visit.patient_id, [])
-            if session_id != visit.id
-            and not far_enough(at, visit.start_at, min_days=min_gap_days, zone=zone)
+            for session_id, at in given.get(session.patient_id, [])
+            if session_id != session.id
+            and not far_enough(at, session.start_at, min_days=min_gap_days, zone=zone)
         ]
         if too_close:
             found.append(
@@ -96,7 +94,7 @@ def review(
                     f"patient are at least {min_gap_days} days apart.",
                 )
             )
-        status = plans.get(visit.plan_id) if visit.plan_id else None
+        status = plans.get(session.plan_id) if session.plan_id else None
         if status is not None and status is not PlanStatus.ACTIVE:
             found.append(
                 Flag(
@@ -105,23 +103,23 @@ def review(
                     f"The course is {status.value}: no session of it goes ahead as booked.",
                 )
             )
-        reasons[visit.id] = tuple(found)
+        reasons[session.id] = tuple(found)
     return reasons
 
 
 def _given_near(
-    session: Session, visits: Sequence[TreatmentSession], min_gap_days: int
+    db: Session, sessions: Sequence[TreatmentSession], min_gap_days: int
 ) -> dict[uuid.UUID, list[tuple[uuid.UUID, datetime]]]:
     """The treatments given to these sessions' patients within the interval of any of them."""
     margin = timedelta(days=min_gap_days + 1)
     given: dict[uuid.UUID, list[tuple[uuid.UUID, datetime]]] = {}
-    rows = session.execute(
+    rows = db.execute(
         select(TreatmentSession.patient_id, TreatmentSession.id, CompletionRecord.administered_at)
         .join(CompletionRecord, CompletionRecord.session_id == TreatmentSession.id)
         .where(
-            TreatmentSession.patient_id.in_({v.patient_id for v in visits}),
-            CompletionRecord.administered_at > min(v.start_at for v in visits) - margin,
-            CompletionRecord.administered_at < max(v.start_at for v in visits) + margin,
+            TreatmentSession.patient_id.in_({v.patient_id for v in sessions}),
+            CompletionRecord.administered_at > min(v.start_at for v in sessions) - margin,
+            CompletionRecord.administered_at < max(v.start_at for v in sessions) + margin,
         )
     )
     for patient_id, session_id, at in rows:

@@ -14,7 +14,7 @@ from app.auth.dependencies import AuditDep, CallerFirstRoute, ClinicalDetail, ho
 from app.auth.permissions import Permission
 from app.clock import Now
 from app.config import Settings
-from app.db import SessionDep
+from app.db import Db
 from app.errors import InvalidCursor, NotFound, problem_responses
 from app.evaluations.rules import Flag
 from app.evaluations.schemas import FlagRead
@@ -50,17 +50,17 @@ def _rules(request: Request) -> service.BookingRules:
     )
 
 
-def _audited(audit: AuditTrail, action: str, visit: TreatmentSession) -> TreatmentSession:
-    audit.record(action, Resource.SESSION, visit.id, patient_id=visit.patient_id)
-    return visit
+def _audited(audit: AuditTrail, action: str, session: TreatmentSession) -> TreatmentSession:
+    audit.record(action, Resource.SESSION, session.id, patient_id=session.patient_id)
+    return session
 
 
 def _view(
-    visit: TreatmentSession, reasons: tuple[Flag, ...], *, clinical: bool, sees_reasons: bool
+    session: TreatmentSession, reasons: tuple[Flag, ...], *, clinical: bool, sees_reasons: bool
 ) -> SessionRead:
     """The session, whether it needs review and (for roles that read eligibility) why; its
     treatment record only for roles that may read clinical detail."""
-    return SessionRead.model_validate(visit).model_copy(
+    return SessionRead.model_validate(session).model_copy(
         update={
             "needs_review": bool(reasons),
             "review_reasons": [FlagRead.model_validate(r) for r in reasons]
@@ -72,8 +72,8 @@ def _view(
 
 
 def _read(
-    session: Session,
-    visit: TreatmentSession,
+    db: Session,
+    session: TreatmentSession,
     response: Response,
     now: datetime,
     rules: service.BookingRules,
@@ -84,15 +84,13 @@ def _read(
 ) -> SessionRead:
     """`checked`: the session has just passed the booking checks (booked or moved): nothing
     to review."""
-    response.headers["ETag"] = f'W/"{visit.version}"'
+    response.headers["ETag"] = f'W/"{session.version}"'
     reasons = (
         ()
         if checked
-        else review(session=session, visits=[visit], now=now, min_gap_days=rules.min_gap_days)[
-            visit.id
-        ]
+        else review(db=db, sessions=[session], now=now, min_gap_days=rules.min_gap_days)[session.id]
     )
-    return _view(visit, reasons, clinical=clinical, sees_reasons=sees_reasons)
+    return _view(session, reasons, clinical=clinical, sees_reasons=sees_reasons)
 
 
 @router.post(
@@ -104,7 +102,7 @@ def _read(
 )
 def book(
     body: SessionCreate,
-    session: SessionDep,
+    db: Db,
     audit: AuditDep,
     request: Request,
     response: Response,
@@ -122,16 +120,16 @@ def book(
     it is in the past (422 `in-the-past`). Overlaps are refused by the database itself, so two
     desks booking the same minute cannot both succeed."""
     try:
-        visit = service.book(session=session, data=body, now=now, rules=_rules(request))
+        session = service.book(db=db, data=body, now=now, rules=_rules(request))
     except service.EligibilityBlocked as refusal:
         if sees_outcome:
             raise
         raise refusal.without_reasons() from None
-    _audited(audit, "book", visit)
-    response.headers["Location"] = f"{router.prefix}/{visit.id}"
+    _audited(audit, "book", session)
+    response.headers["Location"] = f"{router.prefix}/{session.id}"
     return _read(
+        db,
         session,
-        visit,
         response,
         now,
         _rules(request),
@@ -148,7 +146,7 @@ def book(
     responses=problem_responses(InvalidCursor),
 )
 def list_sessions(
-    session: SessionDep,
+    db: Db,
     audit: AuditDep,
     request: Request,
     clinical: ClinicalDetail,
@@ -178,7 +176,7 @@ def list_sessions(
     needs review, and why to roles that may read eligibility."""
     rules = _rules(request)
     items, next_cursor = service.list_sessions(
-        session=session,
+        db=db,
         now=now,
         practitioner_id=practitioner_id,
         patient_id=patient_id,
@@ -192,7 +190,7 @@ def list_sessions(
         cursor=cursor,
     )
     audit.record_each("list", Resource.SESSION, (Access(s.id, s.patient_id) for s in items))
-    reasons = review(session=session, visits=items, now=now, min_gap_days=rules.min_gap_days)
+    reasons = review(db=db, sessions=items, now=now, min_gap_days=rules.min_gap_days)
     return Page(
         items=[
             _view(s, reasons[s.id], clinical=clinical, sees_reasons=sees_reasons) for s in items
@@ -209,7 +207,7 @@ def list_sessions(
 )
 def read_session(
     session_id: uuid.UUID,
-    session: SessionDep,
+    db: Db,
     audit: AuditDep,
     request: Request,
     response: Response,
@@ -220,10 +218,10 @@ def read_session(
     """One session with its history, whether it needs review (and why, for roles that may read
     eligibility) and, once fulfilled, its completion record (for roles that may read clinical
     detail)."""
-    visit = service.get_session_record(session=session, session_id=session_id)
-    _audited(audit, "read", visit)
+    session = service.get_session_record(db=db, session_id=session_id)
+    _audited(audit, "read", session)
     return _read(
-        session, visit, response, now, _rules(request), clinical=clinical, sees_reasons=sees_reasons
+        db, session, response, now, _rules(request), clinical=clinical, sees_reasons=sees_reasons
     )
 
 
@@ -236,7 +234,7 @@ def read_session(
 def reschedule(
     session_id: uuid.UUID,
     body: RescheduleBody,
-    session: SessionDep,
+    db: Db,
     audit: AuditDep,
     request: Request,
     response: Response,
@@ -247,17 +245,17 @@ def reschedule(
     """Move a booked session to a new time (and optionally another practitioner or length),
     with the same checks as booking. The old time and practitioner stay in its history."""
     try:
-        visit = service.reschedule(
-            session=session, session_id=session_id, change=body, now=now, rules=_rules(request)
+        session = service.reschedule(
+            db=db, session_id=session_id, change=body, now=now, rules=_rules(request)
         )
     except service.EligibilityBlocked as refusal:
         if sees_outcome:
             raise
         raise refusal.without_reasons() from None
-    _audited(audit, "reschedule", visit)
+    _audited(audit, "reschedule", session)
     return _read(
+        db,
         session,
-        visit,
         response,
         now,
         _rules(request),
@@ -278,7 +276,7 @@ _STEP_ERRORS = problem_responses(NotFound, service.InvalidTransition)
 )
 def check_in(
     session_id: uuid.UUID,
-    session: SessionDep,
+    db: Db,
     audit: AuditDep,
     request: Request,
     response: Response,
@@ -291,12 +289,12 @@ def check_in(
     end of that day (409 `check-in-not-open`). A session that needs review is checked in all
     the same, with `needs_review: true` and the reasons: the clinician decides, and completion
     refuses to treat a patient the rules forbid."""
-    visit = service.step(
-        session=session, session_id=session_id, action="check-in", now=now, rules=_rules(request)
+    session = service.step(
+        db=db, session_id=session_id, action="check-in", now=now, rules=_rules(request)
     )
-    _audited(audit, "check-in", visit)
+    _audited(audit, "check-in", session)
     return _read(
-        session, visit, response, now, _rules(request), clinical=clinical, sees_reasons=sees_reasons
+        db, session, response, now, _rules(request), clinical=clinical, sees_reasons=sees_reasons
     )
 
 
@@ -309,7 +307,7 @@ def check_in(
 def cancel(
     session_id: uuid.UUID,
     body: ReasonBody,
-    session: SessionDep,
+    db: Db,
     audit: AuditDep,
     request: Request,
     response: Response,
@@ -318,17 +316,17 @@ def cancel(
     now: Now,
 ) -> SessionRead:
     """Cancel a booked session (booked -> cancelled); the reason is required and kept."""
-    visit = service.step(
-        session=session,
+    session = service.step(
+        db=db,
         session_id=session_id,
         action="cancel",
         now=now,
         rules=_rules(request),
         reason=body.reason,
     )
-    _audited(audit, "cancel", visit)
+    _audited(audit, "cancel", session)
     return _read(
-        session, visit, response, now, _rules(request), clinical=clinical, sees_reasons=sees_reasons
+        db, session, response, now, _rules(request), clinical=clinical, sees_reasons=sees_reasons
     )
 
 
@@ -340,7 +338,7 @@ def cancel(
 )
 def no_show(
     session_id: uuid.UUID,
-    session: SessionDep,
+    db: Db,
     audit: AuditDep,
     request: Request,
     response: Response,
@@ -349,12 +347,12 @@ def no_show(
     now: Now,
 ) -> SessionRead:
     """The patient did not come (booked -> noshow); only once the start time has passed."""
-    visit = service.step(
-        session=session, session_id=session_id, action="no-show", now=now, rules=_rules(request)
+    session = service.step(
+        db=db, session_id=session_id, action="no-show", now=now, rules=_rules(request)
     )
-    _audited(audit, "no-show", visit)
+    _audited(audit, "no-show", session)
     return _read(
-        session, visit, response, now, _rules(request), clinical=clinical, sees_reasons=sees_reasons
+        db, session, response, now, _rules(request), clinical=clinical, sees_reasons=sees_reasons
     )
 
 
@@ -367,7 +365,7 @@ def no_show(
 def entered_in_error(
     session_id: uuid.UUID,
     body: ReasonBody,
-    session: SessionDep,
+    db: Db,
     audit: AuditDep,
     request: Request,
     response: Response,
@@ -379,17 +377,17 @@ def entered_in_error(
     clinical role, with the reason. Nothing clinical is deleted; the session and its history
     stay. A treatment that was given still counts for that day's dose and for the interval
     before the next one."""
-    visit = service.step(
-        session=session,
+    session = service.step(
+        db=db,
         session_id=session_id,
         action="entered-in-error",
         now=now,
         rules=_rules(request),
         reason=body.reason,
     )
-    _audited(audit, "entered-in-error", visit)
+    _audited(audit, "entered-in-error", session)
     return _read(
-        session, visit, response, now, _rules(request), clinical=clinical, sees_reasons=sees_reasons
+        db, session, response, now, _rules(request), clinical=clinical, sees_reasons=sees_reasons
     )
 
 
@@ -402,7 +400,7 @@ def entered_in_error(
 def complete(
     session_id: uuid.UUID,
     body: CompletionCreate,
-    session: SessionDep,
+    db: Db,
     audit: AuditDep,
     request: Request,
     sees_outcome: SeesEligibility,
@@ -431,7 +429,7 @@ def complete(
     settings: Settings = request.app.state.settings
     try:
         done = service.complete(
-            session=session,
+            db=db,
             session_id=session_id,
             record=body,
             limits=DoseLimits(
@@ -445,12 +443,12 @@ def complete(
         if sees_outcome:
             raise
         raise refusal.without_reasons() from None
-    _audited(audit, "complete", done.visit)
+    _audited(audit, "complete", done.session)
     follow_up = scheduling.next_follow_up(
-        session=session, visit=done.visit, rules=scheduling_rules(settings), now=now
+        db=db, session=done.session, rules=scheduling_rules(settings), now=now
     )
     return CompletionResult(
-        session=_view(done.visit, (), clinical=True, sees_reasons=sees_outcome),
+        session=_view(done.session, (), clinical=True, sees_reasons=sees_outcome),
         warnings=[FlagRead.model_validate(w) for w in done.warnings],
         next_follow_up=proposals_read(follow_up) if follow_up else None,
     )

@@ -186,8 +186,8 @@ class BookingRules:
     check_in_ahead: timedelta = timedelta(0)
 
 
-def _load(session: Session, session_id: uuid.UUID) -> TreatmentSession:
-    found = session.scalar(
+def _load(db: Session, session_id: uuid.UUID) -> TreatmentSession:
+    found = db.scalar(
         select(TreatmentSession)
         .options(selectinload(TreatmentSession.completion), selectinload(TreatmentSession.events))
         .where(TreatmentSession.id == session_id)
@@ -197,25 +197,25 @@ def _load(session: Session, session_id: uuid.UUID) -> TreatmentSession:
     return found
 
 
-def _load_locked(session: Session, session_id: uuid.UUID) -> TreatmentSession:
+def _load_locked(db: Session, session_id: uuid.UUID) -> TreatmentSession:
     """The session, read once its patient's lock is held: what a concurrent change to the
     patient's care committed meanwhile (a completion, a move) is then seen."""
-    patient_id = session.scalar(
+    patient_id = db.scalar(
         select(TreatmentSession.patient_id).where(TreatmentSession.id == session_id)
     )
     if patient_id is None:
         raise NotFound(f"No session with id {session_id}.")
-    lock_patient(session, patient_id)
-    return _load(session, session_id)
+    lock_patient(db, patient_id)
+    return _load(db, session_id)
 
 
-def get_session_record(*, session: Session, session_id: uuid.UUID) -> TreatmentSession:
-    return _load(session, session_id)
+def get_session_record(*, db: Session, session_id: uuid.UUID) -> TreatmentSession:
+    return _load(db, session_id)
 
 
 def _check_slot(
     *,
-    session: Session,
+    db: Session,
     patient_id: uuid.UUID,
     practitioner_id: uuid.UUID,
     slot: Interval,
@@ -227,12 +227,12 @@ def _check_slot(
     if slot.start <= now:
         raise InThePast("Sessions are booked for a time still to come.")
     try:
-        practitioner = get_practitioner(session=session, practitioner_id=practitioner_id)
+        practitioner = get_practitioner(db=db, practitioner_id=practitioner_id)
     except NotFound:
         raise UnknownPractitioner(
             f"No practitioner with id {practitioner_id}.", field="practitioner_id"
         ) from None
-    absences = session.scalars(
+    absences = db.scalars(
         select(TimeOff).where(
             TimeOff.practitioner_id == practitioner_id,
             TimeOff.start_at < slot.end,
@@ -245,7 +245,7 @@ def _check_slot(
     others = select(TreatmentSession).where(TreatmentSession.status.in_(LIVE_STATUSES))
     if moving is not None:
         others = others.where(TreatmentSession.id != moving)
-    clash = session.scalar(
+    clash = db.scalar(
         others.where(
             (TreatmentSession.practitioner_id == practitioner_id)
             | (TreatmentSession.patient_id == patient_id),
@@ -256,7 +256,7 @@ def _check_slot(
         whose = "practitioner" if clash.practitioner_id == practitioner_id else "patient"
         raise SlotTaken(f"The {whose} already has a session then.", session_id=str(clash.id))
     _check_interval(
-        session,
+        db,
         patient_id,
         slot.start,
         zone=ZoneInfo(practitioner.time_zone),
@@ -267,7 +267,7 @@ def _check_slot(
 
 
 def _check_interval(
-    session: Session,
+    db: Session,
     patient_id: uuid.UUID,
     moment: datetime,
     *,
@@ -280,7 +280,7 @@ def _check_interval(
     (counted by when the sclerosant was given, a session marked entered in error included),
     and, when booking, from every session still to come."""
     times = treatment_times(
-        session=session,
+        db=db,
         patient_id=patient_id,
         near=moment,
         days=rules.min_gap_days + 1,
@@ -299,9 +299,9 @@ def _check_interval(
         )
 
 
-def _flush_booking(session: Session) -> None:
+def _flush_booking(db: Session) -> None:
     try:
-        session.flush()
+        db.flush()
     except IntegrityError as exc:
         # 23P01: an exclusion constraint refused an overlap a concurrent booking just made.
         if getattr(exc.orig, "sqlstate", None) == "23P01":
@@ -310,9 +310,9 @@ def _flush_booking(session: Session) -> None:
 
 
 def _eligible_for(
-    session: Session, patient_id: uuid.UUID, slot: Interval, now: datetime, doing: str
+    db: Session, patient_id: uuid.UUID, slot: Interval, now: datetime, doing: str
 ) -> Eligibility:
-    standing = current_eligibility(session=session, patient_id=patient_id, now=now)
+    standing = current_eligibility(db=db, patient_id=patient_id, now=now)
     obstacles = standing.obstacles(slot.end)
     if obstacles:
         raise EligibilityBlocked.because(standing, obstacles, doing)
@@ -320,21 +320,21 @@ def _eligible_for(
 
 
 def book(
-    *, session: Session, data: SessionCreate, now: datetime, rules: BookingRules
+    *, db: Session, data: SessionCreate, now: datetime, rules: BookingRules
 ) -> TreatmentSession:
     """Put a session in the calendar, or refuse with the reason."""
-    lock_patient(session, data.patient_id)
+    lock_patient(db, data.patient_id)
     try:
-        patient = get_patient(session=session, patient_id=data.patient_id)
+        patient = get_patient(db=db, patient_id=data.patient_id)
     except NotFound:
         raise UnknownPatient(f"No patient with id {data.patient_id}.") from None
     if patient.archived:
         raise PatientArchived(f"Patient {patient.id} is archived.")
     slot = Interval(data.start, data.start + timedelta(minutes=data.duration_minutes))
-    _eligible_for(session, patient.id, slot, now, "booked")
-    plan = _bookable_plan(session, data.plan_id, patient.id)
+    _eligible_for(db, patient.id, slot, now, "booked")
+    plan = _bookable_plan(db, data.plan_id, patient.id)
     _check_slot(
-        session=session,
+        db=db,
         patient_id=patient.id,
         practitioner_id=data.practitioner_id,
         slot=slot,
@@ -353,17 +353,17 @@ def book(
         ],
         completion=None,
     )
-    session.add(booked)
-    _flush_booking(session)
+    db.add(booked)
+    _flush_booking(db)
     return booked
 
 
 def _bookable_plan(
-    session: Session, plan_id: uuid.UUID | None, patient_id: uuid.UUID
+    db: Session, plan_id: uuid.UUID | None, patient_id: uuid.UUID
 ) -> TreatmentPlan | None:
     if plan_id is None:
         return None
-    plan = active_plan(session=session, plan_id=plan_id, patient_id=patient_id)
+    plan = active_plan(db=db, plan_id=plan_id, patient_id=patient_id)
     if plan.sessions_live >= plan.planned_sessions:
         raise PlanFull(f"The plan's {plan.planned_sessions} sessions are all booked or done.")
     return plan
@@ -371,7 +371,7 @@ def _bookable_plan(
 
 def reschedule(
     *,
-    session: Session,
+    db: Session,
     session_id: uuid.UUID,
     change: RescheduleBody,
     now: datetime,
@@ -379,48 +379,52 @@ def reschedule(
 ) -> TreatmentSession:
     """Move a booked session, with the same checks as booking; the old time and practitioner
     are kept in its history."""
-    visit = _load_locked(session, session_id)
-    _require(visit, "reschedule", {SessionStatus.BOOKED})
+    session = _load_locked(db, session_id)
+    _require(session, "reschedule", {SessionStatus.BOOKED})
     duration = (
         timedelta(minutes=change.duration_minutes)
         if change.duration_minutes
-        else visit.end_at - visit.start_at
+        else session.end_at - session.start_at
     )
     slot = Interval(change.start, change.start + duration)
-    practitioner_id = change.practitioner_id or visit.practitioner_id
-    _eligible_for(session, visit.patient_id, slot, now, "booked")
+    practitioner_id = change.practitioner_id or session.practitioner_id
+    _eligible_for(db, session.patient_id, slot, now, "booked")
     _check_slot(
-        session=session,
-        patient_id=visit.patient_id,
+        db=db,
+        patient_id=session.patient_id,
         practitioner_id=practitioner_id,
         slot=slot,
         now=now,
         rules=rules,
-        moving=visit.id,
+        moving=session.id,
     )
-    visit.events.append(
+    session.events.append(
         SessionEvent(
             action="reschedule",
-            from_status=visit.status,
-            to_status=visit.status,
-            old_start_at=visit.start_at,
-            old_end_at=visit.end_at,
-            old_practitioner_id=visit.practitioner_id,
+            from_status=session.status,
+            to_status=session.status,
+            old_start_at=session.start_at,
+            old_end_at=session.end_at,
+            old_practitioner_id=session.practitioner_id,
             reason=change.reason,
             at=now,
         )
     )
-    visit.start_at, visit.end_at, visit.practitioner_id = slot.start, slot.end, practitioner_id
-    visit.updated_at = utcnow()
-    _flush_booking(session)
-    return visit
+    session.start_at, session.end_at, session.practitioner_id = (
+        slot.start,
+        slot.end,
+        practitioner_id,
+    )
+    session.updated_at = utcnow()
+    _flush_booking(db)
+    return session
 
 
-def _require(visit: TreatmentSession, action: str, allowed: set[SessionStatus]) -> None:
-    if visit.status not in allowed:
+def _require(session: TreatmentSession, action: str, allowed: set[SessionStatus]) -> None:
+    if session.status not in allowed:
         raise InvalidTransition(
-            f"Cannot {action} a session that is {visit.status.value}.",
-            session_status=visit.status.value,
+            f"Cannot {action} a session that is {session.status.value}.",
+            session_status=session.status.value,
         )
 
 
@@ -435,18 +439,16 @@ class TreatmentDay:
 
 
 def treatment_day(
-    session: Session, visit: TreatmentSession, check_in_ahead: timedelta
+    db: Session, session: TreatmentSession, check_in_ahead: timedelta
 ) -> TreatmentDay:
-    zone = ZoneInfo(
-        get_practitioner(session=session, practitioner_id=visit.practitioner_id).time_zone
-    )
-    day = local_day(visit.start_at, zone)
-    return TreatmentDay(min(day.start, visit.start_at - check_in_ahead), day.end, zone)
+    zone = ZoneInfo(get_practitioner(db=db, practitioner_id=session.practitioner_id).time_zone)
+    day = local_day(session.start_at, zone)
+    return TreatmentDay(min(day.start, session.start_at - check_in_ahead), day.end, zone)
 
 
 def step(
     *,
-    session: Session,
+    db: Session,
     session_id: uuid.UUID,
     action: str,
     now: datetime,
@@ -454,54 +456,54 @@ def step(
     reason: str | None = None,
 ) -> TreatmentSession:
     """check-in, cancel, no-show or entered-in-error."""
-    visit = _load(session, session_id)
+    session = _load(db, session_id)
     allowed, target = _STEPS[action]
-    _require(visit, action, allowed)
-    if action == "no-show" and now < visit.start_at:
+    _require(session, action, allowed)
+    if action == "no-show" and now < session.start_at:
         raise InvalidTransition(
-            "A no-show is recorded only after the start time.", session_status=visit.status.value
+            "A no-show is recorded only after the start time.", session_status=session.status.value
         )
     if action == "check-in":
-        day = treatment_day(session, visit, rules.check_in_ahead)
+        day = treatment_day(db, session, rules.check_in_ahead)
         if not day.opens <= now < day.closes:
-            local = visit.start_at.astimezone(day.zone)
+            local = session.start_at.astimezone(day.zone)
             raise CheckInNotOpen(
                 f"The session is on {local:%A %d %B %Y} ({day.zone.key}): check-in opens at "
                 f"{day.opens.astimezone(day.zone):%d %b %H:%M} and closes at the end of that day.",
                 opens=day.opens.isoformat(),
                 closes=day.closes.isoformat(),
             )
-    was_fulfilled = visit.status is SessionStatus.FULFILLED
-    _move(visit, action, target, reason, now)
+    was_fulfilled = session.status is SessionStatus.FULFILLED
+    _move(session, action, target, reason, now)
     if action == "cancel":
-        visit.cancel_reason = reason
-    session.flush()
+        session.cancel_reason = reason
+    db.flush()
     if was_fulfilled:  # entered in error: the course has one fulfilled session fewer
-        settle_completion(session=session, plan_id=visit.plan_id)
-    return visit
+        settle_completion(db=db, plan_id=session.plan_id)
+    return session
 
 
 def _move(
-    visit: TreatmentSession, action: str, target: SessionStatus, reason: str | None, now: datetime
+    session: TreatmentSession, action: str, target: SessionStatus, reason: str | None, now: datetime
 ) -> None:
-    visit.events.append(
+    session.events.append(
         SessionEvent(
-            action=action, from_status=visit.status, to_status=target, reason=reason, at=now
+            action=action, from_status=session.status, to_status=target, reason=reason, at=now
         )
     )
-    visit.status = target
-    visit.updated_at = utcnow()
+    session.status = target
+    session.updated_at = utcnow()
 
 
 @dataclass(frozen=True)
 class Completed:
-    visit: TreatmentSession
+    session: TreatmentSession
     warnings: tuple[Flag, ...]
 
 
 def complete(
     *,
-    session: Session,
+    db: Session,
     session_id: uuid.UUID,
     record: CompletionCreate,
     limits: DoseLimits,
@@ -515,41 +517,41 @@ def complete(
     the dose against a clinician's weight. A record written later that is refused by nothing
     but a finding recorded since is kept, with that finding as a warning: the treatment
     happened, and it counts for the next one."""
-    visit = _load_locked(session, session_id)
-    _require(visit, "complete", _STEPS["complete"][0])
-    day = treatment_day(session, visit, rules.check_in_ahead)
-    given_at = _administered_at(record, visit, day, now)
+    session = _load_locked(db, session_id)
+    _require(session, "complete", _STEPS["complete"][0])
+    day = treatment_day(db, session, rules.check_in_ahead)
+    given_at = _administered_at(record, session, day, now)
     # Given now: by everything on record, a finding committed while this request waited for
     # the patient's lock included. Given earlier (stated): by what was on record then.
     stated = record.administered_at is not None
     standing = current_eligibility(
-        session=session,
-        patient_id=visit.patient_id,
+        db=db,
+        patient_id=session.patient_id,
         now=given_at,
         known_at=given_at if stated else None,
     )
     if standing.outcome.value == PatientArchived.code:
-        raise PatientArchived(f"Patient {visit.patient_id} is archived: not to be treated.")
+        raise PatientArchived(f"Patient {session.patient_id} is archived: not to be treated.")
     obstacles = standing.obstacles(given_at)
     if obstacles or standing.evaluation is None:
         raise EligibilityBlocked.because(standing, obstacles, "given")
     _check_sites(record, standing.evaluation.spider_vein_sites)
     _check_interval(
-        session,
-        visit.patient_id,
+        db,
+        session.patient_id,
         given_at,
         zone=day.zone,
         rules=rules,
         include_booked=False,
-        excluding=visit.id,
+        excluding=session.id,
     )
-    weight, weight_notes = _dose_weight(session, visit.patient_id, record, standing, given_at)
+    weight, weight_notes = _dose_weight(db, session.patient_id, record, standing, given_at)
     dose = check_dose(
         sclerosant=record.sclerosant,
         concentration_percent=record.concentration_percent,
         volume_ml=record.volume_ml,
         weight_kg=weight,
-        same_day_mg=_same_day_dose(session, visit, record.sclerosant.value, given_at, day.zone),
+        same_day_mg=_same_day_dose(db, session, record.sclerosant.value, given_at, day.zone),
         limits=limits,
     )
     if dose.exceeded:
@@ -559,9 +561,9 @@ def complete(
             dose_mg=dose.dose_mg,
             limit_mg=dose.limit_mg,
         )
-    found_since = _found_since(session, visit.patient_id, now) if stated else ()
+    found_since = _found_since(db, session.patient_id, now) if stated else ()
     warnings = (*dose.warnings, *weight_notes, *found_since)
-    visit.completion = CompletionRecord(
+    session.completion = CompletionRecord(
         **record.model_dump(
             exclude={"treated_sites", "complications", "aftercare", "administered_at"}
         ),
@@ -575,15 +577,15 @@ def complete(
         ],
         recorded_at=now,
     )
-    _move(visit, "complete", SessionStatus.FULFILLED, None, now)
-    session.flush()
-    settle_completion(session=session, plan_id=visit.plan_id)
-    return Completed(visit, warnings)
+    _move(session, "complete", SessionStatus.FULFILLED, None, now)
+    db.flush()
+    settle_completion(db=db, plan_id=session.plan_id)
+    return Completed(session, warnings)
 
 
-def _found_since(session: Session, patient_id: uuid.UUID, now: datetime) -> tuple[Flag, ...]:
+def _found_since(db: Session, patient_id: uuid.UUID, now: datetime) -> tuple[Flag, ...]:
     """What was recorded after the treatment that would forbid it now, as a warning."""
-    since = current_eligibility(session=session, patient_id=patient_id, now=now)
+    since = current_eligibility(db=db, patient_id=patient_id, now=now)
     obstacles = since.obstacles(now)
     if not obstacles:
         return ()
@@ -599,7 +601,7 @@ def _found_since(session: Session, patient_id: uuid.UUID, now: datetime) -> tupl
 
 
 def _dose_weight(
-    session: Session,
+    db: Session,
     patient_id: uuid.UUID,
     record: CompletionCreate,
     standing: Eligibility,
@@ -615,7 +617,7 @@ def _dose_weight(
     notes: list[Flag] = []
     weight = standing.evaluation.weight_kg
     if weight is None:
-        earlier = _latest_clinical_weight(session, patient_id, given_at)
+        earlier = _latest_clinical_weight(db, patient_id, given_at)
         if earlier is not None:
             weight, when = earlier
             notes.append(
@@ -626,7 +628,7 @@ def _dose_weight(
                     f"recorded by a clinician on {when:%Y-%m-%d}.",
                 )
             )
-    on_record = session.scalar(select(Patient.weight_kg).where(Patient.id == patient_id))
+    on_record = db.scalar(select(Patient.weight_kg).where(Patient.id == patient_id))
     if weight is not None and on_record is not None and on_record < weight:
         notes.append(
             Flag(
@@ -642,11 +644,11 @@ def _dose_weight(
 
 
 def _latest_clinical_weight(
-    session: Session, patient_id: uuid.UUID, before: datetime
+    db: Session, patient_id: uuid.UUID, before: datetime
 ) -> tuple[float, datetime] | None:
     """The latest weight a clinician recorded by `before`: on an evaluation or a treatment
     record."""
-    evaluated = session.execute(
+    evaluated = db.execute(
         select(Evaluation.weight_kg, Evaluation.performed_at)
         .where(
             Evaluation.patient_id == patient_id,
@@ -656,7 +658,7 @@ def _latest_clinical_weight(
         .order_by(Evaluation.performed_at.desc())
         .limit(1)
     ).first()
-    stated = session.execute(
+    stated = db.execute(
         select(CompletionRecord.weight_kg, CompletionRecord.administered_at)
         .join(TreatmentSession, CompletionRecord.session_id == TreatmentSession.id)
         .where(
@@ -686,13 +688,13 @@ def _check_sites(record: CompletionCreate, evaluated: Sequence[str]) -> None:
 
 
 def _administered_at(
-    record: CompletionCreate, visit: TreatmentSession, day: TreatmentDay, now: datetime
+    record: CompletionCreate, session: TreatmentSession, day: TreatmentDay, now: datetime
 ) -> datetime:
     """When the sclerosant was given: as stated, else now. After the check-in, on the
     session's day, and not in the future (a clock a little fast is taken as now)."""
     # A check-in made before the session's day opened (allowed before this rule) does not
     # open it: the day does.
-    earliest = max([day.opens, *(e.at for e in visit.events if e.action == "check-in")])
+    earliest = max([day.opens, *(e.at for e in session.events if e.action == "check-in")])
     stated = record.administered_at or now
     if stated > now + CLOCK_SKEW:
         raise InvalidField(("body", "administered_at"), "is in the future")
@@ -707,18 +709,18 @@ def _administered_at(
 
 
 def _same_day_dose(
-    session: Session, visit: TreatmentSession, sclerosant: str, given_at: datetime, zone: ZoneInfo
+    db: Session, session: TreatmentSession, sclerosant: str, given_at: datetime, zone: ZoneInfo
 ) -> float:
     """What the patient was already given of this sclerosant on that day (where the session
     takes place), counted by when it was given, in any session since marked entered in error
     too: it was given all the same."""
     day = local_day(given_at, zone)
-    total = session.scalar(
+    total = db.scalar(
         select(func.coalesce(func.sum(CompletionRecord.dose_mg), 0.0))
         .join(TreatmentSession, CompletionRecord.session_id == TreatmentSession.id)
         .where(
-            TreatmentSession.patient_id == visit.patient_id,
-            TreatmentSession.id != visit.id,
+            TreatmentSession.patient_id == session.patient_id,
+            TreatmentSession.id != session.id,
             CompletionRecord.sclerosant == sclerosant,
             CompletionRecord.administered_at >= day.start,
             CompletionRecord.administered_at < day.end,
@@ -729,7 +731,7 @@ def _same_day_dose(
 
 def list_sessions(
     *,
-    session: Session,
+    db: Session,
     now: datetime,
     practitioner_id: uuid.UUID | None = None,
     patient_id: uuid.UUID | None = None,
@@ -760,12 +762,12 @@ def list_sessions(
     if window_end is not None:
         query = query.where(TreatmentSession.start_at < window_end)
     if needs_review is None:
-        return paginate(session, query, _BY_START, limit=limit, cursor=cursor)
+        return paginate(db, query, _BY_START, limit=limit, cursor=cursor)
     if needs_review:
         query = query.where(TreatmentSession.status.in_(AWAITING_TREATMENT))
 
     def keep(batch: Sequence[TreatmentSession]) -> list[bool]:
-        reasons = review(session=session, visits=batch, now=now, min_gap_days=min_gap_days)
-        return [bool(reasons[visit.id]) is needs_review for visit in batch]
+        reasons = review(db=db, sessions=batch, now=now, min_gap_days=min_gap_days)
+        return [bool(reasons[session.id]) is needs_review for session in batch]
 
-    return paginate_kept(session, query, _BY_START, keep=keep, limit=limit, cursor=cursor)
+    return paginate_kept(db, query, _BY_START, keep=keep, limit=limit, cursor=cursor)
