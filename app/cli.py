@@ -158,7 +158,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser("migrate", help="apply pending database migrations").set_defaults(
         handler=_migrate
     )
-    from app.auth.permissions import Role
+    from app.roles import Role
 
     roles = [r.value for r in Role]
     user = commands.add_parser("create-user", help="create a staff account (password prompted)")

@@ -12,7 +12,6 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.audit.service import AuditTrail, Resource
-from app.auth.permissions import Role
 from app.auth.schemas import UserCreate
 from app.auth.service import create_user
 from app.evaluations.rules import RiskFactor
@@ -27,6 +26,7 @@ from app.models import (
     User,
     WeeklyAvailability,
 )
+from app.roles import Role
 
 DEMO_NAMESPACE = uuid.UUID("5c1e05c4-0000-4000-8000-000000000000")
 DEMO_MRN_SYSTEM = "urn:sclerosched:demo:mrn"

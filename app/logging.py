@@ -5,13 +5,10 @@ from __future__ import annotations
 
 import logging
 import re
-import time
 import traceback
 import uuid
-from contextvars import ContextVar
+from contextvars import ContextVar, Token
 from types import TracebackType
-
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 REQUEST_ID_HEADER = "X-Request-ID"
 _request_id: ContextVar[str] = ContextVar("request_id", default="-")
@@ -57,44 +54,16 @@ class PhiSafeFormatter(logging.Formatter):
         return ("Traceback (most recent call last):\n" + "".join(lines)).rstrip()
 
 
-class RequestIdMiddleware:
-    """Pure ASGI middleware: assigns the request id, adds it to every response, and writes
-    the access log line (method, path, status, time: never the query string)."""
+def client_request_id(sent: str) -> str:
+    """The request id: the client's own, if short and plain (tracing across systems), else a
+    new one."""
+    return sent if _CLIENT_ID.match(sent) else uuid.uuid4().hex
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        sent = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
-        request_id = sent if _CLIENT_ID.match(sent) else uuid.uuid4().hex
-        scope.setdefault("state", {})["request_id"] = request_id
-        token = _request_id.set(request_id)
+def bind_request_id(request_id: str) -> Token[str]:
+    """Every record logged in this context carries `request_id` (undo with `unbind`)."""
+    return _request_id.set(request_id)
 
-        started = time.perf_counter()
-        status = 500  # if the app fails before answering
 
-        async def send_with_id(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-                headers = [
-                    (k, v) for k, v in message.get("headers", []) if k.lower() != b"x-request-id"
-                ]
-                headers.append((b"x-request-id", request_id.encode("latin-1")))
-                message["headers"] = headers
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_with_id)
-        finally:
-            access_logger.info(
-                "%s %s %d %.1fms",
-                scope["method"],
-                scope["path"],
-                status,
-                (time.perf_counter() - started) * 1000,
-            )
-            _request_id.reset(token)
+def unbind_request_id(token: Token[str]) -> None:
+    _request_id.reset(token)

@@ -17,26 +17,26 @@ from app.audit.router import router as audit_router
 from app.auth.router import login_router
 from app.auth.router import router as access_router
 from app.auth.service import AuthenticationRequired, Forbidden
-from app.clock import system_clock
 from app.config import Settings, load_settings
 from app.db import make_engine, make_sessionmaker
-from app.errors import (
-    DatabaseUnavailable,
-    InternalError,
-    UnexpectedErrorMiddleware,
-    install_error_handlers,
-    problem_responses,
-    problems_only_as_problem_json,
-)
 from app.evaluations.router import router as evaluations_router
 from app.health.router import router as health_router
-from app.http import NoStoreMiddleware, one_value_per_query_parameter
-from app.logging import REQUEST_ID_HEADER, RequestIdMiddleware
+from app.logging import REQUEST_ID_HEADER
 from app.patients.router import router as patients_router
 from app.plans.router import router as plans_router
 from app.practitioners.router import router as practitioners_router
 from app.scheduling.router import router as scheduling_router
 from app.sessions.router import router as sessions_router
+from app.web.clock import system_clock
+from app.web.middleware import NoStoreMiddleware, RequestIdMiddleware, UnexpectedErrorMiddleware
+from app.web.params import one_value_per_query_parameter
+from app.web.problems import (
+    DatabaseUnavailable,
+    InternalError,
+    install_error_handlers,
+    problem_responses,
+    problems_only_as_problem_json,
+)
 
 DESCRIPTION = """
 Patients, the medical evaluation before treatment, and courses of micro-sclerotherapy

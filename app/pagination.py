@@ -9,25 +9,13 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated, Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
-from fastapi import Query
 from pydantic import BaseModel, Field
 from sqlalchemy import Select, tuple_
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from app.errors import InvalidCursor
-
-Limit = Annotated[int, Query(ge=1, le=200, description="Page size (1 to 200)")]
-Cursor = Annotated[
-    str | None,
-    Query(
-        max_length=512,
-        pattern=r"^[A-Za-z0-9_-]*$",
-        description="`next_cursor` of the previous page; omit for the first",
-    ),
-]
-
 
 ItemT = TypeVar("ItemT")
 RowT = TypeVar("RowT")

@@ -31,7 +31,6 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from app.auth.credentials import new_api_key  # noqa: E402
-from app.auth.permissions import Role  # noqa: E402
 from app.db import make_engine  # noqa: E402
 from app.evaluations.rules import RiskFactor  # noqa: E402
 from app.migrations import upgrade_to_head  # noqa: E402
@@ -45,6 +44,7 @@ from app.models import (  # noqa: E402
     TreatmentSession,
     WeeklyAvailability,
 )
+from app.roles import Role  # noqa: E402
 from tests.servers import running_server  # noqa: E402
 
 ZONE = "Europe/Paris"

@@ -21,14 +21,14 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, text
 
 from app.auth import credentials
-from app.auth.permissions import Role
-from app.clock import system_clock
 from app.config import Settings
 from app.db import database_is_reachable, make_engine
 from app.evaluations.rules import RiskFactor
 from app.main import create_app
 from app.migrations import upgrade_to_head
 from app.models import Base, User
+from app.roles import Role
+from app.web.clock import system_clock
 
 POSTGRES_URL = os.environ.get("SCLEROSCHED_TEST_DATABASE_URL")
 

@@ -12,7 +12,7 @@ from fastapi.routing import APIRoute
 from starlette.routing import BaseRoute, Mount, Route
 
 from app.auth.dependencies import PermissionCheck
-from app.auth.permissions import Permission
+from app.roles import Permission
 
 _PARAM = re.compile(r"\{[^}]+\}")
 

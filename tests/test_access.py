@@ -9,7 +9,7 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from app.auth.permissions import GRANTS, Permission, Role
+from app.roles import GRANTS, Permission, Role
 from tests.conftest import ClientFactory, Clock, assert_problem
 from tests.routes import concrete, every_route, required_permissions
 

@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import DBAPIError
 
-from app.auth.permissions import Role
+from app.roles import Role
 from tests.conftest import (
     TEST_PASSWORD,
     WEEKDAYS_9_TO_17,

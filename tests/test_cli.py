@@ -10,13 +10,13 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
-from app.auth.permissions import Role
 from app.cli import build_parser, main
 from app.config import Settings
 from app.db import make_engine
 from app.demo import DEMO_MRN_SYSTEM
 from app.main import create_app
 from app.models import Patient, PatientIdentifier, Practitioner
+from app.roles import Role
 from tests.conftest import TEST_SECRET_KEY
 
 

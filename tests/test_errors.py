@@ -80,7 +80,7 @@ def test_unexpected_error_is_a_bare_500_logged_with_the_request_id(
     assert response.headers["cache-control"] == "no-store"  # like every other /api answer
     logged = [r for r in caplog.records if r.levelno >= logging.ERROR]
     assert len(logged) == 1  # once, by us, with the request id
-    assert logged[0].name == "app.errors"
+    assert logged[0].name == "app.web.problems"
     assert getattr(logged[0], "request_id", None) == request_id
     assert logged[0].exc_info is not None  # the trace goes to the log, not the client
 

@@ -14,8 +14,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, text
 
 from app.auth import credentials
-from app.auth.permissions import Role
 from app.models import ApiKey
+from app.roles import Role
 from tests.conftest import TEST_PASSWORD, ClientFactory, UserFactory, assert_problem, bearer
 
 TOKEN = "/api/v1/auth/token"

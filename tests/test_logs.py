@@ -14,9 +14,9 @@ from fastapi import FastAPI
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
-from app.auth.permissions import Role
 from app.db import make_engine
 from app.logging import PhiSafeFormatter
+from app.roles import Role
 from tests.conftest import (
     NO_RISKS,
     TEST_SECRET_KEY,

@@ -14,8 +14,8 @@ from fastapi import FastAPI
 from hypothesis import HealthCheck, settings
 
 from app.audit.service import AuditTrail, command_line
-from app.auth.permissions import Role
 from app.demo import seed_demo_clinic
+from app.roles import Role
 from tests.conftest import UserFactory, bearer
 
 

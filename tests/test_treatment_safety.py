@@ -20,10 +20,10 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
-from app.auth.permissions import Role
 from app.config import Settings
 from app.main import create_app
 from app.models import SessionEvent, SessionStatus, TreatmentSession
+from app.roles import Role
 from tests.conftest import (
     NO_RISKS,
     ClientFactory,

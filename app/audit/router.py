@@ -11,12 +11,14 @@ from app.audit import service
 from app.audit.schemas import AuditEventRead
 from app.audit.service import Resource
 from app.auth.dependencies import AuditDep, CallerFirstRoute, requires
-from app.auth.permissions import Permission
 from app.db import Db
-from app.errors import InvalidCursor, InvalidQuery, problem_responses
+from app.errors import InvalidCursor, InvalidQuery
 from app.models import AuditOutcome
-from app.pagination import Cursor, Limit, Page
+from app.pagination import Page
+from app.roles import Permission
 from app.schemas import Instant
+from app.web.params import Cursor, Limit
+from app.web.problems import problem_responses
 
 router = APIRouter(prefix="/api/v1/audit-events", tags=["audit"], route_class=CallerFirstRoute)
 

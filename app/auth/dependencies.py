@@ -17,10 +17,10 @@ from starlette.exceptions import HTTPException
 
 from app.audit.service import Access, Actor, AuditTrail, Resource, patient_of
 from app.auth import service
-from app.auth.permissions import Permission, allows
 from app.auth.service import AuthenticationRequired, Forbidden, InvalidToken, Principal
 from app.db import Db, transaction
 from app.logging import current_request_id
+from app.roles import Permission, allows
 
 TOKEN_URL = "/api/v1/auth/token"  # noqa: S105 - a path, not a secret
 

@@ -11,7 +11,6 @@ from fastapi import APIRouter, Form, Query, Request, Response, status
 from app.audit.service import Access, Actor, AuditTrail, Resource
 from app.auth import service
 from app.auth.dependencies import TOKEN_URL, AuditDep, CallerFirstRoute, CurrentPrincipal, requires
-from app.auth.permissions import GRANTS, Permission
 from app.auth.schemas import (
     MAX_PASSWORD_LENGTH,
     ApiKeyCreate,
@@ -25,10 +24,12 @@ from app.auth.schemas import (
 )
 from app.config import Settings
 from app.db import Db, transaction
-from app.errors import DomainError, InvalidCursor, NotFound, VersionMismatch, problem_responses
-from app.http import ExpectedVersion, set_etag
+from app.errors import DomainError, InvalidCursor, NotFound, VersionMismatch
 from app.logging import current_request_id
-from app.pagination import Cursor, Limit, Page
+from app.pagination import Page
+from app.roles import GRANTS, Permission
+from app.web.params import Cursor, ExpectedVersion, Limit, set_etag
+from app.web.problems import problem_responses
 
 # The one route open to all: logging in.
 login_router = APIRouter(prefix="/api/v1", tags=["access"])

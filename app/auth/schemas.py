@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field, StringConstraints
 
-from app.auth.permissions import Permission, Role
+from app.roles import Permission, Role
 from app.schemas import Boolean, InputModel, Name, ReadModel, Stored
 
 Username = Annotated[

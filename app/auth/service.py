@@ -14,11 +14,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app.auth import credentials
-from app.auth.permissions import Role
 from app.auth.schemas import ApiKeyCreate, UserCreate, UserUpdate
 from app.errors import Conflict, DomainError, NotFound, VersionMismatch
 from app.models import ApiKey, LoginFailure, User, utcnow
 from app.pagination import Keyset, cursor_datetime, cursor_uuid, paginate
+from app.roles import Role
 
 _BEARER = {"WWW-Authenticate": 'Bearer realm="sclerosched"'}
 

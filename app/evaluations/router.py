@@ -8,10 +8,8 @@ from fastapi import APIRouter, Request, Response, status
 
 from app.audit.service import Access, Resource
 from app.auth.dependencies import AuditDep, CallerFirstRoute, ClinicalDetail, requires
-from app.auth.permissions import Permission
-from app.clock import Now
 from app.db import Db
-from app.errors import InvalidCursor, NotFound, problem_responses
+from app.errors import InvalidCursor, NotFound
 from app.evaluations import service
 from app.evaluations.schemas import (
     ClearanceCreate,
@@ -25,10 +23,14 @@ from app.evaluations.schemas import (
     FlagRead,
 )
 from app.models import Evaluation
-from app.pagination import Cursor, Limit, Page
+from app.pagination import Page
 from app.patients.service import PatientArchived
 from app.practitioners.service import InactivePractitioner, UnknownPractitioner
+from app.roles import Permission
 from app.schemas import with_affected_sessions
+from app.web.clock import Now
+from app.web.params import Cursor, Limit
+from app.web.problems import problem_responses
 
 router = APIRouter(prefix="/api/v1", tags=["evaluations"], route_class=CallerFirstRoute)
 

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel
 
 from app.db import database_is_reachable
-from app.errors import DatabaseUnavailable, problem_responses
+from app.web.problems import DatabaseUnavailable, problem_responses
 
 router = APIRouter(prefix="/health", tags=["health"])
 

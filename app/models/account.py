@@ -8,8 +8,8 @@ from datetime import datetime
 from sqlalchemy import Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.auth.permissions import Role
 from app.models.base import Base, Entity, UTCDateTime, text_enum, utcnow
+from app.roles import Role
 
 
 class User(Entity, Base):

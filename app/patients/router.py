@@ -9,22 +9,16 @@ from fastapi import APIRouter, Query, Response, status
 
 from app.audit.service import Access, Changed, Resource
 from app.auth.dependencies import AuditDep, CallerFirstRoute, requires
-from app.auth.permissions import Permission
-from app.clock import Now
 from app.db import Db
-from app.errors import (
-    DuplicateIdentifier,
-    InvalidCursor,
-    InvalidQuery,
-    NotFound,
-    VersionMismatch,
-    problem_responses,
-)
-from app.http import ExpectedVersion, set_etag
-from app.pagination import Cursor, Limit, Page
+from app.errors import DuplicateIdentifier, InvalidCursor, InvalidQuery, NotFound, VersionMismatch
+from app.pagination import Page
 from app.patients import service
 from app.patients.schemas import PatientArchivedRead, PatientCreate, PatientRead, PatientUpdate
+from app.roles import Permission
 from app.schemas import with_affected_sessions
+from app.web.clock import Now
+from app.web.params import Cursor, ExpectedVersion, Limit, set_etag
+from app.web.problems import problem_responses
 
 router = APIRouter(prefix="/api/v1/patients", tags=["patients"], route_class=CallerFirstRoute)
 

@@ -8,17 +8,18 @@ from fastapi import APIRouter, Response, status
 
 from app.audit.service import Access, Changed, Resource
 from app.auth.dependencies import AuditDep, CallerFirstRoute, ClinicalDetail, requires
-from app.auth.permissions import Permission
-from app.clock import Now
 from app.db import Db
-from app.errors import InvalidCursor, NotFound, VersionMismatch, problem_responses
-from app.http import ExpectedVersion, set_etag
+from app.errors import InvalidCursor, NotFound, VersionMismatch
 from app.models import TreatmentPlan
-from app.pagination import Cursor, Limit, Page
+from app.pagination import Page
 from app.patients.service import PatientArchived
 from app.plans import service
 from app.plans.schemas import PlanCreate, PlanRead, PlanUpdate, PlanUpdated
+from app.roles import Permission
 from app.schemas import with_affected_sessions
+from app.web.clock import Now
+from app.web.params import Cursor, ExpectedVersion, Limit, set_etag
+from app.web.problems import problem_responses
 
 router = APIRouter(prefix="/api/v1", tags=["treatment plans"], route_class=CallerFirstRoute)
 

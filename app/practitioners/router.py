@@ -9,12 +9,9 @@ from fastapi import APIRouter, Query, Request, Response, status
 
 from app.audit.service import Resource
 from app.auth.dependencies import AuditDep, CallerFirstRoute, requires
-from app.auth.permissions import Permission
-from app.clock import Now
 from app.db import Db, ReadDb
-from app.errors import InvalidCursor, NotFound, VersionMismatch, problem_responses
-from app.http import ExpectedVersion, set_etag
-from app.pagination import Cursor, Limit, Page
+from app.errors import InvalidCursor, NotFound, VersionMismatch
+from app.pagination import Page
 from app.practitioners import service
 from app.practitioners.schemas import (
     PractitionerCreate,
@@ -25,7 +22,11 @@ from app.practitioners.schemas import (
     TimeOffRead,
     TimeOffRecorded,
 )
+from app.roles import Permission
 from app.schemas import Instant, with_affected_sessions
+from app.web.clock import Now
+from app.web.params import Cursor, ExpectedVersion, Limit, set_etag
+from app.web.problems import problem_responses
 
 router = APIRouter(
     prefix="/api/v1/practitioners", tags=["practitioners"], route_class=CallerFirstRoute

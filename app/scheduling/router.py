@@ -11,14 +11,14 @@ from fastapi import APIRouter, Query, Request
 
 from app.audit.service import Resource
 from app.auth.dependencies import AuditDep, CallerFirstRoute, requires
-from app.auth.permissions import Permission
 from app.config import Settings
 from app.db import Db, ReadDb
-from app.errors import DomainError, NotFound, problem_responses
+from app.errors import DomainError, NotFound
 from app.evaluations.schemas import FlagRead
 from app.plans.service import UnknownPlan
 from app.practitioners.hours import Interval
 from app.practitioners.service import InactivePractitioner
+from app.roles import Permission
 from app.scheduling import service
 from app.scheduling.schemas import (
     LONGEST_MINUTES,
@@ -31,6 +31,7 @@ from app.scheduling.schemas import (
     UnplacedRead,
 )
 from app.schemas import Instant
+from app.web.problems import problem_responses
 
 router = APIRouter(prefix="/api/v1", tags=["scheduling"], route_class=CallerFirstRoute)
 

@@ -11,15 +11,14 @@ from sqlalchemy.orm import Session
 
 from app.audit.service import Access, AuditTrail, Resource
 from app.auth.dependencies import AuditDep, CallerFirstRoute, ClinicalDetail, holds, requires
-from app.auth.permissions import Permission
-from app.clock import Now
 from app.config import Settings
 from app.db import Db
-from app.errors import InvalidCursor, NotFound, problem_responses
+from app.errors import InvalidCursor, NotFound
 from app.evaluations.rules import Flag
 from app.evaluations.schemas import FlagRead
 from app.models import SessionStatus, TreatmentSession
-from app.pagination import Cursor, Limit, Page
+from app.pagination import Page
+from app.roles import Permission
 from app.scheduling import service as scheduling
 from app.scheduling.router import proposals_read, scheduling_rules
 from app.schemas import Instant
@@ -34,6 +33,9 @@ from app.sessions.schemas import (
     SessionCreate,
     SessionRead,
 )
+from app.web.clock import Now
+from app.web.params import Cursor, Limit
+from app.web.problems import problem_responses
 
 router = APIRouter(prefix="/api/v1/sessions", tags=["sessions"], route_class=CallerFirstRoute)
 

@@ -1,14 +1,13 @@
-"""HTTP details shared by the routers: ETag / If-Match for optimistic concurrency, one value
-per single-valued query parameter, and the no-store rule for API answers."""
+"""Request details shared by the routers: ETag / If-Match for optimistic concurrency, one value
+per single-valued query parameter, and the paging parameters."""
 
 from __future__ import annotations
 
 import re
 from typing import Annotated, get_args, get_origin
 
-from fastapi import Depends, Header, Request, Response
+from fastapi import Depends, Header, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 _ETAG = re.compile(r'^(?:W/)?"(\d{1,9})"$')
 
@@ -84,25 +83,12 @@ def _is_list(annotation: object) -> bool:
     return any(_is_list(argument) for argument in get_args(annotation))
 
 
-class NoStoreMiddleware:
-    """`Cache-Control: no-store` on every API answer: they carry patient data or credentials,
-    which no browser or proxy may keep."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not scope["path"].startswith("/api/"):
-            await self.app(scope, receive, send)
-            return
-
-        async def send_no_store(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                headers = [
-                    (k, v) for k, v in message.get("headers", []) if k.lower() != b"cache-control"
-                ]
-                headers.append((b"cache-control", b"no-store"))
-                message["headers"] = headers
-            await send(message)
-
-        await self.app(scope, receive, send_no_store)
+Limit = Annotated[int, Query(ge=1, le=200, description="Page size (1 to 200)")]
+Cursor = Annotated[
+    str | None,
+    Query(
+        max_length=512,
+        pattern=r"^[A-Za-z0-9_-]*$",
+        description="`next_cursor` of the previous page; omit for the first",
+    ),
+]

@@ -1,0 +1,286 @@
+"""Errors as HTTP answers: RFC 9457 `application/problem+json` with a stable `code`, for
+domain errors, request validation failures, unknown routes and methods, database failures and
+the unexpected; and how each route documents the problems it may answer."""
+
+from __future__ import annotations
+
+import logging
+from http import HTTPStatus
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+from sqlalchemy.exc import DataError, IntegrityError, OperationalError
+from sqlalchemy.orm.exc import StaleDataError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
+
+from app.errors import ConcurrentUpdate, Conflict, DomainError, InvalidValue
+from app.logging import REQUEST_ID_HEADER
+
+logger = logging.getLogger(__name__)
+
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+PROBLEM_TYPE_BASE = "https://sclerosched.dev/problems/"
+
+
+class FieldError(BaseModel):
+    loc: list[str | int] = Field(description="Where the error is, e.g. ['body', 'birth_date']")
+    msg: str
+    type: str
+
+
+class Problem(BaseModel):
+    """An RFC 9457 problem detail, extended with a stable `code`."""
+
+    type: str = Field(examples=[PROBLEM_TYPE_BASE + "not-found"])
+    title: str = Field(examples=["Not found"])
+    status: int = Field(examples=[404])
+    detail: str = Field(examples=["No patient with id 0d9c...."])
+    code: str = Field(examples=["not-found"], description="Stable machine-readable error code")
+    instance: str | None = Field(default=None, description="The request path")
+    request_id: str | None = None
+    errors: list[FieldError] | None = Field(
+        default=None, description="For validation errors: each field at fault"
+    )
+
+
+def problem_response(
+    request: Request,
+    *,
+    status: int,
+    code: str,
+    title: str,
+    detail: str,
+    headers: dict[str, str] | None = None,
+    extensions: dict[str, Any] | None = None,
+) -> JSONResponse:
+    request_id = getattr(request.state, "request_id", None)
+    body: dict[str, Any] = {
+        **(extensions or {}),  # first, so no extension can overwrite a standard member
+        "type": PROBLEM_TYPE_BASE + code,
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "code": code,
+        "instance": request.url.path,
+        "request_id": request_id,
+    }
+    all_headers = dict(headers or {})
+    if request_id:
+        all_headers[REQUEST_ID_HEADER] = request_id
+    return JSONResponse(
+        body, status_code=status, media_type=PROBLEM_MEDIA_TYPE, headers=all_headers
+    )
+
+
+def problem_responses(
+    *errors: type[DomainError], validation: bool = True
+) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses=` for a route: the problems it may answer, plus validation (422)."""
+    documented: list[type[DomainError]] = [*errors]
+    if validation:
+        documented += [RequestValidation, MalformedBody]
+    by_status: dict[int, list[type[DomainError]]] = {}
+    for error in documented:
+        by_status.setdefault(error.status, []).append(error)
+    return {
+        status: {
+            "model": Problem,
+            "description": "; ".join(f"`{e.code}`: {e.title}" for e in group),
+            "content": {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+        }
+        for status, group in sorted(by_status.items())
+    }
+
+
+def problems_only_as_problem_json(schema: dict[str, Any]) -> dict[str, Any]:
+    """FastAPI lists a response `model` under application/json too; error responses are only
+    ever sent as application/problem+json, so the OpenAPI document says just that."""
+    for operations in schema.get("paths", {}).values():
+        for operation in operations.values():
+            for status, response in operation.get("responses", {}).items():
+                content = response.get("content", {})
+                if status[0] in "45" and PROBLEM_MEDIA_TYPE in content:
+                    content.pop("application/json", None)
+    return schema
+
+
+class RequestValidation(DomainError):
+    """Documentation stand-in for FastAPI's request validation failures."""
+
+    status = 422
+    code = "validation-error"
+    title = "The request is not valid"
+
+
+class MalformedBody(DomainError):
+    """Documentation stand-in for a body that cannot even be decoded."""
+
+    status = 400
+    code = "malformed-body"
+    title = "The request body cannot be read"
+
+
+class InternalError(DomainError):
+    """Documentation stand-in for an unexpected failure (logged with the request id)."""
+
+    status = 500
+    code = "internal-error"
+    title = "Internal server error"
+
+
+class DatabaseUnavailable(DomainError):
+    status = 503
+    code = "database-unavailable"
+    title = "Database unavailable"
+    headers = {"Retry-After": "5"}
+
+
+_HTTP_CODES = {
+    400: MalformedBody.code,  # the only 400 the framework raises: an undecodable body
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not-found",
+    405: "method-not-allowed",
+    406: "not-acceptable",
+    413: "payload-too-large",
+    415: "unsupported-media-type",
+}
+
+
+async def _domain_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, DomainError)
+    return problem_response(
+        request,
+        status=exc.status,
+        code=exc.code,
+        title=exc.title,
+        detail=exc.detail,
+        headers=exc.response_headers,
+        extensions=exc.extensions,
+    )
+
+
+async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = [
+        {"loc": list(err.get("loc", ())), "msg": err.get("msg", ""), "type": err.get("type", "")}
+        for err in exc.errors()
+    ]
+    fields = ", ".join(".".join(str(p) for p in e["loc"]) for e in errors[:5])
+    return problem_response(
+        request,
+        status=422,
+        code=RequestValidation.code,
+        title=RequestValidation.title,
+        detail=f"Invalid input at: {fields}" if fields else "Invalid input",
+        extensions={"errors": errors},
+    )
+
+
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    status = exc.status_code
+    phrase = HTTPStatus(status).phrase if status in HTTPStatus._value2member_map_ else "Error"
+    detail = exc.detail if isinstance(exc.detail, str) else phrase
+    if status == 404 and detail == "Not Found":
+        detail = f"No route matches {request.method} {request.url.path}"
+    headers = dict(exc.headers or {})
+    if status == 405:
+        allowed = _allowed_methods(request)
+        headers["Allow"] = ", ".join(allowed)
+        detail = (
+            f"{request.method} is not allowed on {request.url.path}; use {' or '.join(allowed)}"
+        )
+    return problem_response(
+        request,
+        status=status,
+        code=_HTTP_CODES.get(status, f"http-{status}"),
+        title=phrase,
+        detail=detail,
+        headers=headers,
+    )
+
+
+_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    """Every method some route accepts on this path: each is tried against the routes, which
+    works whether a router was included as one entry or expanded."""
+    return [
+        method
+        for method in _METHODS
+        if any(
+            route.matches({**request.scope, "method": method})[0] == Match.FULL
+            for route in request.app.router.routes
+        )
+    ]
+
+
+# Database failures that no service turned into a domain error: what the client is told.
+# Only the exception's type is logged: its text may hold SQL parameters, i.e. patient data.
+_DATABASE_FAILURES: list[tuple[type[Exception], type[DomainError], str]] = [
+    (
+        IntegrityError,
+        Conflict,
+        "The change conflicts with data stored meanwhile; reload and try again.",
+    ),
+    (
+        StaleDataError,
+        ConcurrentUpdate,
+        "Someone else changed this record at the same time; reload and try again.",
+    ),
+    (
+        DataError,
+        InvalidValue,
+        "A value in the request cannot be stored (out of range or not plain text).",
+    ),
+    (
+        OperationalError,
+        DatabaseUnavailable,
+        "The database cannot be reached; try again shortly.",
+    ),
+]
+
+
+async def _database_failure(request: Request, exc: Exception) -> JSONResponse:
+    problem, detail = next((p, d) for kind, p, d in _DATABASE_FAILURES if isinstance(exc, kind))
+    logger.warning(
+        "%s on %s %s answered %s",
+        type(exc).__name__,
+        request.method,
+        request.url.path,
+        problem.code,
+    )
+    return await _domain_error(request, problem(detail))
+
+
+def unexpected_failure(request: Request, exc: Exception) -> JSONResponse:
+    request_id = getattr(request.state, "request_id", "-")
+    logger.error(
+        "unhandled %s on %s %s",
+        type(exc).__name__,
+        request.method,
+        request.url.path,
+        exc_info=exc,
+        extra={"request_id": request_id},
+    )
+    return problem_response(
+        request,
+        status=InternalError.status,
+        code=InternalError.code,
+        title=InternalError.title,
+        detail=f"Something went wrong on our side. Quote request id {request_id} to support.",
+    )
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(DomainError, _domain_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    for kind, _, _ in _DATABASE_FAILURES:
+        app.add_exception_handler(kind, _database_failure)
