@@ -64,7 +64,7 @@ def _database(settings: Settings) -> Iterator[Session]:
 
 
 def _seed_demo(settings: Settings, args: argparse.Namespace) -> int:
-    from app.audit.service import AuditTrail, command_line
+    from app.auditing import AuditTrail, command_line
     from app.demo import seed_demo_clinic, seed_demo_users
 
     with _database(settings) as db:
@@ -102,9 +102,9 @@ class _Refused(Exception):
 
 
 def _create_user(settings: Settings, args: argparse.Namespace) -> int:
-    from app.audit.service import AuditTrail, Resource, command_line
-    from app.auth.schemas import UserCreate
-    from app.auth.service import UsernameTaken, create_user
+    from app.accounts.schemas import UserCreate
+    from app.accounts.users import UsernameTaken, create_user
+    from app.auditing import AuditTrail, Resource, command_line
 
     try:
         data = UserCreate(username=args.username, password=_read_password(args), role=args.role)
@@ -125,9 +125,9 @@ def _create_user(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _create_api_key(settings: Settings, args: argparse.Namespace) -> int:
-    from app.audit.service import AuditTrail, Resource, command_line
-    from app.auth.schemas import ApiKeyCreate
-    from app.auth.service import create_api_key
+    from app.accounts.api_keys import create_api_key
+    from app.accounts.schemas import ApiKeyCreate
+    from app.auditing import AuditTrail, Resource, command_line
 
     try:
         data = ApiKeyCreate(name=args.name, role=args.role)

@@ -11,9 +11,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.audit.service import AuditTrail, Resource
-from app.auth.schemas import UserCreate
-from app.auth.service import create_user
+from app.accounts.schemas import UserCreate
+from app.accounts.users import create_user
+from app.auditing import AuditTrail, Resource
 from app.evaluations.rules import RiskFactor
 from app.evaluations.schemas import EvaluationCreate
 from app.evaluations.service import record_evaluation

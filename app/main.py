@@ -13,10 +13,10 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi_offline import FastAPIOffline
 
 from app import __version__
+from app.access.principals import AuthenticationRequired, Forbidden
+from app.accounts.router import login_router
+from app.accounts.router import router as access_router
 from app.audit.router import router as audit_router
-from app.auth.router import login_router
-from app.auth.router import router as access_router
-from app.auth.service import AuthenticationRequired, Forbidden
 from app.config import Settings, load_settings
 from app.db import make_engine, make_sessionmaker
 from app.evaluations.router import router as evaluations_router

@@ -30,7 +30,7 @@ from sqlalchemy import insert, text
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from app.auth.credentials import new_api_key  # noqa: E402
+from app.access.credentials import new_api_key  # noqa: E402
 from app.db import make_engine  # noqa: E402
 from app.evaluations.rules import RiskFactor  # noqa: E402
 from app.migrations import upgrade_to_head  # noqa: E402

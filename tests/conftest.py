@@ -20,7 +20,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, text
 
-from app.auth import credentials
+from app.access import credentials
 from app.config import Settings
 from app.db import database_is_reachable, make_engine
 from app.evaluations.rules import RiskFactor

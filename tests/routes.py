@@ -11,8 +11,8 @@ from fastapi import FastAPI
 from fastapi.routing import APIRoute
 from starlette.routing import BaseRoute, Mount, Route
 
-from app.auth.dependencies import PermissionCheck
 from app.roles import Permission
+from app.web.access import PermissionCheck
 
 _PARAM = re.compile(r"\{[^}]+\}")
 

@@ -10,7 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, text
 
-from app.audit.service import AuditTrail, command_line
+from app.auditing import AuditTrail, command_line
 from app.demo import demo_id, seed_demo_clinic
 from app.evaluations.rules import RiskFactor
 from app.evaluations.schemas import RiskFactors

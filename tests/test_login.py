@@ -9,11 +9,11 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from app.access import credentials
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, text
 
-from app.auth import credentials
 from app.models import ApiKey
 from app.roles import Role
 from tests.conftest import TEST_PASSWORD, ClientFactory, UserFactory, assert_problem, bearer
@@ -326,8 +326,8 @@ def test_an_admin_cannot_switch_off_or_demote_their_own_account(
 
 
 def test_the_last_active_admin_stays_one(app: FastAPI, make_user: UserFactory) -> None:
-    from app.auth.schemas import UserUpdate
-    from app.auth.service import LastAdmin, update_user
+    from app.accounts.schemas import UserUpdate
+    from app.accounts.users import LastAdmin, update_user
 
     only = make_user(Role.ADMIN, "only.admin")
     make_user(Role.ADMIN, "retired.admin", active=False)

@@ -13,7 +13,7 @@ import schemathesis
 from fastapi import FastAPI
 from hypothesis import HealthCheck, settings
 
-from app.audit.service import AuditTrail, command_line
+from app.auditing import AuditTrail, command_line
 from app.demo import seed_demo_clinic
 from app.roles import Role
 from tests.conftest import UserFactory, bearer

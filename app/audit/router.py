@@ -9,14 +9,14 @@ from fastapi import APIRouter, Query
 
 from app.audit import service
 from app.audit.schemas import AuditEventRead
-from app.audit.service import Resource
-from app.auth.dependencies import AuditDep, CallerFirstRoute, requires
-from app.db import Db
+from app.auditing import Resource
 from app.errors import InvalidCursor, InvalidQuery
 from app.models import AuditOutcome
 from app.pagination import Page
 from app.roles import Permission
 from app.schemas import Instant
+from app.web.access import AuditDep, CallerFirstRoute, requires
+from app.web.db import Db
 from app.web.params import Cursor, Limit
 from app.web.problems import problem_responses
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic import Field
 
-from app.audit.service import ActorKind, Resource
+from app.auditing import ActorKind, Resource
 from app.models import AuditOutcome
 from app.schemas import ReadModel
 

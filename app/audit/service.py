@@ -1,169 +1,18 @@
-"""Writing and reading the audit trail. Events are only ever added, never changed."""
+"""Searching the audit trail (admins)."""
 
 from __future__ import annotations
 
-import enum
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, Literal
 
-from sqlalchemy import insert, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.auditing import Resource
 from app.errors import InvalidQuery
-from app.models import (
-    AuditEvent,
-    AuditOutcome,
-    Evaluation,
-    TreatmentPlan,
-    TreatmentSession,
-    utcnow,
-)
+from app.models import AuditEvent, AuditOutcome
 from app.pagination import Keyset, cursor_datetime, cursor_uuid, paginate
-
-ActorKind = Literal["user", "api-key", "anonymous", "system"]
-
-
-class Resource(enum.StrEnum):
-    """The kinds of record the trail names."""
-
-    PATIENT = "patient"
-    EVALUATION = "evaluation"
-    TREATMENT_PLAN = "treatment-plan"
-    SESSION = "session"
-    PRACTITIONER = "practitioner"
-    USER = "user"
-    API_KEY = "api-key"
-    AUDIT_TRAIL = "audit-trail"
-
-
-@dataclass(frozen=True)
-class Actor:
-    """Who acted, as the trail names them, and the request it happened in."""
-
-    kind: ActorKind
-    id: uuid.UUID | None
-    name: str
-    role: str | None
-    request_id: str
-
-
-def command_line(command: str) -> Actor:
-    """The actor for what an operator does with the `sclerosched` command."""
-    return Actor(kind="system", id=None, name=f"sclerosched {command}", role=None, request_id="-")
-
-
-@dataclass(frozen=True)
-class Access:
-    """One record touched: the record and the patient it belongs to."""
-
-    resource_id: uuid.UUID | None
-    patient_id: uuid.UUID | None
-
-
-@dataclass(frozen=True)
-class Changed:
-    """A field's value before and after an update."""
-
-    old: Any
-    new: Any
-
-
-class AuditTrail:
-    """Writes events in the caller's transaction: they commit, or vanish, with the change."""
-
-    def __init__(self, db: Session, actor: Actor) -> None:
-        self._db = db
-        self._actor = actor
-
-    def record(
-        self,
-        action: str,
-        resource_type: Resource,
-        resource_id: uuid.UUID | None,
-        *,
-        patient_id: uuid.UUID | None,
-        changes: Mapping[str, Changed] | None = None,
-    ) -> None:
-        """One event; `changes` keeps the old and new value of each clinical field an update
-        changed (a weight, a plan's notes), so that no value is ever lost."""
-        row = _row(
-            self._actor,
-            action,
-            resource_type,
-            Access(resource_id, patient_id),
-            AuditOutcome.SUCCESS,
-            None,
-        )
-        if changes:
-            row["changes"] = {name: {"old": c.old, "new": c.new} for name, c in changes.items()}
-        self._db.execute(insert(AuditEvent), [row])
-
-    def record_each(self, action: str, resource_type: Resource, accesses: Iterable[Access]) -> None:
-        """One event per record, e.g. for each patient a list disclosed."""
-        rows = [
-            _row(self._actor, action, resource_type, a, AuditOutcome.SUCCESS, None)
-            for a in accesses
-        ]
-        if rows:
-            self._db.execute(insert(AuditEvent), rows)
-
-    def record_denied(
-        self, action: str, resource_type: Resource, access: Access, detail: str
-    ) -> None:
-        """An attempt that was refused (a role without the permission, a failed login)."""
-        row = _row(self._actor, action, resource_type, access, AuditOutcome.DENIED, detail)
-        self._db.execute(insert(AuditEvent), [row])
-
-
-def _row(
-    actor: Actor,
-    action: str,
-    resource_type: Resource,
-    access: Access,
-    outcome: AuditOutcome,
-    detail: str | None,
-) -> dict[str, object]:
-    return {
-        "id": uuid.uuid4(),
-        "at": utcnow(),
-        "actor_kind": actor.kind,
-        "actor_id": actor.id,
-        "actor_name": actor.name[:100],
-        "role": actor.role,
-        "action": action,
-        "resource_type": resource_type,
-        "resource_id": access.resource_id,
-        "patient_id": access.patient_id,
-        "request_id": actor.request_id[:64],
-        "outcome": outcome,
-        "detail": detail[:200] if detail else None,
-    }
-
-
-_PATIENT_COLUMNS = {
-    Resource.EVALUATION: Evaluation.patient_id,
-    Resource.TREATMENT_PLAN: TreatmentPlan.patient_id,
-    Resource.SESSION: TreatmentSession.patient_id,
-}
-
-
-def patient_of(
-    *, db: Session, resource_type: Resource, resource_id: uuid.UUID | None
-) -> uuid.UUID | None:
-    """The patient a record belongs to, if it is a patient's record and exists."""
-    if resource_id is None:
-        return None
-    if resource_type is Resource.PATIENT:
-        return resource_id
-    column = _PATIENT_COLUMNS.get(resource_type)
-    if column is None:
-        return None
-    primary_key = column.class_.id
-    return db.scalar(select(column).where(primary_key == resource_id))
-
 
 _NEWEST_FIRST = Keyset(
     columns=(AuditEvent.at, AuditEvent.id),

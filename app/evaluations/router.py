@@ -6,9 +6,7 @@ import uuid
 
 from fastapi import APIRouter, Request, Response, status
 
-from app.audit.service import Access, Resource
-from app.auth.dependencies import AuditDep, CallerFirstRoute, ClinicalDetail, requires
-from app.db import Db
+from app.auditing import Access, Resource
 from app.errors import InvalidCursor, NotFound
 from app.evaluations import service
 from app.evaluations.schemas import (
@@ -28,7 +26,9 @@ from app.patients.service import PatientArchived
 from app.practitioners.service import InactivePractitioner, UnknownPractitioner
 from app.roles import Permission
 from app.schemas import with_affected_sessions
+from app.web.access import AuditDep, CallerFirstRoute, ClinicalDetail, requires
 from app.web.clock import Now
+from app.web.db import Db
 from app.web.params import Cursor, Limit
 from app.web.problems import problem_responses
 

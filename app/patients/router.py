@@ -7,16 +7,16 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
 
-from app.audit.service import Access, Changed, Resource
-from app.auth.dependencies import AuditDep, CallerFirstRoute, requires
-from app.db import Db
+from app.auditing import Access, Changed, Resource
 from app.errors import DuplicateIdentifier, InvalidCursor, InvalidQuery, NotFound, VersionMismatch
 from app.pagination import Page
 from app.patients import service
 from app.patients.schemas import PatientArchivedRead, PatientCreate, PatientRead, PatientUpdate
 from app.roles import Permission
 from app.schemas import with_affected_sessions
+from app.web.access import AuditDep, CallerFirstRoute, requires
 from app.web.clock import Now
+from app.web.db import Db
 from app.web.params import Cursor, ExpectedVersion, Limit, set_etag
 from app.web.problems import problem_responses
 

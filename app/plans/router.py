@@ -6,9 +6,7 @@ import uuid
 
 from fastapi import APIRouter, Response, status
 
-from app.audit.service import Access, Changed, Resource
-from app.auth.dependencies import AuditDep, CallerFirstRoute, ClinicalDetail, requires
-from app.db import Db
+from app.auditing import Access, Changed, Resource
 from app.errors import InvalidCursor, NotFound, VersionMismatch
 from app.models import TreatmentPlan
 from app.pagination import Page
@@ -17,7 +15,9 @@ from app.plans import service
 from app.plans.schemas import PlanCreate, PlanRead, PlanUpdate, PlanUpdated
 from app.roles import Permission
 from app.schemas import with_affected_sessions
+from app.web.access import AuditDep, CallerFirstRoute, ClinicalDetail, requires
 from app.web.clock import Now
+from app.web.db import Db
 from app.web.params import Cursor, ExpectedVersion, Limit, set_etag
 from app.web.problems import problem_responses
 

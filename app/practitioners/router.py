@@ -7,9 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response, status
 
-from app.audit.service import Resource
-from app.auth.dependencies import AuditDep, CallerFirstRoute, requires
-from app.db import Db, ReadDb
+from app.auditing import Resource
 from app.errors import InvalidCursor, NotFound, VersionMismatch
 from app.pagination import Page
 from app.practitioners import service
@@ -24,7 +22,9 @@ from app.practitioners.schemas import (
 )
 from app.roles import Permission
 from app.schemas import Instant, with_affected_sessions
+from app.web.access import AuditDep, CallerFirstRoute, requires
 from app.web.clock import Now
+from app.web.db import Db, ReadDb
 from app.web.params import Cursor, ExpectedVersion, Limit, set_etag
 from app.web.problems import problem_responses
 

@@ -9,10 +9,8 @@ from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Query, Request
 
-from app.audit.service import Resource
-from app.auth.dependencies import AuditDep, CallerFirstRoute, requires
+from app.auditing import Resource
 from app.config import Settings
-from app.db import Db, ReadDb
 from app.errors import DomainError, NotFound
 from app.evaluations.schemas import FlagRead
 from app.plans.service import UnknownPlan
@@ -31,6 +29,8 @@ from app.scheduling.schemas import (
     UnplacedRead,
 )
 from app.schemas import Instant
+from app.web.access import AuditDep, CallerFirstRoute, requires
+from app.web.db import Db, ReadDb
 from app.web.problems import problem_responses
 
 router = APIRouter(prefix="/api/v1", tags=["scheduling"], route_class=CallerFirstRoute)

@@ -9,10 +9,8 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response, status
 from sqlalchemy.orm import Session
 
-from app.audit.service import Access, AuditTrail, Resource
-from app.auth.dependencies import AuditDep, CallerFirstRoute, ClinicalDetail, holds, requires
+from app.auditing import Access, AuditTrail, Resource
 from app.config import Settings
-from app.db import Db
 from app.errors import InvalidCursor, NotFound
 from app.evaluations.rules import Flag
 from app.evaluations.schemas import FlagRead
@@ -33,7 +31,9 @@ from app.sessions.schemas import (
     SessionCreate,
     SessionRead,
 )
+from app.web.access import AuditDep, CallerFirstRoute, ClinicalDetail, holds, requires
 from app.web.clock import Now
+from app.web.db import Db
 from app.web.params import Cursor, Limit
 from app.web.problems import problem_responses
 

@@ -2,7 +2,7 @@
 
 Routers take `now: Now` and hand it to the services, which never read the time themselves.
 The application keeps its clock in `app.state.clock` (the system's UTC clock); the tests move
-it to the day a session takes place. Credentials keep to the system clock (`app.auth`): a
+it to the day a session takes place. Credentials keep to the system clock (`app.access`): a
 token's lifetime is real time whatever the clinic's clock says.
 """
 

@@ -8,10 +8,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Form, Query, Request, Response, status
 
-from app.audit.service import Access, Actor, AuditTrail, Resource
-from app.auth import service
-from app.auth.dependencies import TOKEN_URL, AuditDep, CallerFirstRoute, CurrentPrincipal, requires
-from app.auth.schemas import (
+from app.accounts import api_keys, logins, users
+from app.accounts.schemas import (
     MAX_PASSWORD_LENGTH,
     ApiKeyCreate,
     ApiKeyCreated,
@@ -22,12 +20,14 @@ from app.auth.schemas import (
     UserRead,
     UserUpdate,
 )
+from app.auditing import Access, Actor, AuditTrail, Resource
 from app.config import Settings
-from app.db import Db, transaction
 from app.errors import DomainError, InvalidCursor, NotFound, VersionMismatch
 from app.logging import current_request_id
 from app.pagination import Page
 from app.roles import GRANTS, Permission
+from app.web.access import TOKEN_URL, AuditDep, CallerFirstRoute, CurrentPrincipal, requires
+from app.web.db import Db, transaction
 from app.web.params import Cursor, ExpectedVersion, Limit, set_etag
 from app.web.problems import problem_responses
 
@@ -36,8 +36,8 @@ login_router = APIRouter(prefix="/api/v1", tags=["access"])
 router = APIRouter(prefix="/api/v1", tags=["access"], route_class=CallerFirstRoute)
 
 
-def _policy(settings: Settings) -> service.LoginPolicy:
-    return service.LoginPolicy(
+def _policy(settings: Settings) -> logins.LoginPolicy:
+    return logins.LoginPolicy(
         max_failures=settings.login_max_failures,
         window=timedelta(minutes=settings.login_window_minutes),
         token_lifetime=timedelta(minutes=settings.access_token_minutes),
@@ -47,7 +47,7 @@ def _policy(settings: Settings) -> service.LoginPolicy:
 @login_router.post(
     TOKEN_URL.removeprefix(login_router.prefix),
     summary="Log in",
-    responses=problem_responses(service.InvalidCredentials, service.TooManyLoginAttempts),
+    responses=problem_responses(logins.InvalidCredentials, logins.TooManyLoginAttempts),
 )
 def log_in(
     request: Request,
@@ -67,19 +67,19 @@ def log_in(
     policy = _policy(settings)
     now = datetime.now(UTC)
     with transaction(request, write=False) as db:
-        attempt = service.check_password(
+        attempt = logins.check_password(
             db=db, username=username, password=password, now=now, policy=policy
         )
     # Its own transaction, committed whatever the answer: a failure must be counted.
     with transaction(request, write=True) as db:
-        result = service.settle_login(db=db, attempt=attempt, now=now, policy=policy)
+        result = logins.settle_login(db=db, attempt=attempt, now=now, policy=policy)
         if isinstance(result, DomainError):
             trail = AuditTrail(db, _anonymous(username))
             trail.record_denied("log-in", Resource.USER, Access(None, None), result.code)
         else:
             actor = Actor("user", result.id, result.username, result.role, current_request_id())
             AuditTrail(db, actor).record("log-in", Resource.USER, result.id, patient_id=None)
-            token = service.issue_token(
+            token = logins.issue_token(
                 user=result, signing_key=request.app.state.signing_key, now=now, policy=policy
             )
     if isinstance(result, DomainError):
@@ -112,13 +112,13 @@ def who_am_i(principal: CurrentPrincipal) -> PrincipalRead:
     status_code=status.HTTP_201_CREATED,
     summary="Create a user",
     dependencies=[requires(Permission.USERS_MANAGE)],
-    responses=problem_responses(service.UsernameTaken),
+    responses=problem_responses(users.UsernameTaken),
 )
 def create_user(body: UserCreate, db: Db, audit: AuditDep, response: Response) -> UserRead:
     """A staff account with a role: `admin`, `clinician`, `receptionist` or `integration`.
     Usernames are not case-sensitive; the password (12 characters or more) is stored as an
     Argon2id hash."""
-    user = service.create_user(db=db, data=body)
+    user = users.create_user(db=db, data=body)
     audit.record("create", Resource.USER, user.id, patient_id=None)
     response.headers["Location"] = f"{router.prefix}/users/{user.id}"
     set_etag(response, user.version)
@@ -133,7 +133,7 @@ def create_user(body: UserCreate, db: Db, audit: AuditDep, response: Response) -
 )
 def list_users(db: Db, limit: Limit = 50, cursor: Cursor = None) -> Page[UserRead]:
     """Staff accounts by username, a page at a time."""
-    items, next_cursor = service.list_users(db=db, limit=limit, cursor=cursor)
+    items, next_cursor = users.list_users(db=db, limit=limit, cursor=cursor)
     return Page(items=[UserRead.model_validate(u) for u in items], next_cursor=next_cursor)
 
 
@@ -141,7 +141,7 @@ def list_users(db: Db, limit: Limit = 50, cursor: Cursor = None) -> Page[UserRea
     "/users/{user_id}",
     summary="Update a user",
     dependencies=[requires(Permission.USERS_MANAGE)],
-    responses=problem_responses(NotFound, VersionMismatch, service.OwnAccount, service.LastAdmin),
+    responses=problem_responses(NotFound, VersionMismatch, users.OwnAccount, users.LastAdmin),
 )
 def update_user(
     user_id: uuid.UUID,
@@ -156,7 +156,7 @@ def update_user(
     password. A reset or switching off ends the user's open sessions at once (switching the
     account on again does not revive them). Nobody switches off or demotes their own account
     (409 `own-account`), and the last active admin stays one (409 `last-admin`)."""
-    user = service.update_user(
+    user = users.update_user(
         db=db,
         user_id=user_id,
         changes=body,
@@ -182,7 +182,7 @@ def update_user(
 def create_api_key(body: ApiKeyCreate, db: Db, audit: AuditDep) -> ApiKeyCreated:
     """A key for an integration (role `integration` unless said otherwise). The key is in
     this answer only: store it in the integration's secrets; the service keeps a hash."""
-    created = service.create_api_key(db=db, data=body)
+    created = api_keys.create_api_key(db=db, data=body)
     audit.record("create", Resource.API_KEY, created.record.id, patient_id=None)
     read = ApiKeyRead.model_validate(created.record)
     return ApiKeyCreated(**read.model_dump(), key=created.secret)
@@ -202,7 +202,7 @@ def list_api_keys(
 ) -> Page[ApiKeyRead]:
     """Keys newest first, without their secrets (only the first characters, to tell them
     apart)."""
-    items, next_cursor = service.list_api_keys(
+    items, next_cursor = api_keys.list_api_keys(
         db=db, include_revoked=include_revoked, limit=limit, cursor=cursor
     )
     return Page(items=[ApiKeyRead.model_validate(k) for k in items], next_cursor=next_cursor)
@@ -216,6 +216,6 @@ def list_api_keys(
 )
 def revoke_api_key(key_id: uuid.UUID, db: Db, audit: AuditDep) -> ApiKeyRead:
     """The key stops working at once. Its record stays, marked revoked, for the audit trail."""
-    key = service.revoke_api_key(db=db, key_id=key_id, now=datetime.now(UTC))
+    key = api_keys.revoke_api_key(db=db, key_id=key_id, now=datetime.now(UTC))
     audit.record("revoke", Resource.API_KEY, key.id, patient_id=None)
     return ApiKeyRead.model_validate(key)

@@ -15,12 +15,12 @@ from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer, OAuth2PasswordBearer
 from starlette.exceptions import HTTPException
 
-from app.audit.service import Access, Actor, AuditTrail, Resource, patient_of
-from app.auth import service
-from app.auth.service import AuthenticationRequired, Forbidden, InvalidToken, Principal
-from app.db import Db, transaction
+from app.access import principals
+from app.access.principals import AuthenticationRequired, Forbidden, InvalidToken, Principal
+from app.auditing import Access, Actor, AuditTrail, Resource, patient_of
 from app.logging import current_request_id
 from app.roles import Permission, allows
+from app.web.db import Db, transaction
 
 TOKEN_URL = "/api/v1/auth/token"  # noqa: S105 - a path, not a secret
 
@@ -53,13 +53,13 @@ def authenticate(
             f"staff get a token from POST {TOKEN_URL}."
         )
     with transaction(request, write=False) as db:
-        found = service.identify(
+        found = principals.identify(
             db=db,
             credential=token,
             signing_key=request.app.state.signing_key,
             now=datetime.now(UTC),
         )
-    if isinstance(found, service.Refused):
+    if isinstance(found, principals.Refused):
         permission = required_permission(request.scope.get("route"))
         _record_denial(request, found.holder, permission, f"401: {found.reason}")
     if not isinstance(found, Principal):

@@ -1,0 +1,1 @@
+"""Staff accounts, integration keys and logging in."""

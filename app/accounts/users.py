@@ -1,0 +1,120 @@
+"""Staff accounts: create, list, change role or status, reset a password."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from app.access import credentials
+from app.accounts.schemas import UserCreate, UserUpdate
+from app.errors import Conflict, NotFound, VersionMismatch
+from app.models import User, utcnow
+from app.pagination import Keyset, cursor_uuid, paginate
+from app.roles import Role
+
+
+class UsernameTaken(Conflict):
+    code = "username-taken"
+    title = "Username already in use"
+
+
+class OwnAccount(Conflict):
+    code = "own-account"
+    title = "You cannot switch off or demote your own account"
+
+
+class LastAdmin(Conflict):
+    code = "last-admin"
+    title = "The clinic would have no active admin"
+
+
+_BY_USERNAME = Keyset(columns=(User.username, User.id), parsers=(str, cursor_uuid))
+
+
+def create_user(*, db: Session, data: UserCreate) -> User:
+    user = User(
+        username=data.username.casefold(),
+        password_hash=credentials.hash_password(data.password),
+        role=data.role,
+        active=True,
+        password_changed_at=utcnow(),
+        sessions_valid_from=utcnow(),
+    )
+    db.add(user)
+    _flush_username(db, user.username)
+    return user
+
+
+def get_user(*, db: Session, user_id: uuid.UUID) -> User:
+    user = db.get(User, user_id)
+    if user is None:
+        raise NotFound(f"No user with id {user_id}.")
+    return user
+
+
+def list_users(*, db: Session, limit: int, cursor: str | None) -> tuple[Sequence[User], str | None]:
+    return paginate(db, select(User), _BY_USERNAME, limit=limit, cursor=cursor)
+
+
+def update_user(
+    *,
+    db: Session,
+    user_id: uuid.UUID,
+    changes: UserUpdate,
+    expected_version: int | None,
+    acting_user_id: uuid.UUID | None,
+) -> User:
+    """Change a role, switch an account off or on, reset a password. Nobody switches off or
+    demotes their own account, and the clinic always keeps one active admin."""
+    user = get_user(db=db, user_id=user_id)
+    if expected_version is not None and expected_version != user.version:
+        raise VersionMismatch(f"User {user_id} is at version {user.version}.")
+    loses_admin = (
+        user.role is Role.ADMIN
+        and user.active
+        and (changes.active is False or changes.role not in {None, Role.ADMIN})
+    )
+    if loses_admin and user.id == acting_user_id:
+        raise OwnAccount("You cannot switch off or demote your own account: ask another admin.")
+    if loses_admin and _active_admins(db) <= {user.id}:
+        raise LastAdmin("This is the last active admin: make another user admin first.")
+    now = utcnow()
+    if changes.role is not None:
+        user.role = changes.role
+    if changes.active is not None:
+        if user.active and not changes.active:
+            user.sessions_valid_from = now
+        user.active = changes.active
+    if changes.password is not None:
+        user.password_hash = credentials.hash_password(changes.password)
+        user.password_changed_at = user.sessions_valid_from = now
+    db.flush()
+    return user
+
+
+def _active_admins(db: Session) -> set[uuid.UUID]:
+    """The active admins, their rows locked in one order (PostgreSQL; SQLite holds its write
+    lock already): two admins demoting each other at once are served one after the other, and
+    the second sees the first one's change."""
+    return set(
+        db.scalars(
+            select(User.id)
+            .where(User.role == Role.ADMIN, User.active.is_(True))
+            .order_by(User.id)
+            .with_for_update()
+        )
+    )
+
+
+def _flush_username(db: Session, username: str) -> None:
+    taken = db.scalar(select(User.id).where(User.username == username))
+    if taken is not None:
+        raise UsernameTaken(f"The username {username!r} is already in use.")
+    try:
+        db.flush()
+    except IntegrityError:  # created by someone else in the meantime
+        raise UsernameTaken(f"The username {username!r} is already in use.") from None
