@@ -50,6 +50,14 @@ def _sqlite_begin(connection: Connection) -> None:
     connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
+def hold_lock(db: Session, key: str) -> None:
+    """Take the lock named `key` until the transaction ends (PostgreSQL's advisory locks:
+    every API process sees it). SQLite needs none: every writing request holds the
+    database's one write lock already."""
+    if db.get_bind().dialect.name == "postgresql":
+        db.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"), {"key": key})
+
+
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(bind=engine, expire_on_commit=False, autoflush=False)
 

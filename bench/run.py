@@ -209,6 +209,7 @@ def seed(database_url: str, *, patients: int, sessions: int, practitioners: int)
                             "plan_id": None,
                             "start_at": start.astimezone(UTC),
                             "end_at": (start + DURATION).astimezone(UTC),
+                            "time_zone": ZONE,
                             "status": "booked" if ahead else "fulfilled",
                             "cancel_reason": None,
                             "created_at": now,

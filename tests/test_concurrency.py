@@ -199,3 +199,65 @@ def test_a_contraindication_recorded_as_the_treatment_is_given_is_seen_by_one_of
                 assert listed
             outcomes[completed.status_code] += 1
     assert sum(outcomes.values()) == 8
+
+
+def test_a_booking_and_a_change_to_the_calendar_it_lands_in_see_each_other(
+    client: TestClient, two_servers: tuple[str, str]
+) -> None:
+    """A booking on one server while, on the other, the practitioner leaves or their course
+    is trimmed to the sessions it has: the booking is refused, or the change names it (the
+    plan never holds more sessions than planned)."""
+    headers = {"Authorization": client.headers["Authorization"]}
+    monday = next_weekday_at(0, 10)
+    with (
+        httpx.Client(base_url=two_servers[0], headers=headers, timeout=60) as first,
+        httpx.Client(base_url=two_servers[1], headers=headers, timeout=60) as second,
+    ):
+        for round_ in range(6):
+            doctor = new_practitioner(client, name=f"Dr {round_}", availability=WEEKDAYS_9_TO_17)
+            patient = eligible_patient(client, doctor["id"], given_name=f"Round{round_}")
+            plan = client.post(
+                f"/api/v1/patients/{patient['id']}/treatment-plans", json={"planned_sessions": 2}
+            ).json()
+            body = {"patient_id": patient["id"], "practitioner_id": doctor["id"]}
+            assert (
+                client.post(
+                    "/api/v1/sessions",
+                    json={**body, "start": monday.isoformat(), "plan_id": plan["id"]},
+                ).status_code
+                == 201
+            )
+            later = (monday + timedelta(days=28)).isoformat()
+            booked, left = _in_parallel(
+                lambda body=body, later=later: first.post(
+                    "/api/v1/sessions", json={**body, "start": later}
+                ),
+                lambda doctor=doctor: second.patch(
+                    f"/api/v1/practitioners/{doctor['id']}", json={"active": False}
+                ),
+            )
+            assert left.status_code == 200, left.text
+            named = [s["id"] for s in left.json()["affected_sessions"]]
+            if booked.status_code == 201:
+                assert booked.json()["id"] in named
+            else:
+                assert booked.json()["code"] == "inactive-practitioner", booked.text
+
+            ok_doctor = new_practitioner(
+                client, name=f"Dr B{round_}", availability=WEEKDAYS_9_TO_17
+            )
+            third = {
+                "patient_id": patient["id"],
+                "practitioner_id": ok_doctor["id"],
+                "start": (monday + timedelta(days=56)).isoformat(),
+                "plan_id": plan["id"],
+            }
+            booked, trimmed = _in_parallel(
+                lambda third=third: first.post("/api/v1/sessions", json=third),
+                lambda plan=plan: second.patch(
+                    f"/api/v1/treatment-plans/{plan['id']}", json={"planned_sessions": 1}
+                ),
+            )
+            held = client.get(f"/api/v1/treatment-plans/{plan['id']}").json()
+            live = [s for s in held["sessions"] if s["status"] == "booked"]
+            assert len(live) <= held["planned_sessions"], (booked.text, trimmed.text)

@@ -9,11 +9,11 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from app.access import credentials
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, text
 
+from app.access import credentials
 from app.models import ApiKey
 from app.roles import Role
 from tests.conftest import TEST_PASSWORD, ClientFactory, UserFactory, assert_problem, bearer

@@ -296,6 +296,7 @@ def test_the_database_refuses_a_session_over_an_hour(app: FastAPI, client: TestC
         "patient_id": uuid.UUID(patient["id"]),
         "practitioner_id": uuid.UUID(doctor["id"]),
         "start_at": start,
+        "time_zone": "UTC",
         "status": SessionStatus.BOOKED,
     }
     with app.state.sessionmaker.begin() as db:

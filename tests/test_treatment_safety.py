@@ -212,6 +212,19 @@ def an_expired_evaluation_stops_treatment_but_not_the_record_of_one_given_in_tim
     assert "evaluation-expired" in done["warnings"][1]["message"]
 
 
+def a_site_no_longer_evaluated_since_the_stated_time_is_warned_of(clinic: Clinic) -> None:
+    patient = clinic.patient()  # left calf and right thigh
+    visit = clinic.book(patient, paris_day(3, 10))
+    clinic.clock.on_the_day_of(visit)
+    ok(clinic.check_in(visit))
+    then = clinic.clock()
+    clinic.clock.travel_to(then + timedelta(minutes=20))
+    clinic.evaluate(patient, spider_vein_sites=["right_calf"])
+    done = ok(clinic.complete(visit, administered_at=then.isoformat()))
+    assert [w["code"] for w in done["warnings"]][-1] == "found-since-treatment"
+    assert "site-not-evaluated" in done["warnings"][-1]["message"]
+
+
 def a_contraindication_on_record_when_it_was_given_is_not_dated_away(clinic: Clinic) -> None:
     patient = clinic.patient()
     visit = clinic.book(patient, paris_day(3, 10))
@@ -275,6 +288,23 @@ def the_day_of_a_session_closes_at_midnight(clinic: Clinic) -> None:
     assert given == paris_day(3, 10, 15)
 
 
+def a_new_time_zone_does_not_move_a_booked_sessions_day(clinic: Clinic) -> None:
+    tokyo = ZoneInfo("Asia/Tokyo")
+    always = [{"weekday": d, "start": "00:00", "end": "23:59"} for d in range(7)]
+    far = new_practitioner(clinic.client, name="Dr T", time_zone="Asia/Tokyo", availability=always)
+    day = datetime.now(tokyo).date() + timedelta(days=3)
+    start = datetime.combine(day, time(8), tzinfo=tokyo)
+    visit = clinic.book(clinic.patient(), start, practitioner_id=far["id"])
+    assert visit["time_zone"] == "Asia/Tokyo"
+    # 08:00 in Tokyo is 23:00 the day before in UTC: moving the practitioner's profile to UTC
+    # does not open check-in on that UTC day.
+    ok(clinic.client.patch(f"/api/v1/practitioners/{far['id']}", json={"time_zone": "UTC"}))
+    clinic.clock.travel_to(start - timedelta(hours=11))  # 21:00 in Tokyo, the day before
+    assert_problem(clinic.check_in(visit), 409, "check-in-not-open")
+    clinic.clock.travel_to(start - timedelta(minutes=30))
+    assert ok(clinic.check_in(visit))["status"] == "arrived"
+
+
 def a_session_checked_in_early_before_this_rule_still_waits_for_its_day(clinic: Clinic) -> None:
     visit = clinic.book(clinic.patient(), paris_day(3, 10))
     # Checked in today, as the service once allowed.
@@ -303,7 +333,8 @@ def a_treatment_given_late_flags_the_next_session_too_close(clinic: Clinic) -> N
     clinic.clock.on_the_day_of(first)
     ok(clinic.check_in(first))
     clinic.clock.travel_to(paris_day(3, 11, 40))
-    ok(clinic.complete(first, administered_at=paris_day(3, 11, 30).isoformat()))
+    done = ok(clinic.complete(first, administered_at=paris_day(3, 11, 30).isoformat()))
+    assert [s["id"] for s in done["affected_sessions"]] == [second["id"]]
     assert reasons(clinic.read(second)) == ["interval-too-short"]
     assert clinic.review() == [second["id"]]
     clinic.clock.on_the_day_of(second)
@@ -369,6 +400,37 @@ def the_latest_clinical_weight_is_used_and_a_lower_one_on_record_wins(clinic: Cl
     assert done["warnings"] == []
 
 
+def a_weight_recorded_since_the_stated_time_is_not_dated_away(clinic: Clinic) -> None:
+    patient = clinic.patient(weight_kg=50)  # 100 mg a day
+    visit = clinic.book(patient, paris_day(3, 10))
+    clinic.clock.on_the_day_of(visit)
+    ok(clinic.check_in(visit))
+    then = clinic.clock()
+    clinic.clock.travel_to(then + timedelta(minutes=5))
+    clinic.evaluate(patient, weight_kg=30, performed_at=clinic.clock())  # 60 mg: a correction
+    clinic.clock.travel_to(then + timedelta(minutes=30))
+    dose = {"concentration_percent": 2, "volume_ml": 4.5, "administered_at": then.isoformat()}
+    body = assert_problem(clinic.complete(visit, **dose), 422, "dose-limit-exceeded")  # 90 mg
+    assert body["limit_mg"] == 60
+    # A weight stated well above the one on record is kept, but flagged.
+    done = ok(clinic.complete(visit, weight_kg=45, concentration_percent=1, volume_ml=4))
+    assert [w["code"] for w in done["warnings"]] == ["stated-weight-above-record"]
+
+
+def the_patients_record_weight_bounds_the_dose_when_no_clinician_weighed(clinic: Clinic) -> None:
+    patient = clinic.patient()  # no weight on the evaluation
+    ok(clinic.client.patch(f"/api/v1/patients/{patient}", json={"weight_kg": 20}))  # 40 mg
+    visit = clinic.book(patient, paris_day(3, 10))
+    clinic.clock.on_the_day_of(visit)
+    ok(clinic.check_in(visit))
+    body = assert_problem(
+        clinic.complete(visit, concentration_percent=1, volume_ml=5), 422, "dose-limit-exceeded"
+    )
+    assert body["limit_mg"] == 40
+    done = ok(clinic.complete(visit, concentration_percent=1, volume_ml=4))
+    assert [w["code"] for w in done["warnings"]] == ["weight-not-clinical"]
+
+
 def without_a_clinical_weight_the_check_is_reported_not_done(clinic: Clinic) -> None:
     patient = clinic.patient()  # no weight on the evaluation
     integration = clinic.client_as(Role.INTEGRATION)
@@ -428,6 +490,14 @@ def an_evaluation_before_the_patient_was_born_is_refused(clinic: Clinic) -> None
     assert assert_problem(refused, 422, "validation-error")["errors"][0]["loc"] == [
         "body",
         "performed_at",
+    ]
+    # Nor can a birth date move after an evaluation already recorded.
+    evaluated = clinic.patient(performed_at=clinic.clock() - timedelta(days=100))
+    ten_days_ago = (clinic.clock() - timedelta(days=10)).date().isoformat()
+    later = clinic.client.patch(f"/api/v1/patients/{evaluated}", json={"birth_date": ten_days_ago})
+    assert assert_problem(later, 422, "validation-error")["errors"][0]["loc"] == [
+        "body",
+        "birth_date",
     ]
 
 
@@ -549,6 +619,8 @@ def a_practitioner_leaving_or_away_strands_their_bookings(clinic: Clinic) -> Non
     seen = clinic.read(late, integration)
     assert (seen["needs_review"], seen["review_reasons"]) == (True, None)
 
+    pregnant = clinic.patient()
+    pill = clinic.evaluate(pregnant, risks={"pregnancy": True})
     left = ok(
         clinic.client.patch(f"/api/v1/practitioners/{clinic.doctor['id']}", json={"active": False})
     )
@@ -559,11 +631,24 @@ def a_practitioner_leaving_or_away_strands_their_bookings(clinic: Clinic) -> Non
         ok(clinic.client.get("/api/v1/sessions", params={"needs_review": "false"}))["items"] == []
     )
 
-    pill = clinic.evaluate(clinic.patient(), risks={"pregnancy": True})
+    # A practitioner who left neither clears nor evaluates.
     clearance = {"practitioner_id": clinic.doctor["id"], "reason": "Deferred, then agreed"}
     refused = clinic.client.post(f"/api/v1/evaluations/{pill['id']}/clearance", json=clearance)
     assert_problem(refused, 422, "inactive-practitioner")
     assert count_rows(clinic.engine, "clearances") == 0
+    before = count_rows(clinic.engine, "evaluations")
+    again = {
+        "practitioner_id": clinic.doctor["id"],
+        "performed_at": clinic.clock().isoformat(),
+        "spider_vein_sites": ["left_calf"],
+        "ceap_class": "C1",
+        "varicose_veins": "absent",
+        "risk_factors": NO_RISKS,
+        "benefits_and_risks_explained": True,
+    }
+    refused = clinic.client.post(f"/api/v1/patients/{pregnant}/evaluations", json=again)
+    assert_problem(refused, 422, "inactive-practitioner")
+    assert count_rows(clinic.engine, "evaluations") == before
 
 
 def shorter_hours_and_a_course_on_hold_strand_their_bookings(clinic: Clinic) -> None:
@@ -691,12 +776,16 @@ FINDINGS: list[Callable[[Clinic], None]] = [
     relative_flag_not_cleared_then_cleared,
     an_expired_evaluation_stops_treatment_but_not_the_record_of_one_given_in_time,
     a_contraindication_on_record_when_it_was_given_is_not_dated_away,
+    a_site_no_longer_evaluated_since_the_stated_time_is_warned_of,
     two_sessions_fourteen_days_apart_cannot_both_be_treated_today,
     the_day_of_a_session_closes_at_midnight,
     a_session_checked_in_early_before_this_rule_still_waits_for_its_day,
+    a_new_time_zone_does_not_move_a_booked_sessions_day,
     a_treatment_given_late_flags_the_next_session_too_close,
     a_receptionists_weight_never_raises_the_limit,
     the_latest_clinical_weight_is_used_and_a_lower_one_on_record_wins,
+    a_weight_recorded_since_the_stated_time_is_not_dated_away,
+    the_patients_record_weight_bounds_the_dose_when_no_clinician_weighed,
     without_a_clinical_weight_the_check_is_reported_not_done,
     an_evaluation_dated_ahead_does_not_outrank_a_later_one,
     an_evaluation_before_the_patient_was_born_is_refused,

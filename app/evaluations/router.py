@@ -52,7 +52,9 @@ def _view(evaluation: Evaluation, *, clinical: bool) -> EvaluationRead | Evaluat
     status_code=status.HTTP_201_CREATED,
     summary="Record an evaluation",
     dependencies=[requires(Permission.EVALUATIONS_WRITE)],
-    responses=problem_responses(NotFound, PatientArchived, UnknownPractitioner),
+    responses=problem_responses(
+        NotFound, PatientArchived, UnknownPractitioner, InactivePractitioner
+    ),
 )
 def record_evaluation(
     patient_id: uuid.UUID,

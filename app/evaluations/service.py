@@ -177,7 +177,11 @@ def record_evaluation(
     # Compared with the latest calendar date anywhere on Earth at that instant.
     if (performed_at + timedelta(hours=14)).date() < patient.birth_date:
         raise InvalidField(("body", "performed_at"), "is before the patient's birth date")
-    _ensure_practitioner(db, data.practitioner_id)
+    if not _ensure_practitioner(db, data.practitioner_id).active:
+        raise InactivePractitioner(
+            f"Practitioner {data.practitioner_id} is not active: an evaluation is recorded by a "
+            "practising clinician."
+        )
     assessment = assess(_facts(data))
     treatment = data.varicose_treatment
     evaluation = Evaluation(

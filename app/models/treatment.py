@@ -104,6 +104,10 @@ class TreatmentSession(Entity, Base):
     plan_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("treatment_plans.id"), index=True)
     start_at: Mapped[datetime] = mapped_column(UTCDateTime())
     end_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # Where it takes place: the practitioner's zone when booked (or moved). Its day (check-in,
+    # treatment, the daily dose, the 14-day rule) stays that zone's, whatever their profile says
+    # later.
+    time_zone: Mapped[str] = mapped_column(String(64))
     status: Mapped[SessionStatus] = mapped_column(text_enum(SessionStatus, "session_status"))
     cancel_reason: Mapped[str | None] = mapped_column(Text)
 

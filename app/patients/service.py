@@ -5,15 +5,23 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, and_, or_, select, text, tuple_
+from sqlalchemy import Select, and_, func, or_, select, tuple_
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
-from app.errors import Conflict, DuplicateIdentifier, InvalidQuery, NotFound, VersionMismatch
-from app.models import Patient, PatientIdentifier, TreatmentSession, utcnow
+from app.db import hold_lock
+from app.errors import (
+    Conflict,
+    DuplicateIdentifier,
+    InvalidField,
+    InvalidQuery,
+    NotFound,
+    VersionMismatch,
+)
+from app.models import Evaluation, Patient, PatientIdentifier, TreatmentSession, utcnow
 from app.pagination import Keyset, cursor_uuid, paginate
 from app.patients.schemas import Identifier, PatientCreate, PatientUpdate
 
@@ -48,12 +56,8 @@ def lock_patient(db: Session, patient_id: uuid.UUID) -> None:
     """One change to a patient's care at a time (a booking, a treatment, an evaluation), held
     by the database until commit: each then sees every change committed before it, so a
     contraindication recorded at the moment of a treatment is either seen by it or comes
-    after it. (SQLite: every writing request holds the database's write lock already.)"""
-    if db.get_bind().dialect.name == "postgresql":
-        db.execute(
-            text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"),
-            {"key": f"patient:{patient_id}"},
-        )
+    after it."""
+    hold_lock(db, f"patient:{patient_id}")
 
 
 def get_patient(*, db: Session, patient_id: uuid.UUID) -> Patient:
@@ -103,6 +107,8 @@ def update_patient(
     if patient.archived:
         raise PatientArchived(f"Patient {patient_id} is archived: the record no longer changes.")
     sent = changes.model_dump(exclude_unset=True, exclude={"identifiers"})
+    if "birth_date" in sent:
+        _born_before_first_evaluation(db, patient.id, sent["birth_date"])
     changed = {
         field: (getattr(patient, field), sent[field])
         for field in _AUDITED_VALUES
@@ -120,6 +126,18 @@ def update_patient(
         patient.updated_at = utcnow()  # also bumps `version` when only identifiers changed
     _flush_identifiers(db)
     return Updated(patient, changed)
+
+
+def _born_before_first_evaluation(db: Session, patient_id: uuid.UUID, birth_date: date) -> None:
+    first = db.scalar(
+        select(func.min(Evaluation.performed_at)).where(Evaluation.patient_id == patient_id)
+    )
+    # Compared with the latest calendar date anywhere on Earth at that instant.
+    if first is not None and (first + timedelta(hours=14)).date() < birth_date:
+        raise InvalidField(
+            ("body", "birth_date"),
+            f"is after the patient's first evaluation ({first.date().isoformat()})",
+        )
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ from app.models import (
     utcnow,
 )
 from app.pagination import Keyset, cursor_datetime, cursor_uuid, paginate
-from app.patients.service import PatientArchived, get_patient
+from app.patients.service import PatientArchived, get_patient, lock_patient
 from app.plans.schemas import PlanCreate, PlanUpdate
 
 
@@ -129,6 +129,11 @@ def update_plan(
     now: datetime,
     expected_version: int | None = None,
 ) -> Updated:
+    # The patient's lock: a booking in this plan waits for the change (and it for the booking),
+    # so the plan never ends with more sessions than planned.
+    patient_id = db.scalar(select(TreatmentPlan.patient_id).where(TreatmentPlan.id == plan_id))
+    if patient_id is not None:
+        lock_patient(db, patient_id)
     plan = get_plan(db=db, plan_id=plan_id)
     if expected_version is not None and expected_version != plan.version:
         raise VersionMismatch(

@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session, selectinload
 
+from app.db import hold_lock
 from app.errors import DomainError, NotFound, VersionMismatch
 from app.models import Practitioner, TimeOff, TreatmentSession, WeeklyAvailability, utcnow
 from app.pagination import Keyset, cursor_datetime, cursor_uuid, paginate
@@ -86,6 +87,13 @@ def calendar_conflict(
     return None
 
 
+def lock_practitioner(db: Session, practitioner_id: uuid.UUID) -> None:
+    """One change to a practitioner's calendar at a time: a booking with them waits for a
+    change of their hours, status or time off (and it for the booking), so the change's list of
+    stranded sessions always holds the booking or the booking saw the change."""
+    hold_lock(db, f"practitioner:{practitioner_id}")
+
+
 def get_practitioner(*, db: Session, practitioner_id: uuid.UUID) -> Practitioner:
     practitioner = db.scalar(_with_availability().where(Practitioner.id == practitioner_id))
     if practitioner is None:
@@ -125,6 +133,7 @@ def update_practitioner(
 ) -> Updated:
     """Apply the fields sent. When the change touches whom and when they see (`active`,
     `time_zone`, `availability`), name their upcoming sessions it leaves stranded."""
+    lock_practitioner(db, practitioner_id)
     practitioner = get_practitioner(db=db, practitioner_id=practitioner_id)
     if expected_version is not None and expected_version != practitioner.version:
         raise VersionMismatch(
@@ -200,6 +209,7 @@ class Absence:
 def add_time_off(
     *, db: Session, practitioner_id: uuid.UUID, data: TimeOffCreate, now: datetime
 ) -> Absence:
+    lock_practitioner(db, practitioner_id)
     practitioner = get_practitioner(db=db, practitioner_id=practitioner_id)
     time_off = TimeOff(
         practitioner_id=practitioner.id, start_at=data.start, end_at=data.end, reason=data.reason

@@ -23,10 +23,12 @@ class DoseLimits:
 
 @dataclass(frozen=True)
 class DoseCheck:
-    dose_mg: float
+    dose_mg: float  # as recorded and shown: to the microgram
     limit_mg: float | None  # None when the limit cannot be known (no weight)
     exceeded: bool
     warnings: tuple[Flag, ...]
+    exact_mg: float = 0.0  # unrounded, as compared
+    day_total_mg: float = 0.0  # with what was given earlier that day (polidocanol)
 
 
 WEIGHT_MISSING = Flag(
@@ -65,8 +67,9 @@ def check_dose(
     exact = _exact_mg(concentration_percent, volume_ml)
     if sclerosant is Sclerosant.SODIUM_TETRADECYL_SULFATE:
         limit = limits.sts_mg_per_session
-        return DoseCheck(dose, limit, exact > limit + _NOISE_MG, ())
+        return DoseCheck(dose, limit, exact > limit + _NOISE_MG, (), exact, exact)
+    total = same_day_mg + exact
     if weight_kg is None:
-        return DoseCheck(dose, None, False, (WEIGHT_MISSING,))
+        return DoseCheck(dose, None, False, (WEIGHT_MISSING,), exact, total)
     limit = limits.polidocanol_mg_per_kg_per_day * weight_kg
-    return DoseCheck(dose, round(limit, 3), same_day_mg + exact > limit + _NOISE_MG, ())
+    return DoseCheck(dose, round(limit, 3), total > limit + _NOISE_MG, (), exact, total)

@@ -78,7 +78,7 @@ def review(
         conflict = calendar_conflict(practitioner, slot, absences[session.practitioner_id])
         if conflict is not None:
             found.append(Flag(conflict.code, Severity.BLOCKING, conflict.detail))
-        zone = ZoneInfo(practitioner.time_zone)
+        zone = ZoneInfo(session.time_zone)
         too_close = [
             at
             for session_id, at in given.get(session.patient_id, [])

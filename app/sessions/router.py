@@ -19,7 +19,7 @@ from app.pagination import Page
 from app.roles import Permission
 from app.scheduling import service as scheduling
 from app.scheduling.router import proposals_read, scheduling_rules
-from app.schemas import Instant
+from app.schemas import AffectedSession, Instant
 from app.sessions import service
 from app.sessions.dosing import DoseLimits
 from app.sessions.review import review
@@ -452,5 +452,6 @@ def complete(
     return CompletionResult(
         session=_view(done.session, (), clinical=True, sees_reasons=sees_outcome),
         warnings=[FlagRead.model_validate(w) for w in done.warnings],
+        affected_sessions=[AffectedSession.model_validate(s) for s in done.stranded],
         next_follow_up=proposals_read(follow_up) if follow_up else None,
     )

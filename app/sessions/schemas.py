@@ -15,6 +15,7 @@ from app.models import SessionStatus
 from app.patients.schemas import Weight
 from app.scheduling.schemas import DurationMinutes, ProposalsRead
 from app.schemas import (
+    AffectedSessions,
     Boolean,
     FreeText,
     InputModel,
@@ -145,6 +146,11 @@ class SessionRead(Stored):
     plan_id: uuid.UUID | None
     start: datetime = Field(validation_alias="start_at")
     end: datetime = Field(validation_alias="end_at")
+    time_zone: str = Field(
+        description="Where it takes place (the practitioner's zone when booked): its day, for "
+        "check-in and treatment, is that zone's",
+        examples=["Europe/Paris"],
+    )
     status: SessionStatus
     cancel_reason: str | None
     completion: CompletionRead | None = Field(
@@ -166,6 +172,10 @@ class SessionRead(Stored):
 class CompletionResult(ReadModel):
     session: SessionRead
     warnings: list[FlagRead]
+    affected_sessions: AffectedSessions = Field(
+        description="The patient's sessions still to come that this treatment (given later "
+        "than booked, say) brings within 14 days of it: flagged for review"
+    )
     next_follow_up: ProposalsRead | None = Field(
         description="The proposal for the course's next visit; null when none is left"
     )

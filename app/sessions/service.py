@@ -47,6 +47,7 @@ from app.practitioners.service import (
     UnknownPractitioner,
     calendar_conflict,
     get_practitioner,
+    lock_practitioner,
 )
 from app.scheduling.service import treatment_times
 from app.scheduling.slots import far_enough
@@ -222,10 +223,12 @@ def _check_slot(
     now: datetime,
     rules: BookingRules,
     moving: uuid.UUID | None = None,
-) -> None:
-    """Every check booking and rescheduling share; `moving` is the session being moved."""
+) -> str:
+    """Every check booking and rescheduling share; `moving` is the session being moved. The
+    answer: the time zone the session takes place in (the practitioner's)."""
     if slot.start <= now:
         raise InThePast("Sessions are booked for a time still to come.")
+    lock_practitioner(db, practitioner_id)
     try:
         practitioner = get_practitioner(db=db, practitioner_id=practitioner_id)
     except NotFound:
@@ -264,6 +267,7 @@ def _check_slot(
         include_booked=True,
         excluding=moving,
     )
+    return practitioner.time_zone
 
 
 def _check_interval(
@@ -333,7 +337,7 @@ def book(
     slot = Interval(data.start, data.start + timedelta(minutes=data.duration_minutes))
     _eligible_for(db, patient.id, slot, now, "booked")
     plan = _bookable_plan(db, data.plan_id, patient.id)
-    _check_slot(
+    zone = _check_slot(
         db=db,
         patient_id=patient.id,
         practitioner_id=data.practitioner_id,
@@ -347,6 +351,7 @@ def book(
         plan_id=plan.id if plan else None,
         start_at=slot.start,
         end_at=slot.end,
+        time_zone=zone,
         status=SessionStatus.BOOKED,
         events=[
             SessionEvent(action="book", from_status=None, to_status=SessionStatus.BOOKED, at=now)
@@ -389,7 +394,7 @@ def reschedule(
     slot = Interval(change.start, change.start + duration)
     practitioner_id = change.practitioner_id or session.practitioner_id
     _eligible_for(db, session.patient_id, slot, now, "booked")
-    _check_slot(
+    zone = _check_slot(
         db=db,
         patient_id=session.patient_id,
         practitioner_id=practitioner_id,
@@ -410,11 +415,8 @@ def reschedule(
             at=now,
         )
     )
-    session.start_at, session.end_at, session.practitioner_id = (
-        slot.start,
-        slot.end,
-        practitioner_id,
-    )
+    session.start_at, session.end_at, session.time_zone = slot.start, slot.end, zone
+    session.practitioner_id = practitioner_id
     session.updated_at = utcnow()
     _flush_booking(db)
     return session
@@ -438,10 +440,10 @@ class TreatmentDay:
     zone: ZoneInfo
 
 
-def treatment_day(
-    db: Session, session: TreatmentSession, check_in_ahead: timedelta
-) -> TreatmentDay:
-    zone = ZoneInfo(get_practitioner(db=db, practitioner_id=session.practitioner_id).time_zone)
+def treatment_day(session: TreatmentSession, check_in_ahead: timedelta) -> TreatmentDay:
+    """The session's day, where it takes place (its zone when booked, whatever the
+    practitioner's profile says since)."""
+    zone = ZoneInfo(session.time_zone)
     day = local_day(session.start_at, zone)
     return TreatmentDay(min(day.start, session.start_at - check_in_ahead), day.end, zone)
 
@@ -464,7 +466,7 @@ def step(
             "A no-show is recorded only after the start time.", session_status=session.status.value
         )
     if action == "check-in":
-        day = treatment_day(db, session, rules.check_in_ahead)
+        day = treatment_day(session, rules.check_in_ahead)
         if not day.opens <= now < day.closes:
             local = session.start_at.astimezone(day.zone)
             raise CheckInNotOpen(
@@ -499,6 +501,8 @@ def _move(
 class Completed:
     session: TreatmentSession
     warnings: tuple[Flag, ...]
+    # The patient's upcoming sessions this treatment brought within the interval rule.
+    stranded: Sequence[TreatmentSession] = ()
 
 
 def complete(
@@ -519,7 +523,7 @@ def complete(
     happened, and it counts for the next one."""
     session = _load_locked(db, session_id)
     _require(session, "complete", _STEPS["complete"][0])
-    day = treatment_day(db, session, rules.check_in_ahead)
+    day = treatment_day(session, rules.check_in_ahead)
     given_at = _administered_at(record, session, day, now)
     # Given now: by everything on record, a finding committed while this request waited for
     # the patient's lock included. Given earlier (stated): by what was on record then.
@@ -545,7 +549,11 @@ def complete(
         include_booked=False,
         excluding=session.id,
     )
-    weight, weight_notes = _dose_weight(db, session.patient_id, record, standing, given_at)
+    # What is on record now, when it differs from what was then: warned of, and the weight.
+    since = (
+        current_eligibility(db=db, patient_id=session.patient_id, now=now) if stated else standing
+    )
+    weight, weight_notes = _dose_weight(db, session.patient_id, record, (standing, since), now)
     dose = check_dose(
         sclerosant=record.sclerosant,
         concentration_percent=record.concentration_percent,
@@ -556,12 +564,12 @@ def complete(
     )
     if dose.exceeded:
         raise DoseLimitExceeded(
-            f"{dose.dose_mg:g} mg of {record.sclerosant.value} is over the limit of "
-            f"{dose.limit_mg:g} mg.",
+            f"{dose.exact_mg:.10g} mg of {record.sclerosant.value} (that day: "
+            f"{dose.day_total_mg:.10g} mg) is over the limit of {dose.limit_mg:.10g} mg.",
             dose_mg=dose.dose_mg,
             limit_mg=dose.limit_mg,
         )
-    found_since = _found_since(db, session.patient_id, now) if stated else ()
+    found_since = _found_since(record, since, now) if stated else ()
     warnings = (*dose.warnings, *weight_notes, *found_since)
     session.completion = CompletionRecord(
         **record.model_dump(
@@ -580,63 +588,110 @@ def complete(
     _move(session, "complete", SessionStatus.FULFILLED, None, now)
     db.flush()
     settle_completion(db=db, plan_id=session.plan_id)
-    return Completed(session, warnings)
+    return Completed(session, warnings, _too_close_now(db, session, given_at, now, rules))
 
 
-def _found_since(db: Session, patient_id: uuid.UUID, now: datetime) -> tuple[Flag, ...]:
+def _too_close_now(
+    db: Session, treated: TreatmentSession, given_at: datetime, now: datetime, rules: BookingRules
+) -> Sequence[TreatmentSession]:
+    """The patient's sessions still to come that a treatment given at `given_at` (later than
+    booked, say) leaves too close to it: the review flags them; the answer names them."""
+    margin = timedelta(days=rules.min_gap_days + 1)
+    near = db.scalars(
+        select(TreatmentSession)
+        .where(
+            TreatmentSession.patient_id == treated.patient_id,
+            TreatmentSession.id != treated.id,
+            TreatmentSession.awaiting_treatment(now),
+            TreatmentSession.start_at > given_at - margin,
+            TreatmentSession.start_at < given_at + margin,
+        )
+        .order_by(TreatmentSession.start_at)
+    ).all()
+    return [
+        s
+        for s in near
+        if not far_enough(
+            given_at, s.start_at, min_days=rules.min_gap_days, zone=ZoneInfo(s.time_zone)
+        )
+    ]
+
+
+def _found_since(record: CompletionCreate, since: Eligibility, now: datetime) -> tuple[Flag, ...]:
     """What was recorded after the treatment that would forbid it now, as a warning."""
-    since = current_eligibility(db=db, patient_id=patient_id, now=now)
-    obstacles = since.obstacles(now)
-    if not obstacles:
+    codes = [f.code for f in since.obstacles(now)]
+    evaluated = since.evaluation.spider_vein_sites if since.evaluation else []
+    if any(site.value not in evaluated for site in record.treated_sites):
+        codes.append(SiteNotEvaluated.code)
+    if not codes:
         return ()
-    codes = ", ".join(dict.fromkeys(f.code for f in obstacles))
     return (
         Flag(
             "found-since-treatment",
             Severity.WARNING,
-            f"Since the sclerosant was given, the patient's standing changed ({codes}): this "
-            "would forbid treatment now. Review the patient before the next session.",
+            f"Since the sclerosant was given, the patient's record changed "
+            f"({', '.join(dict.fromkeys(codes))}): this would forbid the same treatment now. "
+            "Review the patient before the next session.",
         ),
     )
+
+
+# A weight stated at completion this much above the one on record is worth a second look.
+_WEIGHT_DRIFT = 1.1
 
 
 def _dose_weight(
     db: Session,
     patient_id: uuid.UUID,
     record: CompletionCreate,
-    standing: Eligibility,
-    given_at: datetime,
+    standings: tuple[Eligibility, Eligibility],
+    now: datetime,
 ) -> tuple[float | None, tuple[Flag, ...]]:
-    """The weight for the polidocanol limit: the one the clinician states in the record, else
-    the current evaluation's, else the latest a clinician recorded before (said in a
-    warning). The patient's own record (which the front desk edits) never raises it: when it
-    says less, the lower weight sets the limit, unless the clinician stated today's."""
+    """The weight for the polidocanol limit, the lowest the records allow:
+    - the one the clinician states in the treatment record (today's), else
+    - the current evaluation's: the lower of the one current when the sclerosant was given and
+      the one current now (a correction recorded since is not dated away), else
+    - the latest a clinician recorded before (said in a warning);
+    - then the patient's own record (which the front desk edits) never raises it: when it says
+      less, or when no clinician recorded any weight, it sets the limit (said in a warning),
+      unless the clinician stated today's."""
+    recorded = [s.evaluation.weight_kg for s in standings if s.evaluation is not None]
+    clinical = [w for w in recorded if w is not None]
+    latest = _latest_clinical_weight(db, patient_id, now)
     if record.weight_kg is not None:
-        return record.weight_kg, ()
-    assert standing.evaluation is not None  # a bookable standing has its evaluation
-    notes: list[Flag] = []
-    weight = standing.evaluation.weight_kg
-    if weight is None:
-        earlier = _latest_clinical_weight(db, patient_id, given_at)
-        if earlier is not None:
-            weight, when = earlier
-            notes.append(
+        usual = min(clinical) if clinical else (latest[0] if latest else None)
+        if usual is not None and record.weight_kg > usual * _WEIGHT_DRIFT:
+            return record.weight_kg, (
                 Flag(
-                    "weight-from-earlier-record",
+                    "stated-weight-above-record",
                     Severity.WARNING,
-                    f"The current evaluation records no weight: the limit used {weight:g} kg, "
-                    f"recorded by a clinician on {when:%Y-%m-%d}.",
-                )
+                    f"The {record.weight_kg:g} kg stated here is well above the {usual:g} kg a "
+                    "clinician recorded before, and set the limit: check it.",
+                ),
             )
-    on_record = db.scalar(select(Patient.weight_kg).where(Patient.id == patient_id))
-    if weight is not None and on_record is not None and on_record < weight:
+        return record.weight_kg, ()
+    notes: list[Flag] = []
+    weight = min(clinical) if clinical else None
+    if weight is None and latest is not None:
+        weight, when = latest
         notes.append(
             Flag(
-                "lower-weight-on-record",
+                "weight-from-earlier-record",
                 Severity.WARNING,
-                f"The patient's record says {on_record:g} kg, less than the {weight:g} kg a "
-                "clinician recorded: the lower weight set the limit. State today's weight in "
-                "the treatment record to settle it.",
+                f"The current evaluation records no weight: the limit used {weight:g} kg, "
+                f"recorded by a clinician on {when:%Y-%m-%d}.",
+            )
+        )
+    on_record = db.scalar(select(Patient.weight_kg).where(Patient.id == patient_id))
+    if on_record is not None and (weight is None or on_record < weight):
+        notes.append(
+            Flag(
+                "lower-weight-on-record" if weight is not None else "weight-not-clinical",
+                Severity.WARNING,
+                f"The patient's record says {on_record:g} kg"
+                + (f", less than the {weight:g} kg a clinician recorded" if weight else "")
+                + ": that weight set the limit. State today's weight in the treatment record to "
+                "settle it.",
             )
         )
         weight = on_record
