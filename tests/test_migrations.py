@@ -223,6 +223,24 @@ def _clinic_at_revision_0004(engine: Engine) -> None:
             },
         )
         rows(
+            "completion_records",
+            {
+                "id": uuid.uuid4(),
+                "session_id": visit,
+                "treated_sites": ["left_calf"],
+                "sclerosant": "polidocanol",
+                "concentration_percent": 0.5,
+                "volume_ml": 2.0,
+                "dose_mg": 10.0,
+                "anaesthetic": "none",
+                "compression": False,
+                "complications": [],
+                "aftercare": ["walk"],
+                "warnings": [],
+                "recorded_at": now,
+            },
+        )
+        rows(
             "session_events",
             {
                 "id": uuid.uuid4(),
@@ -260,10 +278,22 @@ _TYPES: dict[str, Any] = {
             "end_at",
             "at",
             "password_changed_at",
+            "recorded_at",
         ],
         UTCDateTime(),
     ),
-    **dict.fromkeys(["spider_vein_sites", "risk_factors", "flags"], JSON()),
+    **dict.fromkeys(
+        [
+            "spider_vein_sites",
+            "risk_factors",
+            "flags",
+            "treated_sites",
+            "complications",
+            "aftercare",
+            "warnings",
+        ],
+        JSON(),
+    ),
     "birth_date": Date(),
     "start_time": Time(),
     "end_time": Time(),
@@ -280,6 +310,19 @@ def test_upgrading_and_downgrading_keep_every_row(scratch: tuple[Config, Engine]
     assert before["patient_identifiers"] == before["clearances"] == 1
     command.upgrade(config, "head")
     assert _row_counts(engine) == before
+    with engine.connect() as connection:
+        # A treatment recorded before 0009 was given when it was recorded; a session booked
+        # before 0010 takes place in its practitioner's zone.
+        given = connection.execute(
+            select(
+                column("administered_at", UTCDateTime()), column("recorded_at", UTCDateTime())
+            ).select_from(table("completion_records"))
+        ).one()
+        assert given[0] == given[1]
+        zone = connection.scalar(
+            select(column("time_zone")).select_from(table("treatment_sessions"))
+        )
+        assert zone == "UTC"
     command.downgrade(config, "0004")
     assert _row_counts(engine) == before
     command.upgrade(config, "head")
