@@ -24,6 +24,7 @@ from app.health.router import router as health_router
 from app.logging import REQUEST_ID_HEADER
 from app.patients.router import router as patients_router
 from app.plans.router import router as plans_router
+from app.policy import ClinicPolicy
 from app.practitioners.router import router as practitioners_router
 from app.scheduling.router import router as scheduling_router
 from app.sessions.router import router as sessions_router
@@ -74,6 +75,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     engine = make_engine(settings.database_url)
     app.state.settings = settings
+    app.state.policy = ClinicPolicy.from_settings(settings)
     app.state.clock = system_clock  # the clinic's now; the tests move it
     app.state.engine = engine
     app.state.sessionmaker = make_sessionmaker(engine)

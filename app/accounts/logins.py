@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy import delete, select, text
 from sqlalchemy.orm import Session
@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from app.access import credentials
 from app.errors import DomainError
 from app.models import LoginFailure, User
+from app.policy import LoginPolicy
 
 _BEARER = {"WWW-Authenticate": 'Bearer realm="sclerosched"'}
 
@@ -29,13 +30,6 @@ class TooManyLoginAttempts(DomainError):
     code = "too-many-login-attempts"
     title = "Too many failed logins"
     headers = {"Retry-After": "900"}  # documented default; each answer names its own wait
-
-
-@dataclass(frozen=True)
-class LoginPolicy:
-    max_failures: int
-    window: timedelta
-    token_lifetime: timedelta
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Query, Request, Response, status
@@ -21,7 +21,6 @@ from app.accounts.schemas import (
     UserUpdate,
 )
 from app.auditing import Access, Actor, AuditTrail, Resource
-from app.config import Settings
 from app.errors import DomainError, InvalidCursor, NotFound, VersionMismatch
 from app.logging import current_request_id
 from app.pagination import Page
@@ -29,19 +28,12 @@ from app.roles import GRANTS, Permission
 from app.web.access import TOKEN_URL, AuditDep, CallerFirstRoute, CurrentPrincipal, requires
 from app.web.db import Db, transaction
 from app.web.params import Cursor, ExpectedVersion, Limit, set_etag
+from app.web.policy import Policy
 from app.web.problems import problem_responses
 
 # The one route open to all: logging in.
 login_router = APIRouter(prefix="/api/v1", tags=["access"])
 router = APIRouter(prefix="/api/v1", tags=["access"], route_class=CallerFirstRoute)
-
-
-def _policy(settings: Settings) -> logins.LoginPolicy:
-    return logins.LoginPolicy(
-        max_failures=settings.login_max_failures,
-        window=timedelta(minutes=settings.login_window_minutes),
-        token_lifetime=timedelta(minutes=settings.access_token_minutes),
-    )
 
 
 @login_router.post(
@@ -51,6 +43,7 @@ def _policy(settings: Settings) -> logins.LoginPolicy:
 )
 def log_in(
     request: Request,
+    clinic: Policy,
     username: Annotated[str, Form(min_length=1, max_length=64)],
     password: Annotated[str, Form(min_length=1, max_length=MAX_PASSWORD_LENGTH)],
     grant_type: Annotated[str, Form(pattern="^password$")] = "password",
@@ -63,9 +56,8 @@ def log_in(
     `too-many-login-attempts` and a `Retry-After` header until the oldest failure is 15
     minutes old. Every attempt is in the audit trail.
     """
-    settings: Settings = request.app.state.settings
-    policy = _policy(settings)
-    now = datetime.now(UTC)
+    policy = clinic.login
+    now = datetime.now(UTC)  # credentials keep to the system clock
     with transaction(request, write=False) as db:
         attempt = logins.check_password(
             db=db, username=username, password=password, now=now, policy=policy

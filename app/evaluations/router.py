@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from fastapi import APIRouter, Request, Response, status
+from fastapi import APIRouter, Response, status
 
 from app.auditing import Access, Resource
 from app.errors import InvalidCursor, NotFound
@@ -30,6 +30,7 @@ from app.web.access import AuditDep, CallerFirstRoute, ClinicalDetail, requires
 from app.web.clock import Now
 from app.web.db import Db
 from app.web.params import Cursor, Limit
+from app.web.policy import Policy
 from app.web.problems import problem_responses
 
 router = APIRouter(prefix="/api/v1", tags=["evaluations"], route_class=CallerFirstRoute)
@@ -61,7 +62,7 @@ def record_evaluation(
     body: EvaluationCreate,
     db: Db,
     audit: AuditDep,
-    request: Request,
+    policy: Policy,
     response: Response,
     now: Now,
 ) -> EvaluationRecorded:
@@ -82,7 +83,7 @@ def record_evaluation(
         db=db,
         patient_id=patient_id,
         data=body,
-        validity_months=request.app.state.settings.evaluation_validity_months,
+        validity_months=policy.evaluation_validity_months,
         now=now,
     )
     evaluation = recorded.evaluation

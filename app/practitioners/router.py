@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, Response, status
+from fastapi import APIRouter, Query, Response, status
 
 from app.auditing import Resource
 from app.errors import InvalidCursor, NotFound, VersionMismatch
@@ -26,6 +26,7 @@ from app.web.access import AuditDep, CallerFirstRoute, requires
 from app.web.clock import Now
 from app.web.db import Db, ReadDb
 from app.web.params import Cursor, ExpectedVersion, Limit, set_etag
+from app.web.policy import Policy
 from app.web.problems import problem_responses
 
 router = APIRouter(
@@ -44,7 +45,7 @@ def create_practitioner(
     body: PractitionerCreate,
     db: Db,
     audit: AuditDep,
-    request: Request,
+    policy: Policy,
     response: Response,
 ) -> PractitionerRead:
     """Add a practitioner with weekly availability in their IANA time zone.
@@ -54,7 +55,7 @@ def create_practitioner(
     `time_zone` defaults to the clinic's.
     """
     practitioner = service.create_practitioner(
-        db=db, data=body, default_time_zone=request.app.state.settings.clinic_time_zone
+        db=db, data=body, default_time_zone=policy.clinic_time_zone
     )
     audit.record("create", Resource.PRACTITIONER, practitioner.id, patient_id=None)
     response.headers["Location"] = f"{router.prefix}/{practitioner.id}"

@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Annotated
-from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query
 
 from app.auditing import Resource
-from app.config import Settings
 from app.errors import DomainError, NotFound
-from app.evaluations.schemas import FlagRead
 from app.plans.service import UnknownPlan
 from app.practitioners.hours import Interval
 from app.practitioners.service import InactivePractitioner
@@ -22,15 +19,16 @@ from app.scheduling.schemas import (
     LONGEST_MINUTES,
     SHORTEST_MINUTES,
     ProposalCreate,
-    ProposalRead,
     ProposalsRead,
     SlotRead,
     SlotsRead,
-    UnplacedRead,
+    proposals_read,
 )
 from app.schemas import Instant
 from app.web.access import AuditDep, CallerFirstRoute, requires
+from app.web.clock import Now
 from app.web.db import Db, ReadDb
+from app.web.policy import Policy
 from app.web.problems import problem_responses
 
 router = APIRouter(prefix="/api/v1", tags=["scheduling"], route_class=CallerFirstRoute)
@@ -44,34 +42,6 @@ class InvalidRange(DomainError):
     title = "Invalid time range"
 
 
-def scheduling_rules(settings: Settings) -> service.SchedulingRules:
-    return service.SchedulingRules(
-        grid=timedelta(minutes=settings.slot_grid_minutes),
-        tolerance_days=settings.proposal_tolerance_days,
-        min_gap_days=settings.min_session_interval_days,
-        clinic_zone=ZoneInfo(settings.clinic_time_zone),
-    )
-
-
-def proposals_read(outcome: service.ProposalOutcome) -> ProposalsRead:
-    return ProposalsRead(
-        blocked=outcome.blocked,
-        flags=[FlagRead.model_validate(f) for f in outcome.flags],
-        proposals=[
-            ProposalRead(
-                sequence=p.sequence,
-                start=p.slot.start,
-                end=p.slot.end,
-                practitioner_id=p.practitioner_id,
-                target_date=p.target_date,
-                offset_days=p.offset_days,
-            )
-            for p in outcome.proposals
-        ],
-        unplaced=[UnplacedRead.model_validate(u) for u in outcome.unplaced],
-    )
-
-
 @router.get(
     "/practitioners/{practitioner_id}/slots",
     summary="Free slots of a practitioner",
@@ -81,7 +51,8 @@ def proposals_read(outcome: service.ProposalOutcome) -> ProposalsRead:
 def free_slots(
     practitioner_id: uuid.UUID,
     db: ReadDb,
-    request: Request,
+    policy: Policy,
+    now: Now,
     from_: Annotated[Instant, Query(alias="from", description="RFC 3339 with offset")],
     to: Annotated[Instant, Query(description="RFC 3339 with offset; at most 31 days after from")],
     duration_minutes: Annotated[int, Query(ge=SHORTEST_MINUTES, le=LONGEST_MINUTES)] = 45,
@@ -91,14 +62,13 @@ def free_slots(
     clinic's grid, and not in the past."""
     if to <= from_ or to - from_ > MAX_RANGE:
         raise InvalidRange("`to` must come after `from`, at most 31 days later.")
-    settings: Settings = request.app.state.settings
-    window = Interval(max(from_, datetime.now(UTC)), to)
+    window = Interval(max(from_, now), to)
     practitioner, slots = service.find_free_slots(
         db=db,
         practitioner_id=practitioner_id,
         window=window if window.start < window.end else Interval(to, to),
         duration=timedelta(minutes=duration_minutes),
-        grid=timedelta(minutes=settings.slot_grid_minutes),
+        grid=policy.scheduling.grid,
     )
     return SlotsRead(
         practitioner_id=practitioner.id,
@@ -114,7 +84,9 @@ def free_slots(
     dependencies=[requires(Permission.PROPOSALS)],
     responses=problem_responses(NotFound, UnknownPlan, InactivePractitioner),
 )
-def propose(body: ProposalCreate, db: Db, audit: AuditDep, request: Request) -> ProposalsRead:
+def propose(
+    body: ProposalCreate, db: Db, audit: AuditDep, policy: Policy, now: Now
+) -> ProposalsRead:
     """Proposed visits about a month apart: the first at the earliest free slot on or after
     `earliest`, each next one at the free slot nearest the previous visit + `interval_days`
     within the clinic's tolerance (±7 days by default; ties go to the earlier slot). A visit
@@ -135,8 +107,8 @@ def propose(body: ProposalCreate, db: Db, audit: AuditDep, request: Request) -> 
             earliest=body.earliest,
             duration=timedelta(minutes=body.duration_minutes),
         ),
-        rules=scheduling_rules(request.app.state.settings),
-        now=datetime.now(UTC),
+        rules=policy.scheduling,
+        now=now,
     )
     # A proposal discloses the patient's eligibility and their booked sessions.
     audit.record("propose", Resource.PATIENT, body.patient_id, patient_id=body.patient_id)

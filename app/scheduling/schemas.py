@@ -10,6 +10,7 @@ from pydantic import Field
 
 from app.evaluations.schemas import FlagRead
 from app.models import LONGEST_SESSION
+from app.scheduling.service import ProposalOutcome
 from app.schemas import CalendarDate, InputModel, Integer, ReadModel
 
 
@@ -73,3 +74,23 @@ class ProposalsRead(ReadModel):
     flags: list[FlagRead]
     proposals: list[ProposalRead]
     unplaced: list[UnplacedRead] = Field(description="Visits with no free slot in their window")
+
+
+def proposals_read(outcome: ProposalOutcome) -> ProposalsRead:
+    """The answer for a proposal outcome."""
+    return ProposalsRead(
+        blocked=outcome.blocked,
+        flags=[FlagRead.model_validate(f) for f in outcome.flags],
+        proposals=[
+            ProposalRead(
+                sequence=p.sequence,
+                start=p.slot.start,
+                end=p.slot.end,
+                practitioner_id=p.practitioner_id,
+                target_date=p.target_date,
+                offset_days=p.offset_days,
+            )
+            for p in outcome.proposals
+        ],
+        unplaced=[UnplacedRead.model_validate(u) for u in outcome.unplaced],
+    )

@@ -25,6 +25,7 @@ from app.models import (
     TreatmentSession,
 )
 from app.plans.service import active_plan, get_plan
+from app.policy import SchedulingRules
 from app.practitioners.hours import Interval
 from app.practitioners.service import InactivePractitioner, get_practitioner, weekly_hours
 from app.scheduling.proposals import (
@@ -40,20 +41,24 @@ from app.scheduling.slots import free_slots
 
 
 @dataclass(frozen=True)
-class SchedulingRules:
-    """The clinic's scheduling settings, as the services use them."""
+class Busy:
+    """A time someone is taken: a live session (with its id), or a practitioner's time off."""
 
-    grid: timedelta
-    tolerance_days: int
-    min_gap_days: int
-    clinic_zone: ZoneInfo
+    interval: Interval
+    session_id: uuid.UUID | None = None  # None: time off
 
 
 def practitioner_busy(
-    *, db: Session, practitioner_ids: Sequence[uuid.UUID], window: Interval
-) -> dict[uuid.UUID, list[Interval]]:
-    """Time off and live sessions overlapping `window`, for each practitioner."""
-    busy: dict[uuid.UUID, list[Interval]] = {pid: [] for pid in practitioner_ids}
+    *,
+    db: Session,
+    practitioner_ids: Sequence[uuid.UUID],
+    window: Interval,
+    excluding: uuid.UUID | None = None,
+) -> dict[uuid.UUID, list[Busy]]:
+    """Time off and live sessions overlapping `window`, for each practitioner: the one answer
+    to "is the practitioner free?", for slot search, proposals and booking alike.
+    `excluding`: a session being moved."""
+    busy: dict[uuid.UUID, list[Busy]] = {pid: [] for pid in practitioner_ids}
     absences = db.execute(
         select(TimeOff.practitioner_id, TimeOff.start_at, TimeOff.end_at).where(
             TimeOff.practitioner_id.in_(practitioner_ids),
@@ -61,31 +66,43 @@ def practitioner_busy(
             TimeOff.end_at > window.start,
         )
     )
-    bookings = db.execute(
-        select(
-            TreatmentSession.practitioner_id, TreatmentSession.start_at, TreatmentSession.end_at
-        ).where(
-            TreatmentSession.practitioner_id.in_(practitioner_ids),
-            TreatmentSession.status.in_(LIVE_STATUSES),
-            TreatmentSession.overlapping(window.start, window.end),
-        )
+    for practitioner_id, start, end in absences:
+        busy[practitioner_id].append(Busy(Interval(start, end)))
+    bookings = select(
+        TreatmentSession.practitioner_id,
+        TreatmentSession.start_at,
+        TreatmentSession.end_at,
+        TreatmentSession.id,
+    ).where(
+        TreatmentSession.practitioner_id.in_(practitioner_ids),
+        TreatmentSession.status.in_(LIVE_STATUSES),
+        TreatmentSession.overlapping(window.start, window.end),
     )
-    for practitioner_id, start, end in [*absences, *bookings]:
-        busy[practitioner_id].append(Interval(start, end))
+    if excluding is not None:
+        bookings = bookings.where(TreatmentSession.id != excluding)
+    for practitioner_id, start, end, session_id in db.execute(bookings):
+        busy[practitioner_id].append(Busy(Interval(start, end), session_id))
     return busy
 
 
 def patient_sessions(
-    *, db: Session, patient_id: uuid.UUID, exclude: uuid.UUID | None = None
-) -> list[Interval]:
-    """The patient's live sessions (booked, arrived, fulfilled)."""
-    query = select(TreatmentSession.start_at, TreatmentSession.end_at).where(
+    *,
+    db: Session,
+    patient_id: uuid.UUID,
+    window: Interval | None = None,
+    excluding: uuid.UUID | None = None,
+) -> list[Busy]:
+    """The patient's live sessions (booked, arrived, fulfilled), those overlapping `window`
+    if given; `excluding`: a session being moved."""
+    query = select(TreatmentSession.start_at, TreatmentSession.end_at, TreatmentSession.id).where(
         TreatmentSession.patient_id == patient_id,
         TreatmentSession.status.in_(LIVE_STATUSES),
     )
-    if exclude is not None:
-        query = query.where(TreatmentSession.id != exclude)
-    return [Interval(start, end) for start, end in db.execute(query)]
+    if window is not None:
+        query = query.where(TreatmentSession.overlapping(window.start, window.end))
+    if excluding is not None:
+        query = query.where(TreatmentSession.id != excluding)
+    return [Busy(Interval(start, end), session_id) for start, end, session_id in db.execute(query)]
 
 
 @dataclass(frozen=True)
@@ -146,7 +163,7 @@ def find_free_slots(
     slots = free_slots(
         weekly_hours=weekly_hours(practitioner),
         zone=ZoneInfo(practitioner.time_zone),
-        busy=busy[practitioner.id],
+        busy=[b.interval for b in busy[practitioner.id]],
         duration=duration,
         window=window,
         grid=grid,
@@ -207,7 +224,7 @@ def propose(
         valid_until=standing.valid_until,
     )
     practitioners = _practitioners(db, request.practitioner_id)
-    own = patient_sessions(db=db, patient_id=request.patient_id)
+    own = [b.interval for b in patient_sessions(db=db, patient_id=request.patient_id)]
 
     def free_starting(window: Interval) -> list[Candidate]:
         """Slots of the practitioners starting in `window` that the patient is free for."""
@@ -221,7 +238,7 @@ def propose(
             for slot in free_slots(
                 weekly_hours=weekly_hours(practitioner),
                 zone=ZoneInfo(practitioner.time_zone),
-                busy=[*busy[practitioner.id], *own],
+                busy=[*(b.interval for b in busy[practitioner.id]), *own],
                 duration=request.duration,
                 window=reach,
                 grid=rules.grid,

@@ -6,6 +6,7 @@ import enum
 from dataclasses import dataclass
 
 from app.evaluations.rules import Flag, Severity
+from app.policy import DoseLimits
 
 MG_PER_ML_PER_PERCENT = 10.0  # a 1% solution holds 10 mg per mL
 
@@ -13,12 +14,6 @@ MG_PER_ML_PER_PERCENT = 10.0  # a 1% solution holds 10 mg per mL
 class Sclerosant(enum.StrEnum):
     POLIDOCANOL = "polidocanol"
     SODIUM_TETRADECYL_SULFATE = "sodium-tetradecyl-sulfate"
-
-
-@dataclass(frozen=True)
-class DoseLimits:
-    polidocanol_mg_per_kg_per_day: float  # product information: 2 mg/kg/day
-    sts_mg_per_session: float  # 10 mL of a 3% solution: 300 mg
 
 
 @dataclass(frozen=True)

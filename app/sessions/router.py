@@ -3,25 +3,24 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, Response, status
+from fastapi import APIRouter, Query, Response, status
 from sqlalchemy.orm import Session
 
 from app.auditing import Access, AuditTrail, Resource
-from app.config import Settings
 from app.errors import InvalidCursor, NotFound
 from app.evaluations.rules import Flag
 from app.evaluations.schemas import FlagRead
 from app.models import SessionStatus, TreatmentSession
 from app.pagination import Page
+from app.policy import BookingRules
 from app.roles import Permission
-from app.scheduling import service as scheduling
-from app.scheduling.router import proposals_read, scheduling_rules
+from app.scheduling.schemas import proposals_read
 from app.schemas import AffectedSession, Instant
-from app.sessions import service
-from app.sessions.dosing import DoseLimits
+from app.sessions import booking, completion, errors, lifecycle, listing
+from app.sessions.lifecycle import SessionAction
 from app.sessions.review import review
 from app.sessions.schemas import (
     CompletionCreate,
@@ -35,6 +34,7 @@ from app.web.access import AuditDep, CallerFirstRoute, ClinicalDetail, holds, re
 from app.web.clock import Now
 from app.web.db import Db
 from app.web.params import Cursor, Limit
+from app.web.policy import Policy
 from app.web.problems import problem_responses
 
 router = APIRouter(prefix="/api/v1/sessions", tags=["sessions"], route_class=CallerFirstRoute)
@@ -42,14 +42,6 @@ router = APIRouter(prefix="/api/v1/sessions", tags=["sessions"], route_class=Cal
 # Whether the caller may read evaluations' outcomes: a refused booking or treatment names the
 # flags, and a session the reasons it needs review, only then.
 SeesEligibility = Annotated[bool, holds(Permission.EVALUATIONS_READ_OUTCOME)]
-
-
-def _rules(request: Request) -> service.BookingRules:
-    settings: Settings = request.app.state.settings
-    return service.BookingRules(
-        min_gap_days=settings.min_session_interval_days,
-        check_in_ahead=timedelta(hours=settings.check_in_hours_before),
-    )
 
 
 def _audited(audit: AuditTrail, action: str, session: TreatmentSession) -> TreatmentSession:
@@ -78,7 +70,7 @@ def _read(
     session: TreatmentSession,
     response: Response,
     now: datetime,
-    rules: service.BookingRules,
+    rules: BookingRules,
     *,
     clinical: bool,
     sees_reasons: bool,
@@ -100,13 +92,13 @@ def _read(
     status_code=status.HTTP_201_CREATED,
     summary="Book a session",
     dependencies=[requires(Permission.SESSIONS_BOOK)],
-    responses=problem_responses(*service.BOOKING_ERRORS),
+    responses=problem_responses(*errors.BOOKING_ERRORS),
 )
 def book(
     body: SessionCreate,
     db: Db,
     audit: AuditDep,
-    request: Request,
+    policy: Policy,
     response: Response,
     clinical: ClinicalDetail,
     sees_outcome: SeesEligibility,
@@ -122,8 +114,8 @@ def book(
     it is in the past (422 `in-the-past`). Overlaps are refused by the database itself, so two
     desks booking the same minute cannot both succeed."""
     try:
-        session = service.book(db=db, data=body, now=now, rules=_rules(request))
-    except service.EligibilityBlocked as refusal:
+        session = booking.book(db=db, data=body, now=now, rules=policy.booking)
+    except errors.EligibilityBlocked as refusal:
         if sees_outcome:
             raise
         raise refusal.without_reasons() from None
@@ -134,7 +126,7 @@ def book(
         session,
         response,
         now,
-        _rules(request),
+        policy.booking,
         clinical=clinical,
         sees_reasons=sees_outcome,
         checked=True,
@@ -150,7 +142,7 @@ def book(
 def list_sessions(
     db: Db,
     audit: AuditDep,
-    request: Request,
+    policy: Policy,
     clinical: ClinicalDetail,
     sees_reasons: SeesEligibility,
     now: Now,
@@ -176,8 +168,8 @@ def list_sessions(
     """The calendar: sessions ordered by start, filtered by practitioner, patient, plan,
     status, time range and whether they need review, a page at a time. Each says whether it
     needs review, and why to roles that may read eligibility."""
-    rules = _rules(request)
-    items, next_cursor = service.list_sessions(
+    rules = policy.booking
+    items, next_cursor = listing.list_sessions(
         db=db,
         now=now,
         practitioner_id=practitioner_id,
@@ -211,7 +203,7 @@ def read_session(
     session_id: uuid.UUID,
     db: Db,
     audit: AuditDep,
-    request: Request,
+    policy: Policy,
     response: Response,
     clinical: ClinicalDetail,
     sees_reasons: SeesEligibility,
@@ -220,10 +212,10 @@ def read_session(
     """One session with its history, whether it needs review (and why, for roles that may read
     eligibility) and, once fulfilled, its completion record (for roles that may read clinical
     detail)."""
-    session = service.get_session_record(db=db, session_id=session_id)
+    session = lifecycle.get_session_record(db=db, session_id=session_id)
     _audited(audit, "read", session)
     return _read(
-        db, session, response, now, _rules(request), clinical=clinical, sees_reasons=sees_reasons
+        db, session, response, now, policy.booking, clinical=clinical, sees_reasons=sees_reasons
     )
 
 
@@ -231,14 +223,14 @@ def read_session(
     "/{session_id}/reschedule",
     summary="Move a booked session",
     dependencies=[requires(Permission.SESSIONS_RESCHEDULE)],
-    responses=problem_responses(NotFound, service.InvalidTransition, *service.BOOKING_ERRORS),
+    responses=problem_responses(NotFound, errors.InvalidTransition, *errors.BOOKING_ERRORS),
 )
 def reschedule(
     session_id: uuid.UUID,
     body: RescheduleBody,
     db: Db,
     audit: AuditDep,
-    request: Request,
+    policy: Policy,
     response: Response,
     clinical: ClinicalDetail,
     sees_outcome: SeesEligibility,
@@ -247,10 +239,14 @@ def reschedule(
     """Move a booked session to a new time (and optionally another practitioner or length),
     with the same checks as booking. The old time and practitioner stay in its history."""
     try:
-        session = service.reschedule(
-            db=db, session_id=session_id, change=body, now=now, rules=_rules(request)
+        session = booking.reschedule(
+            db=db,
+            session_id=session_id,
+            change=body,
+            now=now,
+            rules=policy.booking,
         )
-    except service.EligibilityBlocked as refusal:
+    except errors.EligibilityBlocked as refusal:
         if sees_outcome:
             raise
         raise refusal.without_reasons() from None
@@ -260,27 +256,27 @@ def reschedule(
         session,
         response,
         now,
-        _rules(request),
+        policy.booking,
         clinical=clinical,
         sees_reasons=sees_outcome,
         checked=True,
     )
 
 
-_STEP_ERRORS = problem_responses(NotFound, service.InvalidTransition)
+_STEP_ERRORS = problem_responses(NotFound, errors.InvalidTransition)
 
 
 @router.post(
     "/{session_id}/check-in",
     summary="Check the patient in",
     dependencies=[requires(Permission.SESSIONS_CHECK_IN)],
-    responses=problem_responses(NotFound, service.InvalidTransition, service.CheckInNotOpen),
+    responses=problem_responses(NotFound, errors.InvalidTransition, errors.CheckInNotOpen),
 )
 def check_in(
     session_id: uuid.UUID,
     db: Db,
     audit: AuditDep,
-    request: Request,
+    policy: Policy,
     response: Response,
     clinical: ClinicalDetail,
     sees_reasons: SeesEligibility,
@@ -291,12 +287,16 @@ def check_in(
     end of that day (409 `check-in-not-open`). A session that needs review is checked in all
     the same, with `needs_review: true` and the reasons: the clinician decides, and completion
     refuses to treat a patient the rules forbid."""
-    session = service.step(
-        db=db, session_id=session_id, action="check-in", now=now, rules=_rules(request)
+    session = lifecycle.step(
+        db=db,
+        session_id=session_id,
+        action=SessionAction.CHECK_IN,
+        now=now,
+        check_in_ahead=policy.booking.check_in_ahead,
     )
     _audited(audit, "check-in", session)
     return _read(
-        db, session, response, now, _rules(request), clinical=clinical, sees_reasons=sees_reasons
+        db, session, response, now, policy.booking, clinical=clinical, sees_reasons=sees_reasons
     )
 
 
@@ -311,24 +311,24 @@ def cancel(
     body: ReasonBody,
     db: Db,
     audit: AuditDep,
-    request: Request,
+    policy: Policy,
     response: Response,
     clinical: ClinicalDetail,
     sees_reasons: SeesEligibility,
     now: Now,
 ) -> SessionRead:
     """Cancel a booked session (booked -> cancelled); the reason is required and kept."""
-    session = service.step(
+    session = lifecycle.step(
         db=db,
         session_id=session_id,
-        action="cancel",
+        action=SessionAction.CANCEL,
         now=now,
-        rules=_rules(request),
+        check_in_ahead=policy.booking.check_in_ahead,
         reason=body.reason,
     )
     _audited(audit, "cancel", session)
     return _read(
-        db, session, response, now, _rules(request), clinical=clinical, sees_reasons=sees_reasons
+        db, session, response, now, policy.booking, clinical=clinical, sees_reasons=sees_reasons
     )
 
 
@@ -342,19 +342,23 @@ def no_show(
     session_id: uuid.UUID,
     db: Db,
     audit: AuditDep,
-    request: Request,
+    policy: Policy,
     response: Response,
     clinical: ClinicalDetail,
     sees_reasons: SeesEligibility,
     now: Now,
 ) -> SessionRead:
     """The patient did not come (booked -> noshow); only once the start time has passed."""
-    session = service.step(
-        db=db, session_id=session_id, action="no-show", now=now, rules=_rules(request)
+    session = lifecycle.step(
+        db=db,
+        session_id=session_id,
+        action=SessionAction.NO_SHOW,
+        now=now,
+        check_in_ahead=policy.booking.check_in_ahead,
     )
     _audited(audit, "no-show", session)
     return _read(
-        db, session, response, now, _rules(request), clinical=clinical, sees_reasons=sees_reasons
+        db, session, response, now, policy.booking, clinical=clinical, sees_reasons=sees_reasons
     )
 
 
@@ -369,7 +373,7 @@ def entered_in_error(
     body: ReasonBody,
     db: Db,
     audit: AuditDep,
-    request: Request,
+    policy: Policy,
     response: Response,
     clinical: ClinicalDetail,
     sees_reasons: SeesEligibility,
@@ -379,17 +383,17 @@ def entered_in_error(
     clinical role, with the reason. Nothing clinical is deleted; the session and its history
     stay. A treatment that was given still counts for that day's dose and for the interval
     before the next one."""
-    session = service.step(
+    session = lifecycle.step(
         db=db,
         session_id=session_id,
-        action="entered-in-error",
+        action=SessionAction.ENTERED_IN_ERROR,
         now=now,
-        rules=_rules(request),
+        check_in_ahead=policy.booking.check_in_ahead,
         reason=body.reason,
     )
     _audited(audit, "entered-in-error", session)
     return _read(
-        db, session, response, now, _rules(request), clinical=clinical, sees_reasons=sees_reasons
+        db, session, response, now, policy.booking, clinical=clinical, sees_reasons=sees_reasons
     )
 
 
@@ -397,14 +401,14 @@ def entered_in_error(
     "/{session_id}/complete",
     summary="Complete a session",
     dependencies=[requires(Permission.SESSIONS_COMPLETE)],
-    responses=problem_responses(NotFound, *service.COMPLETION_ERRORS),
+    responses=problem_responses(NotFound, *errors.COMPLETION_ERRORS),
 )
 def complete(
     session_id: uuid.UUID,
     body: CompletionCreate,
     db: Db,
     audit: AuditDep,
-    request: Request,
+    policy: Policy,
     sees_outcome: SeesEligibility,
     now: Now,
 ) -> CompletionResult:
@@ -428,30 +432,24 @@ def complete(
 
     The answer includes the proposal for the next follow-up.
     """
-    settings: Settings = request.app.state.settings
     try:
-        done = service.complete(
+        done = completion.complete(
             db=db,
             session_id=session_id,
             record=body,
-            limits=DoseLimits(
-                polidocanol_mg_per_kg_per_day=settings.polidocanol_max_mg_per_kg_per_day,
-                sts_mg_per_session=settings.sts_max_mg_per_session,
-            ),
-            rules=_rules(request),
+            limits=policy.doses,
+            rules=policy.booking,
+            scheduling=policy.scheduling,
             now=now,
         )
-    except service.EligibilityBlocked as refusal:
+    except errors.EligibilityBlocked as refusal:
         if sees_outcome:
             raise
         raise refusal.without_reasons() from None
     _audited(audit, "complete", done.session)
-    follow_up = scheduling.next_follow_up(
-        db=db, session=done.session, rules=scheduling_rules(settings), now=now
-    )
     return CompletionResult(
         session=_view(done.session, (), clinical=True, sees_reasons=sees_outcome),
         warnings=[FlagRead.model_validate(w) for w in done.warnings],
         affected_sessions=[AffectedSession.model_validate(s) for s in done.stranded],
-        next_follow_up=proposals_read(follow_up) if follow_up else None,
+        next_follow_up=proposals_read(done.next_follow_up) if done.next_follow_up else None,
     )

@@ -1,0 +1,80 @@
+"""The clinic's policy: its settings turned, once at start-up, into the rule objects the
+services take. No environment here (`app.config` reads it) and no web framework: the HTTP side
+hands the one policy to every request (`app.web.policy`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from zoneinfo import ZoneInfo
+
+from app.config import Settings
+
+
+@dataclass(frozen=True)
+class BookingRules:
+    # Calendar days, where the session takes place, between two treatments of a patient.
+    min_gap_days: int
+    # Check-in opens on the session's local day, or this long before its start if earlier.
+    check_in_ahead: timedelta = timedelta(0)
+
+
+@dataclass(frozen=True)
+class SchedulingRules:
+    """How free slots and follow-up proposals are laid out."""
+
+    grid: timedelta  # slots start on this grid, counted from local midnight
+    tolerance_days: int  # how far a follow-up may fall from its target day
+    min_gap_days: int  # as BookingRules.min_gap_days
+    clinic_zone: ZoneInfo  # the clinic's calendar: proposals' target days
+
+
+@dataclass(frozen=True)
+class DoseLimits:
+    polidocanol_mg_per_kg_per_day: float  # product information: 2 mg/kg/day
+    sts_mg_per_session: float  # 10 mL of a 3% solution: 300 mg
+
+
+@dataclass(frozen=True)
+class LoginPolicy:
+    max_failures: int  # failed logins for one username ...
+    window: timedelta  # ... within this window pause its logins
+    token_lifetime: timedelta
+
+
+@dataclass(frozen=True)
+class ClinicPolicy:
+    """Every rule the clinic's settings shape, built once."""
+
+    clinic_time_zone: str  # the default for new practitioners
+    evaluation_validity_months: int
+    booking: BookingRules
+    scheduling: SchedulingRules
+    doses: DoseLimits
+    login: LoginPolicy
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> ClinicPolicy:
+        return cls(
+            clinic_time_zone=settings.clinic_time_zone,
+            evaluation_validity_months=settings.evaluation_validity_months,
+            booking=BookingRules(
+                min_gap_days=settings.min_session_interval_days,
+                check_in_ahead=timedelta(hours=settings.check_in_hours_before),
+            ),
+            scheduling=SchedulingRules(
+                grid=timedelta(minutes=settings.slot_grid_minutes),
+                tolerance_days=settings.proposal_tolerance_days,
+                min_gap_days=settings.min_session_interval_days,
+                clinic_zone=ZoneInfo(settings.clinic_time_zone),
+            ),
+            doses=DoseLimits(
+                polidocanol_mg_per_kg_per_day=settings.polidocanol_max_mg_per_kg_per_day,
+                sts_mg_per_session=settings.sts_max_mg_per_session,
+            ),
+            login=LoginPolicy(
+                max_failures=settings.login_max_failures,
+                window=timedelta(minutes=settings.login_window_minutes),
+                token_lifetime=timedelta(minutes=settings.access_token_minutes),
+            ),
+        )

@@ -1,0 +1,346 @@
+"""Completing a session: the treatment record, every rule asked again at the moment the
+sclerosant was given (the patient's standing, the sites, the day, the interval, the dose
+against a clinician's weight), and the proposal for the course's next visit."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from app.errors import InvalidField
+from app.evaluations.rules import Flag, Severity, Site
+from app.evaluations.service import CLOCK_SKEW, Eligibility, current_eligibility
+from app.models import (
+    CompletionRecord,
+    Evaluation,
+    Patient,
+    TreatmentSession,
+)
+from app.patients.service import PatientArchived
+from app.plans.service import settle_completion
+from app.policy import BookingRules, DoseLimits, SchedulingRules
+from app.practitioners.hours import local_day
+from app.scheduling.service import (
+    ProposalOutcome,
+    next_follow_up,
+)
+from app.scheduling.slots import far_enough
+from app.sessions.booking import check_interval
+from app.sessions.dosing import check_dose
+from app.sessions.errors import (
+    DoseLimitExceeded,
+    EligibilityBlocked,
+    FacialVeinsExcluded,
+    SiteNotEvaluated,
+)
+from app.sessions.lifecycle import (
+    SessionAction,
+    TreatmentDay,
+    load_locked,
+    record_step,
+    require,
+    treatment_day,
+)
+from app.sessions.schemas import CompletionCreate
+
+
+@dataclass(frozen=True)
+class Completed:
+    session: TreatmentSession
+    warnings: tuple[Flag, ...]
+    # The patient's upcoming sessions this treatment brought within the interval rule.
+    stranded: Sequence[TreatmentSession]
+    # The proposal for the course's next visit; None when the course has none left.
+    next_follow_up: ProposalOutcome | None
+
+
+def complete(
+    *,
+    db: Session,
+    session_id: uuid.UUID,
+    record: CompletionCreate,
+    limits: DoseLimits,
+    rules: BookingRules,
+    scheduling: SchedulingRules,
+    now: datetime,
+) -> Completed:
+    """Record what was done (arrived -> fulfilled). Nothing is recorded unless every rule
+    held when the sclerosant was given (`administered_at`, by default now): the patient's
+    standing, by what was on record then (the same question booking asks), the sites, the time
+    (on the session's day, after check-in), the interval since the last treatment given, and
+    the dose against a clinician's weight. A record written later that is refused by nothing
+    but a finding recorded since is kept, with that finding as a warning: the treatment
+    happened, and it counts for the next one. The answer has the proposal for the course's next
+    visit."""
+    session = load_locked(db, session_id)
+    target = require(session, SessionAction.COMPLETE)
+    day = treatment_day(session, rules.check_in_ahead)
+    given_at = _administered_at(record, session, day, now)
+    # Given now: by everything on record, a finding committed while this request waited for
+    # the patient's lock included. Given earlier (stated): by what was on record then.
+    stated = record.administered_at is not None
+    standing = current_eligibility(
+        db=db,
+        patient_id=session.patient_id,
+        now=given_at,
+        known_at=given_at if stated else None,
+    )
+    if standing.outcome.value == PatientArchived.code:
+        raise PatientArchived(f"Patient {session.patient_id} is archived: not to be treated.")
+    obstacles = standing.obstacles(given_at)
+    if obstacles or standing.evaluation is None:
+        raise EligibilityBlocked.because(standing, obstacles, "given")
+    _check_sites(record, standing.evaluation.spider_vein_sites)
+    check_interval(
+        db,
+        session.patient_id,
+        given_at,
+        zone=day.zone,
+        rules=rules,
+        include_booked=False,
+        excluding=session.id,
+    )
+    # What is on record now, when it differs from what was then: warned of, and the weight.
+    since = (
+        current_eligibility(db=db, patient_id=session.patient_id, now=now) if stated else standing
+    )
+    weight, weight_notes = _dose_weight(db, session.patient_id, record, (standing, since), now)
+    dose = check_dose(
+        sclerosant=record.sclerosant,
+        concentration_percent=record.concentration_percent,
+        volume_ml=record.volume_ml,
+        weight_kg=weight,
+        same_day_mg=_same_day_dose(db, session, record.sclerosant.value, given_at, day.zone),
+        limits=limits,
+    )
+    if dose.exceeded:
+        raise DoseLimitExceeded(
+            f"{dose.exact_mg:.10g} mg of {record.sclerosant.value} (that day: "
+            f"{dose.day_total_mg:.10g} mg) is over the limit of {dose.limit_mg:.10g} mg.",
+            dose_mg=dose.dose_mg,
+            limit_mg=dose.limit_mg,
+        )
+    found_since = _found_since(record, since, now) if stated else ()
+    warnings = (*dose.warnings, *weight_notes, *found_since)
+    session.completion = CompletionRecord(
+        **record.model_dump(
+            exclude={"treated_sites", "complications", "aftercare", "administered_at"}
+        ),
+        treated_sites=[s.value for s in record.treated_sites],
+        complications=[c.value for c in record.complications],
+        aftercare=[a.value for a in record.aftercare],
+        dose_mg=dose.dose_mg,
+        administered_at=given_at,
+        warnings=[
+            {"code": w.code, "severity": w.severity.value, "message": w.message} for w in warnings
+        ],
+        recorded_at=now,
+    )
+    record_step(session, SessionAction.COMPLETE, target, now)
+    db.flush()
+    settle_completion(db=db, plan_id=session.plan_id)
+    return Completed(
+        session,
+        warnings,
+        stranded=_too_close_now(db, session, given_at, now, rules),
+        next_follow_up=next_follow_up(db=db, session=session, rules=scheduling, now=now),
+    )
+
+
+def _too_close_now(
+    db: Session, treated: TreatmentSession, given_at: datetime, now: datetime, rules: BookingRules
+) -> Sequence[TreatmentSession]:
+    """The patient's sessions still to come that a treatment given at `given_at` (later than
+    booked, say) leaves too close to it: the review flags them; the answer names them."""
+    margin = timedelta(days=rules.min_gap_days + 1)
+    near = db.scalars(
+        select(TreatmentSession)
+        .where(
+            TreatmentSession.patient_id == treated.patient_id,
+            TreatmentSession.id != treated.id,
+            TreatmentSession.awaiting_treatment(now),
+            TreatmentSession.start_at > given_at - margin,
+            TreatmentSession.start_at < given_at + margin,
+        )
+        .order_by(TreatmentSession.start_at)
+    ).all()
+    return [
+        s
+        for s in near
+        if not far_enough(
+            given_at, s.start_at, min_days=rules.min_gap_days, zone=ZoneInfo(s.time_zone)
+        )
+    ]
+
+
+def _found_since(record: CompletionCreate, since: Eligibility, now: datetime) -> tuple[Flag, ...]:
+    """What was recorded after the treatment that would forbid it now, as a warning."""
+    codes = [f.code for f in since.obstacles(now)]
+    evaluated = since.evaluation.spider_vein_sites if since.evaluation else []
+    if any(site.value not in evaluated for site in record.treated_sites):
+        codes.append(SiteNotEvaluated.code)
+    if not codes:
+        return ()
+    return (
+        Flag(
+            "found-since-treatment",
+            Severity.WARNING,
+            f"Since the sclerosant was given, the patient's record changed "
+            f"({', '.join(dict.fromkeys(codes))}): this would forbid the same treatment now. "
+            "Review the patient before the next session.",
+        ),
+    )
+
+
+# A weight stated at completion this much above the one on record is worth a second look.
+_WEIGHT_DRIFT = 1.1
+
+
+def _dose_weight(
+    db: Session,
+    patient_id: uuid.UUID,
+    record: CompletionCreate,
+    standings: tuple[Eligibility, Eligibility],
+    now: datetime,
+) -> tuple[float | None, tuple[Flag, ...]]:
+    """The weight for the polidocanol limit, the lowest the records allow:
+    - the one the clinician states in the treatment record (today's), else
+    - the current evaluation's: the lower of the one current when the sclerosant was given and
+      the one current now (a correction recorded since is not dated away), else
+    - the latest a clinician recorded before (said in a warning);
+    - then the patient's own record (which the front desk edits) never raises it: when it says
+      less, or when no clinician recorded any weight, it sets the limit (said in a warning),
+      unless the clinician stated today's."""
+    recorded = [s.evaluation.weight_kg for s in standings if s.evaluation is not None]
+    clinical = [w for w in recorded if w is not None]
+    latest = _latest_clinical_weight(db, patient_id, now)
+    if record.weight_kg is not None:
+        usual = min(clinical) if clinical else (latest[0] if latest else None)
+        if usual is not None and record.weight_kg > usual * _WEIGHT_DRIFT:
+            return record.weight_kg, (
+                Flag(
+                    "stated-weight-above-record",
+                    Severity.WARNING,
+                    f"The {record.weight_kg:g} kg stated here is well above the {usual:g} kg a "
+                    "clinician recorded before, and set the limit: check it.",
+                ),
+            )
+        return record.weight_kg, ()
+    notes: list[Flag] = []
+    weight = min(clinical) if clinical else None
+    if weight is None and latest is not None:
+        weight, when = latest
+        notes.append(
+            Flag(
+                "weight-from-earlier-record",
+                Severity.WARNING,
+                f"The current evaluation records no weight: the limit used {weight:g} kg, "
+                f"recorded by a clinician on {when:%Y-%m-%d}.",
+            )
+        )
+    on_record = db.scalar(select(Patient.weight_kg).where(Patient.id == patient_id))
+    if on_record is not None and (weight is None or on_record < weight):
+        notes.append(
+            Flag(
+                "lower-weight-on-record" if weight is not None else "weight-not-clinical",
+                Severity.WARNING,
+                f"The patient's record says {on_record:g} kg"
+                + (f", less than the {weight:g} kg a clinician recorded" if weight else "")
+                + ": that weight set the limit. State today's weight in the treatment record to "
+                "settle it.",
+            )
+        )
+        weight = on_record
+    return weight, tuple(notes)
+
+
+def _latest_clinical_weight(
+    db: Session, patient_id: uuid.UUID, before: datetime
+) -> tuple[float, datetime] | None:
+    """The latest weight a clinician recorded by `before`: on an evaluation or a treatment
+    record."""
+    evaluated = db.execute(
+        select(Evaluation.weight_kg, Evaluation.performed_at)
+        .where(
+            Evaluation.patient_id == patient_id,
+            Evaluation.weight_kg.is_not(None),
+            Evaluation.created_at <= before,
+        )
+        .order_by(Evaluation.performed_at.desc())
+        .limit(1)
+    ).first()
+    stated = db.execute(
+        select(CompletionRecord.weight_kg, CompletionRecord.administered_at)
+        .join(TreatmentSession, CompletionRecord.session_id == TreatmentSession.id)
+        .where(
+            TreatmentSession.patient_id == patient_id,
+            CompletionRecord.weight_kg.is_not(None),
+            CompletionRecord.administered_at <= before,
+        )
+        .order_by(CompletionRecord.administered_at.desc())
+        .limit(1)
+    ).first()
+    found = [(row[0], row[1]) for row in (evaluated, stated) if row and row[0] is not None]
+    return max(found, key=lambda pair: pair[1]) if found else None
+
+
+def _check_sites(record: CompletionCreate, evaluated: Sequence[str]) -> None:
+    if Site.FACE in record.treated_sites:
+        raise FacialVeinsExcluded(
+            "Facial spider veins are not treated by micro-sclerotherapy (scarring risk)."
+        )
+    unassessed = [s.value for s in record.treated_sites if s.value not in evaluated]
+    if unassessed:
+        raise SiteNotEvaluated(
+            f"The current evaluation did not assess {', '.join(unassessed)}: evaluate a site "
+            "before treating it.",
+            sites=unassessed,
+        )
+
+
+def _administered_at(
+    record: CompletionCreate, session: TreatmentSession, day: TreatmentDay, now: datetime
+) -> datetime:
+    """When the sclerosant was given: as stated, else now. After the check-in, on the
+    session's day, and not in the future (a clock a little fast is taken as now)."""
+    # A check-in made before the session's day opened (allowed before this rule) does not
+    # open it: the day does.
+    earliest = max([day.opens, *(e.at for e in session.events if e.action == "check-in")])
+    stated = record.administered_at or now
+    if stated > now + CLOCK_SKEW:
+        raise InvalidField(("body", "administered_at"), "is in the future")
+    given_at = min(stated, now)
+    if not earliest <= given_at < day.closes:
+        raise InvalidField(
+            ("body", "administered_at"),
+            f"must fall between the check-in ({earliest.isoformat()}) and the end of the "
+            f"session's day ({day.closes.isoformat()}); after that day, state when it was given",
+        )
+    return given_at
+
+
+def _same_day_dose(
+    db: Session, session: TreatmentSession, sclerosant: str, given_at: datetime, zone: ZoneInfo
+) -> float:
+    """What the patient was already given of this sclerosant on that day (where the session
+    takes place), counted by when it was given, in any session since marked entered in error
+    too: it was given all the same."""
+    day = local_day(given_at, zone)
+    total = db.scalar(
+        select(func.coalesce(func.sum(CompletionRecord.dose_mg), 0.0))
+        .join(TreatmentSession, CompletionRecord.session_id == TreatmentSession.id)
+        .where(
+            TreatmentSession.patient_id == session.patient_id,
+            TreatmentSession.id != session.id,
+            CompletionRecord.sclerosant == sclerosant,
+            CompletionRecord.administered_at >= day.start,
+            CompletionRecord.administered_at < day.end,
+        )
+    )
+    return float(total or 0.0)

@@ -1,0 +1,122 @@
+"""What booking, the life cycle and completion refuse, each with its stable code."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from app.errors import Conflict, DomainError
+from app.evaluations.rules import Flag
+from app.evaluations.service import Eligibility
+from app.patients.service import PatientArchived
+from app.plans.service import UnknownPlan
+from app.practitioners.service import (
+    InactivePractitioner,
+    OutsideAvailability,
+    UnknownPractitioner,
+)
+
+
+class UnknownPatient(DomainError):
+    status = 422
+    code = "unknown-patient"
+    title = "No such patient"
+
+
+class EligibilityBlocked(Conflict):
+    code = "eligibility-blocked"
+    title = "The patient may not be booked or treated"
+
+    @classmethod
+    def because(
+        cls, standing: Eligibility, flags: Sequence[Flag], doing: str
+    ) -> EligibilityBlocked:
+        return cls(
+            f"Micro-sclerotherapy cannot be {doing}: {standing.outcome.value}.",
+            outcome=standing.outcome.value,
+            flags=[
+                {"code": f.code, "severity": f.severity.value, "message": f.message} for f in flags
+            ],
+        )
+
+    def without_reasons(self) -> EligibilityBlocked:
+        """The same refusal without the outcome and flags, for a caller who may not read
+        evaluations (an EHR integration)."""
+        return EligibilityBlocked(
+            "Micro-sclerotherapy cannot go ahead for this patient now; the clinic's staff can "
+            "see why."
+        )
+
+
+class SlotTaken(Conflict):
+    code = "slot-taken"
+    title = "The time overlaps another session"
+
+
+class IntervalTooShort(DomainError):
+    status = 422
+    code = "interval-too-short"
+    title = "Too close to another session of the patient"
+
+
+class InThePast(DomainError):
+    status = 422
+    code = "in-the-past"
+    title = "The time is in the past"
+
+
+class PlanFull(Conflict):
+    code = "plan-full"
+    title = "The plan has all its sessions"
+
+
+class InvalidTransition(Conflict):
+    code = "invalid-transition"
+    title = "The session cannot go to that status"
+
+
+class CheckInNotOpen(Conflict):
+    code = "check-in-not-open"
+    title = "Check-in is open on the session's day only"
+
+
+class FacialVeinsExcluded(DomainError):
+    status = 422
+    code = "facial-veins-excluded"
+    title = "The face is not treated"
+
+
+class SiteNotEvaluated(DomainError):
+    status = 422
+    code = "site-not-evaluated"
+    title = "A site the current evaluation did not assess"
+
+
+class DoseLimitExceeded(DomainError):
+    status = 422
+    code = "dose-limit-exceeded"
+    title = "Over the sclerosant's dose limit"
+
+
+BOOKING_ERRORS = (
+    UnknownPatient,
+    UnknownPractitioner,
+    PatientArchived,
+    EligibilityBlocked,
+    OutsideAvailability,
+    SlotTaken,
+    IntervalTooShort,
+    InThePast,
+    UnknownPlan,
+    PlanFull,
+    InactivePractitioner,
+)
+
+COMPLETION_ERRORS = (
+    InvalidTransition,
+    PatientArchived,
+    EligibilityBlocked,
+    FacialVeinsExcluded,
+    SiteNotEvaluated,
+    IntervalTooShort,
+    DoseLimitExceeded,
+)

@@ -1,0 +1,167 @@
+"""A session's life cycle (FHIR Appointment statuses): which step may follow which, the day a
+session's patient may be checked in and treated, and the steps that change nothing else
+(check-in, cancel, no-show, entered in error)."""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from app.errors import NotFound
+from app.models import (
+    SessionEvent,
+    SessionStatus,
+    TreatmentSession,
+    utcnow,
+)
+from app.patients.service import lock_patient
+from app.plans.service import settle_completion
+from app.practitioners.hours import local_day
+from app.sessions.errors import CheckInNotOpen, InvalidTransition
+
+
+class SessionAction(enum.StrEnum):
+    """What can happen to a session; each is kept in its history under this name."""
+
+    BOOK = "book"
+    RESCHEDULE = "reschedule"
+    CHECK_IN = "check-in"
+    COMPLETE = "complete"
+    CANCEL = "cancel"
+    NO_SHOW = "no-show"
+    ENTERED_IN_ERROR = "entered-in-error"
+
+
+# Which statuses each step may start from, and the status it leads to. Booking starts from no
+# status at all; entered in error from any but itself.
+TRANSITIONS: dict[SessionAction, tuple[frozenset[SessionStatus], SessionStatus]] = {
+    SessionAction.RESCHEDULE: (frozenset({SessionStatus.BOOKED}), SessionStatus.BOOKED),
+    SessionAction.CHECK_IN: (frozenset({SessionStatus.BOOKED}), SessionStatus.ARRIVED),
+    SessionAction.COMPLETE: (frozenset({SessionStatus.ARRIVED}), SessionStatus.FULFILLED),
+    SessionAction.CANCEL: (frozenset({SessionStatus.BOOKED}), SessionStatus.CANCELLED),
+    SessionAction.NO_SHOW: (frozenset({SessionStatus.BOOKED}), SessionStatus.NOSHOW),
+    SessionAction.ENTERED_IN_ERROR: (
+        frozenset(SessionStatus) - {SessionStatus.ENTERED_IN_ERROR},
+        SessionStatus.ENTERED_IN_ERROR,
+    ),
+}
+
+
+def load(db: Session, session_id: uuid.UUID) -> TreatmentSession:
+    found = db.scalar(
+        select(TreatmentSession)
+        .options(selectinload(TreatmentSession.completion), selectinload(TreatmentSession.events))
+        .where(TreatmentSession.id == session_id)
+    )
+    if found is None:
+        raise NotFound(f"No session with id {session_id}.")
+    return found
+
+
+def load_locked(db: Session, session_id: uuid.UUID) -> TreatmentSession:
+    """The session, read once its patient's lock is held: what a concurrent change to the
+    patient's care committed meanwhile (a completion, a move) is then seen."""
+    patient_id = db.scalar(
+        select(TreatmentSession.patient_id).where(TreatmentSession.id == session_id)
+    )
+    if patient_id is None:
+        raise NotFound(f"No session with id {session_id}.")
+    lock_patient(db, patient_id)
+    return load(db, session_id)
+
+
+def get_session_record(*, db: Session, session_id: uuid.UUID) -> TreatmentSession:
+    return load(db, session_id)
+
+
+def require(session: TreatmentSession, action: SessionAction) -> SessionStatus:
+    """The status `action` leads to, if the session's status allows it; else 409."""
+    allowed, target = TRANSITIONS[action]
+    if session.status not in allowed:
+        raise InvalidTransition(
+            f"Cannot {action.value} a session that is {session.status.value}.",
+            session_status=session.status.value,
+        )
+    return target
+
+
+@dataclass(frozen=True)
+class TreatmentDay:
+    """When a session's patient may be checked in and treated: from `opens` (the start of the
+    session's local day, or earlier by the clinic's setting) to the end of that day."""
+
+    opens: datetime
+    closes: datetime
+    zone: ZoneInfo
+
+
+def treatment_day(session: TreatmentSession, check_in_ahead: timedelta) -> TreatmentDay:
+    """The session's day, where it takes place (its zone when booked, whatever the
+    practitioner's profile says since)."""
+    zone = ZoneInfo(session.time_zone)
+    day = local_day(session.start_at, zone)
+    return TreatmentDay(min(day.start, session.start_at - check_in_ahead), day.end, zone)
+
+
+def step(
+    *,
+    db: Session,
+    session_id: uuid.UUID,
+    action: SessionAction,
+    now: datetime,
+    check_in_ahead: timedelta,
+    reason: str | None = None,
+) -> TreatmentSession:
+    """Check-in, cancel, no-show or entered in error: the steps that record nothing else."""
+    session = load(db, session_id)
+    target = require(session, action)
+    if action is SessionAction.NO_SHOW and now < session.start_at:
+        raise InvalidTransition(
+            "A no-show is recorded only after the start time.", session_status=session.status.value
+        )
+    if action is SessionAction.CHECK_IN:
+        day = treatment_day(session, check_in_ahead)
+        if not day.opens <= now < day.closes:
+            local = session.start_at.astimezone(day.zone)
+            raise CheckInNotOpen(
+                f"The session is on {local:%A %d %B %Y} ({day.zone.key}): check-in opens at "
+                f"{day.opens.astimezone(day.zone):%d %b %H:%M} and closes at the end of that day.",
+                opens=day.opens.isoformat(),
+                closes=day.closes.isoformat(),
+            )
+    was_fulfilled = session.status is SessionStatus.FULFILLED
+    record_step(session, action, target, now, reason=reason)
+    if action is SessionAction.CANCEL:
+        session.cancel_reason = reason
+    db.flush()
+    if was_fulfilled:  # entered in error: the course has one fulfilled session fewer
+        settle_completion(db=db, plan_id=session.plan_id)
+    return session
+
+
+def record_step(
+    session: TreatmentSession,
+    action: SessionAction,
+    target: SessionStatus,
+    now: datetime,
+    *,
+    reason: str | None = None,
+) -> None:
+    """The step in the session's history, and its new status."""
+    session.events.append(
+        SessionEvent(
+            action=action.value,
+            from_status=session.status,
+            to_status=target,
+            reason=reason,
+            at=now,
+        )
+    )
+    session.status = target
+    session.updated_at = utcnow()
