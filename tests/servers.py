@@ -8,7 +8,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -25,13 +25,23 @@ def free_port() -> int:
 
 
 @contextmanager
-def running_server(database_url: str, *, log: Path | None = None, **settings: str) -> Iterator[str]:
+def running_server(
+    database_url: str,
+    *,
+    log: Path | None = None,
+    command: Sequence[str] = (sys.executable, "-m", "app.cli", "serve"),
+    cwd: Path = ROOT,
+    environ: Mapping[str, str] | None = None,
+    **settings: str,
+) -> Iterator[str]:
     """Start the service as a newcomer would (`sclerosched serve`) and yield its base URL.
 
-    Its output goes to `log` (a file: a pipe nobody reads would stall a chatty server)."""
+    `command` and `cwd` start it another way (an installed package's own script, from another
+    directory); `environ` replaces this process's environment. Its output goes to `log` (a
+    file: a pipe nobody reads would stall a chatty server)."""
     port = free_port()
     env = {
-        **os.environ,
+        **(os.environ if environ is None else environ),
         "SCLEROSCHED_DATABASE_URL": database_url,
         "SCLEROSCHED_LOG_LEVEL": "WARNING",
         **{f"SCLEROSCHED_{k.upper()}": v for k, v in settings.items()},
@@ -40,9 +50,9 @@ def running_server(database_url: str, *, log: Path | None = None, **settings: st
         log = Path(tempfile.mkdtemp(prefix="sclerosched-server-")) / "server.log"
     output = log.open("wb")
     process = subprocess.Popen(
-        [sys.executable, "-m", "app.cli", "serve", "--port", str(port)],
+        [*command, "--port", str(port)],
         env=env,
-        cwd=ROOT,
+        cwd=cwd,
         stdout=output,
         stderr=subprocess.STDOUT,
     )
