@@ -14,7 +14,6 @@ from sqlalchemy.orm import Session
 from app.accounts.schemas import UserCreate
 from app.accounts.users import create_user
 from app.auditing import AuditTrail, Resource
-from app.evaluations.rules import RiskFactor
 from app.evaluations.schemas import EvaluationCreate
 from app.evaluations.service import record_evaluation
 from app.models import (
@@ -27,6 +26,7 @@ from app.models import (
     WeeklyAvailability,
 )
 from app.roles import Role
+from app.vocabulary import RiskFactor
 
 DEMO_NAMESPACE = uuid.UUID("5c1e05c4-0000-4000-8000-000000000000")
 DEMO_MRN_SYSTEM = "urn:sclerosched:demo:mrn"
@@ -81,7 +81,7 @@ _EVALUATIONS: dict[int, dict[str, Any]] = {
     6: {  # varicose veins treated first, now eligible
         "ceap_class": "C2",
         "varicose_veins": "treated",
-        "varicose_treatment": {"kind": "endovenous_thermal_ablation", "completed_on": None},
+        "varicose_treatment": {"kind": "endovenous-thermal-ablation", "completed_on": None},
     },
 }
 
@@ -163,7 +163,7 @@ def _seed_evaluations(*, db: Session, audit: AuditTrail, validity_months: int) -
         body: dict[str, Any] = {
             "practitioner_id": demo_id("practitioner", 1),
             "performed_at": performed_at,
-            "spider_vein_sites": ["left_calf", "right_calf", "right_thigh"],
+            "spider_vein_sites": ["left-calf", "right-calf", "right-thigh"],
             "ceap_class": "C1",
             "varicose_veins": "absent",
             "risk_factors": _NO_RISKS,

@@ -159,7 +159,7 @@ def seed(database_url: str, *, patients: int, sessions: int, practitioners: int)
                         "patient_id": pid,
                         "practitioner_id": doctor_ids[0],
                         "performed_at": now - timedelta(days=30),
-                        "spider_vein_sites": ["left_calf"],
+                        "spider_vein_sites": ["left-calf"],
                         "ceap_class": "C1",
                         "varicose_veins": "absent",
                         "varicose_treatment_kind": None,

@@ -23,11 +23,11 @@ from sqlalchemy import Engine, text
 from app.access import credentials
 from app.config import Settings
 from app.db import database_is_reachable, make_engine
-from app.evaluations.rules import RiskFactor
 from app.main import create_app
 from app.migrations import upgrade_to_head
 from app.models import Base, User
 from app.roles import Role
+from app.vocabulary import RiskFactor
 from app.web.clock import system_clock
 
 POSTGRES_URL = os.environ.get("SCLEROSCHED_TEST_DATABASE_URL")
@@ -272,7 +272,7 @@ def record_evaluation(
     body = {
         "practitioner_id": practitioner_id,
         "performed_at": (datetime.now(UTC) - timedelta(days=1)).isoformat(),
-        "spider_vein_sites": ["left_calf", "right_thigh"],
+        "spider_vein_sites": ["left-calf", "right-thigh"],
         "ceap_class": "C1",
         "varicose_veins": "absent",
         "risk_factors": {**NO_RISKS, **changes.pop("risks", {})},

@@ -230,7 +230,7 @@ def test_only_clinical_roles_see_treatment_records_and_plan_notes(
     done = client.post(
         f"/api/v1/sessions/{visit['id']}/complete",
         json={
-            "treated_sites": ["left_calf"],
+            "treated_sites": ["left-calf"],
             "sclerosant": "polidocanol",
             "concentration_percent": 0.5,
             "volume_ml": 2,

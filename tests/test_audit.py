@@ -159,7 +159,7 @@ def test_each_step_of_a_course_leaves_exactly_its_audit_events(
     assert trail.added() == [desk_event("check-in", "session", visit, patient)]
 
     record = {
-        "treated_sites": ["left_calf"],
+        "treated_sites": ["left-calf"],
         "sclerosant": "polidocanol",
         "concentration_percent": 0.5,
         "volume_ml": 2,

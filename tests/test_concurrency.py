@@ -153,7 +153,7 @@ def test_a_contraindication_recorded_as_the_treatment_is_given_is_seen_by_one_of
     always = [{"weekday": d, "start": "00:00", "end": "23:59"} for d in range(7)]
     doctor = new_practitioner(client, time_zone=zone, availability=always)
     headers = {"Authorization": client.headers["Authorization"]}
-    record = {"treated_sites": ["left_calf"], "sclerosant": "polidocanol"}
+    record = {"treated_sites": ["left-calf"], "sclerosant": "polidocanol"}
     record |= {"concentration_percent": 0.5, "volume_ml": 2}
     outcomes = Counter()
     with (
@@ -178,7 +178,7 @@ def test_a_contraindication_recorded_as_the_treatment_is_given_is_seen_by_one_of
             finding = {
                 "practitioner_id": doctor["id"],
                 "performed_at": datetime.now(UTC).isoformat(),
-                "spider_vein_sites": ["left_calf"],
+                "spider_vein_sites": ["left-calf"],
                 "ceap_class": "C1",
                 "varicose_veins": "absent",
                 "risk_factors": {**NO_RISKS, "acute_thrombosis": True},

@@ -12,8 +12,8 @@ from sqlalchemy import Engine, text
 
 from app.auditing import AuditTrail, command_line
 from app.demo import demo_id, seed_demo_clinic
-from app.evaluations.rules import RiskFactor
 from app.evaluations.schemas import RiskFactors
+from app.vocabulary import RiskFactor
 from tests.conftest import assert_problem, count_rows, new_patient, new_practitioner
 
 NO_RISKS = {factor.value: False for factor in RiskFactor}
@@ -29,7 +29,7 @@ def evaluation_body(practitioner_id: str, **changes: Any) -> dict[str, Any]:
     return {
         "practitioner_id": practitioner_id,
         "performed_at": (datetime.now(UTC) - timedelta(days=1)).isoformat(),
-        "spider_vein_sites": ["left_calf", "right_thigh"],
+        "spider_vein_sites": ["left-calf", "right-thigh"],
         "ceap_class": "C1",
         "varicose_veins": "absent",
         "risk_factors": risks,
@@ -48,7 +48,7 @@ SEVERITY = {
     **dict.fromkeys(
         [
             "hormonal-contraception",
-            "thrombosis-history",
+            "history-of-blood-clots",
             "thrombophilia",
             "hormone-replacement-therapy",
             "pregnancy",
@@ -130,7 +130,7 @@ def test_clean_evaluation_is_eligible_and_bookable(
                 "ceap_class": "C2",
                 "varicose_veins": "treated",
                 "varicose_treatment": {
-                    "kind": "endovenous_thermal_ablation",
+                    "kind": "endovenous-thermal-ablation",
                     "completed_on": "2026-05-04",
                 },
             },
@@ -138,9 +138,9 @@ def test_clean_evaluation_is_eligible_and_bookable(
             [],
         ),
         ({"spider_vein_sites": ["face"]}, "not-suitable", ["facial-veins-excluded"]),
-        ({"spider_vein_sites": ["face", "left_knee"]}, "eligible", ["facial-veins-excluded"]),
+        ({"spider_vein_sites": ["face", "left-knee"]}, "eligible", ["facial-veins-excluded"]),
         (
-            {"spider_vein_sites": ["face", "left_knee"], "risks": {"thrombophilia": True}},
+            {"spider_vein_sites": ["face", "left-knee"], "risks": {"thrombophilia": True}},
             "clearance-required",
             ["facial-veins-excluded", "thrombophilia"],
         ),
@@ -151,7 +151,11 @@ def test_clean_evaluation_is_eligible_and_bookable(
             "clearance-required",
             ["hormonal-contraception"],
         ),
-        ({"risks": {"history_of_blood_clots": True}}, "clearance-required", ["thrombosis-history"]),
+        (
+            {"risks": {"history_of_blood_clots": True}},
+            "clearance-required",
+            ["history-of-blood-clots"],
+        ),
         ({"risks": {"thrombophilia": True}}, "clearance-required", ["thrombophilia"]),
         (
             {"risks": {"hormone_replacement_therapy": True}},
@@ -208,7 +212,7 @@ def test_clean_evaluation_is_eligible_and_bookable(
         (
             {"risks": {"breastfeeding": None, "history_of_blood_clots": True}},
             "incomplete",
-            ["risk-factor-unknown", "thrombosis-history"],
+            ["risk-factor-unknown", "history-of-blood-clots"],
         ),
     ],
 )
@@ -314,7 +318,7 @@ def test_the_newest_evaluation_supersedes(client: TestClient, people: tuple[str,
     assert (standing["outcome"], standing["bookable"]) == ("varicose-treatment-first", False)
 
     treated = {
-        "kind": "foam_sclerotherapy",
+        "kind": "foam-sclerotherapy",
         "completed_on": (datetime.now(UTC) - timedelta(days=10)).date().isoformat(),
     }
     second = record(
@@ -398,7 +402,7 @@ FUTURE = (datetime.now(UTC) + timedelta(days=1)).isoformat()
     [
         ({"spider_vein_sites": ["left_elbow"]}, "spider_vein_sites"),
         ({"spider_vein_sites": []}, "spider_vein_sites"),
-        ({"spider_vein_sites": ["left_calf", "left_calf"]}, "spider_vein_sites"),
+        ({"spider_vein_sites": ["left-calf", "left-calf"]}, "spider_vein_sites"),
         ({"ceap_class": "C9"}, "ceap_class"),
         ({"ceap_class": "c1"}, "ceap_class"),
         ({"performed_at": "2026-11-20T10:30:00"}, "performed_at"),
@@ -512,7 +516,7 @@ def test_omitted_risk_factors_count_as_unknown(client: TestClient, people: tuple
         (1, "eligible", True, []),
         (2, "varicose-treatment-first", False, ["varicose-treatment-first"]),
         (3, "clearance-required", False, ["hormonal-contraception"]),
-        (4, "clearance-required", False, ["thrombosis-history"]),
+        (4, "clearance-required", False, ["history-of-blood-clots"]),
         (5, "not-suitable", False, ["facial-veins-excluded"]),
         (6, "eligible", True, []),
         (7, "evaluation-missing", False, ["evaluation-missing"]),

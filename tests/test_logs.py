@@ -79,7 +79,7 @@ def test_a_patients_course_leaves_no_health_data_in_the_logs(
             json={
                 "practitioner_id": doctor["id"],
                 "performed_at": "2026-11-01T10:00:00+01:00",
-                "spider_vein_sites": ["left_calf"],
+                "spider_vein_sites": ["left-calf"],
                 "ceap_class": "C1",
                 "varicose_veins": "absent",
                 "risk_factors": NO_RISKS,

@@ -34,7 +34,8 @@ from sqlalchemy.exc import IntegrityError
 
 from app.db import make_engine
 from app.migrations import alembic_config
-from app.models import LONGEST_SESSION, Base, SessionStatus, TreatmentSession, UTCDateTime
+from app.models import LONGEST_SESSION, Base, TreatmentSession, UTCDateTime
+from app.vocabulary import SessionStatus
 from tests.conftest import POSTGRES_URL, new_patient, new_practitioner, reset_postgres_schema
 from tests.servers import ROOT
 
@@ -104,6 +105,25 @@ def _row_counts(engine: Engine) -> dict[str, int]:
             name: connection.scalar(select(func.count()).select_from(table(name))) or 0
             for name in sorted(_tables(engine))
         }
+
+
+_OLD_FLAG = {"code": "thrombosis-history", "severity": "relative", "message": "History."}
+
+
+def _code_values(engine: Engine) -> tuple[Any, ...]:
+    with engine.connect() as connection:
+        evaluation = connection.execute(
+            select(
+                column("spider_vein_sites", JSON()),
+                column("varicose_treatment_kind"),
+                column("flags", JSON()),
+            ).select_from(table("evaluations"))
+        ).one()
+        treated = connection.scalar(
+            select(column("treated_sites", JSON())).select_from(table("completion_records"))
+        )
+        status = connection.scalar(select(column("status")).select_from(table("treatment_plans")))
+    return (*evaluation, treated, status)
 
 
 def _clinic_at_revision_0004(engine: Engine) -> None:
@@ -177,12 +197,13 @@ def _clinic_at_revision_0004(engine: Engine) -> None:
                 "performed_at": now,
                 "spider_vein_sites": ["left_calf"],
                 "ceap_class": "C1",
-                "varicose_veins": "absent",
+                "varicose_veins": "treated",
+                "varicose_treatment_kind": "foam_sclerotherapy",
                 "risk_factors": {"pregnancy": False},
                 "benefits_and_risks_explained": True,
                 "weight_kg": 64.5,
                 "outcome": "eligible",
-                "flags": [],
+                "flags": [_OLD_FLAG],
                 "valid_until": now + timedelta(days=365),
                 "created_at": now,
             },
@@ -205,7 +226,7 @@ def _clinic_at_revision_0004(engine: Engine) -> None:
                 "evaluation_id": evaluation,
                 "planned_sessions": 3,
                 "interval_days": 28,
-                "status": "active",
+                "status": "on_hold",
                 **stamps,
             },
         )
@@ -323,8 +344,23 @@ def test_upgrading_and_downgrading_keep_every_row(scratch: tuple[Config, Engine]
             select(column("time_zone")).select_from(table("treatment_sessions"))
         )
         assert zone == "UTC"
+    # 0011: code values in kebab-case, the blood-clots flag in the risk factor's words.
+    assert _code_values(engine) == (
+        ["left-calf"],
+        "foam-sclerotherapy",
+        [{**_OLD_FLAG, "code": "history-of-blood-clots"}],
+        ["left-calf"],
+        "on-hold",
+    )
     command.downgrade(config, "0004")
     assert _row_counts(engine) == before
+    assert _code_values(engine) == (
+        ["left_calf"],
+        "foam_sclerotherapy",
+        [_OLD_FLAG],
+        ["left_calf"],
+        "on_hold",
+    )
     command.upgrade(config, "head")
     assert _row_counts(engine) == before
 

@@ -11,17 +11,12 @@ from hypothesis import strategies as st
 
 from app.evaluations.rules import (
     Assessment,
-    CeapClass,
     EvaluationFacts,
-    Outcome,
-    RiskFactor,
-    Severity,
-    Site,
-    VaricoseVeins,
     assess,
     outcome_after_clearance,
     valid_until,
 )
+from app.vocabulary import CeapClass, Outcome, RiskFactor, Severity, Site, VaricoseVeins
 
 NO_RISKS = dict.fromkeys(RiskFactor, False)
 CLEAN = EvaluationFacts(
@@ -112,7 +107,7 @@ def test_a_clean_evaluation_is_eligible_with_no_flags() -> None:
         ),
         (
             {"risks": {RiskFactor.HISTORY_OF_BLOOD_CLOTS: True}},
-            [("thrombosis-history", "relative")],
+            [("history-of-blood-clots", "relative")],
             "clearance-required",
         ),
         (

@@ -81,7 +81,7 @@ def test_the_course_of_treatment_scenario(client: TestClient, doctor: dict[str, 
     body = assert_problem(refused, 409, "eligibility-blocked")
     assert [f["code"] for f in body["flags"]] == ["varicose-treatment-first"]
 
-    treated = {"kind": "endovenous_thermal_ablation", "completed_on": "2026-09-01"}
+    treated = {"kind": "endovenous-thermal-ablation", "completed_on": "2026-09-01"}
     record_evaluation(
         client,
         patient["id"],
@@ -358,7 +358,7 @@ def test_life_cycle(
         client.post(
             f"{url}/complete",
             json={
-                "treated_sites": ["left_calf"],
+                "treated_sites": ["left-calf"],
                 "sclerosant": "polidocanol",
                 "concentration_percent": 0.5,
                 "volume_ml": 2,
@@ -379,7 +379,7 @@ def test_life_cycle(
     done = client.post(
         f"{url}/complete",
         json={
-            "treated_sites": ["left_calf", "right_thigh"],
+            "treated_sites": ["left-calf", "right-thigh"],
             "sclerosant": "polidocanol",
             "concentration_percent": 0.5,
             "volume_ml": 4,
@@ -530,7 +530,7 @@ def _arrived(
                 "sclerosant": "polidocanol",
                 "concentration_percent": 0.5,
                 "volume_ml": 2,
-                "treated_sites": ["left_calf", "face"],
+                "treated_sites": ["left-calf", "face"],
             },
             422,
             "facial-veins-excluded",
@@ -571,7 +571,7 @@ def test_completion_checks(
     code: str | None,
 ) -> None:
     _, url = _arrived(client, clock, doctor, weight_kg=weight)
-    response = client.post(url, json={"treated_sites": ["left_calf"], **record})
+    response = client.post(url, json={"treated_sites": ["left-calf"], **record})
     if code is None:
         assert response.status_code == status, response.text
         assert response.json()["session"]["status"] == "fulfilled"
@@ -588,7 +588,7 @@ def test_polidocanol_without_weight_is_accepted_with_a_warning(
     response = client.post(
         url,
         json={
-            "treated_sites": ["left_calf"],
+            "treated_sites": ["left-calf"],
             "sclerosant": "polidocanol",
             "concentration_percent": 1,
             "volume_ml": 2,
@@ -616,7 +616,7 @@ def test_completing_a_course_proposes_the_next_visit_and_closes_the_plan(
     )
     checked_in(client, clock, f"/api/v1/sessions/{first['id']}")
     record = {
-        "treated_sites": ["left_calf"],
+        "treated_sites": ["left-calf"],
         "sclerosant": "polidocanol",
         "concentration_percent": 0.5,
         "volume_ml": 2,
@@ -704,7 +704,7 @@ def test_treatment_plans_list_newest_first_and_refuse_bad_input(
         client.post(url, json={"evaluation_id": str(uuid.uuid4())}), 422, "unknown-evaluation"
     )
     plan_url = f"/api/v1/treatment-plans/{made[0]['id']}"
-    assert client.patch(plan_url, json={"status": "on_hold"}).json()["status"] == "on_hold"
+    assert client.patch(plan_url, json={"status": "on-hold"}).json()["status"] == "on-hold"
     assert client.patch(plan_url, json={"status": "cancelled"}).json()["status"] == "cancelled"
     assert_problem(client.patch(plan_url, json={"status": "active"}), 409, "invalid-plan-change")
     assert_problem(client.patch(plan_url, json={"planned_sessions": None}), 422, "validation-error")
@@ -807,7 +807,7 @@ def test_fourteen_days_are_counted_on_the_clinics_calendar_across_daylight_savin
 
 
 SMALL_DOSE = {
-    "treated_sites": ["left_calf"],
+    "treated_sites": ["left-calf"],
     "sclerosant": "polidocanol",
     "concentration_percent": 0.5,
     "volume_ml": 2,

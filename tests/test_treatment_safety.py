@@ -22,8 +22,9 @@ from sqlalchemy import Engine
 
 from app.config import Settings
 from app.main import create_app
-from app.models import SessionEvent, SessionStatus, TreatmentSession
+from app.models import SessionEvent, TreatmentSession
 from app.roles import Role
+from app.vocabulary import SessionStatus
 from tests.conftest import (
     NO_RISKS,
     ClientFactory,
@@ -37,7 +38,7 @@ from tests.conftest import (
 
 PARIS = ZoneInfo("Europe/Paris")
 EVERY_DAY_7_TO_21 = [{"weekday": d, "start": "07:00", "end": "21:00"} for d in range(7)]
-DOSE_20_MG = {"treated_sites": ["left_calf"], "sclerosant": "polidocanol"}
+DOSE_20_MG = {"treated_sites": ["left-calf"], "sclerosant": "polidocanol"}
 DOSE_20_MG |= {"concentration_percent": 0.5, "volume_ml": 4}
 
 
@@ -72,7 +73,7 @@ class Clinic:
         body = {
             "practitioner_id": self.doctor["id"],
             "performed_at": (performed_at or self.clock() - timedelta(hours=1)).isoformat(),
-            "spider_vein_sites": ["left_calf", "right_thigh"],
+            "spider_vein_sites": ["left-calf", "right-thigh"],
             "ceap_class": "C1",
             "varicose_veins": "absent",
             "risk_factors": {**NO_RISKS, **changes.pop("risks", {})},
@@ -219,7 +220,7 @@ def a_site_no_longer_evaluated_since_the_stated_time_is_warned_of(clinic: Clinic
     ok(clinic.check_in(visit))
     then = clinic.clock()
     clinic.clock.travel_to(then + timedelta(minutes=20))
-    clinic.evaluate(patient, spider_vein_sites=["right_calf"])
+    clinic.evaluate(patient, spider_vein_sites=["right-calf"])
     done = ok(clinic.complete(visit, administered_at=then.isoformat()))
     assert [w["code"] for w in done["warnings"]][-1] == "found-since-treatment"
     assert "site-not-evaluated" in done["warnings"][-1]["message"]
@@ -460,7 +461,7 @@ def an_evaluation_dated_ahead_does_not_outrank_a_later_one(clinic: Clinic) -> No
         json={
             **body,
             "practitioner_id": clinic.doctor["id"],
-            "spider_vein_sites": ["left_calf"],
+            "spider_vein_sites": ["left-calf"],
             "ceap_class": "C1",
             "varicose_veins": "absent",
             "risk_factors": NO_RISKS,
@@ -480,7 +481,7 @@ def an_evaluation_before_the_patient_was_born_is_refused(clinic: Clinic) -> None
         json={
             "practitioner_id": clinic.doctor["id"],
             "performed_at": "1984-03-10T10:00:00+01:00",
-            "spider_vein_sites": ["left_calf"],
+            "spider_vein_sites": ["left-calf"],
             "ceap_class": "C1",
             "varicose_veins": "absent",
             "risk_factors": NO_RISKS,
@@ -640,7 +641,7 @@ def a_practitioner_leaving_or_away_strands_their_bookings(clinic: Clinic) -> Non
     again = {
         "practitioner_id": clinic.doctor["id"],
         "performed_at": clinic.clock().isoformat(),
-        "spider_vein_sites": ["left_calf"],
+        "spider_vein_sites": ["left-calf"],
         "ceap_class": "C1",
         "varicose_veins": "absent",
         "risk_factors": NO_RISKS,
@@ -656,7 +657,7 @@ def shorter_hours_and_a_course_on_hold_strand_their_bookings(clinic: Clinic) -> 
     plan = ok(clinic.client.post(f"/api/v1/patients/{patient}/treatment-plans", json={}))
     visit = clinic.book(patient, paris_day(3, 18), plan_id=plan["id"])
     held = ok(
-        clinic.client.patch(f"/api/v1/treatment-plans/{plan['id']}", json={"status": "on_hold"})
+        clinic.client.patch(f"/api/v1/treatment-plans/{plan['id']}", json={"status": "on-hold"})
     )
     assert [s["id"] for s in held["affected_sessions"]] == [visit["id"]]
     mornings = [{"weekday": d, "start": "07:00", "end": "13:00"} for d in range(7)]
@@ -697,10 +698,10 @@ def only_evaluated_sites_are_treated(clinic: Clinic) -> None:
     visit = clinic.book(patient, paris_day(3, 10))
     clinic.clock.on_the_day_of(visit)
     ok(clinic.check_in(visit))
-    refused = clinic.complete(visit, treated_sites=["left_calf", "left_knee"])
-    assert assert_problem(refused, 422, "site-not-evaluated")["sites"] == ["left_knee"]
+    refused = clinic.complete(visit, treated_sites=["left-calf", "left-knee"])
+    assert assert_problem(refused, 422, "site-not-evaluated")["sites"] == ["left-knee"]
     assert count_rows(clinic.engine, "completion_records") == 0
-    ok(clinic.complete(visit, treated_sites=["left_calf", "right_thigh"]))
+    ok(clinic.complete(visit, treated_sites=["left-calf", "right-thigh"]))
 
 
 def a_reschedule_keeps_the_former_practitioner(clinic: Clinic) -> None:

@@ -3,14 +3,12 @@ and the EHR mapping: change them only with a new API version."""
 
 from __future__ import annotations
 
-import enum
 import uuid
 from datetime import UTC, date, datetime, timedelta
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import AfterValidator, Field, model_validator
+from pydantic import AfterValidator, ConfigDict, Field, model_validator
 
-from app.evaluations.rules import CeapClass, Outcome, RiskFactor, Severity, Site, VaricoseVeins
 from app.patients.schemas import Weight
 from app.schemas import (
     AffectedSessions,
@@ -22,29 +20,16 @@ from app.schemas import (
     ReadModel,
     RequiredText,
 )
-
-
-class VaricoseTreatmentKind(enum.StrEnum):
-    ENDOVENOUS_THERMAL_ABLATION = "endovenous_thermal_ablation"
-    ENDOVENOUS_CHEMICAL_ABLATION = "endovenous_chemical_ablation"
-    SURGERY = "surgery"
-    FOAM_SCLEROTHERAPY = "foam_sclerotherapy"
-    COMPRESSION_SCLEROTHERAPY = "compression_sclerotherapy"
-    OTHER = "other"
-
-
-class EligibilityOutcome(enum.StrEnum):
-    """An evaluation's outcome, or why there is no evaluation to go by."""
-
-    CONTRAINDICATED = Outcome.CONTRAINDICATED.value
-    NOT_SUITABLE = Outcome.NOT_SUITABLE.value
-    VARICOSE_TREATMENT_FIRST = Outcome.VARICOSE_TREATMENT_FIRST.value
-    INCOMPLETE = Outcome.INCOMPLETE.value
-    CLEARANCE_REQUIRED = Outcome.CLEARANCE_REQUIRED.value
-    ELIGIBLE = Outcome.ELIGIBLE.value
-    EVALUATION_MISSING = "evaluation-missing"
-    EVALUATION_EXPIRED = "evaluation-expired"
-    PATIENT_ARCHIVED = "patient-archived"
+from app.vocabulary import (
+    RISK_FACTORS,
+    CeapClass,
+    EligibilityOutcome,
+    Outcome,
+    Severity,
+    Site,
+    VaricoseTreatmentKind,
+    VaricoseVeins,
+)
 
 
 def _date_not_in_the_future(value: date) -> date:
@@ -66,34 +51,35 @@ class VaricoseTreatment(InputModel):
     )
 
 
+Answer = Boolean | None
+
+
+def _questions_from_the_vocabulary(schema: dict[str, Any]) -> None:
+    for factor, entry in RISK_FACTORS.items():
+        schema["properties"][factor.value]["description"] = entry.question
+
+
 class RiskFactors(InputModel):
     """Each factor is true, false, or null (not known). A factor left out is not known, and an
-    unknown factor keeps the evaluation `incomplete`: the rules never guess."""
+    unknown factor keeps the evaluation `incomplete`: the rules never guess.
 
-    hormonal_contraception: Boolean | None = Field(
-        default=None, description="Takes the birth-control pill"
-    )
-    hormone_replacement_therapy: Boolean | None = None
-    history_of_blood_clots: Boolean | None = Field(
-        default=None, description="Past deep vein thrombosis or pulmonary embolism"
-    )
-    thrombophilia: Boolean | None = None
-    pregnancy: Boolean | None = None
-    breastfeeding: Boolean | None = None
-    sclerosant_allergy: Boolean | None = None
-    acute_thrombosis: Boolean | None = Field(default=None, description="Acute DVT or PE now")
-    local_infection: Boolean | None = Field(
-        default=None, description="Local infection or skin disease at the sites"
-    )
-    immobility: Boolean | None = Field(
-        default=None, description="Long immobility or bed confinement"
-    )
-    right_to_left_shunt: Boolean | None = Field(
-        default=None, description="Known right-to-left shunt, e.g. a symptomatic PFO"
-    )
-    peripheral_arterial_disease: Boolean | None = Field(
-        default=None, description="Severe peripheral arterial disease"
-    )
+    One field per `app.vocabulary.RiskFactor`, in its order (a test holds them together); each
+    field's description is the vocabulary's question."""
+
+    model_config = ConfigDict(json_schema_extra=_questions_from_the_vocabulary)
+
+    hormonal_contraception: Answer = None
+    hormone_replacement_therapy: Answer = None
+    history_of_blood_clots: Answer = None
+    thrombophilia: Answer = None
+    pregnancy: Answer = None
+    breastfeeding: Answer = None
+    sclerosant_allergy: Answer = None
+    acute_thrombosis: Answer = None
+    local_infection: Answer = None
+    immobility: Answer = None
+    right_to_left_shunt: Answer = None
+    peripheral_arterial_disease: Answer = None
 
 
 class EvaluationCreate(InputModel):
@@ -105,7 +91,7 @@ class EvaluationCreate(InputModel):
     )
     spider_vein_sites: Annotated[
         list[Site], Field(min_length=1, max_length=len(Site)), AfterValidator(_distinct_sites)
-    ] = Field(examples=[["left_calf", "right_thigh"]])
+    ] = Field(examples=[["left-calf", "right-thigh"]])
     ceap_class: CeapClass = Field(examples=["C1"])
     varicose_veins: VaricoseVeins = Field(examples=["absent"])
     varicose_treatment: VaricoseTreatment | None = Field(
@@ -191,7 +177,7 @@ class EvaluationRead(EvaluationSummary):
     ceap_class: CeapClass
     varicose_veins: VaricoseVeins
     varicose_treatment: VaricoseTreatmentRead | None
-    risk_factors: dict[RiskFactor, bool | None]
+    risk_factors: RiskFactors
     benefits_and_risks_explained: bool
     patient_expectations: str | None
     notes: str | None

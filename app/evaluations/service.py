@@ -26,19 +26,26 @@ from app.errors import Conflict, InvalidField, NotFound
 from app.evaluations.rules import (
     Assessment,
     EvaluationFacts,
-    Flag,
-    Outcome,
-    RiskFactor,
-    Severity,
     assess,
     outcome_after_clearance,
     valid_until,
 )
-from app.evaluations.schemas import ClearanceCreate, EligibilityOutcome, EvaluationCreate
+from app.evaluations.schemas import ClearanceCreate, EvaluationCreate
 from app.models import Clearance, Evaluation, Patient, Practitioner, TreatmentSession
 from app.pagination import Keyset, cursor_datetime, cursor_uuid, paginate
 from app.patients.service import PatientArchived, get_patient, lock_patient
 from app.practitioners.service import InactivePractitioner, UnknownPractitioner
+from app.vocabulary import (
+    EVALUATION_EXPIRED,
+    EVALUATION_MISSING,
+    PATIENT_ARCHIVED,
+    EligibilityOutcome,
+    Flag,
+    FlagCode,
+    Outcome,
+    RiskFactor,
+    Severity,
+)
 
 
 class NotClearable(Conflict):
@@ -50,18 +57,6 @@ class AlreadyCleared(Conflict):
     code = "already-cleared"
     title = "The evaluation is already cleared"
 
-
-EVALUATION_MISSING = Flag(
-    "evaluation-missing",
-    Severity.BLOCKING,
-    "No evaluation on record: a clinician evaluates the patient before any booking.",
-)
-EVALUATION_EXPIRED = Flag(
-    "evaluation-expired",
-    Severity.BLOCKING,
-    "The latest evaluation is past its validity: a new evaluation is needed before booking.",
-)
-ARCHIVED = Flag("patient-archived", Severity.BLOCKING, "The patient is archived.")
 
 # A clock a few minutes fast on the client's side is not an evaluation "in the future".
 CLOCK_SKEW = timedelta(minutes=5)
@@ -96,7 +91,7 @@ class Eligibility:
         if self.valid_until is not None and self.valid_until < until:
             return (
                 Flag(
-                    "evaluation-expires-before-session",
+                    FlagCode.EVALUATION_EXPIRES_BEFORE_SESSION,
                     Severity.BLOCKING,
                     f"The evaluation is valid until {self.valid_until.isoformat()}, before this "
                     "session ends: book it after a new evaluation.",
@@ -126,7 +121,9 @@ def _facts(data: EvaluationCreate) -> EvaluationFacts:
 
 
 def _stored_assessment(evaluation: Evaluation) -> Assessment:
-    flags = tuple(Flag(f["code"], Severity(f["severity"]), f["message"]) for f in evaluation.flags)
+    flags = tuple(
+        Flag(FlagCode(f["code"]), Severity(f["severity"]), f["message"]) for f in evaluation.flags
+    )
     return Assessment(flags=flags, outcome=Outcome(evaluation.outcome))
 
 
@@ -362,7 +359,7 @@ def _standing(
     archived: bool, newest_first: Sequence[Evaluation], now: datetime, known_at: datetime | None
 ) -> Eligibility:
     if archived:
-        return Eligibility(False, EligibilityOutcome.PATIENT_ARCHIVED, (ARCHIVED,))
+        return Eligibility(False, EligibilityOutcome.PATIENT_ARCHIVED, (PATIENT_ARCHIVED,))
     if not newest_first:
         return Eligibility(False, EligibilityOutcome.EVALUATION_MISSING, (EVALUATION_MISSING,))
     current, older = newest_first[0], newest_first[1:]
@@ -393,7 +390,7 @@ def _recorded_later(evaluation: Evaluation) -> tuple[Flag, ...]:
     """Why an evaluation recorded after the current one still stands in the way."""
     found = _stored_assessment(evaluation).flags
     explanation = Flag(
-        "evaluation-recorded-later",
+        FlagCode.EVALUATION_RECORDED_LATER,
         Severity.BLOCKING,
         f"An evaluation dated {evaluation.performed_at:%Y-%m-%d} was recorded after the "
         f"current one and found: {evaluation.outcome}. It is not ignored: a clinician records "

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import enum
 import uuid
 from datetime import datetime, timedelta
 from typing import Any
@@ -22,25 +21,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.models.base import Base, Entity, UTCDateTime, text_enum, utcnow
-
-
-class PlanStatus(enum.StrEnum):
-    ACTIVE = "active"
-    ON_HOLD = "on_hold"
-    COMPLETED = "completed"
-    CANCELLED = "cancelled"
-
-
-class SessionStatus(enum.StrEnum):
-    """FHIR Appointment statuses."""
-
-    BOOKED = "booked"
-    ARRIVED = "arrived"
-    FULFILLED = "fulfilled"
-    CANCELLED = "cancelled"
-    NOSHOW = "noshow"
-    ENTERED_IN_ERROR = "entered-in-error"
-
+from app.vocabulary import PlanStatus, SessionStatus
 
 # A usual course of micro-sclerotherapy: three sessions about a month apart.
 USUAL_COURSE_SESSIONS = 3

@@ -114,7 +114,7 @@ def update_plan(
     clinical: ClinicalDetail,
     now: Now,
 ) -> PlanUpdated:
-    """Change the number of sessions, the interval, or the status (`active`, `on_hold`,
+    """Change the number of sessions, the interval, or the status (`active`, `on-hold`,
     `cancelled`). A plan completes by itself when its planned sessions are all fulfilled
     (also when `planned_sessions` is lowered to the number done); completed and cancelled
     plans are final: only their notes change (else 409 `invalid-plan-change`). Notes are

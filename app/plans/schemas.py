@@ -8,8 +8,9 @@ from typing import Annotated
 
 from pydantic import Field, model_validator
 
-from app.models import USUAL_COURSE_SESSIONS, USUAL_INTERVAL_DAYS, PlanStatus, SessionStatus
+from app.models import USUAL_COURSE_SESSIONS, USUAL_INTERVAL_DAYS
 from app.schemas import AffectedSessions, FreeText, InputModel, Integer, ReadModel, Stored
+from app.vocabulary import PlanStatus, SessionStatus
 
 PlannedSessions = Annotated[Integer, Field(ge=1, le=10, description="Sessions in the course")]
 IntervalDays = Annotated[

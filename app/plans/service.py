@@ -12,17 +12,11 @@ from sqlalchemy.orm import Session, selectinload
 
 from app.errors import Conflict, DomainError, NotFound, VersionMismatch
 from app.evaluations.service import current_eligibility
-from app.models import (
-    Evaluation,
-    PlanStatus,
-    SessionStatus,
-    TreatmentPlan,
-    TreatmentSession,
-    utcnow,
-)
+from app.models import Evaluation, TreatmentPlan, TreatmentSession, utcnow
 from app.pagination import Keyset, cursor_datetime, cursor_uuid, paginate
 from app.patients.service import PatientArchived, get_patient, lock_patient
 from app.plans.schemas import PlanCreate, PlanUpdate
+from app.vocabulary import PlanStatus, SessionStatus
 
 
 class UnknownEvaluation(DomainError):

@@ -11,16 +11,13 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from app.evaluations.rules import Flag
 from app.evaluations.service import current_eligibility
 from app.models import (
     LIVE_STATUSES,
     USUAL_COURSE_SESSIONS,
     USUAL_INTERVAL_DAYS,
     CompletionRecord,
-    PlanStatus,
     Practitioner,
-    SessionStatus,
     TimeOff,
     TreatmentSession,
 )
@@ -38,6 +35,7 @@ from app.scheduling.proposals import (
     same_time_days_later,
 )
 from app.scheduling.slots import free_slots
+from app.vocabulary import Flag, PlanStatus, SessionStatus
 
 
 @dataclass(frozen=True)

@@ -16,13 +16,7 @@ from sqlalchemy.orm import Session
 
 from app.errors import NotFound
 from app.evaluations.service import Eligibility, current_eligibility
-from app.models import (
-    SessionEvent,
-    SessionStatus,
-    TreatmentPlan,
-    TreatmentSession,
-    utcnow,
-)
+from app.models import SessionEvent, TreatmentPlan, TreatmentSession, utcnow
 from app.patients.service import PatientArchived, get_patient, lock_patient
 from app.plans.service import active_plan
 from app.policy import BookingRules
@@ -50,6 +44,7 @@ from app.sessions.errors import (
 )
 from app.sessions.lifecycle import SessionAction, load_locked, require
 from app.sessions.schemas import RescheduleBody, SessionCreate
+from app.vocabulary import SessionStatus
 
 
 def _check_slot(

@@ -14,7 +14,6 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.errors import InvalidField
-from app.evaluations.rules import Flag, Severity, Site
 from app.evaluations.service import CLOCK_SKEW, Eligibility, current_eligibility
 from app.models import (
     CompletionRecord,
@@ -48,6 +47,7 @@ from app.sessions.lifecycle import (
     treatment_day,
 )
 from app.sessions.schemas import CompletionCreate
+from app.vocabulary import Flag, FlagCode, Severity, Site
 
 
 @dataclass(frozen=True)
@@ -181,7 +181,7 @@ def _too_close_now(
 
 def _found_since(record: CompletionCreate, since: Eligibility, now: datetime) -> tuple[Flag, ...]:
     """What was recorded after the treatment that would forbid it now, as a warning."""
-    codes = [f.code for f in since.obstacles(now)]
+    codes: list[str] = [f.code for f in since.obstacles(now)]
     evaluated = since.evaluation.spider_vein_sites if since.evaluation else []
     if any(site.value not in evaluated for site in record.treated_sites):
         codes.append(SiteNotEvaluated.code)
@@ -189,7 +189,7 @@ def _found_since(record: CompletionCreate, since: Eligibility, now: datetime) ->
         return ()
     return (
         Flag(
-            "found-since-treatment",
+            FlagCode.FOUND_SINCE_TREATMENT,
             Severity.WARNING,
             f"Since the sclerosant was given, the patient's record changed "
             f"({', '.join(dict.fromkeys(codes))}): this would forbid the same treatment now. "
@@ -225,7 +225,7 @@ def _dose_weight(
         if usual is not None and record.weight_kg > usual * _WEIGHT_DRIFT:
             return record.weight_kg, (
                 Flag(
-                    "stated-weight-above-record",
+                    FlagCode.STATED_WEIGHT_ABOVE_RECORD,
                     Severity.WARNING,
                     f"The {record.weight_kg:g} kg stated here is well above the {usual:g} kg a "
                     "clinician recorded before, and set the limit: check it.",
@@ -238,7 +238,7 @@ def _dose_weight(
         weight, when = latest
         notes.append(
             Flag(
-                "weight-from-earlier-record",
+                FlagCode.WEIGHT_FROM_EARLIER_RECORD,
                 Severity.WARNING,
                 f"The current evaluation records no weight: the limit used {weight:g} kg, "
                 f"recorded by a clinician on {when:%Y-%m-%d}.",
@@ -248,7 +248,9 @@ def _dose_weight(
     if on_record is not None and (weight is None or on_record < weight):
         notes.append(
             Flag(
-                "lower-weight-on-record" if weight is not None else "weight-not-clinical",
+                FlagCode.LOWER_WEIGHT_ON_RECORD
+                if weight is not None
+                else FlagCode.WEIGHT_NOT_CLINICAL,
                 Severity.WARNING,
                 f"The patient's record says {on_record:g} kg"
                 + (f", less than the {weight:g} kg a clinician recorded" if weight else "")

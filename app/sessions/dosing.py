@@ -2,18 +2,12 @@
 
 from __future__ import annotations
 
-import enum
 from dataclasses import dataclass
 
-from app.evaluations.rules import Flag, Severity
 from app.policy import DoseLimits
+from app.vocabulary import WEIGHT_MISSING, Flag, Sclerosant
 
 MG_PER_ML_PER_PERCENT = 10.0  # a 1% solution holds 10 mg per mL
-
-
-class Sclerosant(enum.StrEnum):
-    POLIDOCANOL = "polidocanol"
-    SODIUM_TETRADECYL_SULFATE = "sodium-tetradecyl-sulfate"
 
 
 @dataclass(frozen=True)
@@ -24,14 +18,6 @@ class DoseCheck:
     warnings: tuple[Flag, ...]
     exact_mg: float = 0.0  # unrounded, as compared
     day_total_mg: float = 0.0  # with what was given earlier that day (polidocanol)
-
-
-WEIGHT_MISSING = Flag(
-    "weight-missing",
-    Severity.WARNING,
-    "No body weight recorded by a clinician (on the current evaluation or in this treatment "
-    "record): the polidocanol limit (mg per kg per day) was not checked.",
-)
 
 
 # Float arithmetic noise (0.1 x 3 = 0.30000000000000004) is not a dose over the limit.

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from app.errors import Conflict, DomainError
-from app.evaluations.rules import Flag
 from app.evaluations.service import Eligibility
 from app.patients.service import PatientArchived
 from app.plans.service import UnknownPlan
@@ -14,6 +13,7 @@ from app.practitioners.service import (
     OutsideAvailability,
     UnknownPractitioner,
 )
+from app.vocabulary import Flag
 
 
 class UnknownPatient(DomainError):

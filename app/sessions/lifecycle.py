@@ -14,16 +14,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from app.errors import NotFound
-from app.models import (
-    SessionEvent,
-    SessionStatus,
-    TreatmentSession,
-    utcnow,
-)
+from app.models import SessionEvent, TreatmentSession, utcnow
 from app.patients.service import lock_patient
 from app.plans.service import settle_completion
 from app.practitioners.hours import local_day
 from app.sessions.errors import CheckInNotOpen, InvalidTransition
+from app.vocabulary import SessionStatus
 
 
 class SessionAction(enum.StrEnum):

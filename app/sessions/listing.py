@@ -9,13 +9,10 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from app.models import (
-    AWAITING_TREATMENT,
-    SessionStatus,
-    TreatmentSession,
-)
+from app.models import AWAITING_TREATMENT, TreatmentSession
 from app.pagination import Keyset, cursor_datetime, cursor_uuid, paginate, paginate_kept
 from app.sessions.review import review
+from app.vocabulary import SessionStatus
 
 _BY_START = Keyset(
     columns=(TreatmentSession.start_at, TreatmentSession.id),

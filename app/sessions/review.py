@@ -18,12 +18,10 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from app.evaluations.rules import Flag, Severity
 from app.evaluations.service import standings
 from app.models import (
     AWAITING_TREATMENT,
     CompletionRecord,
-    PlanStatus,
     Practitioner,
     TimeOff,
     TreatmentPlan,
@@ -32,6 +30,7 @@ from app.models import (
 from app.practitioners.hours import Interval
 from app.practitioners.service import calendar_conflict
 from app.scheduling.slots import far_enough
+from app.vocabulary import Flag, FlagCode, PlanStatus, Severity
 
 Reasons = dict[uuid.UUID, tuple[Flag, ...]]
 
@@ -77,7 +76,7 @@ def review(
         practitioner = practitioners[session.practitioner_id]
         conflict = calendar_conflict(practitioner, slot, absences[session.practitioner_id])
         if conflict is not None:
-            found.append(Flag(conflict.code, Severity.BLOCKING, conflict.detail))
+            found.append(Flag(FlagCode(conflict.code), Severity.BLOCKING, conflict.detail))
         zone = ZoneInfo(session.time_zone)
         too_close = [
             at
@@ -88,7 +87,7 @@ def review(
         if too_close:
             found.append(
                 Flag(
-                    "interval-too-short",
+                    FlagCode.INTERVAL_TOO_SHORT,
                     Severity.BLOCKING,
                     f"A treatment was given {too_close[0].isoformat()}: treatments of one "
                     f"patient are at least {min_gap_days} days apart.",
@@ -98,7 +97,7 @@ def review(
         if status is not None and status is not PlanStatus.ACTIVE:
             found.append(
                 Flag(
-                    "plan-not-active",
+                    FlagCode.PLAN_NOT_ACTIVE,
                     Severity.BLOCKING,
                     f"The course is {status.value}: no session of it goes ahead as booked.",
                 )

@@ -11,9 +11,8 @@ from sqlalchemy.orm import Session
 
 from app.auditing import Access, AuditTrail, Resource
 from app.errors import InvalidCursor, NotFound
-from app.evaluations.rules import Flag
 from app.evaluations.schemas import FlagRead
-from app.models import SessionStatus, TreatmentSession
+from app.models import TreatmentSession
 from app.pagination import Page
 from app.policy import BookingRules
 from app.roles import Permission
@@ -30,6 +29,7 @@ from app.sessions.schemas import (
     SessionCreate,
     SessionRead,
 )
+from app.vocabulary import Flag, SessionStatus
 from app.web.access import AuditDep, CallerFirstRoute, ClinicalDetail, holds, requires
 from app.web.clock import Now
 from app.web.db import Db

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import enum
 import uuid
 from datetime import datetime
 from typing import Annotated, TypeVar
 
 from pydantic import AfterValidator, Field
 
-from app.evaluations.rules import Site
 from app.evaluations.schemas import FlagRead
-from app.models import SessionStatus
 from app.patients.schemas import Weight
 from app.scheduling.schemas import DurationMinutes, ProposalsRead
 from app.schemas import (
@@ -25,31 +22,9 @@ from app.schemas import (
     RequiredText,
     Stored,
 )
-from app.sessions.dosing import Sclerosant
+from app.vocabulary import Aftercare, Anaesthetic, Complication, Sclerosant, SessionStatus, Site
 
 Reason = RequiredText
-
-
-class Anaesthetic(enum.StrEnum):
-    NONE = "none"
-    TOPICAL = "topical"
-
-
-class Complication(enum.StrEnum):
-    PAIN = "pain"
-    IRRITATION = "irritation"
-    HYPERPIGMENTATION = "hyperpigmentation"
-    MATTING = "matting"
-    EXTRAVASATION = "extravasation"
-    OTHER = "other"
-
-
-class Aftercare(enum.StrEnum):
-    WALK = "walk"
-    AVOID_PROLONGED_STANDING_OR_SITTING = "avoid-prolonged-standing-or-sitting"
-    AVOID_HOT_BATHS = "avoid-hot-baths"
-    AVOID_SUN_EXPOSURE = "avoid-sun-exposure"
-    AVOID_STRENUOUS_EXERCISE = "avoid-strenuous-exercise"
 
 
 T = TypeVar("T")
@@ -85,7 +60,7 @@ class CompletionCreate(InputModel):
 
     treated_sites: Annotated[
         list[Site], Field(min_length=1, max_length=len(Site)), AfterValidator(_distinct)
-    ] = Field(examples=[["left_calf", "right_thigh"]])
+    ] = Field(examples=[["left-calf", "right-thigh"]])
     sclerosant: Sclerosant
     concentration_percent: Number = Field(gt=0, le=3, examples=[0.5])
     volume_ml: Number = Field(gt=0, le=20, examples=[4])

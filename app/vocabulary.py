@@ -1,0 +1,372 @@
+"""The clinical vocabulary: every site, risk factor, flag, outcome and status, declared once.
+
+This is the page to open to learn the words the service speaks. The request schemas, the
+eligibility rules, the completion checks and the README's flag table all come from here (a
+test holds the README to it). Nothing here does anything: no database, no HTTP, no rule.
+
+Conventions: JSON field names and object keys are snake_case (`risk_factors.
+history_of_blood_clots`); code values are kebab-case, as FHIR codes are (`left-thigh`,
+`not-suitable`, `entered-in-error`). A risk factor raises the flag of the same words in
+kebab-case, so one search finds both: `history.of.blood.clots`.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+# --- Where: the sites of spider veins --------------------------------------------------------
+
+
+class Site(enum.StrEnum):
+    LEFT_THIGH = "left-thigh"
+    RIGHT_THIGH = "right-thigh"
+    LEFT_KNEE = "left-knee"
+    RIGHT_KNEE = "right-knee"
+    LEFT_CALF = "left-calf"
+    RIGHT_CALF = "right-calf"
+    LEFT_ANKLE_FOOT = "left-ankle-foot"
+    RIGHT_ANKLE_FOOT = "right-ankle-foot"
+    FACE = "face"  # recorded so that it can be refused: never treated (scarring risk)
+
+
+# --- What the clinician finds ----------------------------------------------------------------
+
+
+class CeapClass(enum.StrEnum):
+    """CEAP clinical class: C0 no visible disease, C1 spider veins, C2 varicose veins, ..."""
+
+    C0 = "C0"
+    C1 = "C1"
+    C2 = "C2"
+    C3 = "C3"
+    C4 = "C4"
+    C5 = "C5"
+    C6 = "C6"
+
+    @property
+    def grade(self) -> int:
+        return int(self.value[1])
+
+
+class VaricoseVeins(enum.StrEnum):
+    ABSENT = "absent"
+    PRESENT = "present"  # treated first: micro-sclerotherapy is refused until then
+    TREATED = "treated"
+
+
+class VaricoseTreatmentKind(enum.StrEnum):
+    ENDOVENOUS_THERMAL_ABLATION = "endovenous-thermal-ablation"
+    ENDOVENOUS_CHEMICAL_ABLATION = "endovenous-chemical-ablation"
+    SURGERY = "surgery"
+    FOAM_SCLEROTHERAPY = "foam-sclerotherapy"
+    COMPRESSION_SCLEROTHERAPY = "compression-sclerotherapy"
+    OTHER = "other"
+
+
+class RiskFactor(enum.StrEnum):
+    """Asked at every evaluation, each recorded yes, no or not known. The value is the key in
+    an evaluation's `risk_factors`; `RISK_FACTORS` below gives the question and the flag."""
+
+    HORMONAL_CONTRACEPTION = "hormonal_contraception"
+    HORMONE_REPLACEMENT_THERAPY = "hormone_replacement_therapy"
+    HISTORY_OF_BLOOD_CLOTS = "history_of_blood_clots"
+    THROMBOPHILIA = "thrombophilia"
+    PREGNANCY = "pregnancy"
+    BREASTFEEDING = "breastfeeding"
+    SCLEROSANT_ALLERGY = "sclerosant_allergy"
+    ACUTE_THROMBOSIS = "acute_thrombosis"
+    LOCAL_INFECTION = "local_infection"
+    IMMOBILITY = "immobility"
+    RIGHT_TO_LEFT_SHUNT = "right_to_left_shunt"
+    PERIPHERAL_ARTERIAL_DISEASE = "peripheral_arterial_disease"
+
+
+# --- What the service concludes --------------------------------------------------------------
+
+
+class Severity(enum.StrEnum):
+    ABSOLUTE = "absolute"  # a contraindication nothing can clear
+    # Booking refused until a later evaluation records otherwise; `facial-veins-excluded`
+    # with leg sites blocks only the face (never treated), not the legs.
+    BLOCKING = "blocking"
+    RELATIVE = "relative"  # booking needs a clinician's documented clearance
+    WARNING = "warning"  # shown to staff; does not stop booking
+
+
+class FlagCode(enum.StrEnum):
+    """Every flag the service raises, on an evaluation, a patient's eligibility, a booked
+    session's review or a treatment record."""
+
+    # An evaluation's findings (the table in the README)
+    VARICOSE_TREATMENT_FIRST = "varicose-treatment-first"
+    FACIAL_VEINS_EXCLUDED = "facial-veins-excluded"
+    COUNSELLING_INCOMPLETE = "counselling-incomplete"
+    RISK_FACTOR_UNKNOWN = "risk-factor-unknown"
+    SCLEROSANT_ALLERGY = "sclerosant-allergy"
+    ACUTE_THROMBOSIS = "acute-thrombosis"
+    LOCAL_INFECTION = "local-infection"
+    IMMOBILITY = "immobility"
+    RIGHT_TO_LEFT_SHUNT = "right-to-left-shunt"
+    HORMONAL_CONTRACEPTION = "hormonal-contraception"
+    HISTORY_OF_BLOOD_CLOTS = "history-of-blood-clots"
+    THROMBOPHILIA = "thrombophilia"
+    HORMONE_REPLACEMENT_THERAPY = "hormone-replacement-therapy"
+    PREGNANCY = "pregnancy"
+    BREASTFEEDING = "breastfeeding"
+    PERIPHERAL_ARTERIAL_DISEASE = "peripheral-arterial-disease"
+    # A patient's standing: no evaluation to go by, or one that still stands in the way
+    EVALUATION_MISSING = "evaluation-missing"
+    EVALUATION_EXPIRED = "evaluation-expired"
+    EVALUATION_EXPIRES_BEFORE_SESSION = "evaluation-expires-before-session"
+    EVALUATION_RECORDED_LATER = "evaluation-recorded-later"
+    PATIENT_ARCHIVED = "patient-archived"
+    # Why a booked session needs review
+    INACTIVE_PRACTITIONER = "inactive-practitioner"
+    OUTSIDE_AVAILABILITY = "outside-availability"
+    INTERVAL_TOO_SHORT = "interval-too-short"
+    PLAN_NOT_ACTIVE = "plan-not-active"
+    # Warnings on a treatment record
+    WEIGHT_MISSING = "weight-missing"
+    WEIGHT_FROM_EARLIER_RECORD = "weight-from-earlier-record"
+    WEIGHT_NOT_CLINICAL = "weight-not-clinical"
+    LOWER_WEIGHT_ON_RECORD = "lower-weight-on-record"
+    STATED_WEIGHT_ABOVE_RECORD = "stated-weight-above-record"
+    FOUND_SINCE_TREATMENT = "found-since-treatment"
+
+
+@dataclass(frozen=True)
+class Flag:
+    code: FlagCode
+    severity: Severity
+    message: str
+
+
+@dataclass(frozen=True)
+class RiskFactorEntry:
+    question: str  # what the clinician asks: the request schema's description
+    flag: Flag  # raised when the answer is yes
+
+
+# Risk factors with the flag each raises (2014 European guidelines for sclerotherapy in chronic
+# venous disorders): the absolute contraindications first, then the relative ones.
+RISK_FACTORS: dict[RiskFactor, RiskFactorEntry] = {
+    RiskFactor.SCLEROSANT_ALLERGY: RiskFactorEntry(
+        "Known allergy to a sclerosant",
+        Flag(
+            FlagCode.SCLEROSANT_ALLERGY,
+            Severity.ABSOLUTE,
+            "Known allergy to a sclerosant: sclerotherapy is contraindicated.",
+        ),
+    ),
+    RiskFactor.ACUTE_THROMBOSIS: RiskFactorEntry(
+        "Acute deep vein thrombosis or pulmonary embolism now",
+        Flag(
+            FlagCode.ACUTE_THROMBOSIS,
+            Severity.ABSOLUTE,
+            "Acute deep vein thrombosis or pulmonary embolism: sclerotherapy is contraindicated.",
+        ),
+    ),
+    RiskFactor.LOCAL_INFECTION: RiskFactorEntry(
+        "Local infection or severe skin disease at the sites",
+        Flag(
+            FlagCode.LOCAL_INFECTION,
+            Severity.ABSOLUTE,
+            "Local infection or severe skin disease at the sites: not to be injected.",
+        ),
+    ),
+    RiskFactor.IMMOBILITY: RiskFactorEntry(
+        "Long-lasting immobility or bed confinement",
+        Flag(
+            FlagCode.IMMOBILITY,
+            Severity.ABSOLUTE,
+            "Long-lasting immobility or bed confinement: thrombosis risk too high.",
+        ),
+    ),
+    RiskFactor.RIGHT_TO_LEFT_SHUNT: RiskFactorEntry(
+        "Known symptomatic right-to-left shunt, e.g. a patent foramen ovale",
+        Flag(
+            FlagCode.RIGHT_TO_LEFT_SHUNT,
+            Severity.ABSOLUTE,
+            "Known symptomatic right-to-left shunt (e.g. patent foramen ovale): "
+            "sclerosant could reach the arterial circulation.",
+        ),
+    ),
+    RiskFactor.HORMONAL_CONTRACEPTION: RiskFactorEntry(
+        "Takes the birth-control pill",
+        Flag(
+            FlagCode.HORMONAL_CONTRACEPTION,
+            Severity.RELATIVE,
+            "Takes the birth-control pill: higher thrombosis risk; a clinician must clear "
+            "treatment.",
+        ),
+    ),
+    RiskFactor.HISTORY_OF_BLOOD_CLOTS: RiskFactorEntry(
+        "Past deep vein thrombosis or pulmonary embolism",
+        Flag(
+            FlagCode.HISTORY_OF_BLOOD_CLOTS,
+            Severity.RELATIVE,
+            "History of blood clots (DVT or PE): a clinician must clear treatment.",
+        ),
+    ),
+    RiskFactor.THROMBOPHILIA: RiskFactorEntry(
+        "Known thrombophilia",
+        Flag(
+            FlagCode.THROMBOPHILIA,
+            Severity.RELATIVE,
+            "Known thrombophilia: a clinician must clear treatment.",
+        ),
+    ),
+    RiskFactor.HORMONE_REPLACEMENT_THERAPY: RiskFactorEntry(
+        "Takes hormone replacement therapy",
+        Flag(
+            FlagCode.HORMONE_REPLACEMENT_THERAPY,
+            Severity.RELATIVE,
+            "Hormone replacement therapy: higher thrombosis risk; a clinician must clear "
+            "treatment.",
+        ),
+    ),
+    RiskFactor.PREGNANCY: RiskFactorEntry(
+        "Pregnant",
+        Flag(
+            FlagCode.PREGNANCY,
+            Severity.RELATIVE,
+            "Pregnant: treatment is usually deferred; a clinician must clear it.",
+        ),
+    ),
+    RiskFactor.BREASTFEEDING: RiskFactorEntry(
+        "Breastfeeding",
+        Flag(
+            FlagCode.BREASTFEEDING,
+            Severity.RELATIVE,
+            "Breastfeeding: a clinician must clear treatment.",
+        ),
+    ),
+    RiskFactor.PERIPHERAL_ARTERIAL_DISEASE: RiskFactorEntry(
+        "Severe peripheral arterial disease",
+        Flag(
+            FlagCode.PERIPHERAL_ARTERIAL_DISEASE,
+            Severity.RELATIVE,
+            "Severe peripheral arterial disease: a clinician must clear treatment.",
+        ),
+    ),
+}
+
+VARICOSE_TREATMENT_FIRST = Flag(
+    FlagCode.VARICOSE_TREATMENT_FIRST,
+    Severity.BLOCKING,
+    "Varicose veins without recorded treatment: they are the likely cause of the spider veins "
+    "and are treated first. Book micro-sclerotherapy after an evaluation records them treated.",
+)
+FACE_ONLY = Flag(
+    FlagCode.FACIAL_VEINS_EXCLUDED,
+    Severity.BLOCKING,
+    "Only facial spider veins: the face is not treated by micro-sclerotherapy (scarring risk).",
+)
+# Blocking for the face only: the face is never a treatment site (completion records refuse
+# it), and the legs' outcome follows from the other flags.
+FACE_WITH_LEGS = Flag(
+    FlagCode.FACIAL_VEINS_EXCLUDED,
+    Severity.BLOCKING,
+    "Facial spider veins are recorded but never treated (scarring risk): the face is "
+    "excluded, the legs may proceed.",
+)
+COUNSELLING_INCOMPLETE = Flag(
+    FlagCode.COUNSELLING_INCOMPLETE,
+    Severity.BLOCKING,
+    "Benefits and risks have not been explained to the patient.",
+)
+EVALUATION_MISSING = Flag(
+    FlagCode.EVALUATION_MISSING,
+    Severity.BLOCKING,
+    "No evaluation on record: a clinician evaluates the patient before any booking.",
+)
+EVALUATION_EXPIRED = Flag(
+    FlagCode.EVALUATION_EXPIRED,
+    Severity.BLOCKING,
+    "The latest evaluation is past its validity: a new evaluation is needed before booking.",
+)
+PATIENT_ARCHIVED = Flag(FlagCode.PATIENT_ARCHIVED, Severity.BLOCKING, "The patient is archived.")
+WEIGHT_MISSING = Flag(
+    FlagCode.WEIGHT_MISSING,
+    Severity.WARNING,
+    "No body weight recorded by a clinician (on the current evaluation or in this treatment "
+    "record): the polidocanol limit (mg per kg per day) was not checked.",
+)
+
+
+class Outcome(enum.StrEnum):
+    """An evaluation's verdict, listed from the strongest to the weakest."""
+
+    CONTRAINDICATED = "contraindicated"
+    NOT_SUITABLE = "not-suitable"
+    VARICOSE_TREATMENT_FIRST = "varicose-treatment-first"
+    INCOMPLETE = "incomplete"
+    CLEARANCE_REQUIRED = "clearance-required"
+    ELIGIBLE = "eligible"
+
+
+class EligibilityOutcome(enum.StrEnum):
+    """A patient's standing: their current evaluation's outcome, or why there is none."""
+
+    CONTRAINDICATED = Outcome.CONTRAINDICATED.value
+    NOT_SUITABLE = Outcome.NOT_SUITABLE.value
+    VARICOSE_TREATMENT_FIRST = Outcome.VARICOSE_TREATMENT_FIRST.value
+    INCOMPLETE = Outcome.INCOMPLETE.value
+    CLEARANCE_REQUIRED = Outcome.CLEARANCE_REQUIRED.value
+    ELIGIBLE = Outcome.ELIGIBLE.value
+    EVALUATION_MISSING = "evaluation-missing"
+    EVALUATION_EXPIRED = "evaluation-expired"
+    PATIENT_ARCHIVED = "patient-archived"
+
+
+# --- The treatment ---------------------------------------------------------------------------
+
+
+class Sclerosant(enum.StrEnum):
+    POLIDOCANOL = "polidocanol"
+    SODIUM_TETRADECYL_SULFATE = "sodium-tetradecyl-sulfate"
+
+
+class Anaesthetic(enum.StrEnum):
+    NONE = "none"  # as usual: micro-sclerotherapy needs none
+    TOPICAL = "topical"
+
+
+class Complication(enum.StrEnum):
+    PAIN = "pain"
+    IRRITATION = "irritation"
+    HYPERPIGMENTATION = "hyperpigmentation"
+    MATTING = "matting"
+    EXTRAVASATION = "extravasation"
+    OTHER = "other"
+
+
+class Aftercare(enum.StrEnum):
+    WALK = "walk"
+    AVOID_PROLONGED_STANDING_OR_SITTING = "avoid-prolonged-standing-or-sitting"
+    AVOID_HOT_BATHS = "avoid-hot-baths"
+    AVOID_SUN_EXPOSURE = "avoid-sun-exposure"
+    AVOID_STRENUOUS_EXERCISE = "avoid-strenuous-exercise"
+
+
+# --- The course of treatment -----------------------------------------------------------------
+
+
+class PlanStatus(enum.StrEnum):
+    ACTIVE = "active"
+    ON_HOLD = "on-hold"
+    COMPLETED = "completed"
+    CANCELLED = "cancelled"
+
+
+class SessionStatus(enum.StrEnum):
+    """FHIR Appointment statuses, spelt as FHIR spells them (hence `noshow`; the route that
+    records one is `/no-show`)."""
+
+    BOOKED = "booked"
+    ARRIVED = "arrived"
+    FULFILLED = "fulfilled"
+    CANCELLED = "cancelled"
+    NOSHOW = "noshow"
+    ENTERED_IN_ERROR = "entered-in-error"
