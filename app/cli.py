@@ -1,4 +1,4 @@
-"""The `sclerosched` command: serve, migrate, create-user, create-api-key, seed-demo."""
+"""The `sclerosched` command: serve, migrate, create-user, create-api-key, seed-demo, openapi."""
 
 from __future__ import annotations
 
@@ -45,6 +45,20 @@ def _migrate(settings: Settings, args: argparse.Namespace) -> int:
 
     upgrade_to_head(settings.database_url)
     print("sclerosched: database schema is up to date")
+    return 0
+
+
+def _openapi(settings: Settings, args: argparse.Namespace) -> int:
+    import json
+
+    from app.main import create_app
+
+    document = json.dumps(create_app(settings).openapi(), indent=2, ensure_ascii=False) + "\n"
+    if args.output == "-":
+        sys.stdout.write(document)
+    else:
+        with open(args.output, "w", encoding="utf-8") as file:
+            file.write(document)
     return 0
 
 
@@ -158,6 +172,9 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser("migrate", help="apply pending database migrations").set_defaults(
         handler=_migrate
     )
+    contract = commands.add_parser("openapi", help="write the OpenAPI document (no database)")
+    contract.add_argument("--output", default="-", help="file to write (default: stdout)")
+    contract.set_defaults(handler=_openapi)
     from app.roles import Role
 
     roles = [r.value for r in Role]

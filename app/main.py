@@ -6,14 +6,13 @@ import logging
 import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
 
 from fastapi import Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi_offline import FastAPIOffline
 
 from app import __version__
-from app.access.principals import AuthenticationRequired, Forbidden
+from app.access.principals import AuthenticationRequired, Forbidden, InvalidToken
 from app.accounts.router import login_router
 from app.accounts.router import router as access_router
 from app.audit.router import router as audit_router
@@ -30,13 +29,13 @@ from app.scheduling.router import router as scheduling_router
 from app.sessions.router import router as sessions_router
 from app.web.clock import system_clock
 from app.web.middleware import NoStoreMiddleware, RequestIdMiddleware, UnexpectedErrorMiddleware
+from app.web.openapi import CONTACT, LICENSE, TAGS, install_contract, operation_id
 from app.web.params import one_value_per_query_parameter
 from app.web.problems import (
     DatabaseUnavailable,
     InternalError,
     install_error_handlers,
     problem_responses,
-    problems_only_as_problem_json,
 )
 
 DESCRIPTION = """
@@ -72,6 +71,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         static_url="/docs-assets",
         lifespan=_lifespan,
         dependencies=[Depends(one_value_per_query_parameter)],
+        openapi_tags=TAGS,
+        license_info=LICENSE,
+        contact=CONTACT,
+        generate_unique_id_function=operation_id,
     )
     engine = make_engine(settings.database_url)
     app.state.settings = settings
@@ -108,10 +111,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         sessions_router,
         audit_router,
     )
-    access_errors = problem_responses(AuthenticationRequired, Forbidden, validation=False)
+    access_errors = problem_responses(
+        AuthenticationRequired, InvalidToken, Forbidden, validation=False
+    )
     for router in protected:
         app.include_router(router, responses={**access_errors, **server_errors})
-    _document_problems_as_problem_json(app)
+    install_contract(app)
     return app
 
 
@@ -123,14 +128,3 @@ def _signing_key(settings: Settings) -> str:
         "SCLEROSCHED_SECRET_KEY is not set: using a random key; logins end when the server stops"
     )
     return secrets.token_urlsafe(48)
-
-
-def _document_problems_as_problem_json(app: FastAPI) -> None:
-    generate = app.openapi
-
-    def openapi() -> dict[str, Any]:
-        if app.openapi_schema is None:
-            app.openapi_schema = problems_only_as_problem_json(generate())
-        return app.openapi_schema
-
-    app.openapi = openapi  # type: ignore[method-assign]

@@ -115,7 +115,14 @@ class InputModel(BaseModel):
 
 class ReadModel(BaseModel):
     # From the stored record (attributes, by alias), or from another read model (by name).
-    model_config = ConfigDict(from_attributes=True, validate_by_name=True, validate_by_alias=True)
+    # What an answer always carries is required in its schema, defaults included (a typed
+    # client then need not test for it).
+    model_config = ConfigDict(
+        from_attributes=True,
+        validate_by_name=True,
+        validate_by_alias=True,
+        json_schema_serialization_defaults_required=True,
+    )
 
 
 class Stored(ReadModel):

@@ -144,7 +144,7 @@ def test_a_newcomer_logs_in_on_the_docs_explorer_and_calls_a_protected_route(
         )
         click("button.btn-done")
 
-        operation = "#operations-access-who_am_i_api_v1_auth_me_get"
+        operation = "#operations-access-whoAmI"
         click(f"{operation} .opblock-summary")
         click(f"{operation} button.try-out__btn")
         click(f"{operation} button.execute")

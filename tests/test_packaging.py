@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -66,10 +67,15 @@ def test_this_environment_is_the_locked_tree() -> None:
 
 
 def test_the_built_wheel_migrates_and_serves_from_any_directory(tmp_path: Path) -> None:
+    # Built from a copy: setuptools leaves its build/ directory beside the sources.
+    source = tmp_path / "source"
+    shutil.copytree(ROOT / "app", source / "app", ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(ROOT / name, source / name)
     wheels = tmp_path / "wheels"
     pip = (sys.executable, "-m", "pip")
     subprocess.run(
-        [*pip, "wheel", "--quiet", "--no-deps", "--no-build-isolation", "-w", str(wheels), ROOT],
+        [*pip, "wheel", "--quiet", "--no-deps", "--no-build-isolation", "-w", str(wheels), source],
         check=True,
         capture_output=True,
     )

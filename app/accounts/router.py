@@ -10,24 +10,25 @@ from fastapi import APIRouter, Form, Query, Request, Response, status
 
 from app.accounts import api_keys, logins, users
 from app.accounts.schemas import (
-    MAX_PASSWORD_LENGTH,
     ApiKeyCreate,
     ApiKeyCreated,
+    ApiKeyPage,
     ApiKeyRead,
+    LoginForm,
     PrincipalRead,
     TokenRead,
     UserCreate,
+    UserPage,
     UserRead,
     UserUpdate,
 )
 from app.auditing import Access, Actor, AuditTrail, Resource
 from app.errors import DomainError, InvalidCursor, NotFound, VersionMismatch
 from app.logging import current_request_id
-from app.pagination import Page
 from app.roles import GRANTS, Permission
 from app.web.access import TOKEN_URL, AuditDep, CallerFirstRoute, CurrentPrincipal, requires
 from app.web.db import Db, transaction
-from app.web.params import Cursor, ExpectedVersion, Limit, set_etag
+from app.web.params import Cursor, ExpectedVersion, Limit, sends, set_etag
 from app.web.policy import Policy
 from app.web.problems import problem_responses
 
@@ -40,13 +41,12 @@ router = APIRouter(prefix="/api/v1", tags=["access"], route_class=CallerFirstRou
     TOKEN_URL.removeprefix(login_router.prefix),
     summary="Log in",
     responses=problem_responses(logins.InvalidCredentials, logins.TooManyLoginAttempts),
+    response_description="A bearer token and how long it is valid",
 )
 def log_in(
     request: Request,
     clinic: Policy,
-    username: Annotated[str, Form(min_length=1, max_length=64)],
-    password: Annotated[str, Form(min_length=1, max_length=MAX_PASSWORD_LENGTH)],
-    grant_type: Annotated[str, Form(pattern="^password$")] = "password",
+    form: Annotated[LoginForm, Form()],
 ) -> TokenRead:
     """The OAuth2 password flow (the docs explorer's **Authorize** button uses it): a form
     with `username` and `password` gives a bearer token, valid for 30 minutes by default.
@@ -60,13 +60,13 @@ def log_in(
     now = datetime.now(UTC)  # credentials keep to the system clock
     with transaction(request, write=False) as db:
         attempt = logins.check_password(
-            db=db, username=username, password=password, now=now, policy=policy
+            db=db, username=form.username, password=form.password, now=now, policy=policy
         )
     # Its own transaction, committed whatever the answer: a failure must be counted.
     with transaction(request, write=True) as db:
         result = logins.settle_login(db=db, attempt=attempt, now=now, policy=policy)
         if isinstance(result, DomainError):
-            trail = AuditTrail(db, _anonymous(username))
+            trail = AuditTrail(db, _anonymous(form.username))
             trail.record_denied("log-in", Resource.USER, Access(None, None), result.code)
         else:
             actor = Actor("user", result.id, result.username, result.role, current_request_id())
@@ -83,7 +83,12 @@ def _anonymous(username: str) -> Actor:
     return Actor("anonymous", None, username.strip()[:64], None, current_request_id())
 
 
-@router.get("/auth/me", summary="Who am I?", responses=problem_responses(validation=False))
+@router.get(
+    "/auth/me",
+    summary="Who am I?",
+    responses=problem_responses(validation=False),
+    response_description="The caller: who the credential belongs to, its role and permissions",
+)
 def who_am_i(principal: CurrentPrincipal) -> PrincipalRead:
     """The user or API key the credential belongs to, its role, and what that role may do
     (front-end apps use it to show only the actions that will be allowed)."""
@@ -105,6 +110,8 @@ def who_am_i(principal: CurrentPrincipal) -> PrincipalRead:
     summary="Create a user",
     dependencies=[requires(Permission.USERS_MANAGE)],
     responses=problem_responses(users.UsernameTaken),
+    response_description="The account created",
+    openapi_extra=sends("ETag", "Location"),
 )
 def create_user(body: UserCreate, db: Db, audit: AuditDep, response: Response) -> UserRead:
     """A staff account with a role: `admin`, `clinician`, `receptionist` or `integration`.
@@ -122,11 +129,12 @@ def create_user(body: UserCreate, db: Db, audit: AuditDep, response: Response) -
     summary="List users",
     dependencies=[requires(Permission.USERS_MANAGE)],
     responses=problem_responses(InvalidCursor),
+    response_description="A page of staff accounts",
 )
-def list_users(db: Db, limit: Limit = 50, cursor: Cursor = None) -> Page[UserRead]:
+def list_users(db: Db, limit: Limit = 50, cursor: Cursor = None) -> UserPage:
     """Staff accounts by username, a page at a time."""
     items, next_cursor = users.list_users(db=db, limit=limit, cursor=cursor)
-    return Page(items=[UserRead.model_validate(u) for u in items], next_cursor=next_cursor)
+    return UserPage(items=[UserRead.model_validate(u) for u in items], next_cursor=next_cursor)
 
 
 @router.patch(
@@ -134,6 +142,8 @@ def list_users(db: Db, limit: Limit = 50, cursor: Cursor = None) -> Page[UserRea
     summary="Update a user",
     dependencies=[requires(Permission.USERS_MANAGE)],
     responses=problem_responses(NotFound, VersionMismatch, users.OwnAccount, users.LastAdmin),
+    response_description="The account as changed",
+    openapi_extra=sends("ETag"),
 )
 def update_user(
     user_id: uuid.UUID,
@@ -170,6 +180,7 @@ def update_user(
     summary="Create an API key",
     dependencies=[requires(Permission.API_KEYS_MANAGE)],
     responses=problem_responses(),
+    response_description="The key, shown this once, with its record",
 )
 def create_api_key(body: ApiKeyCreate, db: Db, audit: AuditDep) -> ApiKeyCreated:
     """A key for an integration (role `integration` unless said otherwise). The key is in
@@ -185,19 +196,20 @@ def create_api_key(body: ApiKeyCreate, db: Db, audit: AuditDep) -> ApiKeyCreated
     summary="List API keys",
     dependencies=[requires(Permission.API_KEYS_MANAGE)],
     responses=problem_responses(InvalidCursor),
+    response_description="A page of API keys (never the keys themselves)",
 )
 def list_api_keys(
     db: Db,
     include_revoked: Annotated[bool, Query(description="Show revoked keys too")] = False,
     limit: Limit = 50,
     cursor: Cursor = None,
-) -> Page[ApiKeyRead]:
+) -> ApiKeyPage:
     """Keys newest first, without their secrets (only the first characters, to tell them
     apart)."""
     items, next_cursor = api_keys.list_api_keys(
         db=db, include_revoked=include_revoked, limit=limit, cursor=cursor
     )
-    return Page(items=[ApiKeyRead.model_validate(k) for k in items], next_cursor=next_cursor)
+    return ApiKeyPage(items=[ApiKeyRead.model_validate(k) for k in items], next_cursor=next_cursor)
 
 
 @router.delete(
@@ -205,6 +217,7 @@ def list_api_keys(
     summary="Revoke an API key",
     dependencies=[requires(Permission.API_KEYS_MANAGE)],
     responses=problem_responses(NotFound),
+    response_description="The key's record, revoked",
 )
 def revoke_api_key(key_id: uuid.UUID, db: Db, audit: AuditDep) -> ApiKeyRead:
     """The key stops working at once. Its record stays, marked revoked, for the audit trail."""

@@ -6,8 +6,9 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, Field, StringConstraints
 
+from app.pagination import Page
 from app.roles import Permission, Role
 from app.schemas import Boolean, InputModel, Name, ReadModel, Stored
 
@@ -23,9 +24,23 @@ Password = Annotated[
     Field(
         min_length=MIN_PASSWORD_LENGTH,
         max_length=MAX_PASSWORD_LENGTH,
+        examples=["correct horse battery staple"],
         description=f"At least {MIN_PASSWORD_LENGTH} characters",
     ),
 ]
+
+
+class LoginForm(BaseModel):
+    """The OAuth2 password flow's form (`application/x-www-form-urlencoded`). Other fields an
+    OAuth2 client may add (`scope`, `client_id`) are ignored."""
+
+    username: str = Field(min_length=1, max_length=64, examples=["front-desk"])
+    password: str = Field(
+        min_length=1, max_length=MAX_PASSWORD_LENGTH, examples=["correct horse battery staple"]
+    )
+    grant_type: str = Field(
+        default="password", pattern="^password$", description="Always `password`"
+    )
 
 
 class TokenRead(ReadModel):
@@ -98,3 +113,11 @@ class ApiKeyCreated(ApiKeyRead):
     key: str = Field(
         description="The key itself, shown this once: send it as `Authorization: Bearer <key>`"
     )
+
+
+class UserPage(Page[UserRead]):
+    """A page of staff accounts."""
+
+
+class ApiKeyPage(Page[ApiKeyRead]):
+    """A page of API keys."""

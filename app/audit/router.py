@@ -8,11 +8,10 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from app.audit import service
-from app.audit.schemas import AuditEventRead
+from app.audit.schemas import AuditEventPage, AuditEventRead
 from app.auditing import Resource
 from app.errors import InvalidCursor, InvalidQuery
 from app.models import AuditOutcome
-from app.pagination import Page
 from app.roles import Permission
 from app.schemas import Instant
 from app.web.access import AuditDep, CallerFirstRoute, requires
@@ -28,6 +27,7 @@ router = APIRouter(prefix="/api/v1/audit-events", tags=["audit"], route_class=Ca
     summary="Search the audit trail",
     dependencies=[requires(Permission.AUDIT_READ)],
     responses=problem_responses(InvalidCursor, InvalidQuery),
+    response_description="A page of audit events, newest first",
 )
 def list_audit_events(
     db: Db,
@@ -41,7 +41,7 @@ def list_audit_events(
     to: Annotated[Instant | None, Query(description="Before")] = None,
     limit: Limit = 50,
     cursor: Cursor = None,
-) -> Page[AuditEventRead]:
+) -> AuditEventPage:
     """Who did what to which record, newest first: every create, update, archive and
     life-cycle step, every read of a patient's record, evaluation, plan or session (a list
     leaves one event per record it showed), every login and every denied attempt. Reading the
@@ -59,4 +59,6 @@ def list_audit_events(
         cursor=cursor,
     )
     audit.record("search", Resource.AUDIT_TRAIL, None, patient_id=None)
-    return Page(items=[AuditEventRead.model_validate(e) for e in items], next_cursor=next_cursor)
+    return AuditEventPage(
+        items=[AuditEventRead.model_validate(e) for e in items], next_cursor=next_cursor
+    )

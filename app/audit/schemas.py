@@ -10,6 +10,7 @@ from pydantic import Field
 
 from app.auditing import ActorKind, Resource
 from app.models import AuditOutcome
+from app.pagination import Page
 from app.schemas import ReadModel
 
 
@@ -31,3 +32,7 @@ class AuditEventRead(ReadModel):
         description="For an update of clinical data: each changed field's `old` and `new` value",
         examples=[{"weight_kg": {"old": 61.0, "new": 62.5}}],
     )
+
+
+class AuditEventPage(Page[AuditEventRead]):
+    """A page of audit events."""

@@ -15,13 +15,14 @@ from app.evaluations.schemas import (
     ClearanceSummary,
     EligibilityRead,
     EvaluationCreate,
+    EvaluationPage,
     EvaluationRead,
     EvaluationRecorded,
     EvaluationSummary,
+    EvaluationView,
     FlagRead,
 )
 from app.models import Evaluation
-from app.pagination import Page
 from app.patients.service import PatientArchived
 from app.practitioners.service import InactivePractitioner, UnknownPractitioner
 from app.roles import Permission
@@ -29,7 +30,7 @@ from app.schemas import with_affected_sessions
 from app.web.access import AuditDep, CallerFirstRoute, ClinicalDetail, requires
 from app.web.clock import Now
 from app.web.db import Db
-from app.web.params import Cursor, Limit
+from app.web.params import Cursor, Limit, sends
 from app.web.policy import Policy
 from app.web.problems import problem_responses
 
@@ -56,6 +57,8 @@ def _view(evaluation: Evaluation, *, clinical: bool) -> EvaluationRead | Evaluat
     responses=problem_responses(
         NotFound, PatientArchived, UnknownPractitioner, InactivePractitioner
     ),
+    response_description="The evaluation recorded, with the outcome and flags the server computed",
+    openapi_extra=sends("Location"),
 )
 def record_evaluation(
     patient_id: uuid.UUID,
@@ -97,6 +100,7 @@ def record_evaluation(
     summary="List a patient's evaluations",
     dependencies=[requires(Permission.EVALUATIONS_READ_OUTCOME)],
     responses=problem_responses(NotFound, InvalidCursor),
+    response_description="A page of the patient's evaluations, newest first",
 )
 def list_evaluations(
     patient_id: uuid.UUID,
@@ -105,14 +109,16 @@ def list_evaluations(
     clinical: ClinicalDetail,
     limit: Limit = 50,
     cursor: Cursor = None,
-) -> Page[EvaluationRead | EvaluationSummary]:
+) -> EvaluationPage:
     """The patient's evaluations, newest first: the first one is the current one. Roles
     without `clinical:read` (receptionists) get each one's outcome and flags only."""
     items, next_cursor = service.list_evaluations(
         db=db, patient_id=patient_id, limit=limit, cursor=cursor
     )
     audit.record_each("list", Resource.EVALUATION, (Access(e.id, e.patient_id) for e in items))
-    return Page(items=[_view(e, clinical=clinical) for e in items], next_cursor=next_cursor)
+    return EvaluationPage(
+        items=[_view(e, clinical=clinical) for e in items], next_cursor=next_cursor
+    )
 
 
 @router.get(
@@ -120,10 +126,11 @@ def list_evaluations(
     summary="Read an evaluation",
     dependencies=[requires(Permission.EVALUATIONS_READ_OUTCOME)],
     responses=problem_responses(NotFound),
+    response_description="The evaluation, in full or in summary as the caller's role allows",
 )
 def read_evaluation(
     evaluation_id: uuid.UUID, db: Db, audit: AuditDep, clinical: ClinicalDetail
-) -> EvaluationRead | EvaluationSummary:
+) -> EvaluationView:
     """One evaluation with its flags, outcome, validity and clearance. Roles without
     `clinical:read` (receptionists) get the outcome and flags only."""
     evaluation = service.get_evaluation(db=db, evaluation_id=evaluation_id)
@@ -144,6 +151,7 @@ def read_evaluation(
         service.AlreadyCleared,
         PatientArchived,
     ),
+    response_description="The clearance recorded",
 )
 def clear_evaluation(
     evaluation_id: uuid.UUID, body: ClearanceCreate, db: Db, audit: AuditDep, now: Now
@@ -167,8 +175,9 @@ def clear_evaluation(
     summary="May this patient be booked now?",
     dependencies=[requires(Permission.EVALUATIONS_READ_OUTCOME)],
     responses=problem_responses(NotFound),
+    response_description="The patient's standing now: bookable or not, and why",
 )
-def eligibility(
+def read_eligibility(
     patient_id: uuid.UUID, db: Db, audit: AuditDep, clinical: ClinicalDetail, now: Now
 ) -> EligibilityRead:
     """The patient's standing for micro-sclerotherapy now: the current evaluation's outcome

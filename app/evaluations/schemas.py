@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, date, datetime, timedelta
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, ConfigDict, Field, model_validator
 
+from app.pagination import Page
 from app.patients.schemas import Weight
 from app.schemas import (
     AffectedSessions,
@@ -42,6 +43,9 @@ def _distinct_sites(sites: list[Site]) -> list[Site]:
     if len(set(sites)) != len(sites):
         raise ValueError("a site is listed twice")
     return sites
+
+
+_VIEW = "`full` for roles that read clinical detail, `summary` for the others"
 
 
 class VaricoseTreatment(InputModel):
@@ -138,16 +142,26 @@ class ClearanceCreate(InputModel):
     )
 
 
-class ClearanceSummary(ReadModel):
-    """That a clinician cleared the evaluation, and when: what the front desk sees."""
-
+class _Clearance(ReadModel):
     id: uuid.UUID
     practitioner_id: uuid.UUID
     created_at: datetime
 
 
-class ClearanceRead(ClearanceSummary):
+class ClearanceSummary(_Clearance):
+    """That a clinician cleared the evaluation, and when: what the front desk sees."""
+
+    view: Literal["summary"] = Field(default="summary", description=_VIEW)
+
+
+class ClearanceRead(_Clearance):
+    """The clearance with the clinician's reason, for roles that read clinical detail."""
+
+    view: Literal["full"] = Field(default="full", description=_VIEW)
     reason: str
+
+
+ClearanceView = Annotated[ClearanceRead | ClearanceSummary, Field(discriminator="view")]
 
 
 class VaricoseTreatmentRead(ReadModel):
@@ -155,10 +169,7 @@ class VaricoseTreatmentRead(ReadModel):
     completed_on: date
 
 
-class EvaluationSummary(ReadModel):
-    """An evaluation's outcome and flags without its clinical detail: what a receptionist
-    sees (the role needs `clinical:read` for the rest)."""
-
+class _Evaluation(ReadModel):
     id: uuid.UUID
     patient_id: uuid.UUID
     practitioner_id: uuid.UUID
@@ -166,13 +177,21 @@ class EvaluationSummary(ReadModel):
     outcome: Outcome = Field(description="After any clearance: `eligible` once cleared")
     flags: list[FlagRead]
     valid_until: datetime
-    clearance: ClearanceSummary | None
     created_at: datetime
 
 
-class EvaluationRead(EvaluationSummary):
+class EvaluationSummary(_Evaluation):
+    """An evaluation's outcome and flags without its clinical detail: what a receptionist
+    sees (the role needs `clinical:read` for the rest)."""
+
+    view: Literal["summary"] = Field(default="summary", description=_VIEW)
+    clearance: ClearanceSummary | None
+
+
+class EvaluationRead(_Evaluation):
     """The whole evaluation, for clinicians."""
 
+    view: Literal["full"] = Field(default="full", description=_VIEW)
     spider_vein_sites: list[Site]
     ceap_class: CeapClass
     varicose_veins: VaricoseVeins
@@ -183,6 +202,13 @@ class EvaluationRead(EvaluationSummary):
     notes: str | None
     weight_kg: float | None
     clearance: ClearanceRead | None
+
+
+EvaluationView = Annotated[EvaluationRead | EvaluationSummary, Field(discriminator="view")]
+
+
+class EvaluationPage(Page[EvaluationView]):
+    """A page of evaluations, each in full or in summary as the caller's role allows."""
 
 
 class EvaluationRecorded(EvaluationRead):
@@ -199,6 +225,6 @@ class EligibilityRead(ReadModel):
     flags: list[FlagRead]
     evaluation_id: uuid.UUID | None
     valid_until: datetime | None
-    clearance: ClearanceRead | ClearanceSummary | None = Field(
+    clearance: ClearanceView | None = Field(
         description="With its reason for roles that may read clinical detail"
     )

@@ -17,8 +17,13 @@ class Health(BaseModel):
     status: Literal["ok"]
 
 
-@router.get("/live", summary="Liveness probe", responses=problem_responses(validation=False))
-def live() -> Health:
+@router.get(
+    "/live",
+    summary="Liveness probe",
+    responses=problem_responses(validation=False),
+    response_description="The process is up",
+)
+def check_liveness() -> Health:
     """The process is up and answering. Does not touch the database."""
     return Health(status="ok")
 
@@ -27,8 +32,9 @@ def live() -> Health:
     "/ready",
     summary="Readiness probe",
     responses=problem_responses(DatabaseUnavailable, validation=False),
+    response_description="The process is up and the database answers",
 )
-def ready(request: Request) -> Health:
+def check_readiness(request: Request) -> Health:
     """The service can serve requests: its database answers. 503 when it does not."""
     if not database_is_reachable(request.app.state.engine):
         raise DatabaseUnavailable("The database cannot be reached.")

@@ -9,15 +9,20 @@ from fastapi import APIRouter, Query, Response, status
 
 from app.auditing import Access, Changed, Resource
 from app.errors import DuplicateIdentifier, InvalidCursor, InvalidQuery, NotFound, VersionMismatch
-from app.pagination import Page
 from app.patients import service
-from app.patients.schemas import PatientArchivedRead, PatientCreate, PatientRead, PatientUpdate
+from app.patients.schemas import (
+    PatientArchivedRead,
+    PatientCreate,
+    PatientPage,
+    PatientRead,
+    PatientUpdate,
+)
 from app.roles import Permission
 from app.schemas import with_affected_sessions
 from app.web.access import AuditDep, CallerFirstRoute, requires
 from app.web.clock import Now
 from app.web.db import Db
-from app.web.params import Cursor, ExpectedVersion, Limit, set_etag
+from app.web.params import Cursor, ExpectedVersion, Limit, sends, set_etag
 from app.web.problems import problem_responses
 
 router = APIRouter(prefix="/api/v1/patients", tags=["patients"], route_class=CallerFirstRoute)
@@ -29,6 +34,8 @@ router = APIRouter(prefix="/api/v1/patients", tags=["patients"], route_class=Cal
     summary="Register a patient",
     dependencies=[requires(Permission.PATIENTS_WRITE)],
     responses=problem_responses(DuplicateIdentifier),
+    response_description="The patient registered",
+    openapi_extra=sends("ETag", "Location"),
 )
 def create_patient(body: PatientCreate, db: Db, audit: AuditDep, response: Response) -> PatientRead:
     """Register a patient with their demographics and the identifiers other systems use.
@@ -49,6 +56,7 @@ def create_patient(body: PatientCreate, db: Db, audit: AuditDep, response: Respo
     summary="List and search patients",
     dependencies=[requires(Permission.PATIENTS_READ)],
     responses=problem_responses(InvalidCursor, InvalidQuery),
+    response_description="A page of patients",
 )
 def list_patients(
     db: Db,
@@ -72,7 +80,7 @@ def list_patients(
     include_archived: Annotated[bool, Query(description="Include archived patients")] = False,
     limit: Limit = 50,
     cursor: Cursor = None,
-) -> Page[PatientRead]:
+) -> PatientPage:
     """Patients ordered by family name, then given name, a page at a time.
 
     Archived patients are left out unless `include_archived=true`. Pass `next_cursor` back as
@@ -87,7 +95,9 @@ def list_patients(
         cursor=cursor,
     )
     audit.record_each("list", Resource.PATIENT, (Access(p.id, p.id) for p in items))
-    return Page(items=[PatientRead.model_validate(p) for p in items], next_cursor=next_cursor)
+    return PatientPage(
+        items=[PatientRead.model_validate(p) for p in items], next_cursor=next_cursor
+    )
 
 
 @router.get(
@@ -95,6 +105,8 @@ def list_patients(
     summary="Read a patient",
     dependencies=[requires(Permission.PATIENTS_READ)],
     responses=problem_responses(NotFound),
+    response_description="The patient",
+    openapi_extra=sends("ETag"),
 )
 def read_patient(patient_id: uuid.UUID, db: Db, audit: AuditDep, response: Response) -> PatientRead:
     """One patient, archived or not. The `ETag` header carries the record's version."""
@@ -111,6 +123,8 @@ def read_patient(patient_id: uuid.UUID, db: Db, audit: AuditDep, response: Respo
     responses=problem_responses(
         NotFound, DuplicateIdentifier, VersionMismatch, service.PatientArchived
     ),
+    response_description="The patient as changed",
+    openapi_extra=sends("ETag"),
 )
 def update_patient(
     patient_id: uuid.UUID,
@@ -150,6 +164,8 @@ def update_patient(
     summary="Archive a patient",
     dependencies=[requires(Permission.PATIENTS_ARCHIVE)],
     responses=problem_responses(NotFound),
+    response_description="The patient, archived, with the sessions the archive cancelled",
+    openapi_extra=sends("ETag"),
 )
 def archive_patient(
     patient_id: uuid.UUID, db: Db, audit: AuditDep, response: Response, now: Now

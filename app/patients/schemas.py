@@ -9,6 +9,7 @@ from typing import Annotated
 from pydantic import AfterValidator, EmailStr, Field, StringConstraints, field_validator
 
 from app.models import Sex
+from app.pagination import Page
 from app.schemas import (
     AffectedSessions,
     CalendarDate,
@@ -25,6 +26,7 @@ Phone = Annotated[
     str,
     StringConstraints(pattern=r"^\+?[0-9][0-9 ().\-]{2,38}$"),
     AfterValidator(trimmed),
+    Field(examples=["+33 6 12 34 56 78"]),
 ]
 # Adults are treated; a value outside this range is a typing slip (grams, pounds, a comma),
 # and the polidocanol limit is computed from it.
@@ -129,3 +131,7 @@ class PatientArchivedRead(PatientRead):
     """The archived patient, and their upcoming sessions, which can no longer go ahead."""
 
     affected_sessions: AffectedSessions
+
+
+class PatientPage(Page[PatientRead]):
+    """A page of patients."""

@@ -9,19 +9,18 @@ from fastapi import APIRouter, Response, status
 from app.auditing import Access, Changed, Resource
 from app.errors import InvalidCursor, NotFound, VersionMismatch
 from app.models import TreatmentPlan
-from app.pagination import Page
 from app.patients.service import PatientArchived
 from app.plans import service
-from app.plans.schemas import PlanCreate, PlanRead, PlanUpdate, PlanUpdated
+from app.plans.schemas import PlanCreate, PlanRead, PlanUpdate, PlanUpdated, TreatmentPlanPage
 from app.roles import Permission
 from app.schemas import with_affected_sessions
 from app.web.access import AuditDep, CallerFirstRoute, ClinicalDetail, requires
 from app.web.clock import Now
 from app.web.db import Db
-from app.web.params import Cursor, ExpectedVersion, Limit, set_etag
+from app.web.params import Cursor, ExpectedVersion, Limit, sends, set_etag
 from app.web.problems import problem_responses
 
-router = APIRouter(prefix="/api/v1", tags=["treatment plans"], route_class=CallerFirstRoute)
+router = APIRouter(prefix="/api/v1", tags=["treatment-plans"], route_class=CallerFirstRoute)
 
 
 def _view(plan: TreatmentPlan, *, clinical: bool) -> PlanRead:
@@ -36,8 +35,10 @@ def _view(plan: TreatmentPlan, *, clinical: bool) -> PlanRead:
     summary="Start a course of treatment",
     dependencies=[requires(Permission.PLANS_WRITE)],
     responses=problem_responses(NotFound, PatientArchived, service.UnknownEvaluation),
+    response_description="The treatment plan started",
+    openapi_extra=sends("ETag", "Location"),
 )
-def create_plan(
+def create_treatment_plan(
     patient_id: uuid.UUID,
     body: PlanCreate,
     db: Db,
@@ -60,21 +61,24 @@ def create_plan(
     summary="List a patient's treatment plans",
     dependencies=[requires(Permission.PLANS_READ)],
     responses=problem_responses(NotFound, InvalidCursor),
+    response_description="A page of the patient's treatment plans",
 )
-def list_plans(
+def list_treatment_plans(
     patient_id: uuid.UUID,
     db: Db,
     audit: AuditDep,
     clinical: ClinicalDetail,
     limit: Limit = 50,
     cursor: Cursor = None,
-) -> Page[PlanRead]:
+) -> TreatmentPlanPage:
     """The patient's courses of treatment, newest first, each with its sessions."""
     items, next_cursor = service.list_plans(
         db=db, patient_id=patient_id, limit=limit, cursor=cursor
     )
     audit.record_each("list", Resource.TREATMENT_PLAN, (Access(p.id, p.patient_id) for p in items))
-    return Page(items=[_view(p, clinical=clinical) for p in items], next_cursor=next_cursor)
+    return TreatmentPlanPage(
+        items=[_view(p, clinical=clinical) for p in items], next_cursor=next_cursor
+    )
 
 
 @router.get(
@@ -82,8 +86,10 @@ def list_plans(
     summary="Read a treatment plan",
     dependencies=[requires(Permission.PLANS_READ)],
     responses=problem_responses(NotFound),
+    response_description="The treatment plan with its sessions",
+    openapi_extra=sends("ETag"),
 )
-def read_plan(
+def read_treatment_plan(
     plan_id: uuid.UUID,
     db: Db,
     audit: AuditDep,
@@ -103,8 +109,10 @@ def read_plan(
     summary="Update a treatment plan",
     dependencies=[requires(Permission.PLANS_WRITE)],
     responses=problem_responses(NotFound, VersionMismatch, service.InvalidPlanChange),
+    response_description="The treatment plan as changed, with any sessions the change affects",
+    openapi_extra=sends("ETag"),
 )
-def update_plan(
+def update_treatment_plan(
     plan_id: uuid.UUID,
     body: PlanUpdate,
     db: Db,

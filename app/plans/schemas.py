@@ -9,6 +9,7 @@ from typing import Annotated
 from pydantic import Field, model_validator
 
 from app.models import USUAL_COURSE_SESSIONS, USUAL_INTERVAL_DAYS
+from app.pagination import Page
 from app.schemas import AffectedSessions, FreeText, InputModel, Integer, ReadModel, Stored
 from app.vocabulary import PlanStatus, SessionStatus
 
@@ -67,3 +68,7 @@ class PlanUpdated(PlanRead):
     """The plan after the change, and the upcoming sessions a hold or cancellation strands."""
 
     affected_sessions: AffectedSessions
+
+
+class TreatmentPlanPage(Page[PlanRead]):
+    """A page of treatment plans."""

@@ -9,14 +9,15 @@ from fastapi import APIRouter, Query, Response, status
 
 from app.auditing import Resource
 from app.errors import InvalidCursor, NotFound, VersionMismatch
-from app.pagination import Page
 from app.practitioners import service
 from app.practitioners.schemas import (
     PractitionerCreate,
+    PractitionerPage,
     PractitionerRead,
     PractitionerUpdate,
     PractitionerUpdated,
     TimeOffCreate,
+    TimeOffPage,
     TimeOffRead,
     TimeOffRecorded,
 )
@@ -25,7 +26,7 @@ from app.schemas import Instant, with_affected_sessions
 from app.web.access import AuditDep, CallerFirstRoute, requires
 from app.web.clock import Now
 from app.web.db import Db, ReadDb
-from app.web.params import Cursor, ExpectedVersion, Limit, set_etag
+from app.web.params import Cursor, ExpectedVersion, Limit, sends, set_etag
 from app.web.policy import Policy
 from app.web.problems import problem_responses
 
@@ -40,6 +41,8 @@ router = APIRouter(
     summary="Add a practitioner",
     dependencies=[requires(Permission.CALENDARS_WRITE)],
     responses=problem_responses(),
+    response_description="The practitioner added",
+    openapi_extra=sends("ETag", "Location"),
 )
 def create_practitioner(
     body: PractitionerCreate,
@@ -68,18 +71,21 @@ def create_practitioner(
     summary="List practitioners",
     dependencies=[requires(Permission.CALENDARS_READ)],
     responses=problem_responses(InvalidCursor),
+    response_description="A page of practitioners",
 )
 def list_practitioners(
     db: ReadDb,
     active: Annotated[bool | None, Query(description="Only active (or inactive) ones")] = None,
     limit: Limit = 50,
     cursor: Cursor = None,
-) -> Page[PractitionerRead]:
+) -> PractitionerPage:
     """Practitioners ordered by name, a page at a time."""
     items, next_cursor = service.list_practitioners(
         db=db, active=active, limit=limit, cursor=cursor
     )
-    return Page(items=[PractitionerRead.model_validate(p) for p in items], next_cursor=next_cursor)
+    return PractitionerPage(
+        items=[PractitionerRead.model_validate(p) for p in items], next_cursor=next_cursor
+    )
 
 
 @router.get(
@@ -87,6 +93,8 @@ def list_practitioners(
     summary="Read a practitioner",
     dependencies=[requires(Permission.CALENDARS_READ)],
     responses=problem_responses(NotFound),
+    response_description="The practitioner with their weekly hours",
+    openapi_extra=sends("ETag"),
 )
 def read_practitioner(
     practitioner_id: uuid.UUID, db: ReadDb, response: Response
@@ -102,6 +110,8 @@ def read_practitioner(
     summary="Update a practitioner",
     dependencies=[requires(Permission.CALENDARS_WRITE)],
     responses=problem_responses(NotFound, VersionMismatch),
+    response_description="The practitioner as changed, with any sessions the change strands",
+    openapi_extra=sends("ETag"),
 )
 def update_practitioner(
     practitioner_id: uuid.UUID,
@@ -142,6 +152,7 @@ def update_practitioner(
     summary="Record time off",
     dependencies=[requires(Permission.CALENDARS_WRITE)],
     responses=problem_responses(NotFound),
+    response_description="The time off recorded, with any sessions it strands",
 )
 def add_time_off(
     practitioner_id: uuid.UUID, body: TimeOffCreate, db: Db, audit: AuditDep, now: Now
@@ -162,6 +173,7 @@ def add_time_off(
     summary="List time off",
     dependencies=[requires(Permission.CALENDARS_READ)],
     responses=problem_responses(NotFound, InvalidCursor),
+    response_description="A page of the practitioner's time off",
 )
 def list_time_off(
     practitioner_id: uuid.UUID,
@@ -172,7 +184,7 @@ def list_time_off(
     to: Annotated[Instant | None, Query(description="Only absences starting before this")] = None,
     limit: Limit = 50,
     cursor: Cursor = None,
-) -> Page[TimeOffRead]:
+) -> TimeOffPage:
     """The practitioner's absences, ordered by start, optionally within [`from`, `to`)."""
     items, next_cursor = service.list_time_off(
         db=db,
@@ -182,4 +194,6 @@ def list_time_off(
         limit=limit,
         cursor=cursor,
     )
-    return Page(items=[TimeOffRead.model_validate(t) for t in items], next_cursor=next_cursor)
+    return TimeOffPage(
+        items=[TimeOffRead.model_validate(t) for t in items], next_cursor=next_cursor
+    )

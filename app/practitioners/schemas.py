@@ -17,6 +17,7 @@ from pydantic import (
 )
 
 from app.config import validate_time_zone
+from app.pagination import Page
 from app.schemas import (
     AffectedSessions,
     Boolean,
@@ -150,3 +151,11 @@ class TimeOffRecorded(TimeOffRead):
     """The absence, and the upcoming sessions booked with the practitioner during it."""
 
     affected_sessions: AffectedSessions
+
+
+class PractitionerPage(Page[PractitionerRead]):
+    """A page of practitioners."""
+
+
+class TimeOffPage(Page[TimeOffRead]):
+    """A page of a practitioner's time off."""

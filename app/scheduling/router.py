@@ -47,8 +47,9 @@ class InvalidRange(DomainError):
     summary="Free slots of a practitioner",
     dependencies=[requires(Permission.CALENDARS_READ)],
     responses=problem_responses(NotFound, InvalidRange),
+    response_description="The practitioner's free slots in the range",
 )
-def free_slots(
+def list_free_slots(
     practitioner_id: uuid.UUID,
     db: ReadDb,
     policy: Policy,
@@ -83,8 +84,9 @@ def free_slots(
     summary="Propose follow-up visits",
     dependencies=[requires(Permission.PROPOSALS)],
     responses=problem_responses(NotFound, UnknownPlan, InactivePractitioner),
+    response_description="Proposed visits about a month apart, or the flags that block booking",
 )
-def propose(
+def propose_follow_ups(
     body: ProposalCreate, db: Db, audit: AuditDep, policy: Policy, now: Now
 ) -> ProposalsRead:
     """Proposed visits about a month apart: the first at the earliest free slot on or after

@@ -13,7 +13,6 @@ from app.auditing import Access, AuditTrail, Resource
 from app.errors import InvalidCursor, NotFound
 from app.evaluations.schemas import FlagRead
 from app.models import TreatmentSession
-from app.pagination import Page
 from app.policy import BookingRules
 from app.roles import Permission
 from app.scheduling.schemas import proposals_read
@@ -27,13 +26,14 @@ from app.sessions.schemas import (
     ReasonBody,
     RescheduleBody,
     SessionCreate,
+    SessionPage,
     SessionRead,
 )
 from app.vocabulary import Flag, SessionStatus
 from app.web.access import AuditDep, CallerFirstRoute, ClinicalDetail, holds, requires
 from app.web.clock import Now
 from app.web.db import Db
-from app.web.params import Cursor, Limit
+from app.web.params import Cursor, Limit, sends, set_etag
 from app.web.policy import Policy
 from app.web.problems import problem_responses
 
@@ -78,7 +78,7 @@ def _read(
 ) -> SessionRead:
     """`checked`: the session has just passed the booking checks (booked or moved): nothing
     to review."""
-    response.headers["ETag"] = f'W/"{session.version}"'
+    set_etag(response, session.version)
     reasons = (
         ()
         if checked
@@ -93,8 +93,10 @@ def _read(
     summary="Book a session",
     dependencies=[requires(Permission.SESSIONS_BOOK)],
     responses=problem_responses(*errors.BOOKING_ERRORS),
+    response_description="The session booked",
+    openapi_extra=sends("ETag", "Location"),
 )
-def book(
+def book_session(
     body: SessionCreate,
     db: Db,
     audit: AuditDep,
@@ -138,6 +140,7 @@ def book(
     summary="List sessions",
     dependencies=[requires(Permission.SESSIONS_READ)],
     responses=problem_responses(InvalidCursor),
+    response_description="A page of sessions",
 )
 def list_sessions(
     db: Db,
@@ -164,7 +167,7 @@ def list_sessions(
     ] = None,
     limit: Limit = 50,
     cursor: Cursor = None,
-) -> Page[SessionRead]:
+) -> SessionPage:
     """The calendar: sessions ordered by start, filtered by practitioner, patient, plan,
     status, time range and whether they need review, a page at a time. Each says whether it
     needs review, and why to roles that may read eligibility."""
@@ -185,7 +188,7 @@ def list_sessions(
     )
     audit.record_each("list", Resource.SESSION, (Access(s.id, s.patient_id) for s in items))
     reasons = review(db=db, sessions=items, now=now, min_gap_days=rules.min_gap_days)
-    return Page(
+    return SessionPage(
         items=[
             _view(s, reasons[s.id], clinical=clinical, sees_reasons=sees_reasons) for s in items
         ],
@@ -198,6 +201,8 @@ def list_sessions(
     summary="Read a session",
     dependencies=[requires(Permission.SESSIONS_READ)],
     responses=problem_responses(NotFound),
+    response_description="The session with its history",
+    openapi_extra=sends("ETag"),
 )
 def read_session(
     session_id: uuid.UUID,
@@ -224,8 +229,10 @@ def read_session(
     summary="Move a booked session",
     dependencies=[requires(Permission.SESSIONS_RESCHEDULE)],
     responses=problem_responses(NotFound, errors.InvalidTransition, *errors.BOOKING_ERRORS),
+    response_description="The session at its new time",
+    openapi_extra=sends("ETag"),
 )
-def reschedule(
+def reschedule_session(
     session_id: uuid.UUID,
     body: RescheduleBody,
     db: Db,
@@ -271,8 +278,10 @@ _STEP_ERRORS = problem_responses(NotFound, errors.InvalidTransition)
     summary="Check the patient in",
     dependencies=[requires(Permission.SESSIONS_CHECK_IN)],
     responses=problem_responses(NotFound, errors.InvalidTransition, errors.CheckInNotOpen),
+    response_description="The session, the patient arrived",
+    openapi_extra=sends("ETag"),
 )
-def check_in(
+def check_in_session(
     session_id: uuid.UUID,
     db: Db,
     audit: AuditDep,
@@ -305,8 +314,10 @@ def check_in(
     summary="Cancel a session",
     dependencies=[requires(Permission.SESSIONS_CANCEL)],
     responses=_STEP_ERRORS,
+    response_description="The session, cancelled",
+    openapi_extra=sends("ETag"),
 )
-def cancel(
+def cancel_session(
     session_id: uuid.UUID,
     body: ReasonBody,
     db: Db,
@@ -337,8 +348,10 @@ def cancel(
     summary="Record a no-show",
     dependencies=[requires(Permission.SESSIONS_CHECK_IN)],
     responses=_STEP_ERRORS,
+    response_description="The session, recorded as a no-show",
+    openapi_extra=sends("ETag"),
 )
-def no_show(
+def record_no_show(
     session_id: uuid.UUID,
     db: Db,
     audit: AuditDep,
@@ -367,8 +380,10 @@ def no_show(
     summary="Mark a session entered in error",
     dependencies=[requires(Permission.SESSIONS_ENTERED_IN_ERROR)],
     responses=_STEP_ERRORS,
+    response_description="The session, marked entered in error",
+    openapi_extra=sends("ETag"),
 )
-def entered_in_error(
+def mark_entered_in_error(
     session_id: uuid.UUID,
     body: ReasonBody,
     db: Db,
@@ -402,8 +417,10 @@ def entered_in_error(
     summary="Complete a session",
     dependencies=[requires(Permission.SESSIONS_COMPLETE)],
     responses=problem_responses(NotFound, *errors.COMPLETION_ERRORS),
+    response_description="The treatment record, with the proposal for the course's next visit",
+    openapi_extra=sends("ETag"),
 )
-def complete(
+def complete_session(
     session_id: uuid.UUID,
     body: CompletionCreate,
     db: Db,

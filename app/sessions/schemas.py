@@ -9,6 +9,7 @@ from typing import Annotated, TypeVar
 from pydantic import AfterValidator, Field
 
 from app.evaluations.schemas import FlagRead
+from app.pagination import Page
 from app.patients.schemas import Weight
 from app.scheduling.schemas import DurationMinutes, ProposalsRead
 from app.schemas import (
@@ -154,3 +155,7 @@ class CompletionResult(ReadModel):
     next_follow_up: ProposalsRead | None = Field(
         description="The proposal for the course's next visit; null when none is left"
     )
+
+
+class SessionPage(Page[SessionRead]):
+    """A page of sessions."""

@@ -4,7 +4,7 @@ per single-valued query parameter, and the paging parameters."""
 from __future__ import annotations
 
 import re
-from typing import Annotated, get_args, get_origin
+from typing import Annotated, Any, get_args, get_origin
 
 from fastapi import Depends, Header, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
@@ -14,6 +14,12 @@ _ETAG = re.compile(r'^(?:W/)?"(\d{1,9})"$')
 
 def set_etag(response: Response, version: int) -> None:
     response.headers["ETag"] = f'W/"{version}"'
+
+
+def sends(*headers: str) -> dict[str, Any]:
+    """A route's `openapi_extra`: its success answer carries these headers (`ETag`,
+    `Location`); `app.web.openapi` documents them on that answer."""
+    return {"x-sends-headers": list(headers)}
 
 
 def expected_version(

@@ -11,7 +11,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -33,7 +33,10 @@ class FieldError(BaseModel):
 
 
 class Problem(BaseModel):
-    """An RFC 9457 problem detail, extended with a stable `code`."""
+    """An RFC 9457 problem detail, extended with a stable `code`. A refusal may add members
+    that say more (the optional ones below); a client ignores those it does not know."""
+
+    model_config = ConfigDict(extra="allow")
 
     type: str = Field(examples=[PROBLEM_TYPE_BASE + "not-found"])
     title: str = Field(examples=["Not found"])
@@ -45,6 +48,31 @@ class Problem(BaseModel):
     errors: list[FieldError] | None = Field(
         default=None, description="For validation errors: each field at fault"
     )
+    flags: list[ProblemFlag] | None = Field(
+        default=None, description="`eligibility-blocked`: what stands in the way"
+    )
+    outcome: str | None = Field(default=None, description="`eligibility-blocked`: the standing")
+    current_version: int | None = Field(
+        default=None, description="`version-mismatch`: the version stored now"
+    )
+    session_status: str | None = Field(
+        default=None, description="`invalid-transition`: the session's status now"
+    )
+    opens: str | None = Field(default=None, description="`check-in-not-open`: when it opens")
+    closes: str | None = Field(default=None, description="`check-in-not-open`: when it closes")
+    sites: list[str] | None = Field(default=None, description="The sites at fault")
+    dose_mg: float | None = Field(default=None, description="`dose-limit-exceeded`: the dose")
+    limit_mg: float | None = Field(default=None, description="`dose-limit-exceeded`: the limit")
+    identifier: dict[str, str] | None = Field(
+        default=None, description="`duplicate-identifier`: the identifier already in use"
+    )
+    required_permission: str | None = Field(default=None, description="`forbidden`")
+
+
+class ProblemFlag(BaseModel):
+    code: str
+    severity: str
+    message: str
 
 
 def problem_response(
@@ -86,11 +114,13 @@ def problem_responses(
     by_status: dict[int, list[type[DomainError]]] = {}
     for error in documented:
         by_status.setdefault(error.status, []).append(error)
+    # `app.web.openapi` turns the codes into the answer's description, an enum and an example.
     return {
         status: {
             "model": Problem,
             "description": "; ".join(f"`{e.code}`: {e.title}" for e in group),
             "content": {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+            "x-problem-codes": [(e.code, e.title) for e in group],
         }
         for status, group in sorted(by_status.items())
     }
