@@ -267,26 +267,27 @@ def _practitioners(db: Session, practitioner_id: uuid.UUID | None) -> Sequence[P
 
 
 def next_follow_up(
-    *, db: Session, session: TreatmentSession, rules: SchedulingRules, now: datetime
+    *, db: Session, treated: TreatmentSession, rules: SchedulingRules, now: datetime
 ) -> ProposalOutcome | None:
-    """After a visit of a course: the proposal for its next one, or None when none is left."""
-    if session.plan_id is None:
+    """After `treated` (a session of a course): the proposal for the course's next visit, or
+    None when none is left."""
+    if treated.plan_id is None:
         return None
-    plan = get_plan(db=db, plan_id=session.plan_id)
+    plan = get_plan(db=db, plan_id=treated.plan_id)
     if plan.status is not PlanStatus.ACTIVE or plan.sessions_live >= plan.planned_sessions:
         return None
     # Advice only: if the practitioner has left meanwhile, any active one will do.
-    practitioner = get_practitioner(db=db, practitioner_id=session.practitioner_id)
+    practitioner = get_practitioner(db=db, practitioner_id=treated.practitioner_id)
     return propose(
         db=db,
         request=ProposalRequest(
-            patient_id=session.patient_id,
+            patient_id=treated.patient_id,
             practitioner_id=practitioner.id if practitioner.active else None,
             plan_id=plan.id,
             sessions=1,
             interval_days=None,
             earliest=now.astimezone(rules.clinic_zone).date(),
-            duration=session.end_at - session.start_at,
+            duration=treated.end_at - treated.start_at,
         ),
         rules=rules,
         now=now,

@@ -149,7 +149,7 @@ def complete(
         session,
         warnings,
         stranded=_too_close_now(db, session, given_at, now, rules),
-        next_follow_up=next_follow_up(db=db, session=session, rules=scheduling, now=now),
+        next_follow_up=next_follow_up(db=db, treated=session, rules=scheduling, now=now),
     )
 
 
