@@ -1,0 +1,353 @@
+"""Who may call what: every route needs a credential, and each role may do only its part."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from app.roles import GRANTS, Permission, Role
+from tests.factories import ClientFactory, Clock, assert_problem
+from tests.routes import concrete, every_route, required_permissions
+
+# Open to anyone: health checks, the docs explorer and its assets, and logging in.
+PUBLIC = {
+    ("GET", "/health/live"),
+    ("GET", "/health/ready"),
+    ("GET", "/openapi.json"),
+    ("GET", "/docs"),
+    ("GET", "/docs/oauth2-redirect"),
+    ("GET", "/redoc"),
+    ("GET", "/docs-assets/{path}"),
+    ("POST", "/api/v1/auth/token"),
+}
+
+A, C, R = Role.ADMIN, Role.CLINICIAN, Role.RECEPTIONIST
+EVERYONE = set(Role)
+STAFF = {A, C, R}  # people at the clinic
+CLINICAL = {A, C}
+
+# The issue's matrix, route by route: which roles may call it.
+EXPECTED: dict[tuple[str, str], set[Role]] = {
+    ("GET", "/api/v1/auth/me"): EVERYONE,
+    ("POST", "/api/v1/users"): {A},
+    ("GET", "/api/v1/users"): {A},
+    ("PATCH", "/api/v1/users/{user_id}"): {A},
+    ("POST", "/api/v1/api-keys"): {A},
+    ("GET", "/api/v1/api-keys"): {A},
+    ("DELETE", "/api/v1/api-keys/{key_id}"): {A},
+    ("GET", "/api/v1/audit-events"): {A},
+    # Patients' demographics: the front desk and integrations (which may not archive).
+    ("POST", "/api/v1/patients"): EVERYONE,
+    ("GET", "/api/v1/patients"): EVERYONE,
+    ("GET", "/api/v1/patients/{patient_id}"): EVERYONE,
+    ("PATCH", "/api/v1/patients/{patient_id}"): EVERYONE,
+    ("DELETE", "/api/v1/patients/{patient_id}"): STAFF,
+    # Practitioners' calendars: kept by staff, read by integrations to book.
+    ("POST", "/api/v1/practitioners"): STAFF,
+    ("GET", "/api/v1/practitioners"): EVERYONE,
+    ("GET", "/api/v1/practitioners/{practitioner_id}"): EVERYONE,
+    ("PATCH", "/api/v1/practitioners/{practitioner_id}"): STAFF,
+    ("POST", "/api/v1/practitioners/{practitioner_id}/time-off"): STAFF,
+    ("GET", "/api/v1/practitioners/{practitioner_id}/time-off"): EVERYONE,
+    ("GET", "/api/v1/practitioners/{practitioner_id}/slots"): EVERYONE,
+    # Evaluations: clinicians; receptionists see outcome and flags; integrations nothing.
+    ("POST", "/api/v1/patients/{patient_id}/evaluations"): CLINICAL,
+    ("GET", "/api/v1/patients/{patient_id}/evaluations"): STAFF,
+    ("GET", "/api/v1/evaluations/{evaluation_id}"): STAFF,
+    ("GET", "/api/v1/patients/{patient_id}/eligibility"): STAFF,
+    ("POST", "/api/v1/evaluations/{evaluation_id}/clearance"): CLINICAL,
+    # Plans: a clinical decision; read by all.
+    ("POST", "/api/v1/patients/{patient_id}/treatment-plans"): CLINICAL,
+    ("GET", "/api/v1/patients/{patient_id}/treatment-plans"): EVERYONE,
+    ("GET", "/api/v1/treatment-plans/{plan_id}"): EVERYONE,
+    ("PATCH", "/api/v1/treatment-plans/{plan_id}"): CLINICAL,
+    # Sessions: the front desk books and moves; integrations book and cancel; clinicians
+    # complete.
+    ("POST", "/api/v1/scheduling/proposals"): STAFF,
+    ("POST", "/api/v1/sessions"): EVERYONE,
+    ("GET", "/api/v1/sessions"): EVERYONE,
+    ("GET", "/api/v1/sessions/{session_id}"): EVERYONE,
+    ("POST", "/api/v1/sessions/{session_id}/reschedule"): STAFF,
+    ("POST", "/api/v1/sessions/{session_id}/check-in"): STAFF,
+    ("POST", "/api/v1/sessions/{session_id}/no-show"): STAFF,
+    ("POST", "/api/v1/sessions/{session_id}/cancel"): EVERYONE,
+    ("POST", "/api/v1/sessions/{session_id}/entered-in-error"): CLINICAL,
+    ("POST", "/api/v1/sessions/{session_id}/complete"): CLINICAL,
+}
+
+
+GARBLED = (b"{not json", b"\xff{not even text")
+
+
+def _garbled(client: TestClient, method: str, path: str, content: bytes) -> object:
+    """A request whose body cannot be decoded."""
+    return client.request(
+        method, concrete(path), content=content, headers={"Content-Type": "application/json"}
+    )
+
+
+def _call(client: TestClient, method: str, path: str) -> object:
+    body = {"json": {}} if method in {"POST", "PATCH"} else {}
+    return client.request(method, concrete(path), **body)
+
+
+def test_every_route_but_the_public_ones_answers_401_without_a_credential(
+    app: FastAPI, anonymous: TestClient
+) -> None:
+    protected = [(m, p) for m, p, _ in every_route(app) if (m, p) not in PUBLIC]
+    assert len(protected) >= len(EXPECTED)
+    for method, path in protected:
+        response = anonymous.request(method, concrete(path))
+        body = assert_problem(response, 401, "authentication-required")
+        assert response.headers["www-authenticate"].startswith("Bearer"), (method, path)
+        assert "/api/v1/auth/token" in body["detail"]
+        bad = anonymous.request(
+            method, concrete(path), headers={"Authorization": "Bearer not-a-token"}
+        )
+        assert_problem(bad, 401, "invalid-token")
+        assert 'error="invalid_token"' in bad.headers["www-authenticate"]
+        for content in GARBLED if method in {"POST", "PATCH"} else ():  # still who first
+            garbled = _garbled(anonymous, method, path, content)
+            assert_problem(garbled, 401, "authentication-required")
+
+
+def test_public_routes_answer_without_a_credential(app: FastAPI, anonymous: TestClient) -> None:
+    for method, path in PUBLIC - {("POST", "/api/v1/auth/token"), ("GET", "/docs-assets/{path}")}:
+        assert anonymous.request(method, path).status_code == 200, path
+    assert anonymous.get("/docs-assets/swagger-ui.css").status_code == 200
+    # The token endpoint judges the credentials it is sent, not a bearer header.
+    assert_problem(
+        anonymous.post("/api/v1/auth/token", data={"username": "x", "password": "y"}),
+        401,
+        "invalid-credentials",
+    )
+
+
+def test_the_matrix_covers_every_protected_route_and_each_names_one_permission(
+    app: FastAPI,
+) -> None:
+    routes = {(m, p): r for m, p, r in every_route(app) if (m, p) not in PUBLIC}
+    assert set(routes) == set(EXPECTED), "a new route needs its line in EXPECTED"
+    for key, route in routes.items():
+        if key == ("GET", "/api/v1/auth/me"):
+            continue  # any credential: it answers who you are
+        assert len(required_permissions(route)) == 1, key
+
+
+@pytest.mark.parametrize("role", list(Role))
+def test_each_role_is_allowed_and_refused_exactly_as_the_matrix_says(
+    app: FastAPI, client_as: ClientFactory, role: Role
+) -> None:
+    client = client_as(role)
+    for (method, path), allowed in EXPECTED.items():
+        response = _call(client, method, path)
+        status = response.status_code  # type: ignore[attr-defined]
+        if role in allowed:
+            # Past the gate: a random id is not found, an empty body is not valid.
+            assert status not in {401, 403}, (role, method, path, status)
+            assert status < 500, (role, method, path, response.text)  # type: ignore[attr-defined]
+        else:
+            body = assert_problem(response, 403, "forbidden")
+            assert body["required_permission"] in {p.value for p in Permission}
+            assert role.value in body["detail"]
+            for content in GARBLED if method in {"POST", "PATCH"} else ():  # whatever the body
+                assert_problem(_garbled(client, method, path, content), 403, "forbidden")
+
+
+def test_a_receptionist_sees_an_evaluations_outcome_and_flags_but_not_its_clinical_detail(
+    client: TestClient, client_as: ClientFactory
+) -> None:
+    from tests.factories import new_patient, new_practitioner, record_evaluation
+
+    practitioner = new_practitioner(client)
+    patient = new_patient(client)
+    evaluation = record_evaluation(
+        client,
+        patient["id"],
+        practitioner["id"],
+        risks={"hormonal_contraception": True},
+        notes="Mother had DVT at 50",
+        patient_expectations="Wants the calves clear for summer",
+    )
+    client.post(
+        f"/api/v1/evaluations/{evaluation['id']}/clearance",
+        json={"practitioner_id": practitioner["id"], "reason": "Pill stopped 6 weeks ago"},
+    )
+    receptionist = client_as(Role.RECEPTIONIST)
+    seen = receptionist.get(f"/api/v1/evaluations/{evaluation['id']}")
+    assert seen.status_code == 200
+    summary = seen.json()
+    assert summary["outcome"] == "eligible"
+    assert [f["code"] for f in summary["flags"]] == ["hormonal-contraception"]
+    assert summary["clearance"]["practitioner_id"] == practitioner["id"]
+    clinical = ["risk_factors", "notes", "patient_expectations", "spider_vein_sites", "ceap_class"]
+    for hidden in clinical:
+        assert hidden not in summary
+    assert "reason" not in summary["clearance"]
+    listed = receptionist.get(f"/api/v1/patients/{patient['id']}/evaluations").json()["items"]
+    assert listed == [summary]
+    standing = receptionist.get(f"/api/v1/patients/{patient['id']}/eligibility").json()
+    assert standing["bookable"] is True
+    assert "reason" not in standing["clearance"]
+    # A clinician sees it all.
+    full = client_as(Role.CLINICIAN).get(f"/api/v1/evaluations/{evaluation['id']}").json()
+    assert full["notes"] == "Mother had DVT at 50"
+    assert full["risk_factors"]["hormonal_contraception"] is True
+    assert full["clearance"]["reason"] == "Pill stopped 6 weeks ago"
+
+
+def test_only_clinical_roles_see_treatment_records_and_plan_notes(
+    client: TestClient, client_as: ClientFactory, clock: Clock
+) -> None:
+    from tests.factories import (
+        WEEKDAYS_9_TO_17,
+        eligible_patient,
+        new_practitioner,
+        next_weekday_at,
+    )
+
+    doctor = new_practitioner(client, availability=WEEKDAYS_9_TO_17)
+    patient = eligible_patient(client, doctor["id"], weight_kg=70)
+    plan = client.post(
+        f"/api/v1/patients/{patient['id']}/treatment-plans",
+        json={"planned_sessions": 2, "notes": "Marked matting risk on the left knee"},
+    ).json()
+    visit = client.post(
+        "/api/v1/sessions",
+        json={
+            "patient_id": patient["id"],
+            "practitioner_id": doctor["id"],
+            "start": next_weekday_at(1, 9).isoformat(),
+            "plan_id": plan["id"],
+        },
+    ).json()
+    clock.on_the_day_of(visit)
+    assert client.post(f"/api/v1/sessions/{visit['id']}/check-in").status_code == 200
+    done = client.post(
+        f"/api/v1/sessions/{visit['id']}/complete",
+        json={
+            "treated_sites": ["left-calf"],
+            "sclerosant": "polidocanol",
+            "concentration_percent": 0.5,
+            "volume_ml": 2,
+            "notes": "Bruising expected",
+        },
+    )
+    assert done.status_code == 200, done.text
+
+    def seen_by(role: Role) -> tuple[list[object], list[object]]:
+        caller = client_as(role)
+        sessions = [
+            caller.get(f"/api/v1/sessions/{visit['id']}").json(),
+            *caller.get("/api/v1/sessions", params={"status": "fulfilled"}).json()["items"],
+        ]
+        plans = [
+            caller.get(f"/api/v1/treatment-plans/{plan['id']}").json(),
+            *caller.get(f"/api/v1/patients/{patient['id']}/treatment-plans").json()["items"],
+        ]
+        return sessions, plans
+
+    for role in (Role.RECEPTIONIST, Role.INTEGRATION):
+        sessions, plans = seen_by(role)
+        assert [(s["status"], s["completion"]) for s in sessions] == [("fulfilled", None)] * 2
+        assert [(p["sessions_done"], p["notes"]) for p in plans] == [(1, None)] * 2
+    sessions, plans = seen_by(Role.CLINICIAN)
+    assert [s["completion"]["notes"] for s in sessions] == ["Bruising expected"] * 2
+    assert [p["notes"] for p in plans] == ["Marked matting risk on the left knee"] * 2
+
+
+def test_a_refused_booking_names_the_flags_only_to_roles_that_read_outcomes(
+    client: TestClient, client_as: ClientFactory
+) -> None:
+    from tests.factories import (
+        WEEKDAYS_9_TO_17,
+        new_patient,
+        new_practitioner,
+        next_weekday_at,
+        record_evaluation,
+    )
+
+    doctor = new_practitioner(client, availability=WEEKDAYS_9_TO_17)
+    patient = new_patient(client)
+    record_evaluation(client, patient["id"], doctor["id"], risks={"pregnancy": True})
+    booking = {
+        "patient_id": patient["id"],
+        "practitioner_id": doctor["id"],
+        "start": next_weekday_at(1, 9).isoformat(),
+    }
+    desk = assert_problem(
+        client_as(Role.RECEPTIONIST).post("/api/v1/sessions", json=booking),
+        409,
+        "eligibility-blocked",
+    )
+    assert [f["code"] for f in desk["flags"]] == ["pregnancy"]
+    ehr = assert_problem(
+        client_as(Role.INTEGRATION).post("/api/v1/sessions", json=booking),
+        409,
+        "eligibility-blocked",
+    )
+    assert "flags" not in ehr
+    assert "outcome" not in ehr
+    assert "pregnan" not in ehr["detail"]
+
+
+def test_the_readme_permission_table_is_the_matrix_the_service_enforces() -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    section = readme.split("## Roles and permissions", 1)[1].split("\n## ", 1)[0]
+    rows = [line for line in section.splitlines() if line.startswith("| `")]
+    header = next(line for line in section.splitlines() if line.startswith("| permission"))
+    names = [cell.strip() for cell in header.strip("|").split("|")]
+    columns = {Role(name): i for i, name in enumerate(names) if name in set(Role)}
+    assert set(columns) == set(Role)
+    table: dict[Permission, set[Role]] = {}
+    for row in rows:
+        cells = [c.strip() for c in row.strip("|").split("|")]
+        permission = Permission(re.sub(r"`", "", cells[0]))
+        table[permission] = {role for role, i in columns.items() if cells[i] == "✓"}
+    assert set(table) == set(Permission)
+    for permission, holders in table.items():
+        assert holders == {r for r in Role if permission in GRANTS[r]}, permission
+
+
+def test_responses_are_never_cached(client: TestClient, anonymous: TestClient) -> None:
+    from tests.factories import new_patient
+
+    patient = new_patient(client)
+    for response in (
+        client.get(f"/api/v1/patients/{patient['id']}"),
+        client.get("/api/v1/patients"),
+        anonymous.get("/api/v1/patients"),
+        anonymous.post("/api/v1/auth/token", data={"username": "x", "password": "y"}),
+    ):
+        assert response.headers["cache-control"] == "no-store"
+
+
+def test_cors_is_off_unless_origins_are_listed(app: FastAPI, settings: object) -> None:
+    from app.config import Settings
+    from app.main import create_app
+
+    preflight = {
+        "Origin": "https://desk.clinic.example",
+        "Access-Control-Request-Method": "GET",
+        "Access-Control-Request-Headers": "authorization",
+    }
+    closed = TestClient(app, raise_server_exceptions=False)
+    answer = closed.options("/api/v1/patients", headers=preflight)
+    assert "access-control-allow-origin" not in answer.headers
+    assert settings is not None
+    assert isinstance(settings, Settings)
+    opened = create_app(
+        settings.model_copy(update={"cors_origins": ["https://desk.clinic.example"]})
+    )
+    with TestClient(opened, raise_server_exceptions=False) as browser:
+        answer = browser.options("/api/v1/patients", headers=preflight)
+        assert answer.status_code == 200
+        assert answer.headers["access-control-allow-origin"] == "https://desk.clinic.example"
+        other = browser.options(
+            "/api/v1/patients", headers={**preflight, "Origin": "https://evil.example"}
+        )
+        assert "access-control-allow-origin" not in other.headers

@@ -1,0 +1,45 @@
+"""Steps the accounts tests share: logging in through the API."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from tests.factories import TEST_PASSWORD, bearer
+
+TOKEN = "/api/v1/auth/token"
+
+
+def log_in(client: TestClient, username: str, password: str = TEST_PASSWORD) -> Any:
+    return client.post(TOKEN, data={"username": username, "password": password})
+
+
+def token_of(client: TestClient, username: str, password: str = TEST_PASSWORD) -> dict[str, str]:
+    response = log_in(client, username, password)
+    assert response.status_code == 200, response.text
+    return {"Authorization": f"Bearer {response.json()['access_token']}"}
+
+
+def demote_each_other(app: FastAPI, first: uuid.UUID, second: uuid.UUID) -> list[int]:
+    barrier = threading.Barrier(2)
+    statuses: list[int] = []
+
+    def demote(actor: uuid.UUID, target: uuid.UUID) -> None:
+        with TestClient(app, headers=bearer(app, actor)) as mine:
+            barrier.wait()
+            response = mine.patch(f"/api/v1/users/{target}", json={"role": "clinician"})
+            statuses.append(response.status_code)
+
+    threads = [
+        threading.Thread(target=demote, args=(first, second)),
+        threading.Thread(target=demote, args=(second, first)),
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return sorted(statuses)

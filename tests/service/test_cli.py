@@ -1,0 +1,201 @@
+"""The `sclerosched` command: migrate, accounts and keys, and an idempotent demo seed."""
+
+from __future__ import annotations
+
+import io
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import func, select
+
+from app.cli import build_parser, main
+from app.config import Settings
+from app.db import make_engine
+from app.demo import DEMO_MRN_SYSTEM
+from app.main import create_app
+from app.models import Patient, PatientIdentifier, Practitioner
+from app.roles import Role
+from tests.factories import TEST_SECRET_KEY
+
+
+def test_seed_demo_is_idempotent(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = f"sqlite:///{tmp_path / 'demo.db'}"
+    monkeypatch.setenv("SCLEROSCHED_DATABASE_URL", url)
+    monkeypatch.setenv("SCLEROSCHED_CLINIC_TIME_ZONE", "Europe/Brussels")
+    assert main(["seed-demo"]) == 0
+    assert "2 practitioners, 12 patients and 6 evaluations added" in capsys.readouterr().out
+    assert main(["seed-demo"]) == 0
+    assert "0 practitioners, 0 patients and 0 evaluations added" in capsys.readouterr().out
+
+    engine = make_engine(url)
+    with engine.connect() as connection:
+        assert connection.scalar(select(func.count()).select_from(Patient)) == 12
+        practitioners = connection.execute(select(Practitioner.time_zone)).scalars().all()
+        assert practitioners == ["Europe/Brussels", "Europe/Brussels"]
+        mrns = connection.scalars(
+            select(PatientIdentifier.value).where(PatientIdentifier.system == DEMO_MRN_SYSTEM)
+        ).all()
+        assert len(set(mrns)) == 12
+    engine.dispose()
+
+
+def test_migrate_creates_the_schema(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("SCLEROSCHED_DATABASE_URL", f"sqlite:///{tmp_path / 'fresh.db'}")
+    assert main(["migrate"]) == 0
+    assert main(["migrate"]) == 0  # nothing pending the second time
+    assert "up to date" in capsys.readouterr().out
+    assert (tmp_path / "fresh.db").stat().st_size > 0
+
+
+def test_serve_takes_host_and_port() -> None:
+    args = build_parser().parse_args(["serve", "--host", "0.0.0.0", "--port", "9000"])
+    assert (args.host, args.port) == ("0.0.0.0", 9000)
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["serve", "--port", "eighty"])
+
+
+def _sqlite(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    url = f"sqlite:///{tmp_path / 'clinic.db'}"
+    monkeypatch.setenv("SCLEROSCHED_DATABASE_URL", url)
+    monkeypatch.setenv("SCLEROSCHED_SECRET_KEY", TEST_SECRET_KEY)
+    return url
+
+
+def _app_on(url: str) -> TestClient:
+    return TestClient(
+        create_app(Settings(database_url=url, secret_key=TEST_SECRET_KEY)),  # type: ignore[arg-type]
+        raise_server_exceptions=False,
+    )
+
+
+def test_create_user_reads_the_password_from_stdin_and_the_user_can_log_in(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = _sqlite(tmp_path, monkeypatch)
+    monkeypatch.setattr("sys.stdin", io.StringIO("first admin password\n"))
+    assert main(["create-user", "Chief", "--role", "admin", "--password-stdin"]) == 0
+    assert "user chief (admin) created" in capsys.readouterr().out
+    monkeypatch.setattr("sys.stdin", io.StringIO("another password here\n"))
+    assert main(["create-user", "chief", "--role", "clinician", "--password-stdin"]) == 1
+    assert "already in use" in capsys.readouterr().err
+    monkeypatch.setattr("sys.stdin", io.StringIO("short\n"))
+    assert main(["create-user", "other", "--role", "admin", "--password-stdin"]) == 1
+    assert "at least 12 characters" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["create-user", "other", "--role", "janitor"])
+
+    client = _app_on(url)
+    token = client.post(
+        "/api/v1/auth/token", data={"username": "chief", "password": "first admin password"}
+    )
+    assert token.status_code == 200
+    headers = {"Authorization": f"Bearer {token.json()['access_token']}"}
+    events = client.get("/api/v1/audit-events", headers=headers).json()["items"]
+    assert [(e["actor_kind"], e["actor_name"], e["action"]) for e in events[-2:]] == [
+        ("user", "chief", "log-in"),
+        ("system", "sclerosched create-user", "create"),
+    ]
+
+
+def test_create_user_prompts_twice_for_the_password(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _sqlite(tmp_path, monkeypatch)
+    answers = iter(["typed once carefully", "typed twice differently"])
+    monkeypatch.setattr("getpass.getpass", lambda prompt="": next(answers))
+    assert main(["create-user", "typo", "--role", "admin"]) == 1
+    assert "the two passwords differ" in capsys.readouterr().err
+
+
+def test_create_api_key_prints_a_working_key_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = _sqlite(tmp_path, monkeypatch)
+    assert main(["create-api-key", "--name", "Hospital EHR", "--role", "integration"]) == 0
+    printed = capsys.readouterr()
+    key = printed.out.splitlines()[-1]
+    assert key.startswith("scl_")
+    assert "shown this once" in printed.err
+    client = _app_on(url)
+    me = client.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {key}"}).json()
+    assert (me["name"], me["role"]) == ("Hospital EHR", "integration")
+    assert main(["create-api-key", "--name", " "]) == 1
+
+
+def test_seed_demo_prints_one_working_login_per_role(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = _sqlite(tmp_path, monkeypatch)
+    assert main(["seed-demo"]) == 0
+    first = _logins(capsys.readouterr().out)
+    assert set(first) == {f"demo-{role.value}" for role in Role}
+    client = _app_on(url)
+    tokens = {}
+    for username, password in first.items():
+        response = client.post(
+            "/api/v1/auth/token", data={"username": username, "password": password}
+        )
+        assert response.status_code == 200, username
+        tokens[username] = {"Authorization": f"Bearer {response.json()['access_token']}"}
+        role = client.get("/api/v1/auth/me", headers=tokens[username]).json()["role"]
+        assert username == f"demo-{role}"
+
+    # An admin switches a demo account off; seeding again leaves every account as it is.
+    me = client.get("/api/v1/auth/me", headers=tokens["demo-clinician"]).json()
+    switched_off = client.patch(
+        f"/api/v1/users/{me['id']}", json={"active": False}, headers=tokens["demo-admin"]
+    )
+    assert switched_off.status_code == 200
+    assert main(["seed-demo"]) == 0
+    output = capsys.readouterr().out
+    assert "demo-admin" in output
+    assert _logins(output) == {}  # no new passwords printed
+    again = client.post(
+        "/api/v1/auth/token",
+        data={"username": "demo-admin", "password": first["demo-admin"]},
+    )
+    assert again.status_code == 200
+    off = client.post(
+        "/api/v1/auth/token",
+        data={"username": "demo-clinician", "password": first["demo-clinician"]},
+    )
+    assert off.status_code == 401
+
+    # What the command added is in the audit trail, as its doing.
+    trail = client.get(
+        "/api/v1/audit-events", params={"limit": 200}, headers=tokens["demo-admin"]
+    ).json()["items"]
+    seeded = [e for e in trail if e["actor_name"] == "sclerosched seed-demo"]
+    kinds = Counter(e["resource_type"] for e in seeded)
+    assert kinds == {"practitioner": 2, "patient": 12, "evaluation": 6, "user": len(Role)}
+
+
+def _logins(output: str) -> dict[str, str]:
+    """The printed usernames and their new passwords."""
+    lines = output.split("Demo logins", 1)[1].splitlines()[1:]
+    pairs = [line.split() for line in lines if line.startswith("  demo-")]
+    return {pair[0]: pair[1] for pair in pairs if len(pair) == 2}
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "sqlite:////nonexistent-directory/sclerosched.db",
+        "postgresql+psycopg://postgres:hunter2@127.0.0.1:1/none",
+    ],
+)
+def test_an_unreachable_database_stops_start_up_with_a_clear_message(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], url: str
+) -> None:
+    monkeypatch.setenv("SCLEROSCHED_DATABASE_URL", url)
+    assert main(["migrate"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("sclerosched: cannot use the database")
+    assert "Traceback" not in err
+    assert "hunter2" not in err

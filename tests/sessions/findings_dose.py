@@ -1,0 +1,166 @@
+"""Treatment-safety findings: the dose limit takes the lowest weight the records allow, and
+every dose given counts."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+
+from fastapi.testclient import TestClient
+
+from app.config import Settings
+from app.main import create_app
+from app.roles import Role
+from tests.factories import (
+    assert_problem,
+)
+from tests.sessions.clinic import (
+    Clinic,
+    ok,
+    paris_day,
+)
+
+
+def a_receptionists_weight_never_raises_the_limit(clinic: Clinic) -> None:
+    patient = clinic.patient(weight_kg=50)  # the clinician's weight: 100 mg a day
+    desk = clinic.client_as(Role.RECEPTIONIST)
+    ok(desk.patch(f"/api/v1/patients/{patient}", json={"weight_kg": 400}))
+    visit = clinic.book(patient, paris_day(3, 10))
+    clinic.clock.on_the_day_of(visit)
+    ok(clinic.check_in(visit))
+    big = {"concentration_percent": 3, "volume_ml": 20}  # 600 mg
+    body = assert_problem(clinic.complete(visit, **big), 422, "dose-limit-exceeded")
+    assert (body["dose_mg"], body["limit_mg"]) == (600, 100)
+    # The clinician states today's weight in the record: that sets the limit.
+    body = assert_problem(clinic.complete(visit, weight_kg=55, **big), 422, "dose-limit-exceeded")
+    assert body["limit_mg"] == 110
+    done = ok(clinic.complete(visit, weight_kg=55, concentration_percent=2.5, volume_ml=4.4))
+    assert done["warnings"] == []
+    assert done["session"]["completion"]["weight_kg"] == 55
+    events = ok(
+        clinic.client.get(
+            "/api/v1/audit-events", params={"resource_id": patient, "resource_type": "patient"}
+        )
+    )["items"]
+    (update,) = [e for e in events if e["action"] == "update"]
+    assert (update["role"], update["changes"]) == (
+        "receptionist",
+        {"weight_kg": {"old": None, "new": 400.0}},
+    )
+
+
+def the_latest_clinical_weight_is_used_and_a_lower_one_on_record_wins(clinic: Clinic) -> None:
+    patient = clinic.patient(weight_kg=60)  # 120 mg a day
+    clinic.evaluate(patient, notes="Follow-up, not weighed")  # current, no weight
+    visit = clinic.book(patient, paris_day(3, 10))
+    clinic.clock.on_the_day_of(visit)
+    ok(clinic.check_in(visit))
+    big = {"concentration_percent": 3, "volume_ml": 4.1}  # 123 mg
+    assert (
+        assert_problem(clinic.complete(visit, **big), 422, "dose-limit-exceeded")["limit_mg"] == 120
+    )
+    # The front desk typed 45 kg on the record: the lower weight sets the limit (90 mg) ...
+    ok(
+        clinic.client_as(Role.RECEPTIONIST).patch(
+            f"/api/v1/patients/{patient}", json={"weight_kg": 45}
+        )
+    )
+    body = {"concentration_percent": 2.5, "volume_ml": 4}  # 100 mg
+    assert (
+        assert_problem(clinic.complete(visit, **body), 422, "dose-limit-exceeded")["limit_mg"] == 90
+    )
+    # ... until the clinician weighs the patient and says so.
+    done = ok(clinic.complete(visit, weight_kg=61, **body))
+    assert done["warnings"] == []
+
+
+def a_weight_recorded_since_the_stated_time_is_not_dated_away(clinic: Clinic) -> None:
+    patient = clinic.patient(weight_kg=50)  # 100 mg a day
+    visit = clinic.book(patient, paris_day(3, 10))
+    clinic.clock.on_the_day_of(visit)
+    ok(clinic.check_in(visit))
+    then = clinic.clock()
+    clinic.clock.travel_to(then + timedelta(minutes=5))
+    clinic.evaluate(patient, weight_kg=30, performed_at=clinic.clock())  # 60 mg: a correction
+    clinic.clock.travel_to(then + timedelta(minutes=30))
+    dose = {"concentration_percent": 2, "volume_ml": 4.5, "administered_at": then.isoformat()}
+    body = assert_problem(clinic.complete(visit, **dose), 422, "dose-limit-exceeded")  # 90 mg
+    assert body["limit_mg"] == 60
+    # A weight stated well above the one on record is kept, but flagged.
+    done = ok(clinic.complete(visit, weight_kg=45, concentration_percent=1, volume_ml=4))
+    assert [w["code"] for w in done["warnings"]] == ["stated-weight-above-record"]
+
+
+def the_patients_record_weight_bounds_the_dose_when_no_clinician_weighed(clinic: Clinic) -> None:
+    patient = clinic.patient()  # no weight on the evaluation
+    ok(clinic.client.patch(f"/api/v1/patients/{patient}", json={"weight_kg": 20}))  # 40 mg
+    visit = clinic.book(patient, paris_day(3, 10))
+    clinic.clock.on_the_day_of(visit)
+    ok(clinic.check_in(visit))
+    body = assert_problem(
+        clinic.complete(visit, concentration_percent=1, volume_ml=5), 422, "dose-limit-exceeded"
+    )
+    assert body["limit_mg"] == 40
+    done = ok(clinic.complete(visit, concentration_percent=1, volume_ml=4))
+    assert [w["code"] for w in done["warnings"]] == ["weight-not-clinical"]
+
+
+def without_a_clinical_weight_the_check_is_reported_not_done(clinic: Clinic) -> None:
+    patient = clinic.patient()  # no weight on the evaluation
+    integration = clinic.client_as(Role.INTEGRATION)
+    ok(integration.patch(f"/api/v1/patients/{patient}", json={"weight_kg": 90}))
+    ok(integration.patch(f"/api/v1/patients/{patient}", json={"weight_kg": None}))
+    visit = clinic.book(patient, paris_day(3, 10))
+    done = clinic.treat(visit)
+    assert [w["code"] for w in done["warnings"]] == ["weight-missing"]
+
+
+def a_treatment_marked_entered_in_error_still_counts(clinic: Clinic) -> None:
+    patient = clinic.patient(weight_kg=60)
+    first = clinic.book(patient, paris_day(3, 10))
+    clinic.treat(first, concentration_percent=2.5, volume_ml=4)  # 100 mg of 120
+    erased = clinic.client.post(
+        f"/api/v1/sessions/{first['id']}/entered-in-error", json={"reason": "Wrong form"}
+    )
+    assert ok(erased)["status"] == "entered-in-error"
+    # The interval rule still sees the injection: nothing within 14 days of it.
+    assert_problem(clinic.try_book(patient, paris_day(10, 10)), 422, "interval-too-short")
+    assert clinic.book(patient, paris_day(17, 10))["status"] == "booked"
+
+
+def same_day_doses_still_count_when_entered_in_error(clinic: Clinic) -> None:
+    """With no interval rule at all (a clinic's setting), two sessions on one day: the first,
+    marked entered in error, still counts towards the daily limit."""
+    settings: Settings = clinic.app.state.settings
+    same_day = create_app(settings.model_copy(update={"min_session_interval_days": 0}))
+    same_day.state.clock = clinic.clock
+    admin = TestClient(same_day, raise_server_exceptions=False, headers=clinic.client.headers)
+    try:
+        other = Clinic(same_day, admin, clinic.clock, clinic.client_as, clinic.engine)
+        patient = other.patient(weight_kg=60)
+        morning = other.book(patient, paris_day(3, 9))
+        afternoon = other.book(patient, paris_day(3, 15))
+        other.treat(morning, concentration_percent=2.5, volume_ml=4)  # 100 mg
+        ok(admin.post(f"/api/v1/sessions/{morning['id']}/entered-in-error", json={"reason": "x"}))
+        other.clock.on_the_day_of(afternoon)
+        ok(other.check_in(afternoon))
+        body = assert_problem(
+            other.complete(afternoon, concentration_percent=1, volume_ml=3),  # 30 mg more
+            422,
+            "dose-limit-exceeded",
+        )
+        assert body["limit_mg"] == 120
+        assert ok(other.complete(afternoon, concentration_percent=1, volume_ml=2))  # 120 mg
+    finally:
+        same_day.state.engine.dispose()
+
+
+FINDINGS: list[Callable[[Clinic], None]] = [
+    a_receptionists_weight_never_raises_the_limit,
+    the_latest_clinical_weight_is_used_and_a_lower_one_on_record_wins,
+    a_weight_recorded_since_the_stated_time_is_not_dated_away,
+    the_patients_record_weight_bounds_the_dose_when_no_clinician_weighed,
+    without_a_clinical_weight_the_check_is_reported_not_done,
+    a_treatment_marked_entered_in_error_still_counts,
+    same_day_doses_still_count_when_entered_in_error,
+]
