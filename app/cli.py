@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import getpass
 import logging
+import os
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -20,16 +21,34 @@ logger = logging.getLogger("sclerosched")
 
 
 def _serve(settings: Settings, args: argparse.Namespace) -> int:
+    import secrets
+
     import uvicorn
 
     from app.main import create_app
     from app.migrations import upgrade_to_head
 
+    if args.workers > 1 and make_url(settings.database_url).get_backend_name() != "postgresql":
+        print(
+            "sclerosched: --workers above 1 needs PostgreSQL (SQLite: one process)", file=sys.stderr
+        )
+        return 2
     upgrade_to_head(settings.database_url)
     shown_host = "127.0.0.1" if args.host in {"0.0.0.0", "::"} else args.host  # noqa: S104
-    print(f"sclerosched: serving on http://{shown_host}:{args.port} (docs: /docs)", flush=True)
+    workers = f", {args.workers} workers" if args.workers > 1 else ""
+    print(
+        f"sclerosched: serving on http://{shown_host}:{args.port}{workers} (docs: /docs)",
+        flush=True,
+    )
+    if args.workers > 1 and settings.secret_key is None:
+        # Every worker must sign and check tokens with one key: made here, lent to them all.
+        logger.warning("SCLEROSCHED_SECRET_KEY is not set: the workers share a random key")
+        os.environ["SCLEROSCHED_SECRET_KEY"] = secrets.token_urlsafe(48)
     uvicorn.run(
-        create_app(settings),
+        # Several workers each build the app in their own process, from the same environment.
+        "app.main:create_served_app" if args.workers > 1 else create_app(settings),
+        factory=args.workers > 1,
+        workers=args.workers,
         host=args.host,
         port=args.port,
         log_level=settings.log_level.lower(),
@@ -159,6 +178,13 @@ def _create_api_key(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _workers(text: str) -> int:
+    count = int(text)
+    if not 1 <= count <= 64:
+        raise argparse.ArgumentTypeError("between 1 and 64")
+    return count
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="sclerosched",
@@ -168,6 +194,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="apply pending migrations, then serve the API")
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    serve.add_argument(
+        "--workers",
+        type=_workers,
+        default=1,
+        help="API processes (default 1; more than 1 on PostgreSQL, one per core)",
+    )
     serve.set_defaults(handler=_serve)
     commands.add_parser("migrate", help="apply pending database migrations").set_defaults(
         handler=_migrate

@@ -16,7 +16,7 @@ from app.access.principals import AuthenticationRequired, Forbidden, InvalidToke
 from app.accounts.router import login_router
 from app.accounts.router import router as access_router
 from app.audit.router import router as audit_router
-from app.config import Settings, load_settings
+from app.config import Settings, configure_logging, load_settings
 from app.db import make_engine, make_sessionmaker
 from app.evaluations.router import router as evaluations_router
 from app.health.router import router as health_router
@@ -118,6 +118,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(router, responses={**access_errors, **server_errors})
     install_contract(app)
     return app
+
+
+def create_served_app() -> FastAPI:
+    """The app of one of several worker processes (`sclerosched serve --workers N`): each
+    reads the settings from the environment and sets up its own logging."""
+    settings = load_settings()
+    configure_logging(settings.log_level)
+    return create_app(settings)
 
 
 def _signing_key(settings: Settings) -> str:
