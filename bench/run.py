@@ -199,8 +199,10 @@ def seed(database_url: str, *, patients: int, sessions: int, practitioners: int)
                 for doctor in range(practitioners):
                     if made >= sessions:
                         break
-                    # At one time, the practitioners see different patients.
-                    patient = booked_patients[(made + doctor * 7919) % len(booked_patients)]
+                    # In turn, so every booked patient has a history (about a visit a month
+                    # at the default sizes) and, at one time, the practitioners see different
+                    # patients.
+                    patient = booked_patients[made % len(booked_patients)]
                     rows.append(
                         {
                             "id": uuid.uuid4(),
