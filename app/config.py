@@ -34,6 +34,12 @@ class Settings(BaseSettings):
         default="sqlite:///./sclerosched.db",
         description="SQLAlchemy URL: a SQLite file (the default) or postgresql+psycopg://...",
     )
+    database_pool_size: int = Field(
+        default=32,
+        ge=1,
+        le=500,
+        description="PostgreSQL connections each API process keeps (requests beyond wait)",
+    )
     clinic_time_zone: str = Field(
         default="UTC", description="IANA time zone of the clinic, e.g. Europe/Paris"
     )
@@ -192,3 +198,5 @@ def configure_logging(level: LogLevel) -> None:
     root.handlers[:] = [handler]
     root.setLevel(level)
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
+    # aiosqlite logs every statement with its parameters (patient data) at DEBUG.
+    logging.getLogger("aiosqlite").setLevel(logging.INFO)

@@ -1,20 +1,48 @@
-"""The engine and its sessions, set up for a multi-threaded web server (SQLite included)."""
+"""The engines and their sessions.
+
+The API runs each request on the event loop: the routes and services are plain functions over
+a `Session`, run in a greenlet by SQLAlchemy's asyncio bridge (`run_in_greenlet`), whose
+database calls await an async driver (psycopg's async API, aiosqlite). No request hands off to
+a worker thread, and the services read as ordinary synchronous code. The commands and the
+migrations use a plain synchronous engine on the same database.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Engine, create_engine, event, text
+import anyio.to_thread
+from sqlalchemy import URL, Connection, Engine, create_engine, event, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.util import await_, greenlet_spawn
+from sqlalchemy.util.concurrency import in_greenlet
 
 # Execution option: on SQLite, begin with BEGIN IMMEDIATE, i.e. take the database's one write
 # lock before the first read, so a check-then-write (no overlapping booking, a free identifier)
 # cannot interleave with another writer. PostgreSQL ignores it: its constraints decide there.
 WRITE_LOCK = "sclerosched_write_lock"
 
+# A pooled PostgreSQL connection is replaced after this long, so none outlives a server-side
+# idle timeout or a failover by much (instead of a `SELECT 1` before every checkout).
+POOL_RECYCLE_SECONDS = 1800
+
+T = TypeVar("T")
+
+
+def _url(database_url: str, *, asynchronous: bool) -> URL:
+    """The URL with the driver this service uses: psycopg (3) for PostgreSQL, whose one package
+    has both APIs; the standard library's sqlite3, or aiosqlite over it, for SQLite."""
+    url = make_url(database_url)
+    if url.get_backend_name() == "sqlite":
+        return url.set(drivername="sqlite+aiosqlite" if asynchronous else "sqlite")
+    return url.set(drivername="postgresql+psycopg")
+
 
 def make_engine(database_url: str, *, foreign_keys: bool = True, **kwargs: Any) -> Engine:
-    """Create the engine, with SQLite set up for a multi-threaded web server.
+    """A synchronous engine, for the commands, the migrations and tools.
 
     Statement parameters are patient data: they never appear in logs or error messages.
     `foreign_keys=False` is for SQLite migrations only: batch mode rebuilds a table by copying
@@ -22,20 +50,44 @@ def make_engine(database_url: str, *, foreign_keys: bool = True, **kwargs: Any) 
     (or cascade into the rows that point at it).
     """
     kwargs.setdefault("hide_parameters", True)
-    if database_url.startswith("sqlite"):
+    url = _url(database_url, asynchronous=False)
+    if url.get_backend_name() == "sqlite":
         engine = create_engine(
-            database_url, connect_args={"check_same_thread": False, "timeout": 30}, **kwargs
+            url, connect_args={"check_same_thread": False, "timeout": 30}, **kwargs
         )
-        pragma = f"PRAGMA foreign_keys = {'ON' if foreign_keys else 'OFF'}"
-        event.listen(engine, "connect", lambda dbapi, _: _sqlite_on_connect(dbapi, pragma))
-        event.listen(engine, "begin", _sqlite_begin)
+        _set_up_sqlite(engine, foreign_keys=foreign_keys)
         return engine
-    return create_engine(database_url, pool_pre_ping=True, **kwargs)
+    return create_engine(url, pool_recycle=POOL_RECYCLE_SECONDS, **kwargs)
+
+
+def make_async_engine(database_url: str, *, pool_size: int = 32, **kwargs: Any) -> AsyncEngine:
+    """The API's engine: an async driver, so a request waiting on the database leaves the
+    event loop to the others.
+
+    No ping before each checkout: a connection the server dropped fails its request's first
+    statement, and the request is tried again on a new one (`app.web.routes`). The pool holds
+    `pool_size` connections: fewer than the requests in flight, and commits queue for one.
+    """
+    kwargs.setdefault("hide_parameters", True)
+    url = _url(database_url, asynchronous=True)
+    if url.get_backend_name() == "sqlite":
+        engine = create_async_engine(url, connect_args={"timeout": 30}, **kwargs)
+        _set_up_sqlite(engine.sync_engine, foreign_keys=True)
+        return engine
+    return create_async_engine(
+        url, pool_size=pool_size, max_overflow=0, pool_recycle=POOL_RECYCLE_SECONDS, **kwargs
+    )
+
+
+def _set_up_sqlite(engine: Engine, *, foreign_keys: bool) -> None:
+    pragma = f"PRAGMA foreign_keys = {'ON' if foreign_keys else 'OFF'}"
+    event.listen(engine, "connect", lambda dbapi, _: _sqlite_on_connect(dbapi, pragma))
+    event.listen(engine, "begin", _sqlite_begin)
 
 
 def _sqlite_on_connect(dbapi_connection: Any, foreign_keys_pragma: str) -> None:
     # The driver's own transaction handling would begin lazily, after our reads: we emit BEGIN
-    # ourselves (the SQLAlchemy pysqlite recipe).
+    # ourselves (the SQLAlchemy pysqlite and aiosqlite recipe).
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute(foreign_keys_pragma)
@@ -62,7 +114,40 @@ def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(bind=engine, expire_on_commit=False, autoflush=False)
 
 
-def database_is_reachable(engine: Engine) -> bool:
+def request_sessionmakers(
+    engine: AsyncEngine,
+) -> tuple[sessionmaker[Session], sessionmaker[Session]]:
+    """Sessions for requests, used inside `run_in_greenlet`: one whose transactions take
+    SQLite's write lock from the start (almost every request writes, if only its audit
+    event), and one for requests that only read."""
+    writer = engine.sync_engine.execution_options(**{WRITE_LOCK: True})
+    return make_sessionmaker(writer), make_sessionmaker(engine.sync_engine)
+
+
+async def run_in_greenlet(fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+    """Run synchronous database code on the event loop: its I/O awaits the async driver."""
+    return await greenlet_spawn(fn, *args, **kwargs)
+
+
+def off_the_event_loop(fn: Callable[..., T], /, *args: Any) -> T:
+    """Run CPU-heavy work (a password hash) in a worker thread when called from a request's
+    greenlet, so the other requests go on meanwhile; directly anywhere else."""
+    if in_greenlet():
+        return await_(anyio.to_thread.run_sync(fn, *args))
+    return fn(*args)
+
+
+async def database_is_reachable(engine: AsyncEngine) -> bool:
+    try:
+        async with engine.connect() as connection:
+            await connection.execute(text("SELECT 1"))
+    except Exception:  # any driver error means "not ready"
+        return False
+    return True
+
+
+def database_is_reachable_now(engine: Engine) -> bool:
+    """`database_is_reachable`, for a synchronous engine."""
     try:
         with engine.connect() as connection:
             connection.execute(text("SELECT 1"))

@@ -17,7 +17,7 @@ from app.accounts.router import login_router
 from app.accounts.router import router as access_router
 from app.audit.router import router as audit_router
 from app.config import Settings, configure_logging, load_settings
-from app.db import make_engine, make_sessionmaker
+from app.db import make_async_engine, request_sessionmakers
 from app.evaluations.router import router as evaluations_router
 from app.health.router import router as health_router
 from app.logging import REQUEST_ID_HEADER
@@ -56,7 +56,7 @@ logger = logging.getLogger(__name__)
 @asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     yield
-    app.state.engine.dispose()
+    await app.state.engine.dispose()
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -76,12 +76,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         contact=CONTACT,
         generate_unique_id_function=operation_id,
     )
-    engine = make_engine(settings.database_url)
+    engine = make_async_engine(settings.database_url, pool_size=settings.database_pool_size)
     app.state.settings = settings
     app.state.policy = ClinicPolicy.from_settings(settings)
     app.state.clock = system_clock  # the clinic's now; the tests move it
     app.state.engine = engine
-    app.state.sessionmaker = make_sessionmaker(engine)
+    app.state.sessionmakers = request_sessionmakers(engine)
 
     app.state.signing_key = _signing_key(settings)
 

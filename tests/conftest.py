@@ -17,10 +17,11 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, text
+from sqlalchemy.orm import Session, sessionmaker
 
 from app.access import credentials
 from app.config import Settings
-from app.db import database_is_reachable, make_engine
+from app.db import database_is_reachable_now, make_engine, make_sessionmaker
 from app.main import create_app
 from app.migrations import upgrade_to_head
 from app.models import Base, User
@@ -31,10 +32,12 @@ from tests.factories import (
     TEST_PASSWORD,
     TEST_SECRET_KEY,
     WEEKDAYS_9_TO_17,
+    ApiClient,
     ClientFactory,
     Clock,
     UserFactory,
     bearer,
+    dispose,
     new_practitioner,
     reset_postgres_schema,
 )
@@ -44,7 +47,7 @@ from tests.factories import (
 def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
     if POSTGRES_URL:
         engine = make_engine(POSTGRES_URL)
-        if not database_is_reachable(engine):
+        if not database_is_reachable_now(engine):
             pytest.exit(f"PostgreSQL test database unreachable: {engine.url!r}", returncode=3)
         reset_postgres_schema(engine)
         engine.dispose()
@@ -65,14 +68,24 @@ def settings(database_url: str) -> Settings:
 
 
 @pytest.fixture(scope="session")
-def app(settings: Settings) -> FastAPI:
-    return create_app(settings)
+def app(settings: Settings) -> Iterator[FastAPI]:
+    app = create_app(settings)
+    yield app
+    dispose(app)
 
 
 @pytest.fixture(scope="session")
-def engine(app: FastAPI) -> Engine:
-    engine: Engine = app.state.engine
-    return engine
+def engine(app: FastAPI, database_url: str) -> Iterator[Engine]:
+    """A synchronous engine on the app's database, for the tests' own reads and writes."""
+    engine = make_engine(database_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def db_sessions(engine: Engine) -> sessionmaker[Session]:
+    """Sessions of the tests' own, on the app's database (the app's engine is async)."""
+    return make_sessionmaker(engine)
 
 
 @pytest.fixture
@@ -147,7 +160,7 @@ def client_as(app: FastAPI, make_user: UserFactory) -> ClientFactory:
 
     def make(role: Role) -> TestClient:
         # raise_server_exceptions=False: a 500 is checked as the client sees it.
-        return TestClient(app, raise_server_exceptions=False, headers=bearer(app, make_user(role)))
+        return ApiClient(app, raise_server_exceptions=False, headers=bearer(app, make_user(role)))
 
     return make
 
@@ -161,7 +174,7 @@ def client(client_as: ClientFactory) -> TestClient:
 @pytest.fixture
 def anonymous(app: FastAPI, engine: Engine) -> TestClient:
     """A client with no credential."""
-    return TestClient(app, raise_server_exceptions=False)
+    return ApiClient(app, raise_server_exceptions=False)
 
 
 @pytest.fixture

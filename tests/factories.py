@@ -11,8 +11,10 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from anyio.from_thread import BlockingPortal
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from schemathesis.python import asgi as schemathesis_asgi
 from sqlalchemy import Engine, text
 
 from app.access import credentials
@@ -20,6 +22,37 @@ from app.roles import Role
 from app.vocabulary import RiskFactor
 
 POSTGRES_URL = os.environ.get("SCLEROSCHED_TEST_DATABASE_URL")
+
+
+def event_loop() -> BlockingPortal:
+    """The tests' one event loop, in a thread of its own, as a server process has one: the
+    app's async engine and its pooled connections belong to the loop they were made in.
+
+    It is the loop schemathesis calls the app on (it keeps one for every ASGI app it fuzzes),
+    so that the fuzzing, and the requests its checks send, share the app's connections too.
+    Schemathesis closes it when the process exits."""
+    return schemathesis_asgi._get_portal()
+
+
+def dispose(app: FastAPI) -> None:
+    """Close the app's pooled connections (an app built for one test)."""
+    event_loop().call(app.state.engine.dispose)
+
+
+class ApiClient(TestClient):
+    """A test client whose requests all run on the tests' one event loop (`TestClient` would
+    start a loop per request, or per `with` block). Safe from several threads at once; `with`
+    starts no lifespan: the app stays up for the next test."""
+
+    def __init__(self, app: FastAPI, **kwargs: Any) -> None:
+        super().__init__(app, **kwargs)
+        self.portal = event_loop()
+
+    def __enter__(self) -> ApiClient:
+        return self
+
+    def __exit__(self, *args: object) -> None:
+        return None
 
 
 def reset_postgres_schema(engine: Engine) -> None:

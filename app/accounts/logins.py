@@ -11,6 +11,7 @@ from sqlalchemy import delete, select, text
 from sqlalchemy.orm import Session
 
 from app.access import credentials
+from app.db import off_the_event_loop
 from app.errors import DomainError
 from app.models import LoginFailure, User
 from app.policy import LoginPolicy
@@ -45,19 +46,21 @@ def check_password(
     *, db: Session, username: str, password: str, now: datetime, policy: LoginPolicy
 ) -> LoginAttempt:
     """Check a username and password: the slow part of logging in (Argon2), done outside
-    any lock. An unknown username takes as long as a known one; a username already paused
-    is not checked at all (so a flood of guesses costs no hashing)."""
+    any lock and off the event loop. An unknown username takes as long as a known one; a
+    username already paused is not checked at all (so a flood of guesses costs no hashing)."""
     name = username.strip().casefold()[:64]
     if _paused_for(db, name, now, policy) is not None:
         return LoginAttempt(name, None)
     user = db.scalar(select(User).where(User.username == name))
     if user is None:
-        credentials.spend_verification_time(password)
+        off_the_event_loop(credentials.spend_verification_time, password)
         return LoginAttempt(name, None)
-    if not (credentials.verify_password(user.password_hash, password) and user.active):
+    right = off_the_event_loop(credentials.verify_password, user.password_hash, password)
+    if not (right and user.active):
         return LoginAttempt(name, None)
     rehash = credentials.needs_rehash(user.password_hash)
-    return LoginAttempt(name, user.id, credentials.hash_password(password) if rehash else None)
+    new_hash = off_the_event_loop(credentials.hash_password, password) if rehash else None
+    return LoginAttempt(name, user.id, new_hash)
 
 
 def settle_login(

@@ -26,15 +26,16 @@ from app.auditing import Access, Actor, AuditTrail, Resource
 from app.errors import DomainError, InvalidCursor, NotFound, VersionMismatch
 from app.logging import current_request_id
 from app.roles import GRANTS, Permission
-from app.web.access import TOKEN_URL, AuditDep, CallerFirstRoute, CurrentPrincipal, requires
+from app.web.access import TOKEN_URL, AuditDep, CurrentPrincipal, requires
 from app.web.db import Db, transaction
 from app.web.params import Cursor, ExpectedVersion, Limit, sends, set_etag
 from app.web.policy import Policy
 from app.web.problems import problem_responses
+from app.web.routes import ApiRoute
 
 # The one route open to all: logging in.
-login_router = APIRouter(prefix="/api/v1", tags=["access"])
-router = APIRouter(prefix="/api/v1", tags=["access"], route_class=CallerFirstRoute)
+login_router = APIRouter(prefix="/api/v1", tags=["access"], route_class=ApiRoute)
+router = APIRouter(prefix="/api/v1", tags=["access"], route_class=ApiRoute)
 
 
 @login_router.post(

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from app.access import credentials
 from app.accounts.schemas import UserCreate, UserUpdate
+from app.db import off_the_event_loop
 from app.errors import Conflict, NotFound, VersionMismatch
 from app.models import User, utcnow
 from app.pagination import Keyset, cursor_uuid, paginate
@@ -38,7 +39,7 @@ _BY_USERNAME = Keyset(columns=(User.username, User.id), parsers=(str, cursor_uui
 def create_user(*, db: Session, data: UserCreate) -> User:
     user = User(
         username=data.username.casefold(),
-        password_hash=credentials.hash_password(data.password),
+        password_hash=off_the_event_loop(credentials.hash_password, data.password),
         role=data.role,
         active=True,
         password_changed_at=utcnow(),
@@ -90,7 +91,7 @@ def update_user(
             user.sessions_valid_from = now
         user.active = changes.active
     if changes.password is not None:
-        user.password_hash = credentials.hash_password(changes.password)
+        user.password_hash = off_the_event_loop(credentials.hash_password, changes.password)
         user.password_changed_at = user.sessions_valid_from = now
     db.flush()
     return user

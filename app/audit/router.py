@@ -14,12 +14,13 @@ from app.errors import InvalidCursor, InvalidQuery
 from app.models import AuditOutcome
 from app.roles import Permission
 from app.schemas import Instant
-from app.web.access import AuditDep, CallerFirstRoute, requires
+from app.web.access import AuditDep, requires
 from app.web.db import Db
 from app.web.params import Cursor, Limit
 from app.web.problems import problem_responses
+from app.web.routes import ApiRoute
 
-router = APIRouter(prefix="/api/v1/audit-events", tags=["audit"], route_class=CallerFirstRoute)
+router = APIRouter(prefix="/api/v1/audit-events", tags=["audit"], route_class=ApiRoute)
 
 
 @router.get(

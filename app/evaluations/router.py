@@ -27,14 +27,15 @@ from app.patients.service import PatientArchived
 from app.practitioners.service import InactivePractitioner, UnknownPractitioner
 from app.roles import Permission
 from app.schemas import with_affected_sessions
-from app.web.access import AuditDep, CallerFirstRoute, ClinicalDetail, requires
+from app.web.access import AuditDep, ClinicalDetail, requires
 from app.web.clock import Now
 from app.web.db import Db
 from app.web.params import Cursor, Limit, sends
 from app.web.policy import Policy
 from app.web.problems import problem_responses
+from app.web.routes import ApiRoute
 
-router = APIRouter(prefix="/api/v1", tags=["evaluations"], route_class=CallerFirstRoute)
+router = APIRouter(prefix="/api/v1", tags=["evaluations"], route_class=ApiRoute)
 
 
 def _read(evaluation: Evaluation) -> EvaluationRead:

@@ -23,7 +23,7 @@ class Health(BaseModel):
     responses=problem_responses(validation=False),
     response_description="The process is up",
 )
-def check_liveness() -> Health:
+async def check_liveness() -> Health:
     """The process is up and answering. Does not touch the database."""
     return Health(status="ok")
 
@@ -34,8 +34,8 @@ def check_liveness() -> Health:
     responses=problem_responses(DatabaseUnavailable, validation=False),
     response_description="The process is up and the database answers",
 )
-def check_readiness(request: Request) -> Health:
+async def check_readiness(request: Request) -> Health:
     """The service can serve requests: its database answers. 503 when it does not."""
-    if not database_is_reachable(request.app.state.engine):
+    if not await database_is_reachable(request.app.state.engine):
         raise DatabaseUnavailable("The database cannot be reached.")
     return Health(status="ok")

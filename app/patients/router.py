@@ -19,13 +19,14 @@ from app.patients.schemas import (
 )
 from app.roles import Permission
 from app.schemas import with_affected_sessions
-from app.web.access import AuditDep, CallerFirstRoute, requires
+from app.web.access import AuditDep, requires
 from app.web.clock import Now
 from app.web.db import Db
 from app.web.params import Cursor, ExpectedVersion, Limit, sends, set_etag
 from app.web.problems import problem_responses
+from app.web.routes import ApiRoute
 
-router = APIRouter(prefix="/api/v1/patients", tags=["patients"], route_class=CallerFirstRoute)
+router = APIRouter(prefix="/api/v1/patients", tags=["patients"], route_class=ApiRoute)
 
 
 @router.post(

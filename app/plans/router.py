@@ -14,13 +14,14 @@ from app.plans import service
 from app.plans.schemas import PlanCreate, PlanRead, PlanUpdate, PlanUpdated, TreatmentPlanPage
 from app.roles import Permission
 from app.schemas import with_affected_sessions
-from app.web.access import AuditDep, CallerFirstRoute, ClinicalDetail, requires
+from app.web.access import AuditDep, ClinicalDetail, requires
 from app.web.clock import Now
 from app.web.db import Db
 from app.web.params import Cursor, ExpectedVersion, Limit, sends, set_etag
 from app.web.problems import problem_responses
+from app.web.routes import ApiRoute
 
-router = APIRouter(prefix="/api/v1", tags=["treatment-plans"], route_class=CallerFirstRoute)
+router = APIRouter(prefix="/api/v1", tags=["treatment-plans"], route_class=ApiRoute)
 
 
 def _view(plan: TreatmentPlan, *, clinical: bool) -> PlanRead:

@@ -23,16 +23,15 @@ from app.practitioners.schemas import (
 )
 from app.roles import Permission
 from app.schemas import Instant, with_affected_sessions
-from app.web.access import AuditDep, CallerFirstRoute, requires
+from app.web.access import AuditDep, requires
 from app.web.clock import Now
 from app.web.db import Db, ReadDb
 from app.web.params import Cursor, ExpectedVersion, Limit, sends, set_etag
 from app.web.policy import Policy
 from app.web.problems import problem_responses
+from app.web.routes import ApiRoute
 
-router = APIRouter(
-    prefix="/api/v1/practitioners", tags=["practitioners"], route_class=CallerFirstRoute
-)
+router = APIRouter(prefix="/api/v1/practitioners", tags=["practitioners"], route_class=ApiRoute)
 
 
 @router.post(

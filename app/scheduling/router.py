@@ -25,13 +25,14 @@ from app.scheduling.schemas import (
     proposals_read,
 )
 from app.schemas import Instant
-from app.web.access import AuditDep, CallerFirstRoute, requires
+from app.web.access import AuditDep, requires
 from app.web.clock import Now
 from app.web.db import Db, ReadDb
 from app.web.policy import Policy
 from app.web.problems import problem_responses
+from app.web.routes import ApiRoute
 
-router = APIRouter(prefix="/api/v1", tags=["scheduling"], route_class=CallerFirstRoute)
+router = APIRouter(prefix="/api/v1", tags=["scheduling"], route_class=ApiRoute)
 
 MAX_RANGE = timedelta(days=31)
 

@@ -30,14 +30,15 @@ from app.sessions.schemas import (
     SessionRead,
 )
 from app.vocabulary import Flag, SessionStatus
-from app.web.access import AuditDep, CallerFirstRoute, ClinicalDetail, holds, requires
+from app.web.access import AuditDep, ClinicalDetail, holds, requires
 from app.web.clock import Now
 from app.web.db import Db
 from app.web.params import Cursor, Limit, sends, set_etag
 from app.web.policy import Policy
 from app.web.problems import problem_responses
+from app.web.routes import ApiRoute
 
-router = APIRouter(prefix="/api/v1/sessions", tags=["sessions"], route_class=CallerFirstRoute)
+router = APIRouter(prefix="/api/v1/sessions", tags=["sessions"], route_class=ApiRoute)
 
 # Whether the caller may read evaluations' outcomes: a refused booking or treatment names the
 # flags, and a session the reasons it needs review, only then.

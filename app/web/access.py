@@ -4,23 +4,20 @@ decided. Every protected route declares `dependencies=[requires(Permission.X)]`.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import Depends, Request, Response
-from fastapi.concurrency import run_in_threadpool
-from fastapi.exceptions import RequestValidationError
-from fastapi.routing import APIRoute
+from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer, OAuth2PasswordBearer
-from starlette.exceptions import HTTPException
+from sqlalchemy.orm import Session
 
 from app.access import principals
 from app.access.principals import AuthenticationRequired, Forbidden, InvalidToken, Principal
 from app.auditing import Access, Actor, AuditTrail, Resource, patient_of
+from app.db import run_in_greenlet
 from app.logging import current_request_id
 from app.roles import Permission, allows
-from app.web.db import Db, transaction
+from app.web.db import Db
 
 TOKEN_URL = "/api/v1/auth/token"  # noqa: S105 - a path, not a secret
 
@@ -39,7 +36,7 @@ api_key_scheme = HTTPBearer(
 )
 
 
-def authenticate(
+async def authenticate(
     request: Request,
     token: Annotated[str | None, Depends(login_scheme)],
     _key: Annotated[HTTPAuthorizationCredentials | None, Depends(api_key_scheme)],
@@ -48,17 +45,25 @@ def authenticate(
     A genuine credential that no longer works (a revoked key, a switched-off account) leaves
     a `denied` event in the audit trail."""
     if not token:
-        raise AuthenticationRequired(
-            "Send `Authorization: Bearer <token or API key>`; "
-            f"staff get a token from POST {TOKEN_URL}."
-        )
-    with transaction(request, write=False) as db:
-        found = principals.identify(
-            db=db,
-            credential=token,
-            signing_key=request.app.state.signing_key,
-            now=datetime.now(UTC),
-        )
+        raise _no_credential()
+    return await run_in_greenlet(_identify, request, token)
+
+
+def _no_credential() -> AuthenticationRequired:
+    return AuthenticationRequired(
+        f"Send `Authorization: Bearer <token or API key>`; staff get a token from POST {TOKEN_URL}."
+    )
+
+
+def _identify(request: Request, token: str) -> Principal:
+    """Who the credential names, read in the request's own transaction: a revoked key or a
+    switched-off account is refused on its next request, by every API process."""
+    found = principals.identify(
+        db=request.state.db,
+        credential=token,
+        signing_key=request.app.state.signing_key,
+        now=datetime.now(UTC),
+    )
     if isinstance(found, principals.Refused):
         permission = required_permission(request.scope.get("route"))
         _record_denial(request, found.holder, permission, f"401: {found.reason}")
@@ -77,15 +82,19 @@ class PermissionCheck:
     def __init__(self, permission: Permission) -> None:
         self.permission = permission
 
-    def __call__(self, request: Request, principal: CurrentPrincipal) -> Principal:
+    async def __call__(self, request: Request, principal: CurrentPrincipal) -> Principal:
         if allows(principal.role, self.permission):
             return principal
-        detail = f"role {principal.role} lacks {self.permission}"
-        _record_denial(request, principal, self.permission, detail)
-        raise Forbidden(
-            f"The {principal.role} role may not do this: it needs `{self.permission}`.",
-            required_permission=self.permission.value,
-        )
+        raise await run_in_greenlet(_forbid, request, principal, self.permission)
+
+
+def _forbid(request: Request, principal: Principal, permission: Permission) -> Forbidden:
+    """The 403 for a role without `permission`, once the attempt is in the audit trail."""
+    _record_denial(request, principal, permission, f"role {principal.role} lacks {permission}")
+    return Forbidden(
+        f"The {principal.role} role may not do this: it needs `{permission}`.",
+        required_permission=permission.value,
+    )
 
 
 def requires(permission: Permission) -> Any:
@@ -98,7 +107,7 @@ def holds(permission: Permission) -> Any:
     """A dependency answering whether the caller's role holds `permission` (for what a
     response shows, e.g. an evaluation's clinical detail)."""
 
-    def check(principal: CurrentPrincipal) -> bool:
+    async def check(principal: CurrentPrincipal) -> bool:
         return allows(principal.role, permission)
 
     return Depends(check)
@@ -119,7 +128,7 @@ def actor_of(principal: Principal) -> Actor:
     )
 
 
-def get_audit(request: Request, db: Db) -> AuditTrail:
+async def get_audit(request: Request, db: Db) -> AuditTrail:
     """The audit trail, writing in the request's transaction as the caller checked by
     `requires`."""
     principal: Principal | None = getattr(request.state, "principal", None)
@@ -170,12 +179,14 @@ def _record_denial(
             except ValueError:
                 resource_id = None
             break
-    # Its own transaction: the request fails, the trace of the attempt stays.
-    with transaction(request, write=True) as db:
-        patient_id = patient_of(db=db, resource_type=resource, resource_id=resource_id)
-        AuditTrail(db, actor_of(principal)).record_denied(
-            verb or "access", resource, Access(resource_id, patient_id), detail
-        )
+    # The caller is checked before the request does anything else: its transaction holds
+    # this trace alone, committed now so that it outlives the request's failure.
+    db: Session = request.state.db
+    patient_id = patient_of(db=db, resource_type=resource, resource_id=resource_id)
+    AuditTrail(db, actor_of(principal)).record_denied(
+        verb or "access", resource, Access(resource_id, patient_id), detail
+    )
+    db.commit()
 
 
 def required_permission(route: object) -> Permission | None:
@@ -187,36 +198,11 @@ def required_permission(route: object) -> Permission | None:
     return None
 
 
-class CallerFirstRoute(APIRoute):
-    """A protected route that answers who may call it before it judges the body.
-
-    FastAPI decodes a JSON body before it runs the route's dependencies, so a body that is not
-    even JSON would get a 422 (or 400) before a caller without a credential got their 401, or
-    a caller without the permission their 403 (and its audit event). Here the caller is
-    checked first when that happens; every other request goes through untouched."""
-
-    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-        handle = super().get_route_handler()
-
-        async def handle_caller_first(request: Request) -> Response:
-            try:
-                return await handle(request)
-            except (RequestValidationError, HTTPException) as problem:
-                permission = required_permission(self)
-                if permission is not None and _undecodable(problem):
-                    token = await login_scheme(request)
-                    await run_in_threadpool(_check_caller, request, permission, token)
-                raise
-
-        return handle_caller_first
-
-
-def _undecodable(problem: Exception) -> bool:
-    if isinstance(problem, RequestValidationError):
-        return any(error.get("type") == "json_invalid" for error in problem.errors())
-    return isinstance(problem, HTTPException) and problem.status_code == 400
-
-
-def _check_caller(request: Request, permission: Permission, token: str | None) -> None:
-    """What the route's dependencies would have said of the caller: 401, 403, or nothing."""
-    PermissionCheck(permission)(request, authenticate(request, token, None))
+def check_caller(request: Request, permission: Permission, token: str | None) -> None:
+    """What a route's dependencies would say of the caller: 401, 403, or nothing. Runs in the
+    request's greenlet."""
+    if not token:
+        raise _no_credential()
+    principal = _identify(request, token)
+    if not allows(principal.role, permission):
+        raise _forbid(request, principal, permission)

@@ -22,7 +22,7 @@ def sends(*headers: str) -> dict[str, Any]:
     return {"x-sends-headers": list(headers)}
 
 
-def expected_version(
+async def expected_version(
     if_match: Annotated[
         str | None,
         Header(

@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from app.roles import GRANTS, Permission, Role
-from tests.factories import ClientFactory, Clock, assert_problem
+from tests.factories import ApiClient, ClientFactory, Clock, assert_problem
 from tests.routes import concrete, every_route, required_permissions
 
 # Open to anyone: health checks, the docs explorer and its assets, and logging in.
@@ -335,7 +335,7 @@ def test_cors_is_off_unless_origins_are_listed(app: FastAPI, settings: object) -
         "Access-Control-Request-Method": "GET",
         "Access-Control-Request-Headers": "authorization",
     }
-    closed = TestClient(app, raise_server_exceptions=False)
+    closed = ApiClient(app, raise_server_exceptions=False)
     answer = closed.options("/api/v1/patients", headers=preflight)
     assert "access-control-allow-origin" not in answer.headers
     assert settings is not None
@@ -343,7 +343,8 @@ def test_cors_is_off_unless_origins_are_listed(app: FastAPI, settings: object) -
     opened = create_app(
         settings.model_copy(update={"cors_origins": ["https://desk.clinic.example"]})
     )
-    with TestClient(opened, raise_server_exceptions=False) as browser:
+    with ApiClient(opened, raise_server_exceptions=False) as browser:
+        # Answered by the CORS middleware: no database, nothing to dispose of.
         answer = browser.options("/api/v1/patients", headers=preflight)
         assert answer.status_code == 200
         assert answer.headers["access-control-allow-origin"] == "https://desk.clinic.example"

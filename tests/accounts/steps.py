@@ -9,7 +9,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from tests.factories import TEST_PASSWORD, bearer
+from tests.factories import TEST_PASSWORD, ApiClient, bearer
 
 TOKEN = "/api/v1/auth/token"
 
@@ -29,7 +29,7 @@ def demote_each_other(app: FastAPI, first: uuid.UUID, second: uuid.UUID) -> list
     statuses: list[int] = []
 
     def demote(actor: uuid.UUID, target: uuid.UUID) -> None:
-        with TestClient(app, headers=bearer(app, actor)) as mine:
+        with ApiClient(app, headers=bearer(app, actor)) as mine:
             barrier.wait()
             response = mine.patch(f"/api/v1/users/{target}", json={"role": "clinician"})
             statuses.append(response.status_code)

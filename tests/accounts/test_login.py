@@ -14,7 +14,7 @@ from sqlalchemy import Engine, text
 from app.access import credentials
 from app.roles import Role
 from tests.accounts.steps import TOKEN, log_in, token_of
-from tests.factories import TEST_PASSWORD, UserFactory, assert_problem
+from tests.factories import TEST_PASSWORD, ApiClient, UserFactory, assert_problem
 
 
 def test_a_user_logs_in_and_the_token_opens_the_api(
@@ -131,7 +131,7 @@ def test_parallel_guesses_cannot_slip_past_the_limit(
     make_user(Role.ADMIN, "dr.besieged")
 
     def guess(_: int) -> int:
-        with TestClient(app, raise_server_exceptions=False) as browser:
+        with ApiClient(app, raise_server_exceptions=False) as browser:
             status: int = log_in(browser, "dr.besieged", "guess").status_code
             return status
 

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, text
+from sqlalchemy.orm import Session, sessionmaker
 
 from app.access import credentials
 from app.models import ApiKey
@@ -184,13 +185,15 @@ def test_an_admin_cannot_switch_off_or_demote_their_own_account(
     assert demoted.json()["role"] == "clinician"
 
 
-def test_the_last_active_admin_stays_one(app: FastAPI, make_user: UserFactory) -> None:
+def test_the_last_active_admin_stays_one(
+    db_sessions: sessionmaker[Session], make_user: UserFactory
+) -> None:
     from app.accounts.schemas import UserUpdate
     from app.accounts.users import LastAdmin, update_user
 
     only = make_user(Role.ADMIN, "only.admin")
     make_user(Role.ADMIN, "retired.admin", active=False)
-    with app.state.sessionmaker.begin() as db:
+    with db_sessions.begin() as db:
         for change in (UserUpdate(active=False), UserUpdate(role=Role.RECEPTIONIST)):
             try:
                 update_user(

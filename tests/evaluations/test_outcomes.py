@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy.orm import Session, sessionmaker
 
 from app.auditing import AuditTrail, command_line
 from app.demo import demo_id, seed_demo_clinic
@@ -196,9 +197,14 @@ def test_omitted_risk_factors_count_as_unknown(client: TestClient, people: tuple
     ],
 )
 def test_the_demo_clinics_cases_hold_through_http(
-    app: Any, client: TestClient, demo_patient: int, outcome: str, bookable: bool, codes: list[str]
+    db_sessions: sessionmaker[Session],
+    client: TestClient,
+    demo_patient: int,
+    outcome: str,
+    bookable: bool,
+    codes: list[str],
 ) -> None:
-    with app.state.sessionmaker.begin() as db:
+    with db_sessions.begin() as db:
         audit = AuditTrail(db, command_line("seed-demo"))
         seed_demo_clinic(db=db, audit=audit, time_zone="Europe/Paris")
     patient_id = demo_id("patient", demo_patient)

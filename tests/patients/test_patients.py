@@ -13,7 +13,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
-from tests.factories import assert_problem, count_rows, new_patient, table_snapshot
+from tests.factories import ApiClient, assert_problem, count_rows, new_patient, table_snapshot
 
 MRN = "urn:oid:1.2.36.146.595.217.0.1"
 
@@ -334,7 +334,7 @@ def test_concurrent_patches_to_one_identifier_give_one_owner(
     statuses: list[tuple[int, str | None]] = []
 
     def claim(patient_id: str) -> None:
-        with TestClient(app, headers=client.headers) as mine:
+        with ApiClient(app, headers=client.headers) as mine:
             barrier.wait()
             response = mine.patch(
                 f"/api/v1/patients/{patient_id}",

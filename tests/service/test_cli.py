@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import io
 from collections import Counter
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
@@ -17,7 +19,7 @@ from app.demo import DEMO_MRN_SYSTEM
 from app.main import create_app
 from app.models import Patient, PatientIdentifier, Practitioner
 from app.roles import Role
-from tests.factories import TEST_SECRET_KEY
+from tests.factories import TEST_SECRET_KEY, ApiClient, dispose
 
 
 def test_seed_demo_is_idempotent(
@@ -67,15 +69,25 @@ def _sqlite(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     return url
 
 
-def _app_on(url: str) -> TestClient:
-    return TestClient(
-        create_app(Settings(database_url=url, secret_key=TEST_SECRET_KEY)),  # type: ignore[arg-type]
-        raise_server_exceptions=False,
-    )
+@pytest.fixture
+def app_on() -> Iterator[Callable[[str], TestClient]]:
+    """A client of the app served on a database URL (its connections closed afterwards)."""
+    apps: list[FastAPI] = []
+
+    def serve(url: str) -> TestClient:
+        apps.append(create_app(Settings(database_url=url, secret_key=TEST_SECRET_KEY)))  # type: ignore[arg-type]
+        return ApiClient(apps[-1], raise_server_exceptions=False)
+
+    yield serve
+    for app in apps:
+        dispose(app)
 
 
 def test_create_user_reads_the_password_from_stdin_and_the_user_can_log_in(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    app_on: Callable[[str], TestClient],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     url = _sqlite(tmp_path, monkeypatch)
     monkeypatch.setattr("sys.stdin", io.StringIO("first admin password\n"))
@@ -90,7 +102,7 @@ def test_create_user_reads_the_password_from_stdin_and_the_user_can_log_in(
     with pytest.raises(SystemExit):
         main(["create-user", "other", "--role", "janitor"])
 
-    client = _app_on(url)
+    client = app_on(url)
     token = client.post(
         "/api/v1/auth/token", data={"username": "chief", "password": "first admin password"}
     )
@@ -114,7 +126,10 @@ def test_create_user_prompts_twice_for_the_password(
 
 
 def test_create_api_key_prints_a_working_key_once(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    app_on: Callable[[str], TestClient],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     url = _sqlite(tmp_path, monkeypatch)
     assert main(["create-api-key", "--name", "Hospital EHR", "--role", "integration"]) == 0
@@ -122,20 +137,23 @@ def test_create_api_key_prints_a_working_key_once(
     key = printed.out.splitlines()[-1]
     assert key.startswith("scl_")
     assert "shown this once" in printed.err
-    client = _app_on(url)
+    client = app_on(url)
     me = client.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {key}"}).json()
     assert (me["name"], me["role"]) == ("Hospital EHR", "integration")
     assert main(["create-api-key", "--name", " "]) == 1
 
 
 def test_seed_demo_prints_one_working_login_per_role(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    app_on: Callable[[str], TestClient],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     url = _sqlite(tmp_path, monkeypatch)
     assert main(["seed-demo"]) == 0
     first = _logins(capsys.readouterr().out)
     assert set(first) == {f"demo-{role.value}" for role in Role}
-    client = _app_on(url)
+    client = app_on(url)
     tokens = {}
     for username, password in first.items():
         response = client.post(

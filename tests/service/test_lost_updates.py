@@ -5,18 +5,20 @@ from __future__ import annotations
 import uuid
 
 import pytest
-from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
 from app.models import Patient
 from tests.factories import new_patient
 
 
-def test_second_writer_of_the_same_version_is_refused(app: FastAPI, client: TestClient) -> None:
+def test_second_writer_of_the_same_version_is_refused(
+    db_sessions: sessionmaker[Session], client: TestClient
+) -> None:
     patient_id = uuid.UUID(new_patient(client)["id"])
-    sessions = app.state.sessionmaker
+    sessions = db_sessions
     with sessions() as first, sessions() as second:
         mine = first.get(Patient, patient_id)
         theirs = second.get(Patient, patient_id)

@@ -15,7 +15,6 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.migration import MigrationContext
-from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import (
     JSON,
@@ -31,6 +30,7 @@ from sqlalchemy import (
     table,
 )
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
 
 from app.db import make_engine
 from app.migrations import alembic_config
@@ -365,7 +365,9 @@ def test_upgrading_and_downgrading_keep_every_row(scratch: tuple[Config, Engine]
     assert _row_counts(engine) == before
 
 
-def test_the_database_refuses_a_session_over_an_hour(app: FastAPI, client: TestClient) -> None:
+def test_the_database_refuses_a_session_over_an_hour(
+    db_sessions: sessionmaker[Session], client: TestClient
+) -> None:
     """Overlap searches bound a session's start by the longest session: the database holds
     every row to that bound, whatever writes it."""
     doctor = new_practitioner(client)
@@ -378,13 +380,13 @@ def test_the_database_refuses_a_session_over_an_hour(app: FastAPI, client: TestC
         "time_zone": "UTC",
         "status": SessionStatus.BOOKED,
     }
-    with app.state.sessionmaker.begin() as db:
+    with db_sessions.begin() as db:
         db.add(TreatmentSession(**row, end_at=start + LONGEST_SESSION))
     later = start + timedelta(days=1)
     too_long = TreatmentSession(
         **{**row, "start_at": later}, end_at=later + LONGEST_SESSION + timedelta(seconds=1)
     )
-    with app.state.sessionmaker() as db:
+    with db_sessions() as db:
         db.add(too_long)
         with pytest.raises(IntegrityError):
             db.commit()

@@ -6,13 +6,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import timedelta
 
-from fastapi.testclient import TestClient
-
 from app.config import Settings
 from app.main import create_app
 from app.roles import Role
 from tests.factories import (
+    ApiClient,
     assert_problem,
+    dispose,
 )
 from tests.sessions.clinic import (
     Clinic,
@@ -134,7 +134,7 @@ def same_day_doses_still_count_when_entered_in_error(clinic: Clinic) -> None:
     settings: Settings = clinic.app.state.settings
     same_day = create_app(settings.model_copy(update={"min_session_interval_days": 0}))
     same_day.state.clock = clinic.clock
-    admin = TestClient(same_day, raise_server_exceptions=False, headers=clinic.client.headers)
+    admin = ApiClient(same_day, raise_server_exceptions=False, headers=clinic.client.headers)
     try:
         other = Clinic(same_day, admin, clinic.clock, clinic.client_as, clinic.engine)
         patient = other.patient(weight_kg=60)
@@ -152,7 +152,7 @@ def same_day_doses_still_count_when_entered_in_error(clinic: Clinic) -> None:
         assert body["limit_mg"] == 120
         assert ok(other.complete(afternoon, concentration_percent=1, volume_ml=2))  # 120 mg
     finally:
-        same_day.state.engine.dispose()
+        dispose(same_day)
 
 
 FINDINGS: list[Callable[[Clinic], None]] = [

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from app.db import make_sessionmaker
 from app.models import SessionEvent, TreatmentSession
 from app.vocabulary import SessionStatus
 from tests.factories import (
@@ -87,7 +88,7 @@ def a_new_time_zone_does_not_move_a_booked_sessions_day(clinic: Clinic) -> None:
 def a_session_checked_in_early_before_this_rule_still_waits_for_its_day(clinic: Clinic) -> None:
     visit = clinic.book(clinic.patient(), paris_day(3, 10))
     # Checked in today, as the service once allowed.
-    with clinic.app.state.sessionmaker.begin() as db:
+    with make_sessionmaker(clinic.engine).begin() as db:
         stored = db.get(TreatmentSession, uuid.UUID(visit["id"]))
         stored.status = SessionStatus.ARRIVED
         db.add(

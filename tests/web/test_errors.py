@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 from app.config import Settings
 from app.main import create_app
 from app.patients import service as patient_service
-from tests.factories import assert_problem, new_patient
+from tests.factories import ApiClient, assert_problem, dispose, new_patient
 
 
 def test_unknown_route_and_wrong_method(client: TestClient) -> None:
@@ -92,14 +92,17 @@ def test_health_live_and_ready(client: TestClient) -> None:
 
 def test_ready_is_503_and_data_routes_fail_cleanly_when_the_database_is_down() -> None:
     down = create_app(Settings(database_url="postgresql+psycopg://postgres@127.0.0.1:1/none"))
-    client = TestClient(down, raise_server_exceptions=False)
-    assert client.get("/health/live").status_code == 200
-    assert_problem(client.get("/health/ready"), 503, "database-unavailable")
-    # Identifying the caller already needs the database.
-    response = client.get("/api/v1/patients", headers={"Authorization": "Bearer scl_unknown"})
-    assert_problem(response, 503, "database-unavailable")
-    assert response.headers["retry-after"] == "5"
-    assert "127.0.0.1" not in response.text
+    client = ApiClient(down, raise_server_exceptions=False)
+    try:
+        assert client.get("/health/live").status_code == 200
+        assert_problem(client.get("/health/ready"), 503, "database-unavailable")
+        # Identifying the caller already needs the database.
+        response = client.get("/api/v1/patients", headers={"Authorization": "Bearer scl_unknown"})
+        assert_problem(response, 503, "database-unavailable")
+        assert response.headers["retry-after"] == "5"
+        assert "127.0.0.1" not in response.text
+    finally:
+        dispose(down)
 
 
 @pytest.mark.parametrize(

@@ -12,6 +12,7 @@ import pytest
 import schemathesis
 from fastapi import FastAPI
 from hypothesis import HealthCheck, settings
+from sqlalchemy.orm import Session, sessionmaker
 
 from app.auditing import AuditTrail, command_line
 from app.demo import seed_demo_clinic
@@ -20,9 +21,9 @@ from tests.factories import UserFactory, bearer
 
 
 @pytest.fixture
-def api_schema(app: FastAPI, engine: object) -> schemathesis.BaseSchema:
+def api_schema(app: FastAPI, db_sessions: sessionmaker[Session]) -> schemathesis.BaseSchema:
     # Some real rows, so generated ids and filters sometimes hit something.
-    with app.state.sessionmaker.begin() as db:
+    with db_sessions.begin() as db:
         audit = AuditTrail(db, command_line("seed-demo"))
         seed_demo_clinic(db=db, audit=audit, time_zone="Europe/Paris")
     return schemathesis.openapi.from_asgi("/openapi.json", app)

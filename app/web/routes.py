@@ -1,0 +1,94 @@
+"""`ApiRoute`: how every API route runs a request.
+
+- On the event loop, with no worker thread: a plain (synchronous) endpoint runs in a greenlet
+  (`app.db.run_in_greenlet`), its database calls awaiting the async driver.
+- In one transaction: the route opens the request's session, the caller's credential is
+  checked in it, the endpoint works and audits in it, and it is committed once the endpoint
+  returns, before the response is sent (a failing commit is an error answer, never a lost
+  write after a 2xx).
+- Once more on a new connection when the server dropped the pooled one before anything was
+  written (no ping before each checkout).
+- The caller first: FastAPI decodes a JSON body before it runs the route's dependencies, so
+  a body that is not even JSON would get a 422 (or 400) before a caller without a credential
+  got their 401, or a caller without the permission their 403 (and its audit event). Here the
+  caller is checked first when that happens.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from fastapi import Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.routing import APIRoute
+from sqlalchemy.exc import DBAPIError
+from starlette.exceptions import HTTPException
+
+from app.db import run_in_greenlet
+from app.web.access import check_caller, login_scheme, required_permission
+from app.web.db import get_read_db, open_request_db
+
+
+class ApiRoute(APIRoute):
+    def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
+        if not inspect.iscoroutinefunction(endpoint):
+            endpoint = _in_greenlet(endpoint)
+        super().__init__(path, endpoint, **kwargs)
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handle = super().get_route_handler()
+        write = not _depends_on(self.dependant, get_read_db)
+
+        async def handle_in_one_transaction(request: Request) -> Response:
+            for attempt in (1, 2):
+                db = open_request_db(request, write=write)
+                try:
+                    response = await handle(request)
+                except DBAPIError as failure:
+                    if attempt == 1 and failure.connection_invalidated:
+                        continue  # nothing was committed: once more, on a new connection
+                    raise
+                except (RequestValidationError, HTTPException) as problem:
+                    permission = required_permission(self)
+                    if permission is not None and _undecodable(problem):
+                        token = await login_scheme(request)
+                        await run_in_greenlet(check_caller, request, permission, token)
+                    raise
+                else:
+                    await run_in_greenlet(db.commit)
+                    return response
+                finally:
+                    await run_in_greenlet(db.close)
+            raise AssertionError("unreachable")  # pragma: no cover
+
+        return handle_in_one_transaction
+
+
+def _in_greenlet(endpoint: Callable[..., Any]) -> Callable[..., Coroutine[Any, Any, Any]]:
+    """The endpoint as a coroutine that runs it in a greenlet. FastAPI reads the parameters
+    (and resolves their annotations) from the wrapped function."""
+
+    @functools.wraps(endpoint)
+    async def run(**kwargs: Any) -> Any:
+        return await run_in_greenlet(endpoint, **kwargs)
+
+    return run
+
+
+def _depends_on(dependant: Any, call: Callable[..., Any]) -> bool:
+    stack = [dependant]
+    while stack:
+        current = stack.pop()
+        if current.call is call:
+            return True
+        stack.extend(current.dependencies)
+    return False
+
+
+def _undecodable(problem: Exception) -> bool:
+    if isinstance(problem, RequestValidationError):
+        return any(error.get("type") == "json_invalid" for error in problem.errors())
+    return isinstance(problem, HTTPException) and problem.status_code == 400
