@@ -25,6 +25,7 @@ from app.models import (
     User,
     WeeklyAvailability,
 )
+from app.patients.service import keep_weight
 from app.roles import Role
 from app.vocabulary import RiskFactor
 
@@ -125,12 +126,12 @@ def seed_demo_clinic(
         )
         audit.record("create", Resource.PRACTITIONER, practitioner_id, patient_id=None)
         practitioners += 1
-    patients = 0
+    added: list[Patient] = []
     for index, (given, family, born, sex, weight, phone) in enumerate(_PATIENTS, start=1):
         patient_id = demo_id("patient", index)
         if db.get(Patient, patient_id) is not None:
             continue
-        db.add(
+        added.append(
             Patient(
                 id=patient_id,
                 given_name=given,
@@ -145,10 +146,12 @@ def seed_demo_clinic(
             )
         )
         audit.record("create", Resource.PATIENT, patient_id, patient_id=patient_id)
-        patients += 1
+    db.add_all(added)
     db.flush()
+    for patient in added:
+        keep_weight(db, patient, datetime.now(UTC))
     evaluations = _seed_evaluations(db=db, audit=audit, validity_months=validity_months)
-    return SeedResult(practitioners=practitioners, patients=patients, evaluations=evaluations)
+    return SeedResult(practitioners=practitioners, patients=len(added), evaluations=evaluations)
 
 
 def _seed_evaluations(*, db: Session, audit: AuditTrail, validity_months: int) -> int:

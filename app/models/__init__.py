@@ -4,7 +4,7 @@ from app.models.account import ApiKey, LoginFailure, User
 from app.models.audit import AuditEvent, AuditOutcome
 from app.models.base import Base, Entity, UTCDateTime, utcnow
 from app.models.evaluation import Clearance, Evaluation
-from app.models.patient import Patient, PatientIdentifier, Sex
+from app.models.patient import Patient, PatientIdentifier, PatientWeight, Sex
 from app.models.practitioner import Practitioner, TimeOff, WeeklyAvailability
 from app.models.treatment import (
     AWAITING_TREATMENT,
@@ -35,6 +35,7 @@ __all__ = [
     "LoginFailure",
     "Patient",
     "PatientIdentifier",
+    "PatientWeight",
     "Practitioner",
     "SessionEvent",
     "Sex",

@@ -50,6 +50,24 @@ class Patient(Entity, Base):
     )
 
 
+class PatientWeight(Base):
+    """Each weight the patient's record has held, and when it was entered. Anyone who may edit
+    the record may enter one; for the dose limit it can only ever lower a clinician's weight
+    (`app.sessions.completion`), so the lowest since a clinician weighed counts, whatever was
+    entered after it: raising or clearing the record's weight loosens nothing."""
+
+    __tablename__ = "patient_weights"
+    __table_args__ = (
+        Index("ix_patient_weights_patient_recorded", "patient_id", "recorded_at"),
+        CheckConstraint("weight_kg > 0", name="weight_positive"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    patient_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("patients.id", ondelete="CASCADE"))
+    weight_kg: Mapped[float]
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
 class PatientIdentifier(Base):
     """An identifier such as an EHR's medical record number; one (system, value), one patient."""
 

@@ -38,14 +38,16 @@ router = APIRouter(prefix="/api/v1/patients", tags=["patients"], route_class=Api
     response_description="The patient registered",
     openapi_extra=sends("ETag", "Location"),
 )
-def create_patient(body: PatientCreate, db: Db, audit: AuditDep, response: Response) -> PatientRead:
+def create_patient(
+    body: PatientCreate, db: Db, audit: AuditDep, response: Response, now: Now
+) -> PatientRead:
     """Register a patient with their demographics and the identifiers other systems use.
 
     An identifier (system, value) belongs to one patient only: reusing it is a 409
     `duplicate-identifier`. A birth date in the future, an unknown `sex` or a malformed
     email is a 422.
     """
-    patient = service.create_patient(db=db, data=body)
+    patient = service.create_patient(db=db, data=body, now=now)
     audit.record("create", Resource.PATIENT, patient.id, patient_id=patient.id)
     response.headers["Location"] = f"{router.prefix}/{patient.id}"
     set_etag(response, patient.version)
@@ -134,6 +136,7 @@ def update_patient(
     audit: AuditDep,
     response: Response,
     if_match: ExpectedVersion,
+    now: Now,
 ) -> PatientRead:
     """Change only the fields sent; `null` clears an optional field (phone, email, weight).
 
@@ -146,7 +149,7 @@ def update_patient(
     of it is kept, with the old value, in the audit trail.
     """
     updated = service.update_patient(
-        db=db, patient_id=patient_id, changes=body, expected_version=if_match
+        db=db, patient_id=patient_id, changes=body, now=now, expected_version=if_match
     )
     patient = updated.patient
     audit.record(

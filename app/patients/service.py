@@ -21,7 +21,14 @@ from app.errors import (
     NotFound,
     VersionMismatch,
 )
-from app.models import Evaluation, Patient, PatientIdentifier, TreatmentSession, utcnow
+from app.models import (
+    Evaluation,
+    Patient,
+    PatientIdentifier,
+    PatientWeight,
+    TreatmentSession,
+    utcnow,
+)
 from app.pagination import Keyset, cursor_uuid, paginate
 from app.patients.schemas import Identifier, PatientCreate, PatientUpdate
 
@@ -68,7 +75,7 @@ def get_patient(*, db: Session, patient_id: uuid.UUID) -> Patient:
     return patient
 
 
-def create_patient(*, db: Session, data: PatientCreate) -> Patient:
+def create_patient(*, db: Session, data: PatientCreate, now: datetime) -> Patient:
     _ensure_identifiers_free(db=db, identifiers=data.identifiers, owner_id=None)
     fields = data.model_dump(exclude={"identifiers"})
     patient = Patient(
@@ -79,7 +86,14 @@ def create_patient(*, db: Session, data: PatientCreate) -> Patient:
     )
     db.add(patient)
     _flush_identifiers(db)
+    keep_weight(db, patient, now)
     return patient
+
+
+def keep_weight(db: Session, patient: Patient, now: datetime) -> None:
+    """Add the record's weight, if it has one, to its history (see `PatientWeight`)."""
+    if patient.weight_kg is not None:
+        db.add(PatientWeight(patient_id=patient.id, weight_kg=patient.weight_kg, recorded_at=now))
 
 
 @dataclass(frozen=True)
@@ -94,6 +108,7 @@ def update_patient(
     db: Session,
     patient_id: uuid.UUID,
     changes: PatientUpdate,
+    now: datetime,
     expected_version: int | None = None,
 ) -> Updated:
     """Apply the fields that were sent. `expected_version` (from If-Match) guards lost updates.
@@ -122,6 +137,8 @@ def update_patient(
         patient.family_key = _name_key(patient.family_name)
     if changes.identifiers is not None:
         _replace_identifiers(db=db, patient=patient, identifiers=changes.identifiers)
+    if "weight_kg" in changed:
+        keep_weight(db, patient, now)
     if sent or changes.identifiers is not None:
         patient.updated_at = utcnow()  # also bumps `version` when only identifiers changed
     _flush_identifiers(db)

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, union_all
 from sqlalchemy.orm import Session
 
 from app.errors import InvalidField
@@ -19,6 +19,7 @@ from app.models import (
     CompletionRecord,
     Evaluation,
     Patient,
+    PatientWeight,
     TreatmentSession,
 )
 from app.patients.service import PatientArchived
@@ -215,10 +216,14 @@ def _dose_weight(
       the one current now (a correction recorded since is not dated away), else
     - the latest a clinician recorded before (said in a warning);
     - then the patient's own record (which the front desk edits) never raises it: when it says
-      less, or when no clinician recorded any weight, it sets the limit (said in a warning),
-      unless the clinician stated today's."""
-    recorded = [s.evaluation.weight_kg for s in standings if s.evaluation is not None]
-    clinical = [w for w in recorded if w is not None]
+      less, or said less at any time since the clinician weighed (or ever, when no clinician
+      recorded any weight), that weight sets the limit (said in a warning), unless the
+      clinician stated today's. Raising or clearing the record's weight loosens nothing."""
+    weighed = [
+        s.evaluation for s in standings if s.evaluation and s.evaluation.weight_kg is not None
+    ]
+    clinical = [e.weight_kg for e in weighed if e.weight_kg is not None]
+    since = min((e.performed_at for e in weighed), default=None)
     latest = _latest_clinical_weight(db, patient_id, now)
     if record.weight_kg is not None:
         usual = min(clinical) if clinical else (latest[0] if latest else None)
@@ -236,6 +241,7 @@ def _dose_weight(
     weight = min(clinical) if clinical else None
     if weight is None and latest is not None:
         weight, when = latest
+        since = when
         notes.append(
             Flag(
                 FlagCode.WEIGHT_FROM_EARLIER_RECORD,
@@ -244,7 +250,7 @@ def _dose_weight(
                 f"recorded by a clinician on {when:%Y-%m-%d}.",
             )
         )
-    on_record = db.scalar(select(Patient.weight_kg).where(Patient.id == patient_id))
+    on_record = _lowest_on_record(db, patient_id, since)
     if on_record is not None and (weight is None or on_record < weight):
         notes.append(
             Flag(
@@ -260,6 +266,17 @@ def _dose_weight(
         )
         weight = on_record
     return weight, tuple(notes)
+
+
+def _lowest_on_record(db: Session, patient_id: uuid.UUID, since: datetime | None) -> float | None:
+    """The lowest weight the patient's record says now or has said since `since` (ever, when
+    None)."""
+    entered = select(PatientWeight.weight_kg).where(PatientWeight.patient_id == patient_id)
+    if since is not None:
+        entered = entered.where(PatientWeight.recorded_at >= since)
+    now = select(Patient.weight_kg).where(Patient.id == patient_id)
+    lowest = db.scalar(select(func.min(union_all(entered, now).subquery().c.weight_kg)))
+    return float(lowest) if lowest is not None else None
 
 
 def _latest_clinical_weight(

@@ -330,8 +330,13 @@ def test_upgrading_and_downgrading_keep_every_row(scratch: tuple[Config, Engine]
     before = _row_counts(engine)
     assert before["patient_identifiers"] == before["clearances"] == 1
     command.upgrade(config, "head")
-    assert _row_counts(engine) == before
+    # 0012: the patient's weight starts its history.
+    assert _row_counts(engine) == {**before, "patient_weights": 1}
     with engine.connect() as connection:
+        assert (
+            connection.scalar(select(column("weight_kg")).select_from(table("patient_weights")))
+            == 64.5
+        )
         # A treatment recorded before 0009 was given when it was recorded; a session booked
         # before 0010 takes place in its practitioner's zone.
         given = connection.execute(
@@ -362,7 +367,7 @@ def test_upgrading_and_downgrading_keep_every_row(scratch: tuple[Config, Engine]
         "on_hold",
     )
     command.upgrade(config, "head")
-    assert _row_counts(engine) == before
+    assert _row_counts(engine) == {**before, "patient_weights": 1}
 
 
 def test_the_database_refuses_a_session_over_an_hour(

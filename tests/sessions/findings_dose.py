@@ -105,14 +105,53 @@ def the_patients_record_weight_bounds_the_dose_when_no_clinician_weighed(clinic:
     assert [w["code"] for w in done["warnings"]] == ["weight-not-clinical"]
 
 
-def without_a_clinical_weight_the_check_is_reported_not_done(clinic: Clinic) -> None:
-    patient = clinic.patient()  # no weight on the evaluation
-    integration = clinic.client_as(Role.INTEGRATION)
-    ok(integration.patch(f"/api/v1/patients/{patient}", json={"weight_kg": 90}))
-    ok(integration.patch(f"/api/v1/patients/{patient}", json={"weight_kg": None}))
+def without_any_weight_the_check_is_reported_not_done(clinic: Clinic) -> None:
+    patient = clinic.patient()  # no weight on the evaluation, none ever on the record
     visit = clinic.book(patient, paris_day(3, 10))
     done = clinic.treat(visit)
     assert [w["code"] for w in done["warnings"]] == ["weight-missing"]
+
+
+def clearing_or_raising_the_records_weight_loosens_nothing(clinic: Clinic) -> None:
+    """Found from outside: with no weight on the evaluation, an integration raised the record's
+    40 kg to 400 kg, or cleared it, and 600 mg was then accepted."""
+    desk = clinic.client_as(Role.RECEPTIONIST)
+    integration = clinic.client_as(Role.INTEGRATION)
+    big = {"concentration_percent": 3, "volume_ml": 20}  # 600 mg
+    for hour, change in ((10, {"weight_kg": 400}), (11, {"weight_kg": None})):
+        patient = clinic.patient()  # no weight on the evaluation
+        ok(desk.patch(f"/api/v1/patients/{patient}", json={"weight_kg": 40}))  # 80 mg a day
+        visit = clinic.book(patient, paris_day(3, hour))
+        clinic.clock.on_the_day_of(visit)
+        ok(clinic.check_in(visit))
+        assert_problem(clinic.complete(visit, **big), 422, "dose-limit-exceeded")
+        ok(integration.patch(f"/api/v1/patients/{patient}", json=change))
+        body = assert_problem(clinic.complete(visit, **big), 422, "dose-limit-exceeded")
+        assert body["limit_mg"] == 80, change
+        done = ok(clinic.complete(visit, concentration_percent=2, volume_ml=4))  # 80 mg
+        assert [w["code"] for w in done["warnings"]] == ["weight-not-clinical"]
+
+
+def a_lower_weight_on_record_stays_the_bound_once_cleared(clinic: Clinic) -> None:
+    """Found from outside: the evaluation said 60 kg, the record was corrected to 40 kg, and an
+    integration clearing the record brought the limit back to 120 mg."""
+    patient = clinic.patient(weight_kg=60)
+    ok(clinic.client.patch(f"/api/v1/patients/{patient}", json={"weight_kg": 40}))
+    ok(
+        clinic.client_as(Role.INTEGRATION).patch(
+            f"/api/v1/patients/{patient}", json={"weight_kg": None}
+        )
+    )
+    visit = clinic.book(patient, paris_day(3, 10))
+    clinic.clock.on_the_day_of(visit)
+    ok(clinic.check_in(visit))
+    body = assert_problem(
+        clinic.complete(visit, concentration_percent=1, volume_ml=10), 422, "dose-limit-exceeded"
+    )
+    assert body["limit_mg"] == 80
+    # A clinician weighing the patient again settles it.
+    clinic.evaluate(patient, weight_kg=60, notes="Weighed again")
+    assert ok(clinic.complete(visit, concentration_percent=1, volume_ml=10))["warnings"] == []
 
 
 def a_treatment_marked_entered_in_error_still_counts(clinic: Clinic) -> None:
@@ -160,7 +199,9 @@ FINDINGS: list[Callable[[Clinic], None]] = [
     the_latest_clinical_weight_is_used_and_a_lower_one_on_record_wins,
     a_weight_recorded_since_the_stated_time_is_not_dated_away,
     the_patients_record_weight_bounds_the_dose_when_no_clinician_weighed,
-    without_a_clinical_weight_the_check_is_reported_not_done,
+    without_any_weight_the_check_is_reported_not_done,
+    clearing_or_raising_the_records_weight_loosens_nothing,
+    a_lower_weight_on_record_stays_the_bound_once_cleared,
     a_treatment_marked_entered_in_error_still_counts,
     same_day_doses_still_count_when_entered_in_error,
 ]
