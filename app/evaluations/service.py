@@ -303,15 +303,21 @@ def _current_evaluation(db: Session, patient_id: uuid.UUID) -> Evaluation | None
 
 
 def current_eligibility(
-    *, db: Session, patient_id: uuid.UUID, now: datetime, known_at: datetime | None = None
+    *,
+    db: Session,
+    patient_id: uuid.UUID,
+    now: datetime,
+    known_at: datetime | None = None,
+    as_found: bool = False,
 ) -> Eligibility:
     """May micro-sclerotherapy be booked (or given) for the patient at `now`? Booking,
     completion and proposals ask only this. `known_at`: judge by what had been recorded by
-    then (a treatment recorded after it was given is judged by what its clinician could know).
+    then (a treatment recorded after it was given is judged by what its clinician could know);
+    `as_found`: by the evaluations performed by then, however late they were written up.
     An unknown patient is a `NotFound`."""
-    standing = standings(db=db, patient_ids=[patient_id], now=now, known_at=known_at).get(
-        patient_id
-    )
+    standing = standings(
+        db=db, patient_ids=[patient_id], now=now, known_at=known_at, as_found=as_found
+    ).get(patient_id)
     if standing is None:
         raise NotFound(f"No patient with id {patient_id}.")
     return standing
@@ -323,20 +329,17 @@ def standings(
     patient_ids: Sequence[uuid.UUID],
     now: datetime,
     known_at: datetime | None = None,
+    as_found: bool = False,
 ) -> dict[uuid.UUID, Eligibility]:
     """Each known patient's standing at `now` (unknown ids are left out), by what had been
-    recorded by `known_at` (default: everything): two queries however many patients."""
+    recorded by `known_at` (default: everything), or with `as_found` by the evaluations
+    performed by then: two queries however many patients. A clearance counts only if it was
+    recorded by `known_at`; an archived patient is archived whatever the time (neither booked
+    nor treated, nor a treatment recorded for them)."""
     if not patient_ids:
         return {}
-    archived = {
-        patient_id: is_archived
-        and (known_at is None or archived_at is None or archived_at <= known_at)
-        for patient_id, is_archived, archived_at in db.execute(
-            select(Patient.id, Patient.archived, Patient.archived_at).where(
-                Patient.id.in_(patient_ids)
-            )
-        )
-    }
+    found = db.execute(select(Patient.id, Patient.archived).where(Patient.id.in_(patient_ids)))
+    archived: dict[uuid.UUID, bool] = dict(found.all())
     newest = [column.desc() for column in _NEWEST_FIRST.columns]
     query = (
         select(Evaluation)
@@ -345,7 +348,8 @@ def standings(
         .order_by(Evaluation.patient_id, *newest)
     )
     if known_at is not None:
-        query = query.where(Evaluation.created_at <= known_at)
+        when = Evaluation.performed_at if as_found else Evaluation.created_at
+        query = query.where(when <= known_at)
     evaluations: dict[uuid.UUID, list[Evaluation]] = {}
     for evaluation in db.scalars(query).unique():
         evaluations.setdefault(evaluation.patient_id, []).append(evaluation)

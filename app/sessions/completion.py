@@ -84,20 +84,28 @@ def complete(
     day = treatment_day(session, rules.check_in_ahead)
     given_at = _administered_at(record, session, day, now)
     # Given now: by everything on record, a finding committed while this request waited for
-    # the patient's lock included. Given earlier (stated): by what was on record then.
+    # the patient's lock included. Given earlier (stated): by what was on record then, and by
+    # every evaluation performed by then, however late it was written up: a finding made before
+    # the injection is not dated away, and one made after it is a warning (`found_since`).
     stated = record.administered_at is not None
-    standing = current_eligibility(
-        db=db,
-        patient_id=session.patient_id,
-        now=given_at,
-        known_at=given_at if stated else None,
-    )
-    if standing.outcome.value == PatientArchived.code:
-        raise PatientArchived(f"Patient {session.patient_id} is archived: not to be treated.")
-    obstacles = standing.obstacles(given_at)
-    if obstacles or standing.evaluation is None:
-        raise EligibilityBlocked.because(standing, obstacles, "given")
-    _check_sites(record, standing.evaluation.spider_vein_sites)
+    known_at = given_at if stated else None
+    judged = [
+        current_eligibility(db=db, patient_id=session.patient_id, now=given_at, known_at=known_at)
+    ]
+    if stated:
+        judged.append(
+            current_eligibility(
+                db=db, patient_id=session.patient_id, now=given_at, known_at=given_at, as_found=True
+            )
+        )
+    for standing in judged:
+        if standing.outcome.value == PatientArchived.code:
+            raise PatientArchived(f"Patient {session.patient_id} is archived: not to be treated.")
+        obstacles = standing.obstacles(given_at)
+        if obstacles or standing.evaluation is None:
+            raise EligibilityBlocked.because(standing, obstacles, "given")
+        _check_sites(record, standing.evaluation.spider_vein_sites)
+    standing = judged[0]
     check_interval(
         db,
         session.patient_id,

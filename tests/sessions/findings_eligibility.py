@@ -12,6 +12,7 @@ from tests.factories import (
     assert_problem,
     count_rows,
     new_patient,
+    table_snapshot,
 )
 from tests.sessions.clinic import (
     Clinic,
@@ -95,7 +96,7 @@ def a_site_no_longer_evaluated_since_the_stated_time_is_warned_of(clinic: Clinic
     ok(clinic.check_in(visit))
     then = clinic.clock()
     clinic.clock.travel_to(then + timedelta(minutes=20))
-    clinic.evaluate(patient, spider_vein_sites=["right-calf"])
+    clinic.evaluate(patient, spider_vein_sites=["right-calf"], performed_at=clinic.clock())
     done = ok(clinic.complete(visit, administered_at=then.isoformat()))
     assert [w["code"] for w in done["warnings"]][-1] == "found-since-treatment"
     assert "site-not-evaluated" in done["warnings"][-1]["message"]
@@ -225,6 +226,45 @@ def an_archived_patient_is_not_treated(clinic: Clinic) -> None:
     assert_problem(refused, 409, "patient-archived")
 
 
+def a_treatment_stated_before_the_archive_is_still_refused(clinic: Clinic) -> None:
+    """Found from outside: checked in, archived a second later, then completed with a time
+    before the archive: 200."""
+    patient = clinic.patient()
+    visit = clinic.book(patient, paris_day(3, 10))
+    clinic.clock.on_the_day_of(visit)
+    ok(clinic.check_in(visit))
+    then = clinic.clock()
+    clinic.clock.travel_to(then + timedelta(seconds=1))
+    ok(clinic.client.delete(f"/api/v1/patients/{patient}"))
+    before = table_snapshot(clinic.engine, "completion_records", "treatment_sessions")
+    refused = clinic.complete(
+        visit, administered_at=(then + timedelta(milliseconds=500)).isoformat()
+    )
+    assert_problem(refused, 409, "patient-archived")
+    assert table_snapshot(clinic.engine, "completion_records", "treatment_sessions") == before
+
+
+def a_finding_made_before_the_stated_time_is_not_dated_away(clinic: Clinic) -> None:
+    """Found from outside: an acute thrombosis found at 13:56:01 and recorded at 13:56:03, then
+    a treatment stated as given at 13:56:02: 200, with only a warning. The same for a site the
+    evaluation no longer lists."""
+    cases = [
+        ({"risks": {"acute_thrombosis": True}}, 409, "eligibility-blocked"),
+        ({"spider_vein_sites": ["right-calf"]}, 422, "site-not-evaluated"),
+    ]
+    for hour, (finding, status, code) in enumerate(cases, start=10):
+        patient = clinic.patient()  # left calf and right thigh
+        visit = clinic.book(patient, paris_day(3, hour))
+        clinic.clock.on_the_day_of(visit)
+        ok(clinic.check_in(visit))
+        found = clinic.clock()
+        clinic.clock.travel_to(found + timedelta(seconds=2))
+        clinic.evaluate(patient, performed_at=found, **finding)
+        given = (found + timedelta(seconds=1)).isoformat()
+        assert_problem(clinic.complete(visit, administered_at=given), status, code)
+        assert clinic.read(visit)["status"] == "arrived"
+
+
 FINDINGS: list[Callable[[Clinic], None]] = [
     acute_thrombosis_found_after_booking,
     varicose_veins_found_after_booking,
@@ -237,4 +277,6 @@ FINDINGS: list[Callable[[Clinic], None]] = [
     a_backdated_allergy_is_not_ignored,
     a_patient_already_checked_in_is_among_the_affected,
     an_archived_patient_is_not_treated,
+    a_treatment_stated_before_the_archive_is_still_refused,
+    a_finding_made_before_the_stated_time_is_not_dated_away,
 ]
