@@ -19,6 +19,7 @@ from app.models import (
     TreatmentPlan,
     TreatmentSession,
     utcnow,
+    uuid7,
 )
 
 ActorKind = Literal["user", "api-key", "anonymous", "system"]
@@ -97,7 +98,7 @@ class AuditTrail:
         )
         if changes:
             row["changes"] = {name: {"old": c.old, "new": c.new} for name, c in changes.items()}
-        self._db.execute(insert(AuditEvent), [row])
+        self._db.execute(_INSERT, row)
 
     def record_each(self, action: str, resource_type: Resource, accesses: Iterable[Access]) -> None:
         """One event per record, e.g. for each patient a list disclosed."""
@@ -106,14 +107,18 @@ class AuditTrail:
             for a in accesses
         ]
         if rows:
-            self._db.execute(insert(AuditEvent), rows)
+            self._db.execute(_INSERT, rows)
 
     def record_denied(
         self, action: str, resource_type: Resource, access: Access, detail: str
     ) -> None:
         """An attempt that was refused (a role without the permission, a failed login)."""
         row = _row(self._actor, action, resource_type, access, AuditOutcome.DENIED, detail)
-        self._db.execute(insert(AuditEvent), [row])
+        self._db.execute(_INSERT, row)
+
+
+# A plain insert, built once: no ORM bookkeeping for the row nearly every request adds.
+_INSERT = insert(AuditEvent.metadata.tables[AuditEvent.__tablename__])
 
 
 def _row(
@@ -125,7 +130,7 @@ def _row(
     detail: str | None,
 ) -> dict[str, object]:
     return {
-        "id": uuid.uuid4(),
+        "id": uuid7(),
         "at": utcnow(),
         "actor_kind": actor.kind,
         "actor_id": actor.id,

@@ -28,7 +28,7 @@ from app.practitioners.router import router as practitioners_router
 from app.scheduling.router import router as scheduling_router
 from app.sessions.router import router as sessions_router
 from app.web.clock import system_clock
-from app.web.middleware import NoStoreMiddleware, RequestIdMiddleware, UnexpectedErrorMiddleware
+from app.web.middleware import ApiMiddleware
 from app.web.openapi import CONTACT, LICENSE, TAGS, install_contract, operation_id
 from app.web.params import one_value_per_query_parameter
 from app.web.problems import (
@@ -85,9 +85,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app.state.signing_key = _signing_key(settings)
 
-    # Outermost last: the request id is set before anything else runs.
-    app.add_middleware(UnexpectedErrorMiddleware)
-    app.add_middleware(NoStoreMiddleware)
+    # Outermost last. CORS answers browsers' preflights itself, and adds its headers to every
+    # answer, a problem for an unexpected failure included.
+    app.add_middleware(ApiMiddleware)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
@@ -96,7 +96,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             allow_headers=["Authorization", "Content-Type", "If-Match", REQUEST_ID_HEADER],
             expose_headers=["ETag", "Location", "Retry-After", REQUEST_ID_HEADER],
         )
-    app.add_middleware(RequestIdMiddleware)
     install_error_handlers(app)
     server_errors = problem_responses(InternalError, DatabaseUnavailable, validation=False)
     for public in (health_router, login_router):

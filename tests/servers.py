@@ -44,6 +44,8 @@ def running_server(
         **(os.environ if environ is None else environ),
         "SCLEROSCHED_DATABASE_URL": database_url,
         "SCLEROSCHED_LOG_LEVEL": "WARNING",
+        # Several servers share one PostgreSQL server's 100 connections in a test.
+        "SCLEROSCHED_DATABASE_POOL_SIZE": "10",
         **{f"SCLEROSCHED_{k.upper()}": v for k, v in settings.items()},
     }
     if log is None:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from app.access import credentials
@@ -59,6 +59,23 @@ class Refused:
     reason: str
 
 
+# Read on every request: built once (SQLAlchemy then reuses their compiled form), plain
+# columns rather than ORM objects.
+_KEY_BY_HASH = select(
+    ApiKey.__table__.c.id,
+    ApiKey.__table__.c.name,
+    ApiKey.__table__.c.role,
+    ApiKey.__table__.c.revoked_at,
+).where(ApiKey.__table__.c.key_hash == bindparam("key_hash"))
+_USER_BY_ID = select(
+    User.__table__.c.id,
+    User.__table__.c.username,
+    User.__table__.c.role,
+    User.__table__.c.active,
+    User.__table__.c.sessions_valid_from,
+).where(User.__table__.c.id == bindparam("user_id"))
+
+
 def identify(
     *, db: Session, credential: str, signing_key: str, now: datetime
 ) -> Principal | Refused | None:
@@ -66,9 +83,8 @@ def identify(
     the user still active, the token newer than their sessions' cut-off, the key not revoked.
     Role and status are read now, so a change takes effect at once."""
     if credentials.looks_like_api_key(credential):
-        key = db.scalar(
-            select(ApiKey).where(ApiKey.key_hash == credentials.api_key_hash(credential))
-        )
+        key_hash = credentials.api_key_hash(credential)
+        key = db.execute(_KEY_BY_HASH, {"key_hash": key_hash}).first()
         if key is None:
             return None
         holder = Principal(kind="api-key", id=key.id, name=key.name, role=key.role)
@@ -80,7 +96,7 @@ def identify(
     claims = credentials.read_token(credential, key=signing_key)
     if claims is None:
         return None
-    user = db.get(User, claims.user_id)
+    user = db.execute(_USER_BY_ID, {"user_id": claims.user_id}).first()
     if user is None:
         return None
     holder = Principal(kind="user", id=user.id, name=user.username, role=user.role)

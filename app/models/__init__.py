@@ -2,7 +2,7 @@
 
 from app.models.account import ApiKey, LoginFailure, User
 from app.models.audit import AuditEvent, AuditOutcome
-from app.models.base import Base, Entity, UTCDateTime, utcnow
+from app.models.base import Base, Entity, UTCDateTime, utcnow, uuid7
 from app.models.evaluation import Clearance, Evaluation
 from app.models.patient import Patient, PatientIdentifier, PatientWeight, Sex
 from app.models.practitioner import Practitioner, TimeOff, WeeklyAvailability
@@ -46,4 +46,5 @@ __all__ = [
     "User",
     "WeeklyAvailability",
     "utcnow",
+    "uuid7",
 ]

@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import JSON, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.models.base import Base, UTCDateTime, text_enum, utcnow
+from app.models.base import Base, UTCDateTime, text_enum, utcnow, uuid7
 
 
 class AuditOutcome(enum.StrEnum):
@@ -31,7 +31,7 @@ class AuditEvent(Base):
         Index("ix_audit_events_resource", "resource_type", "resource_id"),
     )
 
-    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid7)
     at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     actor_kind: Mapped[str] = mapped_column(String(16))  # user, api-key, anonymous
     actor_id: Mapped[uuid.UUID | None]

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import enum
+import os
+import time
 import uuid
 from datetime import UTC, datetime
 from typing import Any
@@ -22,6 +24,16 @@ NAMING_CONVENTION = {
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def uuid7() -> uuid.UUID:
+    """A time-ordered UUID (RFC 9562, version 7): 48 bits of Unix time in milliseconds, then
+    random bits. Rows keyed by it are appended at the end of their primary-key index (the audit
+    trail takes one on nearly every request) instead of landing at random places in it."""
+    value = (time.time_ns() // 1_000_000) << 80 | int.from_bytes(os.urandom(10))
+    value = value & ~(0xF << 76) | 0x7 << 76  # version 7
+    value = value & ~(0x3 << 62) | 0x2 << 62  # the RFC 9562 variant
+    return uuid.UUID(int=value)
 
 
 class UTCDateTime(TypeDecorator[datetime]):

@@ -113,9 +113,9 @@ def list_patients(
 )
 def read_patient(patient_id: uuid.UUID, db: Db, audit: AuditDep, response: Response) -> PatientRead:
     """One patient, archived or not. The `ETag` header carries the record's version."""
-    patient = service.get_patient(db=db, patient_id=patient_id)
-    audit.record("read", Resource.PATIENT, patient.id, patient_id=patient.id)
-    set_etag(response, patient.version)
+    patient = service.read_patient(db=db, patient_id=patient_id)
+    audit.record("read", Resource.PATIENT, patient_id, patient_id=patient_id)
+    set_etag(response, patient["version"])
     return PatientRead.model_validate(patient)
 
 

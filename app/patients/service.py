@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, and_, func, or_, select, tuple_
+from sqlalchemy import Select, and_, bindparam, func, or_, select, tuple_
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
@@ -73,6 +73,32 @@ def get_patient(*, db: Session, patient_id: uuid.UUID) -> Patient:
     if patient is None:
         raise NotFound(f"No patient with id {patient_id}.")
     return patient
+
+
+_PATIENTS = Patient.metadata.tables[Patient.__tablename__]
+_IDENTIFIERS = Patient.metadata.tables[PatientIdentifier.__tablename__]
+_PATIENT_WITH_IDENTIFIERS = (
+    select(_PATIENTS, _IDENTIFIERS.c.system, _IDENTIFIERS.c.value)
+    .outerjoin(_IDENTIFIERS, _IDENTIFIERS.c.patient_id == _PATIENTS.c.id)
+    .where(_PATIENTS.c.id == bindparam("patient_id"))
+    .order_by(_IDENTIFIERS.c.system, _IDENTIFIERS.c.value)
+)
+
+
+def read_patient(*, db: Session, patient_id: uuid.UUID) -> dict[str, Any]:
+    """One patient (archived ones too) and their identifiers, as plain values read in one
+    statement: the hot read, with no ORM objects to build. `NotFound` if there is none."""
+    rows = db.execute(_PATIENT_WITH_IDENTIFIERS, {"patient_id": patient_id}).all()
+    if not rows:
+        raise NotFound(f"No patient with id {patient_id}.")
+    patient = {key: value for key, value in rows[0]._mapping.items() if key not in _IDENTIFIER_KEYS}
+    patient["identifiers"] = [
+        {"system": row.system, "value": row.value} for row in rows if row.system is not None
+    ]
+    return patient
+
+
+_IDENTIFIER_KEYS = frozenset({"system", "value"})
 
 
 def create_patient(*, db: Session, data: PatientCreate, now: datetime) -> Patient:

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer, OAuth2PasswordBearer
+from fastapi.security import HTTPBearer, OAuth2PasswordBearer
 from sqlalchemy.orm import Session
 
 from app.access import principals
@@ -17,12 +17,12 @@ from app.auditing import Access, Actor, AuditTrail, Resource, patient_of
 from app.db import run_in_greenlet
 from app.logging import current_request_id
 from app.roles import Permission, allows
-from app.web.db import Db
 
 TOKEN_URL = "/api/v1/auth/token"  # noqa: S105 - a path, not a secret
 
 # Two ways to send a credential, both `Authorization: Bearer ...`; the docs explorer's
-# Authorize button offers both (a login form, or a key to paste).
+# Authorize button offers both (a login form, or a key to paste). They describe the API in its
+# OpenAPI document (`app.web.openapi`); `bearer_token` reads the header itself, on the hot path.
 login_scheme = OAuth2PasswordBearer(
     tokenUrl=TOKEN_URL,
     scheme_name="Login",
@@ -36,14 +36,20 @@ api_key_scheme = HTTPBearer(
 )
 
 
-async def authenticate(
-    request: Request,
-    token: Annotated[str | None, Depends(login_scheme)],
-    _key: Annotated[HTTPAuthorizationCredentials | None, Depends(api_key_scheme)],
-) -> Principal:
+def bearer_token(request: Request) -> str | None:
+    """The credential of `Authorization: Bearer <credential>`, if one was sent."""
+    scheme, _, credential = request.headers.get("authorization", "").partition(" ")
+    return (credential.strip() or None) if scheme.lower() == "bearer" else None
+
+
+async def authenticate(request: Request) -> Principal:
     """The caller, from the bearer credential; 401 without one or with one that is not valid.
     A genuine credential that no longer works (a revoked key, a switched-off account) leaves
-    a `denied` event in the audit trail."""
+    a `denied` event in the audit trail. Checked once a request."""
+    known: Principal | None = getattr(request.state, "principal", None)
+    if known is not None:
+        return known
+    token = bearer_token(request)
     if not token:
         raise _no_credential()
     return await run_in_greenlet(_identify, request, token)
@@ -82,7 +88,8 @@ class PermissionCheck:
     def __init__(self, permission: Permission) -> None:
         self.permission = permission
 
-    async def __call__(self, request: Request, principal: CurrentPrincipal) -> Principal:
+    async def __call__(self, request: Request) -> Principal:
+        principal = await authenticate(request)
         if allows(principal.role, self.permission):
             return principal
         raise await run_in_greenlet(_forbid, request, principal, self.permission)
@@ -107,8 +114,8 @@ def holds(permission: Permission) -> Any:
     """A dependency answering whether the caller's role holds `permission` (for what a
     response shows, e.g. an evaluation's clinical detail)."""
 
-    async def check(principal: CurrentPrincipal) -> bool:
-        return allows(principal.role, permission)
+    async def check(request: Request) -> bool:
+        return allows((await authenticate(request)).role, permission)
 
     return Depends(check)
 
@@ -128,13 +135,13 @@ def actor_of(principal: Principal) -> Actor:
     )
 
 
-async def get_audit(request: Request, db: Db) -> AuditTrail:
+async def get_audit(request: Request) -> AuditTrail:
     """The audit trail, writing in the request's transaction as the caller checked by
     `requires`."""
     principal: Principal | None = getattr(request.state, "principal", None)
     if principal is None:  # a route that audits must say what it requires
         raise RuntimeError(f"{request.url.path} audits without a `requires` dependency")
-    return AuditTrail(db, actor_of(principal))
+    return AuditTrail(request.state.db, actor_of(principal))
 
 
 AuditDep = Annotated[AuditTrail, Depends(get_audit)]
@@ -187,6 +194,19 @@ def _record_denial(
         verb or "access", resource, Access(resource_id, patient_id), detail
     )
     db.commit()
+
+
+def is_protected(route: object) -> bool:
+    """Whether a route needs a credential (it asks who is calling)."""
+    stack = [getattr(route, "dependant", None)]
+    while stack:
+        dependant = stack.pop()
+        if dependant is None:
+            continue
+        if dependant.call is authenticate or isinstance(dependant.call, PermissionCheck):
+            return True
+        stack.extend(dependant.dependencies)
+    return False
 
 
 def required_permission(route: object) -> Permission | None:

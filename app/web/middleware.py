@@ -1,6 +1,5 @@
-"""The ASGI middleware around every request: the request id and the access log, no caching of
-API answers, and a problem+json answer for an unexpected failure. Pure ASGI: no per-request
-objects beyond what each needs."""
+"""The ASGI middleware around every request, in one pure-ASGI layer: the request id and the
+access log, no caching of API answers, and a problem+json answer for an unexpected failure."""
 
 from __future__ import annotations
 
@@ -12,10 +11,19 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from app.logging import access_logger, bind_request_id, client_request_id, unbind_request_id
 from app.web.problems import unexpected_failure
 
+_REQUEST_ID = b"x-request-id"
+_CACHE_CONTROL = b"cache-control"
+_SET_BY_US = frozenset({_REQUEST_ID, _CACHE_CONTROL})
 
-class RequestIdMiddleware:
-    """Assigns the request id, adds it to every response, and writes the access log line
-    (method, path, status, time: never the query string)."""
+
+class ApiMiddleware:
+    """- Assigns the request id, adds it to every response, and writes the access log line
+      (method, path, status, time: never the query string).
+    - `Cache-Control: no-store` on every API answer: they carry patient data or credentials,
+      which no browser or proxy may keep.
+    - Turns an exception no handler knows into a 500 problem, logged once with the request id,
+      with the headers above; it answers instead of re-raising, so the connection stays
+      usable."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -24,84 +32,39 @@ class RequestIdMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        sent = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
-        request_id = client_request_id(sent)
+        sent_id = next((v for k, v in scope["headers"] if k == _REQUEST_ID), b"")
+        request_id = client_request_id(sent_id.decode("latin-1"))
         scope.setdefault("state", {})["request_id"] = request_id
         token = bind_request_id(request_id)
+        ours = [(_REQUEST_ID, request_id.encode("latin-1"))]
+        if scope["path"].startswith("/api/"):
+            ours.append((_CACHE_CONTROL, b"no-store"))
 
-        started = time.perf_counter()
+        began = time.perf_counter()
         status = 500  # if the app fails before answering
+        answering = False
 
-        async def send_with_id(message: Message) -> None:
-            nonlocal status
+        async def send_with_headers(message: Message) -> None:
+            nonlocal status, answering
             if message["type"] == "http.response.start":
-                status = message["status"]
-                headers = [
-                    (k, v) for k, v in message.get("headers", []) if k.lower() != b"x-request-id"
-                ]
-                headers.append((b"x-request-id", request_id.encode("latin-1")))
-                message["headers"] = headers
+                status, answering = message["status"], True
+                headers = message.get("headers", [])
+                message["headers"] = [h for h in headers if h[0].lower() not in _SET_BY_US] + ours
             await send(message)
 
         try:
-            await self.app(scope, receive, send_with_id)
+            try:
+                await self.app(scope, receive, send_with_headers)
+            except Exception as exc:
+                if answering:  # too late for a problem response: the client sees a cut answer
+                    raise
+                await unexpected_failure(Request(scope), exc)(scope, receive, send_with_headers)
         finally:
             access_logger.info(
                 "%s %s %d %.1fms",
                 scope["method"],
                 scope["path"],
                 status,
-                (time.perf_counter() - started) * 1000,
+                (time.perf_counter() - began) * 1000,
             )
             unbind_request_id(token)
-
-
-class NoStoreMiddleware:
-    """`Cache-Control: no-store` on every API answer: they carry patient data or credentials,
-    which no browser or proxy may keep."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not scope["path"].startswith("/api/"):
-            await self.app(scope, receive, send)
-            return
-
-        async def send_no_store(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                headers = [
-                    (k, v) for k, v in message.get("headers", []) if k.lower() != b"cache-control"
-                ]
-                headers.append((b"cache-control", b"no-store"))
-                message["headers"] = headers
-            await send(message)
-
-        await self.app(scope, receive, send_no_store)
-
-
-class UnexpectedErrorMiddleware:
-    """Turns an exception no handler knows into a 500 problem, logged once with the request
-    id. It sits inside the other middleware (request id, no-store), so the answer gets their
-    headers, and it answers instead of re-raising, so the connection stays usable."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        started = False
-
-        async def tracking_send(message: Message) -> None:
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
-            await send(message)
-
-        try:
-            await self.app(scope, receive, tracking_send)
-        except Exception as exc:
-            if started:  # too late for a problem response: the client sees a cut answer
-                raise
-            await unexpected_failure(Request(scope), exc)(scope, receive, send)

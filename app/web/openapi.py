@@ -18,11 +18,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import FastAPI
+from fastapi.encoders import jsonable_encoder
 from fastapi.routing import APIRoute
 
 from app.errors import ConcurrentUpdate, Conflict, DomainError, InvalidValue
 from app.logging import REQUEST_ID_HEADER
-from app.web.access import required_permission
+from app.web.access import api_key_scheme, is_protected, login_scheme, required_permission
 from app.web.problems import (
     PROBLEM_MEDIA_TYPE,
     PROBLEM_TYPE_BASE,
@@ -119,11 +120,17 @@ def api_routes(app: FastAPI) -> Iterator[Any]:
 
 def finish(document: dict[str, Any], routes: Iterator[Any]) -> dict[str, Any]:
     document["servers"] = SERVERS
-    permissions = {operation_id(route): required_permission(route) for route in routes}
-    components = document.setdefault("components", {}).setdefault("schemas", {})
+    access = {
+        operation_id(route): (is_protected(route), required_permission(route)) for route in routes
+    }
+    document.setdefault("components", {})["securitySchemes"] = {
+        scheme.scheme_name: jsonable_encoder(scheme.model, by_alias=True, exclude_none=True)
+        for scheme in (login_scheme, api_key_scheme)
+    }
+    components = document["components"].setdefault("schemas", {})
     for operations in document["paths"].values():
         for method, operation in operations.items():
-            _access(operation, permissions.get(operation["operationId"]))
+            _access(operation, *access.get(operation["operationId"], (False, None)))
             _answers(operation, method, components)
             body = operation.get("requestBody", {}).get("content", {})
             for media in body.values():
@@ -132,10 +139,12 @@ def finish(document: dict[str, Any], routes: Iterator[Any]) -> dict[str, Any]:
     return document
 
 
-def _access(operation: dict[str, Any], permission: object) -> None:
-    if "security" not in operation:
+def _access(operation: dict[str, Any], protected: bool, permission: object) -> None:
+    if not protected:
         operation["security"] = []  # public: no credential needed
         return
+    # Either credential: a staff login's token or an integration's key.
+    operation["security"] = [{login_scheme.scheme_name: []}, {api_key_scheme.scheme_name: []}]
     if permission is None:
         needs = "Any valid credential may call it."
     else:

@@ -28,7 +28,7 @@ from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException
 
 from app.db import run_in_greenlet
-from app.web.access import check_caller, login_scheme, required_permission
+from app.web.access import bearer_token, check_caller, required_permission
 from app.web.db import get_read_db, open_request_db
 
 
@@ -54,7 +54,7 @@ class ApiRoute(APIRoute):
                 except (RequestValidationError, HTTPException) as problem:
                     permission = required_permission(self)
                     if permission is not None and _undecodable(problem):
-                        token = await login_scheme(request)
+                        token = bearer_token(request)
                         await run_in_greenlet(check_caller, request, permission, token)
                     raise
                 else:

@@ -67,7 +67,7 @@ def test_unexpected_error_is_a_bare_500_logged_with_the_request_id(
     def explode(**_: object) -> None:
         raise RuntimeError("SELECT secret FROM patients WHERE family_name = 'Dubois'")
 
-    monkeypatch.setattr(patient_service, "get_patient", explode)
+    monkeypatch.setattr(patient_service, "read_patient", explode)
     with caplog.at_level(logging.ERROR):
         response = client.get(f"/api/v1/patients/{patient['id']}")
     body = assert_problem(response, 500, "internal-error")
