@@ -258,6 +258,20 @@ def _dose_weight(
                 f"recorded by a clinician on {when:%Y-%m-%d}.",
             )
         )
+    elif weight is not None and latest is not None and since is not None:
+        # A clinician weighed the patient since the evaluation (stated at a treatment, say),
+        # and found less: that weight is not lost because the evaluation has one of its own.
+        lighter, when = latest
+        if when > since and lighter < weight:
+            notes.append(
+                Flag(
+                    FlagCode.WEIGHT_FROM_EARLIER_RECORD,
+                    Severity.WARNING,
+                    f"A clinician recorded {lighter:g} kg on {when:%Y-%m-%d}, less than the "
+                    f"{weight:g} kg of the current evaluation: that weight set the limit.",
+                )
+            )
+            weight = lighter
     on_record = _lowest_on_record(db, patient_id, since)
     if on_record is not None and (weight is None or on_record < weight):
         notes.append(

@@ -49,6 +49,22 @@ def a_receptionists_weight_never_raises_the_limit(clinic: Clinic) -> None:
     )
 
 
+def a_lighter_weight_stated_at_an_earlier_treatment_is_not_lost(clinic: Clinic) -> None:
+    """Found from outside: the evaluation said 80 kg, the clinician weighed 50 kg at the first
+    treatment; at the next one, 101 mg was accepted against the evaluation's 80 kg."""
+    patient = clinic.patient(weight_kg=80)
+    first = clinic.book(patient, paris_day(3, 10))
+    clinic.treat(first, weight_kg=50, concentration_percent=1, volume_ml=4)
+    second = clinic.book(patient, paris_day(18, 10))
+    clinic.clock.on_the_day_of(second)
+    ok(clinic.check_in(second))
+    over = {"concentration_percent": 3, "volume_ml": 3.3667}  # 101 mg
+    body = assert_problem(clinic.complete(second, **over), 422, "dose-limit-exceeded")
+    assert body["limit_mg"] == 100
+    done = ok(clinic.complete(second, concentration_percent=2.5, volume_ml=4))  # 100 mg
+    assert [w["code"] for w in done["warnings"]] == ["weight-from-earlier-record"]
+
+
 def the_latest_clinical_weight_is_used_and_a_lower_one_on_record_wins(clinic: Clinic) -> None:
     patient = clinic.patient(weight_kg=60)  # 120 mg a day
     clinic.evaluate(patient, notes="Follow-up, not weighed")  # current, no weight
@@ -196,6 +212,7 @@ def same_day_doses_still_count_when_entered_in_error(clinic: Clinic) -> None:
 
 FINDINGS: list[Callable[[Clinic], None]] = [
     a_receptionists_weight_never_raises_the_limit,
+    a_lighter_weight_stated_at_an_earlier_treatment_is_not_lost,
     the_latest_clinical_weight_is_used_and_a_lower_one_on_record_wins,
     a_weight_recorded_since_the_stated_time_is_not_dated_away,
     the_patients_record_weight_bounds_the_dose_when_no_clinician_weighed,
