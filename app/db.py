@@ -10,6 +10,7 @@ migrations use a plain synchronous engine on the same database.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import anyio.to_thread
@@ -114,14 +115,33 @@ def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(bind=engine, expire_on_commit=False, autoflush=False)
 
 
-def request_sessionmakers(
-    engine: AsyncEngine,
-) -> tuple[sessionmaker[Session], sessionmaker[Session]]:
-    """Sessions for requests, used inside `run_in_greenlet`: one whose transactions take
-    SQLite's write lock from the start (almost every request writes, if only its audit
-    event), and one for requests that only read."""
-    writer = engine.sync_engine.execution_options(**{WRITE_LOCK: True})
-    return make_sessionmaker(writer), make_sessionmaker(engine.sync_engine)
+@dataclass(frozen=True)
+class RequestSessions:
+    """Sessions for requests, used inside `run_in_greenlet`.
+
+    - `change`: one transaction for a request that changes records (its checks, its writes and
+      its audit event commit together, or not at all); on SQLite it takes the database's write
+      lock from the start (a read transaction upgraded to a write later may fail).
+    - `look`: for a request that only reads and records that it did (its audit event). On
+      PostgreSQL each statement commits on its own (autocommit): nothing it reads changes, its
+      audit event is one statement, and it saves the round trips of BEGIN and COMMIT (each
+      statement sees what was committed before it, as in a transaction at PostgreSQL's usual
+      READ COMMITTED level). On SQLite, as `change`.
+    - `read`: for a request that reads and writes nothing (calendars, free slots).
+    """
+
+    change: sessionmaker[Session]
+    look: sessionmaker[Session]
+    read: sessionmaker[Session]
+
+
+def request_sessions(engine: AsyncEngine) -> RequestSessions:
+    base = engine.sync_engine
+    change = make_sessionmaker(base.execution_options(**{WRITE_LOCK: True}))
+    if base.dialect.name != "postgresql":
+        return RequestSessions(change, change, make_sessionmaker(base))
+    autocommit = make_sessionmaker(base.execution_options(isolation_level="AUTOCOMMIT"))
+    return RequestSessions(change, autocommit, autocommit)
 
 
 async def run_in_greenlet(fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:

@@ -17,7 +17,7 @@ from app.accounts.router import login_router
 from app.accounts.router import router as access_router
 from app.audit.router import router as audit_router
 from app.config import Settings, configure_logging, load_settings
-from app.db import make_async_engine, request_sessionmakers
+from app.db import make_async_engine, request_sessions
 from app.evaluations.router import router as evaluations_router
 from app.health.router import router as health_router
 from app.logging import REQUEST_ID_HEADER
@@ -75,13 +75,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         license_info=LICENSE,
         contact=CONTACT,
         generate_unique_id_function=operation_id,
+        # The service exports no OpenTelemetry: FastAPI's own hooks would only look for a
+        # provider on every request.
+        telemetry={"tracing": False, "metrics": False, "logs": False, "operation_spans": False},
     )
     engine = make_async_engine(settings.database_url, pool_size=settings.database_pool_size)
     app.state.settings = settings
     app.state.policy = ClinicPolicy.from_settings(settings)
     app.state.clock = system_clock  # the clinic's now; the tests move it
     app.state.engine = engine
-    app.state.sessionmakers = request_sessionmakers(engine)
+    app.state.sessions = request_sessions(engine)
 
     app.state.signing_key = _signing_key(settings)
 

@@ -10,19 +10,21 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import Depends, Request
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
+
+from app.db import RequestSessions
+
+Use = Literal["change", "look", "read"]
 
 
-def open_request_db(request: Request, *, write: bool) -> Session:
-    """The request's session (no I/O yet: it connects at its first statement). Its transaction
-    starts holding the write lock (SQLite only) unless the route only reads: almost every
-    request writes, if only its audit event, and a read transaction upgraded to a write
-    later may fail."""
-    writer, reader = request.app.state.sessionmakers
-    db: Session = (writer if write else reader)()
+def open_request_db(request: Request, use: Use) -> Session:
+    """The request's session (no I/O yet: it connects at its first statement), of the kind
+    its route needs (`app.db.RequestSessions`)."""
+    sessions: RequestSessions = request.app.state.sessions
+    db: Session = getattr(sessions, use)()
     request.state.db = db
     return db
 
@@ -46,9 +48,8 @@ def transaction(request: Request, *, write: bool) -> Iterator[Session]:
     """A short transaction of its own, apart from the request's: to keep a trace (a refused
     login, a denied attempt) that must outlive the request's failure. Committed if `write`,
     else rolled back."""
-    writer, reader = request.app.state.sessionmakers
-    factory: sessionmaker[Session] = writer if write else reader
-    with factory() as db:
+    sessions: RequestSessions = request.app.state.sessions
+    with (sessions.change if write else sessions.read)() as db:
         yield db
         if write:
             db.commit()

@@ -29,7 +29,7 @@ from starlette.exceptions import HTTPException
 
 from app.db import run_in_greenlet
 from app.web.access import bearer_token, check_caller, required_permission
-from app.web.db import get_read_db, open_request_db
+from app.web.db import Use, get_read_db, open_request_db
 
 
 class ApiRoute(APIRoute):
@@ -40,11 +40,17 @@ class ApiRoute(APIRoute):
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handle = super().get_route_handler()
-        write = not _depends_on(self.dependant, get_read_db)
+        use: Use = (
+            "read"
+            if _depends_on(self.dependant, get_read_db)
+            else "look"
+            if (self.methods or set()) <= {"GET", "HEAD"}
+            else "change"
+        )
 
         async def handle_in_one_transaction(request: Request) -> Response:
             for attempt in (1, 2):
-                db = open_request_db(request, write=write)
+                db = open_request_db(request, use)
                 try:
                     response = await handle(request)
                 except DBAPIError as failure:
