@@ -100,14 +100,25 @@ class AuditTrail:
             row["changes"] = {name: {"old": c.old, "new": c.new} for name, c in changes.items()}
         self._db.execute(_INSERT, row)
 
-    def record_each(self, action: str, resource_type: Resource, accesses: Iterable[Access]) -> None:
-        """One event per record, e.g. for each patient a list disclosed."""
-        rows = [
-            _row(self._actor, action, resource_type, a, AuditOutcome.SUCCESS, None)
-            for a in accesses
-        ]
-        if rows:
-            self._db.execute(_INSERT, rows)
+    def record_list(self, resource_type: Resource, accesses: Iterable[Access]) -> None:
+        """One `list` event for the records a list showed (none: nothing shown, no event),
+        naming every record and every patient they belong to (`resource_ids`,
+        `patient_ids`); `patient_id` too when they are all one patient's."""
+        shown = list(accesses)
+        if not shown:
+            return
+        patients = list(dict.fromkeys(a.patient_id for a in shown if a.patient_id is not None))
+        row = _row(
+            self._actor,
+            "list",
+            resource_type,
+            Access(None, patients[0] if len(patients) == 1 else None),
+            AuditOutcome.SUCCESS,
+            None,
+        )
+        row["resource_ids"] = [str(a.resource_id) for a in shown]
+        row["patient_ids"] = [str(p) for p in patients]
+        self._db.execute(_INSERT, row)
 
     def record_denied(
         self, action: str, resource_type: Resource, access: Access, detail: str

@@ -24,7 +24,17 @@ class AuditEventRead(ReadModel):
     action: str = Field(examples=["read", "book", "complete", "log-in"])
     resource_type: Resource
     resource_id: uuid.UUID | None
-    patient_id: uuid.UUID | None
+    patient_id: uuid.UUID | None = Field(
+        description="The patient the record belongs to (a list's: when all it showed are one "
+        "patient's)"
+    )
+    resource_ids: list[uuid.UUID] | None = Field(
+        description="A list's event: every record it showed (null for other events)"
+    )
+    patient_ids: list[uuid.UUID] | None = Field(
+        description="A list's event: every patient whose records it showed (null for other "
+        "events); searching by `patient_id` finds these lists too"
+    )
     request_id: str
     outcome: AuditOutcome
     detail: str | None = Field(description="Why an attempt was denied")

@@ -5,8 +5,9 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, exists, func, literal_column, or_, select
 from sqlalchemy.orm import Session
 
 from app.auditing import Resource
@@ -19,6 +20,14 @@ _NEWEST_FIRST = Keyset(
     parsers=(cursor_datetime, cursor_uuid),
     descending=True,
 )
+
+
+def _listed(db: Session, ids: Any, wanted: uuid.UUID) -> ColumnElement[bool]:
+    """The events whose `ids` (a JSON array) name `wanted`: a list that showed the record."""
+    if db.get_bind().dialect.name == "postgresql":
+        return ids.op("@>")(func.jsonb_build_array(str(wanted)))  # type: ignore[no-any-return]
+    value: ColumnElement[str] = literal_column("value")
+    return exists(select(value).select_from(func.json_each(ids)).where(value == str(wanted)))
 
 
 def list_events(
@@ -39,7 +48,8 @@ def list_events(
         raise InvalidQuery("`to` must be after `from`.")
     query = select(AuditEvent)
     if patient_id is not None:
-        query = query.where(AuditEvent.patient_id == patient_id)
+        listed = _listed(db, AuditEvent.patient_ids, patient_id)
+        query = query.where(or_(AuditEvent.patient_id == patient_id, listed))
     if actor_id is not None:
         query = query.where(AuditEvent.actor_id == actor_id)
     if resource_type is not None:

@@ -116,7 +116,7 @@ def list_evaluations(
     items, next_cursor = service.list_evaluations(
         db=db, patient_id=patient_id, limit=limit, cursor=cursor
     )
-    audit.record_each("list", Resource.EVALUATION, (Access(e.id, e.patient_id) for e in items))
+    audit.record_list(Resource.EVALUATION, (Access(e.id, e.patient_id) for e in items))
     return EvaluationPage(
         items=[_view(e, clinical=clinical) for e in items], next_cursor=next_cursor
     )

@@ -12,9 +12,13 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import JSON, Index, String
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.models.base import Base, UTCDateTime, text_enum, utcnow, uuid7
+
+# Ids as a JSON array of strings; JSONB on PostgreSQL, so a GIN index finds a patient in them.
+IDS = JSON().with_variant(JSONB(), "postgresql")
 
 
 class AuditOutcome(enum.StrEnum):
@@ -29,6 +33,13 @@ class AuditEvent(Base):
         Index("ix_audit_events_patient_at", "patient_id", "at"),
         Index("ix_audit_events_actor_at", "actor_id", "at"),
         Index("ix_audit_events_resource", "resource_type", "resource_id"),
+        # "Who saw this patient's data?" also asks the lists (on PostgreSQL, a GIN index).
+        Index(
+            "ix_audit_events_patient_ids",
+            "patient_ids",
+            postgresql_using="gin",
+            postgresql_ops={"patient_ids": "jsonb_path_ops"},
+        ),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid7)
@@ -42,6 +53,9 @@ class AuditEvent(Base):
     resource_id: Mapped[uuid.UUID | None]
     # No foreign keys: an event outlives nothing, and a denied attempt may name an unknown id.
     patient_id: Mapped[uuid.UUID | None]
+    # A list's one event: every record it showed, and every patient they belong to.
+    resource_ids: Mapped[list[str] | None] = mapped_column(IDS)
+    patient_ids: Mapped[list[str] | None] = mapped_column(IDS)
     request_id: Mapped[str] = mapped_column(String(64))
     outcome: Mapped[AuditOutcome] = mapped_column(
         text_enum(AuditOutcome, "audit_outcome", length=16)

@@ -97,7 +97,7 @@ def list_patients(
         limit=limit,
         cursor=cursor,
     )
-    audit.record_each("list", Resource.PATIENT, (Access(p.id, p.id) for p in items))
+    audit.record_list(Resource.PATIENT, (Access(p.id, p.id) for p in items))
     return PatientPage(
         items=[PatientRead.model_validate(p) for p in items], next_cursor=next_cursor
     )

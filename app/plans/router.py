@@ -76,7 +76,7 @@ def list_treatment_plans(
     items, next_cursor = service.list_plans(
         db=db, patient_id=patient_id, limit=limit, cursor=cursor
     )
-    audit.record_each("list", Resource.TREATMENT_PLAN, (Access(p.id, p.patient_id) for p in items))
+    audit.record_list(Resource.TREATMENT_PLAN, (Access(p.id, p.patient_id) for p in items))
     return TreatmentPlanPage(
         items=[_view(p, clinical=clinical) for p in items], next_cursor=next_cursor
     )

@@ -187,7 +187,7 @@ def list_sessions(
         limit=limit,
         cursor=cursor,
     )
-    audit.record_each("list", Resource.SESSION, (Access(s.id, s.patient_id) for s in items))
+    audit.record_list(Resource.SESSION, (Access(s.id, s.patient_id) for s in items))
     reasons = review(db=db, sessions=items, now=now, min_gap_days=rules.min_gap_days)
     return SessionPage(
         items=[

@@ -107,7 +107,7 @@ def test_each_step_of_a_course_leaves_exactly_its_audit_events(
 
     listed = desk.get("/api/v1/patients").json()["items"]
     assert [p["id"] for p in listed] == [patient]
-    assert trail.added() == [desk_event("list", "patient", patient, patient)]
+    assert trail.added() == [desk_event("list", "patient", None, patient)]
 
     evaluation = record_evaluation(
         doctor, patient, practitioner["id"], risks={"hormonal_contraception": True}
@@ -178,13 +178,43 @@ def test_each_step_of_a_course_leaves_exactly_its_audit_events(
     desk.get(f"/api/v1/sessions/{visit}")
     assert trail.added() == sorted(
         [
-            desk_event("list", "session", visit, patient),
+            desk_event("list", "session", None, patient),
             desk_event("read", "session", visit, patient),
         ]
     )
 
     desk.delete(f"/api/v1/patients/{patient}")
     assert trail.added() == [desk_event("archive", "patient", patient, patient)]
+
+
+def test_a_list_is_one_event_naming_every_record_and_patient_it_showed(
+    client: TestClient, client_as: ClientFactory, engine: Engine
+) -> None:
+    desk = client_as(Role.RECEPTIONIST)
+    body = {
+        "given_name": "Inès",
+        "family_name": "Morel",
+        "birth_date": "1975-03-03",
+        "sex": "female",
+    }
+    shown = [
+        desk.post("/api/v1/patients", json={**body, "given_name": n}).json()["id"] for n in "AB"
+    ]
+    trail = Trail(engine)
+    listed = desk.get("/api/v1/patients", params={"q": "Morel"}).json()["items"]
+    assert sorted(p["id"] for p in listed) == sorted(shown)
+    assert len(trail.added()) == 1  # one event, however many records
+    for patient in shown:
+        events = client.get("/api/v1/audit-events", params={"patient_id": patient}).json()["items"]
+        (listing,) = [e for e in events if e["action"] == "list"]
+        assert listing["patient_id"] is None  # two patients' records
+        assert sorted(listing["patient_ids"]) == sorted(shown)
+        assert sorted(listing["resource_ids"]) == sorted(shown)
+    nobody = client.get("/api/v1/audit-events", params={"patient_id": str(uuid.uuid4())})
+    assert nobody.json()["items"] == []
+    trail.added()  # the searches themselves
+    assert desk.get("/api/v1/patients", params={"q": "Nobody"}).json()["items"] == []
+    assert trail.added() == []  # nothing shown, nothing to record
 
 
 def test_logins_and_refused_logins_are_recorded(
