@@ -18,7 +18,6 @@ from sqlalchemy.orm import InstrumentedAttribute, Session
 from app.errors import InvalidCursor
 
 ItemT = TypeVar("ItemT")
-RowT = TypeVar("RowT")
 
 
 class Page(BaseModel, Generic[ItemT]):
@@ -88,39 +87,51 @@ class Keyset:
 
 
 def paginate(
-    db: Session, query: Select[RowT], keyset: Keyset, *, limit: int, cursor: str | None
-) -> tuple[Sequence[RowT], str | None]:
-    """One page of `query` in keyset order, and the cursor of the next page (None: last)."""
+    db: Session,
+    query: Select[Any],
+    keyset: Keyset,
+    *,
+    limit: int,
+    cursor: str | None,
+    rows: bool = False,
+) -> tuple[Sequence[Any], str | None]:
+    """One page of `query` in keyset order, and the cursor of the next page (None: last).
+    The page holds the query's first column (an ORM entity, say), or with `rows` whole rows."""
     if cursor is not None:
         query = _after(query, keyset, _cursor_key(cursor, keyset))
-    rows = db.scalars(query.order_by(*_order(keyset)).limit(limit + 1)).all()
-    page = rows[:limit]
-    if len(rows) <= limit:
+    found = _fetch(db, query.order_by(*_order(keyset)).limit(limit + 1), rows=rows)
+    page = found[:limit]
+    if len(found) <= limit:
         return page, None
     return page, _cursor_of(page[-1], keyset)
 
 
+def _fetch(db: Session, query: Select[Any], *, rows: bool) -> Sequence[Any]:
+    return db.execute(query).all() if rows else db.scalars(query).all()
+
+
 def paginate_kept(
     db: Session,
-    query: Select[RowT],
+    query: Select[Any],
     keyset: Keyset,
     *,
-    keep: Callable[[Sequence[RowT]], Sequence[bool]],
+    keep: Callable[[Sequence[Any]], Sequence[bool]],
     limit: int,
     cursor: str | None,
     batch: int = 200,
-) -> tuple[Sequence[RowT], str | None]:
+    rows: bool = False,
+) -> tuple[Sequence[Any], str | None]:
     """Like `paginate`, for a filter only Python can answer: the rows are read in keyset order
     a batch at a time, and `keep` says of each batch which rows the page shows."""
     after = _cursor_key(cursor, keyset) if cursor is not None else None
-    kept: list[RowT] = []
+    kept: list[Any] = []
     while len(kept) <= limit:
         scan = query if after is None else _after(query, keyset, after)
-        rows = db.scalars(scan.order_by(*_order(keyset)).limit(batch)).all()
-        kept += [row for row, shown in zip(rows, keep(rows), strict=True) if shown]
-        if len(rows) < batch:
+        found = _fetch(db, scan.order_by(*_order(keyset)).limit(batch), rows=rows)
+        kept += [row for row, shown in zip(found, keep(found), strict=True) if shown]
+        if len(found) < batch:
             break
-        after = tuple(getattr(rows[-1], column.key) for column in keyset.columns)
+        after = tuple(getattr(found[-1], column.key) for column in keyset.columns)
     page = kept[:limit]
     return page, _cursor_of(page[-1], keyset) if len(kept) > limit else None
 
@@ -130,7 +141,7 @@ def _cursor_key(cursor: str, keyset: Keyset) -> tuple[Any, ...]:
     return tuple(parse(part) for parse, part in zip(keyset.parsers, parts, strict=True))
 
 
-def _after(query: Select[RowT], keyset: Keyset, key: tuple[Any, ...]) -> Select[RowT]:
+def _after(query: Select[Any], keyset: Keyset, key: tuple[Any, ...]) -> Select[Any]:
     columns = tuple_(*keyset.columns)
     return query.where(columns < key if keyset.descending else columns > key)
 

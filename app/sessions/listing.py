@@ -1,23 +1,52 @@
-"""The calendar as lists: sessions filtered, ordered by start, a page at a time."""
+"""The calendar as lists: sessions filtered, ordered by start, a page at a time.
+
+A calendar is read far more often than it changes, so a page is read as plain rows (no ORM
+objects): the sessions, then their completion records and histories, three statements
+whatever the page's size."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy import Row, select
+from sqlalchemy.orm import Session
 
-from app.models import AWAITING_TREATMENT, TreatmentSession
+from app.models import AWAITING_TREATMENT, CompletionRecord, SessionEvent, TreatmentSession
 from app.pagination import Keyset, cursor_datetime, cursor_uuid, paginate, paginate_kept
 from app.sessions.review import review
 from app.vocabulary import SessionStatus
+
+_SESSIONS = TreatmentSession.metadata.tables[TreatmentSession.__tablename__]
+_COMPLETIONS = TreatmentSession.metadata.tables[CompletionRecord.__tablename__]
+_EVENTS = TreatmentSession.metadata.tables[SessionEvent.__tablename__]
 
 _BY_START = Keyset(
     columns=(TreatmentSession.start_at, TreatmentSession.id),
     parsers=(cursor_datetime, cursor_uuid),
 )
+
+
+@dataclass(frozen=True)
+class Listed:
+    """A page of sessions as rows (with the attributes of `TreatmentSession`'s columns), with
+    each one's completion record and history."""
+
+    sessions: Sequence[Row[Any]]
+    completions: dict[uuid.UUID, Row[Any]] = field(default_factory=dict)
+    events: dict[uuid.UUID, list[Row[Any]]] = field(default_factory=dict)
+
+    def view(self, session: Row[Any]) -> dict[str, Any]:
+        """The session as `SessionRead` reads it."""
+        completion = self.completions.get(session.id)
+        return {
+            **session._mapping,
+            "completion": None if completion is None else completion._mapping,
+            "events": [event._mapping for event in self.events.get(session.id, ())],
+        }
 
 
 def list_sessions(
@@ -34,12 +63,10 @@ def list_sessions(
     min_gap_days: int = 0,
     limit: int = 50,
     cursor: str | None = None,
-) -> tuple[Sequence[TreatmentSession], str | None]:
+) -> tuple[Listed, str | None]:
     """Sessions ordered by start, filtered, a page at a time. `needs_review=True`: only the
     booked and checked-in ones that no longer pass the booking checks (False: all others)."""
-    query = select(TreatmentSession).options(
-        selectinload(TreatmentSession.completion), selectinload(TreatmentSession.events)
-    )
+    query = select(_SESSIONS)
     if practitioner_id is not None:
         query = query.where(TreatmentSession.practitioner_id == practitioner_id)
     if patient_id is not None:
@@ -53,12 +80,34 @@ def list_sessions(
     if window_end is not None:
         query = query.where(TreatmentSession.start_at < window_end)
     if needs_review is None:
-        return paginate(db, query, _BY_START, limit=limit, cursor=cursor)
-    if needs_review:
-        query = query.where(TreatmentSession.status.in_(AWAITING_TREATMENT))
+        page, next_cursor = paginate(db, query, _BY_START, limit=limit, cursor=cursor, rows=True)
+    else:
+        if needs_review:
+            query = query.where(TreatmentSession.status.in_(AWAITING_TREATMENT))
 
-    def keep(batch: Sequence[TreatmentSession]) -> list[bool]:
-        reasons = review(db=db, sessions=batch, now=now, min_gap_days=min_gap_days)
-        return [bool(reasons[session.id]) is needs_review for session in batch]
+        def keep(batch: Sequence[Row[Any]]) -> list[bool]:
+            reasons = review(db=db, sessions=batch, now=now, min_gap_days=min_gap_days)
+            return [bool(reasons[session.id]) is needs_review for session in batch]
 
-    return paginate_kept(db, query, _BY_START, keep=keep, limit=limit, cursor=cursor)
+        page, next_cursor = paginate_kept(
+            db, query, _BY_START, keep=keep, limit=limit, cursor=cursor, rows=True
+        )
+    return _with_records(db, page), next_cursor
+
+
+def _with_records(db: Session, sessions: Sequence[Row[Any]]) -> Listed:
+    ids = [s.id for s in sessions]
+    completions: dict[uuid.UUID, Row[Any]] = {}
+    if any(s.status in _RECORDED for s in sessions):
+        found = db.execute(select(_COMPLETIONS).where(_COMPLETIONS.c.session_id.in_(ids)))
+        completions = {row.session_id: row for row in found}
+    events: dict[uuid.UUID, list[Row[Any]]] = {}
+    if ids:
+        steps = select(_EVENTS).where(_EVENTS.c.session_id.in_(ids)).order_by(_EVENTS.c.at)
+        for row in db.execute(steps):
+            events.setdefault(row.session_id, []).append(row)
+    return Listed(sessions, completions, events)
+
+
+# The statuses a session can hold with a completion record: done, or marked in error after.
+_RECORDED = frozenset({SessionStatus.FULFILLED, SessionStatus.ENTERED_IN_ERROR})

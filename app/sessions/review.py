@@ -13,6 +13,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -30,14 +31,33 @@ from app.models import (
 from app.practitioners.hours import Interval
 from app.practitioners.service import calendar_conflict
 from app.scheduling.slots import far_enough
-from app.vocabulary import Flag, FlagCode, PlanStatus, Severity
+from app.vocabulary import Flag, FlagCode, PlanStatus, SessionStatus, Severity
 
 Reasons = dict[uuid.UUID, tuple[Flag, ...]]
 
 
-def review(
-    *, db: Session, sessions: Sequence[TreatmentSession], now: datetime, min_gap_days: int
-) -> Reasons:
+class Booked(Protocol):
+    """What the review reads of a session: a `TreatmentSession`, or a row of its columns."""
+
+    @property
+    def id(self) -> uuid.UUID: ...
+    @property
+    def patient_id(self) -> uuid.UUID: ...
+    @property
+    def practitioner_id(self) -> uuid.UUID: ...
+    @property
+    def plan_id(self) -> uuid.UUID | None: ...
+    @property
+    def start_at(self) -> datetime: ...
+    @property
+    def end_at(self) -> datetime: ...
+    @property
+    def time_zone(self) -> str: ...
+    @property
+    def status(self) -> SessionStatus: ...
+
+
+def review(*, db: Session, sessions: Sequence[Booked], now: datetime, min_gap_days: int) -> Reasons:
     """Each session's reasons for review (none: it may go ahead as booked). Only booked and
     checked-in sessions are reviewed; a handful of queries whatever their number."""
     awaiting = [v for v in sessions if v.status in AWAITING_TREATMENT]
@@ -107,7 +127,7 @@ def review(
 
 
 def _given_near(
-    db: Session, sessions: Sequence[TreatmentSession], min_gap_days: int
+    db: Session, sessions: Sequence[Booked], min_gap_days: int
 ) -> dict[uuid.UUID, list[tuple[uuid.UUID, datetime]]]:
     """The treatments given to these sessions' patients within the interval of any of them."""
     margin = timedelta(days=min_gap_days + 1)

@@ -57,13 +57,17 @@ def _view(
     treatment record only for roles that may read clinical detail."""
     return SessionRead.model_validate(session).model_copy(
         update={
-            "needs_review": bool(reasons),
-            "review_reasons": [FlagRead.model_validate(r) for r in reasons]
-            if sees_reasons
-            else None,
+            **_review_fields(reasons, sees_reasons=sees_reasons),
             **({} if clinical else {"completion": None}),
         }
     )
+
+
+def _review_fields(reasons: tuple[Flag, ...], *, sees_reasons: bool) -> dict[str, object]:
+    return {
+        "needs_review": bool(reasons),
+        "review_reasons": [FlagRead.model_validate(r) for r in reasons] if sees_reasons else None,
+    }
 
 
 def _read(
@@ -173,7 +177,7 @@ def list_sessions(
     status, time range and whether they need review, a page at a time. Each says whether it
     needs review, and why to roles that may read eligibility."""
     rules = policy.booking
-    items, next_cursor = listing.list_sessions(
+    page, next_cursor = listing.list_sessions(
         db=db,
         now=now,
         practitioner_id=practitioner_id,
@@ -187,11 +191,19 @@ def list_sessions(
         limit=limit,
         cursor=cursor,
     )
-    audit.record_list(Resource.SESSION, (Access(s.id, s.patient_id) for s in items))
-    reasons = review(db=db, sessions=items, now=now, min_gap_days=rules.min_gap_days)
+    sessions = page.sessions
+    audit.record_list(Resource.SESSION, (Access(s.id, s.patient_id) for s in sessions))
+    reasons = review(db=db, sessions=sessions, now=now, min_gap_days=rules.min_gap_days)
     return SessionPage(
         items=[
-            _view(s, reasons[s.id], clinical=clinical, sees_reasons=sees_reasons) for s in items
+            SessionRead.model_validate(
+                {
+                    **page.view(s),
+                    **_review_fields(reasons[s.id], sees_reasons=sees_reasons),
+                    **({} if clinical else {"completion": None}),
+                }
+            )
+            for s in sessions
         ],
         next_cursor=next_cursor,
     )
