@@ -1,400 +1,297 @@
-"""Load benchmark: slot search, follow-up proposals and booking against a running server.
+"""The load benchmark: each endpoint beside the least work it must do, measured in one run.
 
-Seeds a clinic (default 10,000 patients, 200,000 sessions, 20 practitioners) into a fresh
-database, starts `sclerosched serve` on it, and reports requests per second and p50/p99
-latency per endpoint, from concurrent clients on this machine.
+For each size of clinic (default 10,000 and 1,000,000 sessions), it seeds a fresh PostgreSQL
+database (`seed.py`), starts sclerosched (one process, API key auth, audit on) and the
+minimal reference apps (`references/`) on it, and drives each pair with wrk, interleaved round
+by round (this machine is shared and noisy, so only a ratio measured in one run means much).
+It prints requests per second, p50/p99 latency and the server's CPU time per request, the
+ratio of sclerosched to its reference, how each endpoint scales from the smallest clinic to
+the largest, and the throughput of `sclerosched serve --workers 2` against one.
 
-    python bench/run.py                                   # PostgreSQL database "bench"
-    python bench/run.py --database-url sqlite:///bench.db --patients 1000 --sessions 20000
+    createdb bench   # once; the benchmark owns this database and resets it
+    .venv/bin/python bench/run.py                      # 10k and 1M sessions (about 20 minutes)
+    .venv/bin/python bench/run.py --sizes 10000 --rounds 3 --seconds 5
+    .venv/bin/python bench/run.py --smoke              # a few seconds: does it still run?
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import random
 import statistics
 import sys
-import threading
-import time
+import tempfile
 import uuid
-from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any
-from zoneinfo import ZoneInfo
+from urllib.parse import quote
 
-import httpx
-from sqlalchemy import insert, text
+import psycopg
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
 
-from app.access.credentials import new_api_key  # noqa: E402
-from app.db import make_engine  # noqa: E402
-from app.evaluations.rules import RiskFactor  # noqa: E402
-from app.migrations import upgrade_to_head  # noqa: E402
-from app.models import (  # noqa: E402
-    ApiKey,
-    Base,
-    Evaluation,
-    Patient,
-    PatientIdentifier,
-    Practitioner,
-    TreatmentSession,
-    WeeklyAvailability,
-)
-from app.roles import Role  # noqa: E402
-from tests.servers import running_server  # noqa: E402
+from bench.load import Figures, Server, run_wrk, serving, write_requests  # noqa: E402
+from bench.seed import SLOTS, ZONE, Clinic, libpq, seed  # noqa: E402
 
-ZONE = "Europe/Paris"
-SLOTS_PER_DAY = 12  # 08:00-17:00 in 45-minute sessions
-DURATION = timedelta(minutes=45)
+DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/bench"
+POOL = 16  # connections per server process (the references' pools too)
 
 
-def reset(database_url: str) -> None:
-    engine = make_engine(database_url)
-    with engine.begin() as connection:
-        if engine.dialect.name == "postgresql":
-            connection.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
-            connection.execute(text("CREATE SCHEMA public"))
-        else:
-            for table in reversed(Base.metadata.sorted_tables):
-                connection.execute(text(f"DROP TABLE IF EXISTS {table.name}"))
-            connection.execute(text("DROP TABLE IF EXISTS alembic_version"))
-    engine.dispose()
-    upgrade_to_head(database_url)
+@dataclass
+class Pair:
+    """An endpoint of sclerosched and its reference, with the requests both are sent."""
+
+    name: str
+    app_requests: Path
+    ref_requests: Path | None
+    ref: str | None  # which reference app
+    connections: int = 32
+    reset: Callable[[], None] | None = None  # before every round: bookings undone
 
 
-def _working_days(first: date, step: int, count: int) -> list[date]:
-    days: list[date] = []
-    day = first
-    while len(days) < count:
-        if day.weekday() < 5:
-            days.append(day)
-        day += timedelta(days=step)
-    return days
+@dataclass
+class Measured:
+    name: str
+    size: int
+    app: list[Figures] = field(default_factory=list)
+    ref: list[Figures] = field(default_factory=list)
 
-
-def seed(database_url: str, *, patients: int, sessions: int, practitioners: int) -> dict[str, Any]:
-    """Bulk-load the clinic. Past sessions are fulfilled; the second half of the patients has
-    nothing booked ahead, so the booking benchmark can book them."""
-    engine = make_engine(database_url)
-    now = datetime.now(UTC).replace(second=0, microsecond=0)
-    zone = ZoneInfo(ZONE)
-    doctor_ids = [uuid.uuid4() for _ in range(practitioners)]
-    patient_ids = [uuid.uuid4() for _ in range(patients)]
-    with engine.begin() as connection:
-        connection.execute(
-            insert(Practitioner),
-            [
-                {
-                    "id": pid,
-                    "name": f"Dr {i:03d}",
-                    "name_key": f"dr {i:03d}",
-                    "active": True,
-                    "time_zone": ZONE,
-                    "created_at": now,
-                    "updated_at": now,
-                    "version": 1,
-                }
-                for i, pid in enumerate(doctor_ids)
-            ],
+    @staticmethod
+    def median(runs: list[Figures]) -> Figures | None:
+        if not runs:
+            return None
+        return Figures(
+            requests=sum(r.requests for r in runs),
+            rps=statistics.median(r.rps for r in runs),
+            p50_ms=statistics.median(r.p50_ms for r in runs),
+            p99_ms=statistics.median(r.p99_ms for r in runs),
+            errors=sum(r.errors for r in runs),
+            cpu_ms=statistics.median(r.cpu_ms for r in runs),
         )
-        connection.execute(
-            insert(WeeklyAvailability),
-            [
-                {
-                    "id": uuid.uuid4(),
-                    "practitioner_id": pid,
-                    "weekday": day,
-                    "start_time": datetime.strptime("08:00", "%H:%M").time(),
-                    "end_time": datetime.strptime("17:00", "%H:%M").time(),
-                }
-                for pid in doctor_ids
-                for day in range(5)
-            ],
+
+
+def _requests(clinic: Clinic, rng: random.Random) -> dict[str, list[str]]:
+    """Each endpoint's requests, as lines for wrk."""
+    patients = rng.sample(clinic.patients, min(2000, len(clinic.patients)))
+    past = [(d, day) for d, day in clinic.full_days if day < datetime.now(UTC).date()]
+    ahead = [(d, day) for d, day in clinic.full_days if day >= datetime.now(UTC).date()]
+
+    def day_query(practitioner: uuid.UUID, day: date) -> str:
+        start = datetime.combine(day, datetime.min.time(), tzinfo=ZONE)
+        window = (
+            f"from={quote(start.isoformat())}&to={quote((start + timedelta(days=1)).isoformat())}"
         )
-        for chunk in range(0, patients, 5000):
-            ids = patient_ids[chunk : chunk + 5000]
-            connection.execute(
-                insert(Patient),
-                [
-                    {
-                        "id": pid,
-                        "given_name": f"Given{chunk + i}",
-                        "family_name": f"Family{chunk + i}",
-                        "given_key": f"given{chunk + i}",
-                        "family_key": f"family{chunk + i}",
-                        "birth_date": date(
-                            1960 + (chunk + i) % 40, 1 + (chunk + i) % 12, 1 + (chunk + i) % 28
-                        ),
-                        "sex": "female",
-                        "weight_kg": 65.0,
-                        "archived": False,
-                        "created_at": now,
-                        "updated_at": now,
-                        "version": 1,
-                    }
-                    for i, pid in enumerate(ids)
-                ],
-            )
-            connection.execute(
-                insert(PatientIdentifier),
-                [
-                    {
-                        "id": uuid.uuid4(),
-                        "patient_id": pid,
-                        "system": "urn:bench:mrn",
-                        "value": str(pid),
-                    }
-                    for pid in ids
-                ],
-            )
-            connection.execute(
-                insert(Evaluation),
-                [
-                    {
-                        "id": uuid.uuid4(),
-                        "patient_id": pid,
-                        "practitioner_id": doctor_ids[0],
-                        "performed_at": now - timedelta(days=30),
-                        "spider_vein_sites": ["left-calf"],
-                        "ceap_class": "C1",
-                        "varicose_veins": "absent",
-                        "varicose_treatment_kind": None,
-                        "varicose_treatment_completed_on": None,
-                        "risk_factors": {f.value: False for f in RiskFactor},
-                        "benefits_and_risks_explained": True,
-                        "patient_expectations": None,
-                        "notes": None,
-                        "weight_kg": None,
-                        "outcome": "eligible",
-                        "flags": [],
-                        "valid_until": now + timedelta(days=335),
-                        "created_at": now,
-                    }
-                    for pid in ids
-                ],
-            )
-        # The past is fully booked and fulfilled; ahead, 10% of the sessions fill a third of
-        # the slots, as in a clinic whose diary is partly taken.
-        future_count = sessions // 10
-        per_day = practitioners * SLOTS_PER_DAY
-        past_days = -(-(sessions - future_count) // per_day)
-        today = now.astimezone(zone).date()
-        days = _working_days(today - timedelta(days=1), -1, past_days)[::-1]
-        days += _working_days(today + timedelta(days=1), 1, -(-future_count * 3 // per_day) + 1)
-        rows = []
-        booked_patients = patient_ids[: patients // 2]
-        made = 0
-        for the_day in days:
-            ahead = the_day > today
-            for index in range(SLOTS_PER_DAY):
-                if made >= sessions or (ahead and index % 3):
-                    continue
-                start = datetime.combine(the_day, datetime.min.time(), tzinfo=zone) + timedelta(
-                    hours=8, minutes=45 * index
-                )
-                for doctor in range(practitioners):
-                    if made >= sessions:
-                        break
-                    # In turn, so every booked patient has a history (about a visit a month
-                    # at the default sizes) and, at one time, the practitioners see different
-                    # patients.
-                    patient = booked_patients[made % len(booked_patients)]
-                    rows.append(
-                        {
-                            "id": uuid.uuid4(),
-                            "patient_id": patient,
-                            "practitioner_id": doctor_ids[doctor],
-                            "plan_id": None,
-                            "start_at": start.astimezone(UTC),
-                            "end_at": (start + DURATION).astimezone(UTC),
-                            "time_zone": ZONE,
-                            "status": "booked" if ahead else "fulfilled",
-                            "cancel_reason": None,
-                            "created_at": now,
-                            "updated_at": now,
-                            "version": 1,
-                        }
-                    )
-                    made += 1
-                if len(rows) >= 10000:
-                    connection.execute(insert(TreatmentSession), rows)
-                    rows = []
-        if rows:
-            connection.execute(insert(TreatmentSession), rows)
-        # The front desk's credential: a receptionist may search, propose and book.
-        key = new_api_key()
-        connection.execute(
-            insert(ApiKey),
-            [
-                {
-                    "id": uuid.uuid4(),
-                    "name": "benchmark front desk",
-                    "role": Role.RECEPTIONIST,
-                    "prefix": key.prefix,
-                    "key_hash": key.key_hash,
-                    "created_at": now,
-                    "updated_at": now,
-                    "version": 1,
-                }
-            ],
+        return f"GET\t/api/v1/sessions?practitioner_id={practitioner}&{window}"
+
+    asked = clinic.ongoing[:1000] + clinic.long_histories
+    tomorrow = (datetime.now(UTC) + timedelta(days=1)).date()
+    proposals = [
+        "POST\t/api/v1/scheduling/proposals\t"
+        + json.dumps(
+            {
+                "patient_id": str(p),
+                "sessions": 3,
+                "earliest": (tomorrow + timedelta(days=rng.randrange(20))).isoformat(),
+            }
         )
-        if engine.dialect.name == "postgresql":
-            connection.execute(text("ANALYZE"))
-    engine.dispose()
+        for p in rng.sample(asked, len(asked))
+    ]
     return {
-        "practitioners": doctor_ids,
-        "free_patients": patient_ids[patients // 2 :],
-        "headers": {"Authorization": f"Bearer {key.secret}"},
+        "hello": ["GET\t/hello"],
+        "live": ["GET\t/health/live"],
+        "read": [f"GET\t/api/v1/patients/{p}" for p in patients],
+        "day past": [day_query(d, day) for d, day in past],
+        "day ahead": [day_query(d, day) for d, day in ahead],
+        "proposals": proposals,
+        "long history": [p for p in proposals if any(str(h) in p for h in clinic.long_histories)],
+        "booking": _bookings(clinic),
     }
+
+
+def _bookings(clinic: Clinic) -> list[str]:
+    """Distinct free slots well ahead, each for a patient with nothing booked near it: the
+    same patient comes back three weeks later, on another day."""
+    lines, doctors, per_day = [], clinic.practitioners, len(clinic.practitioners) * len(SLOTS)
+    patients = clinic.bookable
+    for visit in range(len(clinic.booking_days) // 16):
+        for index, patient in enumerate(patients):
+            day = clinic.booking_days[visit * 15 + index // per_day]
+            spot = index % per_day
+            start = datetime.combine(day, SLOTS[spot // len(doctors)], tzinfo=ZONE)
+            body = {
+                "patient_id": str(patient),
+                "practitioner_id": str(doctors[spot % len(doctors)]),
+                "start": start.isoformat(),
+            }
+            lines.append("POST\t/api/v1/sessions\t" + json.dumps(body))
+    return lines
+
+
+def _undo_bookings(database_url: str, clinic: Clinic) -> Callable[[], None]:
+    first = datetime.combine(clinic.booking_days[0], datetime.min.time(), tzinfo=ZONE)
+
+    def undo() -> None:
+        with psycopg.connect(libpq(database_url), autocommit=True) as connection:
+            with connection.transaction():
+                # The trail is append-only (a trigger); the benchmark owns this database.
+                connection.execute("SET LOCAL session_replication_role = replica")
+                connection.execute(
+                    "DELETE FROM session_events WHERE session_id IN"
+                    " (SELECT id FROM treatment_sessions WHERE start_at >= %s)",
+                    (first,),
+                )
+                connection.execute("DELETE FROM treatment_sessions WHERE start_at >= %s", (first,))
+                connection.execute("DELETE FROM audit_events")
+            connection.execute("VACUUM ANALYZE treatment_sessions, session_events, audit_events")
+
+    return undo
+
+
+@contextmanager
+def servers(database_url: str, log: Path, *, workers: int = 1) -> Iterator[dict[str, Server]]:
+    env = {
+        "SCLEROSCHED_DATABASE_URL": database_url,
+        "SCLEROSCHED_LOG_LEVEL": "WARNING",
+        "SCLEROSCHED_DATABASE_POOL_SIZE": str(POOL),
+        "SCLEROSCHED_CLINIC_TIME_ZONE": ZONE.key,
+        "BENCH_PGURL": libpq(database_url),
+        "BENCH_POOL_SIZE": str(POOL),
+    }
+    app = [sys.executable, "-m", "app.cli", "serve", "--workers", str(workers)]
+    refs = {
+        "hello": "bench.references.hello:app",
+        "read": "bench.references.read:app",
+        "day": "bench.references.daylist:app",
+        "booking": "bench.references.booking:app",
+    }
+    uvicorn = [sys.executable, "-m", "uvicorn", "--log-level", "warning", "--no-access-log"]
+    with ExitStack() as stack:
+        started = {
+            "app": stack.enter_context(serving(app, env=env, probe="/health/ready", log=log))
+        }
+        if workers == 1:
+            for name, target in refs.items():
+                started[name] = stack.enter_context(
+                    serving([*uvicorn, target], env=env, probe="/docs", log=log)
+                )
+        yield started
 
 
 def measure(
-    name: str,
-    calls: list[Callable[[httpx.Client], httpx.Response]],
-    base: str,
-    concurrency: int,
-    headers: dict[str, str],
-) -> dict[str, Any]:
-    latencies: list[float] = []
-    statuses: Counter[int] = Counter()
-    lock = threading.Lock()
-    queue = list(calls)
+    pairs: list[Pair],
+    running: dict[str, Server],
+    clinic: Clinic,
+    size: int,
+    *,
+    rounds: int,
+    seconds: float,
+) -> list[Measured]:
+    results = []
+    for pair in pairs:
+        measured = Measured(pair.name, size)
+        for _ in range(rounds):
+            runs: list[tuple[str, Path, list[Figures]]] = [("app", pair.app_requests, measured.app)]
+            if pair.ref in running and pair.ref_requests is not None:
+                runs.append((pair.ref, pair.ref_requests, measured.ref))
+            for who, requests, into in runs:
+                if pair.reset:
+                    pair.reset()
+                server = running[who]
+                into.append(
+                    run_wrk(
+                        server.base,
+                        requests,
+                        pid=server.pid,
+                        connections=pair.connections,
+                        seconds=seconds,
+                        authorization=clinic.authorization if who != "hello" else None,
+                    )
+                )
+        results.append(measured)
+        print(f"  {pair.name}: sclerosched {Measured.median(measured.app)}", flush=True)
+        if measured.ref:
+            print(f"  {' ' * len(pair.name)}  reference   {Measured.median(measured.ref)}")
+    return results
 
-    def worker() -> None:
-        with httpx.Client(base_url=base, timeout=60, headers=headers) as http:
-            while True:
-                with lock:
-                    if not queue:
-                        return
-                    call = queue.pop()
-                began = time.perf_counter()
-                response = call(http)
-                elapsed = time.perf_counter() - began
-                with lock:
-                    latencies.append(elapsed)
-                    statuses[response.status_code] += 1
 
-    began = time.perf_counter()
-    threads = [threading.Thread(target=worker) for _ in range(concurrency)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    wall = time.perf_counter() - began
-    latencies.sort()
-    return {
-        "endpoint": name,
-        "requests": len(latencies),
-        "rps": len(latencies) / wall,
-        "p50_ms": statistics.median(latencies) * 1000,
-        "p99_ms": latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))] * 1000,
-        "statuses": dict(statuses),
-    }
+def report(results: list[Measured], workers: dict[int, float]) -> None:
+    print("\nsclerosched beside its references (medians of the rounds; ratio: of req/s)")
+    header = f"{'endpoint':<26}{'sessions':>10}{'req/s':>8}{'p99 ms':>8}{'CPU ms':>8}"
+    print(header + f"{'ref req/s':>10}{'ref p99':>8}{'ref CPU':>8}{'ratio':>7}  not 2xx")
+    for m in results:
+        app, ref = Measured.median(m.app), Measured.median(m.ref)
+        assert app is not None
+        line = f"{m.name:<26}{m.size:>10,}{app.rps:>8.0f}{app.p99_ms:>8.1f}{app.cpu_ms:>8.2f}"
+        if ref is not None:
+            line += f"{ref.rps:>10.0f}{ref.p99_ms:>8.1f}{ref.cpu_ms:>8.2f}{app.rps / ref.rps:>7.0%}"
+        else:
+            line += " " * 33
+        print(f"{line}  {app.errors}{'/' + str(ref.errors) if ref else ''}")
+    sizes = sorted({m.size for m in results})
+    if len(sizes) > 1:
+        print(f"\nscaling: CPU time per request at {sizes[-1]:,} sessions against {sizes[0]:,}")
+        for name in dict.fromkeys(m.name for m in results):
+            cpu = {m.size: Measured.median(m.app).cpu_ms for m in results if m.name == name}  # type: ignore[union-attr]
+            print(f"  {name:<26}{cpu[sizes[-1]] / cpu[sizes[0]]:>6.2f}x")
+    if workers:
+        one, two = workers.get(1), workers.get(2)
+        if one and two:
+            print(f"\npatient read, 2 workers against 1: {two:.0f} against {one:.0f} req/s", end="")
+            print(f" ({two / one:.2f}x)")
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument(
-        "--database-url", default="postgresql+psycopg://postgres@127.0.0.1:5432/bench"
-    )
-    parser.add_argument("--patients", type=int, default=10_000)
-    parser.add_argument("--sessions", type=int, default=200_000)
-    parser.add_argument("--practitioners", type=int, default=20)
-    parser.add_argument("--requests", type=int, default=400, help="per endpoint")
-    parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--database-url", default=DEFAULT_URL)
+    parser.add_argument("--sizes", default="10000,1000000", help="sessions, comma-separated")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--seconds", type=float, default=5)
+    parser.add_argument("--smoke", action="store_true", help="a tiny clinic, one short round")
     args = parser.parse_args(argv)
-
-    random.seed(7)
-    began = time.perf_counter()
-    reset(args.database_url)
-    clinic = seed(
-        args.database_url,
-        patients=args.patients,
-        sessions=args.sessions,
-        practitioners=args.practitioners,
-    )
-    print(
-        f"seeded {args.patients} patients, {args.sessions} sessions, "
-        f"{args.practitioners} practitioners in {time.perf_counter() - began:.1f}s",
-        flush=True,
-    )
-
-    doctors = [str(d) for d in clinic["practitioners"]]
-    headers = clinic["headers"]
-    free_patients = [str(p) for p in clinic["free_patients"]]
-    today = datetime.now(UTC)
-    results = []
-    with running_server(args.database_url, clinic_time_zone=ZONE) as base:
-
-        def slots(http: httpx.Client) -> httpx.Response:
-            start = today + timedelta(days=random.randint(1, 60))
-            return http.get(
-                f"/api/v1/practitioners/{random.choice(doctors)}/slots",
-                params={"from": start.isoformat(), "to": (start + timedelta(days=7)).isoformat()},
-            )
-
-        def proposals(http: httpx.Client) -> httpx.Response:
-            earliest = (today + timedelta(days=random.randint(1, 30))).date().isoformat()
-            return http.post(
-                "/api/v1/scheduling/proposals",
-                json={
-                    "patient_id": random.choice(free_patients),
-                    "practitioner_id": random.choice(doctors),
-                    "sessions": 3,
-                    "earliest": earliest,
-                },
-            )
-
-        results.append(
-            measure("GET slots (7 days)", [slots] * args.requests, base, args.concurrency, headers)
-        )
-        results.append(
-            measure(
-                "POST proposals (3 visits)",
-                [proposals] * args.requests,
-                base,
-                args.concurrency,
-                headers,
-            )
-        )
-
-        # Booking: distinct free patients on free slots found beforehand (so most succeed).
-        targets = []
-        with httpx.Client(base_url=base, timeout=60, headers=headers) as http:
-            for doctor in doctors:
-                start = today + timedelta(days=70)
-                found = http.get(
-                    f"/api/v1/practitioners/{doctor}/slots",
-                    params={
-                        "from": start.isoformat(),
-                        "to": (start + timedelta(days=28)).isoformat(),
-                    },
-                ).json()
-                # Slots 45 minutes apart, so bookings do not overlap one another.
-                targets += [(doctor, s["start"]) for s in found["slots"][::3]]
-        random.shuffle(targets)
-        count = min(args.requests, len(targets), len(free_patients))
-        calls = [
-            (
-                lambda http, d=d, s=s, p=p: http.post(
-                    "/api/v1/sessions", json={"patient_id": p, "practitioner_id": d, "start": s}
-                )
-            )
-            for (d, s), p in zip(targets[:count], free_patients[:count], strict=True)
+    if args.smoke:
+        args.sizes, args.rounds, args.seconds = "3000", 1, 1
+    rng = random.Random(7)
+    log = Path(tempfile.mkdtemp(prefix="sclerosched-bench-")) / "servers.log"
+    results: list[Measured] = []
+    workers: dict[int, float] = {}
+    for size in (int(s) for s in args.sizes.split(",")):
+        clinic = seed(args.database_url, sessions=size)
+        print(f"\n{clinic.sessions:,} sessions, {len(clinic.patients):,} patients", flush=True)
+        files = {name: write_requests(lines) for name, lines in _requests(clinic, rng).items()}
+        undo = _undo_bookings(args.database_url, clinic)
+        pairs = [
+            Pair("framework (hello)", files["live"], files["hello"], "hello"),
+            Pair("patient read", files["read"], files["read"], "read"),
+            Pair("day list (past)", files["day past"], files["day past"], "day"),
+            Pair("day list (ahead)", files["day ahead"], files["day ahead"], "day"),
+            Pair("booking", files["booking"], files["booking"], "booking", reset=undo),
+            Pair("proposals, c8", files["proposals"], None, None, connections=8),
+            Pair("proposals, 200 past, c8", files["long history"], None, None, connections=8),
         ]
-        results.append(measure("POST sessions (booking)", calls, base, args.concurrency, headers))
-
-    print(f"\n{'endpoint':<28}{'requests':>9}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}  statuses")
-    for r in results:
-        figures = f"{r['requests']:>9}{r['rps']:>9.1f}{r['p50_ms']:>9.1f}{r['p99_ms']:>9.1f}"
-        print(f"{r['endpoint']:<28}{figures}  {r['statuses']}")
-    failures = sum(n for r in results for status, n in r["statuses"].items() if status >= 500)
+        with servers(args.database_url, log) as running:
+            results += measure(
+                pairs, running, clinic, size, rounds=args.rounds, seconds=args.seconds
+            )
+        undo()
+        if size == max(int(s) for s in args.sizes.split(",")):
+            read = [p for p in pairs if p.name == "patient read"]
+            for count in (1, 2):
+                with servers(args.database_url, log, workers=count) as running:
+                    figures = measure(
+                        read, running, clinic, size, rounds=args.rounds, seconds=args.seconds
+                    )[0]
+                workers[count] = Measured.median(figures.app).rps  # type: ignore[union-attr]
+                undo()
+    report(results, workers)
+    print(f"\nserver logs: {log}")
+    failures = sum(Measured.median(m.app).errors for m in results if "booking" not in m.name)  # type: ignore[union-attr]
     return 1 if failures else 0
 
 

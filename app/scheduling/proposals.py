@@ -13,6 +13,7 @@ the windows it needs, so a late first visit never leaves the later ones outside 
 
 from __future__ import annotations
 
+import bisect
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -73,6 +74,17 @@ class Course:
     # The evaluation's validity: no visit may end after it.
     valid_until: datetime | None = None
 
+    def horizon(self) -> Interval:
+        """Where its visits can fall: from `earliest`, the first visit's search, then each next
+        one's interval and tolerance."""
+        start = (
+            self.earliest if self.first_target is None else min(self.earliest, self.first_target)
+        )
+        reach = FIRST_VISIT_HORIZON + timedelta(
+            days=(self.count + 1) * (self.interval_days + self.tolerance_days + 1)
+        )
+        return Interval(start, max(self.earliest, self.first_target or self.earliest) + reach)
+
 
 def day_start(day: date, zone: ZoneInfo) -> datetime:
     """The instant the clinic's day begins (00:00 local, in UTC)."""
@@ -91,7 +103,9 @@ def propose_follow_ups(
     """Place the course's visits among the free slots `free_starting` gives."""
     zone = course.zone
     taken: list[Interval] = []
-    starts = list(existing_starts)
+    starts = sorted(existing_starts)
+    # Only the treatments this close to a slot can be too close to it.
+    near = timedelta(days=course.min_gap_days + 1)
     proposals: list[Proposal] = []
     unplaced: list[Unplaced] = []
 
@@ -99,9 +113,11 @@ def propose_follow_ups(
         """Free for the patient: far enough from their other treatments (counted where the
         session would take place), overlapping none."""
         slot = candidate.slot
+        low = bisect.bisect_left(starts, slot.start - near)
+        high = bisect.bisect_right(starts, slot.start + near)
         return all(
             far_enough(slot.start, s, min_days=course.min_gap_days, zone=candidate.zone)
-            for s in starts
+            for s in starts[low:high]
         ) and not any(slot.overlaps(t) for t in taken)
 
     def first_fit(candidates: Iterable[Candidate]) -> _Search:
@@ -117,7 +133,7 @@ def propose_follow_ups(
 
     def ordered(window: Interval) -> list[Candidate]:
         found = free_starting(window) if window.start < window.end else []
-        return sorted(found, key=lambda c: (c.slot.start, str(c.practitioner_id)))
+        return sorted(found, key=lambda c: (c.slot.start, c.practitioner_id))
 
     anchor: datetime | None = None  # the previous visit's start (or its target, if unplaced)
     for sequence in range(course.first_sequence, course.first_sequence + course.count):
@@ -127,19 +143,12 @@ def propose_follow_ups(
             else course.first_target
         )
         if target is None:  # the very first visit of a course: the earliest free slot
-            found = _earliest(course, ordered, first_fit)
+            found = _earliest(course, ordered, first_fit, lambda at: _clear_of(at, starts, course))
             first_day = found.choice.slot.start if found.choice else course.earliest
             target_day = first_day.astimezone(zone).date()
         else:
             target_day = target.astimezone(zone).date()
-            tolerance = timedelta(days=course.tolerance_days)
-            window = Interval(
-                max(day_start(target_day - tolerance, zone), course.earliest),
-                day_start(target_day + tolerance + timedelta(days=1), zone),
-            )
-            found = first_fit(
-                sorted(ordered(window), key=lambda c: (abs(c.slot.start - target), c.slot.start))
-            )
+            found = _nearest(course, target, ordered, first_fit)
         if found.choice is None:
             reason = _past_validity(course) if found.past_validity else NO_FREE_SLOT
             unplaced.append(Unplaced(sequence, target_day, reason))
@@ -152,7 +161,7 @@ def propose_follow_ups(
             )
         )
         taken.append(slot)
-        starts.append(slot.start)
+        bisect.insort(starts, slot.start)
         anchor = slot.start
     return proposals, unplaced
 
@@ -163,15 +172,61 @@ class _Search:
     past_validity: bool  # a slot that fits was passed over for falling after the validity
 
 
+def _nearest(
+    course: Course,
+    target: datetime,
+    ordered: Callable[[Interval], list[Candidate]],
+    first_fit: Callable[[Iterable[Candidate]], _Search],
+) -> _Search:
+    """The free slot nearest `target` (ties: the earlier) within the tolerance, looked for in
+    windows growing around the target's day: a slot outside `r` days either side of it is at
+    least `r` days (less a daylight-saving hour) from the target, so one nearer than that,
+    found inside, is the nearest of all."""
+    zone, day = course.zone, target.astimezone(course.zone).date()
+    widths = sorted({min(r, course.tolerance_days) for r in (1, 3, course.tolerance_days)})
+    found = _Search(None, past_validity=False)
+    for r in widths:
+        window = Interval(
+            max(day_start(day - timedelta(days=r), zone), course.earliest),
+            day_start(day + timedelta(days=r + 1), zone),
+        )
+        found = first_fit(
+            sorted(ordered(window), key=lambda c: (abs(c.slot.start - target), c.slot.start))
+        )
+        choice = found.choice
+        if choice is not None and abs(choice.slot.start - target) < timedelta(days=r) - _CLOCK_HOUR:
+            return found
+    return found
+
+
+_CLOCK_HOUR = timedelta(hours=1)
+
+
+def _clear_of(moment: datetime, starts: Sequence[datetime], course: Course) -> datetime:
+    """The first time from `moment` on that is not surely too close to one of the patient's
+    treatments (`starts`, sorted): less than `min_gap_days` - 1 days of elapsed time from one
+    never passes the interval rule, so no slot there need be looked at."""
+    if course.min_gap_days <= 1:
+        return moment
+    sure = timedelta(days=course.min_gap_days - 1)
+    for start in starts[bisect.bisect_left(starts, moment - sure) :]:
+        if start - sure >= moment:
+            break
+        moment = max(moment, start + sure)
+    return moment
+
+
 def _earliest(
     course: Course,
     ordered: Callable[[Interval], list[Candidate]],
     first_fit: Callable[[Iterable[Candidate]], _Search],
+    clear_of: Callable[[datetime], datetime],
 ) -> _Search:
-    """The first slot that fits on or after `earliest`, looked for a chunk at a time."""
+    """The first slot that fits on or after `earliest`, looked for a chunk at a time (past
+    the stretches the patient's own treatments rule out)."""
     limit = course.earliest + FIRST_VISIT_HORIZON
     low, chunk = course.earliest, _FIRST_CHUNK
-    while low < limit:
+    while (low := clear_of(low)) < limit:
         high = min(low + chunk, limit)
         found = first_fit(ordered(Interval(low, high)))
         if found.choice is not None or found.past_validity:  # later slots are later still

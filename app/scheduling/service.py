@@ -34,7 +34,7 @@ from app.scheduling.proposals import (
     propose_follow_ups,
     same_time_days_later,
 )
-from app.scheduling.slots import free_slots
+from app.scheduling.slots import BusyIndex, free_slots
 from app.vocabulary import Flag, PlanStatus, SessionStatus
 
 
@@ -222,29 +222,46 @@ def propose(
         valid_until=standing.valid_until,
     )
     practitioners = _practitioners(db, request.practitioner_id)
-    own = [b.interval for b in patient_sessions(db=db, patient_id=request.patient_id)]
+    # Everything placement may ask about, read once: who is busy over the course's horizon,
+    # and the patient's own sessions and treatments near it (not their whole history).
+    horizon = course.horizon()
+    reach = Interval(horizon.start, horizon.end + request.duration)
+    margin = timedelta(days=rules.min_gap_days + 1)
+    own = [b.interval for b in patient_sessions(db=db, patient_id=request.patient_id, window=reach)]
+    busy = practitioner_busy(db=db, practitioner_ids=[p.id for p in practitioners], window=reach)
+    calendars = [
+        (
+            practitioner,
+            ZoneInfo(practitioner.time_zone),
+            weekly_hours(practitioner),
+            BusyIndex([*(b.interval for b in busy[practitioner.id]), *own]),
+        )
+        for practitioner in practitioners
+    ]
 
     def free_starting(window: Interval) -> list[Candidate]:
         """Slots of the practitioners starting in `window` that the patient is free for."""
-        reach = Interval(window.start, window.end + request.duration)
-        busy = practitioner_busy(
-            db=db, practitioner_ids=[p.id for p in practitioners], window=reach
-        )
         return [
-            Candidate(slot, practitioner.id, ZoneInfo(practitioner.time_zone))
-            for practitioner in practitioners
+            Candidate(slot, practitioner.id, zone)
+            for practitioner, zone, hours, index in calendars
             for slot in free_slots(
-                weekly_hours=weekly_hours(practitioner),
-                zone=ZoneInfo(practitioner.time_zone),
-                busy=[*(b.interval for b in busy[practitioner.id]), *own],
+                weekly_hours=hours,
+                zone=zone,
+                busy=index,
                 duration=request.duration,
-                window=reach,
+                window=Interval(window.start, min(window.end + request.duration, reach.end)),
                 grid=rules.grid,
             )
             if slot.start < window.end
         ]
 
-    given_or_booked = treatment_times(db=db, patient_id=request.patient_id)
+    half = (reach.end - reach.start) / 2
+    given_or_booked = treatment_times(
+        db=db,
+        patient_id=request.patient_id,
+        near=reach.start + half,
+        days=(half + margin).days + 1,
+    )
     proposals, unplaced = propose_follow_ups(
         course=course,
         free_starting=free_starting,

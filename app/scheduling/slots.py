@@ -11,6 +11,7 @@ from __future__ import annotations
 import bisect
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from app.practitioners.hours import Interval, WeeklyHours, local_instant
@@ -56,30 +57,35 @@ def _resolver(day: date, zone: ZoneInfo) -> tuple[Callable[[time], datetime | No
     return (lambda wall: (datetime.combine(day, wall) - midnight).replace(tzinfo=UTC)), True
 
 
-def _grid_times(hours: WeeklyHours, duration: timedelta, grid: timedelta) -> Iterator[time]:
-    """Wall-clock starts on the grid (counted from midnight) whose slot ends by `hours.end`."""
+@lru_cache(maxsize=1024)
+def _grid_times(hours: WeeklyHours, duration: timedelta, grid: timedelta) -> tuple[time, ...]:
+    """Wall-clock starts on the grid (counted from midnight) whose slot ends by `hours.end`,
+    worked out once for each block of weekly hours."""
     step = int(grid.total_seconds() // 60)
     begin = hours.start.hour * 60 + hours.start.minute
     end = hours.end.hour * 60 + hours.end.minute
     minute = -(-begin // step) * step  # the first grid line at or after the start
     length = int(duration.total_seconds() // 60)
+    starts = []
     while minute + length <= end:
-        yield time(minute // 60, minute % 60)
+        starts.append(time(minute // 60, minute % 60))
         minute += step
+    return tuple(starts)
 
 
 def free_slots(
     *,
     weekly_hours: Sequence[WeeklyHours],
     zone: ZoneInfo,
-    busy: Iterable[Interval],
+    busy: Iterable[Interval] | BusyIndex,
     duration: timedelta,
     window: Interval,
     grid: timedelta = DEFAULT_GRID,
 ) -> list[Interval]:
     """Every slot of `duration` starting on the grid inside weekly hours, within `window`, and
-    overlapping nothing in `busy` (bookings, time off). Sorted by start; no duplicates."""
-    index = BusyIndex(busy)
+    overlapping nothing in `busy` (bookings, time off; an index of them may be reused across
+    windows). Sorted by start; no duplicates."""
+    index = busy if isinstance(busy, BusyIndex) else BusyIndex(busy)
     found: set[Interval] = set()
     for day in _days(window, zone):
         blocks = [hours for hours in weekly_hours if hours.weekday == day.weekday()]

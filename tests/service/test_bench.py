@@ -1,39 +1,56 @@
-"""The benchmark script still runs end to end (on a tiny clinic; speed is not judged here)."""
+"""The benchmark still runs end to end: a tiny clinic, one short round of every endpoint beside
+its reference (speed is not judged here). It needs PostgreSQL and wrk, as the benchmark does."""
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+
+from app.db import make_engine
+from tests.factories import POSTGRES_URL
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_benchmark_runs_and_reports_every_endpoint(tmp_path: Path) -> None:
+@pytest.mark.skipif(not POSTGRES_URL, reason="the benchmark runs on PostgreSQL (CI runs it)")
+def test_benchmark_runs_and_reports_every_endpoint_beside_its_reference() -> None:
+    if shutil.which("wrk") is None:
+        pytest.fail("wrk is not installed (Debian: wrk); .ci/run installs it")
+    assert POSTGRES_URL is not None
+    url = make_url(POSTGRES_URL).set(database="sclerosched_bench_smoke")
+    admin = make_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        if not connection.scalar(
+            text("SELECT 1 FROM pg_database WHERE datname = 'sclerosched_bench_smoke'")
+        ):
+            connection.execute(text("CREATE DATABASE sclerosched_bench_smoke"))
+    admin.dispose()
     result = subprocess.run(
         [
             sys.executable,
             "bench/run.py",
+            "--smoke",
             "--database-url",
-            f"sqlite:///{tmp_path / 'bench.db'}",
-            "--patients",
-            "40",
-            "--sessions",
-            "400",
-            "--practitioners",
-            "2",
-            "--requests",
-            "10",
-            "--concurrency",
-            "2",
+            url.render_as_string(hide_password=False),
         ],
         cwd=ROOT,
         capture_output=True,
         text=True,
-        timeout=300,
+        timeout=600,
         check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    for endpoint in ("GET slots", "POST proposals", "POST sessions"):
-        assert endpoint in result.stdout
-    assert "{201: 10}" in result.stdout  # every benchmark booking went through
+    table = result.stdout.split("sclerosched beside its references")[1]
+    for endpoint in ("patient read", "day list (past)", "day list (ahead)", "booking"):
+        (line,) = [row for row in table.splitlines() if row.startswith(f"{endpoint}  ")]
+        assert line.rstrip().endswith(" 0/0"), line  # every request answered 2xx, both sides
+        assert "%" in line  # beside its reference
+    for endpoint in ("framework (hello)", "proposals, c8", "proposals, 200 past, c8"):
+        assert endpoint in table
+    assert "2 workers against 1" in result.stdout

@@ -1,0 +1,100 @@
+"""A booking over HTTP, as directly as Python allows: the least safe booking transaction on
+psycopg's async API behind an async FastAPI POST on sclerosched's path. Per booking, in
+pipeline mode (2 round trips): BEGIN; the patient's advisory lock; ONE check (the
+practitioner's overlap, and the patient's 14 calendar days, which covers the patient's
+overlap too); INSERT the session (the exclusion constraints stay on), its event and an audit
+row; COMMIT. It does not read the patient's eligibility, the practitioner's hours or time off,
+or the caller's key: sclerosched must, so its own best is somewhat below this."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta
+
+import orjson
+import psycopg
+from fastapi import Request, Response
+
+from bench.references.common import app_with, json_response, make_pool, problem
+
+pool = make_pool()
+app = app_with(pool)
+
+ZONE = "Europe/Paris"
+LIVE = ["booked", "arrived", "fulfilled"]
+LOCK = "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))"
+CHECK = """
+SELECT EXISTS (SELECT FROM treatment_sessions
+               WHERE status = ANY(%(live)s) AND practitioner_id = %(practitioner)s
+                 AND start_at < %(end)s AND end_at > %(start)s
+                 AND start_at > %(start)s - interval '1 hour') AS busy,
+       EXISTS (SELECT FROM treatment_sessions
+               WHERE status = ANY(%(live)s) AND patient_id = %(patient)s
+                 AND start_at > %(start)s - interval '15 days'
+                 AND start_at < %(start)s + interval '15 days'
+                 AND abs((start_at AT TIME ZONE %(zone)s)::date
+                         - (%(start)s AT TIME ZONE %(zone)s)::date) < 14) AS close"""
+INSERT_SESSION = """
+INSERT INTO treatment_sessions (id, patient_id, practitioner_id, start_at, end_at, time_zone,
+                                status, created_at, updated_at, version)
+VALUES (%s, %s, %s, %s, %s, %s, 'booked', now(), now(), 1)"""
+INSERT_EVENT = """
+INSERT INTO session_events (id, session_id, action, to_status, at)
+VALUES (gen_random_uuid(), %s, 'book', 'booked', now())"""
+INSERT_AUDIT = """
+INSERT INTO audit_events (id, at, actor_kind, actor_name, role, action, resource_type,
+                          resource_id, patient_id, request_id, outcome)
+VALUES (gen_random_uuid(), now(), 'api-key', 'bench', 'receptionist', 'book', 'session',
+        %s, %s, %s, 'success')"""
+
+
+class _Refused(Exception):
+    pass
+
+
+async def book(
+    connection: psycopg.AsyncConnection[object],
+    patient: uuid.UUID,
+    practitioner: uuid.UUID,
+    start: datetime,
+) -> uuid.UUID | None:
+    """Book 45 minutes; the session's id, or None when a rule or a constraint refuses."""
+    end, session = start + timedelta(minutes=45), uuid.uuid4()
+    args = {
+        "live": LIVE,
+        "practitioner": practitioner,
+        "patient": patient,
+        "start": start,
+        "end": end,
+        "zone": ZONE,
+    }
+    try:
+        async with connection.pipeline(), connection.transaction():
+            await connection.execute(LOCK, (f"patient:{patient}",))
+            cursor = await connection.execute(CHECK, args)
+            row = await cursor.fetchone()  # round trip 1
+            if row is None or row["busy"] or row["close"]:
+                raise _Refused
+            await connection.execute(
+                INSERT_SESSION, (session, patient, practitioner, start, end, ZONE)
+            )
+            await connection.execute(INSERT_EVENT, (session,))
+            await connection.execute(INSERT_AUDIT, (session, patient, uuid.uuid4().hex))
+        return session  # COMMIT sent and confirmed as the pipeline closes: round trip 2
+    except (_Refused, psycopg.errors.ExclusionViolation):
+        return None
+
+
+@app.post("/api/v1/sessions")
+async def create(request: Request) -> Response:
+    body = orjson.loads(await request.body())
+    patient, practitioner = uuid.UUID(body["patient_id"]), uuid.UUID(body["practitioner_id"])
+    start = datetime.fromisoformat(body["start"])
+    async with pool.connection() as connection:
+        session = await book(connection, patient, practitioner, start)
+    if session is None:
+        return problem("Conflict", 409)
+    return json_response(
+        {"id": session, "patient_id": patient, "practitioner_id": practitioner, "start": start},
+        201,
+    )
