@@ -103,12 +103,21 @@ def _sqlite_begin(connection: Connection) -> None:
     connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
-def hold_lock(db: Session, key: str) -> None:
-    """Take the lock named `key` until the transaction ends (PostgreSQL's advisory locks:
-    every API process sees it). SQLite needs none: every writing request holds the
-    database's one write lock already."""
+def hold_lock(db: Session, *keys: str) -> None:
+    """Take the locks named `keys`, in that order, until the transaction ends (PostgreSQL's
+    advisory locks: every API process sees them), in one statement. SQLite needs none: every
+    writing request holds the database's one write lock already."""
     if db.get_bind().dialect.name == "postgresql":
-        db.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"), {"key": key})
+        db.execute(_LOCKS[len(keys)], {f"key{i}": key for i, key in enumerate(keys)})
+
+
+_LOCKS = {
+    count: text(
+        "SELECT "
+        + ", ".join(f"pg_advisory_xact_lock(hashtextextended(:key{i}, 0))" for i in range(count))
+    )
+    for count in (1, 2)
+}
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:

@@ -61,7 +61,7 @@ def run_wrk(
         "wrk",
         f"-t{THREADS}",
         f"-c{connections}",
-        f"-d{seconds}s",
+        f"-d{max(1, round(seconds))}s",
         "--latency",
         "-s",
         str(LUA),

@@ -98,7 +98,7 @@ def seed(
     practitioners: int = 20,
     per_patient: int = 40,
     long_histories: int = 5,
-    bookable: int = 500,
+    bookable: int = 1_000,
     seed_value: int = 7,
 ) -> Clinic:
     """Reset the database and load a clinic of about `sessions` sessions."""

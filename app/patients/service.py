@@ -64,7 +64,12 @@ def lock_patient(db: Session, patient_id: uuid.UUID) -> None:
     by the database until commit: each then sees every change committed before it, so a
     contraindication recorded at the moment of a treatment is either seen by it or comes
     after it."""
-    hold_lock(db, f"patient:{patient_id}")
+    hold_lock(db, patient_lock(patient_id))
+
+
+def patient_lock(patient_id: uuid.UUID) -> str:
+    """The name of the lock on a patient's care (`lock_patient`)."""
+    return f"patient:{patient_id}"
 
 
 def get_patient(*, db: Session, patient_id: uuid.UUID) -> Patient:

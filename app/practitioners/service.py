@@ -9,7 +9,7 @@ from datetime import datetime, time
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Select, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, joinedload, selectinload
 
 from app.db import hold_lock
 from app.errors import DomainError, NotFound, VersionMismatch
@@ -91,11 +91,18 @@ def lock_practitioner(db: Session, practitioner_id: uuid.UUID) -> None:
     """One change to a practitioner's calendar at a time: a booking with them waits for a
     change of their hours, status or time off (and it for the booking), so the change's list of
     stranded sessions always holds the booking or the booking saw the change."""
-    hold_lock(db, f"practitioner:{practitioner_id}")
+    hold_lock(db, practitioner_lock(practitioner_id))
+
+
+def practitioner_lock(practitioner_id: uuid.UUID) -> str:
+    """The name of the lock on a practitioner's calendar (`lock_practitioner`)."""
+    return f"practitioner:{practitioner_id}"
 
 
 def get_practitioner(*, db: Session, practitioner_id: uuid.UUID) -> Practitioner:
-    practitioner = db.scalar(_with_availability().where(Practitioner.id == practitioner_id))
+    # One statement: the practitioner joined with their hours.
+    found = select(Practitioner).options(joinedload(Practitioner.availability))
+    practitioner = db.scalars(found.where(Practitioner.id == practitioner_id)).unique().first()
     if practitioner is None:
         raise NotFound(f"No practitioner with id {practitioner_id}.")
     return practitioner

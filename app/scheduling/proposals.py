@@ -132,7 +132,7 @@ def propose_follow_ups(
         return _Search(None, past_validity)
 
     def ordered(window: Interval) -> list[Candidate]:
-        found = free_starting(window) if window.start < window.end else []
+        found = [c for piece in _open(window, starts, course) for c in free_starting(piece)]
         return sorted(found, key=lambda c: (c.slot.start, c.practitioner_id))
 
     anchor: datetime | None = None  # the previous visit's start (or its target, if unplaced)
@@ -202,6 +202,22 @@ def _nearest(
 _CLOCK_HOUR = timedelta(hours=1)
 
 
+def _open(window: Interval, starts: Sequence[datetime], course: Course) -> list[Interval]:
+    """`window` less the stretches the patient's treatments (`starts`, sorted) surely rule out
+    (see `_clear_of`): no slot need be made there, only to be refused."""
+    if course.min_gap_days <= 1:
+        return [window] if window.start < window.end else []
+    sure = timedelta(days=course.min_gap_days - 1)
+    pieces, low = [], window.start
+    while (low := _clear_of(low, starts, course)) < window.end:
+        # The next stretch ruled out begins `sure` before the next treatment past it.
+        after = bisect.bisect_right(starts, low + sure)
+        high = min(window.end, starts[after] - sure) if after < len(starts) else window.end
+        pieces.append(Interval(low, high))
+        low = high
+    return pieces
+
+
 def _clear_of(moment: datetime, starts: Sequence[datetime], course: Course) -> datetime:
     """The first time from `moment` on that is not surely too close to one of the patient's
     treatments (`starts`, sorted): less than `min_gap_days` - 1 days of elapsed time from one
@@ -210,7 +226,7 @@ def _clear_of(moment: datetime, starts: Sequence[datetime], course: Course) -> d
         return moment
     sure = timedelta(days=course.min_gap_days - 1)
     for start in starts[bisect.bisect_left(starts, moment - sure) :]:
-        if start - sure >= moment:
+        if start - sure > moment:
             break
         moment = max(moment, start + sure)
     return moment

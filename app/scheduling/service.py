@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import Uuid, cast, null, select, union_all
 from sqlalchemy.orm import Session, selectinload
 
 from app.evaluations.service import current_eligibility
@@ -57,15 +57,16 @@ def practitioner_busy(
     to "is the practitioner free?", for slot search, proposals and booking alike.
     `excluding`: a session being moved."""
     busy: dict[uuid.UUID, list[Busy]] = {pid: [] for pid in practitioner_ids}
-    absences = db.execute(
-        select(TimeOff.practitioner_id, TimeOff.start_at, TimeOff.end_at).where(
-            TimeOff.practitioner_id.in_(practitioner_ids),
-            TimeOff.start_at < window.end,
-            TimeOff.end_at > window.start,
-        )
+    absences = select(
+        TimeOff.practitioner_id,
+        TimeOff.start_at,
+        TimeOff.end_at,
+        cast(null(), Uuid).label("session_id"),
+    ).where(
+        TimeOff.practitioner_id.in_(practitioner_ids),
+        TimeOff.start_at < window.end,
+        TimeOff.end_at > window.start,
     )
-    for practitioner_id, start, end in absences:
-        busy[practitioner_id].append(Busy(Interval(start, end)))
     bookings = select(
         TreatmentSession.practitioner_id,
         TreatmentSession.start_at,
@@ -78,7 +79,8 @@ def practitioner_busy(
     )
     if excluding is not None:
         bookings = bookings.where(TreatmentSession.id != excluding)
-    for practitioner_id, start, end, session_id in db.execute(bookings):
+    # One round trip: time off (no session id) and sessions together.
+    for practitioner_id, start, end, session_id in db.execute(union_all(absences, bookings)):
         busy[practitioner_id].append(Busy(Interval(start, end), session_id))
     return busy
 
@@ -139,9 +141,7 @@ def treatment_times(
         to_come = to_come.where(
             TreatmentSession.start_at > near - margin, TreatmentSession.start_at < near + margin
         )
-    rows = [*db.execute(given)]
-    if include_booked:
-        rows += [*db.execute(to_come)]
+    rows = db.execute(union_all(given, to_come) if include_booked else given).all()
     return sorted(
         (TreatmentTime(session_id, at) for session_id, at in rows if session_id != excluding),
         key=lambda t: t.at,

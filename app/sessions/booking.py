@@ -14,10 +14,11 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from app.db import hold_lock
 from app.errors import NotFound
 from app.evaluations.service import Eligibility, current_eligibility
 from app.models import SessionEvent, TreatmentPlan, TreatmentSession, utcnow
-from app.patients.service import PatientArchived, get_patient, lock_patient
+from app.patients.service import PatientArchived, patient_lock
 from app.plans.service import active_plan
 from app.policy import BookingRules
 from app.practitioners.hours import Interval
@@ -27,6 +28,7 @@ from app.practitioners.service import (
     calendar_conflict,
     get_practitioner,
     lock_practitioner,
+    practitioner_lock,
 )
 from app.scheduling.service import (
     patient_sessions,
@@ -56,12 +58,15 @@ def _check_slot(
     now: datetime,
     rules: BookingRules,
     moving: uuid.UUID | None = None,
+    locked: bool = False,
 ) -> str:
-    """Every check booking and rescheduling share; `moving` is the session being moved. The
-    answer: the time zone the session takes place in (the practitioner's)."""
+    """Every check booking and rescheduling share; `moving` is the session being moved,
+    `locked`: the practitioner's calendar is locked already. The answer: the time zone the
+    session takes place in (the practitioner's)."""
     if slot.start <= now:
         raise InThePast("Sessions are booked for a time still to come.")
-    lock_practitioner(db, practitioner_id)
+    if not locked:
+        lock_practitioner(db, practitioner_id)
     try:
         practitioner = get_practitioner(db=db, practitioner_id=practitioner_id)
     except NotFound:
@@ -155,26 +160,30 @@ def book(
     *, db: Session, data: SessionCreate, now: datetime, rules: BookingRules
 ) -> TreatmentSession:
     """Put a session in the calendar, or refuse with the reason."""
-    lock_patient(db, data.patient_id)
+    # The patient's care, then the practitioner's calendar (the order every change takes them).
+    hold_lock(db, patient_lock(data.patient_id), practitioner_lock(data.practitioner_id))
+    slot = Interval(data.start, data.start + timedelta(minutes=data.duration_minutes))
     try:
-        patient = get_patient(db=db, patient_id=data.patient_id)
+        standing = current_eligibility(db=db, patient_id=data.patient_id, now=now)
     except NotFound:
         raise UnknownPatient(f"No patient with id {data.patient_id}.") from None
-    if patient.archived:
-        raise PatientArchived(f"Patient {patient.id} is archived.")
-    slot = Interval(data.start, data.start + timedelta(minutes=data.duration_minutes))
-    _eligible_for(db, patient.id, slot, now, "booked")
-    plan = _bookable_plan(db, data.plan_id, patient.id)
+    if standing.outcome.value == PatientArchived.code:
+        raise PatientArchived(f"Patient {data.patient_id} is archived.")
+    obstacles = standing.obstacles(slot.end)
+    if obstacles:
+        raise EligibilityBlocked.because(standing, obstacles, "booked")
+    plan = _bookable_plan(db, data.plan_id, data.patient_id)
     zone = _check_slot(
         db=db,
-        patient_id=patient.id,
+        patient_id=data.patient_id,
         practitioner_id=data.practitioner_id,
         slot=slot,
         now=now,
         rules=rules,
+        locked=True,
     )
     booked = TreatmentSession(
-        patient_id=patient.id,
+        patient_id=data.patient_id,
         practitioner_id=data.practitioner_id,
         plan_id=plan.id if plan else None,
         start_at=slot.start,
