@@ -222,34 +222,27 @@ def propose(
         valid_until=standing.valid_until,
     )
     practitioners = _practitioners(db, request.practitioner_id)
-    # Everything placement may ask about, read once: who is busy over the course's horizon,
-    # and the patient's own sessions and treatments near it (not their whole history).
+    # The patient's own sessions and treatments near the course's horizon (not their whole
+    # history), read once; who else is busy, read for the windows placement asks about.
     horizon = course.horizon()
     reach = Interval(horizon.start, horizon.end + request.duration)
     margin = timedelta(days=rules.min_gap_days + 1)
     own = [b.interval for b in patient_sessions(db=db, patient_id=request.patient_id, window=reach)]
-    busy = practitioner_busy(db=db, practitioner_ids=[p.id for p in practitioners], window=reach)
-    calendars = [
-        (
-            practitioner,
-            ZoneInfo(practitioner.time_zone),
-            weekly_hours(practitioner),
-            BusyIndex([*(b.interval for b in busy[practitioner.id]), *own]),
-        )
-        for practitioner in practitioners
-    ]
+    busy = _BusyCache(db, practitioners, own)
 
     def free_starting(window: Interval) -> list[Candidate]:
         """Slots of the practitioners starting in `window` that the patient is free for."""
+        wanted = Interval(window.start, min(window.end + request.duration, reach.end))
+        indexes = busy.over(wanted)
         return [
             Candidate(slot, practitioner.id, zone)
-            for practitioner, zone, hours, index in calendars
+            for practitioner, zone, hours in busy.calendars
             for slot in free_slots(
                 weekly_hours=hours,
                 zone=zone,
-                busy=index,
+                busy=indexes[practitioner.id],
                 duration=request.duration,
-                window=Interval(window.start, min(window.end + request.duration, reach.end)),
+                window=wanted,
                 grid=rules.grid,
             )
             if slot.start < window.end
@@ -268,6 +261,38 @@ def propose(
         existing_starts=[t.at for t in given_or_booked],
     )
     return ProposalOutcome(False, standing.flags, proposals, unplaced)
+
+
+class _BusyCache:
+    """Who is busy when, read a stretch at a time as placement asks (a proposal usually needs a
+    few days of the diaries, not the months its horizon spans), each stretch once, with a
+    margin of a day either side."""
+
+    _MARGIN = timedelta(days=1)
+
+    def __init__(
+        self, db: Session, practitioners: Sequence[Practitioner], own: Sequence[Interval]
+    ) -> None:
+        self._db = db
+        self.calendars = [(p, ZoneInfo(p.time_zone), weekly_hours(p)) for p in practitioners]
+        self._own = list(own)
+        self._busy: dict[uuid.UUID, list[Interval]] = {p.id: [] for p in practitioners}
+        self._read: list[Interval] = []
+        self._indexes: dict[uuid.UUID, BusyIndex] = {}
+
+    def over(self, window: Interval) -> dict[uuid.UUID, BusyIndex]:
+        if not any(r.start <= window.start and window.end <= r.end for r in self._read):
+            stretch = Interval(window.start - self._MARGIN, window.end + self._MARGIN)
+            found = practitioner_busy(
+                db=self._db, practitioner_ids=list(self._busy), window=stretch
+            )
+            for practitioner_id, taken in found.items():
+                self._busy[practitioner_id] += [b.interval for b in taken]
+            self._read.append(stretch)
+            self._indexes = {
+                pid: BusyIndex([*intervals, *self._own]) for pid, intervals in self._busy.items()
+            }
+        return self._indexes
 
 
 def _practitioners(db: Session, practitioner_id: uuid.UUID | None) -> Sequence[Practitioner]:

@@ -86,25 +86,45 @@ def free_slots(
     overlapping nothing in `busy` (bookings, time off; an index of them may be reused across
     windows). Sorted by start; no duplicates."""
     index = busy if isinstance(busy, BusyIndex) else BusyIndex(busy)
-    found: set[Interval] = set()
+    hours = tuple(weekly_hours)
+    found: list[Interval] = []
     for day in _days(window, zone):
-        blocks = [hours for hours in weekly_hours if hours.weekday == day.weekday()]
-        if not blocks:
+        slots, starts = _day_slots(day, zone, hours, duration, grid)
+        first = bisect.bisect_left(starts, window.start)
+        for slot in slots[first:]:
+            if slot.end > window.end:
+                break
+            if not index.overlaps(slot):
+                found.append(slot)
+    return sorted(set(found))
+
+
+@lru_cache(maxsize=8192)
+def _day_slots(
+    day: date,
+    zone: ZoneInfo,
+    weekly_hours: tuple[WeeklyHours, ...],
+    duration: timedelta,
+    grid: timedelta,
+) -> tuple[list[Interval], list[datetime]]:
+    """Every slot of one local day, sorted, and their starts: worked out once for a calendar
+    and a day (proposals ask about the same days again and again)."""
+    found: set[Interval] = set()
+    resolve, fixed_offset = _resolver(day, zone)
+    for hours in weekly_hours:
+        if hours.weekday != day.weekday():
             continue
-        resolve, fixed_offset = _resolver(day, zone)
-        for hours in blocks:
-            for wall in _grid_times(hours, duration, grid):
-                start = resolve(wall)
-                if start is None:
-                    continue
-                slot = Interval(start, start + duration)
-                end_wall = (datetime.combine(day, wall) + duration).time()
-                if not fixed_offset and resolve(end_wall) != slot.end:
-                    continue  # a daylight-saving change falls inside the slot
-                inside = window.start <= slot.start and slot.end <= window.end
-                if inside and not index.overlaps(slot):
-                    found.add(slot)
-    return sorted(found)
+        for wall in _grid_times(hours, duration, grid):
+            start = resolve(wall)
+            if start is None:
+                continue
+            slot = Interval(start, start + duration)
+            end_wall = (datetime.combine(day, wall) + duration).time()
+            if not fixed_offset and resolve(end_wall) != slot.end:
+                continue  # a daylight-saving change falls inside the slot
+            found.add(slot)
+    slots = sorted(found)
+    return slots, [s.start for s in slots]
 
 
 def days_apart(first: datetime, second: datetime, zone: ZoneInfo) -> int:
