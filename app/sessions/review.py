@@ -17,7 +17,7 @@ from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, joinedload
 
 from app.evaluations.service import standings
 from app.models import (
@@ -70,9 +70,9 @@ def review(*, db: Session, sessions: Sequence[Booked], now: datetime, min_gap_da
         p.id: p
         for p in db.scalars(
             select(Practitioner)
-            .options(selectinload(Practitioner.availability))
+            .options(joinedload(Practitioner.availability))
             .where(Practitioner.id.in_(practitioner_ids))
-        )
+        ).unique()
     }
     absences: dict[uuid.UUID, list[TimeOff]] = {pid: [] for pid in practitioner_ids}
     for absence in db.scalars(
@@ -84,10 +84,14 @@ def review(*, db: Session, sessions: Sequence[Booked], now: datetime, min_gap_da
     ):
         absences[absence.practitioner_id].append(absence)
     plan_ids = list({v.plan_id for v in awaiting if v.plan_id is not None})
-    plans = dict(
-        db.execute(
-            select(TreatmentPlan.id, TreatmentPlan.status).where(TreatmentPlan.id.in_(plan_ids))
-        ).all()
+    plans = (
+        dict(
+            db.execute(
+                select(TreatmentPlan.id, TreatmentPlan.status).where(TreatmentPlan.id.in_(plan_ids))
+            ).all()
+        )
+        if plan_ids
+        else {}
     )
     given = _given_near(db, awaiting, min_gap_days)
     for session in awaiting:

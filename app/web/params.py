@@ -4,6 +4,7 @@ per single-valued query parameter, and the paging parameters."""
 from __future__ import annotations
 
 import re
+from collections import Counter
 from typing import Annotated, Any, get_args, get_origin
 
 from fastapi import Depends, Header, Query, Request, Response
@@ -48,7 +49,7 @@ async def one_value_per_query_parameter(request: Request) -> None:
     keys = [key for key, _ in request.query_params.multi_items()]
     if len(keys) == len(set(keys)):
         return
-    repeated = {key for key in keys if keys.count(key) > 1}
+    repeated = {key for key, times in Counter(keys).items() if times > 1}  # linear: no count()
     refused = sorted(repeated & _single_valued(request.scope.get("route")))
     if refused:
         raise RequestValidationError(
