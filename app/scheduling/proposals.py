@@ -23,10 +23,10 @@ from zoneinfo import ZoneInfo
 from app.practitioners.hours import Interval
 from app.scheduling.slots import far_enough
 
-# The first visit of a course is searched this far ahead, in chunks growing from a day (the
+# The first visit of a course is searched this far ahead, in chunks growing from an hour (the
 # earliest free slot is usually near) to two weeks.
 FIRST_VISIT_HORIZON = timedelta(days=92)
-_FIRST_CHUNK, _LARGEST_CHUNK = timedelta(days=1), timedelta(days=14)
+_FIRST_CHUNK, _LARGEST_CHUNK = timedelta(hours=1), timedelta(days=14)
 
 NO_FREE_SLOT = "no free slot in the window"
 
@@ -133,7 +133,7 @@ def propose_follow_ups(
 
     def ordered(window: Interval) -> list[Candidate]:
         found = [c for piece in _open(window, starts, course) for c in free_starting(piece)]
-        return sorted(found, key=lambda c: (c.slot.start, c.practitioner_id))
+        return sorted(found, key=lambda c: (c.slot.start, c.practitioner_id.int))
 
     anchor: datetime | None = None  # the previous visit's start (or its target, if unplaced)
     for sequence in range(course.first_sequence, course.first_sequence + course.count):
@@ -179,27 +179,29 @@ def _nearest(
     first_fit: Callable[[Iterable[Candidate]], _Search],
 ) -> _Search:
     """The free slot nearest `target` (ties: the earlier) within the tolerance, looked for in
-    windows growing around the target's day: a slot outside `r` days either side of it is at
-    least `r` days (less a daylight-saving hour) from the target, so one nearer than that,
-    found inside, is the nearest of all."""
+    windows growing around the target: a slot outside `reach` either side of it is at least
+    `reach` from it, so one found inside nearer than that is the nearest of all."""
     zone, day = course.zone, target.astimezone(course.zone).date()
-    widths = sorted({min(r, course.tolerance_days) for r in (1, 3, course.tolerance_days)})
+    tolerance = Interval(
+        max(day_start(day - timedelta(days=course.tolerance_days), zone), course.earliest),
+        day_start(day + timedelta(days=course.tolerance_days + 1), zone),
+    )
     found = _Search(None, past_validity=False)
-    for r in widths:
-        window = Interval(
-            max(day_start(day - timedelta(days=r), zone), course.earliest),
-            day_start(day + timedelta(days=r + 1), zone),
-        )
+    for reach in _NEAREST_REACHES:
+        window = Interval(max(target - reach, tolerance.start), min(target + reach, tolerance.end))
+        whole = window == tolerance
         found = first_fit(
             sorted(ordered(window), key=lambda c: (abs(c.slot.start - target), c.slot.start))
         )
-        choice = found.choice
-        if choice is not None and abs(choice.slot.start - target) < timedelta(days=r) - _CLOCK_HOUR:
+        if whole or (found.choice and abs(found.choice.slot.start - target) < reach):
             return found
-    return found
+    return first_fit(
+        sorted(ordered(tolerance), key=lambda c: (abs(c.slot.start - target), c.slot.start))
+    )
 
 
-_CLOCK_HOUR = timedelta(hours=1)
+# How far either side of a follow-up's target the search looks, before the whole tolerance.
+_NEAREST_REACHES = tuple(timedelta(hours=h) for h in (1, 4, 12, 24, 72))
 
 
 def _open(window: Interval, starts: Sequence[datetime], course: Course) -> list[Interval]:

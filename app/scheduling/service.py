@@ -9,8 +9,9 @@ from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Uuid, cast, null, select, union_all
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session
 
+from app.errors import NotFound
 from app.evaluations.service import current_eligibility
 from app.models import (
     LIVE_STATUSES,
@@ -20,10 +21,11 @@ from app.models import (
     Practitioner,
     TimeOff,
     TreatmentSession,
+    WeeklyAvailability,
 )
 from app.plans.service import active_plan, get_plan
 from app.policy import SchedulingRules
-from app.practitioners.hours import Interval
+from app.practitioners.hours import Interval, WeeklyHours
 from app.practitioners.service import InactivePractitioner, get_practitioner, weekly_hours
 from app.scheduling.proposals import (
     Candidate,
@@ -221,26 +223,26 @@ def propose(
         first_target=first_target,
         valid_until=standing.valid_until,
     )
-    practitioners = _practitioners(db, request.practitioner_id)
+    calendars = _calendars(db, request.practitioner_id)
     # The patient's own sessions and treatments near the course's horizon (not their whole
     # history), read once; who else is busy, read for the windows placement asks about.
     horizon = course.horizon()
     reach = Interval(horizon.start, horizon.end + request.duration)
     margin = timedelta(days=rules.min_gap_days + 1)
     own = [b.interval for b in patient_sessions(db=db, patient_id=request.patient_id, window=reach)]
-    busy = _BusyCache(db, practitioners, own)
+    busy = _BusyCache(db, [c.id for c in calendars], own)
 
     def free_starting(window: Interval) -> list[Candidate]:
         """Slots of the practitioners starting in `window` that the patient is free for."""
         wanted = Interval(window.start, min(window.end + request.duration, reach.end))
         indexes = busy.over(wanted)
         return [
-            Candidate(slot, practitioner.id, zone)
-            for practitioner, zone, hours in busy.calendars
+            Candidate(slot, calendar.id, calendar.zone)
+            for calendar in calendars
             for slot in free_slots(
-                weekly_hours=hours,
-                zone=zone,
-                busy=indexes[practitioner.id],
+                weekly_hours=calendar.hours,
+                zone=calendar.zone,
+                busy=indexes[calendar.id],
                 duration=request.duration,
                 window=wanted,
                 grid=rules.grid,
@@ -265,47 +267,69 @@ def propose(
 
 class _BusyCache:
     """Who is busy when, read a stretch at a time as placement asks (a proposal usually needs a
-    few days of the diaries, not the months its horizon spans), each stretch once, with a
-    margin of a day either side."""
+    few days of the diaries, not the months its horizon spans), with a margin of a day either
+    side: each window asked about is answered from one stretch read, indexed once."""
 
     _MARGIN = timedelta(days=1)
 
     def __init__(
-        self, db: Session, practitioners: Sequence[Practitioner], own: Sequence[Interval]
+        self, db: Session, practitioner_ids: Sequence[uuid.UUID], own: Sequence[Interval]
     ) -> None:
         self._db = db
-        self.calendars = [(p, ZoneInfo(p.time_zone), weekly_hours(p)) for p in practitioners]
+        self._ids = list(practitioner_ids)
         self._own = list(own)
-        self._busy: dict[uuid.UUID, list[Interval]] = {p.id: [] for p in practitioners}
-        self._read: list[Interval] = []
-        self._indexes: dict[uuid.UUID, BusyIndex] = {}
+        self._stretches: list[tuple[Interval, dict[uuid.UUID, BusyIndex]]] = []
 
     def over(self, window: Interval) -> dict[uuid.UUID, BusyIndex]:
-        if not any(r.start <= window.start and window.end <= r.end for r in self._read):
-            stretch = Interval(window.start - self._MARGIN, window.end + self._MARGIN)
-            found = practitioner_busy(
-                db=self._db, practitioner_ids=list(self._busy), window=stretch
-            )
-            for practitioner_id, taken in found.items():
-                self._busy[practitioner_id] += [b.interval for b in taken]
-            self._read.append(stretch)
-            self._indexes = {
-                pid: BusyIndex([*intervals, *self._own]) for pid, intervals in self._busy.items()
-            }
-        return self._indexes
+        for stretch, indexes in self._stretches:
+            if stretch.start <= window.start and window.end <= stretch.end:
+                return indexes
+        stretch = Interval(window.start - self._MARGIN, window.end + self._MARGIN)
+        found = practitioner_busy(db=self._db, practitioner_ids=self._ids, window=stretch)
+        indexes = {
+            pid: BusyIndex([*(b.interval for b in taken), *self._own])
+            for pid, taken in found.items()
+        }
+        self._stretches.append((stretch, indexes))
+        return indexes
 
 
-def _practitioners(db: Session, practitioner_id: uuid.UUID | None) -> Sequence[Practitioner]:
-    """The one practitioner asked for (who must be active), else every active one."""
-    query = select(Practitioner).options(selectinload(Practitioner.availability))
+@dataclass(frozen=True)
+class _Calendar:
+    """A practitioner as placement sees them: their zone and weekly hours."""
+
+    id: uuid.UUID
+    zone: ZoneInfo
+    hours: tuple[WeeklyHours, ...]
+
+
+def _calendars(db: Session, practitioner_id: uuid.UUID | None) -> list[_Calendar]:
+    """The one practitioner asked for (who must be active), else every active one, with their
+    hours: one statement, plain rows."""
+    query = select(
+        Practitioner.id,
+        Practitioner.time_zone,
+        Practitioner.active,
+        WeeklyAvailability.weekday,
+        WeeklyAvailability.start_time,
+        WeeklyAvailability.end_time,
+    ).outerjoin(WeeklyAvailability, WeeklyAvailability.practitioner_id == Practitioner.id)
     if practitioner_id is not None:
-        practitioner = get_practitioner(db=db, practitioner_id=practitioner_id)
-        if not practitioner.active:
-            raise InactivePractitioner(f"Practitioner {practitioner.id} is not active.")
-        query = query.where(Practitioner.id == practitioner.id)
+        query = query.where(Practitioner.id == practitioner_id)
     else:
         query = query.where(Practitioner.active.is_(True))
-    return db.scalars(query).all()
+    rows = db.execute(query).all()
+    if practitioner_id is not None:
+        if not rows:
+            raise NotFound(f"No practitioner with id {practitioner_id}.")
+        if not rows[0].active:
+            raise InactivePractitioner(f"Practitioner {practitioner_id} is not active.")
+    hours: dict[tuple[uuid.UUID, str], list[WeeklyHours]] = {}
+    for row in rows:
+        found = hours.setdefault((row.id, row.time_zone), [])
+        if row.weekday is not None:
+            found.append(WeeklyHours(row.weekday, row.start_time, row.end_time))
+    return [_Calendar(pid, ZoneInfo(zone), tuple(h)) for (pid, zone), h in hours.items()]
 
 
 def next_follow_up(

@@ -12,6 +12,7 @@ import bisect
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
+from operator import attrgetter
 from zoneinfo import ZoneInfo
 
 from app.practitioners.hours import Interval, WeeklyHours, local_instant
@@ -24,7 +25,7 @@ class BusyIndex:
 
     def __init__(self, intervals: Iterable[Interval]) -> None:
         merged: list[Interval] = []
-        for interval in sorted(intervals):
+        for interval in sorted(intervals, key=_start_end):
             if merged and interval.start <= merged[-1].end:
                 last = merged[-1]
                 merged[-1] = Interval(last.start, max(last.end, interval.end))
@@ -37,6 +38,9 @@ class BusyIndex:
         # The only candidate is the last merged interval starting before `interval` ends.
         index = bisect.bisect_left(self._starts, interval.end) - 1
         return index >= 0 and self._intervals[index].end > interval.start
+
+
+_start_end = attrgetter("start", "end")
 
 
 def _days(window: Interval, zone: ZoneInfo) -> Iterator[date]:
@@ -96,7 +100,7 @@ def free_slots(
                 break
             if not index.overlaps(slot):
                 found.append(slot)
-    return sorted(set(found))
+    return found  # in order already: day after day, each day's slots sorted
 
 
 @lru_cache(maxsize=8192)
