@@ -40,6 +40,12 @@ class Settings(BaseSettings):
         le=500,
         description="PostgreSQL connections each API process keeps (requests beyond wait)",
     )
+    max_body_bytes: int = Field(
+        default=1024 * 1024,
+        ge=1024,
+        le=64 * 1024 * 1024,
+        description="The largest request body accepted (413 beyond it, read no further)",
+    )
     clinic_time_zone: str = Field(
         default="UTC", description="IANA time zone of the clinic, e.g. Europe/Paris"
     )

@@ -90,7 +90,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     # Outermost last. CORS answers browsers' preflights itself, and adds its headers to every
     # answer, a problem for an unexpected failure included.
-    app.add_middleware(ApiMiddleware)
+    app.add_middleware(ApiMiddleware, max_body_bytes=settings.max_body_bytes)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,

@@ -27,7 +27,11 @@ from app.migrations import upgrade_to_head
 from app.models import Base, User
 from app.roles import Role
 from app.web.clock import system_clock
-from tests.factories import (
+from tests.factories import hermetic
+
+hermetic()
+
+from tests.factories import (  # noqa: E402
     POSTGRES_URL,
     TEST_PASSWORD,
     TEST_SECRET_KEY,

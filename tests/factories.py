@@ -18,10 +18,23 @@ from schemathesis.python import asgi as schemathesis_asgi
 from sqlalchemy import Engine, text
 
 from app.access import credentials
+from app.config import Settings
 from app.roles import Role
 from app.vocabulary import RiskFactor
 
 POSTGRES_URL = os.environ.get("SCLEROSCHED_TEST_DATABASE_URL")
+# The variables that steer the suite itself; every other SCLEROSCHED_ one is the developer's.
+_SUITE_VARIABLES = {"SCLEROSCHED_TEST_DATABASE_URL", "SCLEROSCHED_FUZZ_EXAMPLES"}
+
+
+def hermetic() -> None:
+    """The suite passes whatever the developer's shell or `.env` file says: their SCLEROSCHED_
+    variables are dropped for this process and the servers it starts, and no `.env` is read
+    (the servers start in a directory of their own)."""
+    for name in [n for n in os.environ if n.startswith("SCLEROSCHED_")]:
+        if name not in _SUITE_VARIABLES:
+            del os.environ[name]
+    Settings.model_config["env_file"] = None
 
 
 def event_loop() -> BlockingPortal:

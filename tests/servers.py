@@ -24,16 +24,22 @@ def free_port() -> int:
         return port
 
 
+class Address(str):
+    """A running server's base URL, which knows the server's process id."""
+
+    pid: int
+
+
 @contextmanager
 def running_server(
     database_url: str,
     *,
     log: Path | None = None,
     command: Sequence[str] = (sys.executable, "-m", "app.cli", "serve"),
-    cwd: Path = ROOT,
+    cwd: Path | None = None,
     environ: Mapping[str, str] | None = None,
     **settings: str,
-) -> Iterator[str]:
+) -> Iterator[Address]:
     """Start the service as a newcomer would (`sclerosched serve`) and yield its base URL.
 
     `command` and `cwd` start it another way (an installed package's own script, from another
@@ -50,6 +56,8 @@ def running_server(
     }
     if log is None:
         log = Path(tempfile.mkdtemp(prefix="sclerosched-server-")) / "server.log"
+    if cwd is None:  # a directory of its own: no developer's `.env` is read
+        cwd = log.parent
     output = log.open("wb")
     process = subprocess.Popen(
         [*command, "--port", str(port)],
@@ -58,7 +66,8 @@ def running_server(
         stdout=output,
         stderr=subprocess.STDOUT,
     )
-    base = f"http://127.0.0.1:{port}"
+    base = Address(f"http://127.0.0.1:{port}")
+    base.pid = process.pid
     try:
         deadline = time.monotonic() + 30
         while True:

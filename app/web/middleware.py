@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 
+from fastapi.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -23,10 +24,16 @@ class ApiMiddleware:
       which no browser or proxy may keep.
     - Turns an exception no handler knows into a 500 problem, logged once with the request id,
       with the headers above; it answers instead of re-raising, so the connection stays
-      usable."""
+      usable.
+    - Answers HEAD on every GET route (load balancers probe with it): the GET's status and
+      headers, no body.
+    - Bounds request bodies: a body over `max_body_bytes` is refused with a 413 problem as soon
+      as it is known to be (its declared length, or the bytes streamed so far), never read
+      whole. Nothing reads a body before the caller is known (`app.web.routes.ApiRoute`)."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, *, max_body_bytes: int) -> None:
         self.app = app
+        self.max_body_bytes = max_body_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -37,6 +44,9 @@ class ApiMiddleware:
         scope.setdefault("state", {})["request_id"] = request_id
         token = bind_request_id(request_id)
         ours = [(_REQUEST_ID, request_id.encode("latin-1"))]
+        head = scope["method"] == "HEAD"
+        if head:
+            scope = {**scope, "method": "GET"}
         if scope["path"].startswith("/api/"):
             ours.append((_CACHE_CONTROL, b"no-store"))
 
@@ -50,11 +60,15 @@ class ApiMiddleware:
                 status, answering = message["status"], True
                 headers = message.get("headers", [])
                 message["headers"] = [h for h in headers if h[0].lower() not in _SET_BY_US] + ours
+                if status == 405:  # what a GET route allows, HEAD is allowed too
+                    message["headers"] = [_with_head(h) for h in message["headers"]]
+            elif head and message["type"] == "http.response.body":
+                message = {**message, "body": b""}
             await send(message)
 
         try:
             try:
-                await self.app(scope, receive, send_with_headers)
+                await self.app(scope, self._bounded(scope, receive), send_with_headers)
             except Exception as exc:
                 if answering:  # too late for a problem response: the client sees a cut answer
                     raise
@@ -62,9 +76,38 @@ class ApiMiddleware:
         finally:
             access_logger.info(
                 "%s %s %d %.1fms",
-                scope["method"],
+                "HEAD" if head else scope["method"],
                 scope["path"],
                 status,
                 (time.perf_counter() - began) * 1000,
             )
             unbind_request_id(token)
+
+    def _bounded(self, scope: Scope, receive: Receive) -> Receive:
+        length = next((v for k, v in scope["headers"] if k == b"content-length"), b"")
+        declared = int(length) if length.isdigit() else None
+        limit, streamed = self.max_body_bytes, 0
+
+        async def receive_at_most() -> Message:
+            nonlocal streamed
+            if declared is not None and declared > limit:
+                raise _too_large(limit)  # before reading a byte of it
+            message = await receive()
+            if message["type"] == "http.request":
+                streamed += len(message.get("body", b""))
+                if streamed > limit:
+                    raise _too_large(limit)
+            return message
+
+        return receive_at_most
+
+
+def _too_large(limit: int) -> HTTPException:
+    return HTTPException(413, f"The request body is over the {limit} bytes accepted.")
+
+
+def _with_head(header: tuple[bytes, bytes]) -> tuple[bytes, bytes]:
+    name, value = header
+    if name.lower() != b"allow" or b"GET" not in value or b"HEAD" in value:
+        return header
+    return name, value.replace(b"GET", b"GET, HEAD", 1)

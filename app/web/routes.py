@@ -7,11 +7,13 @@
   returns, before the response is sent (a failing commit is an error answer, never a lost
   write after a 2xx).
 - Once more on a new connection when the server dropped the pooled one before anything was
-  written (no ping before each checkout).
-- The caller first: FastAPI decodes a JSON body before it runs the route's dependencies, so
-  a body that is not even JSON would get a 422 (or 400) before a caller without a credential
-  got their 401, or a caller without the permission their 403 (and its audit event). Here the
-  caller is checked first when that happens.
+  written (no ping before each checkout), and up to three times in all when it lost a race to
+  another transaction (a deadlock, a serialization failure): then 409, never a 503.
+- The caller first: a protected route checks the credential before any byte of the body is
+  read (a body of any size from nobody gets a 401 at once). FastAPI decodes a JSON body before
+  it runs the route's dependencies, so a body that is not even JSON would get a 422 (or 400)
+  before a caller without the permission got their 403 (and its audit event): here the
+  permission is checked first when that happens.
 """
 
 from __future__ import annotations
@@ -28,7 +30,14 @@ from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException
 
 from app.db import run_in_greenlet
-from app.web.access import bearer_token, check_caller, required_permission
+from app.errors import ConcurrentUpdate
+from app.web.access import (
+    authenticate,
+    bearer_token,
+    check_caller,
+    is_protected,
+    required_permission,
+)
 from app.web.db import Use, get_read_db, open_request_db
 
 
@@ -48,14 +57,23 @@ class ApiRoute(APIRoute):
             else "change"
         )
 
+        protected = is_protected(self)
+
         async def handle_in_one_transaction(request: Request) -> Response:
-            for attempt in (1, 2):
+            for attempt in range(1, _ATTEMPTS + 1):
                 db = open_request_db(request, use)
                 try:
+                    if protected:  # the caller first: before any byte of the body is read
+                        await authenticate(request)
                     response = await handle(request)
                 except DBAPIError as failure:
-                    if attempt == 1 and failure.connection_invalidated:
-                        continue  # nothing was committed: once more, on a new connection
+                    if attempt < _ATTEMPTS and (failure.connection_invalidated or _lost(failure)):
+                        continue  # nothing was committed: once more, on a fresh transaction
+                    if _lost(failure):
+                        raise ConcurrentUpdate(
+                            "The request lost a race with another one changing the same "
+                            "records, several times; try again."
+                        ) from None
                     raise
                 except (RequestValidationError, HTTPException) as problem:
                     permission = required_permission(self)
@@ -71,6 +89,16 @@ class ApiRoute(APIRoute):
             raise AssertionError("unreachable")  # pragma: no cover
 
         return handle_in_one_transaction
+
+
+# A request that lost a race (a deadlock between two transactions, a serialization failure) is
+# tried this many times in all before it is answered 409.
+_ATTEMPTS = 3
+_LOST_RACE = frozenset({"40P01", "40001"})  # deadlock_detected, serialization_failure
+
+
+def _lost(failure: DBAPIError) -> bool:
+    return getattr(failure.orig, "sqlstate", None) in _LOST_RACE
 
 
 def _in_greenlet(endpoint: Callable[..., Any]) -> Callable[..., Coroutine[Any, Any, Any]]:

@@ -19,13 +19,13 @@ def test_unknown_route_and_wrong_method(client: TestClient) -> None:
     assert body["instance"] == "/api/v1/nothing-here"
     put = client.put("/api/v1/patients")
     assert_problem(put, 405, "method-not-allowed")
-    assert put.headers["allow"] == "GET, POST"
+    assert put.headers["allow"] == "GET, HEAD, POST"  # every GET route answers HEAD too
     assert put.json()["detail"].endswith("use GET or POST")
     assert_problem(client.delete("/api/v1/practitioners"), 405, "method-not-allowed")
     one = client.delete(f"/api/v1/practitioners/{uuid.uuid4()}")
     assert_problem(one, 405, "method-not-allowed")
-    assert one.headers["allow"] == "GET, PATCH"
-    assert client.post("/health/live").headers["allow"] == "GET"
+    assert one.headers["allow"] == "GET, HEAD, PATCH"
+    assert client.post("/health/live").headers["allow"] == "GET, HEAD"
 
 
 @pytest.mark.parametrize(
