@@ -178,6 +178,17 @@ def _create_api_key(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _purge_idempotency_keys(settings: Settings, args: argparse.Namespace) -> int:
+    from datetime import UTC, datetime
+
+    from app.idempotency import purge
+
+    with _database(settings) as db:
+        removed = purge(db=db, now=datetime.now(UTC))
+    print(f"sclerosched: {removed} expired Idempotency-Key answers removed")
+    return 0
+
+
 def _workers(text: str) -> int:
     count = int(text)
     if not 1 <= count <= 64:
@@ -221,6 +232,10 @@ def build_parser() -> argparse.ArgumentParser:
     key.add_argument("--name", required=True, help="which system uses it, e.g. 'Hospital EHR'")
     key.add_argument("--role", default="integration", choices=[r for r in roles if r != Role.ADMIN])
     key.set_defaults(handler=_create_api_key)
+    commands.add_parser(
+        "purge-idempotency-keys",
+        help="remove the answers kept for Idempotency-Keys that have expired",
+    ).set_defaults(handler=_purge_idempotency_keys)
     commands.add_parser(
         "seed-demo", help="load a small demo clinic and demo logins (safe to run again)"
     ).set_defaults(handler=_seed_demo)

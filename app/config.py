@@ -46,6 +46,12 @@ class Settings(BaseSettings):
         le=64 * 1024 * 1024,
         description="The largest request body accepted (413 beyond it, read no further)",
     )
+    idempotency_key_hours: int = Field(
+        default=24,
+        ge=1,
+        le=24 * 30,
+        description="How long the answer to a request sent with an Idempotency-Key is kept",
+    )
     clinic_time_zone: str = Field(
         default="UTC", description="IANA time zone of the clinic, e.g. Europe/Paris"
     )

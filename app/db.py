@@ -111,6 +111,18 @@ def hold_lock(db: Session, *keys: str) -> None:
         db.execute(_LOCKS[len(keys)], {f"key{i}": key for i, key in enumerate(keys)})
 
 
+def try_lock(db: Session, key: str) -> bool:
+    """Take the lock named `key` until the transaction ends if no one holds it; whether it was
+    taken (PostgreSQL's advisory locks). SQLite: always, as every writing request holds the
+    database's one write lock already, one request at a time."""
+    if db.get_bind().dialect.name != "postgresql":
+        return True
+    taken = db.scalar(
+        text("SELECT pg_try_advisory_xact_lock(hashtextextended(:key, 0))"), {"key": key}
+    )
+    return bool(taken)
+
+
 _LOCKS = {
     count: text(
         "SELECT "

@@ -6,6 +6,7 @@ import logging
 import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 
 from fastapi import Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
@@ -85,6 +86,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.clock = system_clock  # the clinic's now; the tests move it
     app.state.engine = engine
     app.state.sessions = request_sessions(engine)
+    app.state.idempotency_lifetime = timedelta(hours=settings.idempotency_key_hours)
 
     app.state.signing_key = _signing_key(settings)
 

@@ -4,6 +4,7 @@ from app.models.account import ApiKey, LoginFailure, User
 from app.models.audit import AuditEvent, AuditOutcome
 from app.models.base import Base, Entity, UTCDateTime, utcnow, uuid7
 from app.models.evaluation import Clearance, Evaluation
+from app.models.idempotency import IdempotentResponse
 from app.models.patient import Patient, PatientIdentifier, PatientWeight, Sex
 from app.models.practitioner import Practitioner, TimeOff, WeeklyAvailability
 from app.models.treatment import (
@@ -32,6 +33,7 @@ __all__ = [
     "CompletionRecord",
     "Entity",
     "Evaluation",
+    "IdempotentResponse",
     "LoginFailure",
     "Patient",
     "PatientIdentifier",

@@ -22,6 +22,7 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.routing import APIRoute
 
 from app.errors import ConcurrentUpdate, Conflict, DomainError, InvalidValue
+from app.idempotency import IdempotencyKeyInFlight, IdempotencyKeyReused, InvalidIdempotencyKey
 from app.logging import REQUEST_ID_HEADER
 from app.web.access import api_key_scheme, is_protected, login_scheme, required_permission
 from app.web.problems import (
@@ -29,6 +30,7 @@ from app.web.problems import (
     PROBLEM_TYPE_BASE,
     problems_only_as_problem_json,
 )
+from app.web.routes import REPLAYED
 
 TAGS: list[dict[str, str]] = [
     {"name": "health", "description": "Liveness and readiness probes for load balancers."},
@@ -75,6 +77,11 @@ _HEADERS: dict[str, dict[str, Any]] = {
     "Location": {
         "description": "Where the record just made can be read",
         "schema": {"type": "string"},
+    },
+    REPLAYED: {
+        "description": "`true` when this answer is the one kept for the request's "
+        "`Idempotency-Key`, given again to a retry",
+        "schema": {"type": "string", "enum": ["true"]},
     },
     "Retry-After": {
         "description": "Seconds to wait before trying again",
@@ -130,7 +137,10 @@ def finish(document: dict[str, Any], routes: Iterator[Any]) -> dict[str, Any]:
     components = document["components"].setdefault("schemas", {})
     for operations in document["paths"].values():
         for method, operation in operations.items():
-            _access(operation, *access.get(operation["operationId"], (False, None)))
+            protected, permission = access.get(operation["operationId"], (False, None))
+            _access(operation, protected, permission)
+            if protected and method in ("post", "patch"):
+                _idempotent(operation)
             _answers(operation, method, components)
             body = operation.get("requestBody", {}).get("content", {})
             for media in body.values():
@@ -151,6 +161,37 @@ def _access(operation: dict[str, Any], protected: bool, permission: object) -> N
         operation["x-permission"] = str(permission)
         needs = f"Needs the `{permission}` permission (see the README's permission table)."
     operation["description"] = f"{operation.get('description', '').rstrip()}\n\n{needs}"
+
+
+def _idempotent(operation: dict[str, Any]) -> None:
+    """A write that takes `Idempotency-Key` (`app.web.routes`): the header, its refusals, and
+    the mark on a replayed answer."""
+    operation.setdefault("parameters", []).append(
+        {
+            "name": "Idempotency-Key",
+            "in": "header",
+            "required": False,
+            "description": "Any key of yours (a UUID, say), sent again unchanged on every retry "
+            "of this request: a retry gets the first answer again (marked "
+            "`Idempotent-Replayed: true`) instead of a second change. Answers are kept 24 "
+            "hours by default; the same key with another request is a 422.",
+            "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": _KEY},
+            "example": "5f0c6a2e-8d1b-4b52-9a53-0f1e2d3c4b5a",
+        }
+    )
+    operation.setdefault(_SENDS, []).append(REPLAYED)
+    for status, problem in (
+        (400, InvalidIdempotencyKey),
+        (409, IdempotencyKeyInFlight),
+        (422, IdempotencyKeyReused),
+    ):
+        answer = operation["responses"].setdefault(str(status), {"description": ""})
+        answer.setdefault(_CODES, []).append((problem.code, problem.title))
+    operation["responses"]["409"].setdefault("headers", {})["Retry-After"] = _HEADERS["Retry-After"]
+
+
+# A key the server accepts, unquoted (`app.idempotency`): visible characters, no quote.
+_KEY = r"^[\x20-\x21\x23-\x7e]*[\x21\x23-\x7e][\x20-\x21\x23-\x7e]*$"
 
 
 def _answers(operation: dict[str, Any], method: str, components: dict[str, Any]) -> None:

@@ -9,6 +9,8 @@
 - Once more on a new connection when the server dropped the pooled one before anything was
   written (no ping before each checkout), and up to three times in all when it lost a race to
   another transaction (a deadlock, a serialization failure): then 409, never a 503.
+- Retried safely: a write sent with an `Idempotency-Key` is answered once and that answer
+  given again to its retries (`app.idempotency`), kept in the transaction of the change.
 - The caller first: a protected route checks the credential before any byte of the body is
   read (a body of any size from nobody gets a 401 at once). FastAPI decodes a JSON body before
   it runs the route's dependencies, so a body that is not even JSON would get a 422 (or 400)
@@ -21,6 +23,8 @@ from __future__ import annotations
 import functools
 import inspect
 from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import Request, Response
@@ -29,6 +33,7 @@ from fastapi.routing import APIRoute
 from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException
 
+from app import idempotency
 from app.db import run_in_greenlet
 from app.errors import ConcurrentUpdate
 from app.web.access import (
@@ -58,14 +63,49 @@ class ApiRoute(APIRoute):
         )
 
         protected = is_protected(self)
+        idempotent = protected and bool((self.methods or set()) & {"POST", "PATCH"})
 
         async def handle_in_one_transaction(request: Request) -> Response:
+            retry: Retry | None = None
+            if protected and use == "change":
+                # The caller first, in a short transaction of its own, then the body (bounded,
+                # `app.web.middleware`): no connection is held while a client uploads.
+                await _checked_apart(request)
+                body = await request.body()
+                header = request.headers.get(IDEMPOTENCY_KEY)
+                if idempotent and header is not None:
+                    retry = Retry(
+                        key=idempotency.read_key(header),
+                        request=idempotency.fingerprint(request.method, _target(request), body),
+                    )
             for attempt in range(1, _ATTEMPTS + 1):
                 db = open_request_db(request, use)
                 try:
-                    if protected:  # the caller first: before any byte of the body is read
-                        await authenticate(request)
+                    if protected:  # who is calling (known already, for a change)
+                        principal = await authenticate(request)
+                    if retry is not None:
+                        kept = await run_in_greenlet(
+                            idempotency.claim,
+                            db=db,
+                            caller_id=principal.id,
+                            key=retry.key,
+                            request=retry.request,
+                            now=datetime.now(UTC),
+                        )
+                        if kept is not None:
+                            return _replayed(kept)
                     response = await handle(request)
+                    if retry is not None and 200 <= response.status_code < 300:
+                        await run_in_greenlet(
+                            idempotency.keep,
+                            db=db,
+                            caller_id=principal.id,
+                            key=retry.key,
+                            request=retry.request,
+                            answer=_answer(response),
+                            now=datetime.now(UTC),
+                            lifetime=request.app.state.idempotency_lifetime,
+                        )
                 except DBAPIError as failure:
                     if attempt < _ATTEMPTS and (failure.connection_invalidated or _lost(failure)):
                         continue  # nothing was committed: once more, on a fresh transaction
@@ -89,6 +129,52 @@ class ApiRoute(APIRoute):
             raise AssertionError("unreachable")  # pragma: no cover
 
         return handle_in_one_transaction
+
+
+IDEMPOTENCY_KEY = "idempotency-key"
+REPLAYED = "Idempotent-Replayed"
+# Headers the middleware sets on every answer, and the length: not kept with an answer.
+_NOT_KEPT = frozenset({"content-length", "x-request-id", "cache-control"})
+
+
+@dataclass(frozen=True)
+class Retry:
+    """A write sent with an `Idempotency-Key`: the key and the request's fingerprint."""
+
+    key: str
+    request: str
+
+
+async def _checked_apart(request: Request) -> None:
+    """Who is calling, in a short transaction of its own (the request's own begins after the
+    body is in); `authenticate` then knows the caller for the rest of the request."""
+    db = open_request_db(request, "look")
+    try:
+        await authenticate(request)
+    finally:
+        await run_in_greenlet(db.close)
+
+
+def _target(request: Request) -> str:
+    query = request.scope.get("query_string", b"").decode("latin-1")
+    return request.url.path + (f"?{query}" if query else "")
+
+
+def _answer(response: Response) -> idempotency.Answer:
+    headers = [
+        (name.decode("latin-1"), value.decode("latin-1"))
+        for name, value in response.raw_headers
+        if name.decode("latin-1").lower() not in _NOT_KEPT
+    ]
+    return idempotency.Answer(response.status_code, headers, bytes(response.body))
+
+
+def _replayed(answer: idempotency.Answer) -> Response:
+    replay = Response(content=answer.body, status_code=answer.status)
+    for name, value in answer.headers:
+        replay.headers.append(name, value)
+    replay.headers[REPLAYED] = "true"
+    return replay
 
 
 # A request that lost a race (a deadlock between two transactions, a serialization failure) is

@@ -23,7 +23,11 @@ export async function logIn(username: string, password: string): Promise<string>
   return data.access_token;
 }
 
-export async function firstCourse(token: string, practitionerId: string): Promise<string> {
+export async function firstCourse(
+  token: string,
+  practitionerId: string,
+  bookingKey: string = crypto.randomUUID(),
+): Promise<string> {
   const headers = { Authorization: `Bearer ${token}` };
 
   const patient: Schemas["PatientCreate"] = {
@@ -58,9 +62,11 @@ export async function firstCourse(token: string, practitionerId: string): Promis
   console.log(outcome, blood);
 
   // duration_minutes has a server default (45): it may be left out.
+  // One key for this booking, sent again on every retry: a retry gets the first answer.
   const booked = await api.POST("/api/v1/sessions", {
     body: { patient_id: patientId, practitioner_id: practitionerId, start: "2027-01-11T09:30:00Z" },
     headers,
+    params: { header: { "Idempotency-Key": bookingKey } },
   });
   if (booked.error) {
     if (booked.response.status === 409 && "code" in booked.error) {
@@ -84,6 +90,8 @@ function explain(code: BookingRefusal): string {
     case "conflict":
     case "concurrent-update":
       return "Something changed meanwhile: reload and try again.";
+    case "idempotency-key-in-flight":
+      return "The same booking is still being answered: retry it shortly, with the same key.";
     default: {
       const unhandled: never = code; // a new refusal code fails the type check here
       return unhandled;

@@ -331,7 +331,7 @@ def test_upgrading_and_downgrading_keep_every_row(scratch: tuple[Config, Engine]
     assert before["patient_identifiers"] == before["clearances"] == 1
     command.upgrade(config, "head")
     # 0012: the patient's weight starts its history.
-    assert _row_counts(engine) == {**before, "patient_weights": 1}
+    assert _row_counts(engine) == {**before, "patient_weights": 1, "idempotent_responses": 0}
     with engine.connect() as connection:
         assert (
             connection.scalar(select(column("weight_kg")).select_from(table("patient_weights")))
@@ -367,7 +367,7 @@ def test_upgrading_and_downgrading_keep_every_row(scratch: tuple[Config, Engine]
         "on_hold",
     )
     command.upgrade(config, "head")
-    assert _row_counts(engine) == {**before, "patient_weights": 1}
+    assert _row_counts(engine) == {**before, "patient_weights": 1, "idempotent_responses": 0}
 
 
 def test_the_database_refuses_a_session_over_an_hour(
