@@ -52,6 +52,10 @@ class Settings(BaseSettings):
         le=24 * 30,
         description="How long the answer to a request sent with an Idempotency-Key is kept",
     )
+    require_if_match: bool = Field(
+        default=False,
+        description="Refuse (428) a change to a record sent without If-Match",
+    )
     clinic_time_zone: str = Field(
         default="UTC", description="IANA time zone of the clinic, e.g. Europe/Paris"
     )

@@ -59,6 +59,15 @@ class VersionMismatch(DomainError):
     title = "The record has changed since it was read"
 
 
+def require_version(kind: str, current: int, expected: int | None) -> None:
+    """The record is still at the version the client read (`If-Match`), or 412: a change made
+    meanwhile is never overwritten unseen. None: the client sent no `If-Match`."""
+    if expected is not None and expected != current:
+        raise VersionMismatch(
+            f"{kind} is at version {current}, not {expected}.", current_version=current
+        )
+
+
 class InvalidCursor(DomainError):
     status = 422
     code = "invalid-cursor"

@@ -7,7 +7,7 @@ import uuid
 from fastapi import APIRouter, Response, status
 
 from app.auditing import Access, Resource
-from app.errors import InvalidCursor, NotFound
+from app.errors import InvalidCursor, NotFound, VersionMismatch
 from app.evaluations import service
 from app.evaluations.schemas import (
     ClearanceCreate,
@@ -30,7 +30,7 @@ from app.schemas import with_affected_sessions
 from app.web.access import AuditDep, ClinicalDetail, requires
 from app.web.clock import Now
 from app.web.db import Db
-from app.web.params import Cursor, Limit, sends
+from app.web.params import Cursor, ExpectedVersion, Limit, sends, set_etag
 from app.web.policy import Policy
 from app.web.problems import problem_responses
 from app.web.routes import ApiRoute
@@ -59,7 +59,7 @@ def _view(evaluation: Evaluation, *, clinical: bool) -> EvaluationRead | Evaluat
         NotFound, PatientArchived, UnknownPractitioner, InactivePractitioner
     ),
     response_description="The evaluation recorded, with the outcome and flags the server computed",
-    openapi_extra=sends("Location"),
+    openapi_extra=sends("ETag", "Location"),
 )
 def record_evaluation(
     patient_id: uuid.UUID,
@@ -93,6 +93,7 @@ def record_evaluation(
     evaluation = recorded.evaluation
     audit.record("create", Resource.EVALUATION, evaluation.id, patient_id=patient_id)
     response.headers["Location"] = f"{router.prefix}/evaluations/{evaluation.id}"
+    set_etag(response, evaluation.version)
     return with_affected_sessions(_read(evaluation), EvaluationRecorded, recorded.stranded)
 
 
@@ -128,14 +129,21 @@ def list_evaluations(
     dependencies=[requires(Permission.EVALUATIONS_READ_OUTCOME)],
     responses=problem_responses(NotFound),
     response_description="The evaluation, in full or in summary as the caller's role allows",
+    openapi_extra=sends("ETag"),
 )
 def read_evaluation(
-    evaluation_id: uuid.UUID, db: Db, audit: AuditDep, clinical: ClinicalDetail
+    evaluation_id: uuid.UUID,
+    db: Db,
+    audit: AuditDep,
+    clinical: ClinicalDetail,
+    response: Response,
 ) -> EvaluationView:
     """One evaluation with its flags, outcome, validity and clearance. Roles without
-    `clinical:read` (receptionists) get the outcome and flags only."""
+    `clinical:read` (receptionists) get the outcome and flags only. The `ETag` is 1, or 2
+    once cleared: send it as `If-Match` with a clearance."""
     evaluation = service.get_evaluation(db=db, evaluation_id=evaluation_id)
     audit.record("read", Resource.EVALUATION, evaluation.id, patient_id=evaluation.patient_id)
+    set_etag(response, evaluation.version)
     return _view(evaluation, clinical=clinical)
 
 
@@ -151,11 +159,19 @@ def read_evaluation(
         service.NotClearable,
         service.AlreadyCleared,
         PatientArchived,
+        VersionMismatch,
     ),
     response_description="The clearance recorded",
+    openapi_extra=sends("ETag"),
 )
 def clear_evaluation(
-    evaluation_id: uuid.UUID, body: ClearanceCreate, db: Db, audit: AuditDep, now: Now
+    evaluation_id: uuid.UUID,
+    body: ClearanceCreate,
+    db: Db,
+    audit: AuditDep,
+    now: Now,
+    response: Response,
+    if_match: ExpectedVersion,
 ) -> EvaluationRead:
     """A clinician documents the decision to treat despite relative contraindications (the
     pill, a history of blood clots, ...). The outcome becomes `eligible`.
@@ -166,8 +182,11 @@ def clear_evaluation(
     expired evaluation; they need a new evaluation instead. The clearing practitioner must be
     active (422 `inactive-practitioner`).
     """
-    evaluation = service.clear_evaluation(db=db, evaluation_id=evaluation_id, data=body, now=now)
+    evaluation = service.clear_evaluation(
+        db=db, evaluation_id=evaluation_id, data=body, now=now, expected_version=if_match
+    )
     audit.record("clear", Resource.EVALUATION, evaluation.id, patient_id=evaluation.patient_id)
+    set_etag(response, evaluation.version)
     return _read(evaluation)
 
 

@@ -22,7 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload, selectinload
 
-from app.errors import Conflict, InvalidField, NotFound
+from app.errors import Conflict, InvalidField, NotFound, require_version
 from app.evaluations.rules import (
     Assessment,
     EvaluationFacts,
@@ -245,12 +245,18 @@ def list_evaluations(
 
 
 def clear_evaluation(
-    *, db: Session, evaluation_id: uuid.UUID, data: ClearanceCreate, now: datetime
+    *,
+    db: Session,
+    evaluation_id: uuid.UUID,
+    data: ClearanceCreate,
+    now: datetime,
+    expected_version: int | None = None,
 ) -> Evaluation:
     """Record a clinician's clearance of the relative contraindications of the patient's
     current evaluation (a superseded or expired one no longer decides anything)."""
     evaluation = get_evaluation(db=db, evaluation_id=evaluation_id)
     lock_patient(db, evaluation.patient_id)
+    require_version("Evaluation", evaluation.version, expected_version)
     if not _ensure_practitioner(db, data.practitioner_id).active:
         raise InactivePractitioner(
             f"Practitioner {data.practitioner_id} is not active: a clearance is a decision "

@@ -17,6 +17,13 @@ from app.models.base import Base, UTCDateTime, utcnow
 
 class Evaluation(Base):
     __tablename__ = "evaluations"
+
+    @property
+    def version(self) -> int:
+        """An evaluation never changes but for its clearance: version 1, then 2 once cleared
+        (the ETag a clearance's `If-Match` is checked against)."""
+        return 1 if self.clearance is None else 2
+
     __table_args__ = (
         Index("ix_evaluations_patient_performed", "patient_id", "performed_at"),
         CheckConstraint("weight_kg > 0", name="weight_positive"),

@@ -167,12 +167,17 @@ def update_patient(
     "/{patient_id}",
     summary="Archive a patient",
     dependencies=[requires(Permission.PATIENTS_ARCHIVE)],
-    responses=problem_responses(NotFound),
+    responses=problem_responses(NotFound, VersionMismatch),
     response_description="The patient, archived, with the sessions the archive cancelled",
     openapi_extra=sends("ETag"),
 )
 def archive_patient(
-    patient_id: uuid.UUID, db: Db, audit: AuditDep, response: Response, now: Now
+    patient_id: uuid.UUID,
+    db: Db,
+    audit: AuditDep,
+    response: Response,
+    now: Now,
+    if_match: ExpectedVersion,
 ) -> PatientArchivedRead:
     """Archive the patient: the record stays (nothing clinical is ever deleted) but leaves the
     lists unless `include_archived=true`. Archiving twice is harmless.
@@ -180,7 +185,9 @@ def archive_patient(
     An archived patient is neither booked nor treated. `affected_sessions` lists their
     upcoming sessions: they stay booked, flagged for review, for the clinic to cancel or
     settle."""
-    archived = service.archive_patient(db=db, patient_id=patient_id, now=now)
+    archived = service.archive_patient(
+        db=db, patient_id=patient_id, now=now, expected_version=if_match
+    )
     patient = archived.patient
     audit.record("archive", Resource.PATIENT, patient.id, patient_id=patient.id)
     set_etag(response, patient.version)

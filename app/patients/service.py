@@ -19,7 +19,7 @@ from app.errors import (
     InvalidField,
     InvalidQuery,
     NotFound,
-    VersionMismatch,
+    require_version,
 )
 from app.models import (
     Evaluation,
@@ -145,11 +145,7 @@ def update_patient(
     """Apply the fields that were sent. `expected_version` (from If-Match) guards lost updates.
     An archived patient's record is closed: 409 `patient-archived`."""
     patient = get_patient(db=db, patient_id=patient_id)
-    if expected_version is not None and expected_version != patient.version:
-        raise VersionMismatch(
-            f"Patient is at version {patient.version}, not {expected_version}.",
-            current_version=patient.version,
-        )
+    require_version("Patient", patient.version, expected_version)
     if patient.archived:
         raise PatientArchived(f"Patient {patient_id} is archived: the record no longer changes.")
     sent = changes.model_dump(exclude_unset=True, exclude={"identifiers"})
@@ -195,10 +191,13 @@ class Archived:
     stranded: Sequence[TreatmentSession]
 
 
-def archive_patient(*, db: Session, patient_id: uuid.UUID, now: datetime) -> Archived:
+def archive_patient(
+    *, db: Session, patient_id: uuid.UUID, now: datetime, expected_version: int | None = None
+) -> Archived:
     """Hide the patient from lists; the record and its history stay."""
     lock_patient(db, patient_id)
     patient = get_patient(db=db, patient_id=patient_id)
+    require_version("Patient", patient.version, expected_version)
     if not patient.archived:
         patient.archived = True
         patient.archived_at = now

@@ -10,7 +10,7 @@ from datetime import datetime
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session, selectinload
 
-from app.errors import Conflict, DomainError, NotFound, VersionMismatch
+from app.errors import Conflict, DomainError, NotFound, require_version
 from app.evaluations.service import current_eligibility
 from app.models import Evaluation, TreatmentPlan, TreatmentSession, utcnow
 from app.pagination import Keyset, cursor_datetime, cursor_uuid, paginate
@@ -129,11 +129,7 @@ def update_plan(
     if patient_id is not None:
         lock_patient(db, patient_id)
     plan = get_plan(db=db, plan_id=plan_id)
-    if expected_version is not None and expected_version != plan.version:
-        raise VersionMismatch(
-            f"Plan is at version {plan.version}, not {expected_version}.",
-            current_version=plan.version,
-        )
+    require_version("Plan", plan.version, expected_version)
     if plan.status in _FINAL and changes.model_fields_set - {"notes"}:
         raise InvalidPlanChange(
             f"The plan is {plan.status.value}: only its notes can change; start a new plan."

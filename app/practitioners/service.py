@@ -12,7 +12,7 @@ from sqlalchemy import Select, select
 from sqlalchemy.orm import Session, joinedload, selectinload
 
 from app.db import hold_lock
-from app.errors import DomainError, NotFound, VersionMismatch
+from app.errors import DomainError, NotFound, require_version
 from app.models import Practitioner, TimeOff, TreatmentSession, WeeklyAvailability, utcnow
 from app.pagination import Keyset, cursor_datetime, cursor_uuid, paginate
 from app.practitioners.hours import Interval, WeeklyHours, within_weekly_hours
@@ -142,11 +142,7 @@ def update_practitioner(
     `time_zone`, `availability`), name their upcoming sessions it leaves stranded."""
     lock_practitioner(db, practitioner_id)
     practitioner = get_practitioner(db=db, practitioner_id=practitioner_id)
-    if expected_version is not None and expected_version != practitioner.version:
-        raise VersionMismatch(
-            f"Practitioner is at version {practitioner.version}, not {expected_version}.",
-            current_version=practitioner.version,
-        )
+    require_version("Practitioner", practitioner.version, expected_version)
     if changes.name is not None:
         practitioner.name = changes.name
         practitioner.name_key = changes.name.casefold()

@@ -223,11 +223,12 @@ def reschedule(
     change: RescheduleBody,
     now: datetime,
     rules: BookingRules,
+    expected_version: int | None = None,
 ) -> TreatmentSession:
     """Move a booked session, with the same checks as booking; the old time and practitioner
     are kept in its history."""
     session = load_locked(db, session_id)
-    require(session, SessionAction.RESCHEDULE)
+    require(session, SessionAction.RESCHEDULE, expected_version)
     duration = (
         timedelta(minutes=change.duration_minutes)
         if change.duration_minutes

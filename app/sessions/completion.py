@@ -70,6 +70,7 @@ def complete(
     rules: BookingRules,
     scheduling: SchedulingRules,
     now: datetime,
+    expected_version: int | None = None,
 ) -> Completed:
     """Record what was done (arrived -> fulfilled). Nothing is recorded unless every rule
     held when the sclerosant was given (`administered_at`, by default now): the patient's
@@ -80,7 +81,7 @@ def complete(
     happened, and it counts for the next one. The answer has the proposal for the course's next
     visit."""
     session = load_locked(db, session_id)
-    target = require(session, SessionAction.COMPLETE)
+    target = require(session, SessionAction.COMPLETE, expected_version)
     day = treatment_day(session, rules.check_in_ahead)
     given_at = _administered_at(record, session, day, now)
     # Given now: by everything on record, a finding committed while this request waited for

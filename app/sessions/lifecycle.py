@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from app.errors import NotFound
+from app.errors import NotFound, require_version
 from app.models import SessionEvent, TreatmentSession, utcnow
 from app.patients.service import lock_patient
 from app.plans.service import settle_completion
@@ -76,8 +76,12 @@ def get_session_record(*, db: Session, session_id: uuid.UUID) -> TreatmentSessio
     return load(db, session_id)
 
 
-def require(session: TreatmentSession, action: SessionAction) -> SessionStatus:
-    """The status `action` leads to, if the session's status allows it; else 409."""
+def require(
+    session: TreatmentSession, action: SessionAction, expected_version: int | None = None
+) -> SessionStatus:
+    """The status `action` leads to, if the session is still at the version the client read
+    (`If-Match`, else 412) and its status allows it (else 409)."""
+    require_version("Session", session.version, expected_version)
     allowed, target = TRANSITIONS[action]
     if session.status not in allowed:
         raise InvalidTransition(
@@ -113,10 +117,11 @@ def step(
     now: datetime,
     check_in_ahead: timedelta,
     reason: str | None = None,
+    expected_version: int | None = None,
 ) -> TreatmentSession:
     """Check-in, cancel, no-show or entered in error: the steps that record nothing else."""
     session = load(db, session_id)
-    target = require(session, action)
+    target = require(session, action, expected_version)
     if action is SessionAction.NO_SHOW and now < session.start_at:
         raise InvalidTransition(
             "A no-show is recorded only after the start time.", session_status=session.status.value

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query, Response, status
 from sqlalchemy.orm import Session
 
 from app.auditing import Access, AuditTrail, Resource
-from app.errors import InvalidCursor, NotFound
+from app.errors import InvalidCursor, NotFound, VersionMismatch
 from app.evaluations.schemas import FlagRead
 from app.models import TreatmentSession
 from app.policy import BookingRules
@@ -33,7 +33,7 @@ from app.vocabulary import Flag, SessionStatus
 from app.web.access import AuditDep, ClinicalDetail, holds, requires
 from app.web.clock import Now
 from app.web.db import Db
-from app.web.params import Cursor, Limit, sends, set_etag
+from app.web.params import Cursor, ExpectedVersion, Limit, sends, set_etag
 from app.web.policy import Policy
 from app.web.problems import problem_responses
 from app.web.routes import ApiRoute
@@ -241,7 +241,9 @@ def read_session(
     "/{session_id}/reschedule",
     summary="Move a booked session",
     dependencies=[requires(Permission.SESSIONS_RESCHEDULE)],
-    responses=problem_responses(NotFound, errors.InvalidTransition, *errors.BOOKING_ERRORS),
+    responses=problem_responses(
+        NotFound, VersionMismatch, errors.InvalidTransition, *errors.BOOKING_ERRORS
+    ),
     response_description="The session at its new time",
     openapi_extra=sends("ETag"),
 )
@@ -255,6 +257,7 @@ def reschedule_session(
     clinical: ClinicalDetail,
     sees_outcome: SeesEligibility,
     now: Now,
+    if_match: ExpectedVersion,
 ) -> SessionRead:
     """Move a booked session to a new time (and optionally another practitioner or length),
     with the same checks as booking. The old time and practitioner stay in its history."""
@@ -264,6 +267,7 @@ def reschedule_session(
             session_id=session_id,
             change=body,
             now=now,
+            expected_version=if_match,
             rules=policy.booking,
         )
     except errors.EligibilityBlocked as refusal:
@@ -283,14 +287,16 @@ def reschedule_session(
     )
 
 
-_STEP_ERRORS = problem_responses(NotFound, errors.InvalidTransition)
+_STEP_ERRORS = problem_responses(NotFound, VersionMismatch, errors.InvalidTransition)
 
 
 @router.post(
     "/{session_id}/check-in",
     summary="Check the patient in",
     dependencies=[requires(Permission.SESSIONS_CHECK_IN)],
-    responses=problem_responses(NotFound, errors.InvalidTransition, errors.CheckInNotOpen),
+    responses=problem_responses(
+        NotFound, VersionMismatch, errors.InvalidTransition, errors.CheckInNotOpen
+    ),
     response_description="The session, the patient arrived",
     openapi_extra=sends("ETag"),
 )
@@ -303,6 +309,7 @@ def check_in_session(
     clinical: ClinicalDetail,
     sees_reasons: SeesEligibility,
     now: Now,
+    if_match: ExpectedVersion,
 ) -> SessionRead:
     """The patient has arrived: booked -> arrived. Check-in opens on the session's day (in
     the practitioner's time zone; the clinic may open it some hours earlier) and closes at the
@@ -314,6 +321,7 @@ def check_in_session(
         session_id=session_id,
         action=SessionAction.CHECK_IN,
         now=now,
+        expected_version=if_match,
         check_in_ahead=policy.booking.check_in_ahead,
     )
     _audited(audit, "check-in", session)
@@ -340,6 +348,7 @@ def cancel_session(
     clinical: ClinicalDetail,
     sees_reasons: SeesEligibility,
     now: Now,
+    if_match: ExpectedVersion,
 ) -> SessionRead:
     """Cancel a booked session (booked -> cancelled); the reason is required and kept."""
     session = lifecycle.step(
@@ -347,6 +356,7 @@ def cancel_session(
         session_id=session_id,
         action=SessionAction.CANCEL,
         now=now,
+        expected_version=if_match,
         check_in_ahead=policy.booking.check_in_ahead,
         reason=body.reason,
     )
@@ -373,6 +383,7 @@ def record_no_show(
     clinical: ClinicalDetail,
     sees_reasons: SeesEligibility,
     now: Now,
+    if_match: ExpectedVersion,
 ) -> SessionRead:
     """The patient did not come (booked -> noshow); only once the start time has passed."""
     session = lifecycle.step(
@@ -380,6 +391,7 @@ def record_no_show(
         session_id=session_id,
         action=SessionAction.NO_SHOW,
         now=now,
+        expected_version=if_match,
         check_in_ahead=policy.booking.check_in_ahead,
     )
     _audited(audit, "no-show", session)
@@ -406,6 +418,7 @@ def mark_entered_in_error(
     clinical: ClinicalDetail,
     sees_reasons: SeesEligibility,
     now: Now,
+    if_match: ExpectedVersion,
 ) -> SessionRead:
     """For a session that should never have existed: any status -> entered-in-error, by a
     clinical role, with the reason. Nothing clinical is deleted; the session and its history
@@ -416,6 +429,7 @@ def mark_entered_in_error(
         session_id=session_id,
         action=SessionAction.ENTERED_IN_ERROR,
         now=now,
+        expected_version=if_match,
         check_in_ahead=policy.booking.check_in_ahead,
         reason=body.reason,
     )
@@ -429,7 +443,7 @@ def mark_entered_in_error(
     "/{session_id}/complete",
     summary="Complete a session",
     dependencies=[requires(Permission.SESSIONS_COMPLETE)],
-    responses=problem_responses(NotFound, *errors.COMPLETION_ERRORS),
+    responses=problem_responses(NotFound, VersionMismatch, *errors.COMPLETION_ERRORS),
     response_description="The treatment record, with the proposal for the course's next visit",
     openapi_extra=sends("ETag"),
 )
@@ -441,6 +455,7 @@ def complete_session(
     policy: Policy,
     sees_outcome: SeesEligibility,
     now: Now,
+    if_match: ExpectedVersion,
 ) -> CompletionResult:
     """Record what was done (arrived -> fulfilled): sites, sclerosant, concentration and
     volume, anaesthetic (default none), compression (default none), complications, aftercare
@@ -471,6 +486,7 @@ def complete_session(
             rules=policy.booking,
             scheduling=policy.scheduling,
             now=now,
+            expected_version=if_match,
         )
     except errors.EligibilityBlocked as refusal:
         if sees_outcome:

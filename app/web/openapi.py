@@ -21,10 +21,11 @@ from fastapi import FastAPI
 from fastapi.encoders import jsonable_encoder
 from fastapi.routing import APIRoute
 
-from app.errors import ConcurrentUpdate, Conflict, DomainError, InvalidValue
+from app.errors import ConcurrentUpdate, Conflict, DomainError, InvalidValue, VersionMismatch
 from app.idempotency import IdempotencyKeyInFlight, IdempotencyKeyReused, InvalidIdempotencyKey
 from app.logging import REQUEST_ID_HEADER
 from app.web.access import api_key_scheme, is_protected, login_scheme, required_permission
+from app.web.params import PreconditionRequired
 from app.web.problems import (
     PROBLEM_MEDIA_TYPE,
     PROBLEM_TYPE_BASE,
@@ -141,6 +142,9 @@ def finish(document: dict[str, Any], routes: Iterator[Any]) -> dict[str, Any]:
             _access(operation, protected, permission)
             if protected and method in ("post", "patch"):
                 _idempotent(operation)
+            _conditional(operation, method)
+            for parameter in operation.get("parameters", []):
+                _not_nullable(parameter)
             _answers(operation, method, components)
             body = operation.get("requestBody", {}).get("content", {})
             for media in body.values():
@@ -161,6 +165,43 @@ def _access(operation: dict[str, Any], protected: bool, permission: object) -> N
         operation["x-permission"] = str(permission)
         needs = f"Needs the `{permission}` permission (see the README's permission table)."
     operation["description"] = f"{operation.get('description', '').rstrip()}\n\n{needs}"
+
+
+def _conditional(operation: dict[str, Any], method: str) -> None:
+    """`If-Match` (a change) may be refused 412, or 428 when the server requires it; a GET
+    whose answer has an `ETag` takes `If-None-Match` and may answer 304."""
+    names = {p["name"].lower() for p in operation.get("parameters", [])}
+    if "if-match" in names:
+        for status, problem in ((412, VersionMismatch), (428, PreconditionRequired)):
+            answer = operation["responses"].setdefault(str(status), {"description": ""})
+            answer.setdefault(_CODES, []).append((problem.code, problem.title))
+    if method == "get" and "ETag" in operation.get(_SENDS, []):
+        operation.setdefault("parameters", []).append(
+            {
+                "name": "If-None-Match",
+                "in": "header",
+                "required": False,
+                "description": "The `ETag` you hold: 304, with no body, if it is still the "
+                "record's",
+                "schema": {"type": "string", "maxLength": 200},
+                "example": 'W/"3"',
+            }
+        )
+        operation["responses"]["304"] = {
+            "description": "Not modified: the `ETag` sent in `If-None-Match` is still the record's",
+            "headers": {"ETag": _HEADERS["ETag"]},
+        }
+
+
+def _not_nullable(parameter: dict[str, Any]) -> None:
+    """An optional parameter is left out, never sent as null: no `null` in its schema."""
+    schema = parameter.get("schema", {})
+    variants = schema.get("anyOf")
+    if not parameter.get("required") and variants:
+        kept = [v for v in variants if v.get("type") != "null"]
+        if len(kept) == 1:
+            rest = {k: v for k, v in schema.items() if k != "anyOf"}
+            parameter["schema"] = {**kept[0], **rest}
 
 
 def _idempotent(operation: dict[str, Any]) -> None:

@@ -10,6 +10,8 @@ from typing import Annotated, Any, get_args, get_origin
 from fastapi import Depends, Header, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 
+from app.errors import DomainError
+
 _ETAG = re.compile(r'^(?:W/)?"(\d{1,9})"$')
 
 
@@ -23,7 +25,14 @@ def sends(*headers: str) -> dict[str, Any]:
     return {"x-sends-headers": list(headers)}
 
 
+class PreconditionRequired(DomainError):
+    status = 428
+    code = "precondition-required"
+    title = "Send If-Match"
+
+
 async def expected_version(
+    request: Request,
     if_match: Annotated[
         str | None,
         Header(
@@ -33,8 +42,24 @@ async def expected_version(
         ),
     ] = None,
 ) -> int | None:
+    if if_match is None and request.app.state.require_if_match:
+        raise PreconditionRequired(
+            "This server changes a record only for a client that says which version it read: "
+            'send the `ETag` you read as `If-Match` (e.g. `W/"3"`).'
+        )
     match = _ETAG.match(if_match or "")
     return int(match.group(1)) if match else None  # None: no header, or "*" (any version)
+
+
+def unchanged_since(tag: str, if_none_match: str | None) -> bool:
+    """Whether a conditional GET's `If-None-Match` names the answer's `ETag` (weakly, as
+    RFC 9110 says for If-None-Match): the client has it already, 304."""
+    if if_none_match is None:
+        return False
+    if if_none_match.strip() == "*":
+        return True
+    ours = tag.removeprefix("W/")
+    return any(sent.strip().removeprefix("W/") == ours for sent in if_none_match.split(","))
 
 
 ExpectedVersion = Annotated[int | None, Depends(expected_version)]

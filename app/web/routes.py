@@ -44,6 +44,7 @@ from app.web.access import (
     required_permission,
 )
 from app.web.db import Use, get_read_db, open_request_db
+from app.web.params import unchanged_since
 
 
 class ApiRoute(APIRoute):
@@ -123,6 +124,9 @@ class ApiRoute(APIRoute):
                     raise
                 else:
                     await run_in_greenlet(db.commit)
+                    tag = response.headers.get("etag")
+                    if tag and use != "change" and unchanged_since(tag, request.headers.get(_INM)):
+                        return Response(status_code=304, headers={"ETag": tag})
                     return response
                 finally:
                     await run_in_greenlet(db.close)
@@ -132,6 +136,7 @@ class ApiRoute(APIRoute):
 
 
 IDEMPOTENCY_KEY = "idempotency-key"
+_INM = "if-none-match"
 REPLAYED = "Idempotent-Replayed"
 # Headers the middleware sets on every answer, and the length: not kept with an answer.
 _NOT_KEPT = frozenset({"content-length", "x-request-id", "cache-control"})
