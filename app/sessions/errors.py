@@ -30,8 +30,11 @@ class EligibilityBlocked(Conflict):
     def because(
         cls, standing: Eligibility, flags: Sequence[Flag], doing: str
     ) -> EligibilityBlocked:
+        # The reasons themselves: the outcome alone may read `eligible` when what stands in the
+        # way is, say, an evaluation that expires before the session ends.
+        reasons = "; ".join(f"{f.code}: {f.message}" for f in flags) or standing.outcome.value
         return cls(
-            f"Micro-sclerotherapy cannot be {doing}: {standing.outcome.value}.",
+            f"Micro-sclerotherapy cannot be {doing}: {reasons}",
             outcome=standing.outcome.value,
             flags=[
                 {"code": f.code, "severity": f.severity.value, "message": f.message} for f in flags

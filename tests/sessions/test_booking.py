@@ -113,6 +113,9 @@ def test_booking_needs_an_evaluation_valid_through_the_session(
         "eligibility-blocked",
     )
     assert body["flags"][0]["code"] == "evaluation-expires-before-session"
+    # The refusal's text names the reason, not the evaluation's outcome (which is `eligible`).
+    assert "evaluation-expires-before-session: The evaluation is valid until" in body["detail"]
+    assert not body["detail"].endswith("eligible.")
     pill = new_patient(client, given_name="Pill")
     evaluation = record_evaluation(
         client, pill["id"], doctor["id"], risks={"hormonal_contraception": True}
