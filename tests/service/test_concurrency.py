@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import Engine, text
 
 from tests.factories import (
     NO_RISKS,
@@ -261,3 +262,42 @@ def test_a_booking_and_a_change_to_the_calendar_it_lands_in_see_each_other(
             held = client.get(f"/api/v1/treatment-plans/{plan['id']}").json()
             live = [s for s in held["sessions"] if s["status"] == "booked"]
             assert len(live) <= held["planned_sessions"], (booked.text, trimmed.text)
+
+
+def test_a_crossing_race_is_never_an_outage(
+    client: TestClient, two_servers: tuple[str, str], engine: Engine
+) -> None:
+    """Many bookings at once, crossing practitioners and patients at overlapping times, so
+    that both exclusion constraints (or SQLite's one writer) decide between them: transactions
+    that deadlock or fail to serialize are tried again, then refused; none is a 5xx, and no
+    practitioner or patient ends up in two places at once."""
+    doctors = [new_practitioner(client, availability=WEEKDAYS_9_TO_17) for _ in range(4)]
+    patients = [
+        eligible_patient(client, doctors[0]["id"], given_name=f"Crossing{i}") for i in range(6)
+    ]
+    monday = next_weekday_at(0, 10)
+    bodies = [
+        {
+            "patient_id": patients[(i * 5) % len(patients)]["id"],
+            "practitioner_id": doctors[(i * 3) % len(doctors)]["id"],
+            "start": (monday + timedelta(minutes=(i * 7) % 40)).isoformat(),
+        }
+        for i in range(96)
+    ]
+    responses = _race(two_servers, bodies, client.headers["Authorization"])
+    statuses = Counter(r.status_code for r in responses)
+    assert set(statuses) <= {201, 409, 422}, {r.status_code: r.text for r in responses}
+    assert statuses[201] >= 4
+    with engine.connect() as connection:
+        rows = connection.execute(
+            text(
+                "SELECT practitioner_id, patient_id, start_at, end_at FROM treatment_sessions"
+                " WHERE status = 'booked'"
+            )
+        ).all()
+    for index, (doctor, patient, start, end) in enumerate(rows):
+        for other in rows[index + 1 :]:
+            overlapping = other.start_at < end and start < other.end_at
+            assert not (
+                overlapping and (other.practitioner_id == doctor or other.patient_id == patient)
+            )
