@@ -56,6 +56,13 @@ class Settings(BaseSettings):
         default=False,
         description="Refuse (428) a change to a record sent without If-Match",
     )
+    requests_per_minute: int = Field(
+        default=0,
+        ge=0,
+        le=1_000_000,
+        description="At most this many requests a minute for one user or API key (429 beyond "
+        "it), counted across API processes; 0: no limit",
+    )
     clinic_time_zone: str = Field(
         default="UTC", description="IANA time zone of the clinic, e.g. Europe/Paris"
     )

@@ -88,6 +88,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.sessions = request_sessions(engine)
     app.state.idempotency_lifetime = timedelta(hours=settings.idempotency_key_hours)
     app.state.require_if_match = settings.require_if_match
+    app.state.requests_per_minute = settings.requests_per_minute
 
     app.state.signing_key = _signing_key(settings)
 

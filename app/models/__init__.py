@@ -5,6 +5,7 @@ from app.models.audit import AuditEvent, AuditOutcome
 from app.models.base import Base, Entity, UTCDateTime, utcnow, uuid7
 from app.models.evaluation import Clearance, Evaluation
 from app.models.idempotency import IdempotentResponse
+from app.models.limits import RequestCount
 from app.models.patient import Patient, PatientIdentifier, PatientWeight, Sex
 from app.models.practitioner import Practitioner, TimeOff, WeeklyAvailability
 from app.models.treatment import (
@@ -39,6 +40,7 @@ __all__ = [
     "PatientIdentifier",
     "PatientWeight",
     "Practitioner",
+    "RequestCount",
     "SessionEvent",
     "Sex",
     "TimeOff",

@@ -12,6 +12,7 @@ from fastapi.security import HTTPBearer, OAuth2PasswordBearer
 from sqlalchemy.orm import Session
 
 from app.access import principals
+from app.access.limits import count_request
 from app.access.principals import AuthenticationRequired, Forbidden, InvalidToken, Principal
 from app.auditing import Access, Actor, AuditTrail, Resource, patient_of
 from app.db import run_in_greenlet
@@ -64,17 +65,18 @@ def _no_credential() -> AuthenticationRequired:
 def _identify(request: Request, token: str) -> Principal:
     """Who the credential names, read in the request's own transaction: a revoked key or a
     switched-off account is refused on its next request, by every API process."""
+    now = datetime.now(UTC)
     found = principals.identify(
-        db=request.state.db,
-        credential=token,
-        signing_key=request.app.state.signing_key,
-        now=datetime.now(UTC),
+        db=request.state.db, credential=token, signing_key=request.app.state.signing_key, now=now
     )
     if isinstance(found, principals.Refused):
         permission = required_permission(request.scope.get("route"))
         _record_denial(request, found.holder, permission, f"401: {found.reason}")
     if not isinstance(found, Principal):
         raise InvalidToken("The token has expired or was revoked, or the key is not known.")
+    per_minute: int = request.app.state.requests_per_minute
+    if per_minute:
+        count_request(db=request.state.db, caller_id=found.id, now=now, per_minute=per_minute)
     request.state.principal = found
     return found
 

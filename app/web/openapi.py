@@ -21,6 +21,7 @@ from fastapi import FastAPI
 from fastapi.encoders import jsonable_encoder
 from fastapi.routing import APIRoute
 
+from app.access.limits import TooManyRequests
 from app.errors import ConcurrentUpdate, Conflict, DomainError, InvalidValue, VersionMismatch
 from app.idempotency import IdempotencyKeyInFlight, IdempotencyKeyReused, InvalidIdempotencyKey
 from app.logging import REQUEST_ID_HEADER
@@ -140,6 +141,9 @@ def finish(document: dict[str, Any], routes: Iterator[Any]) -> dict[str, Any]:
         for method, operation in operations.items():
             protected, permission = access.get(operation["operationId"], (False, None))
             _access(operation, protected, permission)
+            if protected:  # the per-credential rate limit (`app.access.limits`), when set
+                answer = operation["responses"].setdefault("429", {"description": ""})
+                answer.setdefault(_CODES, []).append((TooManyRequests.code, TooManyRequests.title))
             if protected and method in ("post", "patch"):
                 _idempotent(operation)
             _conditional(operation, method)

@@ -156,6 +156,7 @@ async def _checked_apart(request: Request) -> None:
     db = open_request_db(request, "look")
     try:
         await authenticate(request)
+        await run_in_greenlet(db.commit)  # the request counted against the rate limit
     finally:
         await run_in_greenlet(db.close)
 
