@@ -97,7 +97,7 @@ def paginate(
 ) -> tuple[Sequence[Any], str | None]:
     """One page of `query` in keyset order, and the cursor of the next page (None: last).
     The page holds the query's first column (an ORM entity, say), or with `rows` whole rows."""
-    if cursor is not None:
+    if cursor:  # an empty cursor is none: the first page
         query = _after(query, keyset, _cursor_key(cursor, keyset))
     found = _fetch(db, query.order_by(*_order(keyset)).limit(limit + 1), rows=rows)
     page = found[:limit]
@@ -123,7 +123,7 @@ def paginate_kept(
 ) -> tuple[Sequence[Any], str | None]:
     """Like `paginate`, for a filter only Python can answer: the rows are read in keyset order
     a batch at a time, and `keep` says of each batch which rows the page shows."""
-    after = _cursor_key(cursor, keyset) if cursor is not None else None
+    after = _cursor_key(cursor, keyset) if cursor else None
     kept: list[Any] = []
     while len(kept) <= limit:
         scan = query if after is None else _after(query, keyset, after)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, date, datetime
-from typing import Annotated, TypeVar
+from typing import Annotated, Any, TypeVar
 
 from pydantic import (
     AfterValidator,
@@ -101,10 +101,36 @@ FreeText = Annotated[
 RequiredText = Annotated[FreeText, Field(min_length=1), AfterValidator(not_blank)]
 # RFC 3339 with an explicit offset (a naive datetime is a 422), held in UTC from then on.
 Instant = Annotated[AwareDatetime, BeforeValidator(_timestamp_text), AfterValidator(_to_utc)]
+
+
 # No silent coercion of true/false into numbers or of numbers into booleans.
-Integer = Annotated[int, Strict()]
+def _whole_number(value: object) -> object:
+    # JSON Schema's integer is the mathematical one: 45.0 is 45. true is not 1.
+    if isinstance(value, float) and not isinstance(value, bool) and value.is_integer():
+        return int(value)
+    return value
+
+
+Integer = Annotated[int, BeforeValidator(_whole_number), Strict()]
 Number = Annotated[float, Strict()]
 Boolean = Annotated[bool, Strict()]
+
+
+def not_nullable(*fields: str) -> Callable[[dict[str, Any]], None]:
+    """A partial update's `json_schema_extra`: these fields may be left out but never sent as
+    null (the model refuses null), so their schema has no `null` and no null default."""
+
+    def extra(schema: dict[str, Any]) -> None:
+        for name in fields:
+            field = schema["properties"][name]
+            kept = [v for v in field.pop("anyOf", []) if v.get("type") != "null"]
+            field.pop("default", None)
+            if len(kept) == 1:
+                field.update(kept[0])
+            elif kept:
+                field["anyOf"] = kept
+
+    return extra
 
 
 class InputModel(BaseModel):

@@ -6,7 +6,7 @@ import uuid
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated
 
-from pydantic import AfterValidator, EmailStr, Field, StringConstraints, field_validator
+from pydantic import AfterValidator, ConfigDict, EmailStr, Field, StringConstraints, field_validator
 
 from app.models import Sex
 from app.pagination import Page
@@ -19,6 +19,7 @@ from app.schemas import (
     ReadModel,
     Stored,
     not_blank,
+    not_nullable,
     trimmed,
 )
 
@@ -88,6 +89,12 @@ class PatientCreate(InputModel):
 
 class PatientUpdate(InputModel):
     """Partial update: only the fields sent change; `null` clears an optional field."""
+
+    model_config = ConfigDict(
+        json_schema_extra=not_nullable(
+            "identifiers", "given_name", "family_name", "birth_date", "sex"
+        )
+    )
 
     identifiers: Identifiers | None = Field(
         default=None, description="Replaces the whole list when sent"

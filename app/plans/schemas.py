@@ -6,11 +6,19 @@ import uuid
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
 
 from app.models import USUAL_COURSE_SESSIONS, USUAL_INTERVAL_DAYS
 from app.pagination import Page
-from app.schemas import AffectedSessions, FreeText, InputModel, Integer, ReadModel, Stored
+from app.schemas import (
+    AffectedSessions,
+    FreeText,
+    InputModel,
+    Integer,
+    ReadModel,
+    Stored,
+    not_nullable,
+)
 from app.vocabulary import PlanStatus, SessionStatus
 
 PlannedSessions = Annotated[Integer, Field(ge=1, le=10, description="Sessions in the course")]
@@ -30,6 +38,10 @@ class PlanCreate(InputModel):
 
 class PlanUpdate(InputModel):
     """Partial update. `completed` is reached by fulfilling the last session, not set here."""
+
+    model_config = ConfigDict(
+        json_schema_extra=not_nullable("planned_sessions", "interval_days", "status")
+    )
 
     planned_sessions: PlannedSessions | None = None
     interval_days: IntervalDays | None = None

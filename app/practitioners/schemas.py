@@ -9,6 +9,7 @@ from typing import Annotated
 
 from pydantic import (
     AfterValidator,
+    ConfigDict,
     Field,
     PlainSerializer,
     StringConstraints,
@@ -27,6 +28,7 @@ from app.schemas import (
     ReadModel,
     ShortText,
     Stored,
+    not_nullable,
 )
 
 TimeZoneName = Annotated[str, StringConstraints(max_length=64), AfterValidator(validate_time_zone)]
@@ -88,6 +90,10 @@ class PractitionerCreate(InputModel):
 
 class PractitionerUpdate(InputModel):
     """Partial update; sending `availability` replaces the whole weekly schedule."""
+
+    model_config = ConfigDict(
+        json_schema_extra=not_nullable("name", "time_zone", "active", "availability")
+    )
 
     name: ShortText | None = None
     time_zone: TimeZoneName | None = None

@@ -129,6 +129,7 @@ def api_routes(app: FastAPI) -> Iterator[Any]:
 
 def finish(document: dict[str, Any], routes: Iterator[Any]) -> dict[str, Any]:
     document["servers"] = SERVERS
+    _name_bounds(document)  # first: the examples made below keep to the bounds
     access = {
         operation_id(route): (is_protected(route), required_permission(route)) for route in routes
     }
@@ -155,6 +156,24 @@ def finish(document: dict[str, Any], routes: Iterator[Any]) -> dict[str, Any]:
                 media.setdefault("example", example_of(media["schema"], components))
     _defaults_in_words(document, components)
     return document
+
+
+# An integer that also takes 45.0 (`app.schemas.Integer`) keeps its bounds under pydantic's
+# names; JSON Schema's are these.
+_BOUNDS = {"ge": "minimum", "le": "maximum", "gt": "exclusiveMinimum", "lt": "exclusiveMaximum"}
+
+
+def _name_bounds(node: Any) -> None:
+    if isinstance(node, dict):
+        if node.get("type") in ("integer", "number"):
+            for ours, theirs in _BOUNDS.items():
+                if ours in node:
+                    node[theirs] = node.pop(ours)
+        for value in node.values():
+            _name_bounds(value)
+    elif isinstance(node, list):
+        for value in node:
+            _name_bounds(value)
 
 
 def _access(operation: dict[str, Any], protected: bool, permission: object) -> None:

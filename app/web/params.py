@@ -12,7 +12,8 @@ from fastapi.exceptions import RequestValidationError
 
 from app.errors import DomainError
 
-_ETAG = re.compile(r'^(?:W/)?"(\d{1,9})"$')
+# An entity tag as this server writes them (`W/"3"`), or the bare version some clients send.
+_ETAG = re.compile(r'^(?:W/)?("?)(\d{1,9})\1$')
 
 
 def set_etag(response: Response, version: int) -> None:
@@ -36,7 +37,7 @@ async def expected_version(
     if_match: Annotated[
         str | None,
         Header(
-            pattern=r'^(\*|(W/)?"\d{1,9}")$',
+            pattern=r'^(\*|(W/)?"\d{1,9}"|\d{1,9})$',
             description='The `ETag` of the version you read, e.g. `W/"3"`; '
             "the update is refused with 412 if the record has changed since.",
         ),
@@ -48,7 +49,7 @@ async def expected_version(
             'send the `ETag` you read as `If-Match` (e.g. `W/"3"`).'
         )
     match = _ETAG.match(if_match or "")
-    return int(match.group(1)) if match else None  # None: no header, or "*" (any version)
+    return int(match.group(2)) if match else None  # None: no header, or "*" (any version)
 
 
 def unchanged_since(tag: str, if_none_match: str | None) -> bool:
