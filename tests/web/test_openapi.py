@@ -19,7 +19,7 @@ from app.logging import REQUEST_ID_HEADER
 from app.main import create_app
 from app.web.access import required_permission
 from app.web.openapi import api_routes, operation_id
-from tests.factories import new_patient
+from tests.factories import new_patient, new_practitioner, record_evaluation
 
 
 def _operations(app: FastAPI) -> list[tuple[str, str, dict[str, object]]]:
@@ -228,3 +228,47 @@ def test_request_defaults_are_said_in_words(document: dict[str, Any]) -> None:
     assert "grant_type" not in schemas["LoginForm"]["required"]
     # Answers keep them, and say the field is always there.
     assert "status" in schemas["SessionRead"]["required"]
+
+
+def test_the_document_offers_only_what_the_server_accepts(
+    document: dict[str, Any], client: TestClient
+) -> None:
+    schemas = document["components"]["schemas"]
+    # A partial update's field that may be left out but not sent as null.
+    given = schemas["PatientUpdate"]["properties"]["given_name"]
+    assert "anyOf" not in given
+    assert "default" not in given
+    patient = new_patient(client)
+    refused = client.patch(f"/api/v1/patients/{patient['id']}", json={"given_name": None})
+    assert refused.status_code == 422
+    assert "null" in str(schemas["PatientUpdate"]["properties"]["phone"])  # this one clears
+    # An API key never carries the admin role: the document does not offer it.
+    assert schemas["ApiKeyCreate"]["properties"]["role"]["enum"] == [
+        "clinician",
+        "receptionist",
+        "integration",
+    ]
+    # An optional header or query parameter is left out, never null.
+    for operations in document["paths"].values():
+        for operation in operations.values():
+            for parameter in operation.get("parameters", []):
+                assert "null" not in str(parameter["schema"]), parameter
+    # Bounds under JSON Schema's names.
+    assert schemas["SessionCreate"]["properties"]["duration_minutes"]["minimum"] == 15
+
+
+def test_integers_are_json_schemas_and_an_empty_cursor_is_the_first_page(
+    client: TestClient,
+) -> None:
+    patient = new_patient(client)
+    record_evaluation(client, patient["id"], new_practitioner(client)["id"])
+    plan = {"planned_sessions": 3.0, "interval_days": 28}
+    made = client.post(f"/api/v1/patients/{patient['id']}/treatment-plans", json=plan)
+    assert made.status_code == 201, made.text  # 3.0 is the integer 3
+    assert made.json()["planned_sessions"] == 3
+    for wrong in (True, 3.5, "3"):
+        answer = client.post(
+            f"/api/v1/patients/{patient['id']}/treatment-plans", json={"planned_sessions": wrong}
+        )
+        assert answer.status_code == 422, wrong
+    assert client.get("/api/v1/patients", params={"cursor": ""}).status_code == 200
