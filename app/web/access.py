@@ -52,11 +52,11 @@ async def authenticate(request: Request) -> Principal:
         return known
     token = bearer_token(request)
     if not token:
-        raise _no_credential()
+        raise no_credential()
     return await run_in_greenlet(_identify, request, token)
 
 
-def _no_credential() -> AuthenticationRequired:
+def no_credential() -> AuthenticationRequired:
     return AuthenticationRequired(
         f"Send `Authorization: Bearer <token or API key>`; staff get a token from POST {TOKEN_URL}."
     )
@@ -224,7 +224,7 @@ def check_caller(request: Request, permission: Permission, token: str | None) ->
     """What a route's dependencies would say of the caller: 401, 403, or nothing. Runs in the
     request's greenlet."""
     if not token:
-        raise _no_credential()
+        raise no_credential()
     principal = _identify(request, token)
     if not allows(principal.role, permission):
         raise _forbid(request, principal, permission)

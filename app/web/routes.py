@@ -41,6 +41,7 @@ from app.web.access import (
     bearer_token,
     check_caller,
     is_protected,
+    no_credential,
     required_permission,
 )
 from app.web.db import Use, get_read_db, open_request_db
@@ -69,9 +70,15 @@ class ApiRoute(APIRoute):
         async def handle_in_one_transaction(request: Request) -> Response:
             retry: Retry | None = None
             if protected and use == "change":
-                # The caller first, in a short transaction of its own, then the body (bounded,
-                # `app.web.middleware`): no connection is held while a client uploads.
-                await _checked_apart(request)
+                # No credential, no body read: 401 at once. Then the body (bounded,
+                # `app.web.middleware`), before any connection is taken: none is held while a
+                # client uploads; the credential is checked in the request's transaction, and
+                # the body parsed only after that. With a rate limit, the caller is checked
+                # and counted first, in a transaction of its own (a refused write counts).
+                if bearer_token(request) is None:
+                    raise no_credential()
+                if request.app.state.requests_per_minute:
+                    await _checked_apart(request)
                 body = await request.body()
                 header = request.headers.get(IDEMPOTENCY_KEY)
                 if idempotent and header is not None:
