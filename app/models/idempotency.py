@@ -32,6 +32,10 @@ class IdempotentResponse(Base):
     status: Mapped[int]
     headers: Mapped[list[list[str]]] = mapped_column(JSON)
     body: Mapped[bytes] = mapped_column(LargeBinary)
+    # What the write was about, as its audit event named it: a replay is recorded against it.
+    resource_type: Mapped[str | None] = mapped_column(String(40))
+    resource_id: Mapped[uuid.UUID | None]
+    patient_id: Mapped[uuid.UUID | None]
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
