@@ -76,6 +76,9 @@ class AuditTrail:
     def __init__(self, db: Session, actor: Actor) -> None:
         self._db = db
         self._actor = actor
+        # The record the last event named, and its patient: what a write was about (an answer
+        # given again to a retry is recorded against it, `app.web.routes`).
+        self.last: tuple[Resource, Access] | None = None
 
     def record(
         self,
@@ -99,6 +102,7 @@ class AuditTrail:
         if changes:
             row["changes"] = {name: {"old": c.old, "new": c.new} for name, c in changes.items()}
         self._db.execute(_INSERT, row)
+        self.last = (resource_type, Access(resource_id, patient_id))
 
     def record_list(self, resource_type: Resource, accesses: Iterable[Access]) -> None:
         """One `list` event for the records a list showed (none: nothing shown, no event),

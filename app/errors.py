@@ -59,12 +59,17 @@ class VersionMismatch(DomainError):
     title = "The record has changed since it was read"
 
 
-def require_version(kind: str, current: int, expected: int | None) -> None:
-    """The record is still at the version the client read (`If-Match`), or 412: a change made
-    meanwhile is never overwritten unseen. None: the client sent no `If-Match`."""
-    if expected is not None and expected != current:
+# The versions an `If-Match` names (a list may name several: any of them will do).
+Versions = frozenset[int]
+
+
+def require_version(kind: str, current: int, expected: Versions | None) -> None:
+    """The record is still at a version the client read (`If-Match`), or 412: a change made
+    meanwhile is never overwritten unseen. None: the client sent no `If-Match`, or `*`."""
+    if expected is not None and current not in expected:
+        named = ", ".join(str(version) for version in sorted(expected))
         raise VersionMismatch(
-            f"{kind} is at version {current}, not {expected}.", current_version=current
+            f"{kind} is at version {current}, not {named}.", current_version=current
         )
 
 

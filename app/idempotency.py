@@ -16,7 +16,9 @@ change it reports was committed.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import json
 import re
 import uuid
 from dataclasses import dataclass
@@ -46,6 +48,12 @@ class IdempotencyKeyInFlight(Conflict):
     headers = {"Retry-After": "1"}
 
 
+class IdempotencyKeyNotTaken(DomainError):
+    status = 400
+    code = "idempotency-key-not-taken"
+    title = "This request's answer is never kept"
+
+
 class IdempotencyKeyReused(DomainError):
     status = 422
     code = "idempotency-key-reused"
@@ -57,10 +65,14 @@ class Answer:
     status: int
     headers: list[tuple[str, str]]
     body: bytes
+    # The record the write was about (resource type, id) and its patient, if it named one.
+    about: tuple[str, uuid.UUID | None, uuid.UUID | None] | None = None
 
 
-def read_key(header: str) -> str:
-    """The key an `Idempotency-Key` header carries, or `InvalidIdempotencyKey`."""
+def read_key(lines: list[str]) -> str:
+    """The key an `Idempotency-Key` header carries (one line of it), or
+    `InvalidIdempotencyKey`."""
+    header = lines[0] if len(lines) == 1 else ""
     key = header[1:-1] if len(header) >= 2 and header[0] == header[-1] == '"' else header
     if not _KEY.match(key) or not key.strip():
         raise InvalidIdempotencyKey(
@@ -70,9 +82,14 @@ def read_key(header: str) -> str:
     return key
 
 
-def fingerprint(method: str, target: str, body: bytes) -> str:
-    """What makes two requests the same request: method, path with query, body."""
+def fingerprint(method: str, target: str, body: bytes, content_type: str = "") -> str:
+    """What makes two requests the same request: method, path with query, body. A JSON body
+    counts by what it says, not how it is written (key order, white space)."""
     digest = hashlib.sha256(f"{method} {target}\n".encode())
+    if "json" in content_type:
+        # Not JSON after all (or nested past parsing): as sent; the request is refused anyway.
+        with contextlib.suppress(ValueError, RecursionError):
+            body = json.dumps(json.loads(body), sort_keys=True, separators=(",", ":")).encode()
     digest.update(body)
     return digest.hexdigest()
 
@@ -103,7 +120,8 @@ def claim(
             "This Idempotency-Key was sent before with another request (method, path or "
             "body); use a new key for a new request."
         )
-    return Answer(kept.status, kept.header_pairs(), kept.body)
+    about = (kept.resource_type, kept.resource_id, kept.patient_id) if kept.resource_type else None
+    return Answer(kept.status, kept.header_pairs(), kept.body, about)
 
 
 def keep(
@@ -125,6 +143,9 @@ def keep(
             status=answer.status,
             headers=[list(pair) for pair in answer.headers],
             body=answer.body,
+            resource_type=answer.about[0] if answer.about else None,
+            resource_id=answer.about[1] if answer.about else None,
+            patient_id=answer.about[2] if answer.about else None,
             created_at=now,
             expires_at=now + lifetime,
         )

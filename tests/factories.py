@@ -4,6 +4,7 @@ credentials, and checks of problem answers and stored rows. The fixtures are in 
 from __future__ import annotations
 
 import os
+import re
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, time, timedelta
@@ -115,6 +116,13 @@ def bearer(app: FastAPI, user_id: uuid.UUID) -> dict[str, str]:
 
 
 ClientFactory = Callable[[Role], TestClient]
+
+
+def tag_version(etag: str) -> int:
+    """The version an `ETag` this server wrote names (`W/"3-<16 hex digits>"`: 3)."""
+    match = re.fullmatch(r'W/"([0-9]+)-[0-9a-f]{16}"', etag)
+    assert match, f"not an ETag of this server's: {etag}"
+    return int(match.group(1))
 
 
 def count_rows(engine: Engine, table: str) -> int:

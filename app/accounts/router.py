@@ -28,7 +28,7 @@ from app.logging import current_request_id
 from app.roles import GRANTS, Permission
 from app.web.access import TOKEN_URL, AuditDep, CurrentPrincipal, requires
 from app.web.db import Db, transaction
-from app.web.params import Cursor, ExpectedVersion, Limit, sends, set_etag
+from app.web.params import Cursor, ExpectedVersion, Limit, holds_secret, sends, set_etag
 from app.web.policy import Policy
 from app.web.problems import problem_responses
 from app.web.routes import ApiRoute
@@ -182,6 +182,7 @@ def update_user(
     dependencies=[requires(Permission.API_KEYS_MANAGE)],
     responses=problem_responses(),
     response_description="The key, shown this once, with its record",
+    openapi_extra=holds_secret(),
 )
 def create_api_key(body: ApiKeyCreate, db: Db, audit: AuditDep) -> ApiKeyCreated:
     """A key for an integration (role `integration` unless said otherwise). The key is in

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from app.access import credentials
 from app.accounts.schemas import UserCreate, UserUpdate
 from app.db import off_the_event_loop
-from app.errors import Conflict, NotFound, VersionMismatch
+from app.errors import Conflict, NotFound, Versions, require_version
 from app.models import User, utcnow
 from app.pagination import Keyset, cursor_uuid, paginate
 from app.roles import Role
@@ -66,14 +66,13 @@ def update_user(
     db: Session,
     user_id: uuid.UUID,
     changes: UserUpdate,
-    expected_version: int | None,
+    expected_version: Versions | None,
     acting_user_id: uuid.UUID | None,
 ) -> User:
     """Change a role, switch an account off or on, reset a password. Nobody switches off or
     demotes their own account, and the clinic always keeps one active admin."""
     user = get_user(db=db, user_id=user_id)
-    if expected_version is not None and expected_version != user.version:
-        raise VersionMismatch(f"User {user_id} is at version {user.version}.")
+    require_version("User", user.version, expected_version)
     loses_admin = (
         user.role is Role.ADMIN
         and user.active

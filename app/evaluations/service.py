@@ -22,7 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload, selectinload
 
-from app.errors import Conflict, InvalidField, NotFound, require_version
+from app.errors import Conflict, InvalidField, NotFound, Versions, require_version
 from app.evaluations.rules import (
     Assessment,
     EvaluationFacts,
@@ -250,7 +250,7 @@ def clear_evaluation(
     evaluation_id: uuid.UUID,
     data: ClearanceCreate,
     now: datetime,
-    expected_version: int | None = None,
+    expected_version: Versions | None = None,
 ) -> Evaluation:
     """Record a clinician's clearance of the relative contraindications of the patient's
     current evaluation (a superseded or expired one no longer decides anything)."""

@@ -19,6 +19,7 @@ from app.errors import (
     InvalidField,
     InvalidQuery,
     NotFound,
+    Versions,
     require_version,
 )
 from app.models import (
@@ -140,7 +141,7 @@ def update_patient(
     patient_id: uuid.UUID,
     changes: PatientUpdate,
     now: datetime,
-    expected_version: int | None = None,
+    expected_version: Versions | None = None,
 ) -> Updated:
     """Apply the fields that were sent. `expected_version` (from If-Match) guards lost updates.
     An archived patient's record is closed: 409 `patient-archived`."""
@@ -192,7 +193,7 @@ class Archived:
 
 
 def archive_patient(
-    *, db: Session, patient_id: uuid.UUID, now: datetime, expected_version: int | None = None
+    *, db: Session, patient_id: uuid.UUID, now: datetime, expected_version: Versions | None = None
 ) -> Archived:
     """Hide the patient from lists; the record and its history stay."""
     lock_patient(db, patient_id)

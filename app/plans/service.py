@@ -10,7 +10,7 @@ from datetime import datetime
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session, selectinload
 
-from app.errors import Conflict, DomainError, NotFound, require_version
+from app.errors import Conflict, DomainError, NotFound, Versions, require_version
 from app.evaluations.service import current_eligibility
 from app.models import Evaluation, TreatmentPlan, TreatmentSession, utcnow
 from app.pagination import Keyset, cursor_datetime, cursor_uuid, paginate
@@ -121,7 +121,7 @@ def update_plan(
     plan_id: uuid.UUID,
     changes: PlanUpdate,
     now: datetime,
-    expected_version: int | None = None,
+    expected_version: Versions | None = None,
 ) -> Updated:
     # The patient's lock: a booking in this plan waits for the change (and it for the booking),
     # so the plan never ends with more sessions than planned.

@@ -12,7 +12,7 @@ from sqlalchemy import Select, select
 from sqlalchemy.orm import Session, joinedload, selectinload
 
 from app.db import hold_lock
-from app.errors import DomainError, NotFound, require_version
+from app.errors import DomainError, NotFound, Versions, require_version
 from app.models import Practitioner, TimeOff, TreatmentSession, WeeklyAvailability, utcnow
 from app.pagination import Keyset, cursor_datetime, cursor_uuid, paginate
 from app.practitioners.hours import Interval, WeeklyHours, within_weekly_hours
@@ -136,7 +136,7 @@ def update_practitioner(
     practitioner_id: uuid.UUID,
     changes: PractitionerUpdate,
     now: datetime,
-    expected_version: int | None = None,
+    expected_version: Versions | None = None,
 ) -> Updated:
     """Apply the fields sent. When the change touches whom and when they see (`active`,
     `time_zone`, `availability`), name their upcoming sessions it leaves stranded."""

@@ -15,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app.db import hold_lock
-from app.errors import NotFound
+from app.errors import NotFound, Versions
 from app.evaluations.service import Eligibility, current_eligibility
 from app.models import SessionEvent, TreatmentPlan, TreatmentSession, utcnow
 from app.patients.service import PatientArchived, patient_lock
@@ -223,7 +223,7 @@ def reschedule(
     change: RescheduleBody,
     now: datetime,
     rules: BookingRules,
-    expected_version: int | None = None,
+    expected_version: Versions | None = None,
 ) -> TreatmentSession:
     """Move a booked session, with the same checks as booking; the old time and practitioner
     are kept in its history."""

@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select, union_all
 from sqlalchemy.orm import Session
 
-from app.errors import InvalidField
+from app.errors import InvalidField, Versions
 from app.evaluations.service import CLOCK_SKEW, Eligibility, current_eligibility
 from app.models import (
     CompletionRecord,
@@ -70,7 +70,7 @@ def complete(
     rules: BookingRules,
     scheduling: SchedulingRules,
     now: datetime,
-    expected_version: int | None = None,
+    expected_version: Versions | None = None,
 ) -> Completed:
     """Record what was done (arrived -> fulfilled). Nothing is recorded unless every rule
     held when the sclerosant was given (`administered_at`, by default now): the patient's

@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from app.errors import NotFound, require_version
+from app.errors import NotFound, Versions, require_version
 from app.models import SessionEvent, TreatmentSession, utcnow
 from app.patients.service import lock_patient
 from app.plans.service import settle_completion
@@ -77,7 +77,7 @@ def get_session_record(*, db: Session, session_id: uuid.UUID) -> TreatmentSessio
 
 
 def require(
-    session: TreatmentSession, action: SessionAction, expected_version: int | None = None
+    session: TreatmentSession, action: SessionAction, expected_version: Versions | None = None
 ) -> SessionStatus:
     """The status `action` leads to, if the session is still at the version the client read
     (`If-Match`, else 412) and its status allows it (else 409)."""
@@ -117,7 +117,7 @@ def step(
     now: datetime,
     check_in_ahead: timedelta,
     reason: str | None = None,
-    expected_version: int | None = None,
+    expected_version: Versions | None = None,
 ) -> TreatmentSession:
     """Check-in, cancel, no-show or entered in error: the steps that record nothing else."""
     session = load(db, session_id)

@@ -56,9 +56,13 @@ async def authenticate(request: Request) -> Principal:
     return await run_in_greenlet(_identify, request, token)
 
 
-def no_credential() -> AuthenticationRequired:
+def no_credential(*, connection_close: bool = False) -> AuthenticationRequired:
+    """The 401 for a request without a credential; `connection_close` when its body, unread,
+    is to be dropped with the connection rather than read to the end."""
     return AuthenticationRequired(
-        f"Send `Authorization: Bearer <token or API key>`; staff get a token from POST {TOKEN_URL}."
+        "Send `Authorization: Bearer <token or API key>`; staff get a token from "
+        f"POST {TOKEN_URL}.",
+        headers={"Connection": "close"} if connection_close else None,
     )
 
 
@@ -143,7 +147,9 @@ async def get_audit(request: Request) -> AuditTrail:
     principal: Principal | None = getattr(request.state, "principal", None)
     if principal is None:  # a route that audits must say what it requires
         raise RuntimeError(f"{request.url.path} audits without a `requires` dependency")
-    return AuditTrail(request.state.db, actor_of(principal))
+    trail = AuditTrail(request.state.db, actor_of(principal))
+    request.state.audit = trail
+    return trail
 
 
 AuditDep = Annotated[AuditTrail, Depends(get_audit)]

@@ -103,7 +103,10 @@ class ApiMiddleware:
 
 
 def _too_large(limit: int) -> HTTPException:
-    return HTTPException(413, f"The request body is over the {limit} bytes accepted.")
+    # The rest of the body is never read: the connection closes with the answer.
+    return HTTPException(
+        413, f"The request body is over the {limit} bytes accepted.", {"Connection": "close"}
+    )
 
 
 def _with_head(header: tuple[bytes, bytes]) -> tuple[bytes, bytes]:

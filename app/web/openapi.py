@@ -23,10 +23,15 @@ from fastapi.routing import APIRoute
 
 from app.access.limits import TooManyRequests
 from app.errors import ConcurrentUpdate, Conflict, DomainError, InvalidValue, VersionMismatch
-from app.idempotency import IdempotencyKeyInFlight, IdempotencyKeyReused, InvalidIdempotencyKey
+from app.idempotency import (
+    IdempotencyKeyInFlight,
+    IdempotencyKeyNotTaken,
+    IdempotencyKeyReused,
+    InvalidIdempotencyKey,
+)
 from app.logging import REQUEST_ID_HEADER
 from app.web.access import api_key_scheme, is_protected, login_scheme, required_permission
-from app.web.params import PreconditionRequired
+from app.web.params import HOLDS_SECRET, PreconditionRequired
 from app.web.problems import (
     PROBLEM_MEDIA_TYPE,
     PROBLEM_TYPE_BASE,
@@ -72,8 +77,9 @@ _HEADERS: dict[str, dict[str, Any]] = {
         "schema": {"type": "string"},
     },
     "ETag": {
-        "description": 'The record\'s version, e.g. `W/"3"`: send it as `If-Match` to change '
-        "the record only if nobody changed it since",
+        "description": "The record's version and a digest of this answer, e.g. "
+        '`W/"3-1f2e3d4c5b6a7988"`: send it as `If-Match` to change the record only if nobody '
+        "changed it since, or as `If-None-Match` to read it again only if what it shows changed",
         "schema": {"type": "string"},
     },
     "Location": {
@@ -145,7 +151,12 @@ def finish(document: dict[str, Any], routes: Iterator[Any]) -> dict[str, Any]:
             if protected:  # the per-credential rate limit (`app.access.limits`), when set
                 answer = operation["responses"].setdefault("429", {"description": ""})
                 answer.setdefault(_CODES, []).append((TooManyRequests.code, TooManyRequests.title))
-            if protected and method in ("post", "patch"):
+            if operation.pop(HOLDS_SECRET, False):  # its answer is never kept for a retry
+                answer = operation["responses"].setdefault("400", {"description": ""})
+                answer.setdefault(_CODES, []).append(
+                    (IdempotencyKeyNotTaken.code, IdempotencyKeyNotTaken.title)
+                )
+            elif protected and method in ("post", "patch"):
                 _idempotent(operation)
             _conditional(operation, method)
             for parameter in operation.get("parameters", []):
@@ -207,11 +218,12 @@ def _conditional(operation: dict[str, Any], method: str) -> None:
                 "description": "The `ETag` you hold: 304, with no body, if it is still the "
                 "record's",
                 "schema": {"type": "string", "maxLength": 200},
-                "example": 'W/"3"',
+                "example": 'W/"3-1f2e3d4c5b6a7988"',
             }
         )
         operation["responses"]["304"] = {
-            "description": "Not modified: the `ETag` sent in `If-None-Match` is still the record's",
+            "description": "Not modified: the `ETag` sent in `If-None-Match` is still what this "
+            "answer shows",
             "headers": {"ETag": _HEADERS["ETag"]},
         }
 

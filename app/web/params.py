@@ -3,6 +3,7 @@ per single-valued query parameter, and the paging parameters."""
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections import Counter
 from typing import Annotated, Any, get_args, get_origin
@@ -10,20 +11,44 @@ from typing import Annotated, Any, get_args, get_origin
 from fastapi import Depends, Header, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 
-from app.errors import DomainError
+from app.errors import DomainError, Versions
 
-# An entity tag as this server writes them (`W/"3"`), or the bare version some clients send.
-_ETAG = re.compile(r'^(?:W/)?("?)(\d{1,9})\1$')
+# An entity tag as this server writes them: the record's version and a digest of the answer
+# that showed it (`W/"3-1f2e3d4c5b6a7988"`); in `If-Match`, also the version alone (`W/"3"`,
+# `3`), as some clients send it; a list (or several header lines) names several.
+_TAG = r'(?:W/)?"[0-9]{1,9}(?:-[0-9a-f]{16})?"|[0-9]{1,9}'
+IF_MATCH = rf"^\s*(?:\*|(?:{_TAG})(?:\s*,\s*(?:{_TAG}))*)\s*$"
+_IF_MATCH = re.compile(IF_MATCH)
 
 
 def set_etag(response: Response, version: int) -> None:
+    """The answer's `ETag`: the record's version, to which `app.web.routes` adds a digest of
+    the answer once it is written (`content_tag`)."""
     response.headers["ETag"] = f'W/"{version}"'
+
+
+def content_tag(tag: str, body: bytes) -> str:
+    """`W/"3"` for an answer showing version 3 → `W/"3-<digest of the answer>"`. What an answer
+    shows can change while the record's version does not (a session that needs review since
+    the patient's latest evaluation, a plan's sessions, what a role may see): the tag follows
+    what was shown, so a 304 never tells a client that an outdated copy is current."""
+    version = tag.removeprefix('W/"').removesuffix('"')
+    return f'W/"{version}-{hashlib.blake2b(body, digest_size=8).hexdigest()}"'
 
 
 def sends(*headers: str) -> dict[str, Any]:
     """A route's `openapi_extra`: its success answer carries these headers (`ETag`,
     `Location`); `app.web.openapi` documents them on that answer."""
     return {"x-sends-headers": list(headers)}
+
+
+# A route's `openapi_extra` mark: its answer holds a secret shown once (a new API key), so it
+# is never kept for a retry (`app.web.routes`) and the route takes no `Idempotency-Key`.
+HOLDS_SECRET = "x-answer-holds-secret"  # noqa: S105 (a name, not a secret)
+
+
+def holds_secret() -> dict[str, Any]:
+    return {HOLDS_SECRET: True}
 
 
 class PreconditionRequired(DomainError):
@@ -37,33 +62,53 @@ async def expected_version(
     if_match: Annotated[
         str | None,
         Header(
-            pattern=r'^(\*|(W/)?"\d{1,9}"|\d{1,9})$',
-            description='The `ETag` of the version you read, e.g. `W/"3"`; '
-            "the update is refused with 412 if the record has changed since.",
+            pattern=IF_MATCH,
+            max_length=1000,
+            description='The `ETag` you read, e.g. `W/"3-1f2e3d4c5b6a7988"` (or its version '
+            'alone, `W/"3"`; a list names several, any of which will do): the change is refused '
+            "with 412 if the record is no longer at that version.",
         ),
     ] = None,
-) -> int | None:
-    if if_match is None and request.app.state.require_if_match:
-        raise PreconditionRequired(
-            "This server changes a record only for a client that says which version it read: "
-            'send the `ETag` you read as `If-Match` (e.g. `W/"3"`).'
+) -> Versions | None:
+    """The versions `If-Match` names; None: no header, or `*` (any version)."""
+    lines = request.headers.getlist("if-match")
+    if not lines:
+        if request.app.state.require_if_match:
+            raise PreconditionRequired(
+                "This server changes a record only for a client that says which version it "
+                'read: send the `ETag` you read as `If-Match` (e.g. `W/"3-1f2e3d4c5b6a7988"`).'
+            )
+        return None
+    sent = ", ".join(lines)  # several lines are one list (RFC 9110, section 5.3)
+    if not _IF_MATCH.match(sent):  # the first line was checked; the others are now
+        raise RequestValidationError(
+            [
+                {
+                    "type": "string_pattern_mismatch",
+                    "loc": ("header", "if-match"),
+                    "msg": "an ETag this server wrote, its version, a list of them, or *",
+                    "input": sent,
+                }
+            ]
         )
-    match = _ETAG.match(if_match or "")
-    return int(match.group(2)) if match else None  # None: no header, or "*" (any version)
+    tags = [tag.strip() for tag in sent.split(",")]
+    if tags == ["*"]:
+        return None
+    # W/"3-1f2e…", "3", 3: the digits before any digest.
+    return frozenset(int(tag.removeprefix("W/").strip('"').partition("-")[0]) for tag in tags)
 
 
-def unchanged_since(tag: str, if_none_match: str | None) -> bool:
-    """Whether a conditional GET's `If-None-Match` names the answer's `ETag` (weakly, as
-    RFC 9110 says for If-None-Match): the client has it already, 304."""
-    if if_none_match is None:
-        return False
-    if if_none_match.strip() == "*":
+def unchanged_since(tag: str, if_none_match: list[str]) -> bool:
+    """Whether a conditional GET's `If-None-Match` (its lines) names the answer's `ETag`
+    (weakly, as RFC 9110 says for If-None-Match): the client has it already, 304."""
+    sent = [each.strip() for line in if_none_match for each in line.split(",")]
+    if sent == ["*"]:
         return True
     ours = tag.removeprefix("W/")
-    return any(sent.strip().removeprefix("W/") == ours for sent in if_none_match.split(","))
+    return any(each.removeprefix("W/") == ours for each in sent)
 
 
-ExpectedVersion = Annotated[int | None, Depends(expected_version)]
+ExpectedVersion = Annotated[Versions | None, Depends(expected_version)]
 
 
 async def one_value_per_query_parameter(request: Request) -> None:

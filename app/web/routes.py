@@ -34,9 +34,12 @@ from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException
 
 from app import idempotency
+from app.auditing import AuditTrail, Resource
 from app.db import run_in_greenlet
 from app.errors import ConcurrentUpdate
 from app.web.access import (
+    PermissionCheck,
+    actor_of,
     authenticate,
     bearer_token,
     check_caller,
@@ -45,7 +48,7 @@ from app.web.access import (
     required_permission,
 )
 from app.web.db import Use, get_read_db, open_request_db
-from app.web.params import unchanged_since
+from app.web.params import HOLDS_SECRET, content_tag, unchanged_since
 
 
 class ApiRoute(APIRoute):
@@ -65,7 +68,10 @@ class ApiRoute(APIRoute):
         )
 
         protected = is_protected(self)
+        permission = required_permission(self)
         idempotent = protected and bool((self.methods or set()) & {"POST", "PATCH"})
+        # An answer holding a secret shown once (a new API key) is never kept for a retry.
+        secret = bool((self.openapi_extra or {}).get(HOLDS_SECRET))
 
         async def handle_in_one_transaction(request: Request) -> Response:
             retry: Retry | None = None
@@ -76,15 +82,26 @@ class ApiRoute(APIRoute):
                 # the body parsed only after that. With a rate limit, the caller is checked
                 # and counted first, in a transaction of its own (a refused write counts).
                 if bearer_token(request) is None:
-                    raise no_credential()
+                    raise no_credential(connection_close=_has_body(request))
                 if request.app.state.requests_per_minute:
                     await _checked_apart(request)
                 body = await request.body()
-                header = request.headers.get(IDEMPOTENCY_KEY)
-                if idempotent and header is not None:
+                keys = request.headers.getlist(IDEMPOTENCY_KEY)
+                if idempotent and keys:
+                    if secret:
+                        raise idempotency.IdempotencyKeyNotTaken(
+                            "This answer holds a secret shown once, which is never kept: send "
+                            "the request without Idempotency-Key (a lost answer: revoke the "
+                            "key and make another)."
+                        )
                     retry = Retry(
-                        key=idempotency.read_key(header),
-                        request=idempotency.fingerprint(request.method, _target(request), body),
+                        key=idempotency.read_key(keys),
+                        request=idempotency.fingerprint(
+                            request.method,
+                            _target(request),
+                            body,
+                            request.headers.get("content-type", ""),
+                        ),
                     )
             for attempt in range(1, _ATTEMPTS + 1):
                 db = open_request_db(request, use)
@@ -92,6 +109,8 @@ class ApiRoute(APIRoute):
                     if protected:  # who is calling (known already, for a change)
                         principal = await authenticate(request)
                     if retry is not None:
+                        if permission is not None:  # an answer is given again only to whom
+                            await PermissionCheck(permission)(request)  # may still get it
                         kept = await run_in_greenlet(
                             idempotency.claim,
                             db=db,
@@ -101,8 +120,10 @@ class ApiRoute(APIRoute):
                             now=datetime.now(UTC),
                         )
                         if kept is not None:
+                            await run_in_greenlet(_record_replay, request, db, kept)
                             return _replayed(kept)
                     response = await handle(request)
+                    _tag_content(response)
                     if retry is not None and 200 <= response.status_code < 300:
                         await run_in_greenlet(
                             idempotency.keep,
@@ -110,7 +131,7 @@ class ApiRoute(APIRoute):
                             caller_id=principal.id,
                             key=retry.key,
                             request=retry.request,
-                            answer=_answer(response),
+                            answer=_answer(response, getattr(request.state, "audit", None)),
                             now=datetime.now(UTC),
                             lifetime=request.app.state.idempotency_lifetime,
                         )
@@ -124,7 +145,6 @@ class ApiRoute(APIRoute):
                         ) from None
                     raise
                 except (RequestValidationError, HTTPException) as problem:
-                    permission = required_permission(self)
                     if permission is not None and _undecodable(problem):
                         token = bearer_token(request)
                         await run_in_greenlet(check_caller, request, permission, token)
@@ -132,7 +152,8 @@ class ApiRoute(APIRoute):
                 else:
                     await run_in_greenlet(db.commit)
                     tag = response.headers.get("etag")
-                    if tag and use != "change" and unchanged_since(tag, request.headers.get(_INM)):
+                    inm = request.headers.getlist(_INM)
+                    if tag and inm and use != "change" and unchanged_since(tag, inm):
                         return Response(status_code=304, headers={"ETag": tag})
                     return response
                 finally:
@@ -173,13 +194,42 @@ def _target(request: Request) -> str:
     return request.url.path + (f"?{query}" if query else "")
 
 
-def _answer(response: Response) -> idempotency.Answer:
+def _answer(response: Response, audit: AuditTrail | None) -> idempotency.Answer:
     headers = [
         (name.decode("latin-1"), value.decode("latin-1"))
         for name, value in response.raw_headers
         if name.decode("latin-1").lower() not in _NOT_KEPT
     ]
-    return idempotency.Answer(response.status_code, headers, bytes(response.body))
+    last = audit.last if audit is not None else None
+    about = (last[0].value, last[1].resource_id, last[1].patient_id) if last else None
+    return idempotency.Answer(response.status_code, headers, bytes(response.body), about)
+
+
+def _tag_content(response: Response) -> None:
+    """A successful answer's `ETag` names what it showed too (`app.web.params.content_tag`)."""
+    tag = response.headers.get("etag")
+    body = getattr(response, "body", None)
+    if tag and body and 200 <= response.status_code < 300:
+        response.headers["etag"] = content_tag(tag, bytes(body))
+
+
+def _record_replay(request: Request, db: Any, kept: idempotency.Answer) -> None:
+    """An answer given again discloses what it holds: in the audit trail, against the record
+    the write was about."""
+    principal = request.state.principal
+    if kept.about is not None:
+        kind, resource_id, patient_id = kept.about
+        AuditTrail(db, actor_of(principal)).record(
+            "replay", Resource(kind), resource_id, patient_id=patient_id
+        )
+    db.commit()
+
+
+def _has_body(request: Request) -> bool:
+    length = request.headers.get("content-length")
+    return "chunked" in request.headers.get("transfer-encoding", "") or (
+        length is not None and length != "0"
+    )
 
 
 def _replayed(answer: idempotency.Answer) -> Response:

@@ -24,6 +24,7 @@ from tests.factories import (
     next_weekday_at,
     record_evaluation,
     table_snapshot,
+    tag_version,
 )
 
 STALE = {"If-Match": 'W/"999"'}
@@ -90,12 +91,12 @@ def test_clearance_and_archive_honour_if_match(client: TestClient) -> None:
     )
     path = f"/api/v1/evaluations/{evaluation['id']}"
     read = client.get(path)
-    assert read.headers["etag"] == 'W/"1"'  # not cleared yet
+    assert tag_version(read.headers["etag"]) == 1  # not cleared yet
     clearance = {"practitioner_id": doctor["id"], "reason": "Pill stopped three months ago"}
     stale = client.post(f"{path}/clearance", json=clearance, headers={"If-Match": 'W/"2"'})
     assert_problem(stale, 412, "version-mismatch")
     cleared = client.post(f"{path}/clearance", json=clearance, headers={"If-Match": 'W/"1"'})
-    assert (cleared.status_code, cleared.headers["etag"]) == (201, 'W/"2"')
+    assert (cleared.status_code, tag_version(cleared.headers["etag"])) == (201, 2)
     archive = f"/api/v1/patients/{patient['id']}"
     assert_problem(client.delete(archive, headers=STALE), 412, "version-mismatch")
     assert client.get(archive).json()["archived"] is False
@@ -141,3 +142,84 @@ def test_a_get_answers_304_to_the_etag_the_client_holds(client: TestClient) -> N
     changed = client.get(path, headers={"If-None-Match": etag})
     assert changed.status_code == 200
     assert changed.json()["phone"] == "+33 1"
+
+
+def test_an_etag_follows_what_the_answer_shows_not_only_the_version(client: TestClient) -> None:
+    """A session comes to need review, a plan gains a session, their versions unchanged: the
+    ETag a client holds no longer matches, so it is never told an outdated copy is current."""
+    visit = _booked(client)
+    path = f"/api/v1/sessions/{visit['id']}"
+    held = client.get(path)
+    assert held.json()["needs_review"] is False
+    record_evaluation(
+        client, visit["patient_id"], visit["practitioner_id"], risks={"acute_thrombosis": True}
+    )
+    now = client.get(path, headers={"If-None-Match": held.headers["etag"]})
+    assert (now.status_code, now.json()["needs_review"]) == (200, True)
+    assert now.json()["version"] == held.json()["version"]
+    assert tag_version(now.headers["etag"]) == tag_version(held.headers["etag"])
+    assert now.headers["etag"] != held.headers["etag"]
+    # If-Match compares versions: the tag held before is still good for a change.
+    cancelled = client.post(
+        f"{path}/cancel", json={"reason": "Thrombosis"}, headers={"If-Match": held.headers["etag"]}
+    )
+    assert cancelled.status_code == 200, cancelled.text
+
+    other = eligible_patient(client, visit["practitioner_id"])
+    plan = client.post(
+        f"/api/v1/patients/{other['id']}/treatment-plans", json={"planned_sessions": 2}
+    ).json()
+    plan_path = f"/api/v1/treatment-plans/{plan['id']}"
+    held = client.get(plan_path)
+    assert held.json()["sessions"] == []
+    booked = client.post(
+        "/api/v1/sessions",
+        json={
+            "patient_id": other["id"],
+            "practitioner_id": visit["practitioner_id"],
+            "plan_id": plan["id"],
+            "start": next_weekday_at(3, 10).isoformat(),
+        },
+    )
+    assert booked.status_code == 201, booked.text
+    now = client.get(plan_path, headers={"If-None-Match": held.headers["etag"]})
+    assert now.status_code == 200
+    assert [s["id"] for s in now.json()["sessions"]] == [booked.json()["id"]]
+    assert client.get(plan_path, headers={"If-None-Match": now.headers["etag"]}).status_code == 304
+
+
+def test_if_match_takes_a_list_and_several_lines_any_of_which_will_do(
+    client: TestClient, engine: Engine
+) -> None:
+    patient = new_patient(client)
+    path = f"/api/v1/patients/{patient['id']}"
+    etag = client.get(path).headers["etag"]
+    listed = client.patch(path, json={"phone": "+33 1"}, headers={"If-Match": f'W/"9", {etag}'})
+    assert listed.status_code == 200, listed.text
+    two_lines = [("If-Match", 'W/"7"'), ("If-Match", listed.headers["etag"])]
+    assert client.patch(path, json={"phone": "+33 2"}, headers=two_lines).status_code == 200
+    before = table_snapshot(engine, "patients")
+    neither = client.patch(path, json={"phone": "+33 3"}, headers={"If-Match": 'W/"1", "2"'})
+    assert_problem(neither, 412, "version-mismatch")
+    for refused in (
+        [("If-Match", 'W/"3"'), ("If-Match", "not-a-tag")],  # the second line is checked too
+        [("If-Match", '*, W/"3"')],  # "*" stands alone
+        [("If-Match", 'W/"3-abc"')],  # not a digest this server writes
+    ):
+        assert_problem(
+            client.patch(path, json={"phone": "+33 4"}, headers=refused), 422, "validation-error"
+        )
+    assert table_snapshot(engine, "patients") == before
+    assert (
+        client.patch(path, json={"phone": "+33 5"}, headers={"If-Match": "*"}).status_code == 200
+    )  # v4
+    assert client.patch(path, json={"phone": "+33 6"}, headers={"If-Match": "4"}).status_code == 200
+
+
+def test_if_none_match_on_several_lines_is_one_list(client: TestClient) -> None:
+    patient = new_patient(client)
+    path = f"/api/v1/patients/{patient['id']}"
+    etag = client.get(path).headers["etag"]
+    lines = [("If-None-Match", 'W/"1-0000000000000000"'), ("If-None-Match", etag)]
+    assert client.get(path, headers=lines).status_code == 304
+    assert client.get(path, headers={"If-None-Match": "1"}).status_code == 200  # not a tag of ours

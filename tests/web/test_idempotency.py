@@ -3,33 +3,39 @@ that answer again, never a second change."""
 
 from __future__ import annotations
 
+import json
 import threading
 import uuid
 from collections import Counter
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 
 from app.cli import main
+from app.models import AuditEvent as E
 from app.roles import Role
 from tests.factories import (
+    NO_RISKS,
     POSTGRES_URL,
     TEST_SECRET_KEY,
     WEEKDAYS_9_TO_17,
+    ApiClient,
     ClientFactory,
     UserFactory,
     assert_problem,
     bearer,
     count_rows,
     eligible_patient,
+    new_patient,
     new_practitioner,
     next_weekday_at,
     table_snapshot,
+    tag_version,
 )
 from tests.servers import running_server
 
@@ -104,18 +110,85 @@ def test_a_refusal_is_not_kept_and_a_patch_is_replayed(client: TestClient) -> No
     patient = created.json()["id"]
     change = {"Idempotency-Key": "phone-1"}
     first = client.patch(f"/api/v1/patients/{patient}", json={"phone": "+33 1"}, headers=change)
-    assert first.headers["etag"] == 'W/"2"'
+    assert tag_version(first.headers["etag"]) == 2
     client.patch(f"/api/v1/patients/{patient}", json={"email": "zoe@example.org"})  # v3
     again = client.patch(f"/api/v1/patients/{patient}", json={"phone": "+33 1"}, headers=change)
-    assert (again.status_code, again.headers["etag"]) == (200, 'W/"2"')  # the first answer
+    assert (again.status_code, again.headers["etag"]) == (200, first.headers["etag"])  # the first
     assert again.headers["idempotent-replayed"] == "true"
     assert client.get(f"/api/v1/patients/{patient}").json()["version"] == 3  # not changed again
 
 
-@pytest.mark.parametrize("key", ["", "x" * 256, "tab\tinside", '"unclosed', "   "])
-def test_a_malformed_key_is_a_400(client: TestClient, key: str) -> None:
-    answer = client.post("/api/v1/patients", json=_patient("Léa"), headers={"Idempotency-Key": key})
+@pytest.mark.parametrize("key", ["", "x" * 256, "tab\tinside", '"unclosed', "   ", ["a", "b"]])
+def test_a_malformed_key_is_a_400(client: TestClient, engine: Engine, key: str | list[str]) -> None:
+    lines = [("Idempotency-Key", each) for each in ([key] if isinstance(key, str) else key)]
+    answer = client.post("/api/v1/patients", json=_patient("Léa"), headers=lines)
     assert_problem(answer, 400, "invalid-idempotency-key")
+    assert count_rows(engine, "patients") == 0
+
+
+def test_the_same_json_written_otherwise_is_the_same_request(client: TestClient) -> None:
+    key = {"Idempotency-Key": "reordered", "Content-Type": "application/json"}
+    body = _patient("Inès")
+    first = client.post("/api/v1/patients", content=json.dumps(body), headers=key)
+    reordered = json.dumps(dict(reversed(list(body.items()))), indent=2)
+    again = client.post("/api/v1/patients", content=reordered, headers=key)
+    assert (again.status_code, again.headers["idempotent-replayed"]) == (201, "true")
+    assert again.json()["id"] == first.json()["id"]
+
+
+def test_a_replay_is_given_only_to_whom_may_still_have_it_and_is_audited(
+    app: FastAPI, client: TestClient, make_user: UserFactory, engine: Engine
+) -> None:
+    """A retry that would disclose the first answer goes through the same permission check as
+    the request, and leaves an audit event against the record it shows."""
+    doctor = new_practitioner(client)
+    patient = new_patient(client)
+    clinician_id = make_user(Role.CLINICIAN)
+    clinician = ApiClient(app, raise_server_exceptions=False, headers=bearer(app, clinician_id))
+    url = f"/api/v1/patients/{patient['id']}/evaluations"
+    body = {
+        "practitioner_id": doctor["id"],
+        "performed_at": (datetime.now(UTC) - timedelta(days=1)).isoformat(),
+        "spider_vein_sites": ["left-calf"],
+        "ceap_class": "C1",
+        "varicose_veins": "absent",
+        "risk_factors": NO_RISKS,
+        "benefits_and_risks_explained": True,
+    }
+    key = {"Idempotency-Key": "evaluation-1"}
+    first = clinician.post(url, json=body, headers=key)
+    assert first.status_code == 201, first.text
+    again = clinician.post(url, json=body, headers=key)
+    assert again.headers["idempotent-replayed"] == "true"
+    events = _events(engine, clinician_id)
+    assert events[-2:] == [
+        ("create", "evaluation", first.json()["id"], patient["id"], "success"),
+        ("replay", "evaluation", first.json()["id"], patient["id"], "success"),
+    ]
+    demoted = client.patch(f"/api/v1/users/{clinician_id}", json={"role": "receptionist"})
+    assert demoted.status_code == 200, demoted.text
+    refused = clinician.post(url, json=body, headers=key)
+    assert_problem(refused, 403, "forbidden")
+    assert "spider_vein_sites" not in refused.text
+    assert _events(engine, clinician_id)[-1][-1] == "denied"
+    assert count_rows(engine, "evaluations") == 1
+
+
+def _events(engine: Engine, actor_id: uuid.UUID) -> list[tuple[Any, ...]]:
+    columns = (E.action, E.resource_type, E.resource_id, E.patient_id, E.outcome)
+    query = select(*columns).where(E.actor_id == actor_id).order_by(E.at, E.id)
+    with engine.connect() as connection:
+        rows = connection.execute(query)
+        return [(a, t, r and str(r), p and str(p), str(o)) for a, t, r, p, o in rows]
+
+
+def test_a_new_api_keys_answer_is_never_kept(client: TestClient, engine: Engine) -> None:
+    url = "/api/v1/api-keys"
+    refused = client.post(url, json={"name": "EHR"}, headers={"Idempotency-Key": "key-1"})
+    assert_problem(refused, 400, "idempotency-key-not-taken")
+    assert count_rows(engine, "api_keys") == 0
+    assert count_rows(engine, "idempotent_responses") == 0
+    assert client.post(url, json={"name": "EHR"}).status_code == 201
 
 
 def test_an_expired_key_runs_anew_and_the_command_purges_them(
