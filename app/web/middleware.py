@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 
 from fastapi.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.logging import access_logger, bind_request_id, client_request_id, unbind_request_id
@@ -69,6 +69,8 @@ class ApiMiddleware:
         try:
             try:
                 await self.app(scope, self._bounded(scope, receive), send_with_headers)
+            except ClientDisconnect:  # the client left mid-request: nobody to answer
+                status = _CLIENT_CLOSED
             except Exception as exc:
                 if answering:  # too late for a problem response: the client sees a cut answer
                     raise
@@ -100,6 +102,11 @@ class ApiMiddleware:
             return message
 
         return receive_at_most
+
+
+# What the access log says of a request whose client went away before its answer (nginx's
+# convention: no status was sent).
+_CLIENT_CLOSED = 499
 
 
 def _too_large(limit: int) -> HTTPException:

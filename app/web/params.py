@@ -72,11 +72,14 @@ async def expected_version(
 ) -> Versions | None:
     """The versions `If-Match` names; None: no header, or `*` (any version)."""
     lines = request.headers.getlist("if-match")
-    if not lines:
+    if not lines or [line.strip() for line in lines] == ["*"]:
+        # `*` (any version) says nothing about what the client read: not enough where a
+        # version is required.
         if request.app.state.require_if_match:
             raise PreconditionRequired(
                 "This server changes a record only for a client that says which version it "
-                'read: send the `ETag` you read as `If-Match` (e.g. `W/"3-1f2e3d4c5b6a7988"`).'
+                'read: send the `ETag` you read as `If-Match` (e.g. `W/"3-1f2e3d4c5b6a7988"`), '
+                "not `*`."
             )
         return None
     sent = ", ".join(lines)  # several lines are one list (RFC 9110, section 5.3)

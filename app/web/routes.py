@@ -75,6 +75,7 @@ class ApiRoute(APIRoute):
 
         async def handle_in_one_transaction(request: Request) -> Response:
             retry: Retry | None = None
+            keys: list[str] = []
             if protected and use == "change":
                 # No credential, no body read: 401 at once. Then the body (bounded,
                 # `app.web.middleware`), before any connection is taken: none is held while a
@@ -86,31 +87,19 @@ class ApiRoute(APIRoute):
                 if request.app.state.requests_per_minute:
                     await _checked_apart(request)
                 body = await request.body()
-                keys = request.headers.getlist(IDEMPOTENCY_KEY)
-                if idempotent and keys:
-                    if secret:
-                        raise idempotency.IdempotencyKeyNotTaken(
-                            "This answer holds a secret shown once, which is never kept: send "
-                            "the request without Idempotency-Key (a lost answer: revoke the "
-                            "key and make another)."
-                        )
-                    retry = Retry(
-                        key=idempotency.read_key(keys),
-                        request=idempotency.fingerprint(
-                            request.method,
-                            _target(request),
-                            body,
-                            request.headers.get("content-type", ""),
-                        ),
-                    )
+                if idempotent:
+                    keys = request.headers.getlist(IDEMPOTENCY_KEY)
             for attempt in range(1, _ATTEMPTS + 1):
                 db = open_request_db(request, use)
                 try:
                     if protected:  # who is calling (known already, for a change)
                         principal = await authenticate(request)
-                    if retry is not None:
-                        if permission is not None:  # an answer is given again only to whom
-                            await PermissionCheck(permission)(request)  # may still get it
+                    if keys:
+                        # The caller first (a refused one is audited as such), then its key:
+                        # an answer is given again only to whom may still get it.
+                        if permission is not None:
+                            await PermissionCheck(permission)(request)
+                        retry = _retry(request, keys, body, secret=secret)
                         kept = await run_in_greenlet(
                             idempotency.claim,
                             db=db,
@@ -168,6 +157,21 @@ _INM = "if-none-match"
 REPLAYED = "Idempotent-Replayed"
 # Headers the middleware sets on every answer, and the length: not kept with an answer.
 _NOT_KEPT = frozenset({"content-length", "x-request-id", "cache-control"})
+
+
+def _retry(request: Request, keys: list[str], body: bytes, *, secret: bool) -> Retry:
+    """The retry a write's `Idempotency-Key` names, or the problem with the key."""
+    if secret:
+        raise idempotency.IdempotencyKeyNotTaken(
+            "This answer holds a secret shown once, which is never kept: send the request "
+            "without Idempotency-Key (a lost answer: revoke the key and make another)."
+        )
+    return Retry(
+        key=idempotency.read_key(keys),
+        request=idempotency.fingerprint(
+            request.method, _target(request), body, request.headers.get("content-type", "")
+        ),
+    )
 
 
 @dataclass(frozen=True)

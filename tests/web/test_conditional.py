@@ -115,6 +115,9 @@ def test_a_server_that_requires_if_match_refuses_a_change_without_it(
         path = f"/api/v1/patients/{patient['id']}"
         assert_problem(desk.patch(path, json={"phone": "+33 1"}), 428, "precondition-required")
         assert_problem(desk.delete(path), 428, "precondition-required")
+        any_version = {"If-Match": "*"}  # says nothing about what the client read
+        assert_problem(desk.delete(path, headers=any_version), 428, "precondition-required")
+        assert desk.get(path).json()["archived"] is False
         etag = desk.get(path).headers["etag"]
         assert (
             desk.patch(path, json={"phone": "+33 1"}, headers={"If-Match": etag}).status_code == 200

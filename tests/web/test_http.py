@@ -167,3 +167,31 @@ def test_the_developers_shell_and_env_file_do_not_sway_the_suite(
     settings = Settings()
     assert settings.secret_key is None
     assert (settings.clinic_time_zone, settings.evaluation_validity_months) == ("UTC", 12)
+
+
+def test_a_client_that_leaves_mid_body_is_logged_as_gone_not_as_a_failure(
+    database_url: str, make_user: UserFactory, app: FastAPI, tmp_path: Path
+) -> None:
+    log = tmp_path / "server.log"
+    headers = bearer(app, make_user(Role.ADMIN))
+    with running_server(
+        database_url, log=log, secret_key=TEST_SECRET_KEY, log_level="INFO"
+    ) as base:
+        host, port = base.removeprefix("http://").split(":")
+        lines = [
+            "POST /api/v1/patients HTTP/1.1",
+            f"Host: {host}",
+            "Content-Type: application/json",
+            "Content-Length: 90",
+            *(f"{k}: {v}" for k, v in headers.items()),
+        ]
+        with socket.create_connection((host, int(port)), timeout=10) as sock:
+            sock.sendall(("\r\n".join(lines) + '\r\n\r\n{"given_name": "Ada",').encode())
+            time.sleep(0.3)  # the server is waiting for the rest
+        deadline = time.monotonic() + 10
+        while " 499 " not in log.read_text() and time.monotonic() < deadline:
+            time.sleep(0.05)
+    text = log.read_text()
+    assert "POST /api/v1/patients 499" in text, text
+    assert "unhandled" not in text, text
+    assert "Traceback" not in text, text

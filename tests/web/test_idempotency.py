@@ -191,6 +191,20 @@ def test_a_new_api_keys_answer_is_never_kept(client: TestClient, engine: Engine)
     assert client.post(url, json={"name": "EHR"}).status_code == 201
 
 
+@pytest.mark.parametrize(
+    ("url", "key"),
+    [("/api/v1/api-keys", "key-1"), ("/api/v1/users", "x" * 300)],
+)
+def test_a_caller_without_the_permission_is_refused_before_its_key_is_read(
+    make_user: UserFactory, app: FastAPI, engine: Engine, url: str, key: str
+) -> None:
+    receptionist_id = make_user(Role.RECEPTIONIST)
+    with ApiClient(app, headers=bearer(app, receptionist_id)) as receptionist:
+        refused = receptionist.post(url, json={"name": "EHR"}, headers={"Idempotency-Key": key})
+    assert_problem(refused, 403, "forbidden")
+    assert _events(engine, receptionist_id)[-1][-1] == "denied"
+
+
 def test_an_expired_key_runs_anew_and_the_command_purges_them(
     app: FastAPI, client: TestClient, engine: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
