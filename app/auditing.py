@@ -88,16 +88,18 @@ class AuditTrail:
         *,
         patient_id: uuid.UUID | None,
         changes: Mapping[str, Changed] | None = None,
+        detail: str | None = None,
     ) -> None:
         """One event; `changes` keeps the old and new value of each clinical field an update
-        changed (a weight, a plan's notes), so that no value is ever lost."""
+        changed (a weight, a plan's notes), so that no value is ever lost; `detail` says how
+        it was done, when that matters (on another practitioner's behalf), never patient data."""
         row = _row(
             self._actor,
             action,
             resource_type,
             Access(resource_id, patient_id),
             AuditOutcome.SUCCESS,
-            None,
+            detail,
         )
         if changes:
             row["changes"] = {name: {"old": c.old, "new": c.new} for name, c in changes.items()}

@@ -136,11 +136,17 @@ class _Refused(Exception):
 
 def _create_user(settings: Settings, args: argparse.Namespace) -> int:
     from app.accounts.schemas import UserCreate
-    from app.accounts.users import UsernameTaken, create_user
+    from app.accounts.users import PractitionerLinked, UsernameTaken, create_user
     from app.auditing import AuditTrail, Resource, command_line
+    from app.practitioners.service import UnknownPractitioner
 
     try:
-        data = UserCreate(username=args.username, password=_read_password(args), role=args.role)
+        data = UserCreate(
+            username=args.username,
+            password=_read_password(args),
+            role=args.role,
+            practitioner_id=args.practitioner,
+        )
         with _database(settings) as db:
             user = create_user(db=db, data=data)
             AuditTrail(db, command_line("create-user")).record(
@@ -150,10 +156,11 @@ def _create_user(settings: Settings, args: argparse.Namespace) -> int:
         reasons = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
         print(f"sclerosched: {reasons}", file=sys.stderr)
         return 1
-    except (UsernameTaken, _Refused) as exc:
+    except (UsernameTaken, PractitionerLinked, UnknownPractitioner, _Refused) as exc:
         print(f"sclerosched: {exc}", file=sys.stderr)
         return 1
-    print(f"sclerosched: user {user.username} ({user.role}) created; log in at /docs")
+    signs = f", signing as practitioner {user.practitioner_id}" if user.practitioner_id else ""
+    print(f"sclerosched: user {user.username} ({user.role}{signs}) created; log in at /docs")
     return 0
 
 
@@ -226,6 +233,12 @@ def build_parser() -> argparse.ArgumentParser:
     user.add_argument("--role", required=True, choices=roles)
     user.add_argument(
         "--password-stdin", action="store_true", help="read the password from standard input"
+    )
+    user.add_argument(
+        "--practitioner",
+        metavar="ID",
+        help="the practitioner this person is (their id): the name their evaluations and "
+        "clearances are signed in",
     )
     user.set_defaults(handler=_create_user)
     key = commands.add_parser("create-api-key", help="create an integration's key (shown once)")

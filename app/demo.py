@@ -154,6 +154,10 @@ def seed_demo_clinic(
     return SeedResult(practitioners=practitioners, patients=len(added), evaluations=evaluations)
 
 
+# The practitioner the demo clinician is: their evaluations are signed in that name.
+DEMO_CLINICIAN_PRACTITIONER = demo_id("practitioner", 1)
+
+
 def _seed_evaluations(*, db: Session, audit: AuditTrail, validity_months: int) -> int:
     """Evaluations recorded through the service, so the rules compute their outcomes."""
     now = datetime.now(UTC)
@@ -164,7 +168,6 @@ def _seed_evaluations(*, db: Session, audit: AuditTrail, validity_months: int) -
         if db.scalar(select(Evaluation.id).where(Evaluation.patient_id == patient_id)):
             continue
         body: dict[str, Any] = {
-            "practitioner_id": demo_id("practitioner", 1),
             "performed_at": performed_at,
             "spider_vein_sites": ["left-calf", "right-calf", "right-thigh"],
             "ceap_class": "C1",
@@ -182,6 +185,7 @@ def _seed_evaluations(*, db: Session, audit: AuditTrail, validity_months: int) -
             db=db,
             patient_id=patient_id,
             data=EvaluationCreate.model_validate(body),
+            practitioner_id=DEMO_CLINICIAN_PRACTITIONER,
             validity_months=validity_months,
             now=now,
         ).evaluation
@@ -197,7 +201,9 @@ def demo_username(role: Role) -> str:
 def seed_demo_users(*, db: Session, audit: AuditTrail) -> dict[str, str | None]:
     """One demo user per role. A missing one is created with a random password, returned to
     be printed (a demo clinic has no well-known login); one that exists is left as it is, its
-    password and status included (None): an admin may have changed or switched it off."""
+    password, status and practitioner included (None): an admin may have changed them. The
+    demo clinician is created as the first demo practitioner (unless another account is
+    already), so that they can record evaluations and clearances."""
     logins: dict[str, str | None] = {}
     for role in Role:
         username = demo_username(role)
@@ -205,7 +211,22 @@ def seed_demo_users(*, db: Session, audit: AuditTrail) -> dict[str, str | None]:
             logins[username] = None
             continue
         password = secrets.token_urlsafe(12)
-        user = create_user(db=db, data=UserCreate(username=username, password=password, role=role))
+        practitioner = DEMO_CLINICIAN_PRACTITIONER
+        signs = role is Role.CLINICIAN and _unlinked(db, practitioner)
+        data = UserCreate(
+            username=username,
+            password=password,
+            role=role,
+            practitioner_id=practitioner if signs else None,
+        )
+        user = create_user(db=db, data=data)
         audit.record("create", Resource.USER, user.id, patient_id=None)
         logins[username] = password
     return logins
+
+
+def _unlinked(db: Session, practitioner_id: uuid.UUID) -> bool:
+    """Whether the practitioner exists and no account is them yet."""
+    return db.get(Practitioner, practitioner_id) is not None and (
+        db.scalar(select(User.id).where(User.practitioner_id == practitioner_id)) is None
+    )

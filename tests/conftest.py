@@ -136,7 +136,14 @@ def password_hash() -> str:
 def make_user(engine: Engine, password_hash: str) -> UserFactory:
     """Store a user (password `TEST_PASSWORD`) and return its id."""
 
-    def make(role: Role, username: str | None = None, *, active: bool = True) -> uuid.UUID:
+    def make(
+        role: Role,
+        username: str | None = None,
+        *,
+        active: bool = True,
+        practitioner_id: uuid.UUID | str | None = None,
+    ) -> uuid.UUID:
+        """`practitioner_id`: the practitioner the user is (who they sign evaluations as)."""
         user_id = uuid.uuid4()
         with engine.begin() as connection:
             connection.execute(
@@ -148,6 +155,7 @@ def make_user(engine: Engine, password_hash: str) -> UserFactory:
                     active=active,
                     password_changed_at=datetime.now(UTC) - timedelta(minutes=1),
                     sessions_valid_from=datetime.now(UTC) - timedelta(minutes=1),
+                    practitioner_id=uuid.UUID(str(practitioner_id)) if practitioner_id else None,
                     created_at=datetime.now(UTC),
                     updated_at=datetime.now(UTC),
                     version=1,

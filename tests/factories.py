@@ -20,6 +20,7 @@ from sqlalchemy import Engine, text
 
 from app.access import credentials
 from app.config import Settings
+from app.models import User
 from app.roles import Role
 from app.vocabulary import RiskFactor
 
@@ -116,6 +117,18 @@ def bearer(app: FastAPI, user_id: uuid.UUID) -> dict[str, str]:
 
 
 ClientFactory = Callable[[Role], TestClient]
+
+
+def link_practitioner(engine: Engine, user_id: uuid.UUID | str, practitioner_id: str) -> None:
+    """Make the user that practitioner (the name their evaluations and clearances are
+    signed in), as an admin would with PATCH /api/v1/users/{id}."""
+    users = User.__table__
+    with engine.begin() as connection:
+        connection.execute(
+            users.update()
+            .where(users.c.id == uuid.UUID(str(user_id)))
+            .values(practitioner_id=uuid.UUID(practitioner_id))
+        )
 
 
 def tag_version(etag: str) -> int:

@@ -22,9 +22,10 @@ from app.accounts.schemas import (
     UserRead,
     UserUpdate,
 )
-from app.auditing import Access, Actor, AuditTrail, Resource
+from app.auditing import Access, Actor, AuditTrail, Changed, Resource
 from app.errors import DomainError, InvalidCursor, NotFound, VersionMismatch
 from app.logging import current_request_id
+from app.practitioners.service import UnknownPractitioner
 from app.roles import GRANTS, Permission
 from app.web.access import TOKEN_URL, AuditDep, CurrentPrincipal, requires
 from app.web.db import Db, transaction
@@ -80,6 +81,10 @@ def log_in(
     return TokenRead(access_token=token, expires_in=int(policy.token_lifetime.total_seconds()))
 
 
+def _text(value: uuid.UUID | None) -> str | None:
+    return str(value) if value is not None else None
+
+
 def _anonymous(username: str) -> Actor:
     return Actor("anonymous", None, username.strip()[:64], None, current_request_id())
 
@@ -110,14 +115,18 @@ def who_am_i(principal: CurrentPrincipal) -> PrincipalRead:
     status_code=status.HTTP_201_CREATED,
     summary="Create a user",
     dependencies=[requires(Permission.USERS_MANAGE)],
-    responses=problem_responses(users.UsernameTaken),
+    responses=problem_responses(users.UsernameTaken, users.PractitionerLinked, UnknownPractitioner),
     response_description="The account created",
     openapi_extra=sends("ETag", "Location"),
 )
 def create_user(body: UserCreate, db: Db, audit: AuditDep, response: Response) -> UserRead:
     """A staff account with a role: `admin`, `clinician`, `receptionist` or `integration`.
     Usernames are not case-sensitive; the password (12 characters or more) is stored as an
-    Argon2id hash."""
+    Argon2id hash.
+
+    `practitioner_id` links the account to the practitioner this person is: a clinician
+    records evaluations and clearances only in that name, so link each clinician's account
+    (one account per practitioner, else 409 `practitioner-linked`)."""
     user = users.create_user(db=db, data=body)
     audit.record("create", Resource.USER, user.id, patient_id=None)
     response.headers["Location"] = f"{router.prefix}/users/{user.id}"
@@ -142,7 +151,14 @@ def list_users(db: Db, limit: Limit = 50, cursor: Cursor = None) -> UserPage:
     "/users/{user_id}",
     summary="Update a user",
     dependencies=[requires(Permission.USERS_MANAGE)],
-    responses=problem_responses(NotFound, VersionMismatch, users.OwnAccount, users.LastAdmin),
+    responses=problem_responses(
+        NotFound,
+        VersionMismatch,
+        users.OwnAccount,
+        users.LastAdmin,
+        users.PractitionerLinked,
+        UnknownPractitioner,
+    ),
     response_description="The account as changed",
     openapi_extra=sends("ETag"),
 )
@@ -158,7 +174,12 @@ def update_user(
     """Change a user's role, switch the account off (`active: false`) or on, or reset the
     password. A reset or switching off ends the user's open sessions at once (switching the
     account on again does not revive them). Nobody switches off or demotes their own account
-    (409 `own-account`), and the last active admin stays one (409 `last-admin`)."""
+    (409 `own-account`), and the last active admin stays one (409 `last-admin`).
+
+    `practitioner_id` links the account to the practitioner this person is (the name their
+    evaluations and clearances are signed in); `null` unlinks it. A practitioner is linked to
+    one account at most (409 `practitioner-linked`)."""
+    linked_before = users.get_user(db=db, user_id=user_id).practitioner_id
     user = users.update_user(
         db=db,
         user_id=user_id,
@@ -167,7 +188,13 @@ def update_user(
         acting_user_id=caller.id if caller.kind == "user" else None,
     )
     changed = ",".join(sorted(body.model_dump(exclude_unset=True)))
-    audit.record(f"update:{changed}"[:40], Resource.USER, user.id, patient_id=None)
+    # Whose name the account signs in: the trail keeps the link before and after.
+    link = (
+        {"practitioner_id": Changed(_text(linked_before), _text(user.practitioner_id))}
+        if "practitioner_id" in body.model_fields_set
+        else None
+    )
+    audit.record(f"update:{changed}"[:40], Resource.USER, user.id, patient_id=None, changes=link)
     set_etag(response, user.version)
     return UserRead.model_validate(user)
 

@@ -61,10 +61,17 @@ class PrincipalRead(ReadModel):
     permissions: list[Permission]
 
 
+_LINK = (
+    "The practitioner this person is: the evaluations and clearances they record are signed "
+    "in that name, and no other. One account per practitioner"
+)
+
+
 class UserCreate(InputModel):
     username: Username
     password: Password
     role: Role
+    practitioner_id: uuid.UUID | None = Field(default=None, description=_LINK)
 
 
 class UserUpdate(InputModel):
@@ -73,6 +80,9 @@ class UserUpdate(InputModel):
     role: Role | None = None
     active: Boolean | None = Field(default=None, description="false: the user cannot log in")
     password: Password | None = None
+    practitioner_id: uuid.UUID | None = Field(
+        default=None, description=f"{_LINK}; `null` unlinks the account"
+    )
 
 
 class UserRead(Stored):
@@ -83,6 +93,9 @@ class UserRead(Stored):
     password_changed_at: datetime
     sessions_valid_from: datetime = Field(
         description="Tokens issued before this are refused (password reset, switched off)"
+    )
+    practitioner_id: uuid.UUID | None = Field(
+        description="The practitioner this person signs evaluations and clearances as, if any"
     )
 
 

@@ -13,8 +13,9 @@ from app.access import credentials
 from app.accounts.schemas import UserCreate, UserUpdate
 from app.db import off_the_event_loop
 from app.errors import Conflict, NotFound, Versions, require_version
-from app.models import User, utcnow
+from app.models import Practitioner, User, utcnow
 from app.pagination import Keyset, cursor_uuid, paginate
+from app.practitioners.service import UnknownPractitioner
 from app.roles import Role
 
 
@@ -33,6 +34,11 @@ class LastAdmin(Conflict):
     title = "The clinic would have no active admin"
 
 
+class PractitionerLinked(Conflict):
+    code = "practitioner-linked"
+    title = "Another account is that practitioner already"
+
+
 _BY_USERNAME = Keyset(columns=(User.username, User.id), parsers=(str, cursor_uuid))
 
 
@@ -47,6 +53,8 @@ def create_user(*, db: Session, data: UserCreate) -> User:
     )
     db.add(user)
     _flush_username(db, user.username)
+    if data.practitioner_id is not None:
+        link_practitioner(db=db, user=user, practitioner_id=data.practitioner_id)
     return user
 
 
@@ -69,8 +77,9 @@ def update_user(
     expected_version: Versions | None,
     acting_user_id: uuid.UUID | None,
 ) -> User:
-    """Change a role, switch an account off or on, reset a password. Nobody switches off or
-    demotes their own account, and the clinic always keeps one active admin."""
+    """Change a role, switch an account off or on, reset a password, link the account to a
+    practitioner or unlink it (`practitioner_id` sent as null). Nobody switches off or demotes
+    their own account, and the clinic always keeps one active admin."""
     user = get_user(db=db, user_id=user_id)
     require_version("User", user.version, expected_version)
     loses_admin = (
@@ -92,8 +101,34 @@ def update_user(
     if changes.password is not None:
         user.password_hash = off_the_event_loop(credentials.hash_password, changes.password)
         user.password_changed_at = user.sessions_valid_from = now
+    if "practitioner_id" in changes.model_fields_set:
+        link_practitioner(db=db, user=user, practitioner_id=changes.practitioner_id)
     db.flush()
     return user
+
+
+def link_practitioner(*, db: Session, user: User, practitioner_id: uuid.UUID | None) -> None:
+    """Make the account that practitioner's (None: no practitioner's). A practitioner is one
+    account at most: no one else can sign in their name. A practitioner switched off may be
+    linked; they sign nothing until switched on again."""
+    if practitioner_id is not None and practitioner_id != user.practitioner_id:
+        if db.get(Practitioner, practitioner_id) is None:
+            raise UnknownPractitioner(
+                f"No practitioner with id {practitioner_id}.", field="practitioner_id"
+            )
+        holder = db.scalar(select(User.username).where(User.practitioner_id == practitioner_id))
+        if holder is not None:
+            raise PractitionerLinked(
+                f"Practitioner {practitioner_id} is linked to the account {holder!r}: unlink "
+                "it there first (one account per practitioner)."
+            )
+    user.practitioner_id = practitioner_id
+    try:
+        db.flush()
+    except IntegrityError:  # linked to another account in the meantime
+        raise PractitionerLinked(
+            f"Practitioner {practitioner_id} is linked to another account already."
+        ) from None
 
 
 def _active_admins(db: Session) -> set[uuid.UUID]:

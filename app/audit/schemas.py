@@ -37,7 +37,10 @@ class AuditEventRead(ReadModel):
     )
     request_id: str
     outcome: AuditOutcome
-    detail: str | None = Field(description="Why an attempt was denied")
+    detail: str | None = Field(
+        description="Why an attempt was denied; for a record made on another's behalf, whose "
+        "(`on behalf of practitioner <id>`)"
+    )
     changes: dict[str, dict[str, Any]] | None = Field(
         description="For an update of clinical data: each changed field's `old` and `new` value",
         examples=[{"weight_kg": {"old": 61.0, "new": 62.5}}],

@@ -5,10 +5,12 @@ from __future__ import annotations
 import uuid
 
 from fastapi import APIRouter, Response, status
+from sqlalchemy.orm import Session
 
-from app.auditing import Access, Resource
+from app.access.principals import Principal
+from app.auditing import Access, AuditTrail, Resource, patient_of
 from app.errors import InvalidCursor, NotFound, VersionMismatch
-from app.evaluations import service
+from app.evaluations import service, signatures
 from app.evaluations.schemas import (
     ClearanceCreate,
     ClearanceRead,
@@ -27,7 +29,7 @@ from app.patients.service import PatientArchived
 from app.practitioners.service import InactivePractitioner, UnknownPractitioner
 from app.roles import Permission
 from app.schemas import with_affected_sessions
-from app.web.access import AuditDep, ClinicalDetail, requires
+from app.web.access import AuditDep, ClinicalDetail, CurrentPrincipal, requires
 from app.web.clock import Now
 from app.web.db import Db
 from app.web.params import Cursor, ExpectedVersion, Limit, sends, set_etag
@@ -43,6 +45,58 @@ def _read(evaluation: Evaluation) -> EvaluationRead:
     return read.model_copy(update={"outcome": service.evaluation_outcome(evaluation)})
 
 
+def _signed(
+    db: Session,
+    audit: AuditTrail,
+    caller: Principal,
+    named: uuid.UUID | None,
+    *,
+    action: str,
+    patient_id: uuid.UUID | None = None,
+    evaluation_id: uuid.UUID | None = None,
+) -> signatures.Signature:
+    """Whose name the caller signs in (`signatures.signature`). A refusal is an attempt to
+    sign in a name not one's own: its `denied` event is committed now, before anything was
+    written, so that it outlives the request's failure."""
+    record = "an evaluation" if action == "create" else "a clearance"
+    try:
+        return signatures.signature(db=db, caller=caller, named=named, record=record)
+    except (signatures.NoLinkedPractitioner, signatures.NotOwnPractitioner) as refusal:
+        if evaluation_id is not None:
+            patient_id = patient_of(
+                db=db, resource_type=Resource.EVALUATION, resource_id=evaluation_id
+            )
+        access = Access(evaluation_id, patient_id)
+        named_text = f", naming practitioner {named}" if named else ""
+        audit.record_denied(action, Resource.EVALUATION, access, f"{refusal.code}{named_text}")
+        db.commit()
+        raise
+
+
+def _audit_signed(
+    audit: AuditTrail, action: str, evaluation: Evaluation, signature: signatures.Signature
+) -> None:
+    """The event of a signed record; one recorded for another practitioner says so."""
+    if signature.on_behalf:
+        audit.record(
+            f"{action}-on-behalf",
+            Resource.EVALUATION,
+            evaluation.id,
+            patient_id=evaluation.patient_id,
+            detail=f"on behalf of practitioner {signature.practitioner_id}",
+        )
+    else:
+        audit.record(action, Resource.EVALUATION, evaluation.id, patient_id=evaluation.patient_id)
+
+
+_SIGNING = (
+    signatures.NoLinkedPractitioner,
+    signatures.NotOwnPractitioner,
+    UnknownPractitioner,
+    InactivePractitioner,
+)
+
+
 def _view(evaluation: Evaluation, *, clinical: bool) -> EvaluationRead | EvaluationSummary:
     if clinical:
         return _read(evaluation)
@@ -55,9 +109,7 @@ def _view(evaluation: Evaluation, *, clinical: bool) -> EvaluationRead | Evaluat
     status_code=status.HTTP_201_CREATED,
     summary="Record an evaluation",
     dependencies=[requires(Permission.EVALUATIONS_WRITE)],
-    responses=problem_responses(
-        NotFound, PatientArchived, UnknownPractitioner, InactivePractitioner
-    ),
+    responses=problem_responses(NotFound, PatientArchived, *_SIGNING),
     response_description="The evaluation recorded, with the outcome and flags the server computed",
     openapi_extra=sends("ETag", "Location"),
 )
@@ -66,11 +118,19 @@ def record_evaluation(
     body: EvaluationCreate,
     db: Db,
     audit: AuditDep,
+    caller: CurrentPrincipal,
     policy: Policy,
     response: Response,
     now: Now,
 ) -> EvaluationRecorded:
     """Record the pre-treatment evaluation a clinician performed.
+
+    It is signed by the logged-in clinician: the practitioner their account is linked to,
+    which must be active (422 `inactive-practitioner`). `practitioner_id` may be left out;
+    naming another practitioner is a 403 `not-own-practitioner`, and an account linked to
+    none (or an API key) gets 403 `no-linked-practitioner`; both refusals are audited. An
+    admin may name any active practitioner: the evaluation is then recorded on their behalf,
+    and the audit trail says so (`create-on-behalf`).
 
     The server computes `flags`, `outcome` and `valid_until` (a client may not send them).
     Evaluations are never edited: a correction is a new evaluation, and the newest one
@@ -83,15 +143,19 @@ def record_evaluation(
     unable to go ahead as booked (the patient no longer bookable, or the evaluation valid for
     less long); they stay booked, flagged for review.
     """
+    signature = _signed(
+        db, audit, caller, body.practitioner_id, action="create", patient_id=patient_id
+    )
     recorded = service.record_evaluation(
         db=db,
         patient_id=patient_id,
         data=body,
+        practitioner_id=signature.practitioner_id,
         validity_months=policy.evaluation_validity_months,
         now=now,
     )
     evaluation = recorded.evaluation
-    audit.record("create", Resource.EVALUATION, evaluation.id, patient_id=patient_id)
+    _audit_signed(audit, "create", evaluation, signature)
     response.headers["Location"] = f"{router.prefix}/evaluations/{evaluation.id}"
     set_etag(response, evaluation.version)
     return with_affected_sessions(_read(evaluation), EvaluationRecorded, recorded.stranded)
@@ -154,8 +218,7 @@ def read_evaluation(
     dependencies=[requires(Permission.CLEARANCES_WRITE)],
     responses=problem_responses(
         NotFound,
-        UnknownPractitioner,
-        InactivePractitioner,
+        *_SIGNING,
         service.NotClearable,
         service.AlreadyCleared,
         PatientArchived,
@@ -169,6 +232,7 @@ def clear_evaluation(
     body: ClearanceCreate,
     db: Db,
     audit: AuditDep,
+    caller: CurrentPrincipal,
     now: Now,
     response: Response,
     if_match: ExpectedVersion,
@@ -179,13 +243,27 @@ def clear_evaluation(
     Only the patient's current evaluation, while valid, whose outcome is `clearance-required`
     can be cleared: absolute contraindications and blocking flags (varicose veins first,
     counselling, unknown risk factors) are a 409 `not-clearable`, as is a superseded or
-    expired evaluation; they need a new evaluation instead. The clearing practitioner must be
-    active (422 `inactive-practitioner`).
+    expired evaluation; they need a new evaluation instead.
+
+    The clearance is signed by the logged-in clinician: the practitioner their account is
+    linked to, which must be active (422 `inactive-practitioner`). `practitioner_id` may be
+    left out; naming another practitioner is a 403 `not-own-practitioner`, and an account
+    linked to none (or an API key) gets 403 `no-linked-practitioner`; both refusals are
+    audited. An admin may name any active practitioner: the clearance is then recorded on
+    their behalf, and the audit trail says so (`clear-on-behalf`).
     """
-    evaluation = service.clear_evaluation(
-        db=db, evaluation_id=evaluation_id, data=body, now=now, expected_version=if_match
+    signature = _signed(
+        db, audit, caller, body.practitioner_id, action="clear", evaluation_id=evaluation_id
     )
-    audit.record("clear", Resource.EVALUATION, evaluation.id, patient_id=evaluation.patient_id)
+    evaluation = service.clear_evaluation(
+        db=db,
+        evaluation_id=evaluation_id,
+        data=body,
+        practitioner_id=signature.practitioner_id,
+        now=now,
+        expected_version=if_match,
+    )
+    _audit_signed(audit, "clear", evaluation, signature)
     set_etag(response, evaluation.version)
     return _read(evaluation)
 

@@ -87,7 +87,12 @@ class RiskFactors(InputModel):
 
 
 class EvaluationCreate(InputModel):
-    practitioner_id: uuid.UUID = Field(description="The clinician who performed it")
+    practitioner_id: uuid.UUID | None = Field(
+        default=None,
+        description="The clinician who performed it: you, the practitioner your account is "
+        "linked to (the default). Naming anyone else is a 403 `not-own-practitioner`, except "
+        "for an admin, who records it on that practitioner's behalf",
+    )
     performed_at: Instant = Field(
         description="When it was performed: not in the future. A clock up to 5 minutes fast "
         "is accepted, and the time is then stored as the moment of recording",
@@ -136,7 +141,12 @@ def _says_something(value: str) -> str:
 
 
 class ClearanceCreate(InputModel):
-    practitioner_id: uuid.UUID = Field(description="The clinician taking the decision")
+    practitioner_id: uuid.UUID | None = Field(
+        default=None,
+        description="The clinician taking the decision: you, the practitioner your account is "
+        "linked to (the default). Naming anyone else is a 403 `not-own-practitioner`, except "
+        "for an admin, who records it on that practitioner's behalf",
+    )
     reason: Annotated[RequiredText, AfterValidator(_says_something)] = Field(
         examples=["Pill stopped 6 weeks ago; low-dose polidocanol, walking advised."]
     )

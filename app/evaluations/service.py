@@ -155,12 +155,14 @@ def record_evaluation(
     db: Session,
     patient_id: uuid.UUID,
     data: EvaluationCreate,
+    practitioner_id: uuid.UUID,
     validity_months: int,
     now: datetime,
 ) -> Recorded:
-    """Store an evaluation with the flags and outcome the rules give it, and name the
-    patient's upcoming sessions it leaves in doubt (the patient no longer bookable, or the
-    evaluation valid for less long than they need)."""
+    """Store an evaluation, signed by `practitioner_id` (`signatures.signature` says whose
+    name that may be), with the flags and outcome the rules give it, and name the patient's
+    upcoming sessions it leaves in doubt (the patient no longer bookable, or the evaluation
+    valid for less long than they need)."""
     if data.performed_at > now + CLOCK_SKEW:
         raise InvalidField(
             ("body", "performed_at"),
@@ -174,16 +176,16 @@ def record_evaluation(
     # Compared with the latest calendar date anywhere on Earth at that instant.
     if (performed_at + timedelta(hours=14)).date() < patient.birth_date:
         raise InvalidField(("body", "performed_at"), "is before the patient's birth date")
-    if not _ensure_practitioner(db, data.practitioner_id).active:
+    if not _ensure_practitioner(db, practitioner_id).active:
         raise InactivePractitioner(
-            f"Practitioner {data.practitioner_id} is not active: an evaluation is recorded by a "
+            f"Practitioner {practitioner_id} is not active: an evaluation is recorded by a "
             "practising clinician."
         )
     assessment = assess(_facts(data))
     treatment = data.varicose_treatment
     evaluation = Evaluation(
         patient_id=patient.id,
-        practitioner_id=data.practitioner_id,
+        practitioner_id=practitioner_id,
         performed_at=performed_at,
         spider_vein_sites=[site.value for site in data.spider_vein_sites],
         ceap_class=data.ceap_class.value,
@@ -249,17 +251,19 @@ def clear_evaluation(
     db: Session,
     evaluation_id: uuid.UUID,
     data: ClearanceCreate,
+    practitioner_id: uuid.UUID,
     now: datetime,
     expected_version: Versions | None = None,
 ) -> Evaluation:
-    """Record a clinician's clearance of the relative contraindications of the patient's
-    current evaluation (a superseded or expired one no longer decides anything)."""
+    """Record a clinician's clearance, signed by `practitioner_id` (`signatures.signature`
+    says whose name that may be), of the relative contraindications of the patient's current
+    evaluation (a superseded or expired one no longer decides anything)."""
     evaluation = get_evaluation(db=db, evaluation_id=evaluation_id)
     lock_patient(db, evaluation.patient_id)
     require_version("Evaluation", evaluation.version, expected_version)
-    if not _ensure_practitioner(db, data.practitioner_id).active:
+    if not _ensure_practitioner(db, practitioner_id).active:
         raise InactivePractitioner(
-            f"Practitioner {data.practitioner_id} is not active: a clearance is a decision "
+            f"Practitioner {practitioner_id} is not active: a clearance is a decision "
             "of a practising clinician."
         )
     if evaluation.clearance is not None:
@@ -287,7 +291,7 @@ def clear_evaluation(
             flags=standing,
         )
     evaluation.clearance = Clearance(
-        practitioner_id=data.practitioner_id, reason=data.reason, created_at=now
+        practitioner_id=practitioner_id, reason=data.reason, created_at=now
     )
     try:
         db.flush()

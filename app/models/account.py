@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import Index, String
+from sqlalchemy import ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.models.base import Base, Entity, UTCDateTime, text_enum, utcnow
@@ -25,6 +25,11 @@ class User(Entity, Base):
     # Tokens issued before this are refused: a password reset, or switching the account off,
     # ends every open session (and switching it on again does not revive them).
     sessions_valid_from: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # The practitioner this person is: evaluations and clearances they record are signed in
+    # that name, and no other. One account per practitioner, so no one else signs as them.
+    practitioner_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("practitioners.id"), unique=True
+    )
 
 
 class ApiKey(Entity, Base):

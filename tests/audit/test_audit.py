@@ -19,6 +19,7 @@ from tests.factories import (
     Clock,
     UserFactory,
     assert_problem,
+    link_practitioner,
     next_weekday_at,
     record_evaluation,
 )
@@ -75,6 +76,7 @@ def test_each_step_of_a_course_leaves_exactly_its_audit_events(
         "/api/v1/practitioners",
         json={"name": "Dr Laurent", "time_zone": "Europe/Paris", "availability": WEEKDAYS_9_TO_17},
     ).json()
+    link_practitioner(engine, doctor_id, practitioner["id"])  # the clinician is Dr Laurent
     trail = Trail(engine)
 
     def desk_event(action: str, kind: str, resource: str, patient: str) -> tuple[Any, ...]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -15,7 +16,7 @@ from sqlalchemy import func, select
 from app.cli import build_parser, main
 from app.config import Settings
 from app.db import make_engine
-from app.demo import DEMO_MRN_SYSTEM
+from app.demo import DEMO_MRN_SYSTEM, demo_id
 from app.main import create_app
 from app.models import Patient, PatientIdentifier, Practitioner
 from app.roles import Role
@@ -115,6 +116,44 @@ def test_create_user_reads_the_password_from_stdin_and_the_user_can_log_in(
     ]
 
 
+def test_create_user_links_the_account_to_a_practitioner(
+    app_on: Callable[[str], TestClient],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    url = _sqlite(tmp_path, monkeypatch)
+    monkeypatch.setattr("sys.stdin", io.StringIO("first admin password\n"))
+    assert main(["create-user", "chief", "--role", "admin", "--password-stdin"]) == 0
+    client = app_on(url)
+    token = client.post(
+        "/api/v1/auth/token", data={"username": "chief", "password": "first admin password"}
+    )
+    client.headers["Authorization"] = f"Bearer {token.json()['access_token']}"
+    laurent = client.post(
+        "/api/v1/practitioners", json={"name": "Dr Laurent", "time_zone": "Europe/Paris"}
+    ).json()["id"]
+    capsys.readouterr()
+
+    for practitioner, error in (("dr-laurent", "valid UUID"), (str(uuid.uuid4()), "No practit")):
+        monkeypatch.setattr("sys.stdin", io.StringIO("a clinician password\n"))
+        args = ["create-user", "a.laurent", "--role", "clinician", "--password-stdin"]
+        assert main([*args, "--practitioner", practitioner]) == 1
+        assert error in capsys.readouterr().err
+    monkeypatch.setattr("sys.stdin", io.StringIO("a clinician password\n"))
+    assert main([*args, "--practitioner", laurent]) == 0
+    assert f"signing as practitioner {laurent}" in capsys.readouterr().out
+    monkeypatch.setattr("sys.stdin", io.StringIO("a clinician password\n"))
+    args = ["create-user", "not.laurent", "--role", "clinician", "--password-stdin"]
+    assert main([*args, "--practitioner", laurent]) == 1
+    assert "linked to the account 'a.laurent'" in capsys.readouterr().err
+    users = client.get("/api/v1/users").json()["items"]
+    assert {u["username"]: u["practitioner_id"] for u in users} == {
+        "a.laurent": laurent,
+        "chief": None,
+    }
+
+
 def test_create_user_prompts_twice_for_the_password(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -163,6 +202,18 @@ def test_seed_demo_prints_one_working_login_per_role(
         tokens[username] = {"Authorization": f"Bearer {response.json()['access_token']}"}
         role = client.get("/api/v1/auth/me", headers=tokens[username]).json()["role"]
         assert username == f"demo-{role}"
+
+    # The demo clinician is the first demo practitioner: they clear the pill in their name.
+    on_the_pill = demo_id("patient", 3)
+    clinician = tokens["demo-clinician"]
+    standing = client.get(f"/api/v1/patients/{on_the_pill}/eligibility", headers=clinician)
+    cleared = client.post(
+        f"/api/v1/evaluations/{standing.json()['evaluation_id']}/clearance",
+        json={"reason": "Pill stopped six weeks ago."},
+        headers=clinician,
+    )
+    assert cleared.status_code == 201, cleared.text
+    assert cleared.json()["clearance"]["practitioner_id"] == str(demo_id("practitioner", 1))
 
     # An admin switches a demo account off; seeding again leaves every account as it is.
     me = client.get("/api/v1/auth/me", headers=tokens["demo-clinician"]).json()

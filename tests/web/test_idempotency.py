@@ -143,7 +143,7 @@ def test_a_replay_is_given_only_to_whom_may_still_have_it_and_is_audited(
     the request, and leaves an audit event against the record it shows."""
     doctor = new_practitioner(client)
     patient = new_patient(client)
-    clinician_id = make_user(Role.CLINICIAN)
+    clinician_id = make_user(Role.CLINICIAN, practitioner_id=doctor["id"])
     clinician = ApiClient(app, raise_server_exceptions=False, headers=bearer(app, clinician_id))
     url = f"/api/v1/patients/{patient['id']}/evaluations"
     body = {
