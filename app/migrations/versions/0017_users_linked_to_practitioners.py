@@ -1,8 +1,8 @@
 """users: practitioner_id, so that evaluations and clearances are signed by their author
 
-Revision ID: 0021
+Revision ID: 0017
 Revises: 0016
-Create Date: 2026-12-08
+Create Date: 2026-12-06
 """
 
 from collections.abc import Sequence
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 
-revision: str = '0021'
+revision: str = '0017'
 down_revision: str | None = '0016'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
