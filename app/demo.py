@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.access.credentials import Passwords
 from app.accounts.schemas import UserCreate
 from app.accounts.users import create_user
 from app.auditing import AuditTrail, Resource
@@ -194,7 +195,9 @@ def demo_username(role: Role) -> str:
     return f"demo-{role.value}"
 
 
-def seed_demo_users(*, db: Session, audit: AuditTrail) -> dict[str, str | None]:
+def seed_demo_users(
+    *, db: Session, audit: AuditTrail, passwords: Passwords
+) -> dict[str, str | None]:
     """One demo user per role. A missing one is created with a random password, returned to
     be printed (a demo clinic has no well-known login); one that exists is left as it is, its
     password and status included (None): an admin may have changed or switched it off."""
@@ -205,7 +208,8 @@ def seed_demo_users(*, db: Session, audit: AuditTrail) -> dict[str, str | None]:
             logins[username] = None
             continue
         password = secrets.token_urlsafe(12)
-        user = create_user(db=db, data=UserCreate(username=username, password=password, role=role))
+        data = UserCreate(username=username, password=password, role=role)
+        user = create_user(db=db, data=data, passwords=passwords)
         audit.record("create", Resource.USER, user.id, patient_id=None)
         logins[username] = password
     return logins
