@@ -54,7 +54,8 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
         log_level=settings.log_level.lower(),
         log_config=None,  # keep our handler: every line carries the request id
         access_log=False,  # ours leaves out query strings, which may hold names
-        proxy_headers=True,
+        # Proxy headers are believed only from SCLEROSCHED_TRUSTED_PROXIES (`app.main`).
+        proxy_headers=False,
     )
     return 0
 
@@ -99,6 +100,7 @@ def _database(settings: Settings) -> Iterator[Session]:
 def _seed_demo(settings: Settings, args: argparse.Namespace) -> int:
     from app.auditing import AuditTrail, command_line
     from app.demo import seed_demo_clinic, seed_demo_users
+    from app.policy import passwords_of
 
     with _database(settings) as db:
         audit = AuditTrail(db, command_line("seed-demo"))
@@ -108,7 +110,7 @@ def _seed_demo(settings: Settings, args: argparse.Namespace) -> int:
             time_zone=settings.clinic_time_zone,
             validity_months=settings.evaluation_validity_months,
         )
-        logins = seed_demo_users(db=db, audit=audit)
+        logins = seed_demo_users(db=db, audit=audit, passwords=passwords_of(settings))
     print(
         f"sclerosched: demo clinic ready ({added.practitioners} practitioners, "
         f"{added.patients} patients and {added.evaluations} evaluations added; "
@@ -135,9 +137,11 @@ class _Refused(Exception):
 
 
 def _create_user(settings: Settings, args: argparse.Namespace) -> int:
+    from app.accounts.password_rules import WeakPassword
     from app.accounts.schemas import UserCreate
     from app.accounts.users import PractitionerLinked, UsernameTaken, create_user
     from app.auditing import AuditTrail, Resource, command_line
+    from app.policy import passwords_of
     from app.practitioners.service import UnknownPractitioner
 
     try:
@@ -148,7 +152,7 @@ def _create_user(settings: Settings, args: argparse.Namespace) -> int:
             practitioner_id=args.practitioner,
         )
         with _database(settings) as db:
-            user = create_user(db=db, data=data)
+            user = create_user(db=db, data=data, passwords=passwords_of(settings))
             AuditTrail(db, command_line("create-user")).record(
                 "create", Resource.USER, user.id, patient_id=None
             )
@@ -156,7 +160,7 @@ def _create_user(settings: Settings, args: argparse.Namespace) -> int:
         reasons = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
         print(f"sclerosched: {reasons}", file=sys.stderr)
         return 1
-    except (UsernameTaken, PractitionerLinked, UnknownPractitioner, _Refused) as exc:
+    except (UsernameTaken, PractitionerLinked, UnknownPractitioner, WeakPassword, _Refused) as exc:
         print(f"sclerosched: {exc}", file=sys.stderr)
         return 1
     signs = f", signing as practitioner {user.practitioner_id}" if user.practitioner_id else ""

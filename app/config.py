@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import re
 from functools import lru_cache
@@ -85,6 +86,38 @@ class Settings(BaseSettings):
     login_window_minutes: int = Field(
         default=15, ge=1, le=24 * 60, description="The window those failures are counted in"
     )
+    login_max_failures_per_address: int = Field(
+        default=30,
+        ge=1,
+        le=10_000,
+        description="Failed logins from one client address, whatever the usernames, before "
+        "logins from it pause (counted in the same window)",
+    )
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(
+        default=[],
+        description="Comma-separated addresses or networks (e.g. 127.0.0.1,10.0.0.0/8) of the "
+        "reverse proxies in front of the API: only from them is X-Forwarded-For believed for "
+        "the client's address; none: the connection's own address is the client's",
+    )
+    login_hashes_at_once: int = Field(
+        default=4,
+        ge=1,
+        le=64,
+        description="Password checks running at once in one API process (each holds "
+        "SCLEROSCHED_PASSWORD_HASH_MEMORY_KIB); a login beyond them is answered 503 at once",
+    )
+    password_hash_memory_kib: int = Field(
+        default=19 * 1024,
+        ge=7 * 1024,
+        le=1024 * 1024,
+        description="Argon2id memory per password hash, in KiB (OWASP: 19 MiB)",
+    )
+    password_hash_iterations: int = Field(
+        default=2, ge=1, le=20, description="Argon2id iterations (OWASP: 2)"
+    )
+    password_hash_parallelism: int = Field(
+        default=1, ge=1, le=16, description="Argon2id lanes (OWASP: 1)"
+    )
     cors_origins: Annotated[list[str], NoDecode] = Field(
         default=[],
         description="Comma-separated browser origins allowed to call the API; none: CORS off",
@@ -126,6 +159,25 @@ class Settings(BaseSettings):
     @classmethod
     def _iana_zone(cls, value: str) -> str:
         return validate_time_zone(value)
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _split_proxies(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [proxy.strip() for proxy in value.split(",") if proxy.strip()]
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, proxies: list[str]) -> list[str]:
+        for proxy in proxies:
+            try:
+                ipaddress.ip_network(proxy, strict=False)
+            except ValueError:
+                raise ValueError(
+                    f"{proxy!r} is not an IP address or network (e.g. 10.0.0.5, 10.0.0.0/8)"
+                ) from None
+        return proxies
 
     @field_validator("cors_origins", mode="before")
     @classmethod

@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.access.credentials import Passwords
 from app.accounts.schemas import UserCreate
 from app.accounts.users import create_user
 from app.auditing import AuditTrail, Resource
@@ -198,7 +199,9 @@ def demo_username(role: Role) -> str:
     return f"demo-{role.value}"
 
 
-def seed_demo_users(*, db: Session, audit: AuditTrail) -> dict[str, str | None]:
+def seed_demo_users(
+    *, db: Session, audit: AuditTrail, passwords: Passwords
+) -> dict[str, str | None]:
     """One demo user per role. A missing one is created with a random password, returned to
     be printed (a demo clinic has no well-known login); one that exists is left as it is, its
     password, status and practitioner included (None): an admin may have changed them. The
@@ -219,7 +222,7 @@ def seed_demo_users(*, db: Session, audit: AuditTrail) -> dict[str, str | None]:
             role=role,
             practitioner_id=practitioner if signs else None,
         )
-        user = create_user(db=db, data=data)
+        user = create_user(db=db, data=data, passwords=passwords)
         audit.record("create", Resource.USER, user.id, patient_id=None)
         logins[username] = password
     return logins

@@ -11,6 +11,7 @@ from datetime import timedelta
 from fastapi import Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi_offline import FastAPIOffline
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from app import __version__
 from app.access.principals import AuthenticationRequired, Forbidden, InvalidToken
@@ -95,6 +96,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Outermost last. CORS answers browsers' preflights itself, and adds its headers to every
     # answer, a problem for an unexpected failure included.
     app.add_middleware(ApiMiddleware, max_body_bytes=settings.max_body_bytes)
+    if settings.trusted_proxies:
+        # The client's address (login throttle, audit) from X-Forwarded-For, and the scheme
+        # from X-Forwarded-Proto, believed only when the connection comes from one of these.
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,

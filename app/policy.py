@@ -4,10 +4,11 @@ hands the one policy to every request (`app.web.policy`)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from zoneinfo import ZoneInfo
 
+from app.access.credentials import Argon2Parameters, Passwords
 from app.config import Settings
 
 
@@ -40,6 +41,9 @@ class LoginPolicy:
     max_failures: int  # failed logins for one username ...
     window: timedelta  # ... within this window pause its logins
     token_lifetime: timedelta
+    max_failures_per_address: int = 30  # ... and from one client address, any usernames
+    # The clinic's Argon2id parameters, and this process's cap on hashes at once.
+    passwords: Passwords = field(default_factory=Passwords)
 
 
 @dataclass(frozen=True)
@@ -76,5 +80,19 @@ class ClinicPolicy:
                 max_failures=settings.login_max_failures,
                 window=timedelta(minutes=settings.login_window_minutes),
                 token_lifetime=timedelta(minutes=settings.access_token_minutes),
+                max_failures_per_address=settings.login_max_failures_per_address,
+                passwords=passwords_of(settings),
             ),
         )
+
+
+def passwords_of(settings: Settings) -> Passwords:
+    """The password hasher the settings describe (the API's, and the command line's)."""
+    return Passwords(
+        Argon2Parameters(
+            memory_kib=settings.password_hash_memory_kib,
+            iterations=settings.password_hash_iterations,
+            lanes=settings.password_hash_parallelism,
+        ),
+        at_once=settings.login_hashes_at_once,
+    )

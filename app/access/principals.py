@@ -8,12 +8,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, exists, select
 from sqlalchemy.orm import Session
 
 from app.access import credentials
 from app.errors import DomainError
-from app.models import ApiKey, User
+from app.models import ApiKey, RevokedToken, User
 from app.roles import Role
 
 _BEARER = {"WWW-Authenticate": 'Bearer realm="sclerosched"'}
@@ -73,6 +73,8 @@ _USER_BY_ID = select(
     User.__table__.c.role,
     User.__table__.c.active,
     User.__table__.c.sessions_valid_from,
+    # Folded into the one query a token costs: whether it was logged out (a primary key).
+    exists().where(RevokedToken.__table__.c.token_id == bindparam("token_id")).label("logged_out"),
 ).where(User.__table__.c.id == bindparam("user_id"))
 
 
@@ -96,8 +98,9 @@ def identify(
     claims = credentials.read_token(credential, key=signing_key)
     if claims is None:
         return None
-    user = db.execute(_USER_BY_ID, {"user_id": claims.user_id}).first()
-    if user is None:
+    found = {"user_id": claims.user_id, "token_id": claims.token_id}
+    user = db.execute(_USER_BY_ID, found).first()
+    if user is None or user.logged_out:  # the holder ended it: nothing to record
         return None
     holder = Principal(kind="user", id=user.id, name=user.username, role=user.role)
     if not user.active:

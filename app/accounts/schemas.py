@@ -25,7 +25,8 @@ Password = Annotated[
         min_length=MIN_PASSWORD_LENGTH,
         max_length=MAX_PASSWORD_LENGTH,
         examples=["correct horse battery staple"],
-        description=f"At least {MIN_PASSWORD_LENGTH} characters",
+        description=f"At least {MIN_PASSWORD_LENGTH} characters; not one character repeated, "
+        "not the username, not one of the most common passwords (422 `weak-password`)",
     ),
 ]
 
@@ -49,6 +50,15 @@ class TokenRead(ReadModel):
     access_token: str
     token_type: Literal["bearer"] = "bearer"  # noqa: S105 - the OAuth2 token type
     expires_in: int = Field(description="Seconds until the token expires")
+
+
+class PasswordChange(InputModel):
+    """Your current password, and the new one."""
+
+    current_password: str = Field(
+        min_length=1, max_length=MAX_PASSWORD_LENGTH, examples=["correct horse battery staple"]
+    )
+    new_password: Password
 
 
 class PrincipalRead(ReadModel):

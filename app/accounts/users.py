@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from app.access import credentials
+from app.access.credentials import Passwords
+from app.accounts.password_rules import check_password_strength
 from app.accounts.schemas import UserCreate, UserUpdate
 from app.db import off_the_event_loop
 from app.errors import Conflict, NotFound, Versions, require_version
@@ -42,10 +44,12 @@ class PractitionerLinked(Conflict):
 _BY_USERNAME = Keyset(columns=(User.username, User.id), parsers=(str, cursor_uuid))
 
 
-def create_user(*, db: Session, data: UserCreate) -> User:
+def create_user(*, db: Session, data: UserCreate, passwords: Passwords) -> User:
+    """A new account; `WeakPassword` if its password is too easy to guess."""
+    check_password_strength(data.password, username=data.username)
     user = User(
         username=data.username.casefold(),
-        password_hash=off_the_event_loop(credentials.hash_password, data.password),
+        password_hash=off_the_event_loop(passwords.hash, data.password),
         role=data.role,
         active=True,
         password_changed_at=utcnow(),
@@ -76,12 +80,15 @@ def update_user(
     changes: UserUpdate,
     expected_version: Versions | None,
     acting_user_id: uuid.UUID | None,
+    passwords: Passwords,
 ) -> User:
     """Change a role, switch an account off or on, reset a password, link the account to a
     practitioner or unlink it (`practitioner_id` sent as null). Nobody switches off or demotes
     their own account, and the clinic always keeps one active admin."""
     user = get_user(db=db, user_id=user_id)
     require_version("User", user.version, expected_version)
+    if changes.password is not None:
+        check_password_strength(changes.password, username=user.username)
     loses_admin = (
         user.role is Role.ADMIN
         and user.active
@@ -99,7 +106,7 @@ def update_user(
             user.sessions_valid_from = now
         user.active = changes.active
     if changes.password is not None:
-        user.password_hash = off_the_event_loop(credentials.hash_password, changes.password)
+        user.password_hash = off_the_event_loop(passwords.hash, changes.password)
         user.password_changed_at = user.sessions_valid_from = now
     if "practitioner_id" in changes.model_fields_set:
         link_practitioner(db=db, user=user, practitioner_id=changes.practitioner_id)
@@ -129,6 +136,16 @@ def link_practitioner(*, db: Session, user: User, practitioner_id: uuid.UUID | N
         raise PractitionerLinked(
             f"Practitioner {practitioner_id} is linked to another account already."
         ) from None
+
+
+def set_own_password(*, db: Session, user_id: uuid.UUID, new_hash: str, now: datetime) -> User:
+    """A user's new password (its hash made by the caller, the current one checked): every
+    token issued before `now` ends, on every device."""
+    user = get_user(db=db, user_id=user_id)
+    user.password_hash = new_hash
+    user.password_changed_at = user.sessions_valid_from = now
+    db.flush()
+    return user
 
 
 def _active_admins(db: Session) -> set[uuid.UUID]:

@@ -1,6 +1,6 @@
 """The one SQLAlchemy model of the domain; importing this package registers every table."""
 
-from app.models.account import ApiKey, LoginFailure, User
+from app.models.account import ApiKey, LoginFailure, LoginRefusal, RevokedToken, User
 from app.models.audit import AuditEvent, AuditOutcome
 from app.models.base import Base, Entity, UTCDateTime, utcnow, uuid7
 from app.models.evaluation import Clearance, Evaluation
@@ -36,11 +36,13 @@ __all__ = [
     "Evaluation",
     "IdempotentResponse",
     "LoginFailure",
+    "LoginRefusal",
     "Patient",
     "PatientIdentifier",
     "PatientWeight",
     "Practitioner",
     "RequestCount",
+    "RevokedToken",
     "SessionEvent",
     "Sex",
     "TimeOff",

@@ -48,8 +48,36 @@ class LoginFailure(Base):
     """One failed login for a username (existing or not): the throttle counts these."""
 
     __tablename__ = "login_failures"
-    __table_args__ = (Index("ix_login_failures_username_at", "username", "at"),)
+    __table_args__ = (
+        Index("ix_login_failures_username_at", "username", "at"),
+        Index("ix_login_failures_client_at", "client", "at"),
+    )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
     username: Mapped[str] = mapped_column(String(64))
     at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # The client address it came from: random usernames from one address pause it too.
+    client: Mapped[str | None] = mapped_column(String(64))
+
+
+class LoginRefusal(Base):
+    """Logins refused during one pause, counted rather than each written to the audit trail:
+    `subject` is the username (`user:...`) or client address (`address:...`) paused, `since`
+    the first refusal of the count."""
+
+    __tablename__ = "login_refusals"
+
+    subject: Mapped[str] = mapped_column(String(100), primary_key=True)
+    since: Mapped[datetime] = mapped_column(UTCDateTime())
+    count: Mapped[int]
+
+
+class RevokedToken(Base):
+    """A login token ended by logging out: its `jti` is refused until it would have expired
+    anyway (then the row may go)."""
+
+    __tablename__ = "revoked_tokens"
+    __table_args__ = (Index("ix_revoked_tokens_expires_at", "expires_at"),)
+
+    token_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())

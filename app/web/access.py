@@ -37,6 +37,12 @@ api_key_scheme = HTTPBearer(
 )
 
 
+def client_address(request: Request) -> str:
+    """The caller's address: the connection's own, or the one forwarded by a proxy listed in
+    SCLEROSCHED_TRUSTED_PROXIES (the app's proxy-headers middleware, `app.main`)."""
+    return request.client.host[:64] if request.client else "unknown"
+
+
 def bearer_token(request: Request) -> str | None:
     """The credential of `Authorization: Bearer <credential>`, if one was sent."""
     scheme, _, credential = request.headers.get("authorization", "").partition(" ")

@@ -188,6 +188,7 @@ def test_an_admin_cannot_switch_off_or_demote_their_own_account(
 def test_the_last_active_admin_stays_one(
     db_sessions: sessionmaker[Session], make_user: UserFactory
 ) -> None:
+    from app.access.credentials import Passwords
     from app.accounts.schemas import UserUpdate
     from app.accounts.users import LastAdmin, update_user
 
@@ -202,6 +203,7 @@ def test_the_last_active_admin_stays_one(
                     changes=change,
                     expected_version=None,
                     acting_user_id=None,
+                    passwords=Passwords(),
                 )
             except LastAdmin:
                 continue

@@ -235,7 +235,7 @@ def test_logins_and_refused_logins_are_recorded(
         last = connection.execute(
             text("SELECT actor_name, detail FROM audit_events ORDER BY at DESC LIMIT 1")
         ).one()
-    assert tuple(last) == ("c.moreau", "invalid-credentials")
+    assert tuple(last) == ("c.moreau", "invalid-credentials from testclient")
 
 
 def test_admins_search_the_trail_by_patient_actor_resource_outcome_and_time(

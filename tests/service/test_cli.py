@@ -100,6 +100,9 @@ def test_create_user_reads_the_password_from_stdin_and_the_user_can_log_in(
     monkeypatch.setattr("sys.stdin", io.StringIO("short\n"))
     assert main(["create-user", "other", "--role", "admin", "--password-stdin"]) == 1
     assert "at least 12 characters" in capsys.readouterr().err
+    monkeypatch.setattr("sys.stdin", io.StringIO("Password1234\n"))
+    assert main(["create-user", "other", "--role", "admin", "--password-stdin"]) == 1
+    assert "most common" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["create-user", "other", "--role", "janitor"])
 

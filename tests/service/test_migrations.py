@@ -322,7 +322,12 @@ _TYPES: dict[str, Any] = {
 
 
 # Tables added since 0004 that start empty.
-_NEW_EMPTY = {"idempotent_responses": 0, "request_counts": 0}
+_NEW_EMPTY = {
+    "idempotent_responses": 0,
+    "request_counts": 0,
+    "login_refusals": 0,
+    "revoked_tokens": 0,
+}
 
 
 def test_upgrading_and_downgrading_keep_every_row(scratch: tuple[Config, Engine]) -> None:
