@@ -18,6 +18,8 @@ from sqlalchemy.orm import Session
 from app.config import Settings, SettingsError, configure_logging, load_settings
 
 logger = logging.getLogger("sclerosched")
+# The largest request head (request line and headers) uvicorn gathers; the app refuses less.
+MAX_REQUEST_HEAD_BYTES = 64 * 1024
 
 
 def _serve(settings: Settings, args: argparse.Namespace) -> int:
@@ -56,6 +58,12 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
         access_log=False,  # ours leaves out query strings, which may hold names
         # Proxy headers are believed only from SCLEROSCHED_TRUSTED_PROXIES (`app.main`).
         proxy_headers=False,
+        server_header=False,  # no banner naming the server and its version to a prober
+        # h11 reads a request's head in linear time and refuses one that stays incomplete
+        # past this size (httptools would gather a header of any size, at quadratic cost):
+        # nothing unbounded happens before the app's own bounds (`app.web.middleware`).
+        http="h11",
+        h11_max_incomplete_event_size=MAX_REQUEST_HEAD_BYTES,
     )
     return 0
 
@@ -102,6 +110,14 @@ def _seed_demo(settings: Settings, args: argparse.Namespace) -> int:
     from app.demo import seed_demo_clinic, seed_demo_users
     from app.policy import passwords_of
 
+    if settings.environment == "production":
+        # Demo logins with printed passwords, and made-up patients among real ones.
+        print(
+            "sclerosched: seed-demo is refused in production (SCLEROSCHED_ENVIRONMENT): "
+            "it adds made-up patients and demo logins whose passwords it prints",
+            file=sys.stderr,
+        )
+        return 2
     with _database(settings) as db:
         audit = AuditTrail(db, command_line("seed-demo"))
         added = seed_demo_clinic(

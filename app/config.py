@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import math
 import re
+from collections import Counter
 from functools import lru_cache
 from importlib import resources
 from typing import Annotated, Literal
@@ -21,6 +23,10 @@ Environment = Literal["development", "production"]
 # Keys that appear in examples and templates: never acceptable in production.
 _KNOWN_KEYS = frozenset({"changethis", "change-me", "changeme", "secret", "dev", "development"})
 MIN_SECRET_KEY_LENGTH = 32
+# What the key's characters are worth, estimated from how they spread (`estimated_bits`): a
+# random 32-character key gives over 85 (hex) or 120 (base64); 32 x "a", 0; "secret" x 6, 13.
+MIN_SECRET_KEY_BITS = 80
+MIN_SECRET_KEY_CHARACTERS = 6
 _ORIGIN = re.compile(r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?$")
 
 
@@ -71,6 +77,11 @@ class Settings(BaseSettings):
     environment: Environment = Field(
         default="development",
         description="`production` requires a real SCLEROSCHED_SECRET_KEY",
+    )
+    docs_explorer: bool = Field(
+        default=True,
+        description="Serve the docs explorer (/docs, /redoc); off: they answer 404. The "
+        "OpenAPI document (/openapi.json) stays: client generators need it",
     )
     secret_key: SecretStr | None = Field(
         default=None,
@@ -212,12 +223,32 @@ class Settings(BaseSettings):
                 "SCLEROSCHED_SECRET_KEY is a default or too short: use at least "
                 f"{MIN_SECRET_KEY_LENGTH} random characters"
             )
+        bits, distinct = estimated_bits(key), len(set(key))
+        if bits < MIN_SECRET_KEY_BITS or distinct < MIN_SECRET_KEY_CHARACTERS:
+            raise ValueError(
+                "SCLEROSCHED_SECRET_KEY is too predictable to sign logins with: "
+                f"{distinct} distinct characters worth about {bits:.0f} bits by their spread "
+                f"({MIN_SECRET_KEY_CHARACTERS} and {MIN_SECRET_KEY_BITS} at least); use a "
+                'random value, e.g. python3 -c "import secrets; print(secrets.token_urlsafe(48))"'
+            )
         return self
 
     @field_validator("log_level", mode="before")
     @classmethod
     def _upper_level(cls, value: object) -> object:
         return value.upper() if isinstance(value, str) else value
+
+
+def estimated_bits(key: str) -> float:
+    """A key's strength as its characters' spread says it: the Shannon entropy of their
+    frequencies times the length, a piece repeated (`secretsecret...`) counted once. It cannot
+    tell a random key from a well-mixed phrase, but it tells a placeholder (`aaaa...`,
+    `abab...`, `password` x 8) from either."""
+    period = (key + key).find(key, 1)  # the shortest piece the key repeats: itself, mostly
+    if 0 < period < len(key):
+        key = key[:period]
+    counts = Counter(key).values()
+    return max(0.0, -len(key) * sum(n / len(key) * math.log2(n / len(key)) for n in counts))
 
 
 def validate_time_zone(name: str) -> str:

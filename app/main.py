@@ -10,7 +10,6 @@ from datetime import timedelta
 
 from fastapi import Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi_offline import FastAPIOffline
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from app import __version__
@@ -22,7 +21,7 @@ from app.config import Settings, configure_logging, load_settings
 from app.db import make_async_engine, request_sessions
 from app.evaluations.router import router as evaluations_router
 from app.health.router import router as health_router
-from app.logging import REQUEST_ID_HEADER
+from app.logging import CLIENT_REQUEST_ID_HEADER, REQUEST_ID_HEADER
 from app.patients.router import router as patients_router
 from app.plans.router import router as plans_router
 from app.policy import ClinicPolicy
@@ -30,6 +29,7 @@ from app.practitioners.router import router as practitioners_router
 from app.scheduling.router import router as scheduling_router
 from app.sessions.router import router as sessions_router
 from app.web.clock import system_clock
+from app.web.docs import OAUTH2_REDIRECT_URL, install_docs
 from app.web.middleware import ApiMiddleware
 from app.web.openapi import CONTACT, LICENSE, TAGS, install_contract, operation_id
 from app.web.params import one_value_per_query_parameter
@@ -64,13 +64,14 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the API. The database schema is managed by Alembic (`sclerosched migrate`)."""
     settings = settings or load_settings()
-    # The docs explorer's JavaScript and CSS are served by the app itself: clinics run it on
-    # closed networks with no CDN.
-    app = FastAPIOffline(
+    app = FastAPI(
         title="sclerosched",
         version=__version__,
         description=DESCRIPTION,
-        static_url="/docs-assets",
+        # The docs explorer is `app.web.docs`'s (offline, under its own security policy).
+        docs_url=None,
+        redoc_url=None,
+        swagger_ui_oauth2_redirect_url=OAUTH2_REDIRECT_URL if settings.docs_explorer else None,
         lifespan=_lifespan,
         dependencies=[Depends(one_value_per_query_parameter)],
         openapi_tags=TAGS,
@@ -95,7 +96,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     # Outermost last. CORS answers browsers' preflights itself, and adds its headers to every
     # answer, a problem for an unexpected failure included.
-    app.add_middleware(ApiMiddleware, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        ApiMiddleware,
+        max_body_bytes=settings.max_body_bytes,
+        strict_transport_security=settings.environment == "production",
+    )
     if settings.trusted_proxies:
         # The client's address (login throttle, audit) from X-Forwarded-For, and the scheme
         # from X-Forwarded-Proto, believed only when the connection comes from one of these.
@@ -106,7 +111,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             allow_origins=settings.cors_origins,
             allow_methods=["GET", "POST", "PATCH", "DELETE"],
             allow_headers=["Authorization", "Content-Type", "If-Match", REQUEST_ID_HEADER],
-            expose_headers=["ETag", "Location", "Retry-After", REQUEST_ID_HEADER],
+            expose_headers=[
+                "ETag",
+                "Location",
+                "Retry-After",
+                REQUEST_ID_HEADER,
+                CLIENT_REQUEST_ID_HEADER,
+            ],
         )
     install_error_handlers(app)
     server_errors = problem_responses(InternalError, DatabaseUnavailable, validation=False)
@@ -128,6 +139,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for router in protected:
         app.include_router(router, responses={**access_errors, **server_errors})
     install_contract(app)
+    if settings.docs_explorer:
+        install_docs(app)
     return app
 
 

@@ -19,12 +19,15 @@ from pydantic import (
     StringConstraints,
 )
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# Control characters (C0, DEL, C1), line and paragraph separators, and the bidirectional
+# embeddings, overrides and isolates (U+202E turns the text after it around): none belongs in
+# a name, and each can make a log line or an audit event read other than it was written.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028-\u202e\u2066-\u2069]")
 
 
 def _no_control_characters(value: str) -> str:
     if _CONTROL.search(value):
-        raise ValueError("must not contain control characters")
+        raise ValueError("must not contain control or text-direction characters")
     return value
 
 

@@ -31,11 +31,21 @@ Password = Annotated[
 ]
 
 
+def _printable(value: str) -> str:
+    # No username holds one (`Username`): a name that does is refused before it is tried, so
+    # it never reaches the audit trail, where it could forge or turn around what an event says.
+    if not value.isprintable():
+        raise ValueError("must not contain control or format characters (no username does)")
+    return value
+
+
 class LoginForm(BaseModel):
     """The OAuth2 password flow's form (`application/x-www-form-urlencoded`). Other fields an
     OAuth2 client may add (`scope`, `client_id`) are ignored."""
 
-    username: str = Field(min_length=1, max_length=64, examples=["front-desk"])
+    username: Annotated[str, AfterValidator(_printable)] = Field(
+        min_length=1, max_length=64, examples=["front-desk"]
+    )
     password: str = Field(
         min_length=1, max_length=MAX_PASSWORD_LENGTH, examples=["correct horse battery staple"]
     )

@@ -76,7 +76,7 @@ def list_patients(
         str | None,
         Query(
             max_length=301,
-            pattern=r"^[^|\s\x00-\x1f\x7f]+\|[^|\x00-\x1f\x7f]+$",
+            pattern=r"^[^|\s\x00-\x1f\x7f-\x9f]+\|[^|\x00-\x1f\x7f-\x9f]+$",
             description="Exact identifier, written `system|value`",
         ),
     ] = None,

@@ -53,14 +53,14 @@ class Identifier(InputModel):
 
     system: Annotated[
         str,
-        StringConstraints(min_length=1, max_length=200, pattern=r"^[^|\s\x00-\x1f\x7f]+$"),
+        StringConstraints(min_length=1, max_length=200, pattern=r"^[^|\s\x00-\x1f\x7f-\x9f]+$"),
     ] = Field(
         description="Namespace of the value, usually a URI",
         examples=["urn:oid:1.2.36.146.595.217.0.1"],
     )
     value: Annotated[
         str,
-        StringConstraints(min_length=1, max_length=100, pattern=r"^[^|\x00-\x1f\x7f]+$"),
+        StringConstraints(min_length=1, max_length=100, pattern=r"^[^|\x00-\x1f\x7f-\x9f]+$"),
         AfterValidator(trimmed),
         AfterValidator(not_blank),
     ] = Field(examples=["MRN-004211"])

@@ -73,7 +73,8 @@ CONTACT = {"name": "sclerosched maintainers"}
 
 _HEADERS: dict[str, dict[str, Any]] = {
     REQUEST_ID_HEADER: {
-        "description": "The request's id: quote it to support (sent back as given, or made)",
+        "description": "The request's id, made by the server: quote it to support (an "
+        "`X-Request-ID` the client sent, if plain, comes back as `X-Client-Request-ID`)",
         "schema": {"type": "string"},
     },
     "ETag": {

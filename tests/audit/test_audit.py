@@ -20,6 +20,7 @@ from tests.factories import (
     UserFactory,
     assert_problem,
     link_practitioner,
+    new_patient,
     next_weekday_at,
     record_evaluation,
 )
@@ -331,3 +332,60 @@ def test_postgresql_refuses_to_update_or_delete_an_event(
         with pytest.raises(DBAPIError, match="append-only"), engine.begin() as connection:
             connection.execute(text(statement))
     assert Trail(engine).seen == before
+
+
+@pytest.mark.parametrize("sent", ["c.moreau\r\n", "c.mo\u202eueroM.c", "c.moreau\x85", "\x00"])
+def test_a_login_with_control_or_format_characters_is_refused_and_not_recorded(
+    anonymous: TestClient, make_user: UserFactory, engine: Engine, sent: str
+) -> None:
+    """The finding: a username with CR/LF and a right-to-left override was stored verbatim in
+    the trail. No username holds one (they are refused at creation), so the attempt is a 422
+    before it is tried, and leaves nothing to forge an event with."""
+    make_user(Role.CLINICIAN, "c.moreau")
+    trail = Trail(engine)
+    tried = anonymous.post("/api/v1/auth/token", data={"username": sent, "password": "guess"})
+    body = assert_problem(tried, 422, "validation-error")
+    assert [e["loc"] for e in body["errors"]] == [["body", "username"]]
+    assert trail.added() == []
+
+
+@pytest.mark.parametrize("username", ["front\ndesk", "front\u202edesk", "front\u200bdesk"])
+def test_usernames_refuse_control_and_format_characters(client: TestClient, username: str) -> None:
+    made = client.post(
+        "/api/v1/users",
+        json={"username": username, "password": TEST_PASSWORD, "role": "receptionist"},
+    )
+    assert_problem(made, 422, "validation-error")
+
+
+def test_an_api_key_name_cannot_turn_the_trail_around(client: TestClient) -> None:
+    for name in ("EHR\u202etxeN", "EHR\u2066x", "EH\x85R", "EHR\u2028two"):
+        made = client.post("/api/v1/api-keys", json={"name": name})
+        assert_problem(made, 422, "validation-error")
+    assert client.post("/api/v1/api-keys", json={"name": "مستشفى"}).status_code == 201
+
+
+def test_the_trail_keeps_the_servers_request_id_never_the_clients(
+    client: TestClient, anonymous: TestClient
+) -> None:
+    """The finding: a client's X-Request-ID was stored as the event's, so a client could give
+    two requests one id. The server makes its own for each; the client's, if plain, is sent
+    back apart (X-Client-Request-ID) and logged, never stored as the server's."""
+    patient = new_patient(client)["id"]
+    answers = [
+        client.get(f"/api/v1/patients/{patient}", headers={"X-Request-ID": "ehr-trace-42"})
+        for _ in range(2)
+    ]
+    ours = [a.headers["x-request-id"] for a in answers]
+    assert len(set(ours)) == 2
+    assert "ehr-trace-42" not in ours
+    assert [a.headers["x-client-request-id"] for a in answers] == ["ehr-trace-42"] * 2
+    events = client.get("/api/v1/audit-events", params={"patient_id": patient}).json()["items"]
+    reads = [e["request_id"] for e in events if e["action"] == "read"]
+    assert sorted(reads) == sorted(ours)
+    for odd in ("<script>alert(1)</script>", "a b", "x" * 129, "\u00e9t\u00e9"):
+        answer = anonymous.get("/health/live", headers={"X-Request-ID": odd.encode()})
+        assert "x-client-request-id" not in answer.headers
+        assert answer.headers["x-request-id"] != odd
+    problem = anonymous.get("/api/v1/auth/me", headers={"X-Request-ID": "ehr-trace-43"})
+    assert problem.json()["request_id"] == problem.headers["x-request-id"] != "ehr-trace-43"

@@ -46,6 +46,21 @@ def test_seed_demo_is_idempotent(
     engine.dispose()
 
 
+def test_seed_demo_is_refused_in_production(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The finding: in production it added made-up patients and printed an admin password."""
+    url = f"sqlite:///{tmp_path / 'clinic.db'}"
+    monkeypatch.setenv("SCLEROSCHED_DATABASE_URL", url)
+    monkeypatch.setenv("SCLEROSCHED_ENVIRONMENT", "production")
+    monkeypatch.setenv("SCLEROSCHED_SECRET_KEY", TEST_SECRET_KEY)
+    assert main(["seed-demo"]) == 2
+    printed = capsys.readouterr()
+    assert "seed-demo is refused in production" in printed.err
+    assert "demo.admin" not in printed.out + printed.err
+    assert not (tmp_path / "clinic.db").exists()  # not even the schema
+
+
 def test_migrate_creates_the_schema(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

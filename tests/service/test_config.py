@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+import secrets
+
 import pytest
 
 from app.cli import main
-from app.config import Settings, SettingsError, load_settings
+from app.config import (
+    MIN_SECRET_KEY_BITS,
+    MIN_SECRET_KEY_CHARACTERS,
+    Settings,
+    SettingsError,
+    estimated_bits,
+    load_settings,
+)
 
 
 def test_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -38,6 +47,7 @@ def test_environment_overrides(monkeypatch: pytest.MonkeyPatch) -> None:
         ("CORS_ORIGINS", "*"),
         ("CORS_ORIGINS", "https://desk.example/path"),
         ("ENVIRONMENT", "staging"),
+        ("DOCS_EXPLORER", "perhaps"),
     ],
 )
 def test_invalid_setting_stops_start_up_with_its_name(
@@ -69,6 +79,29 @@ def test_production_refuses_to_start_without_a_real_secret_key(
         load_settings()
     assert main(["serve"]) == 2
     assert "SCLEROSCHED_SECRET_KEY" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "key",
+    ["a" * 32, "ab" * 16, "secret" * 6, "0" * 63 + "1", "password" * 8],
+)
+def test_production_refuses_a_long_but_predictable_secret_key(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], key: str
+) -> None:
+    """The finding: a key of 32 x "a" was accepted."""
+    monkeypatch.setenv("SCLEROSCHED_ENVIRONMENT", "production")
+    monkeypatch.setenv("SCLEROSCHED_SECRET_KEY", key)
+    with pytest.raises(SettingsError, match="SCLEROSCHED_SECRET_KEY is too predictable"):
+        load_settings()
+    assert main(["serve"]) == 2
+    assert "too predictable" in capsys.readouterr().err
+
+
+def test_random_keys_of_the_least_length_are_accepted() -> None:
+    for _ in range(2000):
+        for key in (secrets.token_hex(16), secrets.token_urlsafe(24)):
+            assert estimated_bits(key) >= MIN_SECRET_KEY_BITS, key
+            assert len(set(key)) >= MIN_SECRET_KEY_CHARACTERS, key
 
 
 def test_production_starts_with_a_long_random_key(monkeypatch: pytest.MonkeyPatch) -> None:

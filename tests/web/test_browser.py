@@ -102,6 +102,11 @@ def test_docs_explorer_renders_offline(chromium: str, server: str, tmp_path: Pat
     assert screenshot.stat().st_size > 10_000
 
 
+def test_redoc_renders_offline_under_its_security_policy(chromium: str, server: str) -> None:
+    dom = _render(chromium, f"{server}/redoc", "--dump-dom")
+    assert "Register a patient" in dom, dom[:2000]
+
+
 def test_a_newcomer_logs_in_on_the_docs_explorer_and_calls_a_protected_route(
     chromium: str, server: str, tmp_path: Path
 ) -> None:

@@ -141,3 +141,46 @@ def test_tracebacks_name_the_error_but_not_its_message() -> None:
     assert "test_logs.py" in text  # where it happened is kept
     assert NAME[1] not in text
     assert EMAIL not in text
+
+
+FORGED = "2026-12-06 12:00:00,000 INFO sclerosched.access [request_id=0] GET /api/v1/x 200 1.0ms"
+
+
+def test_a_path_cannot_forge_a_log_line_or_turn_one_around(
+    database_url: str, tmp_path: Path
+) -> None:
+    """The finding: a `%0a` in a path forged an access-log line of its own. Every record is
+    one line: what a client sent is escaped, a right-to-left override included."""
+    log = tmp_path / "server.log"
+    with running_server(database_url, log=log, log_level="INFO") as base:
+        answer = httpx.get(
+            f"{base}/health/live%0a{FORGED.replace(' ', '%20')}%0d%e2%80%ae",
+            headers={"X-Request-ID": "ehr-trace-42"},
+            timeout=10,
+        )
+        assert answer.status_code == 404
+    lines = log.read_text(encoding="utf-8").splitlines()
+    assert not [line for line in lines if line.startswith(FORGED[:30])]
+    (access,) = [line for line in lines if "sclerosched.access" in line and "/health/live" in line]
+    assert "GET /health/live\\n2026-12-06" in access
+    assert "\\r\\u202e 404" in access
+    assert access.endswith("client_request_id=ehr-trace-42")
+    assert f"request_id={answer.headers['x-request-id']}" in access
+
+
+def test_every_logger_writes_one_line_a_record_but_tracebacks_keep_theirs() -> None:
+    formatter = PhiSafeFormatter("%(name)s %(message)s")
+    sent = 'GET /x\n127.0.0.1 - "GET /admin HTTP/1.1" 200\u202e'
+    record = logging.LogRecord("uvicorn.access", logging.INFO, __file__, 1, "%s", (sent,), None)
+    assert formatter.format(record) == (
+        'uvicorn.access GET /x\\n127.0.0.1 - "GET /admin HTTP/1.1" 200\\u202e'
+    )
+    try:
+        raise ValueError(sent)
+    except ValueError:
+        failed = logging.LogRecord(
+            "app", logging.ERROR, __file__, 1, "%s", (sent,), exc_info=sys.exc_info()
+        )
+    text = formatter.format(failed)
+    assert text.splitlines()[0] == 'app GET /x\\n127.0.0.1 - "GET /admin HTTP/1.1" 200\\u202e'
+    assert text.splitlines()[1] == "Traceback (most recent call last):"
