@@ -63,6 +63,7 @@ def create_patient(
 )
 def list_patients(
     db: Db,
+    cursor: Cursor,
     audit: AuditDep,
     q: Annotated[
         str | None,
@@ -82,7 +83,6 @@ def list_patients(
     ] = None,
     include_archived: Annotated[bool, Query(description="Include archived patients")] = False,
     limit: Limit = 50,
-    cursor: Cursor = None,
 ) -> PatientPage:
     """Patients ordered by family name, then given name, a page at a time.
 
@@ -95,11 +95,12 @@ def list_patients(
         identifier=identifier,
         include_archived=include_archived,
         limit=limit,
-        cursor=cursor,
+        cursor=cursor.after,
     )
     audit.record_list(Resource.PATIENT, (Access(p.id, p.id) for p in items))
     return PatientPage(
-        items=[PatientRead.model_validate(p) for p in items], next_cursor=next_cursor
+        items=[PatientRead.model_validate(p) for p in items],
+        next_cursor=cursor.next_page(next_cursor),
     )
 
 

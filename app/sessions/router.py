@@ -166,6 +166,7 @@ def book_session(
 )
 def list_sessions(
     db: Db,
+    cursor: Cursor,
     audit: AuditDep,
     policy: Policy,
     clinical: ClinicalDetail,
@@ -188,7 +189,6 @@ def list_sessions(
         ),
     ] = None,
     limit: Limit = 50,
-    cursor: Cursor = None,
 ) -> SessionPage:
     """The calendar: sessions ordered by start, filtered by practitioner, patient, plan,
     status, time range and whether they need review, a page at a time. Each says whether it
@@ -206,7 +206,7 @@ def list_sessions(
         needs_review=needs_review,
         min_gap_days=rules.min_gap_days,
         limit=limit,
-        cursor=cursor,
+        cursor=cursor.after,
     )
     sessions = page.sessions
     audit.record_list(Resource.SESSION, (Access(s.id, s.patient_id) for s in sessions))
@@ -221,7 +221,7 @@ def list_sessions(
             )
             for s in sessions
         ],
-        next_cursor=next_cursor,
+        next_cursor=cursor.next_page(next_cursor),
     )
 
 
