@@ -45,8 +45,12 @@ def list_audit_events(
 ) -> AuditEventPage:
     """Who did what to which record, newest first: every create, update, archive and
     life-cycle step, every read of a patient's record, evaluation, plan or session (a list
-    leaves one event per record it showed), every login and every denied attempt. Reading the
-    trail is itself recorded."""
+    leaves one event naming every record it showed), every search for patients (found or not:
+    what it searched by, never the value), every login and every denied attempt. A refusal
+    that showed something is `denied` too, with why in `detail`: a lookup of an id that names
+    no record (`404 not-found`), a refused booking that named the patient's flags (`409
+    eligibility-blocked`), an identifier said to be another patient's (`409
+    duplicate-identifier`, against that patient). Reading the trail is itself recorded."""
     items, next_cursor = service.list_events(
         db=db,
         patient_id=patient_id,

@@ -88,6 +88,9 @@ def list_patients(
 
     Archived patients are left out unless `include_archived=true`. Pass `next_cursor` back as
     `cursor` for the next page; it is null on the last one.
+
+    A search (`q`, `identifier`) is recorded in the audit trail whether it finds anyone or not:
+    what it searched by and the patients it returned, never the name or identifier sought.
     """
     items, next_cursor = service.list_patients(
         db=db,
@@ -97,11 +100,22 @@ def list_patients(
         limit=limit,
         cursor=cursor.after,
     )
-    audit.record_list(Resource.PATIENT, (Access(p.id, p.id) for p in items))
+    shown = (Access(p.id, p.id) for p in items)
+    searched_by = _searched_by(q, identifier)
+    if searched_by:
+        audit.record_search(Resource.PATIENT, shown, by=searched_by)
+    else:
+        audit.record_list(Resource.PATIENT, shown)
     return PatientPage(
         items=[PatientRead.model_validate(p) for p in items],
         next_cursor=cursor.next_page(next_cursor),
     )
+
+
+def _searched_by(q: str | None, identifier: str | None) -> str | None:
+    """What a list searched patients by, as the audit trail names it (never the value)."""
+    kinds = [kind for kind, sent in (("identifier", identifier), ("name", q)) if sent]
+    return " and ".join(kinds) or None
 
 
 @router.get(
