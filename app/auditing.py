@@ -111,25 +111,40 @@ class AuditTrail:
         naming every record and every patient they belong to (`resource_ids`,
         `patient_ids`); `patient_id` too when they are all one patient's."""
         shown = list(accesses)
-        if not shown:
-            return
+        if shown:
+            self._db.execute(_INSERT, self._shown("list", resource_type, shown, None))
+
+    def record_search(
+        self, resource_type: Resource, accesses: Iterable[Access], *, by: str
+    ) -> None:
+        """One `search` event, found or not (that someone looked is itself a disclosure):
+        what it searched by (`by`, in `detail`: "identifier", "name"; never the value sought)
+        and, as `record_list` names them, every record it returned."""
+        row = self._shown("search", resource_type, list(accesses), f"by {by}")
+        self._db.execute(_INSERT, row)
+
+    def _shown(
+        self, action: str, resource_type: Resource, shown: list[Access], detail: str | None
+    ) -> dict[str, object]:
         patients = list(dict.fromkeys(a.patient_id for a in shown if a.patient_id is not None))
         row = _row(
             self._actor,
-            "list",
+            action,
             resource_type,
             Access(None, patients[0] if len(patients) == 1 else None),
             AuditOutcome.SUCCESS,
-            None,
+            detail,
         )
         row["resource_ids"] = [str(a.resource_id) for a in shown]
         row["patient_ids"] = [str(p) for p in patients]
-        self._db.execute(_INSERT, row)
+        return row
 
     def record_denied(
         self, action: str, resource_type: Resource, access: Access, detail: str
     ) -> None:
-        """An attempt that was refused (a role without the permission, a failed login)."""
+        """An attempt that was refused (a role without the permission, a failed login), or a
+        refusal that showed something (a patient's flags, that an id names no record):
+        `detail` says which (`403 ...`, `409 eligibility-blocked`, `404 not-found`)."""
         row = _row(self._actor, action, resource_type, access, AuditOutcome.DENIED, detail)
         self._db.execute(_INSERT, row)
 

@@ -4,6 +4,7 @@ side (`app.web.problems`) renders them as RFC 9457 problem+json, with the status
 
 from __future__ import annotations
 
+import uuid
 from typing import Any, ClassVar
 
 
@@ -16,13 +17,21 @@ class DomainError(Exception):
     headers: ClassVar[dict[str, str]] = {}
 
     def __init__(
-        self, detail: str, *, headers: dict[str, str] | None = None, **extensions: Any
+        self,
+        detail: str,
+        *,
+        headers: dict[str, str] | None = None,
+        discloses: uuid.UUID | None = None,
+        **extensions: Any,
     ) -> None:
         super().__init__(detail)
         self.detail = detail
         self.extensions = extensions
         # The class's headers, plus any this refusal adds (e.g. how long to wait).
         self.response_headers = {**type(self).headers, **(headers or {})}
+        # The patient whose data the refusal shows (the flags that stand in the way of their
+        # booking, that an identifier is theirs): a read of it, audited though nothing is kept.
+        self.discloses = discloses
 
 
 class NotFound(DomainError):

@@ -22,6 +22,7 @@ from app.db import make_async_engine, request_sessions
 from app.evaluations.router import router as evaluations_router
 from app.health.router import router as health_router
 from app.logging import CLIENT_REQUEST_ID_HEADER, REQUEST_ID_HEADER
+from app.pagination import CursorSeal
 from app.patients.router import router as patients_router
 from app.plans.router import router as plans_router
 from app.policy import ClinicPolicy
@@ -93,6 +94,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.requests_per_minute = settings.requests_per_minute
 
     app.state.signing_key = _signing_key(settings)
+    app.state.cursor_seal = CursorSeal(app.state.signing_key)
 
     # Outermost last. CORS answers browsers' preflights itself, and adds its headers to every
     # answer, a problem for an unexpected failure included.

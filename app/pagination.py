@@ -1,16 +1,24 @@
-"""Keyset pagination: opaque cursors and the `{"items", "next_cursor"}` page shape."""
+"""Keyset pagination: sealed cursors and the `{"items", "next_cursor"}` page shape.
+
+A cursor holds the sort key of a page's last item (a patient's name, a time): the services read
+and write it as plain text (`paginate`), and it leaves the server only sealed (`CursorSeal`)."""
 
 from __future__ import annotations
 
 import base64
 import binascii
 import json
+import os
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from pydantic import BaseModel, Field
 from sqlalchemy import Select, tuple_
 from sqlalchemy.orm import InstrumentedAttribute, Session
@@ -23,25 +31,57 @@ ItemT = TypeVar("ItemT")
 class Page(BaseModel, Generic[ItemT]):
     items: list[ItemT]
     next_cursor: str | None = Field(
-        description="Pass as `cursor` to get the next page; null on the last page"
+        description="Pass as `cursor` to get the next page of this list; null on the last "
+        "page. Opaque and sealed: it holds nothing readable, and works for this list only"
     )
 
 
+_NOT_ISSUED = "The cursor is not one this service issued for this list."
+
+
+class CursorSeal:
+    """Seals the cursors the lists hand out, with AES-GCM under a key derived from the secret
+    key. What a cursor holds (a patient's name, a time) cannot be read from a URL or a proxy's
+    log, and a cursor changed, forged, or issued for another list (or under another key) is
+    refused as `invalid-cursor`."""
+
+    _NONCE = 12
+
+    def __init__(self, secret: str) -> None:
+        derive = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"list cursors")
+        self._aead = AESGCM(derive.derive(secret.encode()))
+
+    def seal(self, cursor: str, *, list_name: str) -> str:
+        """The cursor `paginate` gave, as a client sees it: for the list `list_name` only."""
+        nonce = os.urandom(self._NONCE)
+        box = nonce + self._aead.encrypt(nonce, cursor.encode(), list_name.encode())
+        return base64.urlsafe_b64encode(box).decode().rstrip("=")
+
+    def open(self, sealed: str, *, list_name: str) -> str:
+        """The cursor `seal` sealed for `list_name`, or `InvalidCursor`."""
+        try:
+            box = base64.urlsafe_b64decode(sealed + "=" * (-len(sealed) % 4))
+            if len(box) <= self._NONCE:
+                raise InvalidCursor(_NOT_ISSUED)
+            nonce, data = box[: self._NONCE], box[self._NONCE :]
+            return self._aead.decrypt(nonce, data, list_name.encode()).decode()
+        except (binascii.Error, ValueError, InvalidTag):  # UnicodeDecodeError is a ValueError
+            raise InvalidCursor(_NOT_ISSUED) from None
+
+
 def encode_cursor(key: list[Any]) -> str:
-    """Encode the sort key of the last item of a page."""
-    raw = json.dumps(key, separators=(",", ":"), default=str).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    """The cursor of a page's last item: its sort key, as text (sealed before it is sent)."""
+    return json.dumps(key, separators=(",", ":"), ensure_ascii=False, default=str)
 
 
 def decode_cursor(cursor: str, *, arity: int) -> list[Any]:
-    """Decode a cursor made by `encode_cursor` for a key of `arity` parts."""
+    """The sort key in a cursor made by `encode_cursor`, for a key of `arity` parts."""
     try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        key = json.loads(raw)
-    except (binascii.Error, ValueError, UnicodeDecodeError):
-        raise InvalidCursor("The cursor is not one this service issued.") from None
+        key = json.loads(cursor)
+    except ValueError:
+        raise InvalidCursor(_NOT_ISSUED) from None
     if not isinstance(key, list) or len(key) != arity or not all(map(_plain_text, key)):
-        raise InvalidCursor("The cursor is not one this service issued.")
+        raise InvalidCursor(_NOT_ISSUED)
     return key
 
 
@@ -61,7 +101,7 @@ def cursor_uuid(text: str) -> uuid.UUID:
     try:
         return uuid.UUID(text)
     except ValueError:
-        raise InvalidCursor("The cursor is not one this service issued.") from None
+        raise InvalidCursor(_NOT_ISSUED) from None
 
 
 def cursor_datetime(text: str) -> datetime:
@@ -69,10 +109,10 @@ def cursor_datetime(text: str) -> datetime:
     try:
         value = datetime.fromisoformat(text)
     except ValueError:
-        raise InvalidCursor("The cursor is not one this service issued.") from None
+        raise InvalidCursor(_NOT_ISSUED) from None
     # Stored times are aware and well inside these years; anything else was forged.
     if value.tzinfo is None or not 1900 <= value.year <= 2999:
-        raise InvalidCursor("The cursor is not one this service issued.")
+        raise InvalidCursor(_NOT_ISSUED)
     return value
 
 

@@ -251,10 +251,12 @@ def create_user(
     responses=problem_responses(InvalidCursor),
     response_description="A page of staff accounts",
 )
-def list_users(db: Db, limit: Limit = 50, cursor: Cursor = None) -> UserPage:
+def list_users(db: Db, cursor: Cursor, limit: Limit = 50) -> UserPage:
     """Staff accounts by username, a page at a time."""
-    items, next_cursor = users.list_users(db=db, limit=limit, cursor=cursor)
-    return UserPage(items=[UserRead.model_validate(u) for u in items], next_cursor=next_cursor)
+    items, next_cursor = users.list_users(db=db, limit=limit, cursor=cursor.after)
+    return UserPage(
+        items=[UserRead.model_validate(u) for u in items], next_cursor=cursor.next_page(next_cursor)
+    )
 
 
 @router.patch(
@@ -342,16 +344,19 @@ def create_api_key(body: ApiKeyCreate, db: Db, audit: AuditDep) -> ApiKeyCreated
 )
 def list_api_keys(
     db: Db,
+    cursor: Cursor,
     include_revoked: Annotated[bool, Query(description="Show revoked keys too")] = False,
     limit: Limit = 50,
-    cursor: Cursor = None,
 ) -> ApiKeyPage:
     """Keys newest first, without their secrets (only the first characters, to tell them
     apart)."""
     items, next_cursor = api_keys.list_api_keys(
-        db=db, include_revoked=include_revoked, limit=limit, cursor=cursor
+        db=db, include_revoked=include_revoked, limit=limit, cursor=cursor.after
     )
-    return ApiKeyPage(items=[ApiKeyRead.model_validate(k) for k in items], next_cursor=next_cursor)
+    return ApiKeyPage(
+        items=[ApiKeyRead.model_validate(k) for k in items],
+        next_cursor=cursor.next_page(next_cursor),
+    )
 
 
 @router.delete(

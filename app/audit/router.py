@@ -32,6 +32,7 @@ router = APIRouter(prefix="/api/v1/audit-events", tags=["audit"], route_class=Ap
 )
 def list_audit_events(
     db: Db,
+    cursor: Cursor,
     audit: AuditDep,
     patient_id: uuid.UUID | None = None,
     actor_id: Annotated[uuid.UUID | None, Query(description="A user's or API key's id")] = None,
@@ -41,12 +42,15 @@ def list_audit_events(
     from_: Annotated[Instant | None, Query(alias="from", description="At or after")] = None,
     to: Annotated[Instant | None, Query(description="Before")] = None,
     limit: Limit = 50,
-    cursor: Cursor = None,
 ) -> AuditEventPage:
     """Who did what to which record, newest first: every create, update, archive and
     life-cycle step, every read of a patient's record, evaluation, plan or session (a list
-    leaves one event per record it showed), every login and every denied attempt. Reading the
-    trail is itself recorded."""
+    leaves one event naming every record it showed), every search for patients (found or not:
+    what it searched by, never the value), every login and every denied attempt. A refusal
+    that showed something is `denied` too, with why in `detail`: a lookup of an id that names
+    no record (`404 not-found`), a refused booking that named the patient's flags (`409
+    eligibility-blocked`), an identifier said to be another patient's (`409
+    duplicate-identifier`, against that patient). Reading the trail is itself recorded."""
     items, next_cursor = service.list_events(
         db=db,
         patient_id=patient_id,
@@ -57,9 +61,10 @@ def list_audit_events(
         since=from_,
         until=to,
         limit=limit,
-        cursor=cursor,
+        cursor=cursor.after,
     )
     audit.record("search", Resource.AUDIT_TRAIL, None, patient_id=None)
     return AuditEventPage(
-        items=[AuditEventRead.model_validate(e) for e in items], next_cursor=next_cursor
+        items=[AuditEventRead.model_validate(e) for e in items],
+        next_cursor=cursor.next_page(next_cursor),
     )

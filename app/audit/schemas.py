@@ -21,7 +21,7 @@ class AuditEventRead(ReadModel):
     actor_id: uuid.UUID | None = Field(description="The user's or API key's id")
     actor_name: str = Field(description="Username, key name, or the name tried at a login")
     role: str | None
-    action: str = Field(examples=["read", "book", "complete", "log-in"])
+    action: str = Field(examples=["read", "search", "book", "complete", "log-in"])
     resource_type: Resource
     resource_id: uuid.UUID | None
     patient_id: uuid.UUID | None = Field(
@@ -38,8 +38,10 @@ class AuditEventRead(ReadModel):
     request_id: str
     outcome: AuditOutcome
     detail: str | None = Field(
-        description="Why an attempt was denied; for a record made on another's behalf, whose "
-        "(`on behalf of practitioner <id>`)"
+        description="Why an attempt was denied (`role receptionist lacks ...`, `404 not-found`, "
+        "`409 eligibility-blocked`), what a search looked by (`by name`, `by identifier`; never "
+        "the value sought), or whose name a record made on another's behalf is in (`on behalf "
+        "of practitioner <id>`)"
     )
     changes: dict[str, dict[str, Any]] | None = Field(
         description="For an update of clinical data: each changed field's `old` and `new` value",

@@ -171,19 +171,20 @@ def record_evaluation(
 def list_evaluations(
     patient_id: uuid.UUID,
     db: Db,
+    cursor: Cursor,
     audit: AuditDep,
     clinical: ClinicalDetail,
     limit: Limit = 50,
-    cursor: Cursor = None,
 ) -> EvaluationPage:
     """The patient's evaluations, newest first: the first one is the current one. Roles
     without `clinical:read` (receptionists) get each one's outcome and flags only."""
     items, next_cursor = service.list_evaluations(
-        db=db, patient_id=patient_id, limit=limit, cursor=cursor
+        db=db, patient_id=patient_id, limit=limit, cursor=cursor.after
     )
     audit.record_list(Resource.EVALUATION, (Access(e.id, e.patient_id) for e in items))
     return EvaluationPage(
-        items=[_view(e, clinical=clinical) for e in items], next_cursor=next_cursor
+        items=[_view(e, clinical=clinical) for e in items],
+        next_cursor=cursor.next_page(next_cursor),
     )
 
 

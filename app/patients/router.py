@@ -63,6 +63,7 @@ def create_patient(
 )
 def list_patients(
     db: Db,
+    cursor: Cursor,
     audit: AuditDep,
     q: Annotated[
         str | None,
@@ -82,12 +83,14 @@ def list_patients(
     ] = None,
     include_archived: Annotated[bool, Query(description="Include archived patients")] = False,
     limit: Limit = 50,
-    cursor: Cursor = None,
 ) -> PatientPage:
     """Patients ordered by family name, then given name, a page at a time.
 
     Archived patients are left out unless `include_archived=true`. Pass `next_cursor` back as
     `cursor` for the next page; it is null on the last one.
+
+    A search (`q`, `identifier`) is recorded in the audit trail whether it finds anyone or not:
+    what it searched by and the patients it returned, never the name or identifier sought.
     """
     items, next_cursor = service.list_patients(
         db=db,
@@ -95,12 +98,24 @@ def list_patients(
         identifier=identifier,
         include_archived=include_archived,
         limit=limit,
-        cursor=cursor,
+        cursor=cursor.after,
     )
-    audit.record_list(Resource.PATIENT, (Access(p.id, p.id) for p in items))
+    shown = (Access(p.id, p.id) for p in items)
+    searched_by = _searched_by(q, identifier)
+    if searched_by:
+        audit.record_search(Resource.PATIENT, shown, by=searched_by)
+    else:
+        audit.record_list(Resource.PATIENT, shown)
     return PatientPage(
-        items=[PatientRead.model_validate(p) for p in items], next_cursor=next_cursor
+        items=[PatientRead.model_validate(p) for p in items],
+        next_cursor=cursor.next_page(next_cursor),
     )
+
+
+def _searched_by(q: str | None, identifier: str | None) -> str | None:
+    """What a list searched patients by, as the audit trail names it (never the value)."""
+    kinds = [kind for kind, sent in (("identifier", identifier), ("name", q)) if sent]
+    return " and ".join(kinds) or None
 
 
 @router.get(

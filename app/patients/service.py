@@ -254,9 +254,9 @@ def _ensure_identifiers_free(
     if not identifiers:
         return
     pairs = [(i.system, i.value) for i in identifiers]
-    query = select(PatientIdentifier.system, PatientIdentifier.value).where(
-        tuple_(PatientIdentifier.system, PatientIdentifier.value).in_(pairs)
-    )
+    query = select(
+        PatientIdentifier.system, PatientIdentifier.value, PatientIdentifier.patient_id
+    ).where(tuple_(PatientIdentifier.system, PatientIdentifier.value).in_(pairs))
     if owner_id is not None:
         query = query.where(PatientIdentifier.patient_id != owner_id)
     taken = db.execute(query.limit(1)).first()
@@ -264,6 +264,7 @@ def _ensure_identifiers_free(
         raise DuplicateIdentifier(
             f"Identifier {taken.system}|{taken.value} already belongs to another patient.",
             identifier={"system": taken.system, "value": taken.value},
+            discloses=taken.patient_id,  # whose it is: never in the answer, but audited
         )
 
 

@@ -67,18 +67,19 @@ def create_treatment_plan(
 def list_treatment_plans(
     patient_id: uuid.UUID,
     db: Db,
+    cursor: Cursor,
     audit: AuditDep,
     clinical: ClinicalDetail,
     limit: Limit = 50,
-    cursor: Cursor = None,
 ) -> TreatmentPlanPage:
     """The patient's courses of treatment, newest first, each with its sessions."""
     items, next_cursor = service.list_plans(
-        db=db, patient_id=patient_id, limit=limit, cursor=cursor
+        db=db, patient_id=patient_id, limit=limit, cursor=cursor.after
     )
     audit.record_list(Resource.TREATMENT_PLAN, (Access(p.id, p.patient_id) for p in items))
     return TreatmentPlanPage(
-        items=[_view(p, clinical=clinical) for p in items], next_cursor=next_cursor
+        items=[_view(p, clinical=clinical) for p in items],
+        next_cursor=cursor.next_page(next_cursor),
     )
 
 

@@ -74,16 +74,17 @@ def create_practitioner(
 )
 def list_practitioners(
     db: ReadDb,
+    cursor: Cursor,
     active: Annotated[bool | None, Query(description="Only active (or inactive) ones")] = None,
     limit: Limit = 50,
-    cursor: Cursor = None,
 ) -> PractitionerPage:
     """Practitioners ordered by name, a page at a time."""
     items, next_cursor = service.list_practitioners(
-        db=db, active=active, limit=limit, cursor=cursor
+        db=db, active=active, limit=limit, cursor=cursor.after
     )
     return PractitionerPage(
-        items=[PractitionerRead.model_validate(p) for p in items], next_cursor=next_cursor
+        items=[PractitionerRead.model_validate(p) for p in items],
+        next_cursor=cursor.next_page(next_cursor),
     )
 
 
@@ -177,12 +178,12 @@ def add_time_off(
 def list_time_off(
     practitioner_id: uuid.UUID,
     db: ReadDb,
+    cursor: Cursor,
     from_: Annotated[
         Instant | None, Query(alias="from", description="Only absences ending after this")
     ] = None,
     to: Annotated[Instant | None, Query(description="Only absences starting before this")] = None,
     limit: Limit = 50,
-    cursor: Cursor = None,
 ) -> TimeOffPage:
     """The practitioner's absences, ordered by start, optionally within [`from`, `to`)."""
     items, next_cursor = service.list_time_off(
@@ -191,8 +192,9 @@ def list_time_off(
         window_start=from_,
         window_end=to,
         limit=limit,
-        cursor=cursor,
+        cursor=cursor.after,
     )
     return TimeOffPage(
-        items=[TimeOffRead.model_validate(t) for t in items], next_cursor=next_cursor
+        items=[TimeOffRead.model_validate(t) for t in items],
+        next_cursor=cursor.next_page(next_cursor),
     )

@@ -152,7 +152,7 @@ def _eligible_for(
     standing = current_eligibility(db=db, patient_id=patient_id, now=now)
     obstacles = standing.obstacles(slot.end)
     if obstacles:
-        raise EligibilityBlocked.because(standing, obstacles, doing)
+        raise EligibilityBlocked.because(patient_id, standing, obstacles, doing)
     return standing
 
 
@@ -171,7 +171,7 @@ def book(
         raise PatientArchived(f"Patient {data.patient_id} is archived.")
     obstacles = standing.obstacles(slot.end)
     if obstacles:
-        raise EligibilityBlocked.because(standing, obstacles, "booked")
+        raise EligibilityBlocked.because(data.patient_id, standing, obstacles, "booked")
     plan = _bookable_plan(db, data.plan_id, data.patient_id)
     zone = _check_slot(
         db=db,

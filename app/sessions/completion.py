@@ -104,7 +104,7 @@ def complete(
             raise PatientArchived(f"Patient {session.patient_id} is archived: not to be treated.")
         obstacles = standing.obstacles(given_at)
         if obstacles or standing.evaluation is None:
-            raise EligibilityBlocked.because(standing, obstacles, "given")
+            raise EligibilityBlocked.because(session.patient_id, standing, obstacles, "given")
         _check_sites(record, standing.evaluation.spider_vein_sites)
     standing = judged[0]
     check_interval(

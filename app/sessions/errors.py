@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
 
 from app.errors import Conflict, DomainError
@@ -28,13 +29,14 @@ class EligibilityBlocked(Conflict):
 
     @classmethod
     def because(
-        cls, standing: Eligibility, flags: Sequence[Flag], doing: str
+        cls, patient_id: uuid.UUID, standing: Eligibility, flags: Sequence[Flag], doing: str
     ) -> EligibilityBlocked:
         # The reasons themselves: the outcome alone may read `eligible` when what stands in the
         # way is, say, an evaluation that expires before the session ends.
         reasons = "; ".join(f"{f.code}: {f.message}" for f in flags) or standing.outcome.value
         return cls(
             f"Micro-sclerotherapy cannot be {doing}: {reasons}",
+            discloses=patient_id,
             outcome=standing.outcome.value,
             flags=[
                 {"code": f.code, "severity": f.severity.value, "message": f.message} for f in flags

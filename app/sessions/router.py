@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response, status
 from sqlalchemy.orm import Session
@@ -54,13 +54,30 @@ def _view(
     session: TreatmentSession, reasons: tuple[Flag, ...], *, clinical: bool, sees_reasons: bool
 ) -> SessionRead:
     """The session, whether it needs review and (for roles that read eligibility) why; its
-    treatment record only for roles that may read clinical detail."""
-    return SessionRead.model_validate(session).model_copy(
-        update={
-            **_review_fields(reasons, sees_reasons=sees_reasons),
-            **({} if clinical else {"completion": None}),
+    treatment record and the reasons written in it (free text) only for roles that may read
+    clinical detail."""
+    read = SessionRead.model_validate(session)
+    hidden = (
+        {}
+        if clinical
+        else {
+            "completion": None,
+            "cancel_reason": None,
+            "history": [event.model_copy(update={"reason": None}) for event in read.history],
         }
     )
+    return read.model_copy(update={**_review_fields(reasons, sees_reasons=sees_reasons), **hidden})
+
+
+def _without_clinical_detail(view: dict[str, Any]) -> dict[str, Any]:
+    """A listed session (`listing.Listed.view`) as a role without `clinical:read` sees it: no
+    treatment record, and no reason written as free text ("pregnancy test positive, defer")."""
+    return {
+        **view,
+        "completion": None,
+        "cancel_reason": None,
+        "events": [{**event, "reason": None} for event in view["events"]],
+    }
 
 
 def _review_fields(reasons: tuple[Flag, ...], *, sees_reasons: bool) -> dict[str, object]:
@@ -149,6 +166,7 @@ def book_session(
 )
 def list_sessions(
     db: Db,
+    cursor: Cursor,
     audit: AuditDep,
     policy: Policy,
     clinical: ClinicalDetail,
@@ -171,7 +189,6 @@ def list_sessions(
         ),
     ] = None,
     limit: Limit = 50,
-    cursor: Cursor = None,
 ) -> SessionPage:
     """The calendar: sessions ordered by start, filtered by practitioner, patient, plan,
     status, time range and whether they need review, a page at a time. Each says whether it
@@ -189,7 +206,7 @@ def list_sessions(
         needs_review=needs_review,
         min_gap_days=rules.min_gap_days,
         limit=limit,
-        cursor=cursor,
+        cursor=cursor.after,
     )
     sessions = page.sessions
     audit.record_list(Resource.SESSION, (Access(s.id, s.patient_id) for s in sessions))
@@ -198,14 +215,13 @@ def list_sessions(
         items=[
             SessionRead.model_validate(
                 {
-                    **page.view(s),
+                    **(page.view(s) if clinical else _without_clinical_detail(page.view(s))),
                     **_review_fields(reasons[s.id], sees_reasons=sees_reasons),
-                    **({} if clinical else {"completion": None}),
                 }
             )
             for s in sessions
         ],
-        next_cursor=next_cursor,
+        next_cursor=cursor.next_page(next_cursor),
     )
 
 
@@ -228,8 +244,9 @@ def read_session(
     now: Now,
 ) -> SessionRead:
     """One session with its history, whether it needs review (and why, for roles that may read
-    eligibility) and, once fulfilled, its completion record (for roles that may read clinical
-    detail)."""
+    eligibility) and, once fulfilled, its completion record; the record and the reasons
+    written in its history and cancellation (free text) only for roles that may read clinical
+    detail."""
     session = lifecycle.get_session_record(db=db, session_id=session_id)
     _audited(audit, "read", session)
     return _read(

@@ -111,7 +111,10 @@ class SessionEventRead(ReadModel):
     old_practitioner_id: uuid.UUID | None = Field(
         description="A reschedule: who had the session before"
     )
-    reason: str | None
+    reason: str | None = Field(
+        description="Why (a reschedule, a cancellation, an entry in error), as the clinic wrote "
+        "it: free text, clinical; null for roles without `clinical:read`"
+    )
     at: datetime
 
 
@@ -128,7 +131,10 @@ class SessionRead(Stored):
         examples=["Europe/Paris"],
     )
     status: SessionStatus
-    cancel_reason: str | None
+    cancel_reason: str | None = Field(
+        description="Why it was cancelled, as the clinic wrote it: free text, clinical; null "
+        "for roles without `clinical:read`"
+    )
     completion: CompletionRead | None = Field(
         description="What was done, once fulfilled; null for roles without `clinical:read`"
     )

@@ -190,6 +190,23 @@ def _record_denial(
 ) -> None:
     """A `denied` event for the record the request aimed at (from its path), else for the
     area its permission names (a route with none is about the caller's own account)."""
+    action, resource, resource_id = aimed_at(request, permission)
+    # The caller is checked before the request does anything else: its transaction holds
+    # this trace alone, committed now so that it outlives the request's failure.
+    db: Session = request.state.db
+    patient_id = patient_of(db=db, resource_type=resource, resource_id=resource_id)
+    AuditTrail(db, actor_of(principal)).record_denied(
+        action, resource, Access(resource_id, patient_id), detail
+    )
+    db.commit()
+
+
+def aimed_at(
+    request: Request, permission: Permission | None
+) -> tuple[str, Resource, uuid.UUID | None]:
+    """What a request tried, as the trail names it: the verb of its permission (`book`), and
+    the record its path names, else the area its permission names (a route with none is
+    about the caller's own account)."""
     area, _, verb = permission.value.partition(":") if permission else ("users", "", "access")
     resource, resource_id = _AREA_RESOURCES[area], None
     for name, kind in _PATH_RESOURCES.items():
@@ -200,14 +217,7 @@ def _record_denial(
             except ValueError:
                 resource_id = None
             break
-    # The caller is checked before the request does anything else: its transaction holds
-    # this trace alone, committed now so that it outlives the request's failure.
-    db: Session = request.state.db
-    patient_id = patient_of(db=db, resource_type=resource, resource_id=resource_id)
-    AuditTrail(db, actor_of(principal)).record_denied(
-        verb or "access", resource, Access(resource_id, patient_id), detail
-    )
-    db.commit()
+    return verb or "access", resource, resource_id
 
 
 def is_protected(route: object) -> bool:

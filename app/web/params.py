@@ -6,12 +6,14 @@ from __future__ import annotations
 import hashlib
 import re
 from collections import Counter
+from dataclasses import dataclass
 from typing import Annotated, Any, get_args, get_origin
 
 from fastapi import Depends, Header, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 
 from app.errors import DomainError, Versions
+from app.pagination import CursorSeal
 
 # An entity tag as this server writes them: the record's version and a digest of the answer
 # that showed it (`W/"3-1f2e3d4c5b6a7988"`); in `If-Match`, also the version alone (`W/"3"`,
@@ -167,11 +169,39 @@ def _is_list(annotation: object) -> bool:
 
 
 Limit = Annotated[int, Query(ge=1, le=200, description="Page size (1 to 200)")]
-Cursor = Annotated[
-    str | None,
-    Query(
-        max_length=512,
-        pattern=r"^[A-Za-z0-9_-]*$",
-        description="`next_cursor` of the previous page; omit for the first",
-    ),
-]
+
+
+@dataclass(frozen=True)
+class PageCursor:
+    """The `cursor` a list was sent, opened: where its page starts (None: the first page), and
+    the next page's cursor sealed for the same list (`app.pagination.CursorSeal`)."""
+
+    after: str | None
+    seal: CursorSeal
+    list_name: str
+
+    def next_page(self, cursor: str | None) -> str | None:
+        """The `next_cursor` a client gets for the cursor a service gave (None: last page)."""
+        return None if cursor is None else self.seal.seal(cursor, list_name=self.list_name)
+
+
+async def page_cursor(
+    request: Request,
+    cursor: Annotated[
+        str | None,
+        Query(
+            max_length=2048,
+            pattern=r"^[A-Za-z0-9_-]*$",
+            description="`next_cursor` of the previous page of this list; omit (or send empty) "
+            "for the first. Opaque: one changed, or taken from another list, is a 422 "
+            "`invalid-cursor`",
+        ),
+    ] = None,
+) -> PageCursor:
+    seal: CursorSeal = request.app.state.cursor_seal
+    list_name: str = request.scope["route"].path  # a cursor is good for the list it came from
+    after = seal.open(cursor, list_name=list_name) if cursor else None
+    return PageCursor(after, seal, list_name)
+
+
+Cursor = Annotated[PageCursor, Depends(page_cursor)]

@@ -16,6 +16,10 @@
   it runs the route's dependencies, so a body that is not even JSON would get a 422 (or 400)
   before a caller without the permission got their 403 (and its audit event): here the
   permission is checked first when that happens.
+- Refused, yet accounted for: a refusal whose answer shows a patient's data (the flags that
+  block a booking, that an identifier is another patient's) or says that a patient's record of
+  that id does not exist leaves a `denied` audit event, written once the request's transaction
+  is rolled back (the refused changes vanish, the trace stays).
 """
 
 from __future__ import annotations
@@ -34,12 +38,14 @@ from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException
 
 from app import idempotency
-from app.auditing import AuditTrail, Resource
+from app.auditing import Access, AuditTrail, Resource
 from app.db import run_in_greenlet
-from app.errors import ConcurrentUpdate
+from app.errors import ConcurrentUpdate, DomainError, NotFound
+from app.roles import Permission
 from app.web.access import (
     PermissionCheck,
     actor_of,
+    aimed_at,
     authenticate,
     bearer_token,
     check_caller,
@@ -132,6 +138,11 @@ class ApiRoute(APIRoute):
                             "The request lost a race with another one changing the same "
                             "records, several times; try again."
                         ) from None
+                    raise
+                except DomainError as refusal:
+                    disclosed = _disclosed(request, permission, refusal)
+                    if disclosed is not None:
+                        await run_in_greenlet(_record_refusal, request, db, disclosed)
                     raise
                 except (RequestValidationError, HTTPException) as problem:
                     if permission is not None and _undecodable(problem):
@@ -226,6 +237,54 @@ def _record_replay(request: Request, db: Any, kept: idempotency.Answer) -> None:
         AuditTrail(db, actor_of(principal)).record(
             "replay", Resource(kind), resource_id, patient_id=patient_id
         )
+    db.commit()
+
+
+# A GET of one of these that does not exist is audited as a read: who is trying ids?
+_PATIENT_RECORDS = frozenset(
+    {Resource.PATIENT, Resource.EVALUATION, Resource.TREATMENT_PLAN, Resource.SESSION}
+)
+
+
+@dataclass(frozen=True)
+class Disclosed:
+    """What a refusal showed, for the trail: as `AuditTrail.record_denied` takes it."""
+
+    action: str
+    resource: Resource
+    access: Access
+    detail: str
+
+
+def _disclosed(
+    request: Request, permission: Permission | None, refusal: DomainError
+) -> Disclosed | None:
+    """What a refused request learnt that the trail must keep: a patient's data the answer
+    shows (`DomainError.discloses`: the flags that block their booking, that an identifier is
+    theirs), or that a patient's record of that id does not exist. Nothing for the others."""
+    if getattr(request.state, "principal", None) is None:
+        return None
+    action, resource, resource_id = aimed_at(request, permission)
+    detail = f"{refusal.status} {refusal.code}"
+    if refusal.discloses is not None:
+        return Disclosed(action, resource, Access(resource_id, refusal.discloses), detail)
+    if (
+        isinstance(refusal, NotFound)
+        and request.method in {"GET", "HEAD"}
+        and resource_id is not None
+        and resource in _PATIENT_RECORDS
+    ):
+        return Disclosed("read", resource, Access(resource_id, None), detail)
+    return None
+
+
+def _record_refusal(request: Request, db: Any, disclosed: Disclosed) -> None:
+    """The refusal's trace, in a transaction of its own once the request's is rolled back:
+    what the request changed vanishes, what it was shown stays on record."""
+    db.rollback()
+    AuditTrail(db, actor_of(request.state.principal)).record_denied(
+        disclosed.action, disclosed.resource, disclosed.access, disclosed.detail
+    )
     db.commit()
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import json
 import uuid
 
@@ -210,9 +209,10 @@ def test_time_off_of_an_unknown_practitioner_is_a_404(client: TestClient) -> Non
 )
 def test_forged_time_off_cursor_is_a_422(client: TestClient, start: str) -> None:
     practitioner = new_practitioner(client)
-    raw = json.dumps([start, str(uuid.uuid4())]).encode()
-    cursor = base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    seal = client.app.state.cursor_seal  # type: ignore[attr-defined]
+    path = "/api/v1/practitioners/{practitioner_id}/time-off"
+    cursor = seal.seal(json.dumps([start, str(uuid.uuid4())]), list_name=path)
     response = client.get(
-        f"/api/v1/practitioners/{practitioner['id']}/time-off", params={"cursor": cursor}
+        path.format(practitioner_id=practitioner["id"]), params={"cursor": cursor}
     )
     assert_problem(response, 422, "invalid-cursor")

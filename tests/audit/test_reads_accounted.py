@@ -1,0 +1,180 @@
+"""Every read of patient data is accounted for: searches found or not, lookups of ids that name
+nothing, and refusals whose answer shows a patient's data (finding 6)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, func, select
+from sqlalchemy.orm import Session
+
+from app.models import AuditEvent, Patient, TreatmentSession
+from app.roles import Role
+from tests.factories import (
+    WEEKDAYS_9_TO_17,
+    ClientFactory,
+    assert_problem,
+    new_patient,
+    new_practitioner,
+    next_weekday_at,
+    record_evaluation,
+)
+
+MRN = "urn:oid:1.2.36.146.595.217.0.1"
+
+
+class Trail:
+    """The audit events written since the last call, read from the table."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.seen = self._events()
+
+    def _events(self) -> list[AuditEvent]:
+        with Session(self.engine) as db:
+            return list(db.scalars(select(AuditEvent).order_by(AuditEvent.at, AuditEvent.id)))
+
+    def added(self) -> list[AuditEvent]:
+        events = self._events()
+        new, self.seen = events[len(self.seen) :], events
+        return new
+
+
+def _ids(values: list[str] | None) -> list[str]:
+    return [str(uuid.UUID(str(v))) for v in values or []]
+
+
+_COLUMNS = [column.key for column in AuditEvent.__table__.columns]
+
+
+def _holds(event: AuditEvent, *secrets: str) -> bool:
+    text = repr({column: getattr(event, column) for column in _COLUMNS})
+    return any(secret.casefold() in text.casefold() for secret in secrets)
+
+
+def _row(event: AuditEvent) -> tuple[Any, ...]:
+    return (
+        event.action,
+        event.resource_type,
+        event.resource_id and str(event.resource_id),
+        event.patient_id and str(event.patient_id),
+        event.outcome.value,
+        event.detail,
+    )
+
+
+def test_searches_for_patients_are_recorded_found_or_not_never_the_value_sought(
+    client: TestClient, client_as: ClientFactory, engine: Engine
+) -> None:
+    wanted = new_patient(
+        client, family_name="Verhoeven", identifiers=[{"system": MRN, "value": "MRN-4711"}]
+    )
+    desk = client_as(Role.RECEPTIONIST)
+    trail = Trail(engine)
+    searches = [
+        ({"identifier": f"{MRN}|MRN-4711"}, "by identifier", [wanted["id"]]),
+        ({"identifier": f"{MRN}|MRN-0666"}, "by identifier", []),
+        ({"q": "verhoeven"}, "by name", [wanted["id"]]),
+        ({"q": "Zwanenburg"}, "by name", []),
+        ({"q": "verh", "identifier": f"{MRN}|MRN-0666"}, "by identifier and name", []),
+    ]
+    for params, detail, found in searches:
+        page = desk.get("/api/v1/patients", params=params)
+        assert [p["id"] for p in page.json()["items"]] == found
+        [event] = trail.added()
+        assert (event.action, event.resource_type, event.detail) == ("search", "patient", detail)
+        assert event.outcome.value == "success"
+        assert _ids(event.resource_ids) == _ids(event.patient_ids) == found
+        assert event.patient_id == (uuid.UUID(found[0]) if found else None)
+        assert not _holds(event, "4711", "0666", "verh", "zwanenburg", MRN)
+    # A plain list is still a list (and showing nothing, leaves nothing).
+    desk.get("/api/v1/patients")
+    assert [e.action for e in trail.added()] == ["list"]
+
+
+def test_lookups_of_ids_that_name_no_record_are_recorded(
+    client_as: ClientFactory, engine: Engine
+) -> None:
+    desk = client_as(Role.RECEPTIONIST)
+    trail = Trail(engine)
+    unknown = str(uuid.uuid4())
+    for path, kind in (
+        (f"/api/v1/patients/{unknown}", "patient"),
+        (f"/api/v1/patients/{unknown}/evaluations", "patient"),
+        (f"/api/v1/evaluations/{unknown}", "evaluation"),
+        (f"/api/v1/treatment-plans/{unknown}", "treatment-plan"),
+        (f"/api/v1/sessions/{unknown}", "session"),
+    ):
+        assert_problem(desk.get(path), 404, "not-found")
+        assert [_row(e) for e in trail.added()] == [
+            ("read", kind, unknown, None, "denied", "404 not-found")
+        ], path
+    # A practitioner is not patient data: nothing to account for.
+    assert_problem(desk.get(f"/api/v1/practitioners/{unknown}"), 404, "not-found")
+    assert trail.added() == []
+
+
+def test_a_refused_booking_that_shows_the_flags_is_recorded_against_the_patient(
+    client: TestClient, client_as: ClientFactory, engine: Engine
+) -> None:
+    doctor = new_practitioner(client, availability=WEEKDAYS_9_TO_17)
+    patient = new_patient(client)
+    record_evaluation(client, patient["id"], doctor["id"], risks={"pregnancy": True})
+    booking = {
+        "patient_id": patient["id"],
+        "practitioner_id": doctor["id"],
+        "start": next_weekday_at(1, 9).isoformat(),
+    }
+    trail = Trail(engine)
+    refused = client_as(Role.RECEPTIONIST).post("/api/v1/sessions", json=booking)
+    assert [f["code"] for f in assert_problem(refused, 409, "eligibility-blocked")["flags"]] == [
+        "pregnancy"
+    ]
+    assert [_row(e) for e in trail.added()] == [
+        ("book", "session", None, patient["id"], "denied", "409 eligibility-blocked")
+    ]
+    # The refusal's trace is kept; nothing the refused request did is.
+    with Session(engine) as db:
+        assert db.scalar(select(func.count()).select_from(TreatmentSession)) == 0
+    # An integration is told no more than that it cannot go ahead: nothing was shown.
+    assert_problem(
+        client_as(Role.INTEGRATION).post("/api/v1/sessions", json=booking),
+        409,
+        "eligibility-blocked",
+    )
+    assert trail.added() == []
+
+
+def test_an_identifier_said_to_be_another_patients_is_recorded_against_that_patient(
+    client: TestClient, client_as: ClientFactory, engine: Engine
+) -> None:
+    owner = new_patient(client, identifiers=[{"system": MRN, "value": "MRN-1234"}])
+    other = new_patient(client)
+    taken = {"identifiers": [{"system": MRN, "value": "MRN-1234"}]}
+    desk = client_as(Role.RECEPTIONIST)
+    trail = Trail(engine)
+
+    registered = desk.post(
+        "/api/v1/patients",
+        json={
+            **taken,
+            "given_name": "Eva",
+            "family_name": "Smit",
+            "birth_date": "1980-01-01",
+            "sex": "female",
+        },
+    )
+    assert_problem(registered, 409, "duplicate-identifier")
+    changed = desk.patch(f"/api/v1/patients/{other['id']}", json=taken)
+    assert_problem(changed, 409, "duplicate-identifier")
+
+    events = trail.added()
+    assert [_row(e) for e in events] == [
+        ("write", "patient", None, owner["id"], "denied", "409 duplicate-identifier"),
+        ("write", "patient", other["id"], owner["id"], "denied", "409 duplicate-identifier"),
+    ]
+    assert not any(_holds(e, "MRN-1234", "Smit") for e in events)
+    with Session(engine) as db:  # the refused registration left no patient
+        assert db.scalar(select(func.count()).select_from(Patient)) == 2
