@@ -322,7 +322,8 @@ _TYPES: dict[str, Any] = {
 
 
 # Tables added since 0004 that start empty.
-_NEW_EMPTY = {"idempotent_responses": 0, "request_counts": 0}
+# Tables added since 0004, and the rows they start with (the audit chain's head: one).
+_NEW_EMPTY = {"idempotent_responses": 0, "request_counts": 0, "audit_chain_head": 1}
 
 
 def test_upgrading_and_downgrading_keep_every_row(scratch: tuple[Config, Engine]) -> None:
