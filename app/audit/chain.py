@@ -112,14 +112,19 @@ def verify(connection: Connection, *, batch: int = 2000) -> Verdict:
     head = connection.execute(select(_HEAD.c.seq, _HEAD.c.hash)).one_or_none()
     if head is None:
         return Verdict(count, Break(expected_seq, None, "the chain's head is missing"))
-    if head.seq != expected_seq - 1 or head.hash != previous_hash:
+    last = expected_seq - 1
+    if head.seq != last:
         return Verdict(
             count,
             Break(
                 expected_seq,
                 None,
-                f"the chain's head names event #{head.seq}, the trail ends at "
-                f"#{expected_seq - 1} (the last events were removed)",
+                f"the chain's head names event #{head.seq}, the trail ends at #{last}"
+                + (" (the last events were removed)" if head.seq > last else ""),
             ),
+        )
+    if head.hash != previous_hash:
+        return Verdict(
+            count, Break(last, None, "the chain's head names another hash than the last event's")
         )
     return Verdict(count, None)
