@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+import stat
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -115,19 +116,20 @@ def _keep_private(database: str | None) -> None:
     older version left are changed here as well)."""
     if not database or database == ":memory:" or database.startswith("file:"):
         return
+    # Never open and close the file itself when it exists: closing any descriptor of a SQLite
+    # file drops every lock this process's connections hold on it.
     try:
-        descriptor = os.open(database, os.O_RDWR | os.O_CREAT, 0o600)
+        os.close(os.open(database, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        pass
     except OSError:
         return  # no such directory, no right to write there: SQLite says so when it connects
     try:
-        os.fchmod(descriptor, 0o600)
-        for suffix in _SQLITE_SIDE_FILES:
-            if os.path.exists(database + suffix):
-                os.chmod(database + suffix, 0o600)
+        for path in (database, *(database + suffix for suffix in _SQLITE_SIDE_FILES)):
+            if os.path.exists(path) and stat.S_IMODE(os.stat(path).st_mode) != 0o600:
+                os.chmod(path, 0o600)
     except PermissionError:
         logger.warning("the SQLite database %s is not the service user's: left as it is", database)
-    finally:
-        os.close(descriptor)
 
 
 def _sqlite_begin(connection: Connection) -> None:
