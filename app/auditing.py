@@ -1,18 +1,28 @@
 """Writing the audit trail: who did what to which record, in the same transaction as the change.
-Events are only ever added, never changed (searching them: `app.audit`)."""
+Events are only ever added, never changed (searching them: `app.audit`), each linked to the one
+before it (`app.audit.chain`).
+
+An `AuditTrail` keeps its events until its session commits, and writes them just before: linking
+an event locks the chain's head until the transaction ends, so that lock is held for the insert
+and the commit only, never while the request works. Events of a transaction rolled back (or a
+session closed without committing) are never written.
+"""
 
 from __future__ import annotations
 
 import enum
+import functools
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from sqlalchemy import insert, select
-from sqlalchemy.orm import Session
+from sqlalchemy import Insert, bindparam, event, func, insert, select, update
+from sqlalchemy.orm import Session, SessionTransaction
 
+from app.audit.chain import content_digest, link
 from app.models import (
+    AuditChainHead,
     AuditEvent,
     AuditOutcome,
     Evaluation,
@@ -71,7 +81,8 @@ class Changed:
 
 
 class AuditTrail:
-    """Writes events in the caller's transaction: they commit, or vanish, with the change."""
+    """Writes events in the caller's transaction: they commit, or vanish, with the change
+    (kept by the session until it commits, and written then)."""
 
     def __init__(self, db: Session, actor: Actor) -> None:
         self._db = db
@@ -103,7 +114,7 @@ class AuditTrail:
         )
         if changes:
             row["changes"] = {name: {"old": c.old, "new": c.new} for name, c in changes.items()}
-        self._db.execute(_INSERT, row)
+        _pending(self._db).append(row)
         self.last = (resource_type, Access(resource_id, patient_id))
 
     def record_list(self, resource_type: Resource, accesses: Iterable[Access]) -> None:
@@ -112,7 +123,7 @@ class AuditTrail:
         `patient_ids`); `patient_id` too when they are all one patient's."""
         shown = list(accesses)
         if shown:
-            self._db.execute(_INSERT, self._shown("list", resource_type, shown, None))
+            _pending(self._db).append(self._shown("list", resource_type, shown, None))
 
     def record_search(
         self, resource_type: Resource, accesses: Iterable[Access], *, by: str
@@ -120,8 +131,7 @@ class AuditTrail:
         """One `search` event, found or not (that someone looked is itself a disclosure):
         what it searched by (`by`, in `detail`: "identifier", "name"; never the value sought)
         and, as `record_list` names them, every record it returned."""
-        row = self._shown("search", resource_type, list(accesses), f"by {by}")
-        self._db.execute(_INSERT, row)
+        _pending(self._db).append(self._shown("search", resource_type, list(accesses), f"by {by}"))
 
     def _shown(
         self, action: str, resource_type: Resource, shown: list[Access], detail: str | None
@@ -146,11 +156,106 @@ class AuditTrail:
         refusal that showed something (a patient's flags, that an id names no record):
         `detail` says which (`403 ...`, `409 eligibility-blocked`, `404 not-found`)."""
         row = _row(self._actor, action, resource_type, access, AuditOutcome.DENIED, detail)
-        self._db.execute(_INSERT, row)
+        _pending(self._db).append(row)
 
 
-# A plain insert, built once: no ORM bookkeeping for the row nearly every request adds.
-_INSERT = insert(AuditEvent.metadata.tables[AuditEvent.__tablename__])
+# The events a session keeps until it commits (in `Session.info`).
+_PENDING = "sclerosched.audit.pending"
+
+
+def _pending(db: Session) -> list[dict[str, object]]:
+    """The session's events to write; kept by its transaction (begun now if none is, with no
+    I/O yet), so that a rollback drops them even before the session has done anything."""
+    if db.get_transaction() is None:
+        db.begin()
+    rows: list[dict[str, object]] = db.info.setdefault(_PENDING, [])
+    return rows
+
+
+@event.listens_for(Session, "before_commit")
+def _write_pending(db: Session) -> None:
+    """Just before a session commits: its events, linked to the chain."""
+    rows = db.info.pop(_PENDING, None)
+    if not rows:
+        return
+    if db.get_bind().dialect.name == "postgresql":
+        for row in rows:
+            params = {f"event_{name}": value for name, value in row.items()}
+            params["digest"] = content_digest(row).hex()
+            db.execute(_linked_insert(frozenset(row)), params)
+    else:
+        _append_in_python(db, rows)
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget_pending(db: Session, transaction: SessionTransaction) -> None:
+    """A transaction that ended without committing takes its events with it."""
+    if transaction.parent is None:
+        db.info.pop(_PENDING, None)
+
+
+_EVENTS = AuditEvent.metadata.tables[AuditEvent.__tablename__]
+_HEAD = AuditChainHead.metadata.tables[AuditChainHead.__tablename__]
+
+# PostgreSQL: one statement an event, the link made by the database. Updating the head's one
+# row locks it until the transaction ends (a second writer waits, then reads the new head),
+# and gives the event its place, the hash before it and its own: SHA-256 over that hash and
+# the digest of the event's fields (`app.audit.chain`). No head, no event: its columns are
+# NOT NULL. Built once: no ORM bookkeeping for the row nearly every request adds.
+_LINK = (
+    update(_HEAD)
+    .where(_HEAD.c.id == 1)
+    .values(
+        seq=_HEAD.c.seq + 1,
+        previous_hash=_HEAD.c.hash,
+        hash=func.encode(
+            func.sha256(
+                func.decode(_HEAD.c.hash, "hex").op("||")(func.decode(bindparam("digest"), "hex"))
+            ),
+            "hex",
+        ),
+    )
+    .returning(_HEAD.c.seq, _HEAD.c.previous_hash, _HEAD.c.hash)
+    .cte("link")
+)
+
+
+@functools.cache
+def _linked_insert(columns: frozenset[str]) -> Insert:
+    """The insert of an event with these columns (the others NULL), linked by `_LINK`. Its
+    parameters are named apart (`event_id`), else the head's update would take them too."""
+    values: dict[str, Any] = {
+        name: bindparam(f"event_{name}", type_=_EVENTS.c[name].type) for name in columns
+    }
+    values["seq"] = select(_LINK.c.seq).scalar_subquery()
+    values["previous_hash"] = select(_LINK.c.previous_hash).scalar_subquery()
+    values["hash"] = select(_LINK.c.hash).scalar_subquery()
+    return insert(_EVENTS).values(values).add_cte(_LINK)
+
+
+# SQLite: the request holds the database's one write lock already; the head is taken first
+# (a write, so a transaction begun without that lock takes it now), then linked in Python.
+_TAKE_HEAD = (
+    update(_HEAD)
+    .where(_HEAD.c.id == 1)
+    .values(seq=_HEAD.c.seq + bindparam("count"))
+    .returning(_HEAD.c.seq, _HEAD.c.hash)
+)
+_INSERT = insert(_EVENTS)
+
+
+def _append_in_python(db: Session, rows: list[dict[str, object]]) -> None:
+    last, previous = db.execute(_TAKE_HEAD, {"count": len(rows)}).one()
+    seq = last - len(rows)
+    for row in rows:
+        seq += 1
+        row["seq"], row["previous_hash"] = seq, previous
+        previous = row["hash"] = link(previous, content_digest(row))
+        db.execute(_INSERT, row)
+    before_last = rows[-1]["previous_hash"]
+    db.execute(
+        update(_HEAD).where(_HEAD.c.id == 1).values(hash=previous, previous_hash=before_last)
+    )
 
 
 def _row(

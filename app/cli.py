@@ -1,4 +1,5 @@
-"""The `sclerosched` command: serve, migrate, create-user, create-api-key, seed-demo, openapi."""
+"""The `sclerosched` command: serve, migrate, create-user, create-api-key, seed-demo, openapi,
+audit verify."""
 
 from __future__ import annotations
 
@@ -35,7 +36,7 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
             "sclerosched: --workers above 1 needs PostgreSQL (SQLite: one process)", file=sys.stderr
         )
         return 2
-    upgrade_to_head(settings.database_url)
+    upgrade_to_head(settings.migration_url, runtime_url=settings.database_url)
     shown_host = "127.0.0.1" if args.host in {"0.0.0.0", "::"} else args.host  # noqa: S104
     workers = f", {args.workers} workers" if args.workers > 1 else ""
     print(
@@ -71,7 +72,7 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
 def _migrate(settings: Settings, args: argparse.Namespace) -> int:
     from app.migrations import upgrade_to_head
 
-    upgrade_to_head(settings.database_url)
+    upgrade_to_head(settings.migration_url, runtime_url=settings.database_url)
     print("sclerosched: database schema is up to date")
     return 0
 
@@ -96,7 +97,7 @@ def _database(settings: Settings) -> Iterator[Session]:
     from app.db import make_engine, make_sessionmaker
     from app.migrations import upgrade_to_head
 
-    upgrade_to_head(settings.database_url)
+    upgrade_to_head(settings.migration_url, runtime_url=settings.database_url)
     engine = make_engine(settings.database_url)
     try:
         with make_sessionmaker(engine).begin() as db:
@@ -216,6 +217,34 @@ def _purge_idempotency_keys(settings: Settings, args: argparse.Namespace) -> int
     return 0
 
 
+def _verify_audit(settings: Settings, args: argparse.Namespace) -> int:
+    from app.audit.chain import verify
+    from app.db import make_engine
+    from app.migrations import upgrade_to_head
+
+    upgrade_to_head(settings.migration_url, runtime_url=settings.database_url)
+    engine = make_engine(settings.database_url)
+    try:
+        with engine.connect() as connection:
+            verdict = verify(connection)
+    finally:
+        engine.dispose()
+    if verdict.broken is None:
+        print(
+            f"sclerosched: the audit trail is whole: {verdict.events} events, each linked to "
+            "the one before"
+        )
+        return 0
+    broken = verdict.broken
+    event = f" (id {broken.event_id})" if broken.event_id else ""
+    print(
+        f"sclerosched: the audit trail is broken at event #{broken.seq}{event}: "
+        f"{broken.reason}; the {verdict.events} events before it hold",
+        file=sys.stderr,
+    )
+    return 1
+
+
 def _workers(text: str) -> int:
     count = int(text)
     if not 1 <= count <= 64:
@@ -269,6 +298,13 @@ def build_parser() -> argparse.ArgumentParser:
         "purge-idempotency-keys",
         help="remove the answers kept for Idempotency-Keys that have expired",
     ).set_defaults(handler=_purge_idempotency_keys)
+    audit = commands.add_parser("audit", help="the audit trail").add_subparsers(
+        dest="audit_command", required=True, metavar="AUDIT_COMMAND"
+    )
+    audit.add_parser(
+        "verify",
+        help="walk the audit trail's hash chain and name its first broken link (exit 1)",
+    ).set_defaults(handler=_verify_audit)
     commands.add_parser(
         "seed-demo", help="load a small demo clinic and demo logins (safe to run again)"
     ).set_defaults(handler=_seed_demo)

@@ -41,6 +41,13 @@ class Settings(BaseSettings):
         default="sqlite:///./sclerosched.db",
         description="SQLAlchemy URL: a SQLite file (the default) or postgresql+psycopg://...",
     )
+    migration_database_url: str | None = Field(
+        default=None,
+        description="PostgreSQL: the URL of the role that owns the schema and runs the "
+        "migrations, so that the API's own role (SCLEROSCHED_DATABASE_URL) may only read and "
+        "add audit events; the migrations grant that role what it needs. Unset: "
+        "SCLEROSCHED_DATABASE_URL does both (SQLite, a one-role set-up)",
+    )
     database_pool_size: int = Field(
         default=32,
         ge=1,
@@ -155,9 +162,16 @@ class Settings(BaseSettings):
         default=300.0, gt=0, le=1000, description="Sodium tetradecyl sulfate: 10 mL of 3%"
     )
 
-    @field_validator("database_url")
+    @property
+    def migration_url(self) -> str:
+        """The URL the migrations run with."""
+        return self.migration_database_url or self.database_url
+
+    @field_validator("database_url", "migration_database_url")
     @classmethod
-    def _known_database(cls, value: str) -> str:
+    def _known_database(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
         try:
             backend = make_url(value).get_backend_name()
         except ArgumentError as exc:
@@ -165,6 +179,18 @@ class Settings(BaseSettings):
         if backend not in {"sqlite", "postgresql"}:
             raise ValueError("only sqlite:/// and postgresql+psycopg:// URLs are supported")
         return value
+
+    @model_validator(mode="after")
+    def _migrations_on_the_same_kind_of_database(self) -> Settings:
+        if self.migration_database_url is None:
+            return self
+        runtime, owner = make_url(self.database_url), make_url(self.migration_database_url)
+        if runtime.get_backend_name() != owner.get_backend_name():
+            raise ValueError(
+                "SCLEROSCHED_MIGRATION_DATABASE_URL must name the same database as "
+                "SCLEROSCHED_DATABASE_URL, as another role"
+            )
+        return self
 
     @field_validator("clinic_time_zone")
     @classmethod

@@ -9,6 +9,9 @@ migrations use a plain synchronous engine on the same database.
 
 from __future__ import annotations
 
+import logging
+import os
+import stat
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -31,6 +34,8 @@ WRITE_LOCK = "sclerosched_write_lock"
 POOL_RECYCLE_SECONDS = 1800
 
 T = TypeVar("T")
+
+logger = logging.getLogger(__name__)
 
 
 def _url(database_url: str, *, asynchronous: bool) -> URL:
@@ -81,6 +86,7 @@ def make_async_engine(database_url: str, *, pool_size: int = 32, **kwargs: Any) 
 
 
 def _set_up_sqlite(engine: Engine, *, foreign_keys: bool) -> None:
+    _keep_private(engine.url.database)
     pragma = f"PRAGMA foreign_keys = {'ON' if foreign_keys else 'OFF'}"
     event.listen(engine, "connect", lambda dbapi, _: _sqlite_on_connect(dbapi, pragma))
     event.listen(engine, "begin", _sqlite_begin)
@@ -96,6 +102,34 @@ def _sqlite_on_connect(dbapi_connection: Any, foreign_keys_pragma: str) -> None:
     cursor.execute("PRAGMA journal_mode = WAL")
     cursor.execute("PRAGMA busy_timeout = 30000")
     cursor.close()
+
+
+# The files SQLite keeps beside a database: its write-ahead log, the log's index, a rollback
+# journal (during migrations before WAL is on).
+_SQLITE_SIDE_FILES = ("-wal", "-shm", "-journal")
+
+
+def _keep_private(database: str | None) -> None:
+    """Only the service's own user may read a SQLite database: the file is created 0600 before
+    SQLite first opens it, and one made by an older version is made 0600. SQLite creates the
+    WAL and its index with the database file's permissions, so they are 0600 too (those an
+    older version left are changed here as well)."""
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return
+    # Never open and close the file itself when it exists: closing any descriptor of a SQLite
+    # file drops every lock this process's connections hold on it.
+    try:
+        os.close(os.open(database, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        pass
+    except OSError:
+        return  # no such directory, no right to write there: SQLite says so when it connects
+    try:
+        for path in (database, *(database + suffix for suffix in _SQLITE_SIDE_FILES)):
+            if os.path.exists(path) and stat.S_IMODE(os.stat(path).st_mode) != 0o600:
+                os.chmod(path, 0o600)
+    except PermissionError:
+        logger.warning("the SQLite database %s is not the service user's: left as it is", database)
 
 
 def _sqlite_begin(connection: Connection) -> None:

@@ -16,15 +16,16 @@ from typing import Any
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, insert, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.access import credentials
+from app.audit.chain import GENESIS
 from app.config import Settings
 from app.db import database_is_reachable_now, make_engine, make_sessionmaker
 from app.main import create_app
 from app.migrations import upgrade_to_head
-from app.models import Base, User
+from app.models import AuditChainHead, Base, User
 from app.roles import Role
 from app.web.clock import system_clock
 from tests.factories import hermetic
@@ -122,8 +123,27 @@ def _empty_tables(request: pytest.FixtureRequest) -> Iterator[None]:
         if connection.dialect.name == "postgresql":
             # The audit trail's append-only trigger would refuse; the tests own this database.
             connection.execute(text("SET LOCAL session_replication_role = replica"))
+            triggers = []
+        else:  # SQLite's triggers cannot be switched off: dropped, then made again
+            triggers = connection.execute(text(_AUDIT_TRIGGERS)).scalars().all()
+            for name in connection.execute(text(_AUDIT_TRIGGER_NAMES)).scalars().all():
+                connection.execute(text(f'DROP TRIGGER "{name}"'))
         for table in reversed(Base.metadata.sorted_tables):
             connection.execute(table.delete())
+        for trigger in triggers:
+            connection.execute(text(trigger))
+        # A new trail: the chain starts again.
+        connection.execute(
+            insert(AuditChainHead).values(id=1, seq=0, hash=GENESIS, previous_hash=GENESIS)
+        )
+
+
+_AUDIT_TRIGGERS = (
+    "SELECT sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'audit_events'"
+)
+_AUDIT_TRIGGER_NAMES = (
+    "SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'audit_events'"
+)
 
 
 @pytest.fixture(scope="session")

@@ -11,6 +11,7 @@ from sqlalchemy import Connection
 
 from app.config import load_settings
 from app.db import make_engine
+from app.migrations.roles import grant_runtime_role, runtime_role
 from app.models import Base, UTCDateTime
 
 config = context.config
@@ -43,6 +44,9 @@ def _run(connection: Connection) -> None:
             # then find the schema at head (an arbitrary constant names the lock).
             connection.exec_driver_sql("SELECT pg_advisory_xact_lock(7146153290)")
         context.run_migrations()
+        role = runtime_role(config.attributes.get("runtime_database_url"))
+        if role is not None and connection.dialect.name == "postgresql":
+            grant_runtime_role(connection, role)
         if sqlite:
             # Foreign keys were off while tables were rebuilt: every reference must still hold.
             broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()

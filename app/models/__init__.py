@@ -1,7 +1,7 @@
 """The one SQLAlchemy model of the domain; importing this package registers every table."""
 
 from app.models.account import ApiKey, LoginFailure, LoginRefusal, RevokedToken, User
-from app.models.audit import AuditEvent, AuditOutcome
+from app.models.audit import AuditChainHead, AuditEvent, AuditOutcome
 from app.models.base import Base, Entity, UTCDateTime, utcnow, uuid7
 from app.models.evaluation import Clearance, Evaluation
 from app.models.idempotency import IdempotentResponse
@@ -27,6 +27,7 @@ __all__ = [
     "USUAL_COURSE_SESSIONS",
     "USUAL_INTERVAL_DAYS",
     "ApiKey",
+    "AuditChainHead",
     "AuditEvent",
     "AuditOutcome",
     "Base",

@@ -1,7 +1,11 @@
 """The audit trail: who did what to which record, when, and whether it was allowed.
 
-Append-only: nothing in the service updates or deletes an event, and on PostgreSQL a trigger
-refuses UPDATE, DELETE and TRUNCATE on the table.
+Append-only: nothing in the service updates or deletes an event, and a trigger refuses UPDATE
+and DELETE on the table (TRUNCATE too on PostgreSQL, where the API's own database role may only
+read and add events when the migrations run as another: `app.migrations.roles`).
+
+Tamper-evident: each event carries the hash of the one before it (`app.audit.chain`); the
+chain's head is the one row of `audit_chain_head`.
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Index, String
+from sqlalchemy import JSON, BigInteger, CheckConstraint, Index, SmallInteger, String
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -64,3 +68,21 @@ class AuditEvent(Base):
     # For an update of clinical data (a weight, a plan's notes): each changed field's value
     # before and after, {"weight_kg": {"old": 60.0, "new": 62.5}}, so no value is ever lost.
     changes: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # The chain (`app.audit.chain`): the event's place in it (1, 2, ...), the hash of the event
+    # before it, and its own hash over its fields and that one.
+    seq: Mapped[int] = mapped_column(BigInteger, unique=True)
+    previous_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class AuditChainHead(Base):
+    """The chain's last link: the one row every new event is linked through. Updating it
+    locks it until the transaction ends, so two transactions never link to the same event."""
+
+    __tablename__ = "audit_chain_head"
+    __table_args__ = (CheckConstraint("id = 1", name="one_row"),)
+
+    id: Mapped[int] = mapped_column(SmallInteger, primary_key=True, autoincrement=False)
+    seq: Mapped[int] = mapped_column(BigInteger)  # the last event's (0: none yet)
+    hash: Mapped[str] = mapped_column(String(64))  # the last event's
+    previous_hash: Mapped[str] = mapped_column(String(64))  # the one it linked to

@@ -130,3 +130,17 @@ def test_cors_origins_are_a_comma_separated_list(monkeypatch: pytest.MonkeyPatch
         "https://desk.clinic.example",
         "http://localhost:5173",
     ]
+
+
+def test_migrations_run_as_the_api_unless_an_owner_is_named(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    runtime = "postgresql+psycopg://clinic_api@db/clinic"
+    owner = "postgresql+psycopg://clinic_owner@db/clinic"
+    monkeypatch.setenv("SCLEROSCHED_DATABASE_URL", runtime)
+    assert load_settings().migration_url == runtime
+    monkeypatch.setenv("SCLEROSCHED_MIGRATION_DATABASE_URL", owner)
+    assert load_settings().migration_url == owner
+    monkeypatch.setenv("SCLEROSCHED_MIGRATION_DATABASE_URL", "sqlite:///elsewhere.db")
+    with pytest.raises(SettingsError, match="same database"):
+        load_settings()

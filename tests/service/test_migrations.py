@@ -322,11 +322,13 @@ _TYPES: dict[str, Any] = {
 
 
 # Tables added since 0004 that start empty.
+# Tables added since 0004, and the rows they start with (the audit chain's head: one).
 _NEW_EMPTY = {
     "idempotent_responses": 0,
     "request_counts": 0,
     "login_refusals": 0,
     "revoked_tokens": 0,
+    "audit_chain_head": 1,
 }
 
 
