@@ -4,6 +4,7 @@ at most so many passwords are checked at once in a process."""
 
 from __future__ import annotations
 
+import ipaddress
 import math
 import uuid
 from collections.abc import Iterator
@@ -86,6 +87,7 @@ def check_password(
     username or address already paused is not checked at all (a flood of guesses costs no
     hashing), and beyond the process's hashing slots the answer is `LoginBusy`."""
     name = username.strip().casefold()[:64]
+    client = counted_address(client)
     if _pause(db, name, client, now, policy) is not None:
         return LoginAttempt(name, client, None)
     user = db.scalar(select(User).where(User.username == name))
@@ -100,6 +102,21 @@ def check_password(
         rehash = passwords.needs_rehash(user.password_hash)
         new_hash = off_the_event_loop(passwords.hash, password) if rehash else None
     return LoginAttempt(name, client, user.id, new_hash)
+
+
+def counted_address(client: str) -> str:
+    """The address failed logins are counted by: an IPv4 address as it is (an IPv4-mapped
+    IPv6 one as IPv4), an IPv6 one by its /64, the network one subscriber is given whole
+    (else each of its 2^64 addresses would be paused apart)."""
+    try:
+        address = ipaddress.ip_address(client)
+    except ValueError:
+        return client[:64]
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        return str(ipaddress.IPv6Network((address, 64), strict=False))
+    return str(address)
 
 
 def settle_login(

@@ -125,6 +125,29 @@ def test_the_client_address_comes_from_a_trusted_proxy_only(
     assert_problem(log_in(stranger, "front.desk"), 429, "too-many-login-attempts")
 
 
+def test_an_ipv6_client_is_counted_by_its_64_and_a_mapped_ipv4_as_ipv4(
+    behind_a_proxy: FastAPI,
+) -> None:
+    proxy = ApiClient(behind_a_proxy, raise_server_exceptions=False, client=("10.0.0.5", 80))
+
+    def through_proxy(address: str, username: str) -> int:
+        response = proxy.post(
+            "/api/v1/auth/token",
+            data={"username": username, "password": "guess"},
+            headers={"X-Forwarded-For": address},
+        )
+        status: int = response.status_code
+        return status
+
+    # One subscriber's network, a new address each try: paused after 3, as one address is.
+    tries = [through_proxy(f"2001:db8:1:2::{i + 1:x}", f"v6.{i}") for i in range(4)]
+    assert tries == [401, 401, 401, 429]
+    assert through_proxy("2001:db8:1:3::1", "v6.next-network") == 401
+    # An IPv4 address written as IPv6 is that IPv4 address.
+    assert [through_proxy("198.51.100.20", f"v4.{i}") for i in range(3)] == [401] * 3
+    assert through_proxy("::ffff:198.51.100.20", "v4.mapped") == 429
+
+
 def test_beyond_the_hashing_slots_a_login_is_turned_away_at_once(
     app: FastAPI, anonymous: TestClient, make_user: UserFactory
 ) -> None:
