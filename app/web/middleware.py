@@ -28,6 +28,8 @@ MAX_URL_BYTES = 8 * 1024
 MAX_HEADER_BYTES = 32 * 1024
 MAX_HEADER_LINES = 100
 MAX_QUERY_PARAMETERS = 100
+# The largest body a request without credentials may send (a login form is far smaller).
+MAX_ANONYMOUS_BODY_BYTES = 4 * 1024
 # The longest path the access log writes (a refused long URL is logged cut).
 _LOGGED_PATH = 500
 
@@ -140,9 +142,14 @@ class ApiMiddleware:
             unbind_request_id(token)
 
     def _bounded(self, scope: Scope, receive: Receive) -> Receive:
-        length = next((v for k, v in scope["headers"] if k == b"content-length"), b"")
+        headers = scope["headers"]
+        length = next((v for k, v in headers if k == b"content-length"), b"")
         declared = int(length) if length.isdigit() else None
         limit, streamed = self.max_body_bytes, 0
+        if not any(k == b"authorization" for k, _ in headers):
+            # Nobody known sends only a login form: a few hundred bytes, never a megabyte
+            # held in memory on each of a thousand connections.
+            limit = min(limit, MAX_ANONYMOUS_BODY_BYTES)
 
         async def receive_at_most() -> Message:
             nonlocal streamed
