@@ -79,6 +79,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         license_info=LICENSE,
         contact=CONTACT,
         generate_unique_id_function=operation_id,
+        # `/patients/` is a 404, not a redirect built from the request's own Host header
+        # (a stranger's host, and always http://).
+        redirect_slashes=False,
         # The service exports no OpenTelemetry: FastAPI's own hooks would only look for a
         # provider on every request.
         telemetry={"tracing": False, "metrics": False, "logs": False, "operation_spans": False},
