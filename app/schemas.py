@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 import uuid
 from collections.abc import Callable, Iterable
 from datetime import UTC, date, datetime
@@ -31,6 +32,30 @@ def _no_control_characters(value: str) -> str:
     return value
 
 
+# Letters that show nothing (the Hangul fillers), and the two joiners that Persian and Indic
+# names need (U+200C, U+200D): the one kind refused, the other kept.
+_BLANK_LETTERS = frozenset("\u115f\u1160\u3164\uffa0")
+_JOINERS = frozenset("\u200c\u200d")
+
+
+def _visible(value: str) -> str:
+    """A name shows every character it holds: no control, format (zero-width, direction
+    marks, tags), private-use, unassigned or separator character, nor a blank letter, so no
+    two names look alike but differ, and none turns a line of the trail around."""
+    for char in value:
+        kind = unicodedata.category(char)
+        if (
+            (kind[0] == "C" and char not in _JOINERS)
+            or kind in ("Zl", "Zp")
+            or (char in _BLANK_LETTERS)
+        ):
+            raise ValueError(
+                f"must not contain invisible, control or text-direction characters "
+                f"(U+{ord(char):04X})"
+            )
+    return value
+
+
 def trimmed(value: str) -> str:
     """Surrounding white space dropped, once the text passed the length and pattern the API
     documents (which count what was sent, so a documented limit is never exceeded)."""
@@ -48,14 +73,14 @@ Name = Annotated[
     StringConstraints(min_length=1, max_length=100),
     AfterValidator(trimmed),
     AfterValidator(not_blank),
-    AfterValidator(_no_control_characters),
+    AfterValidator(_visible),
 ]
 ShortText = Annotated[
     str,
     StringConstraints(min_length=1, max_length=200),
     AfterValidator(trimmed),
     AfterValidator(not_blank),
-    AfterValidator(_no_control_characters),
+    AfterValidator(_visible),
 ]
 _RFC3339_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _RFC3339_TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}")

@@ -373,3 +373,35 @@ def test_unknown_and_malformed_ids(client: TestClient) -> None:
 def test_birth_date_today_is_accepted(client: TestClient) -> None:
     patient = new_patient(client, birth_date=date.today().isoformat())
     assert patient["birth_date"] == date.today().isoformat()
+
+
+@pytest.mark.parametrize(
+    "hidden",
+    ["\u200e", "\u200f", "\u061c", "\u200b", "\ufeff", "\u2060", "\u00ad", "\U000e0041", "\u3164"],
+)
+def test_a_name_cannot_hide_characters(client: TestClient, hidden: str) -> None:
+    """Names that look alike but differ (a direction mark, a zero-width space, a tag, a blank
+    letter) are refused, for patients and practitioners alike; nothing is stored."""
+    patient = new_patient(client)
+    path = f"/api/v1/patients/{patient['id']}"
+    refused = client.patch(path, json={"family_name": f"Dubois{hidden}"})
+    assert_problem(refused, 422, "validation-error")
+    assert client.get(path).json()["family_name"] == patient["family_name"]
+    made = client.post("/api/v1/practitioners", json={"name": f"Dr X{hidden}Y", "availability": []})
+    assert_problem(made, 422, "validation-error")
+
+
+def test_names_in_every_script_are_kept_as_written(client: TestClient) -> None:
+    # Persian needs the zero-width non-joiner (U+200C) inside a word.
+    for family_name in ("می\u200cخواهم", "Nguyễn", "O'Brien-Łukasz", "山田"):  # noqa: RUF001
+        made = client.post(
+            "/api/v1/patients",
+            json={
+                "given_name": "Sam",
+                "family_name": family_name,
+                "birth_date": "1980-01-01",
+                "sex": "female",
+            },
+        )
+        assert made.status_code == 201, made.text
+        assert made.json()["family_name"] == family_name
