@@ -195,3 +195,33 @@ def test_a_client_that_leaves_mid_body_is_logged_as_gone_not_as_a_failure(
     assert "POST /api/v1/patients 499" in text, text
     assert "unhandled" not in text, text
     assert "Traceback" not in text, text
+
+
+def test_a_login_form_is_small_or_refused_unread(client: TestClient) -> None:
+    """Without credentials only a login form can be sent: a body the size of one at most."""
+    form = {"username": "someone", "password": "x" * 5000}
+    anonymous = TestClient(client.app, raise_server_exceptions=False)
+    refused = anonymous.post("/api/v1/auth/token", data=form)
+    body = assert_problem(refused, 413, "payload-too-large")
+    assert "4096 bytes" in body["detail"]
+    streamed = anonymous.post(
+        "/api/v1/auth/token",
+        content=iter([b"username=someone&password=" + b"x" * 3000, b"x" * 3000]),
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    assert_problem(streamed, 413, "payload-too-large")
+    # A form of ordinary size gets its ordinary answer.
+    assert_problem(
+        anonymous.post("/api/v1/auth/token", data={"username": "someone", "password": "x" * 20}),
+        401,
+        "invalid-credentials",
+    )
+
+
+@pytest.mark.parametrize("path", ["/health/live/", "/api/v1/patients/?q=Dubois"])
+def test_a_trailing_slash_is_not_found_never_redirected_to_the_host_sent(
+    client: TestClient, path: str
+) -> None:
+    answer = client.get(path, headers={"Host": "evil.example"}, follow_redirects=False)
+    assert_problem(answer, 404, "not-found")
+    assert "location" not in answer.headers
