@@ -30,6 +30,7 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
 
     from app.main import create_app
     from app.migrations import upgrade_to_head
+    from app.web.protocol import HeadDeadlineProtocol
 
     if args.workers > 1 and make_url(settings.database_url).get_backend_name() != "postgresql":
         print(
@@ -47,6 +48,7 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
         # Every worker must sign and check tokens with one key: made here, lent to them all.
         logger.warning("SCLEROSCHED_SECRET_KEY is not set: the workers share a random key")
         os.environ["SCLEROSCHED_SECRET_KEY"] = secrets.token_urlsafe(48)
+    HeadDeadlineProtocol.head_seconds = settings.request_head_seconds
     uvicorn.run(
         # Several workers each build the app in their own process, from the same environment.
         "app.main:create_served_app" if args.workers > 1 else create_app(settings),
@@ -63,7 +65,9 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
         # h11 reads a request's head in linear time and refuses one that stays incomplete
         # past this size (httptools would gather a header of any size, at quadratic cost):
         # nothing unbounded happens before the app's own bounds (`app.web.middleware`).
-        http="h11",
+        # ... and a head must come whole within SCLEROSCHED_REQUEST_HEAD_SECONDS
+        # (`app.web.protocol`): a client trickling one holds no connection for long.
+        http=HeadDeadlineProtocol,
         h11_max_incomplete_event_size=MAX_REQUEST_HEAD_BYTES,
     )
     return 0

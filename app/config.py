@@ -85,6 +85,13 @@ class Settings(BaseSettings):
         default="development",
         description="`production` requires a real SCLEROSCHED_SECRET_KEY",
     )
+    request_head_seconds: float = Field(
+        default=10,
+        gt=0,
+        le=300,
+        description="How long a client has to send a request's head whole, from the connection "
+        "opening or the last answer; a slower one is disconnected",
+    )
     docs_explorer: bool = Field(
         default=True,
         description="Serve the docs explorer (/docs, /redoc); off: they answer 404. The "

@@ -40,6 +40,7 @@ from app.web.problems import (
     install_error_handlers,
     problem_responses,
 )
+from app.web.protocol import HeadDeadlineProtocol
 
 DESCRIPTION = """
 Patients, the medical evaluation before treatment, and courses of micro-sclerotherapy
@@ -154,6 +155,7 @@ def create_served_app() -> FastAPI:
     reads the settings from the environment and sets up its own logging."""
     settings = load_settings()
     configure_logging(settings.log_level)
+    HeadDeadlineProtocol.head_seconds = settings.request_head_seconds
     return create_app(settings)
 
 

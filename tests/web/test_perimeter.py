@@ -191,3 +191,34 @@ def test_no_server_banner(server: str) -> None:
     answer = httpx.get(f"{server}/health/live", timeout=5)
     assert "server" not in answer.headers
     assert answer.headers["x-content-type-options"] == "nosniff"
+
+
+def test_a_head_trickled_byte_by_byte_loses_its_connection(tmp_path: object) -> None:
+    """The finding: a head sent a byte every few seconds held its connection for ever, and
+    20,000 of them every connection the server could hold. Now a head has a deadline."""
+    database = f"sqlite:///{tmp_path}/clinic.db"
+    with running_server(database, secret_key=TEST_SECRET_KEY, request_head_seconds="1") as base:
+        host, port = base.removeprefix("http://").split(":")
+        with socket.create_connection((host, int(port)), timeout=10) as slow:
+            slow.sendall(b"GET /health/live HTTP/1.1\r\nHost: x\r\n")
+            began = time.monotonic()
+            closed = False
+            while time.monotonic() - began < 5:
+                time.sleep(0.3)
+                try:
+                    slow.sendall(b"X")  # one more byte of a header that never ends
+                    slow.settimeout(0.01)
+                    closed = slow.recv(1) == b""
+                except TimeoutError:
+                    continue
+                except OSError:
+                    closed = True
+                if closed:
+                    break
+            assert closed, "the trickled head kept its connection"
+            assert time.monotonic() - began < 3
+        # A client that sends its head at once, and waits between requests, is served.
+        with httpx.Client(base_url=base) as patient_client:
+            assert patient_client.get("/health/live").status_code == 200
+            time.sleep(0.5)
+            assert patient_client.get("/health/live").status_code == 200
