@@ -75,6 +75,9 @@ class ProblemFlag(BaseModel):
     message: str
 
 
+_INSTANCE_CHARS = 2048
+
+
 def problem_response(
     request: Request,
     *,
@@ -93,7 +96,8 @@ def problem_response(
         "status": status,
         "detail": detail,
         "code": code,
-        "instance": request.url.path,
+        # A refused long URL is not echoed whole (`app.web.middleware` lets none longer in).
+        "instance": request.url.path[:_INSTANCE_CHARS],
         "request_id": request_id,
     }
     all_headers = dict(headers or {})

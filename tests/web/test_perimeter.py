@@ -222,3 +222,9 @@ def test_a_head_trickled_byte_by_byte_loses_its_connection(tmp_path: object) -> 
             assert patient_client.get("/health/live").status_code == 200
             time.sleep(0.5)
             assert patient_client.get("/health/live").status_code == 200
+
+
+def test_a_refused_long_path_is_not_echoed_whole(server: str) -> None:
+    status, answer, _ = _raw(server, _get("/" + "a" * 60_000))
+    assert status == 414
+    assert len(answer) < 4096  # the 60 kB path is not sent back
