@@ -15,14 +15,19 @@ from app.roles import Role
 from tests.factories import (
     WEEKDAYS_9_TO_17,
     ClientFactory,
+    Clock,
     assert_problem,
+    eligible_patient,
     new_patient,
     new_practitioner,
     next_weekday_at,
     record_evaluation,
 )
+from tests.sessions.steps import booked, checked_in
 
 MRN = "urn:oid:1.2.36.146.595.217.0.1"
+DOSE = {"treated_sites": ["left-calf"], "sclerosant": "polidocanol"}
+DOSE |= {"concentration_percent": 0.5, "volume_ml": 4}
 
 
 class Trail:
@@ -138,13 +143,72 @@ def test_a_refused_booking_that_shows_the_flags_is_recorded_against_the_patient(
     # The refusal's trace is kept; nothing the refused request did is.
     with Session(engine) as db:
         assert db.scalar(select(func.count()).select_from(TreatmentSession)) == 0
-    # An integration is told no more than that it cannot go ahead: nothing was shown.
-    assert_problem(
-        client_as(Role.INTEGRATION).post("/api/v1/sessions", json=booking),
-        409,
-        "eligibility-blocked",
+
+
+def test_a_refused_booking_is_recorded_for_an_integration_told_no_reasons(
+    client: TestClient, client_as: ClientFactory, engine: Engine
+) -> None:
+    """The finding: an integration (a user of that role, an API key) is told no flags, yet
+    that this patient may not be treated now: that too is recorded against the patient."""
+    doctor = new_practitioner(client, availability=WEEKDAYS_9_TO_17)
+    patient = new_patient(client)
+    record_evaluation(client, patient["id"], doctor["id"], risks={"pregnancy": True})
+    booking = {
+        "patient_id": patient["id"],
+        "practitioner_id": doctor["id"],
+        "start": next_weekday_at(1, 9).isoformat(),
+    }
+    made = client.post("/api/v1/api-keys", json={"name": "Hospital EHR"})
+    assert made.status_code == 201, made.text
+    key = {"Authorization": f"Bearer {made.json()['key']}"}
+    trail = Trail(engine)
+    for caller, headers in ((client_as(Role.INTEGRATION), {}), (client, key)):
+        refused = caller.post("/api/v1/sessions", json=booking, headers=headers)
+        assert "flags" not in assert_problem(refused, 409, "eligibility-blocked")
+        [event] = trail.added()
+        assert _row(event) == (
+            "book",
+            "session",
+            None,
+            patient["id"],
+            "denied",
+            "409 eligibility-blocked",
+        )
+        assert event.role == "integration"
+    assert event.actor_kind == "api-key"
+    with Session(engine) as db:
+        assert db.scalar(select(func.count()).select_from(TreatmentSession)) == 0
+
+
+def test_refused_moves_and_treatments_are_recorded_against_the_patient(
+    client: TestClient, client_as: ClientFactory, engine: Engine, clock: Clock
+) -> None:
+    doctor = new_practitioner(client, availability=WEEKDAYS_9_TO_17)
+    patient = eligible_patient(client, doctor["id"])
+    first, second = (
+        booked(
+            client,
+            patient_id=patient["id"],
+            practitioner_id=doctor["id"],
+            start=next_weekday_at(1, 9, weeks_ahead=weeks),
+        )["id"]
+        for weeks in (1, 4)
     )
-    assert trail.added() == []
+    checked_in(client, clock, f"/api/v1/sessions/{first}")
+    record_evaluation(client, patient["id"], doctor["id"], risks={"pregnancy": True})
+    trail = Trail(engine)
+
+    moved = client_as(Role.RECEPTIONIST).post(
+        f"/api/v1/sessions/{second}/reschedule",
+        json={"start": next_weekday_at(2, 9, weeks_ahead=4).isoformat()},
+    )
+    assert_problem(moved, 409, "eligibility-blocked")
+    given = client_as(Role.CLINICIAN).post(f"/api/v1/sessions/{first}/complete", json=DOSE)
+    assert_problem(given, 409, "eligibility-blocked")
+    assert [_row(e) for e in trail.added()] == [
+        ("reschedule", "session", second, patient["id"], "denied", "409 eligibility-blocked"),
+        ("complete", "session", first, patient["id"], "denied", "409 eligibility-blocked"),
+    ]
 
 
 def test_an_identifier_said_to_be_another_patients_is_recorded_against_that_patient(
