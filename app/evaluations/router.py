@@ -225,7 +225,9 @@ def list_evaluations(
     items, next_cursor = service.list_evaluations(
         db=db, patient_id=patient_id, limit=limit, cursor=cursor.after
     )
-    audit.record_list(Resource.EVALUATION, (Access(e.id, e.patient_id) for e in items))
+    audit.record_list(
+        Resource.EVALUATION, (Access(e.id, e.patient_id) for e in items), of_patient=patient_id
+    )
     return EvaluationPage(
         items=[_view(e, clinical=clinical) for e in items],
         next_cursor=cursor.next_page(next_cursor),

@@ -242,3 +242,51 @@ def test_an_identifier_said_to_be_another_patients_is_recorded_against_that_pati
     assert not any(_holds(e, "MRN-1234", "Smit") for e in events)
     with Session(engine) as db:  # the refused registration left no patient
         assert db.scalar(select(func.count()).select_from(Patient)) == 2
+
+
+def test_a_list_filtered_by_a_patient_is_recorded_against_them_even_empty(
+    client: TestClient, client_as: ClientFactory, engine: Engine
+) -> None:
+    """The finding: `?patient_id=` of a patient with no sessions (or of no patient) answered
+    an empty list and left nothing, though it tells that they have none."""
+    doctor = new_practitioner(client, availability=WEEKDAYS_9_TO_17)
+    patient = new_patient(client)["id"]
+    desk = client_as(Role.RECEPTIONIST)
+    trail = Trail(engine)
+    unknown = str(uuid.uuid4())
+    for path, params, kind, about in (
+        ("/api/v1/sessions", {"patient_id": patient}, "session", patient),
+        ("/api/v1/sessions", {"patient_id": unknown}, "session", unknown),
+        (
+            "/api/v1/sessions",
+            {"patient_id": patient, "practitioner_id": doctor["id"], "status": "fulfilled"},
+            "session",
+            patient,
+        ),
+        (f"/api/v1/patients/{patient}/evaluations", {}, "evaluation", patient),
+        (f"/api/v1/patients/{patient}/treatment-plans", {}, "treatment-plan", patient),
+    ):
+        listed = desk.get(path, params=params)
+        assert (listed.status_code, listed.json()["items"]) == (200, []), path
+        [event] = trail.added()
+        assert _row(event) == ("list", kind, None, about, "success", None), path
+        assert (_ids(event.resource_ids), _ids(event.patient_ids)) == ([], [about]), path
+
+    # Not filtered by a patient, a list that shows nothing still leaves nothing.
+    assert desk.get("/api/v1/sessions").json()["items"] == []
+    assert desk.get("/api/v1/sessions", params={"practitioner_id": doctor["id"]}).status_code == 200
+    assert trail.added() == []
+
+    # Showing something, still one event for the list, naming the patient and the records.
+    record_evaluation(client, patient, doctor["id"])
+    visit = booked(
+        client, patient_id=patient, practitioner_id=doctor["id"], start=next_weekday_at(1, 9)
+    )
+    trail.added()
+    assert [
+        s["id"]
+        for s in desk.get("/api/v1/sessions", params={"patient_id": patient}).json()["items"]
+    ] == [visit["id"]]
+    [event] = trail.added()
+    assert _row(event) == ("list", "session", None, patient, "success", None)
+    assert (_ids(event.resource_ids), _ids(event.patient_ids)) == ([visit["id"]], [patient])
