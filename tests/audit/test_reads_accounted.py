@@ -23,7 +23,7 @@ from tests.factories import (
     next_weekday_at,
     record_evaluation,
 )
-from tests.sessions.steps import booked, checked_in
+from tests.sessions.steps import arrived_for_completion, booked, checked_in
 
 MRN = "urn:oid:1.2.36.146.595.217.0.1"
 DOSE = {"treated_sites": ["left-calf"], "sclerosant": "polidocanol"}
@@ -290,3 +290,42 @@ def test_a_list_filtered_by_a_patient_is_recorded_against_them_even_empty(
     [event] = trail.added()
     assert _row(event) == ("list", "session", None, patient, "success", None)
     assert (_ids(event.resource_ids), _ids(event.patient_ids)) == ([visit["id"]], [patient])
+
+
+def test_other_refusals_that_tell_of_a_patients_standing_are_recorded_against_them(
+    client: TestClient, client_as: ClientFactory, engine: Engine, clock: Clock
+) -> None:
+    """An archived patient, another treatment too near, a site their evaluation did not
+    assess, the dose their weight allows: each refusal tells something of the patient."""
+    doctor = new_practitioner(client, availability=WEEKDAYS_9_TO_17)
+    archived = new_patient(client)["id"]
+    assert client.delete(f"/api/v1/patients/{archived}").status_code == 200
+    patient = eligible_patient(client, doctor["id"])["id"]
+    near = booked(
+        client, patient_id=patient, practitioner_id=doctor["id"], start=next_weekday_at(1, 9)
+    )
+    other = new_practitioner(client, availability=WEEKDAYS_9_TO_17)
+    treated, visit = arrived_for_completion(client, clock, other, weight_kg=50)
+    desk = client_as(Role.INTEGRATION)
+    trail = Trail(engine)
+
+    for who, start in ((archived, next_weekday_at(3, 10)), (patient, next_weekday_at(3, 9))):
+        refused = desk.post(
+            "/api/v1/sessions",
+            json={"patient_id": who, "practitioner_id": doctor["id"], "start": start.isoformat()},
+        )
+        assert refused.status_code in (409, 422), refused.text
+    assert assert_problem(refused, 422, "interval-too-short")["session_id"] == near["id"]
+    nurse = client_as(Role.CLINICIAN)
+    elsewhere = {**DOSE, "treated_sites": ["right-calf"]}
+    assert_problem(nurse.post(visit, json=elsewhere), 422, "site-not-evaluated")
+    too_much = {**DOSE, "concentration_percent": 1, "volume_ml": 12}  # 120 mg; 100 allowed
+    assert_problem(nurse.post(visit, json=too_much), 422, "dose-limit-exceeded")
+
+    session = visit.split("/")[-2]
+    assert [_row(e) for e in trail.added()] == [
+        ("book", "session", None, archived, "denied", "409 patient-archived"),
+        ("book", "session", None, patient, "denied", "422 interval-too-short"),
+        ("complete", "session", session, treated["id"], "denied", "422 site-not-evaluated"),
+        ("complete", "session", session, treated["id"], "denied", "422 dose-limit-exceeded"),
+    ]
