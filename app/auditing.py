@@ -117,13 +117,22 @@ class AuditTrail:
         _pending(self._db).append(row)
         self.last = (resource_type, Access(resource_id, patient_id))
 
-    def record_list(self, resource_type: Resource, accesses: Iterable[Access]) -> None:
+    def record_list(
+        self,
+        resource_type: Resource,
+        accesses: Iterable[Access],
+        *,
+        of_patient: uuid.UUID | None = None,
+    ) -> None:
         """One `list` event for the records a list showed (none: nothing shown, no event),
         naming every record and every patient they belong to (`resource_ids`,
-        `patient_ids`); `patient_id` too when they are all one patient's."""
+        `patient_ids`); `patient_id` too when they are all one patient's. A list filtered by
+        a patient (`of_patient`) tells about them even empty (that they have none): one
+        event naming them all the same."""
         shown = list(accesses)
-        if shown:
-            _pending(self._db).append(self._shown("list", resource_type, shown, None))
+        if shown or of_patient is not None:
+            row = self._shown("list", resource_type, shown, None, of_patient=of_patient)
+            _pending(self._db).append(row)
 
     def record_search(
         self, resource_type: Resource, accesses: Iterable[Access], *, by: str
@@ -134,9 +143,17 @@ class AuditTrail:
         _pending(self._db).append(self._shown("search", resource_type, list(accesses), f"by {by}"))
 
     def _shown(
-        self, action: str, resource_type: Resource, shown: list[Access], detail: str | None
+        self,
+        action: str,
+        resource_type: Resource,
+        shown: list[Access],
+        detail: str | None,
+        *,
+        of_patient: uuid.UUID | None = None,
     ) -> dict[str, object]:
-        patients = list(dict.fromkeys(a.patient_id for a in shown if a.patient_id is not None))
+        found = (a.patient_id for a in shown if a.patient_id is not None)
+        first = () if of_patient is None else (of_patient,)
+        patients = list(dict.fromkeys((*first, *found)))
         row = _row(
             self._actor,
             action,

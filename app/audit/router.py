@@ -45,12 +45,16 @@ def list_audit_events(
 ) -> AuditEventPage:
     """Who did what to which record, newest first: every create, update, archive and
     life-cycle step, every read of a patient's record, evaluation, plan or session (a list
-    leaves one event naming every record it showed), every search for patients (found or not:
+    leaves one event naming every record it showed; one filtered by a patient names them even
+    when it shows nothing), every search for patients (found or not:
     what it searched by, never the value), every login and every denied attempt. A refusal
     that showed something is `denied` too, with why in `detail`: a lookup of an id that names
     no record (`404 not-found`), a refused booking that named the patient's flags (`409
-    eligibility-blocked`), an identifier said to be another patient's (`409
-    duplicate-identifier`, against that patient). Reading the trail is itself recorded."""
+    eligibility-blocked`, to any role, told the flags or not; `patient-archived`,
+    `interval-too-short`, `site-not-evaluated`, `dose-limit-exceeded`), an identifier said to
+    be another patient's (`409 duplicate-identifier`, against that patient), an attempt to
+    sign an evaluation or clearance refused (`not-own-practitioner`, `no-linked-practitioner`,
+    `inactive-practitioner`). Reading the trail is itself recorded."""
     items, next_cursor = service.list_events(
         db=db,
         patient_id=patient_id,

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from fastapi import APIRouter, Response, status
 from sqlalchemy.orm import Session
 
 from app.access.principals import Principal
 from app.auditing import Access, AuditTrail, Resource, patient_of
-from app.errors import InvalidCursor, NotFound, VersionMismatch
+from app.errors import DomainError, InvalidCursor, NotFound, VersionMismatch
 from app.evaluations import service, signatures
 from app.evaluations.schemas import (
     ClearanceCreate,
@@ -62,15 +64,54 @@ def _signed(
     try:
         return signatures.signature(db=db, caller=caller, named=named, record=record)
     except (signatures.NoLinkedPractitioner, signatures.NotOwnPractitioner) as refusal:
-        if evaluation_id is not None:
-            patient_id = patient_of(
-                db=db, resource_type=Resource.EVALUATION, resource_id=evaluation_id
-            )
-        access = Access(evaluation_id, patient_id)
         named_text = f", naming practitioner {named}" if named else ""
-        audit.record_denied(action, Resource.EVALUATION, access, f"{refusal.code}{named_text}")
-        db.commit()
+        _refused_signature(db, audit, action, patient_id, evaluation_id, refusal, named_text)
         raise
+
+
+@contextmanager
+def _signing(
+    db: Session,
+    audit: AuditTrail,
+    named: uuid.UUID | None,
+    signature: signatures.Signature,
+    *,
+    action: str,
+    patient_id: uuid.UUID | None = None,
+    evaluation_id: uuid.UUID | None = None,
+) -> Iterator[None]:
+    """Recording what `signature` signs. Refused because the practitioner signing is switched
+    off (or, named by an admin, unknown): an attempt to sign a clinical decision all the same,
+    audited as the refusals of `_signed` are, once what the request did is rolled back."""
+    try:
+        yield
+    except (InactivePractitioner, UnknownPractitioner) as refusal:
+        db.rollback()
+        named_text = (
+            f", naming practitioner {named}"
+            if named
+            else f", as practitioner {signature.practitioner_id}"
+        )
+        _refused_signature(db, audit, action, patient_id, evaluation_id, refusal, named_text)
+        raise
+
+
+def _refused_signature(
+    db: Session,
+    audit: AuditTrail,
+    action: str,
+    patient_id: uuid.UUID | None,
+    evaluation_id: uuid.UUID | None,
+    refusal: DomainError,
+    named_text: str,
+) -> None:
+    """The `denied` event of a refused signature, committed now: it outlives the request's
+    failure (nothing was written before it)."""
+    if evaluation_id is not None:
+        patient_id = patient_of(db=db, resource_type=Resource.EVALUATION, resource_id=evaluation_id)
+    access = Access(evaluation_id, patient_id)
+    audit.record_denied(action, Resource.EVALUATION, access, f"{refusal.code}{named_text}")
+    db.commit()
 
 
 def _audit_signed(
@@ -128,7 +169,7 @@ def record_evaluation(
     It is signed by the logged-in clinician: the practitioner their account is linked to,
     which must be active (422 `inactive-practitioner`). `practitioner_id` may be left out;
     naming another practitioner is a 403 `not-own-practitioner`, and an account linked to
-    none (or an API key) gets 403 `no-linked-practitioner`; both refusals are audited. An
+    none (or an API key) gets 403 `no-linked-practitioner`; all three refusals are audited. An
     admin may name any active practitioner: the evaluation is then recorded on their behalf,
     and the audit trail says so (`create-on-behalf`).
 
@@ -146,14 +187,17 @@ def record_evaluation(
     signature = _signed(
         db, audit, caller, body.practitioner_id, action="create", patient_id=patient_id
     )
-    recorded = service.record_evaluation(
-        db=db,
-        patient_id=patient_id,
-        data=body,
-        practitioner_id=signature.practitioner_id,
-        validity_months=policy.evaluation_validity_months,
-        now=now,
-    )
+    with _signing(
+        db, audit, body.practitioner_id, signature, action="create", patient_id=patient_id
+    ):
+        recorded = service.record_evaluation(
+            db=db,
+            patient_id=patient_id,
+            data=body,
+            practitioner_id=signature.practitioner_id,
+            validity_months=policy.evaluation_validity_months,
+            now=now,
+        )
     evaluation = recorded.evaluation
     _audit_signed(audit, "create", evaluation, signature)
     response.headers["Location"] = f"{router.prefix}/evaluations/{evaluation.id}"
@@ -181,7 +225,9 @@ def list_evaluations(
     items, next_cursor = service.list_evaluations(
         db=db, patient_id=patient_id, limit=limit, cursor=cursor.after
     )
-    audit.record_list(Resource.EVALUATION, (Access(e.id, e.patient_id) for e in items))
+    audit.record_list(
+        Resource.EVALUATION, (Access(e.id, e.patient_id) for e in items), of_patient=patient_id
+    )
     return EvaluationPage(
         items=[_view(e, clinical=clinical) for e in items],
         next_cursor=cursor.next_page(next_cursor),
@@ -249,21 +295,24 @@ def clear_evaluation(
     The clearance is signed by the logged-in clinician: the practitioner their account is
     linked to, which must be active (422 `inactive-practitioner`). `practitioner_id` may be
     left out; naming another practitioner is a 403 `not-own-practitioner`, and an account
-    linked to none (or an API key) gets 403 `no-linked-practitioner`; both refusals are
-    audited. An admin may name any active practitioner: the clearance is then recorded on
+    linked to none (or an API key) gets 403 `no-linked-practitioner`; all three refusals
+    are audited. An admin may name any active practitioner: the clearance is then recorded on
     their behalf, and the audit trail says so (`clear-on-behalf`).
     """
     signature = _signed(
         db, audit, caller, body.practitioner_id, action="clear", evaluation_id=evaluation_id
     )
-    evaluation = service.clear_evaluation(
-        db=db,
-        evaluation_id=evaluation_id,
-        data=body,
-        practitioner_id=signature.practitioner_id,
-        now=now,
-        expected_version=if_match,
-    )
+    with _signing(
+        db, audit, body.practitioner_id, signature, action="clear", evaluation_id=evaluation_id
+    ):
+        evaluation = service.clear_evaluation(
+            db=db,
+            evaluation_id=evaluation_id,
+            data=body,
+            practitioner_id=signature.practitioner_id,
+            now=now,
+            expected_version=if_match,
+        )
     _audit_signed(audit, "clear", evaluation, signature)
     set_etag(response, evaluation.version)
     return _read(evaluation)

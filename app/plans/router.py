@@ -76,7 +76,9 @@ def list_treatment_plans(
     items, next_cursor = service.list_plans(
         db=db, patient_id=patient_id, limit=limit, cursor=cursor.after
     )
-    audit.record_list(Resource.TREATMENT_PLAN, (Access(p.id, p.patient_id) for p in items))
+    audit.record_list(
+        Resource.TREATMENT_PLAN, (Access(p.id, p.patient_id) for p in items), of_patient=patient_id
+    )
     return TreatmentPlanPage(
         items=[_view(p, clinical=clinical) for p in items],
         next_cursor=cursor.next_page(next_cursor),

@@ -133,6 +133,7 @@ def check_interval(
             f"Treatments of one patient are at least {rules.min_gap_days} days apart; "
             f"session {near.session_id} is at {near.at.isoformat()}.",
             session_id=str(near.session_id),
+            discloses=patient_id,  # another session of theirs, and when
         )
 
 
@@ -168,7 +169,7 @@ def book(
     except NotFound:
         raise UnknownPatient(f"No patient with id {data.patient_id}.") from None
     if standing.outcome.value == PatientArchived.code:
-        raise PatientArchived(f"Patient {data.patient_id} is archived.")
+        raise PatientArchived(f"Patient {data.patient_id} is archived.", discloses=data.patient_id)
     obstacles = standing.obstacles(slot.end)
     if obstacles:
         raise EligibilityBlocked.because(data.patient_id, standing, obstacles, "booked")

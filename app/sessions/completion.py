@@ -101,11 +101,14 @@ def complete(
         )
     for standing in judged:
         if standing.outcome.value == PatientArchived.code:
-            raise PatientArchived(f"Patient {session.patient_id} is archived: not to be treated.")
+            raise PatientArchived(
+                f"Patient {session.patient_id} is archived: not to be treated.",
+                discloses=session.patient_id,
+            )
         obstacles = standing.obstacles(given_at)
         if obstacles or standing.evaluation is None:
             raise EligibilityBlocked.because(session.patient_id, standing, obstacles, "given")
-        _check_sites(record, standing.evaluation.spider_vein_sites)
+        _check_sites(record, standing.evaluation.spider_vein_sites, session.patient_id)
     standing = judged[0]
     check_interval(
         db,
@@ -135,6 +138,7 @@ def complete(
             f"{dose.day_total_mg:.10g} mg) is over the limit of {dose.limit_mg:.10g} mg.",
             dose_mg=dose.dose_mg,
             limit_mg=dose.limit_mg,
+            discloses=session.patient_id,  # the limit their weight gives, that day's doses
         )
     found_since = _found_since(record, since, now) if stated else ()
     warnings = (*dose.warnings, *weight_notes, *found_since)
@@ -332,7 +336,7 @@ def _latest_clinical_weight(
     return max(found, key=lambda pair: pair[1]) if found else None
 
 
-def _check_sites(record: CompletionCreate, evaluated: Sequence[str]) -> None:
+def _check_sites(record: CompletionCreate, evaluated: Sequence[str], patient_id: uuid.UUID) -> None:
     if Site.FACE in record.treated_sites:
         raise FacialVeinsExcluded(
             "Facial spider veins are not treated by micro-sclerotherapy (scarring risk)."
@@ -343,6 +347,7 @@ def _check_sites(record: CompletionCreate, evaluated: Sequence[str]) -> None:
             f"The current evaluation did not assess {', '.join(unassessed)}: evaluate a site "
             "before treating it.",
             sites=unassessed,
+            discloses=patient_id,  # what their current evaluation assessed
         )
 
 

@@ -48,7 +48,9 @@ class EligibilityBlocked(Conflict):
         evaluations (an EHR integration)."""
         return EligibilityBlocked(
             "Micro-sclerotherapy cannot go ahead for this patient now; the clinic's staff can "
-            "see why."
+            "see why.",
+            # That this patient may not be treated now is still told: audited all the same.
+            discloses=self.discloses,
         )
 
 

@@ -209,7 +209,9 @@ def list_sessions(
         cursor=cursor.after,
     )
     sessions = page.sessions
-    audit.record_list(Resource.SESSION, (Access(s.id, s.patient_id) for s in sessions))
+    audit.record_list(
+        Resource.SESSION, (Access(s.id, s.patient_id) for s in sessions), of_patient=patient_id
+    )
     reasons = review(db=db, sessions=sessions, now=now, min_gap_days=rules.min_gap_days)
     return SessionPage(
         items=[

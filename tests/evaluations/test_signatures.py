@@ -49,9 +49,14 @@ def _unsigned(changes: dict[str, Any] | None = None) -> dict[str, Any]:
     return body
 
 
-def _events(client: TestClient, actor_id: uuid.UUID) -> list[tuple[Any, ...]]:
+def _trail(client: TestClient, actor_id: uuid.UUID) -> list[dict[str, Any]]:
+    """The actor's audit events, oldest first."""
     items = client.get("/api/v1/audit-events", params={"actor_id": str(actor_id)}).json()["items"]
-    return [(e["action"], e["outcome"], e["detail"]) for e in reversed(items)]
+    return list(reversed(items))
+
+
+def _events(client: TestClient, actor_id: uuid.UUID) -> list[tuple[Any, ...]]:
+    return [(e["action"], e["outcome"], e["detail"]) for e in _trail(client, actor_id)]
 
 
 def test_a_clinician_signs_as_their_own_practitioner(
@@ -111,7 +116,8 @@ def test_a_clinician_naming_another_practitioner_is_refused_and_audited(
 def test_a_clinician_whose_practitioner_is_switched_off_signs_nothing(
     app: FastAPI, client: TestClient, engine: Engine, make_user: UserFactory, laurent: str
 ) -> None:
-    clinician = _as(app, make_user(Role.CLINICIAN, practitioner_id=laurent))
+    me = make_user(Role.CLINICIAN, practitioner_id=laurent)
+    clinician = _as(app, me)
     patient = new_patient(client)["id"]
     evaluation = record(clinician, patient, _unsigned(PILL))
     switched_off = client.patch(f"/api/v1/practitioners/{laurent}", json={"active": False})
@@ -125,6 +131,19 @@ def test_a_clinician_whose_practitioner_is_switched_off_signs_nothing(
         assert_problem(clinician.post(clearance, json=body), 422, "inactive-practitioner")
     assert count_rows(engine, "evaluations") == 1
     assert count_rows(engine, "clearances") == 0
+    # Each attempt to sign is on record, as the 403s are (the finding: none was).
+    refused = f"inactive-practitioner, as practitioner {laurent}"
+    named = f"inactive-practitioner, naming practitioner {laurent}"
+    assert _events(client, me) == [
+        ("create", "success", None),
+        ("create", "denied", refused),
+        ("create", "denied", named),
+        ("clear", "denied", refused),
+        ("clear", "denied", named),
+    ]
+    for event in _trail(client, me)[1:]:
+        assert event["patient_id"] == patient
+    assert [e["resource_id"] for e in _trail(client, me)[3:]] == [evaluation["id"]] * 2
 
 
 def test_an_account_linked_to_no_practitioner_signs_nothing(
@@ -176,6 +195,14 @@ def test_an_admin_records_on_another_practitioners_behalf_and_the_trail_says_so(
     assert_problem(office.post(path, json=body), 422, "inactive-practitioner")
     body = evaluation_body(str(uuid.uuid4()))
     assert_problem(office.post(path, json=body), 422, "unknown-practitioner")
+    assert _events(client, admin)[-2:] == [
+        ("create", "denied", f"inactive-practitioner, naming practitioner {laurent}"),
+        (
+            "create",
+            "denied",
+            f"unknown-practitioner, naming practitioner {body['practitioner_id']}",
+        ),
+    ]
 
 
 def test_an_admin_on_behalf_clears_nothing_the_rules_forbid(
