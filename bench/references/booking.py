@@ -9,13 +9,13 @@ or the caller's key: sclerosched must, so its own best is somewhat below this.""
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import orjson
 import psycopg
 from fastapi import Request, Response
 
-from bench.references.common import app_with, json_response, make_pool, problem
+from bench.references.common import LINK, app_with, event_digest, json_response, make_pool, problem
 
 pool = make_pool()
 app = app_with(pool)
@@ -41,11 +41,16 @@ VALUES (%s, %s, %s, %s, %s, %s, 'booked', now(), now(), 1)"""
 INSERT_EVENT = """
 INSERT INTO session_events (id, session_id, action, to_status, at)
 VALUES (gen_random_uuid(), %s, 'book', 'booked', now())"""
-INSERT_AUDIT = """
+INSERT_AUDIT = (
+    "WITH"
+    + LINK
+    + """
 INSERT INTO audit_events (id, at, actor_kind, actor_name, role, action, resource_type,
-                          resource_id, patient_id, request_id, outcome)
-VALUES (gen_random_uuid(), now(), 'api-key', 'bench', 'receptionist', 'book', 'session',
-        %s, %s, %s, 'success')"""
+                          resource_id, patient_id, request_id, outcome,
+                          seq, previous_hash, hash)
+SELECT %(event)s, %(at)s, 'api-key', 'bench', 'receptionist', 'book', 'session',
+       %(session)s, %(patient)s, %(request)s, 'success', l.seq, l.previous_hash, l.hash FROM l"""
+)
 
 
 class _Refused(Exception):
@@ -79,7 +84,19 @@ async def book(
                 INSERT_SESSION, (session, patient, practitioner, start, end, ZONE)
             )
             await connection.execute(INSERT_EVENT, (session,))
-            await connection.execute(INSERT_AUDIT, (session, patient, uuid.uuid4().hex))
+            event, at, request_id = uuid.uuid4(), datetime.now(UTC), uuid.uuid4().hex
+            fields = {"id": event, "at": at, "session": session, "request_id": request_id}
+            await connection.execute(
+                INSERT_AUDIT,
+                {
+                    "event": event,
+                    "at": at,
+                    "session": session,
+                    "patient": patient,
+                    "request": request_id,
+                    "digest": event_digest(fields),
+                },
+            )
         return session  # COMMIT sent and confirmed as the pipeline closes: round trip 2
     except (_Refused, psycopg.errors.ExclusionViolation):
         return None

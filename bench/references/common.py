@@ -3,6 +3,7 @@ string), opened and closed with the app, and orjson."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -41,3 +42,19 @@ def json_response(content: object, status: int = 200) -> Response:
 
 def problem(title: str, status: int) -> Response:
     return Response(orjson.dumps({"title": title}), status, media_type="application/problem+json")
+
+
+# The audit trail's chain (sclerosched's `app.audit.chain`): an event is linked through the
+# one-row head, which the update locks until the transaction ends, and carries its place, the
+# hash before it and its own. `%(digest)s` is the event's fields' SHA-256 (`event_digest`).
+LINK = """
+l AS (UPDATE audit_chain_head
+      SET seq = seq + 1, previous_hash = hash,
+          hash = encode(sha256(decode(hash, 'hex') || decode(%(digest)s, 'hex')), 'hex')
+      WHERE id = 1 RETURNING seq, previous_hash, hash)"""
+
+
+def event_digest(fields: dict[str, object]) -> str:
+    """The SHA-256 of an event's fields in canonical JSON, as sclerosched computes it."""
+    canonical = orjson.dumps({k: str(v) for k, v in fields.items()}, option=orjson.OPT_SORT_KEYS)
+    return hashlib.sha256(canonical).hexdigest()
