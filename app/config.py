@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
-import math
 import re
-from collections import Counter
 from functools import lru_cache
 from importlib import resources
 from typing import Annotated, Literal
@@ -23,10 +21,16 @@ Environment = Literal["development", "production"]
 # Keys that appear in examples and templates: never acceptable in production.
 _KNOWN_KEYS = frozenset({"changethis", "change-me", "changeme", "secret", "dev", "development"})
 MIN_SECRET_KEY_LENGTH = 32
-# What the key's characters are worth, estimated from how they spread (`estimated_bits`): a
-# random 32-character key gives over 85 (hex) or 120 (base64); 32 x "a", 0; "secret" x 6, 13.
-MIN_SECRET_KEY_BITS = 80
-MIN_SECRET_KEY_CHARACTERS = 6
+# zxcvbn's estimate of the guesses the key takes, as a power of ten: 10^24 is about 80 bits.
+# Over 10,000 keys each, the least seen was 10^26 for secrets.token_hex(16) (zxcvbn reads
+# words and dates in hex) and 10^40 for token_urlsafe(32); "Secret-Key-For-...-2026", 10^23.
+MIN_SECRET_KEY_GUESSES_LOG10 = 24
+# A signing key is never typed: one half words is a phrase, not a random key (random keys
+# seen over 10,000 each: at most 0.38, the short words that turn up in hex by chance).
+MAX_SECRET_KEY_WORD_SHARE = 0.5
+# What an attacker tries first for this service's key.
+_KEY_WORDS = ("sclerosched", "secret", "key", "signing", "production", "clinic", "jwt")
+_HOW_TO_MAKE_A_KEY = 'e.g. python3 -c "import secrets; print(secrets.token_urlsafe(48))"'
 _ORIGIN = re.compile(r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?$")
 
 
@@ -249,20 +253,28 @@ class Settings(BaseSettings):
         if not key:
             raise ValueError(
                 "SCLEROSCHED_SECRET_KEY is required in production: set it to a random value, "
-                'e.g. python3 -c "import secrets; print(secrets.token_urlsafe(48))"'
+                + _HOW_TO_MAKE_A_KEY
             )
         if key.lower() in _KNOWN_KEYS or len(key) < MIN_SECRET_KEY_LENGTH:
             raise ValueError(
                 "SCLEROSCHED_SECRET_KEY is a default or too short: use at least "
-                f"{MIN_SECRET_KEY_LENGTH} random characters"
+                f"{MIN_SECRET_KEY_LENGTH} random characters, {_HOW_TO_MAKE_A_KEY}"
             )
-        bits, distinct = estimated_bits(key), len(set(key))
-        if bits < MIN_SECRET_KEY_BITS or distinct < MIN_SECRET_KEY_CHARACTERS:
+        from app.access.guesses import estimate  # zxcvbn's word lists: loaded when needed
+
+        guessed = estimate(key, known_words=_KEY_WORDS)
+        if guessed.guesses_log10 < MIN_SECRET_KEY_GUESSES_LOG10:
             raise ValueError(
-                "SCLEROSCHED_SECRET_KEY is too predictable to sign logins with: "
-                f"{distinct} distinct characters worth about {bits:.0f} bits by their spread "
-                f"({MIN_SECRET_KEY_CHARACTERS} and {MIN_SECRET_KEY_BITS} at least); use a "
-                'random value, e.g. python3 -c "import secrets; print(secrets.token_urlsafe(48))"'
+                "SCLEROSCHED_SECRET_KEY is too predictable to sign logins with: zxcvbn "
+                f"guesses it in about 10^{guessed.guesses_log10:.0f} tries (keyboard rows, "
+                f"sequences, repeats, words), 10^{MIN_SECRET_KEY_GUESSES_LOG10} at least; "
+                f"use a random value, {_HOW_TO_MAKE_A_KEY}"
+            )
+        if guessed.word_share > MAX_SECRET_KEY_WORD_SHARE:
+            raise ValueError(
+                "SCLEROSCHED_SECRET_KEY is too predictable to sign logins with: it is mostly "
+                f"words ({guessed.word_share:.0%}), a phrase rather than a random key; "
+                f"use a random value, {_HOW_TO_MAKE_A_KEY}"
             )
         return self
 
@@ -270,18 +282,6 @@ class Settings(BaseSettings):
     @classmethod
     def _upper_level(cls, value: object) -> object:
         return value.upper() if isinstance(value, str) else value
-
-
-def estimated_bits(key: str) -> float:
-    """A key's strength as its characters' spread says it: the Shannon entropy of their
-    frequencies times the length, a piece repeated (`secretsecret...`) counted once. It cannot
-    tell a random key from a well-mixed phrase, but it tells a placeholder (`aaaa...`,
-    `abab...`, `password` x 8) from either."""
-    period = (key + key).find(key, 1)  # the shortest piece the key repeats: itself, mostly
-    if 0 < period < len(key):
-        key = key[:period]
-    counts = Counter(key).values()
-    return max(0.0, -len(key) * sum(n / len(key) * math.log2(n / len(key)) for n in counts))
 
 
 def validate_time_zone(name: str) -> str:

@@ -1,16 +1,23 @@
 """What makes a password acceptable, in the spirit of NIST SP 800-63B (section 5.1.1.2): long
-enough, and not one an attacker tries first: not a single character repeated, not the
-username, not one of the most common passwords (with digits or symbols around it). No rules
-on character classes and no forced changes: those only make people pick worse ones."""
+enough, typeable (no control character), and not one an attacker tries first: not a character,
+word or pattern repeated, not the username, not one of the most common passwords (with digits
+or symbols around it), and not one zxcvbn guesses in under 10^8 tries (keyboard rows,
+sequences, words with the usual substitutions). No rules on character classes and no forced
+changes: those only make people pick worse ones."""
 
 from __future__ import annotations
 
+import unicodedata
 from functools import lru_cache
 from importlib import resources
 
+from app.access.guesses import estimate
 from app.errors import DomainError
 
 MIN_LENGTH = 12
+# zxcvbn's score 3: at least 10^8 guesses, out of reach online and slow offline against the
+# Argon2id hashes (score 4 would refuse many memorable four-word phrases).
+MIN_SCORE = 3
 # What people put around a word to pass length rules: "password1234", "Welcome2024!".
 _PADDING = " 0123456789!@#$%^&*()-_=+.,;:?~'\"`"
 # Words of this service and its trade, which a guesser tries next.
@@ -23,14 +30,36 @@ class WeakPassword(DomainError):
     title = "The password is too easy to guess"
 
 
+class SamePassword(DomainError):
+    status = 422
+    code = "same-password"
+    title = "The new password is the current one"
+
+
+def check_password_change(*, current: str, new: str, username: str) -> None:
+    """A user changing their own password: `SamePassword` when it would stay the same (a
+    change that changes nothing), else the strength rules of `check_password_strength`."""
+    if new == current:
+        raise SamePassword("The new password is the current one: choose a different one.")
+    check_password_strength(new, username=username)
+
+
 def check_password_strength(password: str, *, username: str) -> None:
     """Raise `WeakPassword`, saying why, when the password is too easy to guess."""
     folded = password.casefold()
     core = folded.strip(_PADDING)
     if len(password) < MIN_LENGTH:
         raise WeakPassword(f"The password needs at least {MIN_LENGTH} characters.")
-    if len(set(password)) == 1 or _repeats_a_short_pattern(folded):
-        raise WeakPassword("The password repeats one character or a short pattern.")
+    untypeable = next((c for c in password if unicodedata.category(c) in ("Cc", "Cs")), None)
+    if untypeable is not None:
+        # NUL, line breaks, escape, a lone surrogate: no keyboard types them, and a NUL cuts
+        # the password short in tools written in C.
+        raise WeakPassword(
+            f"The password holds a control character (U+{ord(untypeable):04X}): use only "
+            "letters, digits, spaces and symbols."
+        )
+    if len(set(password)) == 1 or _repeats_itself(folded):
+        raise WeakPassword("The password repeats one character, word or pattern.")
     name = username.strip().casefold()
     # The username, alone or with digits and symbols around it ("m.durand2024!").
     if name and not folded.replace(name, "").strip(_PADDING):
@@ -41,14 +70,20 @@ def check_password_strength(password: str, *, username: str) -> None:
             "The password is one of the most common ones (or one with digits or symbols "
             "added): choose another, e.g. a few unrelated words."
         )
+    guessed = estimate(password, known_words=(username, *_OWN_WORDS))
+    if guessed.score < MIN_SCORE:
+        advice = " ".join(filter(None, (guessed.warning, *guessed.suggestions)))
+        raise WeakPassword(
+            "The password is too easy to guess (keyboard rows, sequences, repeats, common "
+            f"words): {advice or 'add another word or two, uncommon ones.'}"
+        )
 
 
-def _repeats_a_short_pattern(folded: str) -> bool:
-    """'abababababab', '123123123123': a pattern of up to 3 characters over and over."""
-    return any(
-        len(folded) % size == 0 and folded == folded[:size] * (len(folded) // size)
-        for size in (1, 2, 3)
-    )
+def _repeats_itself(folded: str) -> bool:
+    """'abababababab', '123123123123', 'password password': one piece over and over, the
+    spaces and symbols between the pieces left out."""
+    kept = "".join(c for c in folded if c.isalnum()) or folded
+    return (kept + kept).find(kept, 1) < len(kept)
 
 
 @lru_cache(maxsize=1)

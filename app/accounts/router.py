@@ -10,7 +10,7 @@ from fastapi import APIRouter, Form, Query, Request, Response, status
 
 from app.access import credentials
 from app.accounts import api_keys, logins, users
-from app.accounts.password_rules import WeakPassword, check_password_strength
+from app.accounts.password_rules import SamePassword, WeakPassword, check_password_change
 from app.accounts.schemas import (
     ApiKeyCreate,
     ApiKeyCreated,
@@ -139,6 +139,7 @@ def who_am_i(principal: CurrentPrincipal) -> PrincipalRead:
     responses=problem_responses(
         logins.WrongPassword,
         WeakPassword,
+        SamePassword,
         logins.TooManyLoginAttempts,
         logins.LoginBusy,
         logins.NotALoginToken,
@@ -150,15 +151,18 @@ def change_my_password(
     request: Request, body: PasswordChange, caller: CurrentPrincipal, clinic: Policy, db: Db
 ) -> TokenRead:
     """Change your own password: send the current one and the new one (12 characters or
-    more, not one character repeated, not your username, not a common password: else 422
-    `weak-password`). A wrong current password is 403 `wrong-password` and counts as a failed
+    more, no control character, nothing repeated, not your username, not a common password,
+    not easy to guess: else 422 `weak-password`; the current one again: 422 `same-password`).
+    A wrong current password is 403 `wrong-password` and counts as a failed
     login (5 pause it, 429). Every token of yours ends, on every device, and the answer is a
     new token to go on with. Recorded in the audit trail."""
     if caller.kind != "user":
         raise logins.NotALoginToken("An API key has no password: an admin replaces the key.")
     policy = clinic.login
     now = datetime.now(UTC)
-    check_password_strength(body.new_password, username=caller.name)
+    check_password_change(
+        current=body.current_password, new=body.new_password, username=caller.name
+    )
     db.commit()  # nothing written yet: no lock held while the passwords are hashed
     with transaction(request, write=False) as look:
         attempt = logins.check_password(
@@ -230,9 +234,9 @@ def create_user(
     body: UserCreate, db: Db, audit: AuditDep, response: Response, clinic: Policy
 ) -> UserRead:
     """A staff account with a role: `admin`, `clinician`, `receptionist` or `integration`.
-    Usernames are not case-sensitive; the password (12 characters or more, not one character
-    repeated, not the username, not a common password: else 422 `weak-password`) is stored as
-    an Argon2id hash.
+    Usernames are not case-sensitive; the password (12 characters or more, no control
+    character, nothing repeated, not the username, not a common password, not easy to guess:
+    else 422 `weak-password`) is stored as an Argon2id hash.
 
     `practitioner_id` links the account to the practitioner this person is: a clinician
     records evaluations and clearances only in that name, so link each clinician's account

@@ -25,8 +25,9 @@ Password = Annotated[
         min_length=MIN_PASSWORD_LENGTH,
         max_length=MAX_PASSWORD_LENGTH,
         examples=["correct horse battery staple"],
-        description=f"At least {MIN_PASSWORD_LENGTH} characters; not one character repeated, "
-        "not the username, not one of the most common passwords (422 `weak-password`)",
+        description=f"At least {MIN_PASSWORD_LENGTH} characters, no control character; not "
+        "a character, word or pattern repeated, not the username, not one of the most common "
+        "passwords, not easy to guess by zxcvbn's estimate (422 `weak-password`)",
     ),
 ]
 
