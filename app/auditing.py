@@ -1,6 +1,6 @@
 """Writing the audit trail: who did what to which record, in the same transaction as the change.
 Events are only ever added, never changed (searching them: `app.audit`), each linked to the one
-before it (`app.audit.chain`).
+before it (`app.event_hashes`).
 
 An `AuditTrail` keeps its events until its session commits, and writes them just before: linking
 an event locks the chain's head until the transaction ends, so that lock is held for the insert
@@ -20,7 +20,7 @@ from typing import Any, Literal
 from sqlalchemy import Insert, bindparam, event, func, insert, select, update
 from sqlalchemy.orm import Session, SessionTransaction
 
-from app.audit.chain import content_digest, link
+from app.event_hashes import content_digest, link
 from app.models import (
     AuditChainHead,
     AuditEvent,
@@ -217,7 +217,7 @@ _HEAD = AuditChainHead.metadata.tables[AuditChainHead.__tablename__]
 # PostgreSQL: one statement an event, the link made by the database. Updating the head's one
 # row locks it until the transaction ends (a second writer waits, then reads the new head),
 # and gives the event its place, the hash before it and its own: SHA-256 over that hash and
-# the digest of the event's fields (`app.audit.chain`). No head, no event: its columns are
+# the digest of the event's fields (`app.event_hashes`). No head, no event: its columns are
 # NOT NULL. Built once: no ORM bookkeeping for the row nearly every request adds.
 _LINK = (
     update(_HEAD)

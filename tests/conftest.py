@@ -20,9 +20,9 @@ from sqlalchemy import Engine, insert, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.access import credentials
-from app.audit.chain import GENESIS
 from app.config import Settings
 from app.db import database_is_reachable_now, make_engine, make_sessionmaker
+from app.event_hashes import GENESIS
 from app.main import create_app
 from app.migrations import upgrade_to_head
 from app.models import AuditChainHead, Base, User

@@ -4,7 +4,7 @@ Append-only: nothing in the service updates or deletes an event, and a trigger r
 and DELETE on the table (TRUNCATE too on PostgreSQL, where the API's own database role may only
 read and add events when the migrations run as another: `app.migrations.roles`).
 
-Tamper-evident: each event carries the hash of the one before it (`app.audit.chain`); the
+Tamper-evident: each event carries the hash of the one before it (`app.event_hashes`); the
 chain's head is the one row of `audit_chain_head`.
 """
 
@@ -68,7 +68,7 @@ class AuditEvent(Base):
     # For an update of clinical data (a weight, a plan's notes): each changed field's value
     # before and after, {"weight_kg": {"old": 60.0, "new": 62.5}}, so no value is ever lost.
     changes: Mapped[dict[str, Any] | None] = mapped_column(JSON)
-    # The chain (`app.audit.chain`): the event's place in it (1, 2, ...), the hash of the event
+    # The chain (`app.event_hashes`): the event's place in it (1, 2, ...), the hash of the event
     # before it, and its own hash over its fields and that one.
     seq: Mapped[int] = mapped_column(BigInteger, unique=True)
     previous_hash: Mapped[str] = mapped_column(String(64))

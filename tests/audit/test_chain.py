@@ -19,10 +19,11 @@ from sqlalchemy import Connection, Engine, select, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
-from app.audit.chain import content_digest, link, verify
+from app.audit.chain import verify
 from app.auditing import Access, Actor, AuditTrail, Resource
 from app.cli import main
 from app.db import make_engine, make_sessionmaker
+from app.event_hashes import content_digest, link
 from app.migrations import upgrade_to_head
 from app.models import AuditEvent
 

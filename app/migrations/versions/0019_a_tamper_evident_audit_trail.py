@@ -2,8 +2,8 @@
 
 - `audit_events.seq`, `previous_hash`, `hash`: each event's place in the chain, the hash of the
   event before it, and its own (SHA-256 over that hash and the digest of its fields, in the
-  canonical form of `app.audit.chain`). The events already there are chained here, in the order
-  they were written (time, then id).
+  canonical form the audit chain module defines, copied here as it was at this revision). The
+  events already there are chained here, in the order they were written (time, then id).
 - `audit_chain_head`: the chain's last link, one row, which every new event is linked through.
 - SQLite: triggers refuse UPDATE and DELETE on `audit_events`, as PostgreSQL's has since 0004.
 
@@ -77,7 +77,8 @@ def _plain(value: Any) -> Any:
 
 
 def _hash(previous: str, fields: dict[str, Any]) -> str:
-    """`app.audit.chain.link(previous, content_digest(fields))`, as the chain was at 0018."""
+    """An event's hash: SHA-256 over the previous hash and its fields' canonical digest, as the
+    audit chain module computed it at this revision (a migration keeps its own copy)."""
     plain = {name: _plain(value) for name, value in fields.items() if value is not None}
     canonical = json.dumps(plain, sort_keys=True, separators=(',', ':'), ensure_ascii=True)
     digest = hashlib.sha256(canonical.encode('ascii')).digest()
