@@ -10,6 +10,7 @@ from datetime import timedelta
 
 from fastapi import Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi.routing import APIRoute
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from app import __version__
@@ -29,6 +30,7 @@ from app.policy import ClinicPolicy
 from app.practitioners.router import router as practitioners_router
 from app.scheduling.router import router as scheduling_router
 from app.sessions.router import router as sessions_router
+from app.web.access import is_protected
 from app.web.clock import system_clock
 from app.web.docs import OAUTH2_REDIRECT_URL, install_docs
 from app.web.middleware import ApiMiddleware
@@ -102,9 +104,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     # Outermost last. CORS answers browsers' preflights itself, and adds its headers to every
     # answer, a problem for an unexpected failure included.
+    # The routes anyone may send a body to (logging in): a small one, credentials or not.
+    public_paths = frozenset(
+        route.path
+        for router in (health_router, login_router)
+        for route in router.routes
+        if isinstance(route, APIRoute)
+        and not is_protected(route)
+        and (route.methods or set()) - {"GET", "HEAD"}
+    )
     app.add_middleware(
         ApiMiddleware,
         max_body_bytes=settings.max_body_bytes,
+        public_paths=public_paths,
         strict_transport_security=settings.environment == "production",
     )
     if settings.trusted_proxies:
@@ -156,6 +168,7 @@ def create_served_app() -> FastAPI:
     settings = load_settings()
     configure_logging(settings.log_level)
     HeadDeadlineProtocol.head_seconds = settings.request_head_seconds
+    HeadDeadlineProtocol.body_seconds = settings.request_body_seconds
     return create_app(settings)
 
 

@@ -70,13 +70,21 @@ class ApiMiddleware:
       headers, no body.
     - Bounds request bodies: a body over `max_body_bytes` is refused with a 413 problem as soon
       as it is known to be (its declared length, or the bytes streamed so far), never read
-      whole. Nothing reads a body before the caller is known (`app.web.routes.ApiRoute`)."""
+      whole. Nothing reads a body before the caller is known (`app.web.routes.ApiRoute`); a
+      route anyone may call (`public_paths`: logging in) and a request without credentials
+      take `MAX_ANONYMOUS_BODY_BYTES` at most, whatever headers come with them."""
 
     def __init__(
-        self, app: ASGIApp, *, max_body_bytes: int, strict_transport_security: bool = False
+        self,
+        app: ASGIApp,
+        *,
+        max_body_bytes: int,
+        public_paths: frozenset[str] = frozenset(),
+        strict_transport_security: bool = False,
     ) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
+        self.public_paths = public_paths
         self.always = [*_SECURITY, _HSTS] if strict_transport_security else list(_SECURITY)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -146,9 +154,10 @@ class ApiMiddleware:
         length = next((v for k, v in headers if k == b"content-length"), b"")
         declared = int(length) if length.isdigit() else None
         limit, streamed = self.max_body_bytes, 0
-        if not any(k == b"authorization" for k, _ in headers):
-            # Nobody known sends only a login form: a few hundred bytes, never a megabyte
-            # held in memory on each of a thousand connections.
+        if scope["path"] in self.public_paths or not any(k == b"authorization" for k, _ in headers):
+            # Nobody known sends only a login form (an Authorization header sent with it
+            # proves nothing): a few hundred bytes, never a megabyte held in memory on each
+            # of a thousand connections.
             limit = min(limit, MAX_ANONYMOUS_BODY_BYTES)
 
         async def receive_at_most() -> Message:

@@ -210,6 +210,12 @@ def test_a_login_form_is_small_or_refused_unread(client: TestClient) -> None:
         headers={"Content-Type": "application/x-www-form-urlencoded"},
     )
     assert_problem(streamed, 413, "payload-too-large")
+    # A credential sent along to the login proves nothing: the form stays small.
+    for authorization in ("Bearer zzz", "", "Basic eA=="):
+        dressed = anonymous.post(
+            "/api/v1/auth/token", data=form, headers={"Authorization": authorization}
+        )
+        assert_problem(dressed, 413, "payload-too-large")
     # A form of ordinary size gets its ordinary answer.
     assert_problem(
         anonymous.post("/api/v1/auth/token", data={"username": "someone", "password": "x" * 20}),
