@@ -49,6 +49,7 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
         logger.warning("SCLEROSCHED_SECRET_KEY is not set: the workers share a random key")
         os.environ["SCLEROSCHED_SECRET_KEY"] = secrets.token_urlsafe(48)
     HeadDeadlineProtocol.head_seconds = settings.request_head_seconds
+    HeadDeadlineProtocol.body_seconds = settings.request_body_seconds
     uvicorn.run(
         # Several workers each build the app in their own process, from the same environment.
         "app.main:create_served_app" if args.workers > 1 else create_app(settings),

@@ -96,6 +96,13 @@ class Settings(BaseSettings):
         description="How long a client has to send a request's head whole, from the connection "
         "opening or the last answer; a slower one is disconnected",
     )
+    request_body_seconds: float = Field(
+        default=30,
+        gt=0,
+        le=3600,
+        description="How long a client has to send a request's body whole, from its head; a "
+        "slower one is disconnected",
+    )
     docs_explorer: bool = Field(
         default=True,
         description="Serve the docs explorer (/docs, /redoc); off: they answer 404. The "

@@ -228,3 +228,26 @@ def test_a_refused_long_path_is_not_echoed_whole(server: str) -> None:
     status, answer, _ = _raw(server, _get("/" + "a" * 60_000))
     assert status == 414
     assert len(answer) < 4096  # the 60 kB path is not sent back
+
+
+def test_a_body_that_stalls_loses_its_connection(tmp_path: object) -> None:
+    """The finding: a login body of 3,000 declared bytes, stalled after 10, kept its connection
+    for ever (and 4,000 of them 77 MB). Now a body has a deadline from its head."""
+    database = f"sqlite:///{tmp_path}/clinic.db"
+    with running_server(database, secret_key=TEST_SECRET_KEY, request_body_seconds="1") as base:
+        host, port = base.removeprefix("http://").split(":")
+        with socket.create_connection((host, int(port)), timeout=10) as slow:
+            slow.sendall(
+                b"POST /api/v1/auth/token HTTP/1.1\r\nHost: x\r\n"
+                b"Content-Type: application/x-www-form-urlencoded\r\n"
+                b"Content-Length: 3000\r\n\r\nusername=a"
+            )
+            began = time.monotonic()
+            slow.settimeout(5)
+            with contextlib.suppress(ConnectionResetError):
+                while slow.recv(4096):  # whatever is answered, until the server hangs up
+                    pass
+            assert time.monotonic() - began < 4
+        # A body sent at once is served as usual.
+        answer = httpx.post(f"{base}/api/v1/auth/token", data={"username": "a", "password": "b"})
+        assert answer.status_code == 401
