@@ -45,9 +45,12 @@ def check_password_change(*, current: str, new: str, username: str) -> None:
 
 
 def check_password_strength(password: str, *, username: str) -> None:
-    """Raise `WeakPassword`, saying why, when the password is too easy to guess."""
-    folded = password.casefold()
+    """Raise `WeakPassword`, saying why, when the password is too easy to guess. It is judged
+    as a guesser would type it: compatibility forms folded (fullwidth or bold letters
+    are plain ones), case ignored, and spaces left out when compared with common passwords."""
+    folded = unicodedata.normalize("NFKC", password).casefold()
     core = folded.strip(_PADDING)
+    spaceless = "".join(folded.split()).strip(_PADDING)
     if len(password) < MIN_LENGTH:
         raise WeakPassword(f"The password needs at least {MIN_LENGTH} characters.")
     untypeable = next((c for c in password if unicodedata.category(c) in ("Cc", "Cs")), None)
@@ -65,12 +68,14 @@ def check_password_strength(password: str, *, username: str) -> None:
     if name and not folded.replace(name, "").strip(_PADDING):
         raise WeakPassword("The password is too close to the username.")
     common = common_passwords()
-    if folded in common or (core and (core in common or core in _OWN_WORDS)):
+    if folded in common or any(
+        part and (part in common or part in _OWN_WORDS) for part in (core, spaceless)
+    ):
         raise WeakPassword(
             "The password is one of the most common ones (or one with digits or symbols "
             "added): choose another, e.g. a few unrelated words."
         )
-    guessed = estimate(password, known_words=(username, *_OWN_WORDS))
+    guessed = estimate(folded, known_words=(username, *_OWN_WORDS))
     if guessed.score < MIN_SCORE:
         advice = " ".join(filter(None, (guessed.warning, *guessed.suggestions)))
         raise WeakPassword(
