@@ -32,27 +32,58 @@ def _no_control_characters(value: str) -> str:
     return value
 
 
-# Letters that show nothing (the Hangul fillers), and the two joiners that Persian and Indic
-# names need (U+200C, U+200D): the one kind refused, the other kept.
-_BLANK_LETTERS = frozenset("\u115f\u1160\u3164\uffa0")
+# Unicode's default-ignorable code points (DerivedCoreProperties.txt, Default_Ignorable_Code_Point):
+# what a text renderer shows as nothing (soft hyphen, joiners, direction marks, variation
+# selectors, tags, the Hangul fillers), and the braille blank, which shows a blank cell.
+_IGNORABLE = (
+    (0x00AD, 0x00AD),
+    (0x034F, 0x034F),
+    (0x061C, 0x061C),
+    (0x115F, 0x1160),
+    (0x17B4, 0x17B5),
+    (0x180B, 0x180F),
+    (0x200B, 0x200F),
+    (0x202A, 0x202E),
+    (0x2060, 0x206F),
+    (0x2800, 0x2800),
+    (0x3164, 0x3164),
+    (0xFE00, 0xFE0F),
+    (0xFEFF, 0xFEFF),
+    (0xFFA0, 0xFFA0),
+    (0xFFF0, 0xFFF8),
+    (0x1BCA0, 0x1BCA3),
+    (0x1D173, 0x1D17A),
+    (0xE0000, 0xE0FFF),
+)
 _JOINERS = frozenset("\u200c\u200d")
+# Scripts whose words never need a joiner: one between their letters only hides.
+_PLAIN_SCRIPTS = ("LATIN", "GREEK", "CYRILLIC")
+
+
+def _hidden(char: str) -> bool:
+    point = ord(char)
+    return any(low <= point <= high for low, high in _IGNORABLE)
 
 
 def _visible(value: str) -> str:
-    """A name shows every character it holds: no control, format (zero-width, direction
-    marks, tags), private-use, unassigned or separator character, nor a blank letter, so no
-    two names look alike but differ, and none turns a line of the trail around."""
-    for char in value:
+    """A name shows every character it holds: no control, format, private-use, unassigned or
+    separator character, none that renders as nothing (Unicode's default-ignorables), and no
+    mark with no letter before it, so no two names look alike but differ and none turns a
+    line of the trail around. The joiners Persian and Indic names need stay, after a letter
+    of a script that uses them."""
+    for at, char in enumerate(value):
         kind = unicodedata.category(char)
-        if (
-            (kind[0] == "C" and char not in _JOINERS)
-            or kind in ("Zl", "Zp")
-            or (char in _BLANK_LETTERS)
-        ):
-            raise ValueError(
-                f"must not contain invisible, control or text-direction characters "
-                f"(U+{ord(char):04X})"
-            )
+        if char in _JOINERS:
+            before = unicodedata.name(value[at - 1], "") if at else ""
+            if before and not before.startswith(_PLAIN_SCRIPTS) and at + 1 < len(value):
+                continue
+        elif kind[0] == "M" and at == 0:
+            pass  # a mark with nothing to sit on: refused below
+        elif kind[0] != "C" and kind not in ("Zl", "Zp") and not _hidden(char):
+            continue
+        raise ValueError(
+            f"must not contain invisible, control or text-direction characters (U+{ord(char):04X})"
+        )
     return value
 
 

@@ -377,7 +377,13 @@ def test_birth_date_today_is_accepted(client: TestClient) -> None:
 
 @pytest.mark.parametrize(
     "hidden",
-    ["\u200e", "\u200f", "\u061c", "\u200b", "\ufeff", "\u2060", "\u00ad", "\U000e0041", "\u3164"],
+    [
+        *("\u200e", "\u200f", "\u061c", "\u200b", "\ufeff", "\u2060", "\u00ad", "\U000e0041"),
+        # The second outside run: joiners among Latin letters, the combining grapheme joiner,
+        # variation selectors, Khmer and Mongolian invisibles, the braille blank.
+        *("\u3164", "\u200c", "\u200d", "\u034f", "\ufe0f", "\U000e0100", "\u17b4", "\u180b"),
+        "\u2800",
+    ],
 )
 def test_a_name_cannot_hide_characters(client: TestClient, hidden: str) -> None:
     """Names that look alike but differ (a direction mark, a zero-width space, a tag, a blank
@@ -391,9 +397,15 @@ def test_a_name_cannot_hide_characters(client: TestClient, hidden: str) -> None:
     assert_problem(made, 422, "validation-error")
 
 
+def test_a_name_of_marks_alone_is_refused(client: TestClient) -> None:
+    patient = new_patient(client)
+    refused = client.patch(f"/api/v1/patients/{patient['id']}", json={"given_name": "\u0301\u0301"})
+    assert_problem(refused, 422, "validation-error")
+
+
 def test_names_in_every_script_are_kept_as_written(client: TestClient) -> None:
     # Persian needs the zero-width non-joiner (U+200C) inside a word.
-    for family_name in ("می\u200cخواهم", "Nguyễn", "O'Brien-Łukasz", "山田"):  # noqa: RUF001
+    for family_name in ("می\u200cخواهم", "क्\u200dष", "Nguyễn", "O'Brien-Łukasz", "山田"):  # noqa: RUF001
         made = client.post(
             "/api/v1/patients",
             json={
