@@ -58,31 +58,64 @@ _IGNORABLE = (
 _JOINERS = frozenset("\u200c\u200d")
 # Scripts whose words never need a joiner: one between their letters only hides.
 _PLAIN_SCRIPTS = ("LATIN", "GREEK", "CYRILLIC")
+# Marks one letter may carry (Vietnamese two, Thai and Tibetan a few more): beyond, a stack.
+_MOST_MARKS = 4
 
 
-def _hidden(char: str) -> bool:
+def renders_as_nothing(char: str) -> bool:
+    """Whether a text renderer shows this character as nothing (a default-ignorable)."""
     point = ord(char)
     return any(low <= point <= high for low, high in _IGNORABLE)
 
 
+def _script_letter(char: str) -> bool:
+    """A letter or mark of a script that writes with joiners (Arabic, Indic, ...)."""
+    return unicodedata.category(char)[0] in "LM" and not unicodedata.name(char, "").startswith(
+        _PLAIN_SCRIPTS
+    )
+
+
+def _joins(value: str, at: int) -> bool:
+    """A joiner its script needs: after one of its letters, and before another, or (ZWJ) at
+    a word's end after a virama (Malayalam writes a final chillu so)."""
+    if at == 0 or not _script_letter(value[at - 1]):
+        return False
+    if at + 1 < len(value) and _script_letter(value[at + 1]):
+        return True
+    end_of_word = at + 1 == len(value) or value[at + 1] == " "
+    return value[at] == "\u200d" and end_of_word and "VIRAMA" in unicodedata.name(value[at - 1], "")
+
+
 def _visible(value: str) -> str:
-    """A name shows every character it holds: no control, format, private-use, unassigned or
-    separator character, none that renders as nothing (Unicode's default-ignorables), and no
-    mark with no letter before it, so no two names look alike but differ and none turns a
-    line of the trail around. The joiners Persian and Indic names need stay, after a letter
-    of a script that uses them."""
+    """A name shows every character it holds, and shows it one way: no control, format,
+    private-use, unassigned or separator character, no space but the plain one, none that
+    renders as nothing (Unicode's default-ignorables), no mark but on a letter (and a few at
+    most), so no two names look alike but differ and none turns a line of the trail around.
+    The joiners Persian and Indic names need stay, between letters of those scripts."""
+    marks = 0
     for at, char in enumerate(value):
         kind = unicodedata.category(char)
+        marks = marks + 1 if kind[0] == "M" else 0
         if char in _JOINERS:
-            before = unicodedata.name(value[at - 1], "") if at else ""
-            if before and not before.startswith(_PLAIN_SCRIPTS) and at + 1 < len(value):
+            if _joins(value, at):
                 continue
-        elif kind[0] == "M" and at == 0:
-            pass  # a mark with nothing to sit on: refused below
-        elif kind[0] != "C" and kind not in ("Zl", "Zp") and not _hidden(char):
+        elif kind[0] == "M":
+            on_a_letter = at and unicodedata.category(value[at - 1])[0] in "LM"
+            if on_a_letter and marks <= _MOST_MARKS and not renders_as_nothing(char):
+                continue
+        elif kind == "Zs":
+            if char == " ":
+                continue
+        elif (
+            kind[0] != "C"
+            and kind not in ("Zl", "Zp")
+            and not renders_as_nothing(char)
+            and char != "\ufffc"  # the object replacement character: a box for nothing
+        ):
             continue
         raise ValueError(
-            f"must not contain invisible, control or text-direction characters (U+{ord(char):04X})"
+            f"must not contain invisible, control or text-direction characters, or other "
+            f"spaces than the plain one (U+{ord(char):04X})"
         )
     return value
 

@@ -397,15 +397,39 @@ def test_a_name_cannot_hide_characters(client: TestClient, hidden: str) -> None:
     assert_problem(made, 422, "validation-error")
 
 
-def test_a_name_of_marks_alone_is_refused(client: TestClient) -> None:
+@pytest.mark.parametrize(
+    "look_alike",
+    [
+        "\u0301\u0301",  # marks alone
+        "Ann \u200cX",  # a joiner after a space
+        "\u0915\u200da",  # a Devanagari joiner before a Latin letter
+        "Ann \u0301x",  # a mark on a space
+        "Ann" + "\u0301" * 10,  # a stack of marks
+        "Ann\ufffcX",  # the object replacement character
+        "\U0001f468\u200d\U0001f469",  # an emoji sequence joined
+        "Ann\u00a0Marie",  # other spaces than the plain one
+        "Ann\u2009Marie",
+        "Ann\u3000Marie",
+    ],
+)
+def test_a_name_that_looks_like_another_is_refused(client: TestClient, look_alike: str) -> None:
     patient = new_patient(client)
-    refused = client.patch(f"/api/v1/patients/{patient['id']}", json={"given_name": "\u0301\u0301"})
+    refused = client.patch(f"/api/v1/patients/{patient['id']}", json={"given_name": look_alike})
     assert_problem(refused, 422, "validation-error")
 
 
 def test_names_in_every_script_are_kept_as_written(client: TestClient) -> None:
     # Persian needs the zero-width non-joiner (U+200C) inside a word.
-    for family_name in ("می\u200cخواهم", "क्\u200dष", "Nguyễn", "O'Brien-Łukasz", "山田"):  # noqa: RUF001
+    malayalam = "\u0d36\u0d4d\u0d30\u0d40\u0d27\u0d30\u0d28\u0d4d\u200d"  # a final chillu
+    vietnamese = "Nguye\u0302\u0303n"  # decomposed: two marks on one letter
+    for family_name in (
+        "می\u200cخواهم",  # noqa: RUF001
+        "क्\u200dष",
+        malayalam,
+        vietnamese,
+        "O'Brien-Łukasz",
+        "山田",
+    ):
         made = client.post(
             "/api/v1/patients",
             json={
