@@ -13,6 +13,7 @@ from importlib import resources
 
 from app.access.guesses import estimate
 from app.errors import DomainError
+from app.schemas import renders_as_nothing
 
 MIN_LENGTH = 12
 # zxcvbn's score 3: at least 10^8 guesses, out of reach online and slow offline against the
@@ -54,6 +55,14 @@ def check_password_strength(password: str, *, username: str) -> None:
     if len(password) < MIN_LENGTH:
         raise WeakPassword(f"The password needs at least {MIN_LENGTH} characters.")
     untypeable = next((c for c in password if unicodedata.category(c) in ("Cc", "Cs")), None)
+    hidden = next((c for c in password if renders_as_nothing(c)), None)
+    if untypeable is None and hidden is not None:
+        # A zero-width space or soft hyphen: invisible, so `password1234` with one inside
+        # passes for another password, and a client that strips it logs in with a common one.
+        raise WeakPassword(
+            f"The password holds a character that shows nothing (U+{ord(hidden):04X}): use "
+            "only letters, digits, spaces and symbols."
+        )
     if untypeable is not None:
         # NUL, line breaks, escape, a lone surrogate: no keyboard types them, and a NUL cuts
         # the password short in tools written in C.

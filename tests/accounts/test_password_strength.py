@@ -31,7 +31,10 @@ FOUND_WEAK = [
     "password password",
     "aaaaaaaaaaa\u0000",
     "correct horse\tbattery staple",
-    # The second outside run: a common password spaced out, or in fullwidth or bold letters.
+    # Outside runs: a common password with an invisible character inside, spaced out, or in
+    # fullwidth or bold letters.
+    "p\u200bassword1234",
+    "p\u00adassword1234",
     "p a s s w o r d 1",
     "\uff50\uff41\uff53\uff53\uff57\uff4f\uff52\uff44\uff50\uff41\uff53\uff53",
     "\U0001d429\U0001d41a\U0001d42c\U0001d42c\U0001d430\U0001d428\U0001d42b\U0001d41d\U0001d429\U0001d41a\U0001d42c\U0001d42c",
