@@ -10,7 +10,7 @@ from alembic.autogenerate.api import AutogenContext
 from sqlalchemy import Connection
 
 from app.config import load_settings
-from app.db import make_engine
+from app.db import WRITE_LOCK, make_engine
 from app.migrations.roles import grant_runtime_role, runtime_role
 from app.models import Base, UTCDateTime
 
@@ -30,6 +30,11 @@ def _render_item(kind: str, obj: Any, autogen_context: AutogenContext) -> str | 
 
 def _run(connection: Connection) -> None:
     sqlite = connection.dialect.name == "sqlite"
+    if sqlite:
+        # Processes started together each migrate first: the first takes the database's one
+        # write lock before it reads the version (BEGIN IMMEDIATE), the others wait for it and
+        # then find the schema at head (a deferred BEGIN would fail them with "locked").
+        connection = connection.execution_options(**{WRITE_LOCK: True})
     context.configure(
         connection=connection,
         target_metadata=target_metadata,
