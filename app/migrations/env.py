@@ -40,6 +40,9 @@ def _run(connection: Connection) -> None:
         target_metadata=target_metadata,
         # SQLite cannot ALTER most things: batch mode rebuilds the table instead.
         render_as_batch=sqlite,
+        # SQLite's DDL is transactional: all the revisions in one transaction, under the
+        # write lock taken at its start, so a second process waits for the whole of it.
+        transactional_ddl=True,
         compare_type=True,
         render_item=_render_item,
     )
