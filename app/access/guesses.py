@@ -12,6 +12,8 @@ from typing import Any
 
 from zxcvbn import zxcvbn
 
+from app.db import off_the_event_loop
+
 # zxcvbn's matching grows faster than the square of the length: about 0.04 s for 100
 # characters but 0.3-0.5 s for 256 (the longest password), on one core. Characters past the
 # first 100 only add guesses, so they are left out: the estimate stays a floor.
@@ -30,14 +32,18 @@ class Estimate:
     word_share: float  # how much of the text is dictionary words (0 to 1)
 
 
+def _zxcvbn(text: str, known_words: list[str]) -> dict[str, Any]:
+    with _ONE_AT_A_TIME:
+        result: dict[str, Any] = zxcvbn(text, user_inputs=known_words, max_length=ESTIMATED_LENGTH)
+    return result
+
+
 def estimate(secret: str, *, known_words: Iterable[str] = ()) -> Estimate:
     """zxcvbn's estimate for the first `ESTIMATED_LENGTH` characters of `secret`; the
     `known_words` (a username, the service's name) are tried as an attacker's first words."""
     text = secret[:ESTIMATED_LENGTH]
-    with _ONE_AT_A_TIME:
-        result: dict[str, Any] = zxcvbn(
-            text, user_inputs=[w for w in known_words if w], max_length=ESTIMATED_LENGTH
-        )
+    # Tens of milliseconds of CPU: in a worker thread, not on the event loop, in a request.
+    result = off_the_event_loop(_zxcvbn, text, [w for w in known_words if w])
     words = sum(len(m["token"]) for m in result["sequence"] if m["pattern"] == "dictionary")
     feedback = result["feedback"]
     return Estimate(
