@@ -174,8 +174,15 @@ _LOCKS = {
 }
 
 
-def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
-    return sessionmaker(bind=engine, expire_on_commit=False, autoflush=False)
+# `Session.info` key: the session's statements each commit on their own (PostgreSQL, a request
+# that only looks): what it records may be written by the statement that reads
+# (`app.auditing.AuditTrail.read_recorded`).
+WRITES_AT_ONCE = "sclerosched.writes_at_once"
+
+
+def make_sessionmaker(engine: Engine, *, writes_at_once: bool = False) -> sessionmaker[Session]:
+    info = {WRITES_AT_ONCE: True} if writes_at_once else None
+    return sessionmaker(bind=engine, expire_on_commit=False, autoflush=False, info=info)
 
 
 @dataclass(frozen=True)
@@ -206,7 +213,7 @@ def request_sessions(engine: AsyncEngine) -> RequestSessions:
     # The pool's connections are in autocommit (`make_async_engine`): a change takes a
     # transaction at PostgreSQL's usual level, which every check of this service assumes.
     change = make_sessionmaker(base.execution_options(isolation_level=TRANSACTION_LEVEL))
-    autocommit = make_sessionmaker(base)
+    autocommit = make_sessionmaker(base, writes_at_once=True)
     return RequestSessions(change, autocommit, autocommit)
 
 
