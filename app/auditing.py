@@ -13,13 +13,26 @@ from __future__ import annotations
 import enum
 import functools
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from sqlalchemy import Insert, bindparam, event, func, insert, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Insert,
+    Row,
+    Select,
+    bindparam,
+    cast,
+    event,
+    func,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.orm import Session, SessionTransaction
 
+from app.db import WRITES_AT_ONCE
 from app.event_hashes import content_digest, link
 from app.models import (
     AuditChainHead,
@@ -116,6 +129,36 @@ class AuditTrail:
             row["changes"] = {name: {"old": c.old, "new": c.new} for name, c in changes.items()}
         _pending(self._db).append(row)
         self.last = (resource_type, Access(resource_id, patient_id))
+
+    def read_recorded(
+        self,
+        query: Select[Any],
+        params: Mapping[str, Any],
+        *,
+        found: ColumnElement[bool],
+        action: str,
+        resource_type: Resource,
+        resource_id: uuid.UUID,
+        patient_id: uuid.UUID | None,
+    ) -> Sequence[Row[Any]]:
+        """The rows of `query` (a read of one record), and the event `record` would keep for
+        it. Where each statement of the session commits on its own (PostgreSQL, a request
+        that only looks), the event is inserted, linked to the chain, by the query's own
+        statement if `found` holds (the record exists): one round trip instead of two, and
+        no event for a record that is not there (its refusal is recorded as such)."""
+        if not self._db.info.get(WRITES_AT_ONCE):
+            rows = self._db.execute(query, params).all()
+            self.record(action, resource_type, resource_id, patient_id=patient_id)
+            return rows
+        access = Access(resource_id, patient_id)
+        row = _row(self._actor, action, resource_type, access, AuditOutcome.SUCCESS, None)
+        values = {f"event_{name}": value for name, value in row.items()}
+        values["digest"] = content_digest(row).hex()
+        statement = _carrying(query, found, frozenset(row))
+        rows = self._db.execute(statement, {**params, **values}).all()
+        if rows:
+            self.last = (resource_type, access)
+        return rows
 
     def record_list(
         self,
@@ -219,19 +262,20 @@ _HEAD = AuditChainHead.metadata.tables[AuditChainHead.__tablename__]
 # and gives the event its place, the hash before it and its own: SHA-256 over that hash and
 # the digest of the event's fields (`app.event_hashes`). No head, no event: its columns are
 # NOT NULL. Built once: no ORM bookkeeping for the row nearly every request adds.
+_LINK_VALUES = {
+    "seq": _HEAD.c.seq + 1,
+    "previous_hash": _HEAD.c.hash,
+    "hash": func.encode(
+        func.sha256(
+            func.decode(_HEAD.c.hash, "hex").op("||")(func.decode(bindparam("digest"), "hex"))
+        ),
+        "hex",
+    ),
+}
 _LINK = (
     update(_HEAD)
     .where(_HEAD.c.id == 1)
-    .values(
-        seq=_HEAD.c.seq + 1,
-        previous_hash=_HEAD.c.hash,
-        hash=func.encode(
-            func.sha256(
-                func.decode(_HEAD.c.hash, "hex").op("||")(func.decode(bindparam("digest"), "hex"))
-            ),
-            "hex",
-        ),
-    )
+    .values(_LINK_VALUES)
     .returning(_HEAD.c.seq, _HEAD.c.previous_hash, _HEAD.c.hash)
     .cte("link")
 )
@@ -248,6 +292,30 @@ def _linked_insert(columns: frozenset[str]) -> Insert:
     values["previous_hash"] = select(_LINK.c.previous_hash).scalar_subquery()
     values["hash"] = select(_LINK.c.hash).scalar_subquery()
     return insert(_EVENTS).values(values).add_cte(_LINK)
+
+
+@functools.cache
+def _carrying(
+    query: Select[Any], found: ColumnElement[bool], columns: frozenset[str]
+) -> Select[Any]:
+    """`query` inserting an event with these columns, linked to the chain as `_LINK` does, if
+    `found` holds (built once a query). The head is updated, and the event inserted, from
+    rows: none when `found` does not hold."""
+    link = (
+        update(_HEAD)
+        .where(_HEAD.c.id == 1, found)
+        .values(_LINK_VALUES)
+        .returning(_HEAD.c.seq, _HEAD.c.previous_hash, _HEAD.c.hash)
+        .cte("link")
+    )
+    names = sorted(columns)
+    typed = [
+        cast(bindparam(f"event_{name}", type_=_EVENTS.c[name].type), _EVENTS.c[name].type)
+        for name in names
+    ]
+    chained = select(*typed, link.c.seq, link.c.previous_hash, link.c.hash)
+    event_insert = insert(_EVENTS).from_select([*names, "seq", "previous_hash", "hash"], chained)
+    return query.add_cte(link, event_insert.cte("event"))
 
 
 # SQLite: the request holds the database's one write lock already; the head is taken first

@@ -19,8 +19,6 @@ from sqlalchemy.orm import Session
 from app.config import Settings, SettingsError, configure_logging, load_settings
 
 logger = logging.getLogger("sclerosched")
-# The largest request head (request line and headers) uvicorn gathers; the app refuses less.
-MAX_REQUEST_HEAD_BYTES = 64 * 1024
 
 
 def _serve(settings: Settings, args: argparse.Namespace) -> int:
@@ -63,13 +61,11 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
         # Proxy headers are believed only from SCLEROSCHED_TRUSTED_PROXIES (`app.main`).
         proxy_headers=False,
         server_header=False,  # no banner naming the server and its version to a prober
-        # h11 reads a request's head in linear time and refuses one that stays incomplete
-        # past this size (httptools would gather a header of any size, at quadratic cost):
-        # nothing unbounded happens before the app's own bounds (`app.web.middleware`).
-        # ... and a head must come whole within SCLEROSCHED_REQUEST_HEAD_SECONDS
-        # (`app.web.protocol`): a client trickling one holds no connection for long.
+        # httptools, with a bound on a request's head (nothing unbounded happens before the
+        # app's own bounds, `app.web.middleware`), and a head that must come whole within
+        # SCLEROSCHED_REQUEST_HEAD_SECONDS (`app.web.protocol`): a client trickling one holds
+        # no connection for long.
         http=HeadDeadlineProtocol,
-        h11_max_incomplete_event_size=MAX_REQUEST_HEAD_BYTES,
     )
     return 0
 

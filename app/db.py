@@ -29,6 +29,9 @@ from sqlalchemy.util.concurrency import in_greenlet
 # cannot interleave with another writer. PostgreSQL ignores it: its constraints decide there.
 WRITE_LOCK = "sclerosched_write_lock"
 
+# The isolation level of a request that changes records, on PostgreSQL.
+TRANSACTION_LEVEL = "READ COMMITTED"
+
 # A pooled PostgreSQL connection is replaced after this long, so none outlives a server-side
 # idle timeout or a failover by much (instead of a `SELECT 1` before every checkout).
 POOL_RECYCLE_SECONDS = 1800
@@ -80,6 +83,11 @@ def make_async_engine(database_url: str, *, pool_size: int = 32, **kwargs: Any) 
         engine = create_async_engine(url, connect_args={"timeout": 30}, **kwargs)
         _set_up_sqlite(engine.sync_engine, foreign_keys=True)
         return engine
+    # Pooled connections stay in autocommit: most requests only read (and audit in one
+    # statement), and a connection set to autocommit for each of them, then set back, costs
+    # two driver calls a request. A request that changes records asks for a transaction
+    # (`request_sessions`): it pays the switch, and the pool switches it back.
+    kwargs.setdefault("isolation_level", "AUTOCOMMIT")
     return create_async_engine(
         url, pool_size=pool_size, max_overflow=0, pool_recycle=POOL_RECYCLE_SECONDS, **kwargs
     )
@@ -166,8 +174,15 @@ _LOCKS = {
 }
 
 
-def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
-    return sessionmaker(bind=engine, expire_on_commit=False, autoflush=False)
+# `Session.info` key: the session's statements each commit on their own (PostgreSQL, a request
+# that only looks): what it records may be written by the statement that reads
+# (`app.auditing.AuditTrail.read_recorded`).
+WRITES_AT_ONCE = "sclerosched.writes_at_once"
+
+
+def make_sessionmaker(engine: Engine, *, writes_at_once: bool = False) -> sessionmaker[Session]:
+    info = {WRITES_AT_ONCE: True} if writes_at_once else None
+    return sessionmaker(bind=engine, expire_on_commit=False, autoflush=False, info=info)
 
 
 @dataclass(frozen=True)
@@ -192,10 +207,13 @@ class RequestSessions:
 
 def request_sessions(engine: AsyncEngine) -> RequestSessions:
     base = engine.sync_engine
-    change = make_sessionmaker(base.execution_options(**{WRITE_LOCK: True}))
     if base.dialect.name != "postgresql":
+        change = make_sessionmaker(base.execution_options(**{WRITE_LOCK: True}))
         return RequestSessions(change, change, make_sessionmaker(base))
-    autocommit = make_sessionmaker(base.execution_options(isolation_level="AUTOCOMMIT"))
+    # The pool's connections are in autocommit (`make_async_engine`): a change takes a
+    # transaction at PostgreSQL's usual level, which every check of this service assumes.
+    change = make_sessionmaker(base.execution_options(isolation_level=TRANSACTION_LEVEL))
+    autocommit = make_sessionmaker(base, writes_at_once=True)
     return RequestSessions(change, autocommit, autocommit)
 
 

@@ -128,8 +128,7 @@ def _searched_by(q: str | None, identifier: str | None) -> str | None:
 )
 def read_patient(patient_id: uuid.UUID, db: Db, audit: AuditDep, response: Response) -> PatientRead:
     """One patient, archived or not. The `ETag` header carries the record's version."""
-    patient = service.read_patient(db=db, patient_id=patient_id)
-    audit.record("read", Resource.PATIENT, patient_id, patient_id=patient_id)
+    patient = service.read_patient(db=db, patient_id=patient_id, audit=audit)
     set_etag(response, patient["version"])
     return PatientRead.model_validate(patient)
 

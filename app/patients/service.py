@@ -8,10 +8,11 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, and_, bindparam, func, or_, select, tuple_
+from sqlalchemy import Select, and_, bindparam, exists, func, or_, select, tuple_
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
+from app.auditing import AuditTrail, Resource
 from app.db import hold_lock
 from app.errors import (
     Conflict,
@@ -91,10 +92,23 @@ _PATIENT_WITH_IDENTIFIERS = (
 )
 
 
-def read_patient(*, db: Session, patient_id: uuid.UUID) -> dict[str, Any]:
+_PATIENT_EXISTS = exists().where(_PATIENTS.c.id == bindparam("patient_id"))
+
+
+def read_patient(*, db: Session, patient_id: uuid.UUID, audit: AuditTrail) -> dict[str, Any]:
     """One patient (archived ones too) and their identifiers, as plain values read in one
-    statement: the hot read, with no ORM objects to build. `NotFound` if there is none."""
-    rows = db.execute(_PATIENT_WITH_IDENTIFIERS, {"patient_id": patient_id}).all()
+    statement (the hot read, with no ORM objects to build), the read recorded in the audit
+    trail, by that statement where it can (`AuditTrail.read_recorded`). `NotFound` if there
+    is none."""
+    rows = audit.read_recorded(
+        _PATIENT_WITH_IDENTIFIERS,
+        {"patient_id": patient_id},
+        found=_PATIENT_EXISTS,
+        action="read",
+        resource_type=Resource.PATIENT,
+        resource_id=patient_id,
+        patient_id=patient_id,
+    )
     if not rows:
         raise NotFound(f"No patient with id {patient_id}.")
     patient = {key: value for key, value in rows[0]._mapping.items() if key not in _IDENTIFIER_KEYS}
