@@ -1,7 +1,7 @@
 """The calendar as lists: sessions filtered, ordered by start, a page at a time.
 
 A calendar is read far more often than it changes, so a page is read as plain rows (no ORM
-objects): the sessions, then their completion records and histories, three statements
+objects): the sessions with their completion records, then their histories, two statements
 whatever the page's size."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, select
+from sqlalchemy import Row, bindparam, select
 from sqlalchemy.orm import Session
 
 from app.models import AWAITING_TREATMENT, CompletionRecord, SessionEvent, TreatmentSession
@@ -23,6 +23,22 @@ from app.vocabulary import SessionStatus
 _SESSIONS = TreatmentSession.metadata.tables[TreatmentSession.__tablename__]
 _COMPLETIONS = TreatmentSession.metadata.tables[CompletionRecord.__tablename__]
 _EVENTS = TreatmentSession.metadata.tables[SessionEvent.__tablename__]
+
+# A session's completion record (at most one) comes with it, its columns named so: they never
+# clash with the session's own.
+_COMPLETION_FIELDS = tuple(
+    column.key for column in _COMPLETIONS.c if column.key not in {"id", "session_id"}
+)
+_PAGE = select(
+    _SESSIONS,
+    _COMPLETIONS.c.id.label("completion_id"),
+    *(_COMPLETIONS.c[key].label(f"completion_{key}") for key in _COMPLETION_FIELDS),
+).select_from(_SESSIONS.outerjoin(_COMPLETIONS, _COMPLETIONS.c.session_id == _SESSIONS.c.id))
+_HISTORIES = (
+    select(_EVENTS)
+    .where(_EVENTS.c.session_id.in_(bindparam("session_ids", expanding=True)))
+    .order_by(_EVENTS.c.at)
+)
 
 _BY_START = Keyset(
     columns=(TreatmentSession.start_at, TreatmentSession.id),
@@ -36,7 +52,7 @@ class Listed:
     each one's completion record and history."""
 
     sessions: Sequence[Row[Any]]
-    completions: dict[uuid.UUID, Row[Any]] = field(default_factory=dict)
+    completions: dict[uuid.UUID, dict[str, Any]] = field(default_factory=dict)
     events: dict[uuid.UUID, list[Row[Any]]] = field(default_factory=dict)
 
     def view(self, session: Row[Any]) -> dict[str, Any]:
@@ -44,7 +60,7 @@ class Listed:
         completion = self.completions.get(session.id)
         return {
             **session._mapping,
-            "completion": None if completion is None else completion._mapping,
+            "completion": completion,
             "events": [event._mapping for event in self.events.get(session.id, ())],
         }
 
@@ -66,24 +82,24 @@ def list_sessions(
 ) -> tuple[Listed, str | None]:
     """Sessions ordered by start, filtered, a page at a time. `needs_review=True`: only the
     booked and checked-in ones that no longer pass the booking checks (False: all others)."""
-    query = select(_SESSIONS)
+    query = _PAGE
     if practitioner_id is not None:
-        query = query.where(TreatmentSession.practitioner_id == practitioner_id)
+        query = query.where(_SESSIONS.c.practitioner_id == practitioner_id)
     if patient_id is not None:
-        query = query.where(TreatmentSession.patient_id == patient_id)
+        query = query.where(_SESSIONS.c.patient_id == patient_id)
     if plan_id is not None:
-        query = query.where(TreatmentSession.plan_id == plan_id)
+        query = query.where(_SESSIONS.c.plan_id == plan_id)
     if statuses:
-        query = query.where(TreatmentSession.status.in_(statuses))
+        query = query.where(_SESSIONS.c.status.in_(statuses))
     if window_start is not None:
         query = query.where(TreatmentSession.ending_after(window_start))
     if window_end is not None:
-        query = query.where(TreatmentSession.start_at < window_end)
+        query = query.where(_SESSIONS.c.start_at < window_end)
     if needs_review is None:
         page, next_cursor = paginate(db, query, _BY_START, limit=limit, cursor=cursor, rows=True)
     else:
         if needs_review:
-            query = query.where(TreatmentSession.status.in_(AWAITING_TREATMENT))
+            query = query.where(_SESSIONS.c.status.in_(AWAITING_TREATMENT))
 
         def keep(batch: Sequence[Row[Any]]) -> list[bool]:
             reasons = review(db=db, sessions=batch, now=now, min_gap_days=min_gap_days)
@@ -96,15 +112,14 @@ def list_sessions(
 
 
 def _with_records(db: Session, sessions: Sequence[Row[Any]]) -> Listed:
-    ids = [s.id for s in sessions]
-    completions: dict[uuid.UUID, Row[Any]] = {}
-    if any(s.status in _RECORDED for s in sessions):
-        found = db.execute(select(_COMPLETIONS).where(_COMPLETIONS.c.session_id.in_(ids)))
-        completions = {row.session_id: row for row in found}
+    completions = {
+        s.id: {key: s._mapping[f"completion_{key}"] for key in _COMPLETION_FIELDS}
+        for s in sessions
+        if s.status in _RECORDED and s.completion_id is not None
+    }
     events: dict[uuid.UUID, list[Row[Any]]] = {}
-    if ids:
-        steps = select(_EVENTS).where(_EVENTS.c.session_id.in_(ids)).order_by(_EVENTS.c.at)
-        for row in db.execute(steps):
+    if sessions:
+        for row in db.execute(_HISTORIES, {"session_ids": [s.id for s in sessions]}):
             events.setdefault(row.session_id, []).append(row)
     return Listed(sessions, completions, events)
 
