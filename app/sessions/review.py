@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import and_, bindparam, select
 from sqlalchemy.orm import Session, joinedload
 
 from app.evaluations.service import standings_in_brief
@@ -62,15 +62,20 @@ _COMPLETIONS = CompletionRecord.__table__
 _PLANS = TreatmentPlan.__table__
 
 # The review's statements, built once (a day's calendar asks them on every read).
-_PRACTITIONERS = (
-    select(Practitioner)
+# Each practitioner with their hours and (joined alongside, one row each) their time off
+# overlapping the sessions reviewed.
+_CALENDARS = (
+    select(Practitioner, TimeOff)
+    .outerjoin(
+        TimeOff,
+        and_(
+            TimeOff.practitioner_id == Practitioner.id,
+            TimeOff.start_at < bindparam("until"),
+            TimeOff.end_at > bindparam("since"),
+        ),
+    )
     .options(joinedload(Practitioner.availability))
     .where(Practitioner.id.in_(bindparam("practitioner_ids", expanding=True)))
-)
-_ABSENCES = select(TimeOff).where(
-    TimeOff.practitioner_id.in_(bindparam("practitioner_ids", expanding=True)),
-    TimeOff.start_at < bindparam("until"),
-    TimeOff.end_at > bindparam("since"),
 )
 _PLAN_STATUSES = select(_PLANS.c.id, _PLANS.c.status).where(
     _PLANS.c.id.in_(bindparam("plan_ids", expanding=True))
@@ -95,17 +100,20 @@ def review(*, db: Session, sessions: Sequence[Booked], now: datetime, min_gap_da
         return reasons
     patient_ids = list({v.patient_id for v in awaiting})
     patients = standings_in_brief(db=db, patient_ids=patient_ids, now=now)
-    practitioner_ids = list({v.practitioner_id for v in awaiting})
-    practitioners = {
-        p.id: p for p in db.scalars(_PRACTITIONERS, {"practitioner_ids": practitioner_ids}).unique()
-    }
-    absences: dict[uuid.UUID, list[TimeOff]] = {pid: [] for pid in practitioner_ids}
     first_start = min(v.start_at for v in awaiting)
     last_start = max(v.start_at for v in awaiting)
-    until = max(v.end_at for v in awaiting)
-    overlapping = {"practitioner_ids": practitioner_ids, "since": first_start, "until": until}
-    for absence in db.scalars(_ABSENCES, overlapping):
-        absences[absence.practitioner_id].append(absence)
+    calendars = {
+        "practitioner_ids": list({v.practitioner_id for v in awaiting}),
+        "since": first_start,
+        "until": max(v.end_at for v in awaiting),
+    }
+    practitioners: dict[uuid.UUID, Practitioner] = {}
+    absences: dict[uuid.UUID, list[TimeOff]] = {}
+    for practitioner, absence in db.execute(_CALENDARS, calendars).unique():
+        practitioners[practitioner.id] = practitioner
+        away = absences.setdefault(practitioner.id, [])
+        if absence is not None:
+            away.append(absence)
     plan_ids = list({v.plan_id for v in awaiting if v.plan_id is not None})
     plans: dict[uuid.UUID, PlanStatus] = (
         {row.id: row.status for row in db.execute(_PLAN_STATUSES, {"plan_ids": plan_ids})}
