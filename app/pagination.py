@@ -138,12 +138,12 @@ def paginate(
     """One page of `query` in keyset order, and the cursor of the next page (None: last).
     The page holds the query's first column (an ORM entity, say), or with `rows` whole rows."""
     if cursor:  # an empty cursor is none: the first page
-        query = _after(query, keyset, _cursor_key(cursor, keyset))
+        query = _after(query, keyset, cursor_key(cursor, keyset))
     found = _fetch(db, query.order_by(*_order(keyset)).limit(limit + 1), rows=rows)
     page = found[:limit]
     if len(found) <= limit:
         return page, None
-    return page, _cursor_of(page[-1], keyset)
+    return page, cursor_of(page[-1], keyset)
 
 
 def _fetch(db: Session, query: Select[Any], *, rows: bool) -> Sequence[Any]:
@@ -163,7 +163,7 @@ def paginate_kept(
 ) -> tuple[Sequence[Any], str | None]:
     """Like `paginate`, for a filter only Python can answer: the rows are read in keyset order
     a batch at a time, and `keep` says of each batch which rows the page shows."""
-    after = _cursor_key(cursor, keyset) if cursor else None
+    after = cursor_key(cursor, keyset) if cursor else None
     kept: list[Any] = []
     while len(kept) <= limit:
         scan = query if after is None else _after(query, keyset, after)
@@ -173,10 +173,12 @@ def paginate_kept(
             break
         after = tuple(getattr(found[-1], column.key) for column in keyset.columns)
     page = kept[:limit]
-    return page, _cursor_of(page[-1], keyset) if len(kept) > limit else None
+    return page, cursor_of(page[-1], keyset) if len(kept) > limit else None
 
 
-def _cursor_key(cursor: str, keyset: Keyset) -> tuple[Any, ...]:
+def cursor_key(cursor: str, keyset: Keyset) -> tuple[Any, ...]:
+    """The sort key a cursor holds (`paginate`'s, or a list's that pages a statement of its
+    own); `InvalidCursor` if it holds none."""
     parts = decode_cursor(cursor, arity=len(keyset.columns))
     return tuple(parse(part) for parse, part in zip(keyset.parsers, parts, strict=True))
 
@@ -190,7 +192,8 @@ def _order(keyset: Keyset) -> list[Any]:
     return [column.desc() if keyset.descending else column for column in keyset.columns]
 
 
-def _cursor_of(row: object, keyset: Keyset) -> str:
+def cursor_of(row: object, keyset: Keyset) -> str:
+    """The cursor of the page after `row`, its last item."""
     return encode_cursor([_cursor_text(getattr(row, c.key)) for c in keyset.columns])
 
 

@@ -17,10 +17,12 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any, Generic
 
-from sqlalchemy import select
+from sqlalchemy import Row, and_, bindparam, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload, selectinload
+from typing_extensions import TypeVar
 
 from app.errors import Conflict, InvalidField, NotFound, Versions, require_version
 from app.evaluations.rules import (
@@ -62,14 +64,20 @@ class AlreadyCleared(Conflict):
 CLOCK_SKEW = timedelta(minutes=5)
 
 
+# The current evaluation as an `Eligibility` holds it: the full record (`standings`), or a
+# row of the columns the rules read (`standings_in_brief`).
+EvaluationRow = Row[*tuple[Any, ...]]
+E = TypeVar("E", Evaluation, EvaluationRow, default=Evaluation)
+
+
 @dataclass(frozen=True)
-class Eligibility:
+class Eligibility(Generic[E]):
     """A patient's standing for booking at a given moment."""
 
     bookable: bool
     outcome: EligibilityOutcome
     flags: tuple[Flag, ...]
-    evaluation: Evaluation | None = field(default=None)
+    evaluation: E | None = field(default=None)
 
     @property
     def evaluation_id(self) -> uuid.UUID | None:
@@ -80,7 +88,7 @@ class Eligibility:
         return self.evaluation.valid_until if self.evaluation else None
 
     @property
-    def clearance(self) -> Clearance | None:
+    def clearance(self: Eligibility[Evaluation]) -> Clearance | None:
         return self.evaluation.clearance if self.evaluation else None
 
     def obstacles(self, until: datetime) -> tuple[Flag, ...]:
@@ -120,7 +128,7 @@ def _facts(data: EvaluationCreate) -> EvaluationFacts:
     )
 
 
-def _stored_assessment(evaluation: Evaluation) -> Assessment:
+def _stored_assessment(evaluation: Evaluation | EvaluationRow) -> Assessment:
     flags = tuple(
         Flag(FlagCode(f["code"]), Severity(f["severity"]), f["message"]) for f in evaluation.flags
     )
@@ -343,53 +351,134 @@ def standings(
 ) -> dict[uuid.UUID, Eligibility]:
     """Each known patient's standing at `now` (unknown ids are left out), by what had been
     recorded by `known_at` (default: everything), or with `as_found` by the evaluations
-    performed by then: two queries however many patients. A clearance counts only if it was
+    performed by then: one query however many patients. A clearance counts only if it was
     recorded by `known_at`; an archived patient is archived whatever the time (neither booked
     nor treated, nor a treatment recorded for them)."""
     if not patient_ids:
         return {}
-    found = db.execute(select(Patient.id, Patient.archived).where(Patient.id.in_(patient_ids)))
-    archived: dict[uuid.UUID, bool] = dict(found.all())
-    newest = [column.desc() for column in _NEWEST_FIRST.columns]
-    query = (
-        select(Evaluation)
-        .options(joinedload(Evaluation.clearance))
-        .where(Evaluation.patient_id.in_(archived))
-        .order_by(Evaluation.patient_id, *newest)
-    )
+    recorded = [Evaluation.patient_id == Patient.id]
     if known_at is not None:
         when = Evaluation.performed_at if as_found else Evaluation.created_at
-        query = query.where(when <= known_at)
+        recorded.append(when <= known_at)
+    newest = [column.desc() for column in _NEWEST_FIRST.columns]
+    query = (
+        select(Patient.id, Patient.archived, Evaluation)
+        .outerjoin(Evaluation, and_(*recorded))
+        .options(joinedload(Evaluation.clearance))
+        .where(Patient.id.in_(patient_ids))
+        .order_by(Patient.id, *newest)
+    )
+    archived: dict[uuid.UUID, bool] = {}
     evaluations: dict[uuid.UUID, list[Evaluation]] = {}
-    for evaluation in db.scalars(query).unique():
-        evaluations.setdefault(evaluation.patient_id, []).append(evaluation)
+    for patient_id, is_archived, evaluation in db.execute(query):
+        archived[patient_id] = is_archived
+        found = evaluations.setdefault(patient_id, [])
+        if evaluation is not None:
+            found.append(evaluation)
     return {
-        patient_id: _standing(is_archived, evaluations.get(patient_id, []), now, known_at)
+        patient_id: _standing(
+            is_archived,
+            evaluations[patient_id],
+            _cleared_at(evaluations[patient_id]),
+            now,
+            known_at,
+        )
+        for patient_id, is_archived in archived.items()
+    }
+
+
+def _cleared_at(newest_first: Sequence[Evaluation]) -> datetime | None:
+    clearance = newest_first[0].clearance if newest_first else None
+    return clearance.created_at if clearance is not None else None
+
+
+_PATIENTS = Patient.__table__
+_EVALUATIONS = Evaluation.__table__
+_CLEARANCES = Clearance.__table__
+
+# `standings_in_brief`'s one statement, built once: each patient, with their evaluations newest
+# first (the columns the rules read) and the time of each one's clearance.
+_IN_BRIEF = (
+    select(
+        _PATIENTS.c.id.label("patient_id"),
+        _PATIENTS.c.archived,
+        _EVALUATIONS.c.id,
+        _EVALUATIONS.c.outcome,
+        _EVALUATIONS.c.flags,
+        _EVALUATIONS.c.performed_at,
+        _EVALUATIONS.c.created_at,
+        _EVALUATIONS.c.valid_until,
+        _CLEARANCES.c.created_at.label("cleared_at"),
+    )
+    .select_from(
+        _PATIENTS.outerjoin(_EVALUATIONS, _EVALUATIONS.c.patient_id == _PATIENTS.c.id).outerjoin(
+            _CLEARANCES, _CLEARANCES.c.evaluation_id == _EVALUATIONS.c.id
+        )
+    )
+    .where(_PATIENTS.c.id.in_(bindparam("patient_ids", expanding=True)))
+    .order_by(
+        _PATIENTS.c.id,
+        _EVALUATIONS.c.performed_at.desc(),
+        _EVALUATIONS.c.created_at.desc(),
+        _EVALUATIONS.c.id.desc(),
+    )
+)
+
+
+def standings_in_brief(
+    *, db: Session, patient_ids: Sequence[uuid.UUID], now: datetime
+) -> dict[uuid.UUID, Eligibility[EvaluationRow]]:
+    """`standings` (by everything recorded) for many patients at once where only whether,
+    and until when, each may be treated is asked (a calendar's review): the same rules, with
+    the current evaluation as a row of the columns they read, not the full record; one
+    statement built once, no ORM objects."""
+    if not patient_ids:
+        return {}
+    archived: dict[uuid.UUID, bool] = {}
+    evaluations: dict[uuid.UUID, list[EvaluationRow]] = {}
+    for row in db.execute(_IN_BRIEF, {"patient_ids": list(patient_ids)}):
+        archived[row.patient_id] = row.archived
+        found = evaluations.setdefault(row.patient_id, [])
+        if row.id is not None:
+            found.append(row)
+    return {
+        patient_id: _standing(
+            is_archived,
+            evaluations[patient_id],
+            evaluations[patient_id][0].cleared_at if evaluations[patient_id] else None,
+            now,
+            None,
+        )
         for patient_id, is_archived in archived.items()
     }
 
 
 def _standing(
-    archived: bool, newest_first: Sequence[Evaluation], now: datetime, known_at: datetime | None
-) -> Eligibility:
+    archived: bool,
+    newest_first: Sequence[E],
+    cleared_at: datetime | None,
+    now: datetime,
+    known_at: datetime | None,
+) -> Eligibility[E]:
+    """The rules, however the evaluations were read. `cleared_at`: when the current one was
+    cleared (None: never)."""
     if archived:
         return Eligibility(False, EligibilityOutcome.PATIENT_ARCHIVED, (PATIENT_ARCHIVED,))
     if not newest_first:
         return Eligibility(False, EligibilityOutcome.EVALUATION_MISSING, (EVALUATION_MISSING,))
     current, older = newest_first[0], newest_first[1:]
     # Dated earlier but recorded after the current one: what it found is not ignored.
-    backdated = [
+    backdated: list[E] = [
         e
         for e in older
         if e.created_at > current.created_at and Outcome(e.outcome) is not Outcome.ELIGIBLE
     ]
-    stored = _stored_assessment(current)
-    later_flags = tuple(flag for e in backdated for flag in _recorded_later(e))
+    stored: Assessment = _stored_assessment(current)
+    later_flags: tuple[Flag, ...] = tuple(flag for e in backdated for flag in _recorded_later(e))
     if current.valid_until <= now:
         flags = _distinct((EVALUATION_EXPIRED, *stored.flags, *later_flags))
         return Eligibility(False, EligibilityOutcome.EVALUATION_EXPIRED, flags, current)
-    clearance = current.clearance
-    cleared = clearance is not None and (known_at is None or clearance.created_at <= known_at)
+    cleared = cleared_at is not None and (known_at is None or cleared_at <= known_at)
     outcomes = [
         outcome_after_clearance(stored, cleared=cleared),
         *(Outcome(e.outcome) for e in backdated),
@@ -400,7 +489,7 @@ def _standing(
     return Eligibility(bookable, EligibilityOutcome(outcome.value), flags, current)
 
 
-def _recorded_later(evaluation: Evaluation) -> tuple[Flag, ...]:
+def _recorded_later(evaluation: Evaluation | EvaluationRow) -> tuple[Flag, ...]:
     """Why an evaluation recorded after the current one still stands in the way."""
     found = _stored_assessment(evaluation).flags
     explanation = Flag(

@@ -1,42 +1,105 @@
 """The calendar as lists: sessions filtered, ordered by start, a page at a time.
 
 A calendar is read far more often than it changes, so a page is read as plain rows (no ORM
-objects): the sessions, then their completion records and histories, three statements
+objects): the sessions with their completion records, then their histories, two statements
 whatever the page's size."""
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, select
+from sqlalchemy import ColumnElement, Row, Select, and_, bindparam, select, tuple_
 from sqlalchemy.orm import Session
 
-from app.models import AWAITING_TREATMENT, CompletionRecord, SessionEvent, TreatmentSession
-from app.pagination import Keyset, cursor_datetime, cursor_uuid, paginate, paginate_kept
-from app.sessions.review import review
+from app.models import (
+    AWAITING_TREATMENT,
+    LONGEST_SESSION,
+    CompletionRecord,
+    SessionEvent,
+    TreatmentSession,
+)
+from app.pagination import (
+    Keyset,
+    cursor_datetime,
+    cursor_key,
+    cursor_of,
+    cursor_uuid,
+    paginate_kept,
+)
+from app.sessions.review import Reasons, review
 from app.vocabulary import SessionStatus
 
 _SESSIONS = TreatmentSession.metadata.tables[TreatmentSession.__tablename__]
 _COMPLETIONS = TreatmentSession.metadata.tables[CompletionRecord.__tablename__]
 _EVENTS = TreatmentSession.metadata.tables[SessionEvent.__tablename__]
 
+# A session's completion record (at most one) comes with it, its columns named so: they never
+# clash with the session's own.
+_COMPLETION_FIELDS = tuple(
+    column.key for column in _COMPLETIONS.c if column.key not in {"id", "session_id"}
+)
+_PAGE = select(
+    _SESSIONS,
+    _COMPLETIONS.c.id.label("completion_id"),
+    *(_COMPLETIONS.c[key].label(f"completion_{key}") for key in _COMPLETION_FIELDS),
+).select_from(_SESSIONS.outerjoin(_COMPLETIONS, _COMPLETIONS.c.session_id == _SESSIONS.c.id))
+_HISTORIES = (
+    select(_EVENTS)
+    .where(_EVENTS.c.session_id.in_(bindparam("session_ids", expanding=True)))
+    .order_by(_EVENTS.c.at)
+)
+
 _BY_START = Keyset(
     columns=(TreatmentSession.start_at, TreatmentSession.id),
     parsers=(cursor_datetime, cursor_uuid),
 )
 
+# Each filter a list may ask, with its values bound at execution: a calendar is read far more
+# often than it changes, and its statement is built once for each combination of filters.
+_S = _SESSIONS.c
+_FILTERS: dict[str, ColumnElement[bool]] = {
+    "practitioner_id": _S.practitioner_id == bindparam("practitioner_id"),
+    "patient_id": _S.patient_id == bindparam("patient_id"),
+    "plan_id": _S.plan_id == bindparam("plan_id"),
+    "statuses": _S.status.in_(bindparam("statuses", expanding=True)),
+    # `TreatmentSession.ending_after`: its start bounded too, by the longest a session lasts.
+    "window_start": and_(
+        _S.end_at > bindparam("window_start"), _S.start_at > bindparam("earliest_start")
+    ),
+    "window_end": _S.start_at < bindparam("window_end"),
+    "awaiting": _S.status.in_(AWAITING_TREATMENT),
+}
+_AFTER = tuple_(_S.start_at, _S.id) > tuple_(
+    bindparam("after_start", type_=_S.start_at.type), bindparam("after_id", type_=_S.id.type)
+)
+
+
+@functools.cache
+def _filtered(shape: frozenset[str]) -> Select[Any]:
+    return _PAGE.where(*(_FILTERS[name] for name in sorted(shape)))
+
+
+@functools.cache
+def _page(shape: frozenset[str], *, after: bool) -> Select[Any]:
+    """A page of the list, in start order: its filters, where it starts, and its length
+    bound at execution."""
+    query = _filtered(shape).where(_AFTER) if after else _filtered(shape)
+    return query.order_by(_S.start_at, _S.id).limit(bindparam("limit"))
+
 
 @dataclass(frozen=True)
 class Listed:
     """A page of sessions as rows (with the attributes of `TreatmentSession`'s columns), with
-    each one's completion record and history."""
+    each one's reasons for review, completion record and history."""
 
     sessions: Sequence[Row[Any]]
-    completions: dict[uuid.UUID, Row[Any]] = field(default_factory=dict)
+    reasons: Reasons = field(default_factory=dict)
+    completions: dict[uuid.UUID, dict[str, Any]] = field(default_factory=dict)
     events: dict[uuid.UUID, list[Row[Any]]] = field(default_factory=dict)
 
     def view(self, session: Row[Any]) -> dict[str, Any]:
@@ -44,7 +107,7 @@ class Listed:
         completion = self.completions.get(session.id)
         return {
             **session._mapping,
-            "completion": None if completion is None else completion._mapping,
+            "completion": completion,
             "events": [event._mapping for event in self.events.get(session.id, ())],
         }
 
@@ -64,49 +127,66 @@ def list_sessions(
     limit: int = 50,
     cursor: str | None = None,
 ) -> tuple[Listed, str | None]:
-    """Sessions ordered by start, filtered, a page at a time. `needs_review=True`: only the
-    booked and checked-in ones that no longer pass the booking checks (False: all others)."""
-    query = select(_SESSIONS)
+    """Sessions ordered by start, filtered, a page at a time, with each one's reasons for
+    review. `needs_review=True`: only the booked and checked-in ones that no longer pass the
+    booking checks (False: all others); each is reviewed once, as it is read."""
+    values: dict[str, Any] = {}
     if practitioner_id is not None:
-        query = query.where(TreatmentSession.practitioner_id == practitioner_id)
+        values["practitioner_id"] = practitioner_id
     if patient_id is not None:
-        query = query.where(TreatmentSession.patient_id == patient_id)
+        values["patient_id"] = patient_id
     if plan_id is not None:
-        query = query.where(TreatmentSession.plan_id == plan_id)
+        values["plan_id"] = plan_id
     if statuses:
-        query = query.where(TreatmentSession.status.in_(statuses))
+        values["statuses"] = list(statuses)
     if window_start is not None:
-        query = query.where(TreatmentSession.ending_after(window_start))
+        values["window_start"] = window_start
     if window_end is not None:
-        query = query.where(TreatmentSession.start_at < window_end)
+        values["window_end"] = window_end
+    shape = frozenset(values)
+    if window_start is not None:
+        values["earliest_start"] = window_start - LONGEST_SESSION
     if needs_review is None:
-        page, next_cursor = paginate(db, query, _BY_START, limit=limit, cursor=cursor, rows=True)
+        values["limit"] = limit + 1
+        if cursor:  # an empty cursor is none: the first page
+            values["after_start"], values["after_id"] = cursor_key(cursor, _BY_START)
+        found = db.execute(_page(shape, after=bool(cursor)), values).all()
+        page = found[:limit]
+        next_cursor = cursor_of(page[-1], _BY_START) if len(found) > limit else None
+        reasons = review(db=db, sessions=page, now=now, min_gap_days=min_gap_days)
     else:
         if needs_review:
-            query = query.where(TreatmentSession.status.in_(AWAITING_TREATMENT))
+            shape |= {"awaiting"}
+        reasons = {}
 
         def keep(batch: Sequence[Row[Any]]) -> list[bool]:
-            reasons = review(db=db, sessions=batch, now=now, min_gap_days=min_gap_days)
-            return [bool(reasons[session.id]) is needs_review for session in batch]
+            found = review(db=db, sessions=batch, now=now, min_gap_days=min_gap_days)
+            reasons.update(found)
+            return [bool(found[session.id]) is needs_review for session in batch]
 
         page, next_cursor = paginate_kept(
-            db, query, _BY_START, keep=keep, limit=limit, cursor=cursor, rows=True
+            db,
+            _filtered(shape).params(values),
+            _BY_START,
+            keep=keep,
+            limit=limit,
+            cursor=cursor,
+            rows=True,
         )
-    return _with_records(db, page), next_cursor
+    return _with_records(db, page, reasons), next_cursor
 
 
-def _with_records(db: Session, sessions: Sequence[Row[Any]]) -> Listed:
-    ids = [s.id for s in sessions]
-    completions: dict[uuid.UUID, Row[Any]] = {}
-    if any(s.status in _RECORDED for s in sessions):
-        found = db.execute(select(_COMPLETIONS).where(_COMPLETIONS.c.session_id.in_(ids)))
-        completions = {row.session_id: row for row in found}
+def _with_records(db: Session, sessions: Sequence[Row[Any]], reasons: Reasons) -> Listed:
+    completions = {
+        s.id: {key: s._mapping[f"completion_{key}"] for key in _COMPLETION_FIELDS}
+        for s in sessions
+        if s.status in _RECORDED and s.completion_id is not None
+    }
     events: dict[uuid.UUID, list[Row[Any]]] = {}
-    if ids:
-        steps = select(_EVENTS).where(_EVENTS.c.session_id.in_(ids)).order_by(_EVENTS.c.at)
-        for row in db.execute(steps):
+    if sessions:
+        for row in db.execute(_HISTORIES, {"session_ids": [s.id for s in sessions]}):
             events.setdefault(row.session_id, []).append(row)
-    return Listed(sessions, completions, events)
+    return Listed(sessions, reasons, completions, events)
 
 
 # The statuses a session can hold with a completion record: done, or marked in error after.

@@ -16,10 +16,10 @@ from datetime import datetime, timedelta
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import and_, bindparam, select
 from sqlalchemy.orm import Session, joinedload
 
-from app.evaluations.service import standings
+from app.evaluations.service import standings_in_brief
 from app.models import (
     AWAITING_TREATMENT,
     CompletionRecord,
@@ -57,6 +57,40 @@ class Booked(Protocol):
     def status(self) -> SessionStatus: ...
 
 
+_SESSIONS = TreatmentSession.__table__
+_COMPLETIONS = CompletionRecord.__table__
+_PLANS = TreatmentPlan.__table__
+
+# The review's statements, built once (a day's calendar asks them on every read).
+# Each practitioner with their hours and (joined alongside, one row each) their time off
+# overlapping the sessions reviewed.
+_CALENDARS = (
+    select(Practitioner, TimeOff)
+    .outerjoin(
+        TimeOff,
+        and_(
+            TimeOff.practitioner_id == Practitioner.id,
+            TimeOff.start_at < bindparam("until"),
+            TimeOff.end_at > bindparam("since"),
+        ),
+    )
+    .options(joinedload(Practitioner.availability))
+    .where(Practitioner.id.in_(bindparam("practitioner_ids", expanding=True)))
+)
+_PLAN_STATUSES = select(_PLANS.c.id, _PLANS.c.status).where(
+    _PLANS.c.id.in_(bindparam("plan_ids", expanding=True))
+)
+_GIVEN = (
+    select(_SESSIONS.c.patient_id, _SESSIONS.c.id, _COMPLETIONS.c.administered_at)
+    .select_from(_SESSIONS.join(_COMPLETIONS, _COMPLETIONS.c.session_id == _SESSIONS.c.id))
+    .where(
+        _SESSIONS.c.patient_id.in_(bindparam("patient_ids", expanding=True)),
+        _COMPLETIONS.c.administered_at > bindparam("since"),
+        _COMPLETIONS.c.administered_at < bindparam("until"),
+    )
+)
+
+
 def review(*, db: Session, sessions: Sequence[Booked], now: datetime, min_gap_days: int) -> Reasons:
     """Each session's reasons for review (none: it may go ahead as booked). Only booked and
     checked-in sessions are reviewed; a handful of queries whatever their number."""
@@ -64,36 +98,29 @@ def review(*, db: Session, sessions: Sequence[Booked], now: datetime, min_gap_da
     reasons: Reasons = {v.id: () for v in sessions}
     if not awaiting:
         return reasons
-    patients = standings(db=db, patient_ids=list({v.patient_id for v in awaiting}), now=now)
-    practitioner_ids = list({v.practitioner_id for v in awaiting})
-    practitioners = {
-        p.id: p
-        for p in db.scalars(
-            select(Practitioner)
-            .options(joinedload(Practitioner.availability))
-            .where(Practitioner.id.in_(practitioner_ids))
-        ).unique()
+    patient_ids = list({v.patient_id for v in awaiting})
+    patients = standings_in_brief(db=db, patient_ids=patient_ids, now=now)
+    first_start = min(v.start_at for v in awaiting)
+    last_start = max(v.start_at for v in awaiting)
+    calendars = {
+        "practitioner_ids": list({v.practitioner_id for v in awaiting}),
+        "since": first_start,
+        "until": max(v.end_at for v in awaiting),
     }
-    absences: dict[uuid.UUID, list[TimeOff]] = {pid: [] for pid in practitioner_ids}
-    for absence in db.scalars(
-        select(TimeOff).where(
-            TimeOff.practitioner_id.in_(practitioner_ids),
-            TimeOff.start_at < max(v.end_at for v in awaiting),
-            TimeOff.end_at > min(v.start_at for v in awaiting),
-        )
-    ):
-        absences[absence.practitioner_id].append(absence)
+    practitioners: dict[uuid.UUID, Practitioner] = {}
+    absences: dict[uuid.UUID, list[TimeOff]] = {}
+    for practitioner, absence in db.execute(_CALENDARS, calendars).unique():
+        practitioners[practitioner.id] = practitioner
+        away = absences.setdefault(practitioner.id, [])
+        if absence is not None:
+            away.append(absence)
     plan_ids = list({v.plan_id for v in awaiting if v.plan_id is not None})
-    plans = (
-        dict(
-            db.execute(
-                select(TreatmentPlan.id, TreatmentPlan.status).where(TreatmentPlan.id.in_(plan_ids))
-            ).all()
-        )
+    plans: dict[uuid.UUID, PlanStatus] = (
+        {row.id: row.status for row in db.execute(_PLAN_STATUSES, {"plan_ids": plan_ids})}
         if plan_ids
         else {}
     )
-    given = _given_near(db, awaiting, min_gap_days)
+    given = _given_near(db, patient_ids, first_start, last_start, min_gap_days)
     for session in awaiting:
         found = list(patients[session.patient_id].obstacles(session.end_at))
         slot = Interval(session.start_at, session.end_at)
@@ -131,20 +158,17 @@ def review(*, db: Session, sessions: Sequence[Booked], now: datetime, min_gap_da
 
 
 def _given_near(
-    db: Session, sessions: Sequence[Booked], min_gap_days: int
+    db: Session,
+    patient_ids: list[uuid.UUID],
+    first_start: datetime,
+    last_start: datetime,
+    min_gap_days: int,
 ) -> dict[uuid.UUID, list[tuple[uuid.UUID, datetime]]]:
-    """The treatments given to these sessions' patients within the interval of any of them."""
+    """The treatments given to these patients within the interval of any session starting
+    from `first_start` to `last_start`."""
     margin = timedelta(days=min_gap_days + 1)
+    near = {"patient_ids": patient_ids, "since": first_start - margin, "until": last_start + margin}
     given: dict[uuid.UUID, list[tuple[uuid.UUID, datetime]]] = {}
-    rows = db.execute(
-        select(TreatmentSession.patient_id, TreatmentSession.id, CompletionRecord.administered_at)
-        .join(CompletionRecord, CompletionRecord.session_id == TreatmentSession.id)
-        .where(
-            TreatmentSession.patient_id.in_({v.patient_id for v in sessions}),
-            CompletionRecord.administered_at > min(v.start_at for v in sessions) - margin,
-            CompletionRecord.administered_at < max(v.start_at for v in sessions) + margin,
-        )
-    )
-    for patient_id, session_id, at in rows:
+    for patient_id, session_id, at in db.execute(_GIVEN, near):
         given.setdefault(patient_id, []).append((session_id, at))
     return given

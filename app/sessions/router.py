@@ -212,13 +212,12 @@ def list_sessions(
     audit.record_list(
         Resource.SESSION, (Access(s.id, s.patient_id) for s in sessions), of_patient=patient_id
     )
-    reasons = review(db=db, sessions=sessions, now=now, min_gap_days=rules.min_gap_days)
     return SessionPage(
         items=[
             SessionRead.model_validate(
                 {
                     **(page.view(s) if clinical else _without_clinical_detail(page.view(s))),
-                    **_review_fields(reasons[s.id], sees_reasons=sees_reasons),
+                    **_review_fields(page.reasons[s.id], sees_reasons=sees_reasons),
                 }
             )
             for s in sessions
