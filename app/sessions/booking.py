@@ -401,15 +401,7 @@ def book(
         "reason": None,
         "at": now,
     }
-    connection = db.connection()
-    try:
-        connection.execute(_INSERT_SESSION, session_row)
-    except IntegrityError as exc:
-        refusal = _refused_overlap(exc)
-        if refusal is not None:
-            raise refusal from None
-        raise
-    connection.execute(_INSERT_EVENT, event_row)
+    _write_booking(db, session_row, event_row)
     # What was written, as the answer shows it (not added to `db`: it is stored already).
     booked = TreatmentSession(**session_row, completion=None)
     booked.events = [SessionEvent(**event_row)]
@@ -419,6 +411,46 @@ def book(
 # Plain inserts, every column given: no ORM unit of work for the one write booking makes.
 _INSERT_SESSION = insert(_SESSIONS)
 _INSERT_EVENT = insert(_EVENTS)
+# PostgreSQL: both in one statement (one round trip), the event inserted from the session's
+# returned id, so it follows it. Parameters named apart (`session_id`, `event_id`).
+_BOOKED = (
+    insert(_SESSIONS)
+    .values({c.key: bindparam(f"session_{c.key}", type_=c.type) for c in _SESSIONS.c})
+    .returning(_SESSIONS.c.id)
+    .cte("booked")
+)
+_INSERT_BOTH = (
+    insert(_EVENTS)
+    .from_select(
+        [c.key for c in _EVENTS.c],
+        select(
+            *(
+                _BOOKED.c.id if c.key == "session_id" else bindparam(f"event_{c.key}", type_=c.type)
+                for c in _EVENTS.c
+            )
+        ),
+    )
+    .add_cte(_BOOKED)
+)
+
+
+def _write_booking(db: Session, session_row: dict[str, Any], event_row: dict[str, Any]) -> None:
+    """The session and its first event; an overlap a concurrent booking made meanwhile is a
+    `SlotTaken` (PostgreSQL's exclusion constraints)."""
+    connection = db.connection()
+    try:
+        if connection.dialect.name == "postgresql":
+            params = {f"session_{k}": v for k, v in session_row.items()}
+            params.update((f"event_{k}", v) for k, v in event_row.items() if k != "session_id")
+            connection.execute(_INSERT_BOTH, params)
+        else:
+            connection.execute(_INSERT_SESSION, session_row)
+            connection.execute(_INSERT_EVENT, event_row)
+    except IntegrityError as exc:
+        refusal = _refused_overlap(exc)
+        if refusal is not None:
+            raise refusal from None
+        raise
 
 
 def _bookable_plan(
