@@ -16,6 +16,7 @@ from __future__ import annotations
 import enum
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -348,9 +349,45 @@ def _eligible_for(
     return standing
 
 
-def book(
-    *, db: Session, data: SessionCreate, now: datetime, rules: BookingRules
-) -> TreatmentSession:
+@dataclass(frozen=True)
+class FirstEvent:
+    """A booked session's first event, as written: the columns of `SessionEvent`."""
+
+    id: uuid.UUID
+    session_id: uuid.UUID
+    action: str
+    from_status: SessionStatus | None
+    to_status: SessionStatus
+    old_start_at: datetime | None
+    old_end_at: datetime | None
+    old_practitioner_id: uuid.UUID | None
+    reason: str | None
+    at: datetime
+
+
+@dataclass(frozen=True)
+class BookedSession:
+    """A session just booked, as written: the columns of `TreatmentSession` and its first
+    event, what the answer shows. Plain values: an ORM object for a row already stored would
+    cost its instrumentation on every booking."""
+
+    id: uuid.UUID
+    created_at: datetime
+    updated_at: datetime
+    version: int
+    patient_id: uuid.UUID
+    practitioner_id: uuid.UUID
+    plan_id: uuid.UUID | None
+    start_at: datetime
+    end_at: datetime
+    time_zone: str
+    status: SessionStatus
+    cancel_reason: str | None
+    events: tuple[FirstEvent, ...]
+    completion: None = None
+
+
+def book(*, db: Session, data: SessionCreate, now: datetime, rules: BookingRules) -> BookedSession:
     """Put a session in the calendar, or refuse with the reason."""
     # The patient's care, then the practitioner's calendar (the order every change takes them).
     hold_lock(db, patient_lock(data.patient_id), practitioner_lock(data.practitioner_id))
@@ -374,37 +411,35 @@ def book(
         rules=rules,
         locked=True,
     )
-    created = utcnow()
-    session_row = {
-        "id": uuid.uuid4(),
-        "created_at": created,
-        "updated_at": created,
-        "version": 1,
-        "patient_id": data.patient_id,
-        "practitioner_id": data.practitioner_id,
-        "plan_id": plan.id if plan else None,
-        "start_at": slot.start,
-        "end_at": slot.end,
-        "time_zone": zone,
-        "status": SessionStatus.BOOKED,
-        "cancel_reason": None,
-    }
-    event_row = {
-        "id": uuid.uuid4(),
-        "session_id": session_row["id"],
-        "action": SessionAction.BOOK.value,
-        "from_status": None,
-        "to_status": SessionStatus.BOOKED.value,
-        "old_start_at": None,
-        "old_end_at": None,
-        "old_practitioner_id": None,
-        "reason": None,
-        "at": now,
-    }
-    _write_booking(db, session_row, event_row)
-    # What was written, as the answer shows it (not added to `db`: it is stored already).
-    booked = TreatmentSession(**session_row, completion=None)
-    booked.events = [SessionEvent(**event_row)]
+    session_id, created = uuid.uuid4(), utcnow()
+    first = FirstEvent(
+        id=uuid.uuid4(),
+        session_id=session_id,
+        action=SessionAction.BOOK.value,
+        from_status=None,
+        to_status=SessionStatus.BOOKED,
+        old_start_at=None,
+        old_end_at=None,
+        old_practitioner_id=None,
+        reason=None,
+        at=now,
+    )
+    booked = BookedSession(
+        id=session_id,
+        created_at=created,
+        updated_at=created,
+        version=1,
+        patient_id=data.patient_id,
+        practitioner_id=data.practitioner_id,
+        plan_id=plan.id if plan else None,
+        start_at=slot.start,
+        end_at=slot.end,
+        time_zone=zone,
+        status=SessionStatus.BOOKED,
+        cancel_reason=None,
+        events=(first,),
+    )
+    _write_booking(db, booked)
     return booked
 
 
@@ -434,9 +469,11 @@ _INSERT_BOTH = (
 )
 
 
-def _write_booking(db: Session, session_row: dict[str, Any], event_row: dict[str, Any]) -> None:
-    """The session and its first event; an overlap a concurrent booking made meanwhile is a
-    `SlotTaken` (PostgreSQL's exclusion constraints)."""
+def _write_booking(db: Session, booked: BookedSession) -> None:
+    """The session and its first event, every column given; an overlap a concurrent booking
+    made meanwhile is a `SlotTaken` (PostgreSQL's exclusion constraints)."""
+    session_row = {c.key: getattr(booked, c.key) for c in _SESSIONS.c}
+    event_row = {c.key: getattr(booked.events[0], c.key) for c in _EVENTS.c}
     connection = db.connection()
     try:
         if connection.dialect.name == "postgresql":
