@@ -115,7 +115,7 @@ _END = bindparam("end", type_=UTCDateTime())
 _START_FLOOR = bindparam("start_floor", type_=UTCDateTime())
 _NEAR_FROM = bindparam("near_from", type_=UTCDateTime())
 _NEAR_TO = bindparam("near_to", type_=UTCDateTime())
-NOT_MOVING = uuid.UUID(int=0)
+_NOT_MOVING = uuid.UUID(int=0)
 
 
 def _found(
@@ -223,7 +223,7 @@ def _check_slot(
         {
             "practitioner_id": practitioner_id,
             "patient_id": patient_id,
-            "moving": moving or NOT_MOVING,
+            "moving": moving or _NOT_MOVING,
             "start": slot.start,
             "end": slot.end,
             "start_floor": slot.start - LONGEST_SESSION,
