@@ -67,8 +67,20 @@ def weekly_hours(practitioner: Practitioner) -> list[WeeklyHours]:
     return [WeeklyHours(a.weekday, a.start_time, a.end_time) for a in practitioner.availability]
 
 
+@dataclass(frozen=True)
+class Calendar:
+    """A practitioner as a booking checks them: whether they practise, on which clock, and
+    when. Read as plain columns by booking's one query (`app.sessions.booking`), where a
+    `Practitioner` with its hours would cost an ORM load on every booking."""
+
+    id: uuid.UUID
+    active: bool
+    time_zone: str
+    hours: tuple[WeeklyHours, ...]
+
+
 def calendar_conflict(
-    practitioner: Practitioner, slot: Interval, absences: Sequence[TimeOff]
+    practitioner: Practitioner | Calendar, slot: Interval, absences: Sequence[TimeOff]
 ) -> InactivePractitioner | OutsideAvailability | None:
     """Why the practitioner cannot see a patient in `slot` (not active, outside their weekly
     hours, away), or None: booking raises it, a booked session's review shows it.
@@ -76,7 +88,8 @@ def calendar_conflict(
     if not practitioner.active:
         return InactivePractitioner(f"Practitioner {practitioner.id} is not active.")
     zone = ZoneInfo(practitioner.time_zone)
-    if not within_weekly_hours(slot, weekly_hours=weekly_hours(practitioner), zone=zone):
+    hours = practitioner.hours if isinstance(practitioner, Calendar) else weekly_hours(practitioner)
+    if not within_weekly_hours(slot, weekly_hours=hours, zone=zone):
         return OutsideAvailability(
             f"{slot.start.astimezone(zone):%a %d %b %H:%M}-{slot.end.astimezone(zone):%H:%M} "
             f"({practitioner.time_zone}) is outside the practitioner's weekly hours."

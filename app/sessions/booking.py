@@ -3,38 +3,69 @@
 Overlaps are refused by the database itself: on PostgreSQL by exclusion constraints, on SQLite
 by the write lock every writing request takes before its first read (see `app.db`). No
 in-process lock is involved.
+
+Booking is the busiest write, so its statements are built once, here, and run as plain Core
+statements: once the locks are held, one query reads everything the checks ask (the
+practitioner and their hours, their time off and sessions, the patient's sessions and
+treatments near the slot), and the session and its first event are written as two plain
+inserts, with no ORM unit of work.
 """
 
 from __future__ import annotations
 
+import enum
 import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import (
+    ColumnElement,
+    Row,
+    Table,
+    and_,
+    bindparam,
+    insert,
+    literal_column,
+    null,
+    select,
+    type_coerce,
+    union_all,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app.db import hold_lock
 from app.errors import NotFound, Versions
 from app.evaluations.service import Eligibility, current_eligibility
-from app.models import SessionEvent, TreatmentPlan, TreatmentSession, utcnow
+from app.models import (
+    LIVE_STATUSES,
+    LONGEST_SESSION,
+    CompletionRecord,
+    Practitioner,
+    SessionEvent,
+    TimeOff,
+    TreatmentPlan,
+    TreatmentSession,
+    UTCDateTime,
+    WeeklyAvailability,
+    utcnow,
+)
 from app.patients.service import PatientArchived, patient_lock
 from app.plans.service import active_plan
 from app.policy import BookingRules
-from app.practitioners.hours import Interval
+from app.practitioners.hours import Interval, WeeklyHours
 from app.practitioners.service import (
+    Calendar,
     OutsideAvailability,
     UnknownPractitioner,
     calendar_conflict,
-    get_practitioner,
     lock_practitioner,
     practitioner_lock,
 )
-from app.scheduling.service import (
-    patient_sessions,
-    practitioner_busy,
-    treatment_times,
-)
+from app.scheduling.service import TreatmentTime, treatment_times
 from app.scheduling.slots import far_enough
 from app.sessions.errors import (
     EligibilityBlocked,
@@ -49,6 +80,125 @@ from app.sessions.schemas import RescheduleBody, SessionCreate
 from app.vocabulary import SessionStatus
 
 
+def _table(model: type[Any]) -> Table:
+    return model.metadata.tables[model.__tablename__]  # type: ignore[no-any-return]
+
+
+_PRACTITIONERS = _table(Practitioner)
+_HOURS = _table(WeeklyAvailability)
+_TIME_OFF = _table(TimeOff)
+_SESSIONS = _table(TreatmentSession)
+_EVENTS = _table(SessionEvent)
+_GIVEN = _table(CompletionRecord)
+
+
+class _Found(enum.IntEnum):
+    """What a row of `_IN_THE_WAY` is."""
+
+    HOURS = 0  # the practitioner, with one of their weekly hours (or none: no hours at all)
+    TIME_OFF = 1  # the practitioner's time off overlapping the slot
+    PRACTITIONER_SESSION = 2  # a live session of the practitioner overlapping the slot
+    PATIENT_SESSION = 3  # a live session of the patient overlapping the slot
+    GIVEN = 4  # a treatment given near the slot (`start_at`: when the sclerosant was given)
+    TO_COME = 5  # a session booked or checked in near the slot (`start_at`: its start)
+
+
+# The parameters of `_IN_THE_WAY`. `moving`: the session being moved (the nil UUID when
+# booking), left out of every answer; `start_floor`: the slot's start less the longest a
+# session lasts, so overlapping sessions are found by a range scan of the start index
+# (`TreatmentSession.ending_after`); `near_from`/`near_to`: the window of the interval rule.
+_PRACTITIONER = bindparam("practitioner_id", type_=_SESSIONS.c.practitioner_id.type)
+_PATIENT = bindparam("patient_id", type_=_SESSIONS.c.patient_id.type)
+_MOVING = bindparam("moving", type_=_SESSIONS.c.id.type)
+_START = bindparam("start", type_=UTCDateTime())
+_END = bindparam("end", type_=UTCDateTime())
+_START_FLOOR = bindparam("start_floor", type_=UTCDateTime())
+_NEAR_FROM = bindparam("near_from", type_=UTCDateTime())
+_NEAR_TO = bindparam("near_to", type_=UTCDateTime())
+_NOT_MOVING = uuid.UUID(int=0)
+
+
+def _found(
+    kind: _Found, session_id: ColumnElement[Any], at: ColumnElement[Any], end: ColumnElement[Any]
+) -> list[ColumnElement[Any]]:
+    """The columns of a row that is not the practitioner's: no hours."""
+    return [
+        literal_column(str(kind.value)).label("kind"),
+        session_id.label("id"),
+        at.label("start_at"),
+        end.label("end_at"),
+        *(null() for _ in range(5)),
+    ]
+
+
+def _live_overlapping(who: ColumnElement[Any]) -> ColumnElement[bool]:
+    s = _SESSIONS.c
+    return and_(
+        who,
+        s.status.in_(LIVE_STATUSES),
+        s.start_at < _END,
+        s.end_at > _START,
+        s.start_at > _START_FLOOR,
+        s.id != _MOVING,
+    )
+
+
+# Everything booking (or moving) a session checks, once the locks are held, in one round
+# trip: the answers `get_practitioner`, `practitioner_busy`, `patient_sessions` and
+# `treatment_times` give, as plain rows. The first part types the columns of the others.
+_IN_THE_WAY = union_all(
+    select(
+        literal_column(str(_Found.HOURS.value)).label("kind"),
+        _PRACTITIONERS.c.id,
+        type_coerce(null(), UTCDateTime()).label("start_at"),
+        type_coerce(null(), UTCDateTime()).label("end_at"),
+        _HOURS.c.weekday,
+        _HOURS.c.start_time,
+        _HOURS.c.end_time,
+        _PRACTITIONERS.c.active,
+        _PRACTITIONERS.c.time_zone,
+    )
+    .select_from(_PRACTITIONERS.outerjoin(_HOURS, _HOURS.c.practitioner_id == _PRACTITIONERS.c.id))
+    .where(_PRACTITIONERS.c.id == _PRACTITIONER),
+    select(
+        *_found(
+            _Found.TIME_OFF,
+            type_coerce(null(), _SESSIONS.c.id.type),
+            _TIME_OFF.c.start_at,
+            _TIME_OFF.c.end_at,
+        )
+    ).where(
+        _TIME_OFF.c.practitioner_id == _PRACTITIONER,
+        _TIME_OFF.c.start_at < _END,
+        _TIME_OFF.c.end_at > _START,
+    ),
+    select(
+        *_found(
+            _Found.PRACTITIONER_SESSION, _SESSIONS.c.id, _SESSIONS.c.start_at, _SESSIONS.c.end_at
+        )
+    ).where(_live_overlapping(_SESSIONS.c.practitioner_id == _PRACTITIONER)),
+    select(
+        *_found(_Found.PATIENT_SESSION, _SESSIONS.c.id, _SESSIONS.c.start_at, _SESSIONS.c.end_at)
+    ).where(_live_overlapping(_SESSIONS.c.patient_id == _PATIENT)),
+    # Given, whatever became of its session since (entered in error, it still happened).
+    select(*_found(_Found.GIVEN, _SESSIONS.c.id, _GIVEN.c.administered_at, null()))
+    .select_from(_SESSIONS.join(_GIVEN, _GIVEN.c.session_id == _SESSIONS.c.id))
+    .where(
+        _SESSIONS.c.patient_id == _PATIENT,
+        _GIVEN.c.administered_at > _NEAR_FROM,
+        _GIVEN.c.administered_at < _NEAR_TO,
+        _SESSIONS.c.id != _MOVING,
+    ),
+    select(*_found(_Found.TO_COME, _SESSIONS.c.id, _SESSIONS.c.start_at, null())).where(
+        _SESSIONS.c.patient_id == _PATIENT,
+        _SESSIONS.c.status.in_((SessionStatus.BOOKED, SessionStatus.ARRIVED)),
+        _SESSIONS.c.start_at > _NEAR_FROM,
+        _SESSIONS.c.start_at < _NEAR_TO,
+        _SESSIONS.c.id != _MOVING,
+    ),
+)
+
+
 def _check_slot(
     *,
     db: Session,
@@ -60,47 +210,70 @@ def _check_slot(
     moving: uuid.UUID | None = None,
     locked: bool = False,
 ) -> str:
-    """Every check booking and rescheduling share; `moving` is the session being moved,
-    `locked`: the practitioner's calendar is locked already. The answer: the time zone the
-    session takes place in (the practitioner's)."""
+    """Every check booking and rescheduling share, in this order; `moving` is the session
+    being moved, `locked`: the practitioner's calendar is locked already. The answer: the time
+    zone the session takes place in (the practitioner's)."""
     if slot.start <= now:
         raise InThePast("Sessions are booked for a time still to come.")
     if not locked:
         lock_practitioner(db, practitioner_id)
-    try:
-        practitioner = get_practitioner(db=db, practitioner_id=practitioner_id)
-    except NotFound:
-        raise UnknownPractitioner(
-            f"No practitioner with id {practitioner_id}.", field="practitioner_id"
-        ) from None
-    conflict = calendar_conflict(practitioner, slot, absences=())  # active, inside hours
+    margin = timedelta(days=rules.min_gap_days + 1)
+    rows = db.connection().execute(
+        _IN_THE_WAY,
+        {
+            "practitioner_id": practitioner_id,
+            "patient_id": patient_id,
+            "moving": moving or _NOT_MOVING,
+            "start": slot.start,
+            "end": slot.end,
+            "start_floor": slot.start - LONGEST_SESSION,
+            "near_from": slot.start - margin,
+            "near_to": slot.start + margin,
+        },
+    )
+    found: dict[_Found, list[Row[Any]]] = {kind: [] for kind in _Found}
+    for row in rows:
+        found[_Found(row.kind)].append(row)
+    calendar = _calendar(found[_Found.HOURS], practitioner_id)
+    conflict = calendar_conflict(calendar, slot, absences=())  # active, inside hours
     if conflict is not None:
         raise conflict
-    # The same question slot search asks: is the practitioner free (time off, sessions)?
-    busy = practitioner_busy(
-        db=db, practitioner_ids=[practitioner_id], window=slot, excluding=moving
-    )[practitioner_id]
-    if any(b.session_id is None for b in busy):
+    # The same questions slot search asks: is the practitioner free (time off, sessions)?
+    if found[_Found.TIME_OFF]:
         raise OutsideAvailability("The practitioner is away then (time off).")
-    if busy:
-        raise SlotTaken(
-            "The practitioner already has a session then.", session_id=str(busy[0].session_id)
-        )
-    own = patient_sessions(db=db, patient_id=patient_id, window=slot, excluding=moving)
-    if own:
-        raise SlotTaken(
-            "The patient already has a session then.", session_id=str(own[0].session_id)
-        )
-    check_interval(
-        db,
+    for kind, whose in (
+        (_Found.PRACTITIONER_SESSION, "practitioner"),
+        (_Found.PATIENT_SESSION, "patient"),
+    ):
+        taken = sorted(found[kind], key=lambda row: row.start_at)
+        if taken:
+            raise SlotTaken(f"The {whose} already has a session then.", session_id=str(taken[0].id))
+    given_or_booked = [
+        TreatmentTime(row.id, row.start_at)
+        for row in (*found[_Found.GIVEN], *found[_Found.TO_COME])
+    ]
+    _refuse_too_near(
         patient_id,
         slot.start,
-        zone=ZoneInfo(practitioner.time_zone),
+        sorted(given_or_booked, key=lambda t: t.at),
+        zone=ZoneInfo(calendar.time_zone),
         rules=rules,
-        include_booked=True,
-        excluding=moving,
     )
-    return practitioner.time_zone
+    return calendar.time_zone
+
+
+def _calendar(rows: Sequence[Row[Any]], practitioner_id: uuid.UUID) -> Calendar:
+    """The practitioner from their rows of `_IN_THE_WAY` (one per weekly hours)."""
+    if not rows:
+        raise UnknownPractitioner(
+            f"No practitioner with id {practitioner_id}.", field="practitioner_id"
+        )
+    hours = tuple(
+        WeeklyHours(row.weekday, row.start_time, row.end_time)
+        for row in rows
+        if row.weekday is not None
+    )
+    return Calendar(practitioner_id, rows[0].active, rows[0].time_zone, hours)
 
 
 def check_interval(
@@ -124,6 +297,18 @@ def check_interval(
         include_booked=include_booked,
         excluding=excluding,
     )
+    _refuse_too_near(patient_id, moment, times, zone=zone, rules=rules)
+
+
+def _refuse_too_near(
+    patient_id: uuid.UUID,
+    moment: datetime,
+    times: Sequence[TreatmentTime],
+    *,
+    zone: ZoneInfo,
+    rules: BookingRules,
+) -> None:
+    """`times` in order: the first too near `moment` is the one named."""
     near = next(
         (t for t in times if not far_enough(t.at, moment, min_days=rules.min_gap_days, zone=zone)),
         None,
@@ -137,13 +322,20 @@ def check_interval(
         )
 
 
+def _refused_overlap(exc: IntegrityError) -> SlotTaken | None:
+    # 23P01: an exclusion constraint refused an overlap a concurrent booking just made.
+    if getattr(exc.orig, "sqlstate", None) == "23P01":
+        return SlotTaken("Another session was booked at that time meanwhile.")
+    return None
+
+
 def _flush_booking(db: Session) -> None:
     try:
         db.flush()
     except IntegrityError as exc:
-        # 23P01: an exclusion constraint refused an overlap a concurrent booking just made.
-        if getattr(exc.orig, "sqlstate", None) == "23P01":
-            raise SlotTaken("Another session was booked at that time meanwhile.") from None
+        refusal = _refused_overlap(exc)
+        if refusal is not None:
+            raise refusal from None
         raise
 
 
@@ -157,9 +349,45 @@ def _eligible_for(
     return standing
 
 
-def book(
-    *, db: Session, data: SessionCreate, now: datetime, rules: BookingRules
-) -> TreatmentSession:
+@dataclass(frozen=True)
+class FirstEvent:
+    """A booked session's first event, as written: the columns of `SessionEvent`."""
+
+    id: uuid.UUID
+    session_id: uuid.UUID
+    action: str
+    from_status: SessionStatus | None
+    to_status: SessionStatus
+    old_start_at: datetime | None
+    old_end_at: datetime | None
+    old_practitioner_id: uuid.UUID | None
+    reason: str | None
+    at: datetime
+
+
+@dataclass(frozen=True)
+class BookedSession:
+    """A session just booked, as written: the columns of `TreatmentSession` and its first
+    event, what the answer shows. Plain values: an ORM object for a row already stored would
+    cost its instrumentation on every booking."""
+
+    id: uuid.UUID
+    created_at: datetime
+    updated_at: datetime
+    version: int
+    patient_id: uuid.UUID
+    practitioner_id: uuid.UUID
+    plan_id: uuid.UUID | None
+    start_at: datetime
+    end_at: datetime
+    time_zone: str
+    status: SessionStatus
+    cancel_reason: str | None
+    events: tuple[FirstEvent, ...]
+    completion: None = None
+
+
+def book(*, db: Session, data: SessionCreate, now: datetime, rules: BookingRules) -> BookedSession:
     """Put a session in the calendar, or refuse with the reason."""
     # The patient's care, then the practitioner's calendar (the order every change takes them).
     hold_lock(db, patient_lock(data.patient_id), practitioner_lock(data.practitioner_id))
@@ -183,7 +411,24 @@ def book(
         rules=rules,
         locked=True,
     )
-    booked = TreatmentSession(
+    session_id, created = uuid.uuid4(), utcnow()
+    first = FirstEvent(
+        id=uuid.uuid4(),
+        session_id=session_id,
+        action=SessionAction.BOOK.value,
+        from_status=None,
+        to_status=SessionStatus.BOOKED,
+        old_start_at=None,
+        old_end_at=None,
+        old_practitioner_id=None,
+        reason=None,
+        at=now,
+    )
+    booked = BookedSession(
+        id=session_id,
+        created_at=created,
+        updated_at=created,
+        version=1,
         patient_id=data.patient_id,
         practitioner_id=data.practitioner_id,
         plan_id=plan.id if plan else None,
@@ -191,19 +436,58 @@ def book(
         end_at=slot.end,
         time_zone=zone,
         status=SessionStatus.BOOKED,
-        events=[
-            SessionEvent(
-                action=SessionAction.BOOK.value,
-                from_status=None,
-                to_status=SessionStatus.BOOKED,
-                at=now,
-            )
-        ],
-        completion=None,
+        cancel_reason=None,
+        events=(first,),
     )
-    db.add(booked)
-    _flush_booking(db)
+    _write_booking(db, booked)
     return booked
+
+
+# Plain inserts, every column given: no ORM unit of work for the one write booking makes.
+_INSERT_SESSION = insert(_SESSIONS)
+_INSERT_EVENT = insert(_EVENTS)
+# PostgreSQL: both in one statement (one round trip), the event inserted from the session's
+# returned id, so it follows it. Parameters named apart (`session_id`, `event_id`).
+_BOOKED = (
+    insert(_SESSIONS)
+    .values({c.key: bindparam(f"session_{c.key}", type_=c.type) for c in _SESSIONS.c})
+    .returning(_SESSIONS.c.id)
+    .cte("booked")
+)
+_INSERT_BOTH = (
+    insert(_EVENTS)
+    .from_select(
+        [c.key for c in _EVENTS.c],
+        select(
+            *(
+                _BOOKED.c.id if c.key == "session_id" else bindparam(f"event_{c.key}", type_=c.type)
+                for c in _EVENTS.c
+            )
+        ),
+    )
+    .add_cte(_BOOKED)
+)
+
+
+def _write_booking(db: Session, booked: BookedSession) -> None:
+    """The session and its first event, every column given; an overlap a concurrent booking
+    made meanwhile is a `SlotTaken` (PostgreSQL's exclusion constraints)."""
+    session_row = {c.key: getattr(booked, c.key) for c in _SESSIONS.c}
+    event_row = {c.key: getattr(booked.events[0], c.key) for c in _EVENTS.c}
+    connection = db.connection()
+    try:
+        if connection.dialect.name == "postgresql":
+            params = {f"session_{k}": v for k, v in session_row.items()}
+            params.update((f"event_{k}", v) for k, v in event_row.items() if k != "session_id")
+            connection.execute(_INSERT_BOTH, params)
+        else:
+            connection.execute(_INSERT_SESSION, session_row)
+            connection.execute(_INSERT_EVENT, event_row)
+    except IntegrityError as exc:
+        refusal = _refused_overlap(exc)
+        if refusal is not None:
+            raise refusal from None
+        raise
 
 
 def _bookable_plan(

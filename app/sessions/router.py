@@ -45,13 +45,18 @@ router = APIRouter(prefix="/api/v1/sessions", tags=["sessions"], route_class=Api
 SeesEligibility = Annotated[bool, holds(Permission.EVALUATIONS_READ_OUTCOME)]
 
 
-def _audited(audit: AuditTrail, action: str, session: TreatmentSession) -> TreatmentSession:
+def _audited(
+    audit: AuditTrail, action: str, session: TreatmentSession | booking.BookedSession
+) -> None:
     audit.record(action, Resource.SESSION, session.id, patient_id=session.patient_id)
-    return session
 
 
 def _view(
-    session: TreatmentSession, reasons: tuple[Flag, ...], *, clinical: bool, sees_reasons: bool
+    session: TreatmentSession | booking.BookedSession,
+    reasons: tuple[Flag, ...],
+    *,
+    clinical: bool,
+    sees_reasons: bool,
 ) -> SessionRead:
     """The session, whether it needs review and (for roles that read eligibility) why; its
     treatment record and the reasons written in it (free text) only for roles that may read
@@ -89,7 +94,7 @@ def _review_fields(reasons: tuple[Flag, ...], *, sees_reasons: bool) -> dict[str
 
 def _read(
     db: Session,
-    session: TreatmentSession,
+    session: TreatmentSession | booking.BookedSession,
     response: Response,
     now: datetime,
     rules: BookingRules,

@@ -21,6 +21,7 @@ from tests.factories import (
 )
 from tests.sessions.steps import (
     PARIS,
+    at,
     book,
     booked,
     next_spring_forward_monday,
@@ -193,3 +194,29 @@ def test_fourteen_days_are_counted_on_the_clinics_calendar_across_daylight_savin
         422,
         "interval-too-short",
     )
+
+
+def test_a_refusal_names_the_session_in_the_way_and_a_move_is_not_in_its_own_way(
+    client: TestClient, doctor: dict[str, Any]
+) -> None:
+    first, second = (eligible_patient(client, doctor["id"]) for _ in range(2))
+    monday = next_weekday_at(0, 9)
+    taken = booked(client, patient_id=first["id"], practitioner_id=doctor["id"], start=monday)
+    clash = assert_problem(
+        book(
+            client,
+            patient_id=second["id"],
+            practitioner_id=doctor["id"],
+            start=monday + timedelta(minutes=30),
+        ),
+        409,
+        "slot-taken",
+    )
+    assert clash["session_id"] == taken["id"]
+    # Moved by a quarter of an hour: it overlaps its old time and is within 14 days of it.
+    moved = client.post(
+        f"/api/v1/sessions/{taken['id']}/reschedule",
+        json={"start": (monday + timedelta(minutes=15)).isoformat()},
+    )
+    assert moved.status_code == 200, moved.text
+    assert at(moved.json()["start"]) == monday + timedelta(minutes=15)
