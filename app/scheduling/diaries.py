@@ -75,9 +75,10 @@ class Diaries(Diary):
     """The free slots of `calendars` for a patient (`own`: their sessions, which no slot may
     overlap), of `duration`, on the clinic's `grid`, ending by `until`."""
 
-    # Bookings are read a day at a time around the first start a walk looks at, then in
-    # stretches growing to a week ahead of (or behind) it.
-    _FIRST_READ, _LONGEST_READ = _DAY, 7 * _DAY
+    # Bookings are read where a walk looks: two hours around its first start (in a full
+    # diary some practitioner is free near the target; each row read costs more than a grid
+    # start), then stretches doubling to a week ahead of (or behind) it.
+    _FIRST_READ, _LONGEST_READ = 120, 7 * _DAY
 
     def __init__(
         self,

@@ -247,7 +247,10 @@ def propose(
     near, days = reach.start + half, timedelta(days=(half + margin).days + 1)
     own: list[Interval] = []
     given_or_booked: list[datetime] = []
-    for kind, start, end in db.execute(
+    # Plain rows through the session's connection: no ORM entity to load, so none of the
+    # ORM's per-statement set-up.
+    connection = db.connection()
+    for kind, start, end in connection.execute(
         _PATIENT_NEAR,
         {
             "patient_id": request.patient_id,
@@ -265,7 +268,7 @@ def propose(
     ids = [c.id for c in calendars]
 
     def load(window: Interval) -> Iterable[tuple[uuid.UUID, datetime, datetime]]:
-        return db.execute(_busy_statement(ids), _busy_parameters(ids, window))
+        return connection.execute(_busy_statement(ids), _busy_parameters(ids, window))
 
     diaries = Diaries(
         calendars=calendars,
@@ -378,13 +381,13 @@ def _calendars(db: Session, practitioner_id: uuid.UUID | None) -> list[Calendar]
     """The one practitioner asked for (who must be active), else every active one, with their
     hours: one statement, plain rows."""
     if practitioner_id is not None:
-        rows = db.execute(_CALENDAR_OF, {"id": practitioner_id}).all()
+        rows = db.connection().execute(_CALENDAR_OF, {"id": practitioner_id}).all()
         if not rows:
             raise NotFound(f"No practitioner with id {practitioner_id}.")
         if not rows[0].active:
             raise InactivePractitioner(f"Practitioner {practitioner_id} is not active.")
     else:
-        rows = db.execute(_CALENDARS).all()
+        rows = db.connection().execute(_CALENDARS).all()
     hours: dict[tuple[uuid.UUID, str], list[WeeklyHours]] = {}
     for pid, zone, _, weekday, start, end in rows:
         found = hours.setdefault((pid, zone), [])
