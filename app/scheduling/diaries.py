@@ -108,7 +108,7 @@ class Diaries(Diary):
     def ascending(self, pieces: Sequence[Interval]) -> Iterator[Candidate]:
         for piece in pieces:
             low, high = self._bounds(piece)
-            yield from self._free(self._starts(low, high, descending=False), ahead=True)
+            yield from self._free(self._starts(low, high, descending=False), around=False)
 
     def nearest(self, pieces: Sequence[Interval], target: datetime) -> Iterator[Candidate]:
         at = minute_ceil(target)
@@ -120,7 +120,7 @@ class Diaries(Diary):
             self._starts(low, min(high, at), descending=True)
             for low, high in map(self._bounds, reversed(pieces))
         )
-        return self._free(_by_distance(after, before, target), ahead=None)
+        return self._free(_by_distance(after, before, target), around=True)
 
     def _bounds(self, piece: Interval) -> tuple[int, int]:
         """The whole-minute starts in `piece`: [low, high)."""
@@ -136,9 +136,7 @@ class Diaries(Diary):
         ]
         return walks[0] if len(walks) == 1 else heapq.merge(*walks, reverse=descending)
 
-    def _free(
-        self, starts: Iterator[tuple[int, int]], *, ahead: bool | None
-    ) -> Iterator[Candidate]:
+    def _free(self, starts: Iterator[tuple[int, int]], *, around: bool) -> Iterator[Candidate]:
         """The free slots at each start, by practitioner id; starts in the order given."""
         length, span = self._length, self._FIRST_READ
         for start, same in groupby(starts, key=itemgetter(0)):
@@ -151,7 +149,7 @@ class Diaries(Diary):
                 if len(groups) == 1
                 else sorted(i for g in groups for i in self._groups[g][1])
             )
-            if self._cover(start, end, ahead, span):
+            if self._cover(start, end, around, span):
                 span = min(span * 2, self._LONGEST_READ)
             slot: Interval | None = None
             for i in members:
@@ -160,18 +158,16 @@ class Diaries(Diary):
                     calendar = self._calendars[i]
                     yield Candidate(slot, calendar.id, calendar.zone)
 
-    def _cover(self, start: int, end: int, ahead: bool | None, span: int) -> bool:
-        """Read the bookings over [start, end) unless read already (then False): `span`
-        minutes ahead of the walk, behind it, or (None) half of it either side."""
+    def _cover(self, start: int, end: int, around: bool, span: int) -> bool:
+        """Read the bookings over [start, end) unless read already (then False), and `span`
+        minutes more: ahead of a walk by start, or half either side of one going outward."""
         index = bisect.bisect_right(self._read, (start, _INFINITY)) - 1
         if index >= 0 and self._read[index][1] >= end:
             return False
-        if ahead is None:
+        if around:
             low, high = start - span // 2, end + span // 2
-        elif ahead:
-            low, high = start, end + span
         else:
-            low, high = start - span, end
+            low, high = start, end + span
         rows: dict[int, list[tuple[int, int]]] = {}
         for practitioner_id, busy_start, busy_end in self._load(
             Interval(at_minute(low), at_minute(high))
