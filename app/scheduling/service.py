@@ -3,18 +3,30 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Uuid, cast, null, select, union_all
+from sqlalchemy import (
+    CompoundSelect,
+    Select,
+    Uuid,
+    bindparam,
+    cast,
+    literal,
+    null,
+    select,
+    union_all,
+)
 from sqlalchemy.orm import Session
 
 from app.errors import NotFound
 from app.evaluations.service import current_eligibility
 from app.models import (
     LIVE_STATUSES,
+    LONGEST_SESSION,
     USUAL_COURSE_SESSIONS,
     USUAL_INTERVAL_DAYS,
     CompletionRecord,
@@ -23,12 +35,13 @@ from app.models import (
     TreatmentSession,
     WeeklyAvailability,
 )
+from app.models.base import UTCDateTime
 from app.plans.service import active_plan, get_plan
 from app.policy import SchedulingRules
 from app.practitioners.hours import Interval, WeeklyHours
 from app.practitioners.service import InactivePractitioner, get_practitioner, weekly_hours
+from app.scheduling.diaries import Calendar, Diaries
 from app.scheduling.proposals import (
-    Candidate,
     Course,
     Proposal,
     Unplaced,
@@ -36,7 +49,7 @@ from app.scheduling.proposals import (
     propose_follow_ups,
     same_time_days_later,
 )
-from app.scheduling.slots import BusyIndex, free_slots
+from app.scheduling.slots import free_slots
 from app.vocabulary import Flag, PlanStatus, SessionStatus
 
 
@@ -225,87 +238,112 @@ def propose(
     )
     calendars = _calendars(db, request.practitioner_id)
     # The patient's own sessions and treatments near the course's horizon (not their whole
-    # history), read once; who else is busy, read for the windows placement asks about.
+    # history), read once in one statement; who else is busy, read where placement looks.
     horizon = course.horizon()
     reach = Interval(horizon.start, horizon.end + request.duration)
     margin = timedelta(days=rules.min_gap_days + 1)
-    own = [b.interval for b in patient_sessions(db=db, patient_id=request.patient_id, window=reach)]
-    busy = _BusyCache(db, [c.id for c in calendars], own)
-
-    def free_starting(window: Interval) -> list[Candidate]:
-        """Slots of the practitioners starting in `window` that the patient is free for."""
-        wanted = Interval(window.start, min(window.end + request.duration, reach.end))
-        indexes = busy.over(wanted)
-        return [
-            Candidate(slot, calendar.id, calendar.zone)
-            for calendar in calendars
-            for slot in free_slots(
-                weekly_hours=calendar.hours,
-                zone=calendar.zone,
-                busy=indexes[calendar.id],
-                duration=request.duration,
-                window=wanted,
-                grid=rules.grid,
-            )
-            if slot.start < window.end
-        ]
-
     half = (reach.end - reach.start) / 2
-    given_or_booked = treatment_times(
-        db=db,
-        patient_id=request.patient_id,
-        near=reach.start + half,
-        days=(half + margin).days + 1,
+    near, days = reach.start + half, timedelta(days=(half + margin).days + 1)
+    own: list[Interval] = []
+    given_or_booked: list[datetime] = []
+    # Plain rows through the session's connection: no ORM entity to load, so none of the
+    # ORM's per-statement set-up.
+    connection = db.connection()
+    for kind, start, end in connection.execute(
+        _PATIENT_NEAR,
+        {
+            "patient_id": request.patient_id,
+            "reach_start": reach.start,
+            "reach_end": reach.end,
+            "reach_longest": reach.start - LONGEST_SESSION,
+            "near_start": near - days,
+            "near_end": near + days,
+        },
+    ):
+        if kind == _OWN:
+            own.append(Interval(start, end))
+        else:
+            given_or_booked.append(start)
+
+    def load(window: Interval) -> Iterable[tuple[uuid.UUID, datetime, datetime]]:
+        found = {
+            "low": window.start,
+            "high": window.end,
+            "longest": window.start - LONGEST_SESSION,
+        }
+        if request.practitioner_id is None:
+            return connection.execute(_BUSY, found)
+        return connection.execute(_BUSY_OF, {**found, "id": request.practitioner_id})
+
+    diaries = Diaries(
+        calendars=calendars,
+        own=own,
+        duration=request.duration,
+        grid=rules.grid,
+        until=reach.end,
+        load=load,
     )
     proposals, unplaced = propose_follow_ups(
-        course=course,
-        free_starting=free_starting,
-        existing_starts=[t.at for t in given_or_booked],
+        course=course, free_starting=diaries, existing_starts=given_or_booked
     )
     return ProposalOutcome(False, standing.flags, proposals, unplaced)
 
 
-class _BusyCache:
-    """Who is busy when, read a stretch at a time as placement asks (a proposal usually needs a
-    few days of the diaries, not the months its horizon spans), with a margin of a day either
-    side: each window asked about is answered from one stretch read, indexed once."""
-
-    _MARGIN = timedelta(days=1)
-
-    def __init__(
-        self, db: Session, practitioner_ids: Sequence[uuid.UUID], own: Sequence[Interval]
-    ) -> None:
-        self._db = db
-        self._ids = list(practitioner_ids)
-        self._own = list(own)
-        self._stretches: list[tuple[Interval, dict[uuid.UUID, BusyIndex]]] = []
-
-    def over(self, window: Interval) -> dict[uuid.UUID, BusyIndex]:
-        for stretch, indexes in self._stretches:
-            if stretch.start <= window.start and window.end <= stretch.end:
-                return indexes
-        stretch = Interval(window.start - self._MARGIN, window.end + self._MARGIN)
-        found = practitioner_busy(db=self._db, practitioner_ids=self._ids, window=stretch)
-        indexes = {
-            pid: BusyIndex([*(b.interval for b in taken), *self._own])
-            for pid, taken in found.items()
-        }
-        self._stretches.append((stretch, indexes))
-        return indexes
-
-
-@dataclass(frozen=True)
-class _Calendar:
-    """A practitioner as placement sees them: their zone and weekly hours."""
-
-    id: uuid.UUID
-    zone: ZoneInfo
-    hours: tuple[WeeklyHours, ...]
+# Statements built once: a proposal runs them with new values, not new expressions.
+_OWN, _GIVEN, _TO_COME = 0, 1, 2
+_PATIENT_NEAR = union_all(
+    # The patient's live sessions overlapping the horizon: no slot may overlap one.
+    select(literal(_OWN), TreatmentSession.start_at, TreatmentSession.end_at).where(
+        TreatmentSession.patient_id == bindparam("patient_id"),
+        TreatmentSession.status.in_(LIVE_STATUSES),
+        TreatmentSession.start_at < bindparam("reach_end"),
+        TreatmentSession.end_at > bindparam("reach_start"),
+        TreatmentSession.start_at > bindparam("reach_longest"),
+    ),
+    # Treatments given near it (the interval rule), whatever became of their session since.
+    select(literal(_GIVEN), CompletionRecord.administered_at, cast(null(), UTCDateTime()))
+    .select_from(TreatmentSession)
+    .join(CompletionRecord, CompletionRecord.session_id == TreatmentSession.id)
+    .where(
+        TreatmentSession.patient_id == bindparam("patient_id"),
+        CompletionRecord.administered_at > bindparam("near_start"),
+        CompletionRecord.administered_at < bindparam("near_end"),
+    ),
+    # And those still to come, at their start.
+    select(literal(_TO_COME), TreatmentSession.start_at, cast(null(), UTCDateTime())).where(
+        TreatmentSession.patient_id == bindparam("patient_id"),
+        TreatmentSession.status.in_((SessionStatus.BOOKED, SessionStatus.ARRIVED)),
+        TreatmentSession.start_at > bindparam("near_start"),
+        TreatmentSession.start_at < bindparam("near_end"),
+    ),
+)
 
 
-def _calendars(db: Session, practitioner_id: uuid.UUID | None) -> list[_Calendar]:
-    """The one practitioner asked for (who must be active), else every active one, with their
-    hours: one statement, plain rows."""
+def _busy_query(one: bool) -> CompoundSelect[uuid.UUID, datetime, datetime]:
+    """Time off and live sessions overlapping [low, high): of one practitioner, or of all
+    (placement ignores the rows of those it does not consider: a plain statement is cheaper
+    than a list of ids spelled out anew in each)."""
+    off = select(TimeOff.practitioner_id, TimeOff.start_at, TimeOff.end_at).where(
+        TimeOff.start_at < bindparam("high"), TimeOff.end_at > bindparam("low")
+    )
+    booked = select(
+        TreatmentSession.practitioner_id, TreatmentSession.start_at, TreatmentSession.end_at
+    ).where(
+        TreatmentSession.status.in_(LIVE_STATUSES),
+        TreatmentSession.start_at < bindparam("high"),
+        TreatmentSession.end_at > bindparam("low"),
+        TreatmentSession.start_at > bindparam("longest"),
+    )
+    if one:
+        off = off.where(TimeOff.practitioner_id == bindparam("id"))
+        booked = booked.where(TreatmentSession.practitioner_id == bindparam("id"))
+    return union_all(off, booked)
+
+
+_BUSY_OF, _BUSY = _busy_query(True), _busy_query(False)
+
+
+def _calendars_query(one: bool) -> Select[uuid.UUID, str, bool, int, time, time]:
     query = select(
         Practitioner.id,
         Practitioner.time_zone,
@@ -314,22 +352,36 @@ def _calendars(db: Session, practitioner_id: uuid.UUID | None) -> list[_Calendar
         WeeklyAvailability.start_time,
         WeeklyAvailability.end_time,
     ).outerjoin(WeeklyAvailability, WeeklyAvailability.practitioner_id == Practitioner.id)
+    if one:
+        return query.where(Practitioner.id == bindparam("id"))
+    return query.where(Practitioner.active.is_(True))
+
+
+_CALENDAR_OF, _CALENDARS = _calendars_query(True), _calendars_query(False)
+
+
+def _calendars(db: Session, practitioner_id: uuid.UUID | None) -> list[Calendar]:
+    """The one practitioner asked for (who must be active), else every active one, with their
+    hours: one statement, plain rows."""
     if practitioner_id is not None:
-        query = query.where(Practitioner.id == practitioner_id)
-    else:
-        query = query.where(Practitioner.active.is_(True))
-    rows = db.execute(query).all()
-    if practitioner_id is not None:
+        rows = db.connection().execute(_CALENDAR_OF, {"id": practitioner_id}).all()
         if not rows:
             raise NotFound(f"No practitioner with id {practitioner_id}.")
         if not rows[0].active:
             raise InactivePractitioner(f"Practitioner {practitioner_id} is not active.")
+    else:
+        rows = db.connection().execute(_CALENDARS).all()
     hours: dict[tuple[uuid.UUID, str], list[WeeklyHours]] = {}
-    for row in rows:
-        found = hours.setdefault((row.id, row.time_zone), [])
-        if row.weekday is not None:
-            found.append(WeeklyHours(row.weekday, row.start_time, row.end_time))
-    return [_Calendar(pid, ZoneInfo(zone), tuple(h)) for (pid, zone), h in hours.items()]
+    for pid, zone, _, weekday, start, end in rows:
+        found = hours.setdefault((pid, zone), [])
+        if weekday is not None:
+            found.append(WeeklyHours(weekday, start, end))
+    return [Calendar(pid, _zone(zone), tuple(h)) for (pid, zone), h in hours.items()]
+
+
+@lru_cache(maxsize=256)
+def _zone(name: str) -> ZoneInfo:
+    return ZoneInfo(name)
 
 
 def next_follow_up(

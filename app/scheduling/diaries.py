@@ -1,0 +1,253 @@
+"""Practitioners' diaries for placement: free slots found in whole minutes, lazily.
+
+A proposal looks at a few slots near the ones it takes, among the diaries of every practitioner
+over months. So nothing is worked out for a window as a whole: grid starts come one by one in
+the order placement asks for them (by start, or nearest a target), each checked against the
+bookings and time off (read a stretch at a time, only where a start is looked at) and the
+patient's own sessions, as integers (minutes since the epoch) compared by bisection. A
+`Candidate` is made only for a free slot placement actually looks at.
+
+Pure: the bookings come from a function the caller passes (`load`).
+"""
+
+from __future__ import annotations
+
+import bisect
+import heapq
+import uuid
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from functools import lru_cache
+from itertools import chain, groupby
+from operator import itemgetter
+from zoneinfo import ZoneInfo
+
+from app.practitioners.hours import Interval, WeeklyHours
+from app.scheduling.proposals import Candidate, Diary, day_start
+from app.scheduling.slots import MINUTE, at_minute, day_grid, minute_ceil, minute_floor
+
+
+@dataclass(frozen=True)
+class Calendar:
+    """A practitioner as placement sees them: their zone and weekly hours."""
+
+    id: uuid.UUID
+    zone: ZoneInfo
+    hours: tuple[WeeklyHours, ...]
+
+
+# Who is busy over a window: (practitioner id, start, end) of each booking or time off.
+Load = Callable[[Interval], Iterable[tuple[uuid.UUID, datetime, datetime]]]
+
+_DAY = 1440  # minutes
+
+
+class Busy:
+    """Intervals in minutes, merged and sorted: "does [start, end) overlap one?" by bisection.
+    Intervals may be added again (stretches read twice overlap): merging absorbs them."""
+
+    def __init__(self) -> None:
+        self._raw: list[tuple[int, int]] = []
+        self._starts: list[int] = []
+        self._ends: list[int] = []
+
+    def add(self, intervals: Iterable[tuple[int, int]]) -> None:
+        self._raw.extend(intervals)
+        self._raw.sort()
+        merged: list[tuple[int, int]] = []
+        for start, end in self._raw:
+            if merged and start <= merged[-1][1]:
+                if end > merged[-1][1]:
+                    merged[-1] = (merged[-1][0], end)
+            else:
+                merged.append((start, end))
+        self._raw = merged
+        self._starts = [s for s, _ in merged]
+        self._ends = [e for _, e in merged]
+
+    def overlaps(self, start: int, end: int) -> bool:
+        index = bisect.bisect_left(self._starts, end) - 1
+        return index >= 0 and self._ends[index] > start
+
+
+class Diaries(Diary):
+    """The free slots of `calendars` for a patient (`own`: their sessions, which no slot may
+    overlap), of `duration`, on the clinic's `grid`, ending by `until`."""
+
+    # Bookings are read where a walk looks: two hours around its first start (in a full
+    # diary some practitioner is free near the target; each row read costs more than a grid
+    # start), then stretches doubling to a week ahead of (or behind) it.
+    _FIRST_READ, _LONGEST_READ = 120, 7 * _DAY
+
+    def __init__(
+        self,
+        *,
+        calendars: Sequence[Calendar],
+        own: Iterable[Interval],
+        duration: timedelta,
+        grid: timedelta,
+        until: datetime,
+        load: Load,
+    ) -> None:
+        self._calendars = sorted(calendars, key=lambda c: c.id.int)
+        self._index = {c.id: i for i, c in enumerate(self._calendars)}
+        self._busy = [Busy() for _ in self._calendars]
+        self._own = Busy()
+        self._own.add((minute_floor(i.start), minute_ceil(i.end)) for i in own)
+        self._length, self._grid = duration // MINUTE, grid // MINUTE
+        self._last_start = minute_floor(until) - self._length  # the slot ends by `until`
+        self._load = load
+        self._read: list[tuple[int, int]] = []  # stretches read, merged
+        # Practitioners sharing a zone and hours share a grid (indexes in id order).
+        groups: dict[tuple[ZoneInfo, tuple[WeeklyHours, ...]], list[int]] = {}
+        for i, calendar in enumerate(self._calendars):
+            groups.setdefault((calendar.zone, calendar.hours), []).append(i)
+        self._groups = list(groups.items())
+
+    def ascending(self, pieces: Sequence[Interval]) -> Iterator[Candidate]:
+        for piece in pieces:
+            low, high = self._bounds(piece)
+            yield from self._free(self._starts(low, high, descending=False), around=False)
+
+    def nearest(self, pieces: Sequence[Interval], target: datetime) -> Iterator[Candidate]:
+        at = minute_ceil(target)
+        after = chain.from_iterable(
+            self._starts(max(low, at), high, descending=False)
+            for low, high in map(self._bounds, pieces)
+        )
+        before = chain.from_iterable(
+            self._starts(low, min(high, at), descending=True)
+            for low, high in map(self._bounds, reversed(pieces))
+        )
+        return self._free(_by_distance(after, before, target), around=True)
+
+    def _bounds(self, piece: Interval) -> tuple[int, int]:
+        """The whole-minute starts in `piece`: [low, high)."""
+        return minute_ceil(piece.start), min(minute_ceil(piece.end), self._last_start + 1)
+
+    def _starts(self, low: int, high: int, *, descending: bool) -> Iterator[tuple[int, int]]:
+        """(start, group) of every grid start in [low, high), by start (groups in order)."""
+        if low >= high:
+            return iter(())
+        walks = [
+            _group_starts(zone, hours, self._length, self._grid, g, low, high, descending)
+            for g, ((zone, hours), _) in enumerate(self._groups)
+        ]
+        return walks[0] if len(walks) == 1 else heapq.merge(*walks, reverse=descending)
+
+    def _free(self, starts: Iterator[tuple[int, int]], *, around: bool) -> Iterator[Candidate]:
+        """The free slots at each start, by practitioner id; starts in the order given."""
+        length, span = self._length, self._FIRST_READ
+        for start, same in groupby(starts, key=itemgetter(0)):
+            end = start + length
+            if self._own.overlaps(start, end):
+                continue
+            groups = [g for _, g in same]
+            members = (
+                self._groups[groups[0]][1]
+                if len(groups) == 1
+                else sorted(i for g in groups for i in self._groups[g][1])
+            )
+            if self._cover(start, end, around, span):
+                span = min(span * 2, self._LONGEST_READ)
+            slot: Interval | None = None
+            for i in members:
+                if not self._busy[i].overlaps(start, end):
+                    slot = slot or Interval(at_minute(start), at_minute(end))
+                    calendar = self._calendars[i]
+                    yield Candidate(slot, calendar.id, calendar.zone)
+
+    def _cover(self, start: int, end: int, around: bool, span: int) -> bool:
+        """Read the bookings over [start, end) unless read already (then False), and `span`
+        minutes more: ahead of a walk by start, or half either side of one going outward."""
+        index = bisect.bisect_right(self._read, (start, _INFINITY)) - 1
+        if index >= 0 and self._read[index][1] >= end:
+            return False
+        if around:
+            low, high = start - span // 2, end + span // 2
+        else:
+            low, high = start, end + span
+        rows: dict[int, list[tuple[int, int]]] = {}
+        for practitioner_id, busy_start, busy_end in self._load(
+            Interval(at_minute(low), at_minute(high))
+        ):
+            whose = self._index.get(practitioner_id)
+            if whose is not None:
+                rows.setdefault(whose, []).append((minute_floor(busy_start), minute_ceil(busy_end)))
+        for whose, intervals in rows.items():
+            self._busy[whose].add(intervals)
+        self._read = _merged([*self._read, (low, high)])
+        return True
+
+
+_INFINITY = 1 << 62
+
+
+def _merged(stretches: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    merged: list[tuple[int, int]] = []
+    for low, high in sorted(stretches):
+        if merged and low <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], high))
+        else:
+            merged.append((low, high))
+    return merged
+
+
+def _by_distance(
+    after: Iterator[tuple[int, int]], before: Iterator[tuple[int, int]], target: datetime
+) -> Iterator[tuple[int, int]]:
+    """Starts at or after the target (ascending) and before it (descending) merged nearest
+    first; at equal distance the earlier (before) first. Exact: compared in microseconds."""
+    at = (target - _EPOCH) // _MICROSECOND
+    a, b = next(after, None), next(before, None)
+    while a is not None or b is not None:
+        if b is not None and (a is None or at - b[0] * 60_000_000 <= a[0] * 60_000_000 - at):
+            yield b
+            b = next(before, None)
+        else:
+            assert a is not None
+            yield a
+            a = next(after, None)
+
+
+_EPOCH = at_minute(0)
+_MICROSECOND = timedelta(microseconds=1)
+
+
+def _group_starts(
+    zone: ZoneInfo,
+    hours: tuple[WeeklyHours, ...],
+    length: int,
+    grid: int,
+    group: int,
+    low: int,
+    high: int,
+    descending: bool,
+) -> Iterator[tuple[int, int]]:
+    """(start, group) of the grid starts in [low, high), local day after local day (a slot
+    starts on its own local day, so the walk begins on the day `low` falls on)."""
+    if not descending:
+        day = at_minute(low).astimezone(zone).date()
+        while _midnight(day, zone) < high:
+            starts = day_grid(day, zone, hours, length, grid)
+            for start in starts[bisect.bisect_left(starts, low) :]:
+                if start >= high:
+                    return
+                yield start, group
+            day += timedelta(days=1)
+    else:
+        day = at_minute(high - 1).astimezone(zone).date()
+        while _midnight(day + timedelta(days=1), zone) > low:
+            starts = day_grid(day, zone, hours, length, grid)
+            for start in reversed(starts[: bisect.bisect_left(starts, high)]):
+                if start < low:
+                    return
+                yield start, group
+            day -= timedelta(days=1)
+
+
+@lru_cache(maxsize=4096)
+def _midnight(day: date, zone: ZoneInfo) -> int:
+    """The minute the local day begins."""
+    return minute_floor(day_start(day, zone))
