@@ -14,15 +14,14 @@ clinician records a newer evaluation.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Generic
+from typing import Any
 
-from sqlalchemy import Row, and_, bindparam, select
+from sqlalchemy import ColumnElement, Row, Select, and_, bindparam, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, joinedload, selectinload
-from typing_extensions import TypeVar
+from sqlalchemy.orm import Session, selectinload
 
 from app.errors import Conflict, InvalidField, NotFound, Versions, require_version
 from app.evaluations.rules import (
@@ -64,20 +63,30 @@ class AlreadyCleared(Conflict):
 CLOCK_SKEW = timedelta(minutes=5)
 
 
-# The current evaluation as an `Eligibility` holds it: the full record (`standings`), or a
-# row of the columns the rules read (`standings_in_brief`).
+# The current evaluation as an `Eligibility` holds it: a row of the columns the rules and the
+# callers read (what it found, when, until when, the sites and weight a treatment is checked
+# against, its clearance), not the full record.
 EvaluationRow = Row[*tuple[Any, ...]]
-E = TypeVar("E", Evaluation, EvaluationRow, default=Evaluation)
 
 
 @dataclass(frozen=True)
-class Eligibility(Generic[E]):
+class CurrentClearance:
+    """The current evaluation's clearance, as the patient's standing shows it."""
+
+    id: uuid.UUID
+    practitioner_id: uuid.UUID
+    reason: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class Eligibility:
     """A patient's standing for booking at a given moment."""
 
     bookable: bool
     outcome: EligibilityOutcome
     flags: tuple[Flag, ...]
-    evaluation: E | None = field(default=None)
+    evaluation: EvaluationRow | None = field(default=None)
 
     @property
     def evaluation_id(self) -> uuid.UUID | None:
@@ -88,8 +97,14 @@ class Eligibility(Generic[E]):
         return self.evaluation.valid_until if self.evaluation else None
 
     @property
-    def clearance(self: Eligibility[Evaluation]) -> Clearance | None:
-        return self.evaluation.clearance if self.evaluation else None
+    def clearance(self) -> CurrentClearance | None:
+        """The current evaluation's clearance, whenever it was recorded."""
+        current = self.evaluation
+        if current is None or current.clearance_id is None:
+            return None
+        return CurrentClearance(
+            current.clearance_id, current.cleared_by, current.clearance_reason, current.cleared_at
+        )
 
     def obstacles(self, until: datetime) -> tuple[Flag, ...]:
         """What keeps the patient from a session lasting until `until`; none: it may go ahead
@@ -333,9 +348,9 @@ def current_eligibility(
     then (a treatment recorded after it was given is judged by what its clinician could know);
     `as_found`: by the evaluations performed by then, however late they were written up.
     An unknown patient is a `NotFound`."""
-    standing = standings(
-        db=db, patient_ids=[patient_id], now=now, known_at=known_at, as_found=as_found
-    ).get(patient_id)
+    statement = _OF_ONE[_recorded_by(known_at, as_found)]
+    rows = db.execute(statement, {"patient_id": patient_id, "known_at": known_at})
+    standing = _judged(rows, now, known_at).get(patient_id)
     if standing is None:
         raise NotFound(f"No patient with id {patient_id}.")
     return standing
@@ -356,119 +371,109 @@ def standings(
     nor treated, nor a treatment recorded for them)."""
     if not patient_ids:
         return {}
-    recorded = [Evaluation.patient_id == Patient.id]
-    if known_at is not None:
-        when = Evaluation.performed_at if as_found else Evaluation.created_at
-        recorded.append(when <= known_at)
-    newest = [column.desc() for column in _NEWEST_FIRST.columns]
-    query = (
-        select(Patient.id, Patient.archived, Evaluation)
-        .outerjoin(Evaluation, and_(*recorded))
-        .options(joinedload(Evaluation.clearance))
-        .where(Patient.id.in_(patient_ids))
-        .order_by(Patient.id, *newest)
-    )
-    archived: dict[uuid.UUID, bool] = {}
-    evaluations: dict[uuid.UUID, list[Evaluation]] = {}
-    for patient_id, is_archived, evaluation in db.execute(query):
-        archived[patient_id] = is_archived
-        found = evaluations.setdefault(patient_id, [])
-        if evaluation is not None:
-            found.append(evaluation)
-    return {
-        patient_id: _standing(
-            is_archived,
-            evaluations[patient_id],
-            _cleared_at(evaluations[patient_id]),
-            now,
-            known_at,
-        )
-        for patient_id, is_archived in archived.items()
-    }
+    statement = _OF_MANY[_recorded_by(known_at, as_found)]
+    rows = db.execute(statement, {"patient_ids": list(patient_ids), "known_at": known_at})
+    return _judged(rows, now, known_at)
 
 
-def _cleared_at(newest_first: Sequence[Evaluation]) -> datetime | None:
-    clearance = newest_first[0].clearance if newest_first else None
-    return clearance.created_at if clearance is not None else None
+# A calendar's review asks only whether, and until when, each patient may be treated: since
+# every standing is read as rows, the brief one is the full one.
+standings_in_brief = standings
 
 
 _PATIENTS = Patient.__table__
 _EVALUATIONS = Evaluation.__table__
 _CLEARANCES = Clearance.__table__
 
-# `standings_in_brief`'s one statement, built once: each patient, with their evaluations newest
-# first (the columns the rules read) and the time of each one's clearance.
-_IN_BRIEF = (
-    select(
-        _PATIENTS.c.id.label("patient_id"),
-        _PATIENTS.c.archived,
-        _EVALUATIONS.c.id,
-        _EVALUATIONS.c.outcome,
-        _EVALUATIONS.c.flags,
-        _EVALUATIONS.c.performed_at,
-        _EVALUATIONS.c.created_at,
-        _EVALUATIONS.c.valid_until,
-        _CLEARANCES.c.created_at.label("cleared_at"),
-    )
-    .select_from(
-        _PATIENTS.outerjoin(_EVALUATIONS, _EVALUATIONS.c.patient_id == _PATIENTS.c.id).outerjoin(
-            _CLEARANCES, _CLEARANCES.c.evaluation_id == _EVALUATIONS.c.id
+# Which evaluations count: every one (None), those recorded by `known_at` (False), or with
+# `as_found` those performed by then (True).
+RecordedBy = bool | None
+
+
+def _recorded_by(known_at: datetime | None, as_found: bool) -> RecordedBy:
+    return None if known_at is None else as_found
+
+
+def _standings_of(patients: ColumnElement[bool], recorded_by: RecordedBy) -> Select[Any]:
+    """Each patient, with their evaluations that count newest first (the columns the rules
+    and the callers read) and each one's clearance."""
+    counted = _EVALUATIONS.c.patient_id == _PATIENTS.c.id
+    if recorded_by is not None:
+        when = _EVALUATIONS.c.performed_at if recorded_by else _EVALUATIONS.c.created_at
+        counted = and_(counted, when <= bindparam("known_at", type_=when.type))
+    return (
+        select(
+            _PATIENTS.c.id.label("patient_id"),
+            _PATIENTS.c.archived,
+            _EVALUATIONS.c.id,
+            _EVALUATIONS.c.outcome,
+            _EVALUATIONS.c.flags,
+            _EVALUATIONS.c.performed_at,
+            _EVALUATIONS.c.created_at,
+            _EVALUATIONS.c.valid_until,
+            _EVALUATIONS.c.spider_vein_sites,
+            _EVALUATIONS.c.weight_kg,
+            _CLEARANCES.c.id.label("clearance_id"),
+            _CLEARANCES.c.practitioner_id.label("cleared_by"),
+            _CLEARANCES.c.reason.label("clearance_reason"),
+            _CLEARANCES.c.created_at.label("cleared_at"),
+        )
+        .select_from(
+            _PATIENTS.outerjoin(_EVALUATIONS, counted).outerjoin(
+                _CLEARANCES, _CLEARANCES.c.evaluation_id == _EVALUATIONS.c.id
+            )
+        )
+        .where(patients)
+        .order_by(
+            _PATIENTS.c.id,
+            _EVALUATIONS.c.performed_at.desc(),
+            _EVALUATIONS.c.created_at.desc(),
+            _EVALUATIONS.c.id.desc(),
         )
     )
-    .where(_PATIENTS.c.id.in_(bindparam("patient_ids", expanding=True)))
-    .order_by(
-        _PATIENTS.c.id,
-        _EVALUATIONS.c.performed_at.desc(),
-        _EVALUATIONS.c.created_at.desc(),
-        _EVALUATIONS.c.id.desc(),
-    )
-)
 
 
-def standings_in_brief(
-    *, db: Session, patient_ids: Sequence[uuid.UUID], now: datetime
-) -> dict[uuid.UUID, Eligibility[EvaluationRow]]:
-    """`standings` (by everything recorded) for many patients at once where only whether,
-    and until when, each may be treated is asked (a calendar's review): the same rules, with
-    the current evaluation as a row of the columns they read, not the full record; one
-    statement built once, no ORM objects."""
-    if not patient_ids:
-        return {}
+# The statements, built once: for one patient (booking, completion, proposals, ...) and for
+# many at once (a calendar's review).
+_OF_ONE = {
+    by: _standings_of(_PATIENTS.c.id == bindparam("patient_id"), by) for by in (None, False, True)
+}
+_OF_MANY = {
+    by: _standings_of(_PATIENTS.c.id.in_(bindparam("patient_ids", expanding=True)), by)
+    for by in (None, False, True)
+}
+
+
+def _judged(
+    rows: Iterable[EvaluationRow], now: datetime, known_at: datetime | None
+) -> dict[uuid.UUID, Eligibility]:
     archived: dict[uuid.UUID, bool] = {}
     evaluations: dict[uuid.UUID, list[EvaluationRow]] = {}
-    for row in db.execute(_IN_BRIEF, {"patient_ids": list(patient_ids)}):
+    for row in rows:
         archived[row.patient_id] = row.archived
         found = evaluations.setdefault(row.patient_id, [])
         if row.id is not None:
             found.append(row)
     return {
-        patient_id: _standing(
-            is_archived,
-            evaluations[patient_id],
-            evaluations[patient_id][0].cleared_at if evaluations[patient_id] else None,
-            now,
-            None,
-        )
+        patient_id: _standing(is_archived, evaluations[patient_id], now, known_at)
         for patient_id, is_archived in archived.items()
     }
 
 
 def _standing(
     archived: bool,
-    newest_first: Sequence[E],
-    cleared_at: datetime | None,
+    newest_first: Sequence[EvaluationRow],
     now: datetime,
     known_at: datetime | None,
-) -> Eligibility[E]:
-    """The rules, however the evaluations were read. `cleared_at`: when the current one was
-    cleared (None: never)."""
+) -> Eligibility:
+    """The rules: the patient's standing by their evaluations that count, newest first."""
     if archived:
         return Eligibility(False, EligibilityOutcome.PATIENT_ARCHIVED, (PATIENT_ARCHIVED,))
     if not newest_first:
         return Eligibility(False, EligibilityOutcome.EVALUATION_MISSING, (EVALUATION_MISSING,))
     current, older = newest_first[0], newest_first[1:]
     # Dated earlier but recorded after the current one: what it found is not ignored.
-    backdated: list[E] = [
+    backdated = [
         e
         for e in older
         if e.created_at > current.created_at and Outcome(e.outcome) is not Outcome.ELIGIBLE
@@ -478,6 +483,7 @@ def _standing(
     if current.valid_until <= now:
         flags = _distinct((EVALUATION_EXPIRED, *stored.flags, *later_flags))
         return Eligibility(False, EligibilityOutcome.EVALUATION_EXPIRED, flags, current)
+    cleared_at = current.cleared_at
     cleared = cleared_at is not None and (known_at is None or cleared_at <= known_at)
     outcomes = [
         outcome_after_clearance(stored, cleared=cleared),
@@ -489,7 +495,7 @@ def _standing(
     return Eligibility(bookable, EligibilityOutcome(outcome.value), flags, current)
 
 
-def _recorded_later(evaluation: Evaluation | EvaluationRow) -> tuple[Flag, ...]:
+def _recorded_later(evaluation: EvaluationRow) -> tuple[Flag, ...]:
     """Why an evaluation recorded after the current one still stands in the way."""
     found = _stored_assessment(evaluation).flags
     explanation = Flag(
