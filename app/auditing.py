@@ -155,7 +155,8 @@ class AuditTrail:
         values = {f"event_{name}": value for name, value in row.items()}
         values["digest"] = content_digest(row).hex()
         statement = _carrying(query, found, frozenset(row))
-        rows = self._db.execute(statement, {**params, **values}).all()
+        # Plain columns, no ORM object: on the session's connection, past the ORM's execution.
+        rows = self._db.connection().execute(statement, {**params, **values}).all()
         if rows:
             self.last = (resource_type, access)
         return rows

@@ -60,7 +60,8 @@ class Refused:
 
 
 # Read on every request: built once (SQLAlchemy then reuses their compiled form), plain
-# columns rather than ORM objects.
+# columns rather than ORM objects, run on the session's connection (in its transaction: no
+# cache stands between a revoked credential and its refusal) without the ORM's execution path.
 _KEY_BY_HASH = select(
     ApiKey.__table__.c.id,
     ApiKey.__table__.c.name,
@@ -86,7 +87,7 @@ def identify(
     Role and status are read now, so a change takes effect at once."""
     if credentials.looks_like_api_key(credential):
         key_hash = credentials.api_key_hash(credential)
-        key = db.execute(_KEY_BY_HASH, {"key_hash": key_hash}).first()
+        key = db.connection().execute(_KEY_BY_HASH, {"key_hash": key_hash}).first()
         if key is None:
             return None
         holder = Principal(kind="api-key", id=key.id, name=key.name, role=key.role)
@@ -99,7 +100,7 @@ def identify(
     if claims is None:
         return None
     found = {"user_id": claims.user_id, "token_id": claims.token_id}
-    user = db.execute(_USER_BY_ID, found).first()
+    user = db.connection().execute(_USER_BY_ID, found).first()
     if user is None or user.logged_out:  # the holder ended it: nothing to record
         return None
     holder = Principal(kind="user", id=user.id, name=user.username, role=user.role)

@@ -35,6 +35,7 @@ from fastapi import Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import Session
 from starlette.exceptions import HTTPException
 
 from app import idempotency
@@ -97,6 +98,7 @@ class ApiRoute(APIRoute):
                     keys = request.headers.getlist(IDEMPOTENCY_KEY)
             for attempt in range(1, _ATTEMPTS + 1):
                 db = open_request_db(request, use)
+                closed = False
                 try:
                     if protected:  # who is calling (known already, for a change)
                         principal = await authenticate(request)
@@ -150,14 +152,16 @@ class ApiRoute(APIRoute):
                         await run_in_greenlet(check_caller, request, permission, token)
                     raise
                 else:
-                    await run_in_greenlet(db.commit)
+                    closed = True  # by `_finish`, whether the commit succeeds or not
+                    await run_in_greenlet(_finish, db)
                     tag = response.headers.get("etag")
                     inm = request.headers.getlist(_INM)
                     if tag and inm and use != "change" and unchanged_since(tag, inm):
                         return Response(status_code=304, headers={"ETag": tag})
                     return response
                 finally:
-                    await run_in_greenlet(db.close)
+                    if not closed:
+                        await run_in_greenlet(db.close)
             raise AssertionError("unreachable")  # pragma: no cover
 
         return handle_in_one_transaction
@@ -199,9 +203,19 @@ async def _checked_apart(request: Request) -> None:
     db = open_request_db(request, "look")
     try:
         await authenticate(request)
-        await run_in_greenlet(db.commit)  # the request counted against the rate limit
-    finally:
+    except BaseException:
         await run_in_greenlet(db.close)
+        raise
+    await run_in_greenlet(_finish, db)  # the request counted against the rate limit
+
+
+def _finish(db: Session) -> None:
+    """Commit and close, in one hand-off to the greenlet rather than two: the session is
+    closed (its connection back in the pool) whether the commit succeeds or not."""
+    try:
+        db.commit()
+    finally:
+        db.close()
 
 
 def _target(request: Request) -> str:
