@@ -10,13 +10,19 @@ and deadlines for its head and body.
   trickling one a byte at a time (or stalling) would hold its connection for ever, and a few
   thousand such clients every connection the server can hold: here a head must arrive whole
   within `head_seconds` of the connection opening or of the last answer, and its body within
-  `body_seconds` of the head, else the connection closes."""
+  `body_seconds` of the head, else the connection closes.
+- What is not HTTP (a garbage request line, a header without a colon, a TLS hello, a head over
+  the bound) is refused as every other refusal is: a 400 `application/problem+json` with a
+  stable code, then the connection closes. uvicorn's own answer is plain text."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 
-from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
+
+from app.web.problems import PROBLEM_MEDIA_TYPE, PROBLEM_TYPE_BASE
 
 # The largest request head (request line and headers) gathered; the app refuses less.
 MAX_REQUEST_HEAD_BYTES = 64 * 1024
@@ -69,7 +75,10 @@ class HeadDeadlineProtocol(HttpToolsProtocol):
             if not (self._begun_now and self._ended_now):
                 self._head_bytes += len(data)
             if self._head_bytes > self.max_head_bytes:
-                self.send_400_response("Invalid HTTP request received.")
+                self._refuse(
+                    "request-head-too-large",
+                    f"The request's head is over the {self.max_head_bytes} bytes accepted.",
+                )
                 return
         cycle = self.cycle
         if cycle is not None and cycle is not self._timed and cycle.more_body:
@@ -80,6 +89,38 @@ class HeadDeadlineProtocol(HttpToolsProtocol):
             self._body_deadline = self.loop.call_later(
                 self.body_seconds, self._body_too_slow, cycle
             )
+
+    def send_400_response(self, msg: str) -> None:
+        """uvicorn's answer to what httptools cannot parse (`msg` names the parser's
+        complaint, never the request's bytes)."""
+        self._refuse(
+            "malformed-request",
+            "The request is not well-formed HTTP/1.1 (its request line, a header or the "
+            "framing of its body); the connection is closed.",
+        )
+
+    def _refuse(self, code: str, detail: str) -> None:
+        """A 400 problem answer to a request the app never sees, and the connection closed."""
+        body = json.dumps(
+            {
+                "type": PROBLEM_TYPE_BASE + code,
+                "title": "Bad Request",
+                "status": 400,
+                "detail": detail,
+                "code": code,
+            }
+        ).encode()
+        head = [STATUS_LINE[400]]
+        for name, value in self.server_state.default_headers:
+            head += [name, b": ", value, b"\r\n"]
+        head += [
+            b"content-type: " + PROBLEM_MEDIA_TYPE.encode() + b"\r\n",
+            b"content-length: " + str(len(body)).encode() + b"\r\n",
+            b"connection: close\r\n\r\n",
+            body,
+        ]
+        self.transport.write(b"".join(head))
+        self.transport.close()
 
     def connection_lost(self, exc: Exception | None) -> None:
         for deadline in (self._deadline, self._body_deadline):
