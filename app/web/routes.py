@@ -55,7 +55,12 @@ from app.web.access import (
     required_permission,
 )
 from app.web.db import Use, get_read_db, open_request_db
-from app.web.params import HOLDS_SECRET, content_tag, unchanged_since
+from app.web.params import (
+    HOLDS_SECRET,
+    content_tag,
+    one_value_per_query_parameter,
+    unchanged_since,
+)
 
 
 class ApiRoute(APIRoute):
@@ -119,6 +124,7 @@ class ApiRoute(APIRoute):
                         if kept is not None:
                             await run_in_greenlet(_record_replay, request, db, kept)
                             return _replayed(kept)
+                    one_value_per_query_parameter(request)
                     response = await handle(request)
                     _tag_content(response)
                     if retry is not None and 200 <= response.status_code < 300:
