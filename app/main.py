@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
 
-from fastapi import Depends, FastAPI
+from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.routing import APIRoute
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
@@ -35,7 +35,6 @@ from app.web.clock import system_clock
 from app.web.docs import OAUTH2_REDIRECT_URL, install_docs
 from app.web.middleware import ApiMiddleware
 from app.web.openapi import CONTACT, LICENSE, TAGS, install_contract, operation_id
-from app.web.params import one_value_per_query_parameter
 from app.web.problems import (
     DatabaseUnavailable,
     InternalError,
@@ -77,7 +76,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url=None,
         swagger_ui_oauth2_redirect_url=OAUTH2_REDIRECT_URL if settings.docs_explorer else None,
         lifespan=_lifespan,
-        dependencies=[Depends(one_value_per_query_parameter)],
         openapi_tags=TAGS,
         license_info=LICENSE,
         contact=CONTACT,

@@ -149,7 +149,13 @@ def actor_of(principal: Principal) -> Actor:
 
 async def get_audit(request: Request) -> AuditTrail:
     """The audit trail, writing in the request's transaction as the caller checked by
-    `requires`."""
+    `requires`. An API route's endpoint is handed it without a dependency to solve
+    (`app.web.routes.ApiRoute`)."""
+    return audit_trail(request)
+
+
+def audit_trail(request: Request) -> AuditTrail:
+    """`get_audit`'s trail, made once the route's dependencies (`requires`) are solved."""
     principal: Principal | None = getattr(request.state, "principal", None)
     if principal is None:  # a route that audits must say what it requires
         raise RuntimeError(f"{request.url.path} audits without a `requires` dependency")

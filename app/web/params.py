@@ -116,10 +116,13 @@ def unchanged_since(tag: str, if_none_match: list[str]) -> bool:
 ExpectedVersion = Annotated[Versions | None, Depends(expected_version)]
 
 
-async def one_value_per_query_parameter(request: Request) -> None:
+def one_value_per_query_parameter(request: Request) -> None:
     """A query parameter that takes one value, sent several times, is a 422: the service does
-    not guess which one the client meant (by default the last would silently win). Async: it
-    runs on every request and does no I/O, so it needs no worker thread."""
+    not guess which one the client meant (by default the last would silently win). Called by
+    every API route (`app.web.routes.ApiRoute`) just before it solves the route's
+    dependencies, where an app-wide dependency ran: the same order, without a dependency solved
+    for nothing on every request (the routes that are not `ApiRoute`s take no query
+    parameter)."""
     if b"&" not in request.scope["query_string"]:
         return  # one parameter at most: none repeated
     keys = [key for key, _ in request.query_params.multi_items()]

@@ -26,13 +26,15 @@ from __future__ import annotations
 
 import functools
 import inspect
+import typing
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import Request, Response
 from fastapi.exceptions import RequestValidationError
+from fastapi.params import Depends
 from fastapi.routing import APIRoute
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
@@ -47,15 +49,22 @@ from app.web.access import (
     PermissionCheck,
     actor_of,
     aimed_at,
+    audit_trail,
     authenticate,
     bearer_token,
     check_caller,
+    get_audit,
     is_protected,
     no_credential,
     required_permission,
 )
-from app.web.db import Use, get_read_db, open_request_db
-from app.web.params import HOLDS_SECRET, content_tag, unchanged_since
+from app.web.db import Use, get_db, get_read_db, open_request_db
+from app.web.params import (
+    HOLDS_SECRET,
+    content_tag,
+    one_value_per_query_parameter,
+    unchanged_since,
+)
 
 
 class ApiRoute(APIRoute):
@@ -119,6 +128,7 @@ class ApiRoute(APIRoute):
                         if kept is not None:
                             await run_in_greenlet(_record_replay, request, db, kept)
                             return _replayed(kept)
+                    one_value_per_query_parameter(request)
                     response = await handle(request)
                     _tag_content(response)
                     if retry is not None and 200 <= response.status_code < 300:
@@ -329,13 +339,61 @@ def _lost(failure: DBAPIError) -> bool:
 
 def _in_greenlet(endpoint: Callable[..., Any]) -> Callable[..., Coroutine[Any, Any, Any]]:
     """The endpoint as a coroutine that runs it in a greenlet. FastAPI reads the parameters
-    (and resolves their annotations) from the wrapped function."""
+    from the wrapper's signature: the endpoint's (their annotations resolved), but for the
+    request's session and audit trail (`Db`, `AuditDep`), handed to the endpoint from the
+    request's state once the other dependencies are solved. The same objects the dependencies
+    gave, without two dependencies solved on every request; neither has a parameter, so the
+    OpenAPI document is the same."""
+    signature = inspect.signature(endpoint)
+    hints = typing.get_type_hints(endpoint, include_extras=True)
+    handed = {
+        name: make
+        for name in signature.parameters
+        if (make := _HANDED.get(_dependency(hints.get(name)))) is not None
+    }
+    kept = [
+        parameter.replace(annotation=hints.get(name, parameter.annotation))
+        for name, parameter in signature.parameters.items()
+        if name not in handed
+    ]
+    # FastAPI gives the request to one parameter: the endpoint's own, if it takes it.
+    own = next((name for name in signature.parameters if hints.get(name) is Request), None)
+    if handed and own is None:
+        kept.append(inspect.Parameter(_REQUEST, inspect.Parameter.KEYWORD_ONLY, annotation=Request))
 
     @functools.wraps(endpoint)
     async def run(**kwargs: Any) -> Any:
+        if handed:
+            request = kwargs[own] if own is not None else kwargs.pop(_REQUEST)
+            for name, make in handed.items():
+                kwargs[name] = make(request)
         return await run_in_greenlet(endpoint, **kwargs)
 
+    answer = hints.get("return", signature.return_annotation)
+    run.__signature__ = signature.replace(  # type: ignore[attr-defined]
+        parameters=kept, return_annotation=None if answer is type(None) else answer
+    )
     return run
+
+
+_REQUEST = "_handed_request"
+
+
+def _request_db(request: Request) -> Session:
+    db: Session = request.state.db
+    return db
+
+
+# What an endpoint is handed rather than solved as a dependency: by the dependency it names.
+_HANDED: dict[object, Callable[[Request], Any]] = {get_db: _request_db, get_audit: audit_trail}
+
+
+def _dependency(annotation: object) -> object:
+    """The callable an `Annotated[..., Depends(call)]` parameter names, else None."""
+    if typing.get_origin(annotation) is not Annotated:
+        return None
+    marks = [mark for mark in typing.get_args(annotation)[1:] if isinstance(mark, Depends)]
+    return marks[-1].dependency if marks else None
 
 
 def _depends_on(dependant: Any, call: Callable[..., Any]) -> bool:
