@@ -48,6 +48,12 @@ _PAGE = select(
     _COMPLETIONS.c.id.label("completion_id"),
     *(_COMPLETIONS.c[key].label(f"completion_{key}") for key in _COMPLETION_FIELDS),
 ).select_from(_SESSIONS.outerjoin(_COMPLETIONS, _COMPLETIONS.c.session_id == _SESSIONS.c.id))
+# Where each of a completion record's columns sits in a page's row: read by position, a wide
+# row's mapping is not built again for each column of each record.
+_COMPLETION_AT = tuple(
+    (key, list(_PAGE.selected_columns.keys()).index(f"completion_{key}"))
+    for key in _COMPLETION_FIELDS
+)
 _HISTORIES = (
     select(_EVENTS)
     .where(_EVENTS.c.session_id.in_(bindparam("session_ids", expanding=True)))
@@ -105,11 +111,10 @@ class Listed:
     def view(self, session: Row[Any]) -> dict[str, Any]:
         """The session as `SessionRead` reads it."""
         completion = self.completions.get(session.id)
-        return {
-            **session._mapping,
-            "completion": completion,
-            "events": [event._mapping for event in self.events.get(session.id, ())],
-        }
+        view = session._asdict()
+        view["completion"] = completion
+        view["events"] = [event._asdict() for event in self.events.get(session.id, ())]
+        return view
 
 
 def list_sessions(
@@ -178,7 +183,7 @@ def list_sessions(
 
 def _with_records(db: Session, sessions: Sequence[Row[Any]], reasons: Reasons) -> Listed:
     completions = {
-        s.id: {key: s._mapping[f"completion_{key}"] for key in _COMPLETION_FIELDS}
+        s.id: {key: s[at] for key, at in _COMPLETION_AT}
         for s in sessions
         if s.status in _RECORDED and s.completion_id is not None
     }
