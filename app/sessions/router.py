@@ -217,6 +217,7 @@ def list_sessions(
         min_gap_days=rules.min_gap_days,
         limit=limit,
         cursor=cursor.after,
+        completions=clinical,
     )
     sessions = page.sessions
     audit.record_list(
