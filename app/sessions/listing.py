@@ -48,6 +48,14 @@ _PAGE = select(
     _COMPLETIONS.c.id.label("completion_id"),
     *(_COMPLETIONS.c[key].label(f"completion_{key}") for key in _COMPLETION_FIELDS),
 ).select_from(_SESSIONS.outerjoin(_COMPLETIONS, _COMPLETIONS.c.session_id == _SESSIONS.c.id))
+# A page for a role that may not read completion records: the sessions alone, no record read.
+_BARE_PAGE = select(_SESSIONS)
+# Where each of a completion record's columns sits in a page's row: read by position, a wide
+# row's mapping is not built again for each column of each record.
+_COMPLETION_AT = tuple(
+    (key, list(_PAGE.selected_columns.keys()).index(f"completion_{key}"))
+    for key in _COMPLETION_FIELDS
+)
 _HISTORIES = (
     select(_EVENTS)
     .where(_EVENTS.c.session_id.in_(bindparam("session_ids", expanding=True)))
@@ -80,15 +88,17 @@ _AFTER = tuple_(_S.start_at, _S.id) > tuple_(
 
 
 @functools.cache
-def _filtered(shape: frozenset[str]) -> Select[Any]:
-    return _PAGE.where(*(_FILTERS[name] for name in sorted(shape)))
+def _filtered(shape: frozenset[str], *, completions: bool) -> Select[Any]:
+    page = _PAGE if completions else _BARE_PAGE
+    return page.where(*(_FILTERS[name] for name in sorted(shape)))
 
 
 @functools.cache
-def _page(shape: frozenset[str], *, after: bool) -> Select[Any]:
+def _page(shape: frozenset[str], *, after: bool, completions: bool) -> Select[Any]:
     """A page of the list, in start order: its filters, where it starts, and its length
     bound at execution."""
-    query = _filtered(shape).where(_AFTER) if after else _filtered(shape)
+    query = _filtered(shape, completions=completions)
+    query = query.where(_AFTER) if after else query
     return query.order_by(_S.start_at, _S.id).limit(bindparam("limit"))
 
 
@@ -105,11 +115,10 @@ class Listed:
     def view(self, session: Row[Any]) -> dict[str, Any]:
         """The session as `SessionRead` reads it."""
         completion = self.completions.get(session.id)
-        return {
-            **session._mapping,
-            "completion": completion,
-            "events": [event._mapping for event in self.events.get(session.id, ())],
-        }
+        view = session._asdict()
+        view["completion"] = completion
+        view["events"] = [event._asdict() for event in self.events.get(session.id, ())]
+        return view
 
 
 def list_sessions(
@@ -126,10 +135,13 @@ def list_sessions(
     min_gap_days: int = 0,
     limit: int = 50,
     cursor: str | None = None,
+    completions: bool = True,
 ) -> tuple[Listed, str | None]:
     """Sessions ordered by start, filtered, a page at a time, with each one's reasons for
     review. `needs_review=True`: only the booked and checked-in ones that no longer pass the
-    booking checks (False: all others); each is reviewed once, as it is read."""
+    booking checks (False: all others); each is reviewed once, as it is read.
+    `completions=False`: without their completion records, not even read (for a role that
+    may not see them: a wide row of clinical columns costs its reading and decoding)."""
     values: dict[str, Any] = {}
     if practitioner_id is not None:
         values["practitioner_id"] = practitioner_id
@@ -150,7 +162,8 @@ def list_sessions(
         values["limit"] = limit + 1
         if cursor:  # an empty cursor is none: the first page
             values["after_start"], values["after_id"] = cursor_key(cursor, _BY_START)
-        found = db.execute(_page(shape, after=bool(cursor)), values).all()
+        query = _page(shape, after=bool(cursor), completions=completions)
+        found = db.execute(query, values).all()
         page = found[:limit]
         next_cursor = cursor_of(page[-1], _BY_START) if len(found) > limit else None
         reasons = review(db=db, sessions=page, now=now, min_gap_days=min_gap_days)
@@ -166,27 +179,33 @@ def list_sessions(
 
         page, next_cursor = paginate_kept(
             db,
-            _filtered(shape).params(values),
+            _filtered(shape, completions=completions).params(values),
             _BY_START,
             keep=keep,
             limit=limit,
             cursor=cursor,
             rows=True,
         )
-    return _with_records(db, page, reasons), next_cursor
+    return _with_records(db, page, reasons, completions=completions), next_cursor
 
 
-def _with_records(db: Session, sessions: Sequence[Row[Any]], reasons: Reasons) -> Listed:
-    completions = {
-        s.id: {key: s._mapping[f"completion_{key}"] for key in _COMPLETION_FIELDS}
-        for s in sessions
-        if s.status in _RECORDED and s.completion_id is not None
-    }
+def _with_records(
+    db: Session, sessions: Sequence[Row[Any]], reasons: Reasons, *, completions: bool
+) -> Listed:
+    records = (
+        {
+            s.id: {key: s[at] for key, at in _COMPLETION_AT}
+            for s in sessions
+            if s.status in _RECORDED and s.completion_id is not None
+        }
+        if completions
+        else {}
+    )
     events: dict[uuid.UUID, list[Row[Any]]] = {}
     if sessions:
         for row in db.execute(_HISTORIES, {"session_ids": [s.id for s in sessions]}):
             events.setdefault(row.session_id, []).append(row)
-    return Listed(sessions, reasons, completions, events)
+    return Listed(sessions, reasons, records, events)
 
 
 # The statuses a session can hold with a completion record: done, or marked in error after.

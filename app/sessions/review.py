@@ -29,7 +29,7 @@ from app.models import (
     TreatmentSession,
 )
 from app.practitioners.hours import Interval
-from app.practitioners.service import calendar_conflict
+from app.practitioners.service import Calendar, calendar_conflict, weekly_hours
 from app.scheduling.slots import far_enough
 from app.vocabulary import Flag, FlagCode, PlanStatus, SessionStatus, Severity
 
@@ -107,10 +107,12 @@ def review(*, db: Session, sessions: Sequence[Booked], now: datetime, min_gap_da
         "since": first_start,
         "until": max(v.end_at for v in awaiting),
     }
-    practitioners: dict[uuid.UUID, Practitioner] = {}
+    # Each practitioner's hours read off once, not again for each of their sessions.
+    practitioners: dict[uuid.UUID, Calendar] = {}
     absences: dict[uuid.UUID, list[TimeOff]] = {}
     for practitioner, absence in db.execute(_CALENDARS, calendars).unique():
-        practitioners[practitioner.id] = practitioner
+        if practitioner.id not in practitioners:
+            practitioners[practitioner.id] = _calendar(practitioner)
         away = absences.setdefault(practitioner.id, [])
         if absence is not None:
             away.append(absence)
@@ -124,8 +126,8 @@ def review(*, db: Session, sessions: Sequence[Booked], now: datetime, min_gap_da
     for session in awaiting:
         found = list(patients[session.patient_id].obstacles(session.end_at))
         slot = Interval(session.start_at, session.end_at)
-        practitioner = practitioners[session.practitioner_id]
-        conflict = calendar_conflict(practitioner, slot, absences[session.practitioner_id])
+        calendar = practitioners[session.practitioner_id]
+        conflict = calendar_conflict(calendar, slot, absences[session.practitioner_id])
         if conflict is not None:
             found.append(Flag(FlagCode(conflict.code), Severity.BLOCKING, conflict.detail))
         zone = ZoneInfo(session.time_zone)
@@ -155,6 +157,15 @@ def review(*, db: Session, sessions: Sequence[Booked], now: datetime, min_gap_da
             )
         reasons[session.id] = tuple(found)
     return reasons
+
+
+def _calendar(practitioner: Practitioner) -> Calendar:
+    return Calendar(
+        id=practitioner.id,
+        active=practitioner.active,
+        time_zone=practitioner.time_zone,
+        hours=tuple(weekly_hours(practitioner)),
+    )
 
 
 def _given_near(

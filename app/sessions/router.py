@@ -74,15 +74,20 @@ def _view(
     return read.model_copy(update={**_review_fields(reasons, sees_reasons=sees_reasons), **hidden})
 
 
-def _without_clinical_detail(view: dict[str, Any]) -> dict[str, Any]:
-    """A listed session (`listing.Listed.view`) as a role without `clinical:read` sees it: no
-    treatment record, and no reason written as free text ("pregnancy test positive, defer")."""
-    return {
-        **view,
-        "completion": None,
-        "cancel_reason": None,
-        "events": [{**event, "reason": None} for event in view["events"]],
-    }
+def _listed(
+    page: listing.Listed, session: Any, *, clinical: bool, sees_reasons: bool
+) -> SessionRead:
+    """A listed session as the caller's role sees it: without `clinical:read`, no treatment
+    record and no reason written as free text ("pregnancy test positive, defer"). The view is
+    the page's own fresh dict, completed in place rather than copied for each field."""
+    view = page.view(session)
+    if not clinical:
+        view["completion"] = None
+        view["cancel_reason"] = None
+        for event in view["events"]:
+            event["reason"] = None
+    view.update(_review_fields(page.reasons[session.id], sees_reasons=sees_reasons))
+    return SessionRead.model_validate(view)
 
 
 def _review_fields(reasons: tuple[Flag, ...], *, sees_reasons: bool) -> dict[str, object]:
@@ -212,21 +217,14 @@ def list_sessions(
         min_gap_days=rules.min_gap_days,
         limit=limit,
         cursor=cursor.after,
+        completions=clinical,
     )
     sessions = page.sessions
     audit.record_list(
         Resource.SESSION, (Access(s.id, s.patient_id) for s in sessions), of_patient=patient_id
     )
     return SessionPage(
-        items=[
-            SessionRead.model_validate(
-                {
-                    **(page.view(s) if clinical else _without_clinical_detail(page.view(s))),
-                    **_review_fields(page.reasons[s.id], sees_reasons=sees_reasons),
-                }
-            )
-            for s in sessions
-        ],
+        items=[_listed(page, s, clinical=clinical, sees_reasons=sees_reasons) for s in sessions],
         next_cursor=cursor.next_page(next_cursor),
     )
 
