@@ -376,11 +376,6 @@ def standings(
     return _judged(rows, now, known_at)
 
 
-# A calendar's review asks only whether, and until when, each patient may be treated: since
-# every standing is read as rows, the brief one is the full one.
-standings_in_brief = standings
-
-
 _PATIENTS = Patient.__table__
 _EVALUATIONS = Evaluation.__table__
 _CLEARANCES = Clearance.__table__

@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import and_, bindparam, select
 from sqlalchemy.orm import Session, joinedload
 
-from app.evaluations.service import standings_in_brief
+from app.evaluations.service import standings
 from app.models import (
     AWAITING_TREATMENT,
     CompletionRecord,
@@ -99,7 +99,7 @@ def review(*, db: Session, sessions: Sequence[Booked], now: datetime, min_gap_da
     if not awaiting:
         return reasons
     patient_ids = list({v.patient_id for v in awaiting})
-    patients = standings_in_brief(db=db, patient_ids=patient_ids, now=now)
+    patients = standings(db=db, patient_ids=patient_ids, now=now)
     first_start = min(v.start_at for v in awaiting)
     last_start = max(v.start_at for v in awaiting)
     calendars = {
