@@ -342,7 +342,11 @@ def _flush_booking(db: Session) -> None:
 def _eligible_for(
     db: Session, patient_id: uuid.UUID, slot: Interval, now: datetime, doing: str
 ) -> Eligibility:
+    """The patient's standing, if it lets a session of `slot` go ahead: an archived patient is
+    `PatientArchived` (booking and moving alike), any other obstacle `EligibilityBlocked`."""
     standing = current_eligibility(db=db, patient_id=patient_id, now=now)
+    if standing.outcome.value == PatientArchived.code:
+        raise PatientArchived(f"Patient {patient_id} is archived.", discloses=patient_id)
     obstacles = standing.obstacles(slot.end)
     if obstacles:
         raise EligibilityBlocked.because(patient_id, standing, obstacles, doing)
@@ -393,14 +397,9 @@ def book(*, db: Session, data: SessionCreate, now: datetime, rules: BookingRules
     hold_lock(db, patient_lock(data.patient_id), practitioner_lock(data.practitioner_id))
     slot = Interval(data.start, data.start + timedelta(minutes=data.duration_minutes))
     try:
-        standing = current_eligibility(db=db, patient_id=data.patient_id, now=now)
+        _eligible_for(db, data.patient_id, slot, now, "booked")
     except NotFound:
         raise UnknownPatient(f"No patient with id {data.patient_id}.") from None
-    if standing.outcome.value == PatientArchived.code:
-        raise PatientArchived(f"Patient {data.patient_id} is archived.", discloses=data.patient_id)
-    obstacles = standing.obstacles(slot.end)
-    if obstacles:
-        raise EligibilityBlocked.because(data.patient_id, standing, obstacles, "booked")
     plan = _bookable_plan(db, data.plan_id, data.patient_id)
     zone = _check_slot(
         db=db,

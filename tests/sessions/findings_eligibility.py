@@ -219,6 +219,11 @@ def an_archived_patient_is_not_treated(clinic: Clinic) -> None:
     archived = ok(clinic.client.delete(f"/api/v1/patients/{patient}"))
     assert [s["id"] for s in archived["affected_sessions"]] == [visit["id"]]
     assert reasons(clinic.read(visit)) == ["patient-archived"]
+    # Moved as booked: refused as archived, with the code booking gives (found from outside).
+    moved = clinic.client.post(
+        f"/api/v1/sessions/{visit['id']}/reschedule", json={"start": paris_day(10, 10).isoformat()}
+    )
+    assert_problem(moved, 409, "patient-archived")
     clinic.clock.on_the_day_of(visit)
     assert reasons(ok(clinic.check_in(visit))) == ["patient-archived"]
     refused_treatment(clinic, visit, 409, "patient-archived")
