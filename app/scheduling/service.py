@@ -100,26 +100,6 @@ def practitioner_busy(
     return busy
 
 
-def patient_sessions(
-    *,
-    db: Session,
-    patient_id: uuid.UUID,
-    window: Interval | None = None,
-    excluding: uuid.UUID | None = None,
-) -> list[Busy]:
-    """The patient's live sessions (booked, arrived, fulfilled), those overlapping `window`
-    if given; `excluding`: a session being moved."""
-    query = select(TreatmentSession.start_at, TreatmentSession.end_at, TreatmentSession.id).where(
-        TreatmentSession.patient_id == patient_id,
-        TreatmentSession.status.in_(LIVE_STATUSES),
-    )
-    if window is not None:
-        query = query.where(TreatmentSession.overlapping(window.start, window.end))
-    if excluding is not None:
-        query = query.where(TreatmentSession.id != excluding)
-    return [Busy(Interval(start, end), session_id) for start, end, session_id in db.execute(query)]
-
-
 @dataclass(frozen=True)
 class TreatmentTime:
     session_id: uuid.UUID

@@ -144,8 +144,9 @@ def _live_overlapping(who: ColumnElement[Any]) -> ColumnElement[bool]:
 
 
 # Everything booking (or moving) a session checks, once the locks are held, in one round
-# trip: the answers `get_practitioner`, `practitioner_busy`, `patient_sessions` and
-# `treatment_times` give, as plain rows. The first part types the columns of the others.
+# trip, as plain rows: the practitioner with their hours (`get_practitioner`), who is busy
+# over the slot (`practitioner_busy` asks it of the practitioner; here of the patient too), and
+# the treatments near it (`treatment_times`). The first part types the columns of the others.
 _IN_THE_WAY = union_all(
     select(
         literal_column(str(_Found.HOURS.value)).label("kind"),
