@@ -1,0 +1,341 @@
+"""The IHE ITI Scheduling operations (which follow the Argonaut Scheduling IG): `$find`
+(ITI-115), `$hold` (ITI-116) and `$book` (ITI-117) on Appointment, and cancelling an
+Appointment by `PUT`, each through the very services the REST API uses, so that every safety
+gate is the same: the patient's standing (varicose veins first, contraindications, clearance,
+a valid evaluation), the practitioner's hours and time off, overlaps, the interval between
+treatments, the plan.
+
+What the operations take, read here from `Parameters` (no web framework):
+- `$find`: `start` and `end` (`valueDate` or `valueDateTime`), `patient` and optionally
+  `practitioner` (`valueReference`), optionally `visit-type` (`valueCoding` or
+  `valueCodeableConcept`: the one visit type the clinic books).
+- `$hold` and `$book`: `appt-resource` (Argonaut; IHE's `appointment-resource` too), an
+  Appointment: a `proposed` one from `$find` (patient, practitioner, start, end), or, for
+  `$book`, a `pending` one from `$hold` (its id); `$book` also takes IHE's
+  `appointment-reference` to a pending Appointment.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from app.errors import DomainError
+from app.fhir.codes import MICRO_SCLEROTHERAPY_SESSION, CodeSystem
+from app.scheduling.schemas import LONGEST_MINUTES, SHORTEST_MINUTES
+
+# The IHE ITI Scheduling profile's OperationDefinitions, as published (Official URL on each
+# page of the IG: https://profiles.ihe.net/ITI/Scheduling/, "Artifacts Summary").
+FIND_DEFINITION = "https://profiles.ihe.net/ITI/Scheduling/OperationDefinition/appointment-find"
+HOLD_DEFINITION = "https://profiles.ihe.net/ITI/Scheduling/OperationDefinition/appointment-hold"
+BOOK_DEFINITION = "https://profiles.ihe.net/ITI/Scheduling/OperationDefinition/appointment-book"
+
+# When a hold expires, on the pending Appointment that stands for it (FHIR has no element).
+HOLD_EXPIRES_EXTENSION = "https://sclerosched.org/fhir/StructureDefinition/hold-expires-at"
+
+# The longest window `$find` searches: proposals look as far ahead for a first visit.
+LONGEST_FIND = timedelta(days=92)
+_APPOINTMENT_RESOURCE = ("appt-resource", "appointment-resource")
+
+
+class InvalidParameters(DomainError):
+    """A `Parameters` body the operation cannot read: 422, as a malformed REST body is."""
+
+    status = 422
+    code = "validation-error"
+    title = "Invalid operation parameters"
+
+    def __init__(self, detail: str, *, where: str) -> None:
+        super().__init__(detail, errors=[{"loc": ["body", where], "msg": detail}])
+
+
+class AppointmentChangeRefused(DomainError):
+    """A `PUT` of an Appointment that changes more than its status to `cancelled`."""
+
+    status = 422
+    code = "appointment-change-refused"
+    title = "Only cancelling an Appointment is supported"
+
+
+@dataclass(frozen=True)
+class FindRequest:
+    """What `$find` asks: a window, the patient, perhaps a practitioner."""
+
+    start: datetime
+    end: datetime
+    patient_id: uuid.UUID
+    practitioner_id: uuid.UUID | None
+
+
+@dataclass(frozen=True)
+class AppointmentRequest:
+    """The Appointment `$hold` or `$book` was given: a proposal (patient, practitioner,
+    start, end), or a hold to book (`hold_id`), perhaps with its plan."""
+
+    hold_id: uuid.UUID | None
+    patient_id: uuid.UUID | None
+    practitioner_id: uuid.UUID | None
+    start: datetime | None
+    end: datetime | None
+    plan_id: uuid.UUID | None
+
+    @property
+    def minutes(self) -> int:
+        assert self.start is not None and self.end is not None
+        return (self.end - self.start) // timedelta(minutes=1)
+
+
+def _parameters(body: object) -> list[Mapping[str, Any]]:
+    if not isinstance(body, Mapping) or body.get("resourceType") != "Parameters":
+        raise InvalidParameters("The body is a FHIR `Parameters` resource.", where="resourceType")
+    found = body.get("parameter", [])
+    if not isinstance(found, list) or not all(isinstance(p, Mapping) for p in found):
+        raise InvalidParameters("`parameter` is a list of parameters.", where="parameter")
+    return found
+
+
+def _one(parameters: Sequence[Mapping[str, Any]], *names: str) -> Mapping[str, Any] | None:
+    named = [p for p in parameters if p.get("name") in names]
+    if len(named) > 1:
+        raise InvalidParameters(f"`{names[0]}` is given once.", where=names[0])
+    return named[0] if named else None
+
+
+def _known(parameters: Sequence[Mapping[str, Any]], known: set[str]) -> None:
+    unknown = sorted({str(p.get("name")) for p in parameters} - known)
+    if unknown:
+        raise InvalidParameters(
+            f"Unknown parameter(s): {', '.join(unknown)}; this operation takes "
+            f"{', '.join(sorted(known))}.",
+            where=unknown[0],
+        )
+
+
+def _moment(value: object, where: str, zone: ZoneInfo, *, end: bool = False) -> datetime:
+    """A `valueDateTime` with its offset, or a `valueDate` (its day in the clinic's zone:
+    from its start, or, for an `end`, to its end)."""
+    if not isinstance(value, str):
+        raise InvalidParameters(f"`{where}` is a date or a date-time.", where=where)
+    try:
+        if len(value) == 10:
+            day = date.fromisoformat(value) + timedelta(days=1 if end else 0)
+            return datetime.combine(day, time(), tzinfo=zone)
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise InvalidParameters(
+            f"`{where}` is not a date (YYYY-MM-DD) or a date-time: {value[:40]!r}.", where=where
+        ) from None
+    if moment.tzinfo is None:
+        raise InvalidParameters(
+            f"`{where}` has a time, so it needs its offset (e.g. `Z` or `+01:00`).", where=where
+        )
+    return moment
+
+
+def _when(parameter: Mapping[str, Any] | None, where: str, zone: ZoneInfo, *, end: bool) -> datetime:
+    if parameter is None:
+        raise InvalidParameters(f"`{where}` is required.", where=where)
+    value = parameter.get("valueDateTime", parameter.get("valueDate"))
+    return _moment(value, where, zone, end=end and "valueDate" in parameter)
+
+
+def reference_id(value: object, kind: str, where: str) -> uuid.UUID:
+    """The id in a reference `Kind/<id>` (or an absolute URL ending so); a reference to
+    anything else is refused."""
+    text = value.get("reference") if isinstance(value, Mapping) else None
+    if not isinstance(text, str):
+        raise InvalidParameters(f"`{where}` is a reference, `{kind}/<id>`.", where=where)
+    parts = text.rstrip("/").split("/")
+    if len(parts) < 2 or parts[-2] != kind:
+        raise InvalidParameters(f"`{where}` refers to a {kind}: `{kind}/<id>`.", where=where)
+    try:
+        return uuid.UUID(parts[-1])
+    except ValueError:
+        raise InvalidParameters(f"No {kind} has the id {parts[-1][:64]!r}.", where=where) from None
+
+
+def _visit_type(parameter: Mapping[str, Any] | None) -> None:
+    if parameter is None:
+        return
+    codings = parameter.get("valueCodeableConcept", {}).get("coding") or [
+        parameter.get("valueCoding")
+    ]
+    ours = {"system": CodeSystem.VISIT_TYPE.value, "code": MICRO_SCLEROTHERAPY_SESSION}
+    if not any(
+        isinstance(c, Mapping) and {k: c.get(k) for k in ours} == ours for c in codings
+    ):
+        raise InvalidParameters(
+            f"This clinic books one visit type: {CodeSystem.VISIT_TYPE.value}|"
+            f"{MICRO_SCLEROTHERAPY_SESSION}.",
+            where="visit-type",
+        )
+
+
+def find_request(body: object, *, zone: ZoneInfo, now: datetime) -> FindRequest:
+    """`$find`'s parameters, checked: a window of at most `LONGEST_FIND` that ends after
+    now, the patient, perhaps a practitioner, the clinic's visit type if named."""
+    parameters = _parameters(body)
+    _known(parameters, {"start", "end", "patient", "practitioner", "visit-type"})
+    start = _when(_one(parameters, "start"), "start", zone, end=False)
+    end = _when(_one(parameters, "end"), "end", zone, end=True)
+    if end <= start or end - start > LONGEST_FIND:
+        raise InvalidParameters(
+            f"`end` comes after `start`, at most {LONGEST_FIND.days} days later.", where="end"
+        )
+    if end <= now:
+        raise InvalidParameters("The window has passed: `end` is in the past.", where="end")
+    patient = _one(parameters, "patient")
+    if patient is None:
+        raise InvalidParameters("`patient` is required.", where="patient")
+    practitioner = _one(parameters, "practitioner")
+    _visit_type(_one(parameters, "visit-type"))
+    return FindRequest(
+        start=start,
+        end=end,
+        patient_id=reference_id(patient.get("valueReference"), "Patient", "patient"),
+        practitioner_id=(
+            reference_id(practitioner.get("valueReference"), "Practitioner", "practitioner")
+            if practitioner is not None
+            else None
+        ),
+    )
+
+
+def appointment_request(body: object, *, booking: bool) -> AppointmentRequest:
+    """The Appointment `$hold` (`booking=False`) or `$book` was given."""
+    parameters = _parameters(body)
+    names = {*_APPOINTMENT_RESOURCE, *({"appointment-reference"} if booking else set())}
+    _known(parameters, names)
+    given = _one(parameters, *names)
+    if given is None:
+        raise InvalidParameters(
+            "`appt-resource` holds the Appointment (as `$find` answered it"
+            + (", or as `$hold` did)." if booking else ")."),
+            where="appt-resource",
+        )
+    if given.get("name") == "appointment-reference":
+        hold = reference_id(given.get("valueReference"), "Appointment", "appointment-reference")
+        return AppointmentRequest(hold, None, None, None, None, None)
+    resource = given.get("resource")
+    if not isinstance(resource, Mapping) or resource.get("resourceType") != "Appointment":
+        raise InvalidParameters("`appt-resource` holds an Appointment.", where="appt-resource")
+    return _appointment(resource, booking=booking)
+
+
+def _appointment(resource: Mapping[str, Any], *, booking: bool) -> AppointmentRequest:
+    status = resource.get("status")
+    plan_id = _plan(resource)
+    if status == "pending" and booking:
+        if not isinstance(resource.get("id"), str):
+            raise InvalidParameters("A pending Appointment is a hold: send its id.", where="id")
+        try:
+            hold = uuid.UUID(resource["id"])
+        except ValueError:
+            raise InvalidParameters("No hold has that id.", where="id") from None
+        return AppointmentRequest(hold, None, None, None, None, plan_id)
+    if status != "proposed":
+        wanted = "proposed (from `$find`) or pending (from `$hold`)" if booking else "proposed"
+        raise InvalidParameters(f"The Appointment's status is {wanted}.", where="status")
+    actors = _actors(resource)
+    start = _moment(resource.get("start"), "start", ZoneInfo("UTC"))
+    end = _moment(resource.get("end"), "end", ZoneInfo("UTC"))
+    minutes = (end - start) / timedelta(minutes=1)
+    if not (SHORTEST_MINUTES <= minutes <= LONGEST_MINUTES and minutes == int(minutes)):
+        raise InvalidParameters(
+            f"A session lasts whole minutes, {SHORTEST_MINUTES} to {LONGEST_MINUTES}.",
+            where="end",
+        )
+    return AppointmentRequest(
+        None, actors.get("Patient"), actors.get("Practitioner"), start, end, plan_id
+    )
+
+
+def _actors(resource: Mapping[str, Any]) -> dict[str, uuid.UUID]:
+    """The patient and the practitioner among the participants (one of each)."""
+    participants = resource.get("participant")
+    if not isinstance(participants, list):
+        raise InvalidParameters("`participant` names the patient and the practitioner.", where="participant")
+    found: dict[str, uuid.UUID] = {}
+    for participant in participants:
+        actor = participant.get("actor") if isinstance(participant, Mapping) else None
+        text = actor.get("reference", "") if isinstance(actor, Mapping) else ""
+        kind = text.split("/")[-2] if isinstance(text, str) and text.count("/") else ""
+        if kind not in ("Patient", "Practitioner"):
+            continue  # another participant (a location, say): not one this clinic books
+        if kind in found:
+            raise InvalidParameters(f"One {kind} per Appointment.", where="participant")
+        found[kind] = reference_id(actor, kind, "participant")
+    for kind in ("Patient", "Practitioner"):
+        if kind not in found:
+            raise InvalidParameters(f"No {kind} among the participants.", where="participant")
+    return found
+
+
+def _plan(resource: Mapping[str, Any]) -> uuid.UUID | None:
+    """The course the session is for: a CarePlan in `supportingInformation`."""
+    plans = [
+        info
+        for info in resource.get("supportingInformation") or []
+        if isinstance(info, Mapping) and str(info.get("reference", "")).startswith("CarePlan/")
+    ]
+    if len(plans) > 1:
+        raise InvalidParameters("One CarePlan at most.", where="supportingInformation")
+    return reference_id(plans[0], "CarePlan", "supportingInformation") if plans else None
+
+
+# What a `PUT` may not change: everything an Appointment says but its status (and why it was
+# cancelled, and what the server keeps: `meta`, `text`).
+_KEPT = ("start", "end", "minutesDuration", "participant", "supportingInformation")
+
+
+def cancellation(
+    sent: object, current: Mapping[str, Any], appointment_id: str
+) -> str | None:
+    """A `PUT` of an Appointment, against what the server has: the reason to cancel it with
+    (None: no change at all), or `AppointmentChangeRefused`."""
+    if not isinstance(sent, Mapping) or sent.get("resourceType") != "Appointment":
+        raise InvalidParameters("The body is the Appointment.", where="resourceType")
+    if sent.get("id") != appointment_id:
+        raise InvalidParameters("The Appointment's id is the one in the URL.", where="id")
+    changed = [key for key in _KEPT if _normal(key, sent.get(key)) != _normal(key, current.get(key))]
+    if changed:
+        raise AppointmentChangeRefused(
+            f"Only `status` may change (to cancelled): {', '.join(changed)} differ. Reschedule "
+            "through the REST API (`POST /api/v1/sessions/{id}/reschedule`).",
+            fields=changed,
+        )
+    status = sent.get("status")
+    if status == current.get("status"):
+        return None
+    if status != "cancelled":
+        raise AppointmentChangeRefused(
+            f"An Appointment's status changes here only to cancelled, not to {status!r}.",
+            fields=["status"],
+        )
+    reason = sent.get("cancelationReason")
+    text = reason.get("text") if isinstance(reason, Mapping) else None
+    if isinstance(text, str) and text.strip():
+        return text.strip()[:2000]
+    return "Cancelled through the FHIR interface (no reason given)."
+
+
+def _normal(key: str, value: Any) -> Any:
+    """A value as compared: instants as moments, participants and plans by what they name."""
+    if value is None:
+        return None
+    if key in ("start", "end"):
+        try:
+            return _moment(value, key, ZoneInfo("UTC"))
+        except InvalidParameters:
+            return value
+    if key == "participant" and isinstance(value, list):
+        return sorted(
+            str((p.get("actor") or {}).get("reference")) for p in value if isinstance(p, Mapping)
+        )
+    if key == "supportingInformation" and isinstance(value, list):
+        return sorted(str(i.get("reference")) for i in value if isinstance(i, Mapping))
+    return value
