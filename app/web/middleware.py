@@ -33,6 +33,8 @@ MAX_ANONYMOUS_BODY_BYTES = 4 * 1024
 # The longest path the access log writes (a refused long URL is logged cut).
 _LOGGED_PATH = 500
 
+# The answers no browser or proxy may keep: the REST API's and the FHIR interface's.
+_NOT_KEPT = ("/api/", "/fhir/")
 _REQUEST_ID = b"x-request-id"
 _CLIENT_REQUEST_ID = CLIENT_REQUEST_ID_HEADER.lower().encode()
 _CACHE_CONTROL = b"cache-control"
@@ -103,7 +105,7 @@ class ApiMiddleware:
         head = scope["method"] == "HEAD"
         if head:
             scope = {**scope, "method": "GET"}
-        if scope["path"].startswith("/api/"):
+        if scope["path"].startswith(_NOT_KEPT):
             ours.append((_CACHE_CONTROL, b"no-store"))
 
         began = time.perf_counter()

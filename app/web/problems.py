@@ -18,6 +18,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
 from app.errors import ConcurrentUpdate, Conflict, DomainError, InvalidValue
+from app.fhir import MEDIA_TYPE as FHIR_MEDIA_TYPE
+from app.fhir import is_fhir_path
+from app.fhir.outcomes import operation_outcome
 from app.logging import REQUEST_ID_HEADER
 
 logger = logging.getLogger(__name__)
@@ -89,6 +92,16 @@ def problem_response(
     extensions: dict[str, Any] | None = None,
 ) -> JSONResponse:
     request_id = getattr(request.state, "request_id", None)
+    all_headers = dict(headers or {})
+    if request_id:
+        all_headers[REQUEST_ID_HEADER] = request_id
+    if is_fhir_path(request.url.path):  # the FHIR interface speaks OperationOutcome
+        outcome = operation_outcome(
+            status=status, code=code, title=title, detail=detail, extensions=extensions
+        )
+        return JSONResponse(
+            outcome, status_code=status, media_type=FHIR_MEDIA_TYPE, headers=all_headers
+        )
     body: dict[str, Any] = {
         **(extensions or {}),  # first, so no extension can overwrite a standard member
         "type": PROBLEM_TYPE_BASE + code,
@@ -100,9 +113,6 @@ def problem_response(
         "instance": request.url.path[:_INSTANCE_CHARS],
         "request_id": request_id,
     }
-    all_headers = dict(headers or {})
-    if request_id:
-        all_headers[REQUEST_ID_HEADER] = request_id
     return JSONResponse(
         body, status_code=status, media_type=PROBLEM_MEDIA_TYPE, headers=all_headers
     )

@@ -1,0 +1,117 @@
+"""Helpers of the FHIR tests: every answer the server sends is checked to be FHIR JSON and to
+parse with `fhir.resources`' R4B models (each Bundle entry's resource too)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fhir.resources.R4B.bundle import Bundle
+from fhir.resources.R4B.capabilitystatement import CapabilityStatement
+from fhir.resources.R4B.fhirresourcemodel import FHIRResourceModel
+from fhir.resources.R4B.operationoutcome import OperationOutcome
+from fhir.resources.R4B.parameters import Parameters
+from fhir.resources.R4B.patient import Patient
+from fhir.resources.R4B.practitioner import Practitioner
+from fhir.resources.R4B.schedule import Schedule
+from fhir.resources.R4B.slot import Slot
+
+from app.fhir.codes import CodeSystem
+
+BASE = "/fhir/R4"
+MODELS: dict[str, type[FHIRResourceModel]] = {
+    "Bundle": Bundle,
+    "CapabilityStatement": CapabilityStatement,
+    "OperationOutcome": OperationOutcome,
+    "Parameters": Parameters,
+    "Patient": Patient,
+    "Practitioner": Practitioner,
+    "Schedule": Schedule,
+    "Slot": Slot,
+}
+# FHIR R4's IssueType codes (hl7.org/fhir/R4/valueset-issue-type.html).
+ISSUE_TYPES = frozenset(
+    [
+        "invalid",
+        "structure",
+        "required",
+        "value",
+        "invariant",
+        "security",
+        "login",
+        "unknown",
+        "expired",
+        "forbidden",
+        "suppressed",
+        "processing",
+        "not-supported",
+        "duplicate",
+        "multiple-matches",
+        "not-found",
+        "deleted",
+        "too-long",
+        "code-invalid",
+        "extension",
+        "too-costly",
+        "business-rule",
+        "conflict",
+        "transient",
+        "lock-error",
+        "no-store",
+        "exception",
+        "timeout",
+        "incomplete",
+        "throttled",
+        "informational",
+    ]
+)
+
+
+def parses(resource: dict[str, Any]) -> dict[str, Any]:
+    """The resource, once its R4B model has read it (and, in a Bundle, each entry's)."""
+    kind = resource["resourceType"]
+    assert kind in MODELS, f"no model for {kind} in the tests: add it"
+    MODELS[kind].model_validate(resource)
+    for entry in resource.get("entry", []) if kind == "Bundle" else []:
+        parses(entry["resource"])
+    return resource
+
+
+def fhir(response: Any, status: int = 200) -> dict[str, Any]:
+    """The answer's resource: the status expected, FHIR JSON, parsed by its R4B model."""
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == "application/fhir+json", response.headers
+    body: dict[str, Any] = response.json()
+    return parses(body)
+
+
+def outcome(response: Any, status: int, code: str, issue_type: str | None = None) -> dict[str, Any]:
+    """The answer is an OperationOutcome of this status, whose first issue carries the REST
+    API's stable `code` (and, if given, this FHIR IssueType)."""
+    body = fhir(response, status)
+    assert body["resourceType"] == "OperationOutcome", body
+    issue = body["issue"][0]
+    assert issue["severity"] == "error"
+    assert issue["code"] in ISSUE_TYPES, issue
+    if issue_type is not None:
+        assert issue["code"] == issue_type, issue
+    assert issue["details"]["coding"][0] == {"system": CodeSystem.ERROR_CODE.value, "code": code}
+    assert issue["diagnostics"]
+    return body
+
+
+def entries(bundle: dict[str, Any]) -> list[dict[str, Any]]:
+    """The resources of a searchset Bundle, each checked to be a match with its absolute URL."""
+    assert bundle["resourceType"] == "Bundle"
+    assert bundle["type"] == "searchset"
+    found = []
+    for entry in bundle.get("entry", []):
+        resource = entry["resource"]
+        assert entry["search"] == {"mode": "match"}
+        assert entry["fullUrl"].startswith("http")
+        assert entry["fullUrl"].endswith(f"{BASE}/{resource['resourceType']}/{resource['id']}")
+        found.append(resource)
+    return found
+
+
+def link(bundle: dict[str, Any], relation: str) -> str | None:
+    return next((x["url"] for x in bundle["link"] if x["relation"] == relation), None)
