@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, Select, and_, bindparam, select
+from sqlalchemy import ColumnElement, Row, Select, and_, bindparam, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
@@ -379,6 +379,74 @@ def standings(
 _PATIENTS = Patient.__table__
 _EVALUATIONS = Evaluation.__table__
 _CLEARANCES = Clearance.__table__
+
+
+@dataclass(frozen=True)
+class StandingFlag:
+    """A flag of a patient's standing as an alert shows it: since when it stands (None: not
+    known) and the clinician whose evaluation found it (None: the service raised it)."""
+
+    flag: Flag
+    since: datetime | None
+    found_by: uuid.UUID | None
+
+
+@dataclass(frozen=True)
+class StandingFlags:
+    """The flags of a patient's standing, and when that standing last changed (an
+    evaluation or clearance recorded, the patient archived, the evaluation expired)."""
+
+    patient_id: uuid.UUID
+    flags: tuple[StandingFlag, ...]
+    changed_at: datetime
+
+
+# Where a standing's flags come from: the patient's record, who performed the current
+# evaluation, and when the patient's latest evaluation was recorded.
+_PROVENANCE = select(
+    _PATIENTS.c.created_at,
+    _PATIENTS.c.archived_at,
+    select(_EVALUATIONS.c.practitioner_id)
+    .where(_EVALUATIONS.c.id == bindparam("evaluation_id"))
+    .scalar_subquery()
+    .label("found_by"),
+    select(func.max(_EVALUATIONS.c.created_at))
+    .where(_EVALUATIONS.c.patient_id == _PATIENTS.c.id)
+    .scalar_subquery()
+    .label("last_recorded"),
+).where(_PATIENTS.c.id == bindparam("patient_id"))
+
+
+def standing_flags(*, db: Session, patient_id: uuid.UUID, now: datetime) -> StandingFlags | None:
+    """The flags of the patient's standing at `now` (`current_eligibility`'s, the same
+    rules), each with since when it stands and who found it; None for an unknown patient."""
+    standing = standings(db=db, patient_ids=[patient_id], now=now).get(patient_id)
+    if standing is None:
+        return None
+    current = standing.evaluation
+    known = db.execute(
+        _PROVENANCE,
+        {"patient_id": patient_id, "evaluation_id": current.id if current else None},
+    ).one()
+    found = {f["code"] for f in current.flags} if current is not None else set()
+    shown = []
+    for flag in standing.flags:
+        since, found_by = None, None
+        if flag.code is FlagCode.PATIENT_ARCHIVED:
+            since = known.archived_at
+        elif flag.code is FlagCode.EVALUATION_MISSING:
+            since = known.created_at
+        elif current is not None and flag.code is FlagCode.EVALUATION_EXPIRED:
+            since = current.valid_until
+        elif current is not None and flag.code in found:
+            since, found_by = current.performed_at, known.found_by
+        shown.append(StandingFlag(flag, since, found_by))
+    moments = [known.created_at, known.archived_at, known.last_recorded]
+    if current is not None:
+        moments += [current.cleared_at, current.valid_until if current.valid_until <= now else None]
+    changed_at = max(m for m in moments if m is not None)
+    return StandingFlags(patient_id, tuple(shown), changed_at)
+
 
 # Which evaluations count: every one (None), those recorded by `known_at` (False), or with
 # `as_found` those performed by then (True).

@@ -117,10 +117,13 @@ class DateRange:
 @dataclass(frozen=True)
 class Moment:
     """An instant value and its comparator; a date alone is the start of that day in the
-    clinic's time zone."""
+    clinic's time zone. `until`: the end of the time the value names, FHIR's implicit range
+    (the next day for a date, the next minute for `09:00`, the next second for `09:00:00`):
+    for a parameter that compares as FHIR's `date` type does (`le`, `gt`, `eq` a whole day)."""
 
     prefix: str
     at: datetime
+    until: datetime
 
 
 @dataclass(frozen=True)
@@ -273,7 +276,7 @@ def _date(param: SearchParam, key: str, raw: str, zone: ZoneInfo) -> DateRange |
         takes = ", ".join(sorted(param.prefixes))
         raise InvalidSearch(f"`{key}` takes the prefixes {takes}, not `{prefix}`.")
     if param.instant:
-        return Moment(prefix, _moment(key, text, zone))
+        return Moment(prefix, *_moment(key, text, zone))
     low, high = _calendar_range(key, text)
     return DateRange(prefix, low, high)
 
@@ -303,11 +306,13 @@ def _calendar_range(key: str, text: str) -> tuple[date, date]:
 _DATE_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})$")
 
 
-def _moment(key: str, text: str, zone: ZoneInfo) -> datetime:
+def _moment(key: str, text: str, zone: ZoneInfo) -> tuple[datetime, datetime]:
+    """The moment a value names, and the end of the time it names (its precision's)."""
     if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
-        low, _ = _calendar_range(key, text)
-        return datetime.combine(low, time(), tzinfo=zone)
-    if not _DATE_TIME.match(text):
+        low, high = _calendar_range(key, text)
+        return datetime.combine(low, time(), tzinfo=zone), datetime.combine(high, time(), zone)
+    written = _DATE_TIME.match(text)
+    if not written:
         raise InvalidSearch(
             f"`{key}` takes a date-time with its offset (e.g. 2027-01-04T09:00:00+01:00) or a "
             "date (YYYY-MM-DD, from midnight in the clinic's time zone)."
@@ -318,4 +323,11 @@ def _moment(key: str, text: str, zone: ZoneInfo) -> datetime:
         raise InvalidSearch(f"`{key}`: {text} is not a date-time.") from None
     if not 1900 <= moment.year <= 2999:
         raise InvalidSearch(f"`{key}`: dates are between the years 1900 and 2999.")
-    return moment
+    seconds, fraction = written.group(1), written.group(2)
+    if seconds is None:
+        precision = timedelta(minutes=1)
+    elif fraction is None:
+        precision = timedelta(seconds=1)
+    else:  # .5 is a tenth of a second; a microsecond at the finest (Python's)
+        precision = max(timedelta(seconds=10 ** -(len(fraction) - 1)), timedelta(microseconds=1))
+    return moment, moment + precision

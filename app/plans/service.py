@@ -203,9 +203,22 @@ def list_plans(
 ) -> tuple[Sequence[TreatmentPlan], str | None]:
     """The patient's plans, newest first."""
     get_patient(db=db, patient_id=patient_id)
-    query = (
-        select(TreatmentPlan)
-        .options(selectinload(TreatmentPlan.sessions))
-        .where(TreatmentPlan.patient_id == patient_id)
-    )
+    return search_plans(db=db, patient_id=patient_id, limit=limit, cursor=cursor)
+
+
+def search_plans(
+    *,
+    db: Session,
+    patient_id: uuid.UUID | None = None,
+    statuses: Sequence[PlanStatus] = (),
+    limit: int = 50,
+    cursor: str | None = None,
+) -> tuple[Sequence[TreatmentPlan], str | None]:
+    """Plans with their sessions, newest first: one patient's (an unknown patient has none)
+    or everyone's, in any of `statuses` (none: any status)."""
+    query = select(TreatmentPlan).options(selectinload(TreatmentPlan.sessions))
+    if patient_id is not None:
+        query = query.where(TreatmentPlan.patient_id == patient_id)
+    if statuses:
+        query = query.where(TreatmentPlan.status.in_(statuses))
     return paginate(db, query, _NEWEST_FIRST, limit=limit, cursor=cursor)

@@ -81,6 +81,12 @@ _FILTERS: dict[str, ColumnElement[bool]] = {
         _S.end_at > bindparam("window_start"), _S.start_at > bindparam("earliest_start")
     ),
     "window_end": _S.start_at < bindparam("window_end"),
+    # By when it starts, or when its sclerosant was given (a page with completion records).
+    "starts_from": _S.start_at >= bindparam("starts_from"),
+    "starts_before": _S.start_at < bindparam("starts_before"),
+    "recorded": _COMPLETIONS.c.id.is_not(None),
+    "given_from": _COMPLETIONS.c.administered_at >= bindparam("given_from"),
+    "given_before": _COMPLETIONS.c.administered_at < bindparam("given_before"),
     "awaiting": _S.status.in_(AWAITING_TREATMENT),
     # Holds are listed only where asked for (FHIR's pending Appointments), and only until
     # they expire.
@@ -90,6 +96,8 @@ _FILTERS: dict[str, ColumnElement[bool]] = {
         _S.hold_expires_at > bindparam("now", type_=UTCDateTime()),
     ),
 }
+# The filters that read a session's completion record: only on a page that joins it.
+_ON_RECORDS = frozenset({"recorded", "given_from", "given_before"})
 _AFTER = tuple_(_S.start_at, _S.id) > tuple_(
     bindparam("after_start", type_=_S.start_at.type), bindparam("after_id", type_=_S.id.type)
 )
@@ -139,11 +147,18 @@ def list_sessions(
     statuses: Sequence[SessionStatus] = (),
     window_start: datetime | None = None,
     window_end: datetime | None = None,
+    starts_from: datetime | None = None,
+    starts_before: datetime | None = None,
+    recorded: bool = False,
+    given_from: datetime | None = None,
+    given_before: datetime | None = None,
     needs_review: bool | None = None,
     min_gap_days: int = 0,
     limit: int = 50,
     cursor: str | None = None,
     completions: bool = True,
+    reviewed: bool = True,
+    histories: bool = True,
     holds: bool = False,
 ) -> tuple[Listed, str | None]:
     """Sessions ordered by start, filtered, a page at a time, with each one's reasons for
@@ -151,6 +166,11 @@ def list_sessions(
     booking checks (False: all others); each is reviewed once, as it is read.
     `completions=False`: without their completion records, not even read (for a role that
     may not see them: a wide row of clinical columns costs its reading and decoding).
+    `window_start`/`window_end` ask which sessions overlap a time range; `starts_from`/
+    `starts_before` which start in it, and `given_from`/`given_before` which had their
+    sclerosant given in it; `recorded`: only those with a completion record.
+    `reviewed=False`, `histories=False`: without the reasons for review, or the histories,
+    for a reader that shows neither (none is then reviewed, or read).
     `holds`: holds not yet expired are listed too (status `pending`)."""
     values: dict[str, Any] = {}
     if practitioner_id is not None:
@@ -165,7 +185,18 @@ def list_sessions(
         values["window_start"] = window_start
     if window_end is not None:
         values["window_end"] = window_end
-    shape = frozenset(values) | {"live_holds" if holds else "no_holds"}
+    for name, moment in (
+        ("starts_from", starts_from),
+        ("starts_before", starts_before),
+        ("given_from", given_from),
+        ("given_before", given_before),
+    ):
+        if moment is not None:
+            values[name] = moment
+    shape = frozenset(values) | ({"recorded"} if recorded else frozenset())
+    if shape & _ON_RECORDS and not completions:
+        raise ValueError("a filter on completion records needs the page to read them")
+    shape |= {"live_holds" if holds else "no_holds"}
     if holds:
         values["now"] = now
     if window_start is not None:
@@ -178,7 +209,11 @@ def list_sessions(
         found = db.execute(query, values).all()
         page = found[:limit]
         next_cursor = cursor_of(page[-1], _BY_START) if len(found) > limit else None
-        reasons = review(db=db, sessions=page, now=now, min_gap_days=min_gap_days)
+        reasons: Reasons = (
+            review(db=db, sessions=page, now=now, min_gap_days=min_gap_days)
+            if reviewed
+            else dict.fromkeys((s.id for s in page), ())
+        )
     else:
         if needs_review:
             shape |= {"awaiting"}
@@ -198,11 +233,17 @@ def list_sessions(
             cursor=cursor,
             rows=True,
         )
-    return _with_records(db, page, reasons, completions=completions), next_cursor
+    listed = _with_records(db, page, reasons, completions=completions, histories=histories)
+    return listed, next_cursor
 
 
 def _with_records(
-    db: Session, sessions: Sequence[Row[Any]], reasons: Reasons, *, completions: bool
+    db: Session,
+    sessions: Sequence[Row[Any]],
+    reasons: Reasons,
+    *,
+    completions: bool,
+    histories: bool,
 ) -> Listed:
     records = (
         {
@@ -214,7 +255,7 @@ def _with_records(
         else {}
     )
     events: dict[uuid.UUID, list[Row[Any]]] = {}
-    if sessions:
+    if sessions and histories:
         for row in db.execute(_HISTORIES, {"session_ids": [s.id for s in sessions]}):
             events.setdefault(row.session_id, []).append(row)
     return Listed(sessions, reasons, records, events)

@@ -5,13 +5,17 @@ from __future__ import annotations
 
 from typing import Any
 
+from fhir.resources.R4B.appointment import Appointment
 from fhir.resources.R4B.bundle import Bundle
 from fhir.resources.R4B.capabilitystatement import CapabilityStatement
+from fhir.resources.R4B.careplan import CarePlan
 from fhir.resources.R4B.fhirresourcemodel import FHIRResourceModel
+from fhir.resources.R4B.flag import Flag
 from fhir.resources.R4B.operationoutcome import OperationOutcome
 from fhir.resources.R4B.parameters import Parameters
 from fhir.resources.R4B.patient import Patient
 from fhir.resources.R4B.practitioner import Practitioner
+from fhir.resources.R4B.procedure import Procedure
 from fhir.resources.R4B.schedule import Schedule
 from fhir.resources.R4B.slot import Slot
 
@@ -19,12 +23,16 @@ from app.fhir.codes import CodeSystem
 
 BASE = "/fhir/R4"
 MODELS: dict[str, type[FHIRResourceModel]] = {
+    "Appointment": Appointment,
     "Bundle": Bundle,
     "CapabilityStatement": CapabilityStatement,
+    "CarePlan": CarePlan,
+    "Flag": Flag,
     "OperationOutcome": OperationOutcome,
     "Parameters": Parameters,
     "Patient": Patient,
     "Practitioner": Practitioner,
+    "Procedure": Procedure,
     "Schedule": Schedule,
     "Slot": Slot,
 }
