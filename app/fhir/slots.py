@@ -171,6 +171,7 @@ def search_slots(
     """A page of the slots matching `query`, by start then schedule, and the cursor of the
     next page (None: the last)."""
     low, low_in, high, high_in = _window(query)
+    # Starts are whole minutes: a minute past `high` takes in a slot starting at it (`le`).
     window = Interval(max(low, now), min(high + timedelta(minutes=1), now + PLANNING_HORIZON))
     wanted = _statuses(query)
     schedules = _schedules(query)
