@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, Select, and_, bindparam, select, tuple_
+from sqlalchemy import ColumnElement, Row, Select, and_, bindparam, or_, select, tuple_
 from sqlalchemy.orm import Session
 
 from app.models import (
@@ -22,6 +22,7 @@ from app.models import (
     CompletionRecord,
     SessionEvent,
     TreatmentSession,
+    UTCDateTime,
 )
 from app.pagination import (
     Keyset,
@@ -81,6 +82,13 @@ _FILTERS: dict[str, ColumnElement[bool]] = {
     ),
     "window_end": _S.start_at < bindparam("window_end"),
     "awaiting": _S.status.in_(AWAITING_TREATMENT),
+    # Holds are listed only where asked for (FHIR's pending Appointments), and only until
+    # they expire.
+    "no_holds": _S.status != SessionStatus.PENDING,
+    "live_holds": or_(
+        _S.status != SessionStatus.PENDING,
+        _S.hold_expires_at > bindparam("now", type_=UTCDateTime()),
+    ),
 }
 _AFTER = tuple_(_S.start_at, _S.id) > tuple_(
     bindparam("after_start", type_=_S.start_at.type), bindparam("after_id", type_=_S.id.type)
@@ -136,12 +144,14 @@ def list_sessions(
     limit: int = 50,
     cursor: str | None = None,
     completions: bool = True,
+    holds: bool = False,
 ) -> tuple[Listed, str | None]:
     """Sessions ordered by start, filtered, a page at a time, with each one's reasons for
     review. `needs_review=True`: only the booked and checked-in ones that no longer pass the
     booking checks (False: all others); each is reviewed once, as it is read.
     `completions=False`: without their completion records, not even read (for a role that
-    may not see them: a wide row of clinical columns costs its reading and decoding)."""
+    may not see them: a wide row of clinical columns costs its reading and decoding).
+    `holds`: holds not yet expired are listed too (status `pending`)."""
     values: dict[str, Any] = {}
     if practitioner_id is not None:
         values["practitioner_id"] = practitioner_id
@@ -155,7 +165,9 @@ def list_sessions(
         values["window_start"] = window_start
     if window_end is not None:
         values["window_end"] = window_end
-    shape = frozenset(values)
+    shape = frozenset(values) | {"live_holds" if holds else "no_holds"}
+    if holds:
+        values["now"] = now
     if window_start is not None:
         values["earliest_start"] = window_start - LONGEST_SESSION
     if needs_review is None:
