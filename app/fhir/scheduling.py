@@ -24,9 +24,22 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from pydantic import ValidationError
+from sqlalchemy.orm import Session
+
 from app.errors import DomainError
+from app.fhir.appointments import appointment, proposed_appointment
 from app.fhir.codes import MICRO_SCLEROTHERAPY_SESSION, CodeSystem
+from app.fhir.datatypes import instant
+from app.plans.service import current_plan_id
+from app.policy import ClinicPolicy
+from app.practitioners.hours import Interval
+from app.scheduling.proposals import Proposal, Unplaced
 from app.scheduling.schemas import LONGEST_MINUTES, SHORTEST_MINUTES
+from app.scheduling.service import ProposalRequest, propose
+from app.sessions import booking
+from app.sessions.schemas import SessionCreate
+from app.vocabulary import SessionStatus
 
 # The IHE ITI Scheduling profile's OperationDefinitions, as published (Official URL on each
 # page of the IG: https://profiles.ihe.net/ITI/Scheduling/, "Artifacts Summary").
@@ -83,11 +96,6 @@ class AppointmentRequest:
     end: datetime | None
     plan_id: uuid.UUID | None
 
-    @property
-    def minutes(self) -> int:
-        assert self.start is not None and self.end is not None
-        return (self.end - self.start) // timedelta(minutes=1)
-
 
 def _parameters(body: object) -> list[Mapping[str, Any]]:
     if not isinstance(body, Mapping) or body.get("resourceType") != "Parameters":
@@ -136,7 +144,16 @@ def _moment(value: object, where: str, zone: ZoneInfo, *, end: bool = False) -> 
     return moment
 
 
-def _when(parameter: Mapping[str, Any] | None, where: str, zone: ZoneInfo, *, end: bool) -> datetime:
+def _instant(value: object, where: str) -> datetime:
+    """An Appointment's `start` or `end`: an instant, with its offset."""
+    if not isinstance(value, str) or len(value) <= 10:
+        raise InvalidParameters(f"`{where}` is an instant, e.g. 2027-01-04T08:00:00Z.", where=where)
+    return _moment(value, where, ZoneInfo("UTC"))
+
+
+def _when(
+    parameter: Mapping[str, Any] | None, where: str, zone: ZoneInfo, *, end: bool
+) -> datetime:
     if parameter is None:
         raise InvalidParameters(f"`{where}` is required.", where=where)
     value = parameter.get("valueDateTime", parameter.get("valueDate"))
@@ -165,9 +182,7 @@ def _visit_type(parameter: Mapping[str, Any] | None) -> None:
         parameter.get("valueCoding")
     ]
     ours = {"system": CodeSystem.VISIT_TYPE.value, "code": MICRO_SCLEROTHERAPY_SESSION}
-    if not any(
-        isinstance(c, Mapping) and {k: c.get(k) for k in ours} == ours for c in codings
-    ):
+    if not any(isinstance(c, Mapping) and {k: c.get(k) for k in ours} == ours for c in codings):
         raise InvalidParameters(
             f"This clinic books one visit type: {CodeSystem.VISIT_TYPE.value}|"
             f"{MICRO_SCLEROTHERAPY_SESSION}.",
@@ -241,8 +256,7 @@ def _appointment(resource: Mapping[str, Any], *, booking: bool) -> AppointmentRe
         wanted = "proposed (from `$find`) or pending (from `$hold`)" if booking else "proposed"
         raise InvalidParameters(f"The Appointment's status is {wanted}.", where="status")
     actors = _actors(resource)
-    start = _moment(resource.get("start"), "start", ZoneInfo("UTC"))
-    end = _moment(resource.get("end"), "end", ZoneInfo("UTC"))
+    start, end = (_instant(resource.get(key), key) for key in ("start", "end"))
     minutes = (end - start) / timedelta(minutes=1)
     if not (SHORTEST_MINUTES <= minutes <= LONGEST_MINUTES and minutes == int(minutes)):
         raise InvalidParameters(
@@ -258,7 +272,9 @@ def _actors(resource: Mapping[str, Any]) -> dict[str, uuid.UUID]:
     """The patient and the practitioner among the participants (one of each)."""
     participants = resource.get("participant")
     if not isinstance(participants, list):
-        raise InvalidParameters("`participant` names the patient and the practitioner.", where="participant")
+        raise InvalidParameters(
+            "`participant` names the patient and the practitioner.", where="participant"
+        )
     found: dict[str, uuid.UUID] = {}
     for participant in participants:
         actor = participant.get("actor") if isinstance(participant, Mapping) else None
@@ -292,16 +308,16 @@ def _plan(resource: Mapping[str, Any]) -> uuid.UUID | None:
 _KEPT = ("start", "end", "minutesDuration", "participant", "supportingInformation")
 
 
-def cancellation(
-    sent: object, current: Mapping[str, Any], appointment_id: str
-) -> str | None:
+def cancellation(sent: object, current: Mapping[str, Any], appointment_id: str) -> str | None:
     """A `PUT` of an Appointment, against what the server has: the reason to cancel it with
     (None: no change at all), or `AppointmentChangeRefused`."""
     if not isinstance(sent, Mapping) or sent.get("resourceType") != "Appointment":
         raise InvalidParameters("The body is the Appointment.", where="resourceType")
     if sent.get("id") != appointment_id:
         raise InvalidParameters("The Appointment's id is the one in the URL.", where="id")
-    changed = [key for key in _KEPT if _normal(key, sent.get(key)) != _normal(key, current.get(key))]
+    changed = [
+        key for key in _KEPT if _normal(key, sent.get(key)) != _normal(key, current.get(key))
+    ]
     if changed:
         raise AppointmentChangeRefused(
             f"Only `status` may change (to cancelled): {', '.join(changed)} differ. Reschedule "
@@ -339,3 +355,161 @@ def _normal(key: str, value: Any) -> Any:
     if key == "supportingInformation" and isinstance(value, list):
         return sorted(str(i.get("reference")) for i in value if isinstance(i, Mapping))
     return value
+
+
+# --- What the operations do --------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Found:
+    """`$find`'s answer: the visits proposed in the window, and those it could not place
+    (or that fall after it), with why."""
+
+    request: FindRequest
+    proposals: list[Proposal]
+    unplaced: list[Unplaced]
+    after_window: list[Proposal]
+
+
+# A session's length when `$find` proposes one: the REST booking's default.
+PROPOSED_LENGTH = timedelta(minutes=45)
+
+
+def find(*, db: Session, asked: FindRequest, policy: ClinicPolicy, now: datetime) -> Found:
+    """The patient's next visits in the window, from the proposals engine: their course's
+    (the newest active plan: its remaining visits at its interval), or a usual course of
+    three about a month apart. A patient who may not be booked is refused first, exactly as
+    booking them would be (`PatientArchived`, `EligibilityBlocked` with the flags)."""
+    first = max(asked.start, now)
+    booking.eligible_for(
+        db, asked.patient_id, Interval(first, first + PROPOSED_LENGTH), now, "booked"
+    )
+    outcome = propose(
+        db=db,
+        request=ProposalRequest(
+            patient_id=asked.patient_id,
+            practitioner_id=asked.practitioner_id,
+            plan_id=current_plan_id(db=db, patient_id=asked.patient_id),
+            sessions=None,
+            interval_days=None,
+            earliest=first.astimezone(policy.scheduling.clinic_zone).date(),
+            duration=PROPOSED_LENGTH,
+            not_before=first,
+        ),
+        rules=policy.scheduling,
+        now=now,
+    )
+    inside = [p for p in outcome.proposals if p.slot.start < asked.end]
+    after = [p for p in outcome.proposals if p.slot.start >= asked.end]
+    return Found(asked, inside, outcome.unplaced, after)
+
+
+def found_bundle(found: Found, *, now: datetime) -> dict[str, Any]:
+    """`$find`'s searchset Bundle: a `proposed` Appointment per visit in the window, and an
+    OperationOutcome (search mode `outcome`) for the visits it could not place there."""
+    patient_id = found.request.patient_id
+    entries: list[dict[str, Any]] = [
+        {
+            "resource": proposed_appointment(
+                patient_id=patient_id,
+                practitioner_id=p.practitioner_id,
+                start=p.slot.start,
+                end=p.slot.end,
+            ),
+            "search": {"mode": "match"},
+        }
+        for p in found.proposals
+    ]
+    warnings = [
+        f"Visit {u.sequence} (aimed at {u.target_date.isoformat()}): {u.reason}"
+        for u in found.unplaced
+    ] + [
+        f"Visit {p.sequence} would be at {instant(p.slot.start)}, after the window's end: "
+        "ask again with a later `end` to see it."
+        for p in found.after_window
+    ]
+    if warnings:
+        entries.append(
+            {
+                "resource": {
+                    "resourceType": "OperationOutcome",
+                    "issue": [
+                        {"severity": "warning", "code": "informational", "diagnostics": text}
+                        for text in warnings
+                    ],
+                },
+                "search": {"mode": "outcome"},
+            }
+        )
+    return {
+        "resourceType": "Bundle",
+        "type": "searchset",
+        "timestamp": instant(now),
+        "total": len(found.proposals),
+        "entry": entries,
+    }
+
+
+def hold(
+    *, db: Session, asked: AppointmentRequest, policy: ClinicPolicy, now: datetime
+) -> booking.Hold:
+    """`$hold`: keep the proposed Appointment's slot for its patient (`booking.place_hold`:
+    every check booking makes)."""
+    assert asked.patient_id
+    assert asked.practitioner_id
+    assert asked.start
+    assert asked.end
+    return booking.place_hold(
+        db=db,
+        patient_id=asked.patient_id,
+        practitioner_id=asked.practitioner_id,
+        slot=Interval(asked.start, asked.end),
+        now=now,
+        rules=policy.booking,
+    )
+
+
+@dataclass(frozen=True)
+class _Held:
+    """A hold as an Appointment reads a session."""
+
+    hold: booking.Hold
+    status: SessionStatus = SessionStatus.PENDING
+    plan_id: None = None
+    cancel_reason: None = None
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.hold, name)
+
+    @property
+    def updated_at(self) -> datetime:
+        return self.hold.created_at
+
+
+def held_appointment(held: booking.Hold) -> dict[str, Any]:
+    """A hold as its `pending` Appointment, with when it expires."""
+    resource = appointment(_Held(held), clinical=False)
+    resource["extension"] = [
+        {"url": HOLD_EXPIRES_EXTENSION, "valueInstant": instant(held.expires_at)}
+    ]
+    return resource
+
+
+def session_create(asked: AppointmentRequest) -> SessionCreate:
+    """What `$book` asks, as the REST booking's body: a hold, or a proposal's slot."""
+    try:
+        if asked.hold_id is not None:
+            return SessionCreate(hold_id=asked.hold_id, plan_id=asked.plan_id)
+        assert asked.start is not None
+        assert asked.end is not None
+        return SessionCreate(
+            patient_id=asked.patient_id,
+            practitioner_id=asked.practitioner_id,
+            start=asked.start,
+            duration_minutes=(asked.end - asked.start) // timedelta(minutes=1),
+            plan_id=asked.plan_id,
+        )
+    except ValidationError as invalid:
+        raise InvalidParameters(
+            str(invalid.errors()[0].get("msg")), where="appt-resource"
+        ) from None

@@ -198,6 +198,16 @@ def _settle(plan: TreatmentPlan, *, fulfilled: int) -> bool:
     return False
 
 
+def current_plan_id(*, db: Session, patient_id: uuid.UUID) -> uuid.UUID | None:
+    """The patient's course under way: their newest active plan, if any."""
+    return db.scalar(
+        select(TreatmentPlan.id)
+        .where(TreatmentPlan.patient_id == patient_id, TreatmentPlan.status == PlanStatus.ACTIVE)
+        .order_by(TreatmentPlan.created_at.desc(), TreatmentPlan.id)
+        .limit(1)
+    )
+
+
 def list_plans(
     *, db: Session, patient_id: uuid.UUID, limit: int = 50, cursor: str | None = None
 ) -> tuple[Sequence[TreatmentPlan], str | None]:

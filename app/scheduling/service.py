@@ -175,6 +175,8 @@ class ProposalRequest:
     interval_days: int | None
     earliest: date
     duration: timedelta
+    # Not before this moment either (a FHIR `$find` window may start mid-day).
+    not_before: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -202,7 +204,7 @@ def propose(
     # A plan's proposals never outnumber the visits it has left to book.
     remaining = plan.planned_sessions - plan.sessions_live if plan else USUAL_COURSE_SESSIONS
     count = min(request.sessions or remaining, remaining) if plan else request.sessions or remaining
-    earliest = max(day_start(request.earliest, zone), now)
+    earliest = max(day_start(request.earliest, zone), now, request.not_before or now)
     first_target = None
     if plan is not None and plan.sessions_live:
         last = max(s.start_at for s in plan.sessions if s.status in LIVE_STATUSES)
