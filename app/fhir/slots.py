@@ -111,11 +111,12 @@ def schedule_slots(
     practitioner_ids: Sequence[uuid.UUID] | None,
     window: Interval,
     grid: timedelta,
+    now: datetime,
 ) -> list[FoundSlot]:
     """The slots starting in `window` (of active practitioners; those of `practitioner_ids`
-    only, if given), free or busy, by start then practitioner. Free: what the REST free-slot
-    search offers; busy: the rest of the grid inside their hours and outside their time off,
-    i.e. what a session (or a hold) takes."""
+    only, if given), free or busy at `now`, by start then practitioner. Free: what the REST
+    free-slot search offers; busy: the rest of the grid inside their hours and outside their
+    time off, i.e. what a session or a hold not expired at `now` takes."""
     if window.start >= window.end:
         return []
     active = select(Practitioner.id).where(Practitioner.active.is_(True))
@@ -125,11 +126,16 @@ def schedule_slots(
     if not ids:
         return []
     reach = Interval(window.start, window.end + SLOT_LENGTH)
-    busy = practitioner_busy(db=db, practitioner_ids=ids, window=reach)
+    busy = practitioner_busy(db=db, practitioner_ids=ids, window=reach, now=now)
     found: list[FoundSlot] = []
     for practitioner_id in ids:
         practitioner, free = find_free_slots(
-            db=db, practitioner_id=practitioner_id, window=reach, duration=SLOT_LENGTH, grid=grid
+            db=db,
+            practitioner_id=practitioner_id,
+            window=reach,
+            duration=SLOT_LENGTH,
+            grid=grid,
+            now=now,
         )
         away = [b.interval for b in busy[practitioner_id] if b.session_id is None]
         offered = set(free)
@@ -158,7 +164,7 @@ def read_slot(*, db: Session, text: str, now: datetime, grid: timedelta) -> Foun
         if now <= start <= now + PLANNING_HORIZON:
             window = Interval(start, start + timedelta(minutes=1))
             for found in schedule_slots(
-                db=db, practitioner_ids=[practitioner_id], window=window, grid=grid
+                db=db, practitioner_ids=[practitioner_id], window=window, grid=grid, now=now
             ):
                 if found.slot.start == start:
                     return found
@@ -179,7 +185,9 @@ def search_slots(
         return [], None
     matching = [
         f
-        for f in schedule_slots(db=db, practitioner_ids=schedules, window=window, grid=grid)
+        for f in schedule_slots(
+            db=db, practitioner_ids=schedules, window=window, grid=grid, now=now
+        )
         if f.status in wanted
         and (f.slot.start >= low if low_in else f.slot.start > low)
         and (f.slot.start <= high if high_in else f.slot.start < high)

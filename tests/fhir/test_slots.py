@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.factories import eligible_patient, new_practitioner, next_weekday_at
+from tests.factories import Clock, eligible_patient, new_practitioner, next_weekday_at
 from tests.fhir.fhir import BASE, entries, fhir, link, outcome
 from tests.sessions.steps import PARIS, booked, ok
 
@@ -216,3 +216,28 @@ def test_a_date_alone_is_midnight_in_the_clinics_zone(
     assert _wall(found[0]) == "09:00"
     assert _wall(found[-1]) == "16:15"
     assert {datetime.fromisoformat(s["start"]).astimezone(PARIS).date() for s in found} == {monday}
+
+
+def test_a_live_hold_makes_its_slot_busy_and_an_expired_one_frees_it(
+    client: TestClient, doctor: dict[str, Any], clock: Clock
+) -> None:
+    wednesday = next_weekday_at(2, 10)
+    patient = eligible_patient(client, doctor["id"])
+    slot = f"{BASE}/Slot/{doctor['id']}-{wednesday.astimezone(UTC):%Y%m%d%H%M}"
+    assert fhir(client.get(slot))["status"] == "free"
+    kept = ok(
+        client.post(
+            "/api/v1/holds",
+            json={
+                "patient_id": patient["id"],
+                "practitioner_id": doctor["id"],
+                "start": wednesday.isoformat(),
+            },
+        )
+    )
+    assert fhir(client.get(slot))["status"] == "busy"
+    window = _window(wednesday, wednesday + timedelta(hours=1))
+    busy = {s["id"] for s in _slots(client, schedule=doctor["id"], status="busy", **window)}
+    assert slot.rsplit("/", 1)[1] in busy
+    clock.travel_to(datetime.fromisoformat(kept["expires_at"]) + timedelta(seconds=1))
+    assert fhir(client.get(slot))["status"] == "free"
