@@ -175,6 +175,12 @@ class Settings(BaseSettings):
         description="Check-in opens on the session's local day, or this many hours before its "
         "start when that is earlier (0: the day itself)",
     )
+    hold_minutes: int = Field(
+        default=10,
+        ge=1,
+        le=60,
+        description="How long a hold (`POST /api/v1/holds`, FHIR `$hold`) keeps its slot",
+    )
     polidocanol_max_mg_per_kg_per_day: float = Field(default=2.0, gt=0, le=10)
     sts_max_mg_per_session: float = Field(
         default=300.0, gt=0, le=1000, description="Sodium tetradecyl sulfate: 10 mL of 3%"

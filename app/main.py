@@ -24,6 +24,7 @@ from app.evaluations.router import router as evaluations_router
 from app.fhir.clinical_router import router as fhir_clinical_router
 from app.fhir.router import router as fhir_router
 from app.health.router import router as health_router
+from app.holds.router import router as holds_router
 from app.logging import CLIENT_REQUEST_ID_HEADER, REQUEST_ID_HEADER
 from app.pagination import CursorSeal
 from app.patients.router import router as patients_router
@@ -149,6 +150,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         plans_router,
         scheduling_router,
         sessions_router,
+        holds_router,
         audit_router,
     )
     access_errors = problem_responses(

@@ -18,6 +18,8 @@ class BookingRules:
     min_gap_days: int
     # Check-in opens on the session's local day, or this long before its start if earlier.
     check_in_ahead: timedelta = timedelta(0)
+    # How long a hold keeps its slot while the patient confirms.
+    hold_lifetime: timedelta = timedelta(minutes=10)
 
 
 @dataclass(frozen=True)
@@ -65,6 +67,7 @@ class ClinicPolicy:
             booking=BookingRules(
                 min_gap_days=settings.min_session_interval_days,
                 check_in_ahead=timedelta(hours=settings.check_in_hours_before),
+                hold_lifetime=timedelta(minutes=settings.hold_minutes),
             ),
             scheduling=SchedulingRules(
                 grid=timedelta(minutes=settings.slot_grid_minutes),

@@ -370,3 +370,6 @@ class SessionStatus(enum.StrEnum):
     CANCELLED = "cancelled"
     NOSHOW = "noshow"
     ENTERED_IN_ERROR = "entered-in-error"
+    # A hold: the slot kept for a few minutes while the patient confirms (`/api/v1/holds`,
+    # FHIR `$hold`), until booked or expired. Never a session of the REST session routes.
+    PENDING = "pending"

@@ -7,10 +7,12 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -90,3 +92,25 @@ def running_server(
             process.kill()
             process.wait()
         output.close()
+
+
+def race(
+    bases: tuple[str, ...], path: str, bodies: list[dict[str, Any]], credential: str
+) -> list[httpx.Response]:
+    """POST each body to `path` at once, from a thread each, spread over the servers."""
+    barrier = threading.Barrier(len(bodies))
+    responses: list[httpx.Response | None] = [None] * len(bodies)
+
+    def attempt(index: int) -> None:
+        headers = {"Authorization": credential}
+        with httpx.Client(base_url=bases[index % len(bases)], timeout=60, headers=headers) as http:
+            barrier.wait()
+            responses[index] = http.post(path, json=bodies[index])
+
+    threads = [threading.Thread(target=attempt, args=(i,)) for i in range(len(bodies))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert all(r is not None for r in responses)
+    return [r for r in responses if r is not None]

@@ -10,6 +10,7 @@ from app.models.patient import Patient, PatientIdentifier, PatientWeight, Sex
 from app.models.practitioner import Practitioner, TimeOff, WeeklyAvailability
 from app.models.treatment import (
     AWAITING_TREATMENT,
+    CALENDAR_STATUSES,
     LIVE_STATUSES,
     LONGEST_SESSION,
     USUAL_COURSE_SESSIONS,
@@ -22,6 +23,7 @@ from app.models.treatment import (
 
 __all__ = [
     "AWAITING_TREATMENT",
+    "CALENDAR_STATUSES",
     "LIVE_STATUSES",
     "LONGEST_SESSION",
     "USUAL_COURSE_SESSIONS",

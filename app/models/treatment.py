@@ -32,6 +32,10 @@ LONGEST_SESSION = timedelta(minutes=60)
 
 # Sessions that hold their time in the calendar: no other may overlap them.
 LIVE_STATUSES = (SessionStatus.BOOKED, SessionStatus.ARRIVED, SessionStatus.FULFILLED)
+# So does a hold until it expires (`TreatmentSession.taking_time`). The database's exclusion
+# constraints cover these statuses; they cannot look at the clock, so whatever takes a slot
+# first deletes the expired holds in its way.
+CALENDAR_STATUSES = (*LIVE_STATUSES, SessionStatus.PENDING)
 # Sessions still to be treated: each must go on passing the booking checks until it is.
 AWAITING_TREATMENT = (SessionStatus.BOOKED, SessionStatus.ARRIVED)
 
@@ -72,6 +76,10 @@ class TreatmentSession(Entity, Base):
     __tablename__ = "treatment_sessions"
     __table_args__ = (
         CheckConstraint("start_at < end_at", name="start_before_end"),
+        # A hold, and only a hold, expires (migration 0020).
+        CheckConstraint(
+            "(status = 'pending') = (hold_expires_at IS NOT NULL)", name="holds_expire"
+        ),
         Index("ix_treatment_sessions_practitioner_start", "practitioner_id", "start_at"),
         Index("ix_treatment_sessions_patient_start", "patient_id", "start_at"),
         Index("ix_treatment_sessions_start", "start_at", "id"),
@@ -91,6 +99,8 @@ class TreatmentSession(Entity, Base):
     time_zone: Mapped[str] = mapped_column(String(64))
     status: Mapped[SessionStatus] = mapped_column(text_enum(SessionStatus, "session_status"))
     cancel_reason: Mapped[str | None] = mapped_column(Text)
+    # A hold (status `pending`) is gone from this moment on: it no longer takes its time.
+    hold_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     plan: Mapped[TreatmentPlan | None] = relationship(back_populates="sessions", lazy="raise")
     completion: Mapped[CompletionRecord | None] = relationship(
@@ -106,6 +116,15 @@ class TreatmentSession(Entity, Base):
         LONGEST_SESSION, so the start is bounded too: an index on the start time is scanned
         from there, not from the beginning of the diary."""
         return and_(cls.end_at > moment, cls.start_at > moment - LONGEST_SESSION)
+
+    @classmethod
+    def taking_time(cls, now: datetime | ColumnElement[Any]) -> ColumnElement[bool]:
+        """Sessions and holds that take their time in the calendar at `now`: booked, under way
+        or done, or held and not yet expired."""
+        return or_(
+            cls.status.in_(LIVE_STATUSES),
+            and_(cls.status == SessionStatus.PENDING, cls.hold_expires_at > now),
+        )
 
     @classmethod
     def overlapping(cls, start: datetime, end: datetime) -> ColumnElement[bool]:

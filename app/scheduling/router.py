@@ -61,7 +61,8 @@ def list_free_slots(
 ) -> SlotsRead:
     """Times a session of `duration_minutes` could start: inside the practitioner's weekly hours
     (their time zone, daylight saving included), outside time off and booked sessions, on the
-    clinic's grid, and not in the past."""
+    clinic's grid, and not in the past. A slot held for another patient (`/holds`) is not free
+    until its hold expires."""
     if to <= from_ or to - from_ > MAX_RANGE:
         raise InvalidRange("`to` must come after `from`, at most 31 days later.")
     window = Interval(max(from_, now), to)
@@ -71,6 +72,7 @@ def list_free_slots(
         window=window if window.start < window.end else Interval(to, to),
         duration=timedelta(minutes=duration_minutes),
         grid=policy.scheduling.grid,
+        now=now,
     )
     return SlotsRead(
         practitioner_id=practitioner.id,

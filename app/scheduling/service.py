@@ -66,11 +66,12 @@ def practitioner_busy(
     db: Session,
     practitioner_ids: Sequence[uuid.UUID],
     window: Interval,
+    now: datetime,
     excluding: uuid.UUID | None = None,
 ) -> dict[uuid.UUID, list[Busy]]:
-    """Time off and live sessions overlapping `window`, for each practitioner: the one answer
-    to "is the practitioner free?", for slot search, proposals and booking alike.
-    `excluding`: a session being moved."""
+    """Time off, live sessions and holds not expired at `now` overlapping `window`, for each
+    practitioner: the one answer to "is the practitioner free?", for slot search, proposals
+    and booking alike. `excluding`: a session being moved."""
     busy: dict[uuid.UUID, list[Busy]] = {pid: [] for pid in practitioner_ids}
     absences = select(
         TimeOff.practitioner_id,
@@ -89,7 +90,7 @@ def practitioner_busy(
         TreatmentSession.id,
     ).where(
         TreatmentSession.practitioner_id.in_(practitioner_ids),
-        TreatmentSession.status.in_(LIVE_STATUSES),
+        TreatmentSession.taking_time(now),
         TreatmentSession.overlapping(window.start, window.end),
     )
     if excluding is not None:
@@ -150,9 +151,10 @@ def find_free_slots(
     window: Interval,
     duration: timedelta,
     grid: timedelta,
+    now: datetime,
 ) -> tuple[Practitioner, list[Interval]]:
     practitioner = get_practitioner(db=db, practitioner_id=practitioner_id)
-    busy = practitioner_busy(db=db, practitioner_ids=[practitioner.id], window=window)
+    busy = practitioner_busy(db=db, practitioner_ids=[practitioner.id], window=window, now=now)
     slots = free_slots(
         weekly_hours=weekly_hours(practitioner),
         zone=ZoneInfo(practitioner.time_zone),
@@ -233,6 +235,7 @@ def propose(
         _PATIENT_NEAR,
         {
             "patient_id": request.patient_id,
+            "now": now,
             "reach_start": reach.start,
             "reach_end": reach.end,
             "reach_longest": reach.start - LONGEST_SESSION,
@@ -250,6 +253,7 @@ def propose(
             "low": window.start,
             "high": window.end,
             "longest": window.start - LONGEST_SESSION,
+            "now": now,
         }
         if request.practitioner_id is None:
             return connection.execute(_BUSY, found)
@@ -272,10 +276,10 @@ def propose(
 # Statements built once: a proposal runs them with new values, not new expressions.
 _OWN, _GIVEN, _TO_COME = 0, 1, 2
 _PATIENT_NEAR = union_all(
-    # The patient's live sessions overlapping the horizon: no slot may overlap one.
+    # The patient's live sessions and holds overlapping the horizon: no slot may overlap one.
     select(literal(_OWN), TreatmentSession.start_at, TreatmentSession.end_at).where(
         TreatmentSession.patient_id == bindparam("patient_id"),
-        TreatmentSession.status.in_(LIVE_STATUSES),
+        TreatmentSession.taking_time(bindparam("now", type_=UTCDateTime())),
         TreatmentSession.start_at < bindparam("reach_end"),
         TreatmentSession.end_at > bindparam("reach_start"),
         TreatmentSession.start_at > bindparam("reach_longest"),
@@ -300,7 +304,7 @@ _PATIENT_NEAR = union_all(
 
 
 def _busy_query(one: bool) -> CompoundSelect[uuid.UUID, datetime, datetime]:
-    """Time off and live sessions overlapping [low, high): of one practitioner, or of all
+    """Time off, live sessions and holds overlapping [low, high): of one practitioner, or of all
     (placement ignores the rows of those it does not consider: a plain statement is cheaper
     than a list of ids spelled out anew in each)."""
     off = select(TimeOff.practitioner_id, TimeOff.start_at, TimeOff.end_at).where(
@@ -309,7 +313,7 @@ def _busy_query(one: bool) -> CompoundSelect[uuid.UUID, datetime, datetime]:
     booked = select(
         TreatmentSession.practitioner_id, TreatmentSession.start_at, TreatmentSession.end_at
     ).where(
-        TreatmentSession.status.in_(LIVE_STATUSES),
+        TreatmentSession.taking_time(bindparam("now", type_=UTCDateTime())),
         TreatmentSession.start_at < bindparam("high"),
         TreatmentSession.end_at > bindparam("low"),
         TreatmentSession.start_at > bindparam("longest"),

@@ -27,12 +27,15 @@ from sqlalchemy import (
     Table,
     and_,
     bindparam,
+    delete,
     insert,
     literal_column,
     null,
+    or_,
     select,
     type_coerce,
     union_all,
+    update,
 )
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -41,7 +44,6 @@ from app.db import hold_lock
 from app.errors import NotFound, Versions
 from app.evaluations.service import Eligibility, current_eligibility
 from app.models import (
-    LIVE_STATUSES,
     LONGEST_SESSION,
     CompletionRecord,
     Practitioner,
@@ -69,6 +71,8 @@ from app.scheduling.service import TreatmentTime, treatment_times
 from app.scheduling.slots import far_enough
 from app.sessions.errors import (
     EligibilityBlocked,
+    HoldExpired,
+    HoldMismatch,
     IntervalTooShort,
     InThePast,
     PlanFull,
@@ -101,6 +105,7 @@ class _Found(enum.IntEnum):
     PATIENT_SESSION = 3  # a live session of the patient overlapping the slot
     GIVEN = 4  # a treatment given near the slot (`start_at`: when the sclerosant was given)
     TO_COME = 5  # a session booked or checked in near the slot (`start_at`: its start)
+    EXPIRED_HOLD = 6  # a hold overlapping the slot, expired: deleted before the slot is taken
 
 
 # The parameters of `_IN_THE_WAY`. `moving`: the session being moved (the nil UUID when
@@ -115,6 +120,7 @@ _END = bindparam("end", type_=UTCDateTime())
 _START_FLOOR = bindparam("start_floor", type_=UTCDateTime())
 _NEAR_FROM = bindparam("near_from", type_=UTCDateTime())
 _NEAR_TO = bindparam("near_to", type_=UTCDateTime())
+_NOW = bindparam("now", type_=UTCDateTime())
 _NOT_MOVING = uuid.UUID(int=0)
 
 
@@ -131,16 +137,28 @@ def _found(
     ]
 
 
-def _live_overlapping(who: ColumnElement[Any]) -> ColumnElement[bool]:
+def _overlapping(who: ColumnElement[Any], taking: ColumnElement[bool]) -> ColumnElement[bool]:
     s = _SESSIONS.c
     return and_(
         who,
-        s.status.in_(LIVE_STATUSES),
+        taking,
         s.start_at < _END,
         s.end_at > _START,
         s.start_at > _START_FLOOR,
         s.id != _MOVING,
     )
+
+
+def _live_overlapping(who: ColumnElement[Any]) -> ColumnElement[bool]:
+    """Sessions of `who` and their holds not yet expired, overlapping the slot."""
+    return _overlapping(who, TreatmentSession.taking_time(_NOW))
+
+
+# Holds past their expiry, of the practitioner or of the patient, overlapping the slot.
+_EXPIRED_HOLDS = _overlapping(
+    or_(_SESSIONS.c.practitioner_id == _PRACTITIONER, _SESSIONS.c.patient_id == _PATIENT),
+    and_(_SESSIONS.c.status == SessionStatus.PENDING, _SESSIONS.c.hold_expires_at <= _NOW),
+)
 
 
 # Everything booking (or moving) a session checks, once the locks are held, in one round
@@ -181,6 +199,9 @@ _IN_THE_WAY = union_all(
     select(
         *_found(_Found.PATIENT_SESSION, _SESSIONS.c.id, _SESSIONS.c.start_at, _SESSIONS.c.end_at)
     ).where(_live_overlapping(_SESSIONS.c.patient_id == _PATIENT)),
+    select(
+        *_found(_Found.EXPIRED_HOLD, _SESSIONS.c.id, _SESSIONS.c.start_at, _SESSIONS.c.end_at)
+    ).where(_EXPIRED_HOLDS),
     # Given, whatever became of its session since (entered in error, it still happened).
     select(*_found(_Found.GIVEN, _SESSIONS.c.id, _GIVEN.c.administered_at, null()))
     .select_from(_SESSIONS.join(_GIVEN, _GIVEN.c.session_id == _SESSIONS.c.id))
@@ -200,7 +221,7 @@ _IN_THE_WAY = union_all(
 )
 
 
-def _check_slot(
+def check_slot(
     *,
     db: Session,
     patient_id: uuid.UUID,
@@ -230,6 +251,7 @@ def _check_slot(
             "start_floor": slot.start - LONGEST_SESSION,
             "near_from": slot.start - margin,
             "near_to": slot.start + margin,
+            "now": now,
         },
     )
     found: dict[_Found, list[Row[Any]]] = {kind: [] for kind in _Found}
@@ -249,6 +271,8 @@ def _check_slot(
         taken = sorted(found[kind], key=lambda row: row.start_at)
         if taken:
             raise SlotTaken(f"The {whose} already has a session then.", session_id=str(taken[0].id))
+    if found[_Found.EXPIRED_HOLD]:
+        _release_expired(db, [row.id for row in found[_Found.EXPIRED_HOLD]], now)
     given_or_booked = [
         TreatmentTime(row.id, row.start_at)
         for row in (*found[_Found.GIVEN], *found[_Found.TO_COME])
@@ -261,6 +285,20 @@ def _check_slot(
         rules=rules,
     )
     return calendar.time_zone
+
+
+_RELEASE = delete(_SESSIONS).where(
+    _SESSIONS.c.id.in_(bindparam("ids", expanding=True)),
+    _SESSIONS.c.status == SessionStatus.PENDING,
+    _SESSIONS.c.hold_expires_at <= _NOW,
+)
+
+
+def _release_expired(db: Session, hold_ids: list[uuid.UUID], now: datetime) -> None:
+    """Expired holds leave the calendar when something takes their slot: no job need run
+    (PostgreSQL's exclusion constraints would still count them). A hold is no clinical record
+    and has no history: it is deleted."""
+    db.connection().execute(_RELEASE, {"ids": hold_ids, "now": now})
 
 
 def _calendar(rows: Sequence[Row[Any]], practitioner_id: uuid.UUID) -> Calendar:
@@ -340,7 +378,7 @@ def _flush_booking(db: Session) -> None:
         raise
 
 
-def _eligible_for(
+def eligible_for(
     db: Session, patient_id: uuid.UUID, slot: Interval, now: datetime, doing: str
 ) -> Eligibility:
     """The patient's standing, if it lets a session of `slot` go ahead: an archived patient is
@@ -390,33 +428,122 @@ class BookedSession:
     cancel_reason: str | None
     events: tuple[FirstEvent, ...]
     completion: None = None
+    hold_expires_at: None = None
+
+
+@dataclass(frozen=True)
+class Hold:
+    """A slot held for a patient until `expires_at` (a `pending` row of the calendar)."""
+
+    id: uuid.UUID
+    created_at: datetime
+    version: int
+    patient_id: uuid.UUID
+    practitioner_id: uuid.UUID
+    start_at: datetime
+    end_at: datetime
+    expires_at: datetime
+
+    @property
+    def slot(self) -> Interval:
+        return Interval(self.start_at, self.end_at)
+
+
+_S = _SESSIONS.c
+_LIVE_HOLD = select(
+    _S.id,
+    _S.created_at,
+    _S.version,
+    _S.patient_id,
+    _S.practitioner_id,
+    _S.start_at,
+    _S.end_at,
+    _S.hold_expires_at.label("expires_at"),
+).where(
+    _S.id == bindparam("hold_id", type_=_S.id.type),
+    _S.status == SessionStatus.PENDING,
+    _S.hold_expires_at > _NOW,
+)
+
+
+def live_hold(db: Session, hold_id: uuid.UUID, now: datetime) -> Hold | None:
+    """The hold of that id, unless it has expired (or was booked, or released)."""
+    row = db.connection().execute(_LIVE_HOLD, {"hold_id": hold_id, "now": now}).first()
+    return Hold(**row._asdict()) if row is not None else None
+
+
+@dataclass(frozen=True)
+class _Wanted:
+    """What a booking asks for: the patient, the practitioner and the time, perhaps held."""
+
+    patient_id: uuid.UUID
+    practitioner_id: uuid.UUID
+    slot: Interval
+    hold: Hold | None = None
+
+
+def _wanted(db: Session, data: SessionCreate, now: datetime) -> _Wanted:
+    if data.hold_id is None:
+        # The schema refuses a booking without a hold that names none of these.
+        assert data.patient_id is not None
+        assert data.practitioner_id is not None
+        assert data.start is not None
+        end = data.start + timedelta(minutes=data.duration_minutes)
+        return _Wanted(data.patient_id, data.practitioner_id, Interval(data.start, end))
+    hold = live_hold(db, data.hold_id, now)
+    if hold is None:
+        raise HoldExpired(
+            f"No hold with id {data.hold_id} stands: it expired, was booked or was released. "
+            "Hold the slot again."
+        )
+    sent = data.model_fields_set
+    differs = [
+        name
+        for name, held in (
+            ("patient_id", hold.patient_id),
+            ("practitioner_id", hold.practitioner_id),
+            ("start", hold.start_at),
+            ("duration_minutes", (hold.end_at - hold.start_at) // timedelta(minutes=1)),
+        )
+        if name in sent and getattr(data, name) != held
+    ]
+    if differs:
+        raise HoldMismatch(f"The hold is not for the {', '.join(differs)} sent.", fields=differs)
+    return _Wanted(hold.patient_id, hold.practitioner_id, hold.slot, hold)
 
 
 def book(*, db: Session, data: SessionCreate, now: datetime, rules: BookingRules) -> BookedSession:
-    """Put a session in the calendar, or refuse with the reason."""
+    """Put a session in the calendar, or refuse with the reason. Booking a hold (`hold_id`)
+    turns the held row into the session, with every check a booking makes, made again."""
+    wanted = _wanted(db, data, now)
     # The patient's care, then the practitioner's calendar (the order every change takes them).
-    hold_lock(db, patient_lock(data.patient_id), practitioner_lock(data.practitioner_id))
-    slot = Interval(data.start, data.start + timedelta(minutes=data.duration_minutes))
+    hold_lock(db, patient_lock(wanted.patient_id), practitioner_lock(wanted.practitioner_id))
+    if wanted.hold is not None:
+        # Read again under the locks: a concurrent booking of the same hold went first.
+        wanted = _wanted(db, data, now)
+    patient_id, slot = wanted.patient_id, wanted.slot
     try:
-        _eligible_for(db, data.patient_id, slot, now, "booked")
+        eligible_for(db, patient_id, slot, now, "booked")
     except NotFound:
-        raise UnknownPatient(f"No patient with id {data.patient_id}.") from None
-    plan = _bookable_plan(db, data.plan_id, data.patient_id)
-    zone = _check_slot(
+        raise UnknownPatient(f"No patient with id {patient_id}.") from None
+    plan = _bookable_plan(db, data.plan_id, patient_id)
+    zone = check_slot(
         db=db,
-        patient_id=data.patient_id,
-        practitioner_id=data.practitioner_id,
+        patient_id=patient_id,
+        practitioner_id=wanted.practitioner_id,
         slot=slot,
         now=now,
         rules=rules,
+        moving=wanted.hold.id if wanted.hold else None,
         locked=True,
     )
-    session_id, created = uuid.uuid4(), utcnow()
+    hold = wanted.hold
+    session_id, created = (hold.id, hold.created_at) if hold else (uuid.uuid4(), utcnow())
     first = FirstEvent(
         id=uuid.uuid4(),
         session_id=session_id,
         action=SessionAction.BOOK.value,
-        from_status=None,
+        from_status=SessionStatus.PENDING if hold else None,
         to_status=SessionStatus.BOOKED,
         old_start_at=None,
         old_end_at=None,
@@ -427,10 +554,10 @@ def book(*, db: Session, data: SessionCreate, now: datetime, rules: BookingRules
     booked = BookedSession(
         id=session_id,
         created_at=created,
-        updated_at=created,
-        version=1,
-        patient_id=data.patient_id,
-        practitioner_id=data.practitioner_id,
+        updated_at=utcnow(),
+        version=hold.version + 1 if hold else 1,
+        patient_id=patient_id,
+        practitioner_id=wanted.practitioner_id,
         plan_id=plan.id if plan else None,
         start_at=slot.start,
         end_at=slot.end,
@@ -439,8 +566,118 @@ def book(*, db: Session, data: SessionCreate, now: datetime, rules: BookingRules
         cancel_reason=None,
         events=(first,),
     )
-    _write_booking(db, booked)
+    if hold:
+        _book_hold(db, booked)
+    else:
+        _write_booking(db, booked)
     return booked
+
+
+_BOOK_HOLD = (
+    update(_SESSIONS)
+    .where(_S.id == bindparam("hold_id", type_=_S.id.type), _S.status == SessionStatus.PENDING)
+    .values(
+        status=SessionStatus.BOOKED,
+        hold_expires_at=None,
+        plan_id=bindparam("the_plan", type_=_S.plan_id.type),
+        time_zone=bindparam("the_zone", type_=_S.time_zone.type),
+        updated_at=bindparam("the_time", type_=_S.updated_at.type),
+        version=bindparam("the_version", type_=_S.version.type),
+    )
+)
+
+
+def _book_hold(db: Session, booked: BookedSession) -> None:
+    """The held row becomes the session (its slot never free meanwhile), and its first
+    event is written."""
+    connection = db.connection()
+    connection.execute(
+        _BOOK_HOLD,
+        {
+            "hold_id": booked.id,
+            "the_plan": booked.plan_id,
+            "the_zone": booked.time_zone,
+            "the_time": booked.updated_at,
+            "the_version": booked.version,
+        },
+    )
+    connection.execute(_INSERT_EVENT, {c.key: getattr(booked.events[0], c.key) for c in _EVENTS.c})
+
+
+def place_hold(
+    *,
+    db: Session,
+    patient_id: uuid.UUID,
+    practitioner_id: uuid.UUID,
+    slot: Interval,
+    now: datetime,
+    rules: BookingRules,
+) -> Hold:
+    """Keep `slot` for the patient until `now` + the clinic's hold lifetime, if it could be
+    booked now: every check booking makes is made (the patient's standing, the
+    practitioner's hours and time off, overlaps, the interval between treatments), and a held
+    slot is taken for everyone else, by the database as a booking is."""
+    hold_lock(db, patient_lock(patient_id), practitioner_lock(practitioner_id))
+    try:
+        eligible_for(db, patient_id, slot, now, "held")
+    except NotFound:
+        raise UnknownPatient(f"No patient with id {patient_id}.") from None
+    zone = check_slot(
+        db=db,
+        patient_id=patient_id,
+        practitioner_id=practitioner_id,
+        slot=slot,
+        now=now,
+        rules=rules,
+        locked=True,
+    )
+    created = utcnow()
+    hold = Hold(
+        id=uuid.uuid4(),
+        created_at=created,
+        version=1,
+        patient_id=patient_id,
+        practitioner_id=practitioner_id,
+        start_at=slot.start,
+        end_at=slot.end,
+        expires_at=now + rules.hold_lifetime,
+    )
+    row: dict[str, Any] = {c.key: None for c in _SESSIONS.c}
+    row.update(
+        id=hold.id,
+        created_at=created,
+        updated_at=created,
+        version=1,
+        patient_id=patient_id,
+        practitioner_id=practitioner_id,
+        start_at=slot.start,
+        end_at=slot.end,
+        time_zone=zone,
+        status=SessionStatus.PENDING,
+        hold_expires_at=hold.expires_at,
+    )
+    try:
+        db.connection().execute(_INSERT_SESSION, row)
+    except IntegrityError as exc:
+        refusal = _refused_overlap(exc)
+        if refusal is not None:
+            raise refusal from None
+        raise
+    return hold
+
+
+_RELEASE_HOLD = delete(_SESSIONS).where(
+    _S.id == bindparam("hold_id", type_=_S.id.type), _S.status == SessionStatus.PENDING
+)
+
+
+def release_hold(*, db: Session, hold_id: uuid.UUID, now: datetime) -> Hold:
+    """Give the held slot back before the hold expires."""
+    hold = live_hold(db, hold_id, now)
+    if hold is None:
+        raise NotFound(f"No hold with id {hold_id} stands.")
+    db.connection().execute(_RELEASE_HOLD, {"hold_id": hold_id})
+    return hold
 
 
 # Plain inserts, every column given: no ORM unit of work for the one write booking makes.
@@ -521,8 +758,8 @@ def reschedule(
     )
     slot = Interval(change.start, change.start + duration)
     practitioner_id = change.practitioner_id or session.practitioner_id
-    _eligible_for(db, session.patient_id, slot, now, "booked")
-    zone = _check_slot(
+    eligible_for(db, session.patient_id, slot, now, "booked")
+    zone = check_slot(
         db=db,
         patient_id=session.patient_id,
         practitioner_id=practitioner_id,

@@ -59,6 +59,17 @@ class SlotTaken(Conflict):
     title = "The time overlaps another session"
 
 
+class HoldExpired(Conflict):
+    code = "hold-expired"
+    title = "The hold no longer stands"
+
+
+class HoldMismatch(DomainError):
+    status = 422
+    code = "hold-mismatch"
+    title = "The hold is for another slot"
+
+
 class IntervalTooShort(DomainError):
     status = 422
     code = "interval-too-short"
@@ -116,7 +127,13 @@ BOOKING_ERRORS = (
     UnknownPlan,
     PlanFull,
     InactivePractitioner,
+    HoldExpired,
+    HoldMismatch,
 )
+
+# Holding a slot is refused as booking it would be.
+_BOOKING_ONLY = {UnknownPlan, PlanFull, HoldExpired, HoldMismatch}
+HOLD_ERRORS = tuple(e for e in BOOKING_ERRORS if e not in _BOOKING_ONLY)
 
 COMPLETION_ERRORS = (
     InvalidTransition,

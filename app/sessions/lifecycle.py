@@ -43,17 +43,18 @@ TRANSITIONS: dict[SessionAction, tuple[frozenset[SessionStatus], SessionStatus]]
     SessionAction.CANCEL: (frozenset({SessionStatus.BOOKED}), SessionStatus.CANCELLED),
     SessionAction.NO_SHOW: (frozenset({SessionStatus.BOOKED}), SessionStatus.NOSHOW),
     SessionAction.ENTERED_IN_ERROR: (
-        frozenset(SessionStatus) - {SessionStatus.ENTERED_IN_ERROR},
+        frozenset(SessionStatus) - {SessionStatus.ENTERED_IN_ERROR, SessionStatus.PENDING},
         SessionStatus.ENTERED_IN_ERROR,
     ),
 }
 
 
 def load(db: Session, session_id: uuid.UUID) -> TreatmentSession:
+    """The session of that id; a hold is none (`app.sessions.booking.live_hold`)."""
     found = db.scalar(
         select(TreatmentSession)
         .options(selectinload(TreatmentSession.completion), selectinload(TreatmentSession.events))
-        .where(TreatmentSession.id == session_id)
+        .where(TreatmentSession.id == session_id, TreatmentSession.status != SessionStatus.PENDING)
     )
     if found is None:
         raise NotFound(f"No session with id {session_id}.")

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, Select, and_, bindparam, select, tuple_
+from sqlalchemy import ColumnElement, Row, Select, and_, bindparam, or_, select, tuple_
 from sqlalchemy.orm import Session
 
 from app.models import (
@@ -22,6 +22,7 @@ from app.models import (
     CompletionRecord,
     SessionEvent,
     TreatmentSession,
+    UTCDateTime,
 )
 from app.pagination import (
     Keyset,
@@ -87,6 +88,13 @@ _FILTERS: dict[str, ColumnElement[bool]] = {
     "given_from": _COMPLETIONS.c.administered_at >= bindparam("given_from"),
     "given_before": _COMPLETIONS.c.administered_at < bindparam("given_before"),
     "awaiting": _S.status.in_(AWAITING_TREATMENT),
+    # Holds are listed only where asked for (FHIR's pending Appointments), and only until
+    # they expire.
+    "no_holds": _S.status != SessionStatus.PENDING,
+    "live_holds": or_(
+        _S.status != SessionStatus.PENDING,
+        _S.hold_expires_at > bindparam("now", type_=UTCDateTime()),
+    ),
 }
 # The filters that read a session's completion record: only on a page that joins it.
 _ON_RECORDS = frozenset({"recorded", "given_from", "given_before"})
@@ -151,6 +159,7 @@ def list_sessions(
     completions: bool = True,
     reviewed: bool = True,
     histories: bool = True,
+    holds: bool = False,
 ) -> tuple[Listed, str | None]:
     """Sessions ordered by start, filtered, a page at a time, with each one's reasons for
     review. `needs_review=True`: only the booked and checked-in ones that no longer pass the
@@ -161,7 +170,8 @@ def list_sessions(
     `starts_before` which start in it, and `given_from`/`given_before` which had their
     sclerosant given in it; `recorded`: only those with a completion record.
     `reviewed=False`, `histories=False`: without the reasons for review, or the histories,
-    for a reader that shows neither (none is then reviewed, or read)."""
+    for a reader that shows neither (none is then reviewed, or read).
+    `holds`: holds not yet expired are listed too (status `pending`)."""
     values: dict[str, Any] = {}
     if practitioner_id is not None:
         values["practitioner_id"] = practitioner_id
@@ -183,9 +193,12 @@ def list_sessions(
     ):
         if moment is not None:
             values[name] = moment
-    shape = frozenset(values) | ({"recorded"} if recorded else frozenset())
+    shape = frozenset(values) | {"live_holds" if holds else "no_holds"}
+    shape |= {"recorded"} if recorded else frozenset()
     if shape & _ON_RECORDS and not completions:
         raise ValueError("a filter on completion records needs the page to read them")
+    if holds:
+        values["now"] = now
     if window_start is not None:
         values["earliest_start"] = window_start - LONGEST_SESSION
     if needs_review is None:

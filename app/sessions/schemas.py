@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated, TypeVar
 
-from pydantic import AfterValidator, Field
+from pydantic import AfterValidator, Field, model_validator
 
 from app.evaluations.schemas import FlagRead
 from app.pagination import Page
@@ -38,11 +38,39 @@ def _distinct(items: list[T]) -> list[T]:
 
 
 class SessionCreate(InputModel):
-    patient_id: uuid.UUID
-    practitioner_id: uuid.UUID
-    start: Instant = Field(examples=["2027-01-04T09:00:00+01:00"])
-    duration_minutes: DurationMinutes = 45
+    """The patient, the practitioner and the start, or a hold that names them (`hold_id`, from
+    `POST /api/v1/holds`): the held slot is then booked, with every check booking makes."""
+
+    patient_id: uuid.UUID | None = Field(default=None, description="Required without `hold_id`")
+    practitioner_id: uuid.UUID | None = Field(
+        default=None, description="Required without `hold_id`"
+    )
+    start: Instant | None = Field(
+        default=None,
+        examples=["2027-01-04T09:00:00+01:00"],
+        description="Required without `hold_id`",
+    )
+    duration_minutes: DurationMinutes = Field(
+        default=45, description="Booking a hold: the hold's length"
+    )
     plan_id: uuid.UUID | None = Field(default=None, description="The course it belongs to")
+    hold_id: uuid.UUID | None = Field(
+        default=None,
+        description="A hold to book: the slot it keeps. Any of the fields above that is sent "
+        "must match it",
+    )
+
+    @model_validator(mode="after")
+    def _names_the_slot(self) -> SessionCreate:
+        if self.hold_id is None:
+            missing = [
+                name
+                for name in ("patient_id", "practitioner_id", "start")
+                if getattr(self, name) is None
+            ]
+            if missing:
+                raise ValueError(f"{', '.join(missing)}: required unless a hold_id is given")
+        return self
 
 
 class RescheduleBody(InputModel):

@@ -87,6 +87,10 @@ EXPECTED: dict[tuple[str, str], set[Role]] = {
     ("POST", "/api/v1/sessions/{session_id}/cancel"): EVERYONE,
     ("POST", "/api/v1/sessions/{session_id}/entered-in-error"): CLINICAL,
     ("POST", "/api/v1/sessions/{session_id}/complete"): CLINICAL,
+    # Holds: whoever books may hold a slot, and give it back.
+    ("POST", "/api/v1/holds"): EVERYONE,
+    ("GET", "/api/v1/holds/{hold_id}"): EVERYONE,
+    ("DELETE", "/api/v1/holds/{hold_id}"): EVERYONE,
     # Last: it ends the token the matrix is walked with.
     ("POST", "/api/v1/auth/logout"): EVERYONE,
 }

@@ -28,7 +28,7 @@ from tests.factories import (
     new_practitioner,
     next_weekday_at,
 )
-from tests.servers import running_server
+from tests.servers import race, running_server
 
 REQUESTS = 20
 
@@ -42,27 +42,6 @@ def two_servers(database_url: str) -> Any:
         running_server(database_url, **settings) as second,
     ):
         yield first, second
-
-
-def _race(
-    bases: tuple[str, str], bodies: list[dict[str, Any]], credential: str
-) -> list[httpx.Response]:
-    barrier = threading.Barrier(len(bodies))
-    responses: list[httpx.Response | None] = [None] * len(bodies)
-
-    def attempt(index: int) -> None:
-        headers = {"Authorization": credential}
-        with httpx.Client(base_url=bases[index % 2], timeout=60, headers=headers) as http:
-            barrier.wait()
-            responses[index] = http.post("/api/v1/sessions", json=bodies[index])
-
-    threads = [threading.Thread(target=attempt, args=(i,)) for i in range(len(bodies))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert all(r is not None for r in responses)
-    return [r for r in responses if r is not None]
 
 
 def test_twenty_overlapping_bookings_give_exactly_one_session(
@@ -82,7 +61,7 @@ def test_twenty_overlapping_bookings_give_exactly_one_session(
         }
         for i, patient in enumerate(patients)
     ]
-    responses = _race(two_servers, bodies, client.headers["Authorization"])
+    responses = race(two_servers, "/api/v1/sessions", bodies, client.headers["Authorization"])
 
     statuses = Counter(r.status_code for r in responses)
     assert statuses == {201: 1, 409: REQUESTS - 1}, [
@@ -110,7 +89,7 @@ def test_one_patient_booked_twice_at_once_gets_one_session(
         }
         for i in range(10)
     ]
-    responses = _race(two_servers, bodies, client.headers["Authorization"])
+    responses = race(two_servers, "/api/v1/sessions", bodies, client.headers["Authorization"])
     statuses = Counter(r.status_code for r in responses)
     assert statuses == {201: 1, 409: 9}, [r.text for r in responses]
     assert (
@@ -284,7 +263,7 @@ def test_a_crossing_race_is_never_an_outage(
         }
         for i in range(96)
     ]
-    responses = _race(two_servers, bodies, client.headers["Authorization"])
+    responses = race(two_servers, "/api/v1/sessions", bodies, client.headers["Authorization"])
     statuses = Counter(r.status_code for r in responses)
     assert set(statuses) <= {201, 409, 422}, {r.status_code: r.text for r in responses}
     assert statuses[201] >= 4

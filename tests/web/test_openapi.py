@@ -222,7 +222,8 @@ def test_request_defaults_are_said_in_words(document: dict[str, Any]) -> None:
     duration = schemas["SessionCreate"]["properties"]["duration_minutes"]
     assert "default" not in duration
     assert "Default: `45`" in duration["description"]
-    assert "duration_minutes" not in schemas["SessionCreate"]["required"]
+    assert "duration_minutes" not in schemas["HoldCreate"]["required"]
+    assert "patient_id" in schemas["HoldCreate"]["required"]
     grant = schemas["LoginForm"]["properties"]["grant_type"]
     assert "default" not in grant
     assert "grant_type" not in schemas["LoginForm"]["required"]

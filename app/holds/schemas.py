@@ -1,0 +1,29 @@
+"""Hold bodies: a slot kept for a patient while they confirm."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from pydantic import Field
+
+from app.scheduling.schemas import DurationMinutes
+from app.schemas import InputModel, Instant, ReadModel
+
+
+class HoldCreate(InputModel):
+    patient_id: uuid.UUID
+    practitioner_id: uuid.UUID
+    start: Instant = Field(examples=["2027-01-04T09:00:00+01:00"])
+    duration_minutes: DurationMinutes = 45
+
+
+class HoldRead(ReadModel):
+    id: uuid.UUID
+    patient_id: uuid.UUID
+    practitioner_id: uuid.UUID
+    start: datetime = Field(validation_alias="start_at")
+    end: datetime = Field(validation_alias="end_at")
+    expires_at: datetime = Field(
+        description="Until then the slot is kept for this patient; book it with `hold_id`"
+    )
