@@ -59,12 +59,21 @@ def not_acceptable(request: Request) -> str | None:
         return None
     for media_range in accept.split(","):
         kind, *parameters = (part.strip().lower() for part in media_range.split(";"))
-        refused = any(
-            p.replace(" ", "") in {"q=0", "q=0.0", "q=0.00", "q=0.000"} for p in parameters
-        )
-        if kind in _JSON_TYPES and not refused:
+        if kind in _JSON_TYPES and _weight(parameters) > 0:
             return None
     return "This server speaks JSON only: send `Accept: application/fhir+json`."
+
+
+def _weight(parameters: list[str]) -> float:
+    """A media range's `q` (1 when absent or unreadable): 0 means "not this one"."""
+    for parameter in parameters:
+        name, _, value = parameter.partition("=")
+        if name.strip() == "q":
+            try:
+                return float(value)
+            except ValueError:
+                return 1.0
+    return 1.0
 
 
 class FhirRoute(ApiRoute):

@@ -1,6 +1,8 @@
 """Errors as HTTP answers: RFC 9457 `application/problem+json` with a stable `code`, for
 domain errors, request validation failures, unknown routes and methods, database failures and
-the unexpected; and how each route documents the problems it may answer."""
+the unexpected; and how each route documents the problems it may answer. Under the FHIR
+interface's base (`/fhir/R4`) the same problems are rendered as OperationOutcomes
+(`app.fhir.outcomes`), with the same status and code."""
 
 from __future__ import annotations
 

@@ -18,8 +18,11 @@ from fhir.resources.R4B.practitioner import Practitioner
 from fhir.resources.R4B.procedure import Procedure
 from fhir.resources.R4B.schedule import Schedule
 from fhir.resources.R4B.slot import Slot
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
 
 from app.fhir.codes import CodeSystem
+from app.models import AuditEvent
 
 BASE = "/fhir/R4"
 MODELS: dict[str, type[FHIRResourceModel]] = {
@@ -123,3 +126,34 @@ def entries(bundle: dict[str, Any]) -> list[dict[str, Any]]:
 
 def link(bundle: dict[str, Any], relation: str) -> str | None:
     return next((x["url"] for x in bundle["link"] if x["relation"] == relation), None)
+
+
+class Trail:
+    """The audit events written since the last call, read from the table."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.seen = len(self._events())
+
+    def _events(self) -> list[AuditEvent]:
+        with Session(self.engine) as db:
+            return list(db.scalars(select(AuditEvent).order_by(AuditEvent.seq)))
+
+    def added(self) -> list[tuple[Any, ...]]:
+        """Each new event as (action, resource type, resource id, patient id, outcome,
+        detail, resource ids, patient ids)."""
+        events = self._events()
+        new, self.seen = events[self.seen :], len(events)
+        return [
+            (
+                e.action,
+                e.resource_type,
+                e.resource_id and str(e.resource_id),
+                e.patient_id and str(e.patient_id),
+                e.outcome.value,
+                e.detail,
+                sorted(str(i) for i in e.resource_ids or []),
+                sorted(str(i) for i in e.patient_ids or []),
+            )
+            for e in new
+        ]
