@@ -4,7 +4,10 @@ as a `proposed` Appointment. A session's statuses are FHIR's already (`app.vocab
 | session | Appointment.status |
 |---|---|
 | booked, arrived, fulfilled, cancelled, noshow, entered-in-error | the same |
+| a hold (`$hold`, `POST /api/v1/holds`) until it expires | pending |
 | a proposal (nothing stored) | proposed |
+
+An expired hold is gone: never shown, read or found, whether or not its row is deleted yet.
 
 The patient and the practitioner are its participants; the course it belongs to is its
 `supportingInformation` (R4's `basedOn` takes a ServiceRequest only). Why it was cancelled is
@@ -43,10 +46,11 @@ APPOINTMENT_STATUS: dict[SessionStatus, str] = {
     SessionStatus.CANCELLED: "cancelled",
     SessionStatus.NOSHOW: "noshow",
     SessionStatus.ENTERED_IN_ERROR: "entered-in-error",
+    SessionStatus.PENDING: "pending",
 }
 PROPOSED = "proposed"
 # FHIR's other Appointment statuses: no session has them (a search for them matches none).
-_OTHER_STATUSES = frozenset({"proposed", "pending", "checked-in", "waitlist"})
+_OTHER_STATUSES = frozenset({"proposed", "checked-in", "waitlist"})
 _STATUSES = {shown: status for status, shown in APPOINTMENT_STATUS.items()}
 
 READ = Interaction("Appointment", "read", id_param="session_id")
@@ -68,8 +72,8 @@ SEARCH = Interaction(
         ),
         token_param(
             "status",
-            "booked, arrived, fulfilled, cancelled, noshow or entered-in-error; "
-            "comma-separated for any of several.",
+            "booked, arrived, fulfilled, cancelled, noshow, entered-in-error, or pending (a "
+            "hold not yet expired); comma-separated for any of several.",
         ),
     ),
 )
@@ -184,12 +188,18 @@ def search_sessions(
     return Found(sessions, next_cursor, patient_id)
 
 
-def get_session(*, db: Session, session_id: uuid.UUID) -> TreatmentSession:
-    """The session an Appointment shows, or `NotFound`."""
+def get_session(*, db: Session, session_id: uuid.UUID, now: datetime) -> TreatmentSession:
+    """The session (or hold not yet expired) an Appointment shows, or `NotFound`."""
     session = db.get(TreatmentSession, session_id)
-    if session is None:
+    if session is None or _expired(session, now):
         raise NotFound(f"No Appointment with id {session_id}.")
     return session
+
+
+def _expired(session: TreatmentSession, now: datetime) -> bool:
+    """A hold past its time: gone, though its row may wait to be deleted."""
+    expires_at = session.hold_expires_at
+    return session.status is SessionStatus.PENDING and (expires_at is None or expires_at <= now)
 
 
 def find_sessions(
@@ -205,8 +215,9 @@ def find_sessions(
     cursor: str | None,
 ) -> tuple[Sequence[StoredSession], str | None]:
     """The sessions an Appointment search matches, by start, a page at a time: the calendar's
-    own list (`app.sessions.listing`), without what an Appointment does not show (treatment
-    records, histories, reasons for review), none of them read."""
+    own list (`app.sessions.listing`), holds not yet expired included, without what an
+    Appointment does not show (treatment records, histories, reasons for review), none of
+    them read."""
     page, next_cursor = listing.list_sessions(
         db=db,
         now=now,
@@ -220,5 +231,6 @@ def find_sessions(
         completions=False,
         reviewed=False,
         histories=False,
+        holds=True,
     )
     return page.sessions, next_cursor

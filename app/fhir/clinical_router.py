@@ -29,11 +29,13 @@ router = FhirRouter()
     appointments.READ, permission=Permission.SESSIONS_READ, summary="Read an Appointment"
 )
 def read_appointment(
-    session_id: str, db: Db, audit: AuditDep, clinical: ClinicalDetail
+    session_id: str, db: Db, audit: AuditDep, clinical: ClinicalDetail, now: Now
 ) -> Response:
-    """One session as an Appointment, audited as the REST read is; why it was cancelled only
-    for roles that may read clinical detail."""
-    session = appointments.get_session(db=db, session_id=resource_id(session_id, "Appointment"))
+    """One session, or a hold not yet expired, as an Appointment, audited as the REST read
+    is; why it was cancelled only for roles that may read clinical detail."""
+    session = appointments.get_session(
+        db=db, session_id=resource_id(session_id, "Appointment"), now=now
+    )
     audit.record("read", Resource.SESSION, session.id, patient_id=session.patient_id)
     return read(appointments.appointment(session, clinical=clinical), version=session.version)
 

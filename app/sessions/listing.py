@@ -193,10 +193,10 @@ def list_sessions(
     ):
         if moment is not None:
             values[name] = moment
-    shape = frozenset(values) | ({"recorded"} if recorded else frozenset())
+    shape = frozenset(values) | {"live_holds" if holds else "no_holds"}
+    shape |= {"recorded"} if recorded else frozenset()
     if shape & _ON_RECORDS and not completions:
         raise ValueError("a filter on completion records needs the page to read them")
-    shape |= {"live_holds" if holds else "no_holds"}
     if holds:
         values["now"] = now
     if window_start is not None:

@@ -107,7 +107,7 @@ def test_why_a_session_was_cancelled_is_shown_only_to_clinical_roles(
             f"/api/v1/sessions/{visit['id']}/cancel", json={"reason": "Pregnancy test positive"}
         )
     )
-    session = get_session(db=db, session_id=uuid.UUID(visit["id"]))
+    session = get_session(db=db, session_id=uuid.UUID(visit["id"]), now=clinic.clock())
     front_desk = parsed(appointment(session, clinical=False))
     assert front_desk.status == "cancelled"
     assert front_desk.cancelationReason is None
@@ -120,11 +120,15 @@ def test_a_session_of_a_course_names_its_care_plan(clinic: Clinic, db: Session) 
     plan = ok(clinic.client.post(f"/api/v1/patients/{patient}/treatment-plans", json={}))
     visit = clinic.book(patient, paris_day(4, 10), plan_id=plan["id"], duration_minutes=30)
     alone = clinic.book(clinic.patient(), paris_day(4, 12))
-    resource = appointment(get_session(db=db, session_id=uuid.UUID(visit["id"])), clinical=False)
+    resource = appointment(
+        get_session(db=db, session_id=uuid.UUID(visit["id"]), now=clinic.clock()), clinical=False
+    )
     parsed(resource)
     assert resource["supportingInformation"] == [{"reference": f"CarePlan/{plan['id']}"}]
     assert resource["minutesDuration"] == 30
-    unplanned = appointment(get_session(db=db, session_id=uuid.UUID(alone["id"])), clinical=False)
+    unplanned = appointment(
+        get_session(db=db, session_id=uuid.UUID(alone["id"]), now=clinic.clock()), clinical=False
+    )
     assert "supportingInformation" not in unplanned
 
 
