@@ -36,7 +36,9 @@ def test_the_capability_statement_lists_each_resource_s_reads_and_searches(
         kind = module.READ.resource
         assert module.SEARCH.resource == kind
         entry = listed[kind]
-        assert entry["interaction"] == [{"code": "read"}, {"code": "search-type"}]
+        # An Appointment is also updated (cancelled): `test_operations` holds that.
+        updated = [{"code": "update"}] if kind == "Appointment" else []
+        assert entry["interaction"] == [{"code": "read"}, {"code": "search-type"}, *updated]
         declared = [(p.name, p.type) for p in module.SEARCH.search]
         assert [(p["name"], p["type"]) for p in entry["searchParam"]] == declared
         assert all(p["documentation"] for p in entry["searchParam"])

@@ -4,6 +4,7 @@ must be treated first refused, with the flag, by `$find`, `$hold` and `$book`.""
 
 from __future__ import annotations
 
+import itertools
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -56,7 +57,7 @@ def test_an_ehr_finds_holds_books_reads_and_cancels(
     assert [a["status"] for a in proposed] == ["proposed"] * 3
     starts = [datetime.fromisoformat(a["start"]) for a in proposed]
     assert starts[0] == monday
-    assert [(b - a).days for a, b in zip(starts, starts[1:])] == [28, 28]
+    assert [(b - a).days for a, b in itertools.pairwise(starts)] == [28, 28]
     assert bundle["total"] == 3
 
     held = fhir(ehr.post(HOLD, json=with_appointment(proposed[0])))
