@@ -101,10 +101,23 @@ def _requests(clinic: Clinic, rng: random.Random) -> dict[str, list[str]]:
         )
         for p in rng.sample(asked, len(asked))
     ]
+
+    def find(patient: uuid.UUID) -> str:
+        first = tomorrow + timedelta(days=rng.randrange(20))
+        window = [
+            {"name": "start", "valueDate": first.isoformat()},
+            {"name": "end", "valueDate": (first + timedelta(days=70)).isoformat()},
+            {"name": "patient", "valueReference": {"reference": f"Patient/{patient}"}},
+        ]
+        body = {"resourceType": "Parameters", "parameter": window}
+        return "POST\t/fhir/R4/Appointment/$find\t" + json.dumps(body)
+
     return {
         "hello": ["GET\t/hello"],
         "live": ["GET\t/health/live"],
         "read": [f"GET\t/api/v1/patients/{p}" for p in patients],
+        "fhir read": [f"GET\t/fhir/R4/Patient/{p}" for p in patients],
+        "fhir find": [find(p) for p in rng.sample(asked, len(asked))],
         "day past": [day_query(d, day) for d, day in past],
         "day ahead": [day_query(d, day) for d, day in ahead],
         "proposals": proposals,
@@ -277,6 +290,10 @@ def main(argv: list[str] | None = None) -> int:
             Pair("booking", files["booking"], files["booking"], "booking", reset=undo),
             Pair("proposals, c8", files["proposals"], None, None, connections=8),
             Pair("proposals, 200 past, c8", files["long history"], None, None, connections=8),
+            # The FHIR interface: a patient read does the REST read's work (its reference is
+            # the same); `$find` the proposals' work.
+            Pair("FHIR patient read", files["fhir read"], files["read"], "read"),
+            Pair("FHIR $find, c8", files["fhir find"], None, None, connections=8),
         ]
         with servers(args.database_url, log) as running:
             results += measure(

@@ -47,10 +47,21 @@ def test_benchmark_runs_and_reports_every_endpoint_beside_its_reference() -> Non
     )
     assert result.returncode == 0, result.stdout + result.stderr
     table = result.stdout.split("sclerosched beside its references")[1]
-    for endpoint in ("patient read", "day list (past)", "day list (ahead)", "booking"):
+    for endpoint in (
+        "patient read",
+        "day list (past)",
+        "day list (ahead)",
+        "booking",
+        "FHIR patient read",
+    ):
         (line,) = [row for row in table.splitlines() if row.startswith(f"{endpoint}  ")]
         assert line.rstrip().endswith(" 0/0"), line  # every request answered 2xx, both sides
         assert "%" in line  # beside its reference
-    for endpoint in ("framework (hello)", "proposals, c8", "proposals, 200 past, c8"):
+    for endpoint in (
+        "framework (hello)",
+        "proposals, c8",
+        "proposals, 200 past, c8",
+        "FHIR $find, c8",
+    ):
         assert endpoint in table
     assert "2 workers against 1" in result.stdout
