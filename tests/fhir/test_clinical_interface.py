@@ -4,6 +4,8 @@ the same records, and no input, however odd, answered with a 500."""
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
 from typing import Any
 from uuid import uuid4
 
@@ -12,6 +14,7 @@ from fastapi.testclient import TestClient
 
 from app.fhir import appointments, care_plans, flags, procedures
 from app.roles import GRANTS, Permission, Role
+from app.vocabulary import SessionStatus
 from tests.fhir.clinical import clinic
 from tests.fhir.fhir import BASE, fhir, outcome
 from tests.sessions.clinic import Clinic, paris_day
@@ -51,6 +54,23 @@ def test_the_capability_statement_lists_each_resource_s_reads_and_searches(
     assert [p.name for p in procedures.SEARCH.search] == ["patient", "date"]
     assert [p.name for p in care_plans.SEARCH.search] == ["patient", "status"]
     assert [p.name for p in flags.SEARCH.search] == ["patient", "status"]
+
+
+def test_the_readme_s_status_tables_are_the_mappings() -> None:
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    section = readme.split("## Connecting an EHR")[1].split("\n## ")[0]
+    rows = dict(re.findall(r"^\s*\| ([^|]+?) \| `?([a-z-]+|the same)`? \|$", section, re.M))
+    for status, shown in care_plans.CARE_PLAN_STATUS.items():
+        assert rows[status.value] == shown
+    same = "booked, arrived, fulfilled, cancelled, noshow, entered-in-error"
+    assert rows[same] == "the same"
+    for status, shown in appointments.APPOINTMENT_STATUS.items():
+        if status is SessionStatus.PENDING:
+            assert rows["a hold (`$hold`, `POST /api/v1/holds`) not yet expired"] == shown
+        else:
+            assert (status.value in same.split(", "), shown) == (True, status.value)
+    for status, shown in procedures.PROCEDURE_STATUS.items():
+        assert [v for k, v in rows.items() if k.startswith(status.value)] == [shown]
 
 
 @pytest.mark.parametrize("role", list(Role))

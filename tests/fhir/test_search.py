@@ -78,9 +78,14 @@ def test_instants_and_references() -> None:
         declared,
         zone=PARIS,
     )
+    # Each value also says where the span it names ends: a second, a whole day.
     assert query.params["start"] == [
-        (Moment("ge", datetime(2027, 1, 4, 8, tzinfo=UTC)),),
-        (Moment("lt", datetime(2027, 1, 5, tzinfo=PARIS)),),
+        (
+            Moment(
+                "ge", datetime(2027, 1, 4, 8, tzinfo=UTC), datetime(2027, 1, 4, 8, 0, 1, tzinfo=UTC)
+            ),
+        ),
+        (Moment("lt", datetime(2027, 1, 5, tzinfo=PARIS), datetime(2027, 1, 6, tzinfo=PARIS)),),
     ]
     assert query.params["schedule"] == [
         (Ref(uuid.UUID("0b0b0b0b-0000-4000-8000-000000000000")),),
