@@ -21,9 +21,8 @@ from app.audit.router import router as audit_router
 from app.config import Settings, configure_logging, load_settings
 from app.db import make_async_engine, request_sessions
 from app.evaluations.router import router as evaluations_router
-from app.fhir.clinical_router import router as fhir_clinical_router
 from app.fhir.router import router as fhir_router
-from app.fhir.scheduling_router import router as fhir_scheduling_router
+from app.fhir.scheduling.router import router as fhir_scheduling_router
 from app.health.router import router as health_router
 from app.holds.router import router as holds_router
 from app.logging import CLIENT_REQUEST_ID_HEADER, REQUEST_ID_HEADER
@@ -162,7 +161,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # FHIR R4 (`/fhir/R4`): the same credentials, permissions, transactions and audit trail;
     # described by its own CapabilityStatement rather than the OpenAPI document.
     app.include_router(fhir_router)
-    app.include_router(fhir_clinical_router)
     app.include_router(fhir_scheduling_router)
     install_contract(app)
     if settings.docs_explorer:

@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
 from app.fhir.codes import CodeSystem
-from app.fhir.scheduling import HOLD_EXPIRES_EXTENSION
+from app.fhir.scheduling.service import HOLD_EXPIRES_EXTENSION
 from app.roles import Role
 from tests.factories import (
     ApiClient,

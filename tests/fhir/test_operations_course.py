@@ -10,7 +10,7 @@ from typing import Any
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
-from app.fhir.scheduling import BOOK_DEFINITION, FIND_DEFINITION, HOLD_DEFINITION
+from app.fhir.scheduling.service import BOOK_DEFINITION, FIND_DEFINITION, HOLD_DEFINITION
 from tests.factories import (
     Clock,
     count_rows,

@@ -11,8 +11,9 @@ from fastapi import Body, Response
 
 from app.auditing import Resource
 from app.errors import NotFound, require_version
-from app.fhir import appointments, scheduling
+from app.fhir import appointments
 from app.fhir.capability import Interaction
+from app.fhir.scheduling import service as scheduling
 from app.roles import Permission
 from app.sessions import booking, errors, lifecycle
 from app.sessions.lifecycle import SessionAction
