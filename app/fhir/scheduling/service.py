@@ -223,8 +223,8 @@ def find_request(body: object, *, zone: ZoneInfo, now: datetime) -> FindRequest:
 def appointment_request(body: object, *, booking: bool) -> AppointmentRequest:
     """The Appointment `$hold` (`booking=False`) or `$book` was given."""
     parameters = _parameters(body)
-    names = {*_APPOINTMENT_RESOURCE, *({"appointment-reference"} if booking else set())}
-    _known(parameters, names)
+    names = (*_APPOINTMENT_RESOURCE, *(("appointment-reference",) if booking else ()))
+    _known(parameters, set(names))
     given = _one(parameters, *names)
     if given is None:
         raise InvalidParameters(
