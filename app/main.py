@@ -21,6 +21,8 @@ from app.audit.router import router as audit_router
 from app.config import Settings, configure_logging, load_settings
 from app.db import make_async_engine, request_sessions
 from app.evaluations.router import router as evaluations_router
+from app.fhir import BASE_PATH as FHIR_BASE
+from app.fhir.outcomes import as_outcome
 from app.fhir.router import router as fhir_router
 from app.fhir.scheduling.router import router as fhir_scheduling_router
 from app.health.router import router as health_router
@@ -138,7 +140,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 CLIENT_REQUEST_ID_HEADER,
             ],
         )
-    install_error_handlers(app)
+    # Under the FHIR interface's base, every problem is an OperationOutcome.
+    install_error_handlers(app, dialects={FHIR_BASE: as_outcome})
     server_errors = problem_responses(InternalError, DatabaseUnavailable, validation=False)
     for public in (health_router, login_router):
         app.include_router(public, responses=server_errors)

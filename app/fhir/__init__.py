@@ -1,8 +1,9 @@
 """The FHIR R4 interface (`/fhir/R4`): the same records, credentials, permissions, transactions
 and audit trail as `/api/v1`, spoken as FHIR resources.
 
-- `router`: the routes (HTTP only); `app.web.fhir` is their machinery (media type, format
-  negotiation, the route registry the CapabilityStatement is built from).
+- `router`: the routes (HTTP only); `http` is their machinery (media type, format
+  negotiation, the route registry the CapabilityStatement is built from); `scheduling`: the
+  `$find`, `$hold` and `$book` operations and cancelling, with their own router.
 - `codes`: the project's code systems; `outcomes`: errors as OperationOutcome; `search`:
   search parameters parsed; `bundles`: searchset Bundles; `capability`: the
   CapabilityStatement.

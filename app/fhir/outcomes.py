@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from app.fhir import MEDIA_TYPE
 from app.fhir.codes import CodeSystem, coding
 
 # The FHIR IssueType of a stable code, where the status alone would say less.
@@ -123,3 +124,19 @@ def _field_issues(errors: object) -> list[dict[str, Any]]:
         for error in errors
         if isinstance(error, Mapping)
     ]
+
+
+def as_outcome(
+    *,
+    status: int,
+    code: str,
+    title: str,
+    detail: str,
+    extensions: Mapping[str, Any] | None,
+) -> tuple[dict[str, Any], str]:
+    """A problem in the FHIR interface's dialect (`app.web.problems.Dialect`): the
+    OperationOutcome, as `application/fhir+json`."""
+    rendered = operation_outcome(
+        status=status, code=code, title=title, detail=detail, extensions=extensions
+    )
+    return rendered, MEDIA_TYPE

@@ -28,13 +28,7 @@ from app.fhir import (
     slots,
 )
 from app.fhir.capability import capability_statement
-from app.patients import service as patient_service
-from app.plans import service as plan_service
-from app.roles import Permission
-from app.web.access import AuditDep, ClinicalDetail
-from app.web.clock import Now
-from app.web.db import Db, ReadDb
-from app.web.fhir import (
+from app.fhir.http import (
     FhirResponse,
     FhirRouter,
     FhirSearch,
@@ -42,6 +36,12 @@ from app.web.fhir import (
     read,
     resource_id,
 )
+from app.patients import service as patient_service
+from app.plans import service as plan_service
+from app.roles import Permission
+from app.web.access import AuditDep, ClinicalDetail
+from app.web.clock import Now
+from app.web.db import Db, ReadDb
 from app.web.policy import Policy
 
 router = FhirRouter()

@@ -183,7 +183,7 @@ def parse_search(
             cursor = raw
             continue
         if key == FORMAT:
-            continue  # negotiated by the route (`app.web.fhir`)
+            continue  # negotiated by the route (`app.fhir.http`)
         name, _, modifier = key.partition(":")
         param = by_name[name]
         if not raw:

@@ -1,14 +1,16 @@
 """Errors as HTTP answers: RFC 9457 `application/problem+json` with a stable `code`, for
 domain errors, request validation failures, unknown routes and methods, database failures and
-the unexpected; and how each route documents the problems it may answer. Under the FHIR
-interface's base (`/fhir/R4`) the same problems are rendered as OperationOutcomes
-(`app.fhir.outcomes`), with the same status and code."""
+the unexpected; and how each route documents the problems it may answer. Under the base of an
+interface that speaks another dialect the same problems are rendered as it says them, with
+the same status and code: the FHIR interface (`/fhir/R4`) as OperationOutcomes
+(`app.fhir.outcomes.as_outcome`, installed by `app.main`)."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from http import HTTPStatus
-from typing import Any
+from typing import Any, Protocol
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -20,9 +22,6 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
 from app.errors import ConcurrentUpdate, Conflict, DomainError, InvalidValue
-from app.fhir import MEDIA_TYPE as FHIR_MEDIA_TYPE
-from app.fhir import is_fhir_path
-from app.fhir.outcomes import operation_outcome
 from app.logging import REQUEST_ID_HEADER
 
 logger = logging.getLogger(__name__)
@@ -97,12 +96,13 @@ def problem_response(
     all_headers = dict(headers or {})
     if request_id:
         all_headers[REQUEST_ID_HEADER] = request_id
-    if is_fhir_path(request.url.path):  # the FHIR interface speaks OperationOutcome
-        outcome = operation_outcome(
+    dialect = _dialect(request)
+    if dialect is not None:  # the same problem, as an interface under its own base says it
+        rendered, media_type = dialect(
             status=status, code=code, title=title, detail=detail, extensions=extensions
         )
         return JSONResponse(
-            outcome, status_code=status, media_type=FHIR_MEDIA_TYPE, headers=all_headers
+            rendered, status_code=status, media_type=media_type, headers=all_headers
         )
     body: dict[str, Any] = {
         **(extensions or {}),  # first, so no extension can overwrite a standard member
@@ -118,6 +118,30 @@ def problem_response(
     return JSONResponse(
         body, status_code=status, media_type=PROBLEM_MEDIA_TYPE, headers=all_headers
     )
+
+
+class Dialect(Protocol):
+    """How an interface mounted under its own base renders a problem: the body and its
+    media type (the FHIR interface: an OperationOutcome, `app.fhir.outcomes`)."""
+
+    def __call__(
+        self,
+        *,
+        status: int,
+        code: str,
+        title: str,
+        detail: str,
+        extensions: Mapping[str, Any] | None,
+    ) -> tuple[dict[str, Any], str]: ...
+
+
+def _dialect(request: Request) -> Dialect | None:
+    path = request.url.path
+    dialects: Mapping[str, Dialect] = getattr(request.app.state, "problem_dialects", {})
+    for base, dialect in dialects.items():
+        if path == base or path.startswith(base + "/"):
+            return dialect
+    return None
 
 
 def problem_responses(
@@ -324,7 +348,10 @@ def unexpected_failure(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
-def install_error_handlers(app: FastAPI) -> None:
+def install_error_handlers(app: FastAPI, dialects: Mapping[str, Dialect] | None = None) -> None:
+    """Every refusal and failure as a problem: `application/problem+json`, or, under the base
+    of an interface that speaks another dialect (`dialects`: base path -> renderer), that."""
+    app.state.problem_dialects = dict(dialects or {})
     app.add_exception_handler(DomainError, _domain_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)

@@ -15,9 +15,9 @@ from fastapi.testclient import TestClient
 
 from app.config import Settings
 from app.fhir.capability import Interaction
+from app.fhir.http import FhirResponse, FhirRouter
 from app.main import create_app
 from app.roles import Permission, Role
-from app.web.fhir import FhirResponse, FhirRouter
 from tests.factories import ApiClient, UserFactory, assert_problem, bearer, dispose
 from tests.fhir.fhir import BASE, fhir, outcome
 

@@ -47,6 +47,8 @@ def _is_http_side(module: str) -> bool:
     return (
         module.startswith("app/web/")
         or module.endswith("/router.py")
+        # An interface's own HTTP machinery, beside its routers (the FHIR interface's).
+        or module.endswith("/http.py")
         or module in {"app/main.py", "app/cli.py"}
     )
 

@@ -13,6 +13,7 @@ from app.auditing import Resource
 from app.errors import NotFound, require_version
 from app.fhir import appointments
 from app.fhir.capability import Interaction
+from app.fhir.http import FhirResponse, FhirRouter, read, resource_id
 from app.fhir.scheduling import service as scheduling
 from app.roles import Permission
 from app.sessions import booking, errors, lifecycle
@@ -20,7 +21,6 @@ from app.sessions.lifecycle import SessionAction
 from app.web.access import AuditDep, ClinicalDetail, holds
 from app.web.clock import Now
 from app.web.db import Db
-from app.web.fhir import FhirResponse, FhirRouter, read, resource_id
 from app.web.params import ExpectedVersion
 from app.web.policy import Policy
 

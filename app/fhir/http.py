@@ -4,7 +4,7 @@ parsed and answered as Bundles.
 
 Every FHIR route is an `ApiRoute` (`FhirRoute`): the same credential check, permission, one
 transaction and audit trail as `/api/v1`. Its errors are OperationOutcomes
-(`app.web.problems` renders every problem under the FHIR base as one).
+(`app.web.problems` renders every problem under the FHIR base in its dialect, `as_outcome`).
 """
 
 from __future__ import annotations
