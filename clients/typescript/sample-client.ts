@@ -87,6 +87,8 @@ function explain(code: BookingRefusal): string {
       return "The patient is archived.";
     case "plan-full":
       return "The course has all its sessions.";
+    case "hold-expired":
+      return "The hold on that slot ended before the booking: hold it again.";
     case "conflict":
     case "concurrent-update":
       return "Something changed meanwhile: reload and try again.";
