@@ -95,9 +95,14 @@ def running_server(
 
 
 def race(
-    bases: tuple[str, ...], path: str, bodies: list[dict[str, Any]], credential: str
+    bases: tuple[str, ...],
+    path: str,
+    bodies: list[dict[str, Any]],
+    credential: str,
+    method: str = "POST",
 ) -> list[httpx.Response]:
-    """POST each body to `path` at once, from a thread each, spread over the servers."""
+    """Send each body to `path` at once (`method`; an empty body is none), from a thread each,
+    spread over the servers."""
     barrier = threading.Barrier(len(bodies))
     responses: list[httpx.Response | None] = [None] * len(bodies)
 
@@ -105,7 +110,7 @@ def race(
         headers = {"Authorization": credential}
         with httpx.Client(base_url=bases[index % len(bases)], timeout=60, headers=headers) as http:
             barrier.wait()
-            responses[index] = http.post(path, json=bodies[index])
+            responses[index] = http.request(method, path, json=bodies[index] or None)
 
     threads = [threading.Thread(target=attempt, args=(i,)) for i in range(len(bodies))]
     for thread in threads:

@@ -49,6 +49,7 @@ def hold_slot(
         slot=Interval(body.start, body.start + timedelta(minutes=body.duration_minutes)),
         now=now,
         rules=policy.booking,
+        plan_id=body.plan_id,
     )
     audit.record("hold", Resource.SESSION, hold.id, patient_id=hold.patient_id)
     response.headers["Location"] = f"{router.prefix}/{hold.id}"

@@ -16,6 +16,9 @@ class HoldCreate(InputModel):
     practitioner_id: uuid.UUID
     start: Instant = Field(examples=["2027-01-04T09:00:00+01:00"])
     duration_minutes: DurationMinutes = 45
+    plan_id: uuid.UUID | None = Field(
+        default=None, description="The course it is held for: booked into it"
+    )
 
 
 class HoldRead(ReadModel):
@@ -24,6 +27,7 @@ class HoldRead(ReadModel):
     practitioner_id: uuid.UUID
     start: datetime = Field(validation_alias="start_at")
     end: datetime = Field(validation_alias="end_at")
+    plan_id: uuid.UUID | None = Field(description="The course it is held for, if named")
     expires_at: datetime = Field(
         description="Until then the slot is kept for this patient; book it with `hold_id`"
     )

@@ -355,7 +355,7 @@ def _refuse_too_near(
     if near is not None:
         raise IntervalTooShort(
             f"Treatments of one patient are at least {rules.min_gap_days} days apart; "
-            f"session {near.session_id} is at {near.at.isoformat()}.",
+            f"session {near.session_id} is on {near.at.astimezone(zone).date().isoformat()}.",
             session_id=str(near.session_id),
             discloses=patient_id,  # another session of theirs, and when
         )
@@ -443,6 +443,7 @@ class Hold:
     start_at: datetime
     end_at: datetime
     expires_at: datetime
+    plan_id: uuid.UUID | None  # the course it is held for, if named
 
     @property
     def slot(self) -> Interval:
@@ -459,6 +460,7 @@ _LIVE_HOLD = select(
     _S.start_at,
     _S.end_at,
     _S.hold_expires_at.label("expires_at"),
+    _S.plan_id,
 ).where(
     _S.id == bindparam("hold_id", type_=_S.id.type),
     _S.status == SessionStatus.PENDING,
@@ -504,6 +506,8 @@ def _wanted(db: Session, data: SessionCreate, now: datetime) -> _Wanted:
             ("practitioner_id", hold.practitioner_id),
             ("start", hold.start_at),
             ("duration_minutes", (hold.end_at - hold.start_at) // timedelta(minutes=1)),
+            # A hold for a course is booked into it (a booking naming none takes the hold's).
+            ("plan_id", hold.plan_id if hold.plan_id is not None else data.plan_id),
         )
         if name in sent and getattr(data, name) != held
     ]
@@ -526,7 +530,8 @@ def book(*, db: Session, data: SessionCreate, now: datetime, rules: BookingRules
         eligible_for(db, patient_id, slot, now, "booked")
     except NotFound:
         raise UnknownPatient(f"No patient with id {patient_id}.") from None
-    plan = _bookable_plan(db, data.plan_id, patient_id)
+    held_for = wanted.hold.plan_id if wanted.hold else None
+    plan = _bookable_plan(db, data.plan_id or held_for, patient_id)
     zone = check_slot(
         db=db,
         patient_id=patient_id,
@@ -591,7 +596,7 @@ def _book_hold(db: Session, booked: BookedSession) -> None:
     """The held row becomes the session (its slot never free meanwhile), and its first
     event is written."""
     connection = db.connection()
-    connection.execute(
+    taken = connection.execute(
         _BOOK_HOLD,
         {
             "hold_id": booked.id,
@@ -601,6 +606,8 @@ def _book_hold(db: Session, booked: BookedSession) -> None:
             "the_version": booked.version,
         },
     )
+    if taken.rowcount != 1:  # released meanwhile (a release does not wait for the locks)
+        raise HoldExpired(f"The hold {booked.id} was released meanwhile: hold the slot again.")
     connection.execute(_INSERT_EVENT, {c.key: getattr(booked.events[0], c.key) for c in _EVENTS.c})
 
 
@@ -612,16 +619,19 @@ def place_hold(
     slot: Interval,
     now: datetime,
     rules: BookingRules,
+    plan_id: uuid.UUID | None = None,
 ) -> Hold:
-    """Keep `slot` for the patient until `now` + the clinic's hold lifetime, if it could be
-    booked now: every check booking makes is made (the patient's standing, the
-    practitioner's hours and time off, overlaps, the interval between treatments), and a held
-    slot is taken for everyone else, by the database as a booking is."""
+    """Keep `slot` for the patient until `now` + the clinic's hold lifetime (for the course
+    `plan_id`, if named), if it could be booked now: every check booking makes is made (the
+    patient's standing, the plan, the practitioner's hours and time off, overlaps, the interval
+    between treatments), and a held slot is taken for everyone else, by the database as a
+    booking is."""
     hold_lock(db, patient_lock(patient_id), practitioner_lock(practitioner_id))
     try:
         eligible_for(db, patient_id, slot, now, "held")
     except NotFound:
         raise UnknownPatient(f"No patient with id {patient_id}.") from None
+    plan = _bookable_plan(db, plan_id, patient_id)
     zone = check_slot(
         db=db,
         patient_id=patient_id,
@@ -641,6 +651,7 @@ def place_hold(
         start_at=slot.start,
         end_at=slot.end,
         expires_at=now + rules.hold_lifetime,
+        plan_id=plan.id if plan else None,
     )
     row: dict[str, Any] = {c.key: None for c in _SESSIONS.c}
     row.update(
@@ -655,6 +666,7 @@ def place_hold(
         time_zone=zone,
         status=SessionStatus.PENDING,
         hold_expires_at=hold.expires_at,
+        plan_id=hold.plan_id,
     )
     try:
         db.connection().execute(_INSERT_SESSION, row)
@@ -674,9 +686,10 @@ _RELEASE_HOLD = delete(_SESSIONS).where(
 def release_hold(*, db: Session, hold_id: uuid.UUID, now: datetime) -> Hold:
     """Give the held slot back before the hold expires."""
     hold = live_hold(db, hold_id, now)
-    if hold is None:
+    # Only the request that deletes the row released it: a concurrent release or booking of
+    # the same hold that went first leaves nothing to delete.
+    if hold is None or db.connection().execute(_RELEASE_HOLD, {"hold_id": hold_id}).rowcount != 1:
         raise NotFound(f"No hold with id {hold_id} stands.")
-    db.connection().execute(_RELEASE_HOLD, {"hold_id": hold_id})
     return hold
 
 

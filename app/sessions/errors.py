@@ -131,8 +131,8 @@ BOOKING_ERRORS = (
     HoldMismatch,
 )
 
-# Holding a slot is refused as booking it would be.
-_BOOKING_ONLY = {UnknownPlan, PlanFull, HoldExpired, HoldMismatch}
+# Holding a slot (for a course, perhaps) is refused as booking it would be.
+_BOOKING_ONLY = {HoldExpired, HoldMismatch}
 HOLD_ERRORS = tuple(e for e in BOOKING_ERRORS if e not in _BOOKING_ONLY)
 
 COMPLETION_ERRORS = (

@@ -5,7 +5,7 @@ must be treated first refused, with the flag, by `$find`, `$hold` and `$book`.""
 from __future__ import annotations
 
 import itertools
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from fastapi import FastAPI
@@ -156,3 +156,24 @@ def test_untreated_varicose_veins_are_refused_with_the_flag_by_every_operation(
         assert _flag_codes(refused) == set()
         assert "varicose" not in str(refused)
     assert count_rows(engine, "treatment_sessions") == 0
+
+
+def test_find_tells_why_a_visit_is_not_placed_only_to_who_may_read_eligibility(
+    client_as: ClientFactory, client: TestClient, doctor: dict[str, Any]
+) -> None:
+    patient = new_patient(client)
+    # Valid for a few more days: the first visit fits, the follow-ups do not.
+    performed = datetime.now(UTC) - timedelta(days=360)
+    record_evaluation(client, patient["id"], doctor["id"], performed_at=performed.isoformat())
+    tomorrow = (datetime.now(UTC) + timedelta(days=1)).date()
+    window = find_body(patient["id"], str(tomorrow), str(tomorrow + timedelta(days=70)))
+
+    def warnings(caller: TestClient) -> str:
+        entries = fhir(caller.post(FIND, json=window))["entry"]
+        assert [e["search"]["mode"] for e in entries] == ["match", "outcome"]
+        return " ".join(i["diagnostics"] for i in entries[1]["resource"]["issue"])
+
+    assert "evaluation" in warnings(client_as(Role.RECEPTIONIST))
+    told = warnings(client_as(Role.INTEGRATION))
+    assert "evaluation" not in told
+    assert "no free slot could be proposed" in told

@@ -115,3 +115,35 @@ def test_the_capability_statement_names_the_scheduling_operations(anonymous: Tes
         {"name": "hold", "definition": HOLD_DEFINITION},
     ]
     assert {"code": "update"} in appointment["interaction"]
+
+
+def test_a_hold_for_a_course_is_booked_into_it(client: TestClient, doctor: dict[str, Any]) -> None:
+    patient = eligible_patient(client, doctor["id"])
+    other = eligible_patient(client, doctor["id"], given_name="Other")
+    evaluation = client.get(f"/api/v1/patients/{patient['id']}/evaluations").json()["items"][0]
+    plan = client.post(
+        f"/api/v1/patients/{patient['id']}/treatment-plans",
+        json={"evaluation_id": evaluation["id"]},
+    ).json()
+    monday = next_weekday_at(0, 9)
+    offered = proposal(patient["id"], doctor["id"], monday)
+    course = [{"reference": f"CarePlan/{plan['id']}"}]
+    # Another patient's course is refused when held, as when booked.
+    outcome(
+        client.post(
+            HOLD,
+            json=with_appointment(
+                {**proposal(other["id"], doctor["id"], monday), "supportingInformation": course}
+            ),
+        ),
+        422,
+        "unknown-plan",
+    )
+    held = fhir(
+        client.post(HOLD, json=with_appointment({**offered, "supportingInformation": course}))
+    )
+    assert held["supportingInformation"] == course
+    booked_one = fhir(client.post(BOOK, json=with_appointment(held)))
+    assert booked_one["supportingInformation"] == course
+    sessions = client.get(f"/api/v1/treatment-plans/{plan['id']}").json()
+    assert str(sessions).count(held["id"]) >= 1

@@ -197,3 +197,57 @@ def test_a_put_changes_nothing_but_the_status_to_cancelled(
     same = {**booked, "start": datetime.fromisoformat(booked["start"]).astimezone(UTC).isoformat()}
     assert fhir(client.put(url, json=same))["meta"] == booked["meta"]
     assert client.get(f"/api/v1/sessions/{booked['id']}").json()["status"] == "booked"
+
+
+def test_a_window_at_the_end_of_the_calendar_is_refused_not_a_failure(
+    client: TestClient, patient: dict[str, Any]
+) -> None:
+    for start, end in (("9999-10-01", "9999-12-31"), ("0001-01-01", "9999-12-31")):
+        outcome(
+            client.post(FIND, json=find_body(patient["id"], start, end)), 422, "validation-error"
+        )
+    late = find_body(patient["id"], "9999-12-30T00:00:00Z", "9999-12-31T23:59:59-12:00")
+    outcome(client.post(FIND, json=late), 422, "validation-error")
+
+
+def test_booking_a_hold_with_another_patient_time_or_length_is_refused(
+    client: TestClient, patient: dict[str, Any], doctor: dict[str, Any]
+) -> None:
+    other = eligible_patient(client, doctor["id"], given_name="Other")
+    monday = next_weekday_at(0, 9)
+    held = fhir(
+        client.post(HOLD, json=with_appointment(proposal(patient["id"], doctor["id"], monday)))
+    )
+    later = (monday + timedelta(hours=1)).isoformat()
+    someone_else = [{"actor": {"reference": f"Patient/{other['id']}"}}, held["participant"][1]]
+    for change in (
+        {"participant": someone_else},
+        {"start": later, "end": (monday + timedelta(hours=1, minutes=45)).isoformat()},
+        {"end": (monday + timedelta(minutes=60)).isoformat(), "minutesDuration": 60},
+    ):
+        outcome(client.post(BOOK, json=with_appointment({**held, **change})), 422, "hold-mismatch")
+    _refused(client, BOOK, with_appointment({**held, "minutesDuration": 60}), "minutesDuration")
+    assert fhir(client.post(BOOK, json=with_appointment(held)))["status"] == "booked"
+
+
+def test_a_cancelled_appointment_keeps_the_reason_it_was_cancelled_for(
+    client: TestClient, patient: dict[str, Any], doctor: dict[str, Any]
+) -> None:
+    booked = fhir(
+        client.post(
+            BOOK,
+            json=with_appointment(proposal(patient["id"], doctor["id"], next_weekday_at(0, 9))),
+        )
+    )
+    url = f"{BASE}/Appointment/{booked['id']}"
+    cancelled = fhir(
+        client.put(
+            url, json={**booked, "status": "cancelled", "cancelationReason": {"text": "Unwell"}}
+        )
+    )
+    outcome(
+        client.put(url, json={**cancelled, "cancelationReason": {"text": "Something else"}}),
+        422,
+        "appointment-change-refused",
+    )
+    assert fhir(client.put(url, json=cancelled))["meta"] == cancelled["meta"]

@@ -141,7 +141,9 @@ def test_a_hold_is_refused_as_booking_would_be(client: TestClient, engine: Engin
         sent = {"patient_id": patient["id"], "practitioner_id": doctor["id"], **body}
         return assert_problem(hold(client, **sent), status, code)
 
-    refused(422, "interval-too-short", start=monday + timedelta(days=3))
+    near = refused(422, "interval-too-short", start=monday + timedelta(days=3))
+    # The session in the way is named with its day, not the moment of anything done in it.
+    assert near["detail"].endswith(f"is on {monday.date().isoformat()}.")
     refused(422, "outside-availability", start=monday.replace(hour=8))
     refused(422, "in-the-past", start=datetime.now(UTC) - timedelta(hours=1))
     refused(422, "unknown-patient", start=monday + timedelta(days=21), patient_id=str(uuid.uuid4()))
@@ -153,7 +155,7 @@ def test_a_hold_is_refused_as_booking_would_be(client: TestClient, engine: Engin
     )
     refused(422, "validation-error", start=monday + timedelta(days=21), duration_minutes=61)
     refused(422, "validation-error", start=(monday + timedelta(days=21)).replace(tzinfo=None))
-    refused(422, "validation-error", start=monday + timedelta(days=21), plan_id=str(uuid.uuid4()))
+    refused(422, "unknown-plan", start=monday + timedelta(days=21), plan_id=str(uuid.uuid4()))
     varicose = new_patient(client, given_name="Varicose")
     record_evaluation(
         client, varicose["id"], doctor["id"], ceap_class="C2", varicose_veins="present"

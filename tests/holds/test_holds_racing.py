@@ -74,3 +74,28 @@ def test_one_hold_booked_twenty_times_at_once_gives_one_session(
     assert {a.json()["code"] for a in answers if a.status_code == 409} == {"hold-expired"}
     calendar = client.get("/api/v1/sessions", params={"patient_id": patient["id"]}).json()
     assert [s["id"] for s in calendar["items"]] == [kept["id"]]
+
+
+def test_one_hold_released_twenty_times_at_once_is_released_once(
+    client: TestClient, two_servers: tuple[str, str]
+) -> None:
+    doctor = new_practitioner(client, availability=WEEKDAYS_9_TO_17)
+    patient = eligible_patient(client, doctor["id"])
+    kept = client.post(
+        "/api/v1/holds",
+        json={
+            "patient_id": patient["id"],
+            "practitioner_id": doctor["id"],
+            "start": next_weekday_at(0, 11).isoformat(),
+        },
+    ).json()
+    answers = race(
+        two_servers,
+        f"/api/v1/holds/{kept['id']}",
+        [{} for _ in range(RACERS)],
+        client.headers["Authorization"],
+        method="DELETE",
+    )
+    assert Counter(a.status_code for a in answers) == {204: 1, 404: RACERS - 1}, [
+        a.text for a in answers if a.status_code not in (204, 404)
+    ]

@@ -84,7 +84,7 @@ def find_appointments(
         raise _refused_as_allowed(sees, refusal) from None
     # Proposals disclose the patient's standing and their sessions, as the REST ones do.
     audit.record("propose", Resource.PATIENT, asked.patient_id, patient_id=asked.patient_id)
-    return FhirResponse(scheduling.found_bundle(found, now=now))
+    return FhirResponse(scheduling.found_bundle(found, now=now, sees_reasons=sees))
 
 
 @router.serves(HOLD, permission=Permission.SESSIONS_BOOK, summary="Hold an appointment")

@@ -20,7 +20,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -133,7 +133,8 @@ def _moment(value: object, where: str, zone: ZoneInfo, *, end: bool = False) -> 
             day = date.fromisoformat(value) + timedelta(days=1 if end else 0)
             return datetime.combine(day, time(), tzinfo=zone)
         moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
+        moment.astimezone(UTC)  # a moment past the calendar's end in UTC is none
+    except (ValueError, OverflowError):
         raise InvalidParameters(
             f"`{where}` is not a date (YYYY-MM-DD) or a date-time: {value[:40]!r}.", where=where
         ) from None
@@ -251,21 +252,44 @@ def _appointment(resource: Mapping[str, Any], *, booking: bool) -> AppointmentRe
             hold = uuid.UUID(resource["id"])
         except ValueError:
             raise InvalidParameters("No hold has that id.", where="id") from None
-        return AppointmentRequest(hold, None, None, None, None, plan_id)
+        # What else it says is the hold's, or the booking is refused (`hold-mismatch`).
+        actors = _actors(resource) if "participant" in resource else {}
+        start, end = _when_held(resource) if "start" in resource else (None, None)
+        return AppointmentRequest(
+            hold, actors.get("Patient"), actors.get("Practitioner"), start, end, plan_id
+        )
     if status != "proposed":
         wanted = "proposed (from `$find`) or pending (from `$hold`)" if booking else "proposed"
         raise InvalidParameters(f"The Appointment's status is {wanted}.", where="status")
     actors = _actors(resource)
-    start, end = (_instant(resource.get(key), key) for key in ("start", "end"))
-    minutes = (end - start) / timedelta(minutes=1)
-    if not (SHORTEST_MINUTES <= minutes <= LONGEST_MINUTES and minutes == int(minutes)):
+    start, end = _when_held(resource)
+    return AppointmentRequest(
+        None, actors.get("Patient"), actors.get("Practitioner"), start, end, plan_id
+    )
+
+
+def _when_held(resource: Mapping[str, Any]) -> tuple[datetime, datetime]:
+    """An Appointment's start and end: `end`, or `minutesDuration` after the start (both:
+    they agree); a whole number of minutes a session may last."""
+    start = _instant(resource.get("start"), "start")
+    minutes = resource.get("minutesDuration")
+    if minutes is not None and (not isinstance(minutes, int) or isinstance(minutes, bool)):
+        raise InvalidParameters("`minutesDuration` is a whole number.", where="minutesDuration")
+    if "end" in resource or minutes is None:
+        end = _instant(resource.get("end"), "end")
+    else:
+        end = start + timedelta(minutes=minutes)
+    length = (end - start) / timedelta(minutes=1)
+    if minutes is not None and minutes != length:
+        raise InvalidParameters(
+            "`minutesDuration` is the time from start to end.", where="minutesDuration"
+        )
+    if not (SHORTEST_MINUTES <= length <= LONGEST_MINUTES and length == int(length)):
         raise InvalidParameters(
             f"A session lasts whole minutes, {SHORTEST_MINUTES} to {LONGEST_MINUTES}.",
             where="end",
         )
-    return AppointmentRequest(
-        None, actors.get("Patient"), actors.get("Practitioner"), start, end, plan_id
-    )
+    return start, end
 
 
 def _actors(resource: Mapping[str, Any]) -> dict[str, uuid.UUID]:
@@ -326,6 +350,12 @@ def cancellation(sent: object, current: Mapping[str, Any], appointment_id: str) 
         )
     status = sent.get("status")
     if status == current.get("status"):
+        reason = sent.get("cancelationReason")
+        if reason is not None and reason != current.get("cancelationReason"):
+            raise AppointmentChangeRefused(
+                "Why an Appointment was cancelled is kept as it was said then.",
+                fields=["cancelationReason"],
+            )
         return None
     if status != "cancelled":
         raise AppointmentChangeRefused(
@@ -404,9 +434,10 @@ def find(*, db: Session, asked: FindRequest, policy: ClinicPolicy, now: datetime
     return Found(asked, inside, outcome.unplaced, after)
 
 
-def found_bundle(found: Found, *, now: datetime) -> dict[str, Any]:
+def found_bundle(found: Found, *, now: datetime, sees_reasons: bool) -> dict[str, Any]:
     """`$find`'s searchset Bundle: a `proposed` Appointment per visit in the window, and an
-    OperationOutcome (search mode `outcome`) for the visits it could not place there."""
+    OperationOutcome (search mode `outcome`) for the visits it could not place there; why (an
+    evaluation that expires first, say) only for callers that may read eligibility."""
     patient_id = found.request.patient_id
     entries: list[dict[str, Any]] = [
         {
@@ -421,7 +452,8 @@ def found_bundle(found: Found, *, now: datetime) -> dict[str, Any]:
         for p in found.proposals
     ]
     warnings = [
-        f"Visit {u.sequence} (aimed at {u.target_date.isoformat()}): {u.reason}"
+        f"Visit {u.sequence} (aimed at {u.target_date.isoformat()}): "
+        + (u.reason if sees_reasons else "no free slot could be proposed for it.")
         for u in found.unplaced
     ] + [
         f"Visit {p.sequence} would be at {instant(p.slot.start)}, after the window's end: "
@@ -466,6 +498,7 @@ def hold(
         slot=Interval(asked.start, asked.end),
         now=now,
         rules=policy.booking,
+        plan_id=asked.plan_id,
     )
 
 
@@ -475,7 +508,6 @@ class _Held:
 
     hold: booking.Hold
     status: SessionStatus = SessionStatus.PENDING
-    plan_id: None = None
     cancel_reason: None = None
 
     def __getattr__(self, name: str) -> Any:
@@ -499,7 +531,14 @@ def session_create(asked: AppointmentRequest) -> SessionCreate:
     """What `$book` asks, as the REST booking's body: a hold, or a proposal's slot."""
     try:
         if asked.hold_id is not None:
-            return SessionCreate(hold_id=asked.hold_id, plan_id=asked.plan_id)
+            # Only what the Appointment says is sent: booking compares it with the hold.
+            said: dict[str, Any] = {"hold_id": asked.hold_id, "plan_id": asked.plan_id}
+            if asked.patient_id is not None:
+                said.update(patient_id=asked.patient_id, practitioner_id=asked.practitioner_id)
+            if asked.start is not None and asked.end is not None:
+                minutes = (asked.end - asked.start) // timedelta(minutes=1)
+                said.update(start=asked.start, duration_minutes=minutes)
+            return SessionCreate(**{k: v for k, v in said.items() if v is not None})
         assert asked.start is not None
         assert asked.end is not None
         return SessionCreate(
