@@ -16,6 +16,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from app.calendar_feeds.ics import FeedEntry
+from app.db import hold_lock
 from app.errors import NotFound
 from app.models import CalendarFeed, Patient, Practitioner, SessionEvent, TreatmentSession
 from app.sessions.lifecycle import SessionAction
@@ -54,11 +55,12 @@ def token_hash(token: str) -> str:
 def issue_feed(*, db: Session, practitioner_id: uuid.UUID, now: datetime) -> IssuedFeed:
     """A new feed token for the practitioner; the one they had, if any, stops working now."""
     _practitioner(db, practitioner_id)
+    _lock_feed(db, practitioner_id)
     replaced = _revoke_live(db, practitioner_id, now)
     token = secrets.token_urlsafe(_TOKEN_BYTES)
     feed = CalendarFeed(practitioner_id=practitioner_id, token_hash=token_hash(token))
     db.add(feed)
-    db.flush()  # two rotations at once: the live-feed index lets one through (409 the other)
+    db.flush()
     return IssuedFeed(feed=feed, token=token, replaced=replaced)
 
 
@@ -66,6 +68,7 @@ def revoke_feed(*, db: Session, practitioner_id: uuid.UUID, now: datetime) -> bo
     """The practitioner's feed stops working now; whether they had one (revoking twice is
     harmless)."""
     _practitioner(db, practitioner_id)
+    _lock_feed(db, practitioner_id)
     return _revoke_live(db, practitioner_id, now)
 
 
@@ -143,6 +146,12 @@ def feed_entries(*, db: Session, practitioner_id: uuid.UUID, now: datetime) -> S
         )
         for row in rows
     ]
+
+
+def _lock_feed(db: Session, practitioner_id: uuid.UUID) -> None:
+    """Rotations of one feed, one at a time (every API process): each revokes the token the
+    one before it made. The live-feed index would refuse a second live token anyway."""
+    hold_lock(db, f"calendar-feed:{practitioner_id}")
 
 
 def _revoke_live(db: Session, practitioner_id: uuid.UUID, now: datetime) -> bool:

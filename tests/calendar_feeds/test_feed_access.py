@@ -8,6 +8,7 @@ import hashlib
 import logging
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
 
@@ -57,6 +58,20 @@ def test_rotating_and_revoking_end_the_old_url_at_once(
     again = client.delete(f"/api/v1/practitioners/{doctor['id']}/calendar-feed")
     assert again.status_code == 204  # harmless
     assert uid(session) in events(fetch(anonymous, issue(client, doctor["id"])))
+
+
+def test_rotations_at_once_leave_one_live_feed(
+    client: TestClient, anonymous: TestClient, doctor: dict[str, Any], engine: Engine
+) -> None:
+    url = f"/api/v1/practitioners/{doctor['id']}/calendar-feed"
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        answers = list(pool.map(lambda _: client.post(url), range(6)))
+    assert [a.status_code for a in answers] == [201] * 6, [a.text for a in answers]
+    live = [row for row in _feeds(engine, doctor["id"]) if row.revoked_at is None]
+    assert len(live) == 1
+    working = [a.json() for a in answers if fetch(anonymous, a.json()).status_code == 200]
+    assert len(working) == 1
+    assert hashlib.sha256(working[0]["token"].encode()).hexdigest() == live[0].token_hash
 
 
 def test_each_read_is_audited_with_the_feed_as_actor_and_the_patients_it_showed(
