@@ -45,7 +45,8 @@ from app.models import (
     uuid7,
 )
 
-ActorKind = Literal["user", "api-key", "anonymous", "system"]
+# `calendar-feed`: a practitioner's feed, read by whoever holds its secret URL.
+ActorKind = Literal["user", "api-key", "anonymous", "system", "calendar-feed"]
 
 
 class Resource(enum.StrEnum):

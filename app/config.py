@@ -181,6 +181,11 @@ class Settings(BaseSettings):
         le=60,
         description="How long a hold (`POST /api/v1/holds`, FHIR `$hold`) keeps its slot",
     )
+    calendar_full_names: bool = Field(
+        default=False,
+        description="Practitioners' calendar feeds show patients' full names; off: their "
+        "initials only (a feed's URL is a secret, yet calendar apps copy what they fetch)",
+    )
     polidocanol_max_mg_per_kg_per_day: float = Field(default=2.0, gt=0, le=10)
     sts_max_mg_per_session: float = Field(
         default=300.0, gt=0, le=1000, description="Sodium tetradecyl sulfate: 10 mL of 3%"

@@ -74,6 +74,16 @@ class PhiSafeFormatter(logging.Formatter):
         return ("Traceback (most recent call last):\n" + "".join(lines)).rstrip()
 
 
+# A calendar feed's path is its credential (the token in it, `app.calendar_feeds`): logged
+# without it.
+_SECRET_PATH = re.compile(r"^/api/v1/calendar/[^/]*")
+
+
+def logged_path(path: str) -> str:
+    """The path as the logs may show it: a calendar feed's token masked."""
+    return _SECRET_PATH.sub("/api/v1/calendar/<token>", path, count=1)
+
+
 def new_request_id() -> str:
     """The server's own id for a request: never the client's, so that one id names one
     request in the logs and the audit trail."""

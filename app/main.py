@@ -18,6 +18,8 @@ from app.access.principals import AuthenticationRequired, Forbidden, InvalidToke
 from app.accounts.router import login_router
 from app.accounts.router import router as access_router
 from app.audit.router import router as audit_router
+from app.calendar_feeds.router import feed_router
+from app.calendar_feeds.router import router as calendar_feeds_router
 from app.config import Settings, configure_logging, load_settings
 from app.db import make_async_engine, request_sessions
 from app.evaluations.router import router as evaluations_router
@@ -52,7 +54,8 @@ DESCRIPTION = """
 Patients, the medical evaluation before treatment, and courses of micro-sclerotherapy
 sessions about a month apart, for vein clinics.
 
-Every route but the health checks and logging in needs a credential: press **Authorize**
+Every route but the health checks, logging in and a calendar feed (whose secret URL is its
+own credential) needs a credential: press **Authorize**
 and log in with a username and password (or paste an integration's API key). What each role
 may do is in the README's permission table; a forbidden action is a 403.
 
@@ -143,12 +146,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Under the FHIR interface's base, every problem is an OperationOutcome.
     install_error_handlers(app, dialects={FHIR_BASE: as_outcome})
     server_errors = problem_responses(InternalError, DatabaseUnavailable, validation=False)
-    for public in (health_router, login_router):
+    # A calendar feed's URL is its own credential (its token), like a login's form.
+    for public in (health_router, login_router, feed_router):
         app.include_router(public, responses=server_errors)
     protected = (
         access_router,
         patients_router,
         practitioners_router,
+        calendar_feeds_router,
         evaluations_router,
         plans_router,
         scheduling_router,

@@ -58,6 +58,8 @@ class ClinicPolicy:
     scheduling: SchedulingRules
     doses: DoseLimits
     login: LoginPolicy
+    # Calendar feeds name patients in full, else by their initials.
+    calendar_full_names: bool = False
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ClinicPolicy:
@@ -86,6 +88,7 @@ class ClinicPolicy:
                 max_failures_per_address=settings.login_max_failures_per_address,
                 passwords=passwords_of(settings),
             ),
+            calendar_full_names=settings.calendar_full_names,
         )
 
 

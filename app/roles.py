@@ -25,6 +25,8 @@ class Permission(enum.StrEnum):
     PATIENTS_ARCHIVE = "patients:archive"
     CALENDARS_READ = "calendars:read"  # practitioners, their hours, time off and free slots
     CALENDARS_WRITE = "calendars:write"
+    # A practitioner's secret calendar feed: whoever holds its URL sees their sessions.
+    CALENDAR_FEEDS_MANAGE = "calendar-feeds:manage"
     EVALUATIONS_READ_OUTCOME = "evaluations:read-outcome"  # outcome, flags, eligibility
     # Clinical detail wherever it is: an evaluation's findings and clearance reason, a
     # session's treatment record, a plan's notes.

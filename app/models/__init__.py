@@ -3,6 +3,7 @@
 from app.models.account import ApiKey, LoginFailure, LoginRefusal, RevokedToken, User
 from app.models.audit import AuditChainHead, AuditEvent, AuditOutcome
 from app.models.base import Base, Entity, UTCDateTime, utcnow, uuid7
+from app.models.calendar_feed import CalendarFeed
 from app.models.evaluation import Clearance, Evaluation
 from app.models.idempotency import IdempotentResponse
 from app.models.limits import RequestCount
@@ -33,6 +34,7 @@ __all__ = [
     "AuditEvent",
     "AuditOutcome",
     "Base",
+    "CalendarFeed",
     "Clearance",
     "CompletionRecord",
     "Entity",

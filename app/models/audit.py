@@ -48,7 +48,7 @@ class AuditEvent(Base):
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid7)
     at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
-    actor_kind: Mapped[str] = mapped_column(String(16))  # user, api-key, anonymous
+    actor_kind: Mapped[str] = mapped_column(String(16))  # user, api-key, anonymous, ...
     actor_id: Mapped[uuid.UUID | None]
     actor_name: Mapped[str] = mapped_column(String(100))
     role: Mapped[str | None] = mapped_column(String(24))

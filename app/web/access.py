@@ -179,6 +179,7 @@ _PATH_RESOURCES = {
 _AREA_RESOURCES = {
     "patients": Resource.PATIENT,
     "calendars": Resource.PRACTITIONER,
+    "calendar-feeds": Resource.PRACTITIONER,
     "evaluations": Resource.EVALUATION,
     "clinical": Resource.EVALUATION,
     "clearances": Resource.EVALUATION,

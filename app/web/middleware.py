@@ -16,6 +16,7 @@ from app.logging import (
     access_logger,
     bind_request_id,
     client_request_id,
+    logged_path,
     new_request_id,
     unbind_request_id,
 )
@@ -140,7 +141,7 @@ class ApiMiddleware:
                     raise
                 await unexpected_failure(Request(scope), exc)(scope, receive, send_with_headers)
         finally:
-            path = scope["path"]
+            path = logged_path(scope["path"])
             access_logger.info(
                 "%s %s %d %.1fms%s",
                 "HEAD" if head else scope["method"],

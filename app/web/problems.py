@@ -22,7 +22,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
 from app.errors import ConcurrentUpdate, Conflict, DomainError, InvalidValue
-from app.logging import REQUEST_ID_HEADER
+from app.logging import REQUEST_ID_HEADER, logged_path
 
 logger = logging.getLogger(__name__)
 
@@ -323,7 +323,7 @@ async def _database_failure(request: Request, exc: Exception) -> JSONResponse:
         "%s on %s %s answered %s",
         type(exc).__name__,
         request.method,
-        request.url.path,
+        logged_path(request.url.path),
         problem.code,
     )
     return await _domain_error(request, problem(detail))
@@ -335,7 +335,7 @@ def unexpected_failure(request: Request, exc: Exception) -> JSONResponse:
         "unhandled %s on %s %s",
         type(exc).__name__,
         request.method,
-        request.url.path,
+        logged_path(request.url.path),
         exc_info=exc,
         extra={"request_id": request_id},
     )

@@ -14,7 +14,8 @@ from app.roles import GRANTS, Permission, Role
 from tests.factories import ApiClient, ClientFactory, Clock, assert_problem
 from tests.routes import concrete, every_route, required_permissions
 
-# Open to anyone: health checks, the docs explorer and its assets, and logging in.
+# Open to anyone: health checks, the docs explorer and its assets, logging in, and a calendar
+# feed (its secret URL is its credential: tests/calendar_feeds).
 PUBLIC = {
     ("GET", "/health/live"),
     ("GET", "/health/ready"),
@@ -25,6 +26,7 @@ PUBLIC = {
     ("GET", "/docs-assets/{path}"),
     ("POST", "/api/v1/auth/token"),
     ("GET", "/fhir/R4/metadata"),  # FHIR's CapabilityStatement
+    ("GET", "/api/v1/calendar/{token}.ics"),
 }
 
 A, C, R = Role.ADMIN, Role.CLINICIAN, Role.RECEPTIONIST
@@ -50,6 +52,9 @@ EXPECTED: dict[tuple[str, str], set[Role]] = {
     ("GET", "/api/v1/api-keys"): {A},
     ("DELETE", "/api/v1/api-keys/{key_id}"): {A},
     ("GET", "/api/v1/audit-events"): {A},
+    # A practitioner's calendar feed: whoever holds its URL sees their sessions.
+    ("POST", "/api/v1/practitioners/{practitioner_id}/calendar-feed"): {A},
+    ("DELETE", "/api/v1/practitioners/{practitioner_id}/calendar-feed"): {A},
     # Patients' demographics: the front desk and integrations (which may not archive).
     ("POST", "/api/v1/patients"): EVERYONE,
     ("GET", "/api/v1/patients"): EVERYONE,
@@ -135,9 +140,16 @@ def test_every_route_but_the_public_ones_answers_401_without_a_credential(
 
 
 def test_public_routes_answer_without_a_credential(app: FastAPI, anonymous: TestClient) -> None:
-    for method, path in PUBLIC - {("POST", "/api/v1/auth/token"), ("GET", "/docs-assets/{path}")}:
+    templated = {
+        ("POST", "/api/v1/auth/token"),
+        ("GET", "/docs-assets/{path}"),
+        ("GET", "/api/v1/calendar/{token}.ics"),
+    }
+    for method, path in PUBLIC - templated:
         assert anonymous.request(method, path).status_code == 200, path
     assert anonymous.get("/docs-assets/swagger-ui.css").status_code == 200
+    # A feed's token is its credential: an unknown one is not found, not unauthenticated.
+    assert_problem(anonymous.get(concrete("/api/v1/calendar/{token}.ics")), 404, "not-found")
     # The token endpoint judges the credentials it is sent, not a bearer header.
     assert_problem(
         anonymous.post("/api/v1/auth/token", data={"username": "x", "password": "y"}),

@@ -18,6 +18,7 @@ PURE = {
     "app/scheduling/slots.py",
     "app/scheduling/proposals.py",
     "app/sessions/dosing.py",
+    "app/calendar_feeds/ics.py",
 }
 STORAGE = ("sqlalchemy", "psycopg", "alembic", "app.models", "app.db")
 

@@ -328,6 +328,7 @@ _NEW_EMPTY = {
     "request_counts": 0,
     "login_refusals": 0,
     "revoked_tokens": 0,
+    "calendar_feeds": 0,
     "audit_chain_head": 1,
 }
 
