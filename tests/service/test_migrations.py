@@ -329,6 +329,10 @@ _NEW_EMPTY = {
     "login_refusals": 0,
     "revoked_tokens": 0,
     "audit_chain_head": 1,
+    "outbox_events": 0,
+    "webhook_subscriptions": 0,
+    "webhook_deliveries": 0,
+    "webhook_attempts": 0,
 }
 
 
