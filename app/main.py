@@ -21,6 +21,7 @@ from app.audit.router import router as audit_router
 from app.config import Settings, configure_logging, load_settings
 from app.db import make_async_engine, request_sessions
 from app.evaluations.router import router as evaluations_router
+from app.events.router import router as webhooks_router
 from app.fhir import BASE_PATH as FHIR_BASE
 from app.fhir.outcomes import as_outcome
 from app.fhir.router import router as fhir_router
@@ -155,6 +156,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         sessions_router,
         holds_router,
         audit_router,
+        webhooks_router,
     )
     access_errors = problem_responses(
         AuthenticationRequired, InvalidToken, Forbidden, validation=False

@@ -50,6 +50,14 @@ EXPECTED: dict[tuple[str, str], set[Role]] = {
     ("GET", "/api/v1/api-keys"): {A},
     ("DELETE", "/api/v1/api-keys/{key_id}"): {A},
     ("GET", "/api/v1/audit-events"): {A},
+    # Webhooks: where events go, and their secrets.
+    ("POST", "/api/v1/webhooks"): {A},
+    ("GET", "/api/v1/webhooks"): {A},
+    ("GET", "/api/v1/webhooks/{webhook_id}"): {A},
+    ("PATCH", "/api/v1/webhooks/{webhook_id}"): {A},
+    ("DELETE", "/api/v1/webhooks/{webhook_id}"): {A},
+    ("GET", "/api/v1/webhooks/{webhook_id}/deliveries"): {A},
+    ("POST", "/api/v1/webhooks/{webhook_id}/deliveries/{delivery_id}/retry"): {A},
     # Patients' demographics: the front desk and integrations (which may not archive).
     ("POST", "/api/v1/patients"): EVERYONE,
     ("GET", "/api/v1/patients"): EVERYONE,
