@@ -59,6 +59,7 @@ class Resource(enum.StrEnum):
     PRACTITIONER = "practitioner"
     USER = "user"
     API_KEY = "api-key"
+    WEBHOOK = "webhook"
     AUDIT_TRAIL = "audit-trail"
 
 

@@ -1,5 +1,5 @@
-"""The `sclerosched` command: serve, migrate, create-user, create-api-key, seed-demo, openapi,
-audit verify."""
+"""The `sclerosched` command: serve, worker, migrate, create-user, create-api-key, seed-demo,
+openapi, audit verify."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import getpass
 import logging
 import os
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 
 from pydantic import ValidationError
@@ -48,25 +48,82 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
         os.environ["SCLEROSCHED_SECRET_KEY"] = secrets.token_urlsafe(48)
     HeadDeadlineProtocol.head_seconds = settings.request_head_seconds
     HeadDeadlineProtocol.body_seconds = settings.request_body_seconds
-    uvicorn.run(
-        # Several workers each build the app in their own process, from the same environment.
-        "app.main:create_served_app" if args.workers > 1 else create_app(settings),
-        factory=args.workers > 1,
-        workers=args.workers,
-        host=args.host,
-        port=args.port,
-        log_level=settings.log_level.lower(),
-        log_config=None,  # keep our handler: every line carries the request id
-        access_log=False,  # ours leaves out query strings, which may hold names
-        # Proxy headers are believed only from SCLEROSCHED_TRUSTED_PROXIES (`app.main`).
-        proxy_headers=False,
-        server_header=False,  # no banner naming the server and its version to a prober
-        # httptools, with a bound on a request's head (nothing unbounded happens before the
-        # app's own bounds, `app.web.middleware`), and a head that must come whole within
-        # SCLEROSCHED_REQUEST_HEAD_SECONDS (`app.web.protocol`): a client trickling one holds
-        # no connection for long.
-        http=HeadDeadlineProtocol,
-    )
+    # The webhook worker in a thread of this process, stopped with the server.
+    stop_worker = _embedded_worker(settings) if args.with_worker else None
+    try:
+        uvicorn.run(
+            # Several workers each build the app in their own process, from the same environment.
+            "app.main:create_served_app" if args.workers > 1 else create_app(settings),
+            factory=args.workers > 1,
+            workers=args.workers,
+            host=args.host,
+            port=args.port,
+            log_level=settings.log_level.lower(),
+            log_config=None,  # keep our handler: every line carries the request id
+            access_log=False,  # ours leaves out query strings, which may hold names
+            # Proxy headers are believed only from SCLEROSCHED_TRUSTED_PROXIES (`app.main`).
+            proxy_headers=False,
+            server_header=False,  # no banner naming the server and its version to a prober
+            # httptools, with a bound on a request's head (nothing unbounded happens before the
+            # app's own bounds, `app.web.middleware`), and a head that must come whole within
+            # SCLEROSCHED_REQUEST_HEAD_SECONDS (`app.web.protocol`): a client trickling one holds
+            # no connection for long.
+            http=HeadDeadlineProtocol,
+        )
+    finally:
+        if stop_worker is not None:
+            stop_worker()
+    return 0
+
+
+def _embedded_worker(settings: Settings) -> Callable[[], None]:
+    """The webhook worker in a thread of the server's process (`serve --with-worker`); the
+    answer stops it."""
+    import threading
+
+    from app.db import make_engine
+    from app.events.worker import Worker
+    from app.policy import webhook_rules
+
+    engine = make_engine(settings.database_url)
+    worker = Worker(engine=engine, rules=webhook_rules(settings))
+    stop = threading.Event()
+    thread = threading.Thread(target=worker.run, args=(stop,), name="webhook-worker", daemon=True)
+    thread.start()
+
+    def stopped() -> None:
+        stop.set()
+        thread.join(timeout=worker.rules.timeout.total_seconds() + 5)
+        worker.close()
+        engine.dispose()
+
+    return stopped
+
+
+def _worker(settings: Settings, args: argparse.Namespace) -> int:
+    import signal
+    import threading
+
+    from app.db import make_engine
+    from app.events.worker import Worker
+    from app.migrations import upgrade_to_head
+    from app.policy import webhook_rules
+
+    upgrade_to_head(settings.migration_url, runtime_url=settings.database_url)
+    engine = make_engine(settings.database_url)
+    worker = Worker(engine=engine, rules=webhook_rules(settings))
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    print("sclerosched: webhook worker running (stop: Ctrl-C or SIGTERM)", flush=True)
+    try:
+        if args.once:
+            worker.work_once()
+        else:
+            worker.run(stop)
+    finally:
+        worker.close()
+        engine.dispose()
     return 0
 
 
@@ -268,7 +325,18 @@ def build_parser() -> argparse.ArgumentParser:
         default=1,
         help="API processes (default 1; more than 1 on PostgreSQL, one per core)",
     )
+    serve.add_argument(
+        "--with-worker",
+        action="store_true",
+        help="also deliver webhooks from this process (one process set-up, e.g. SQLite)",
+    )
     serve.set_defaults(handler=_serve)
+    worker = commands.add_parser(
+        "worker",
+        help="deliver webhooks (several may run on PostgreSQL; one on SQLite)",
+    )
+    worker.add_argument("--once", action="store_true", help="one round, then exit")
+    worker.set_defaults(handler=_worker)
     commands.add_parser("migrate", help="apply pending database migrations").set_defaults(
         handler=_migrate
     )

@@ -186,6 +186,31 @@ class Settings(BaseSettings):
         description="Practitioners' calendar feeds show patients' full names; off: their "
         "initials only (a feed's URL is a secret, yet calendar apps copy what they fetch)",
     )
+    webhook_timeout_seconds: float = Field(
+        default=5,
+        gt=0,
+        le=30,
+        description="How long the webhook worker waits for a receiver to answer one delivery",
+    )
+    webhook_first_retry_seconds: float = Field(
+        default=10,
+        gt=0,
+        le=3600,
+        description="The webhook worker's first wait after a failed delivery; each next wait "
+        "doubles (with jitter), up to an hour",
+    )
+    webhook_retry_hours: float = Field(
+        default=24,
+        gt=0,
+        le=24 * 7,
+        description="How long a delivery is retried before it is marked failed",
+    )
+    webhook_poll_seconds: float = Field(
+        default=1,
+        gt=0,
+        le=60,
+        description="How often an idle webhook worker looks for new events",
+    )
     polidocanol_max_mg_per_kg_per_day: float = Field(default=2.0, gt=0, le=10)
     sts_max_mg_per_session: float = Field(
         default=300.0, gt=0, le=1000, description="Sodium tetradecyl sulfate: 10 mL of 3%"

@@ -23,6 +23,7 @@ from app.calendar_feeds.router import router as calendar_feeds_router
 from app.config import Settings, configure_logging, load_settings
 from app.db import make_async_engine, request_sessions
 from app.evaluations.router import router as evaluations_router
+from app.events.router import router as webhooks_router
 from app.fhir import BASE_PATH as FHIR_BASE
 from app.fhir.outcomes import as_outcome
 from app.fhir.router import router as fhir_router
@@ -160,6 +161,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         sessions_router,
         holds_router,
         audit_router,
+        webhooks_router,
     )
     access_errors = problem_responses(
         AuthenticationRequired, InvalidToken, Forbidden, validation=False

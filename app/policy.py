@@ -49,6 +49,25 @@ class LoginPolicy:
 
 
 @dataclass(frozen=True)
+class WebhookRules:
+    """Where webhooks may go, and how the worker delivers them."""
+
+    # Production: HTTPS only, and never to a loopback, private or link-local address.
+    public_targets_only: bool = True
+    timeout: timedelta = timedelta(seconds=5)
+    first_retry: timedelta = timedelta(seconds=10)  # doubled after each failure ...
+    longest_retry: timedelta = timedelta(hours=1)  # ... up to this
+    retry_for: timedelta = timedelta(hours=24)  # then the delivery has failed
+    poll: timedelta = timedelta(seconds=1)  # an idle worker's wait
+
+    @property
+    def lease(self) -> timedelta:
+        """How long a worker trying a delivery keeps it from the others: well past the
+        timeout, so a live worker is never overtaken, and a dead one's is tried again soon."""
+        return self.timeout * 2 + timedelta(seconds=1)
+
+
+@dataclass(frozen=True)
 class ClinicPolicy:
     """Every rule the clinic's settings shape, built once."""
 
@@ -60,6 +79,7 @@ class ClinicPolicy:
     login: LoginPolicy
     # Calendar feeds name patients in full, else by their initials.
     calendar_full_names: bool = False
+    webhooks: WebhookRules = field(default_factory=WebhookRules)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ClinicPolicy:
@@ -89,7 +109,18 @@ class ClinicPolicy:
                 passwords=passwords_of(settings),
             ),
             calendar_full_names=settings.calendar_full_names,
+            webhooks=webhook_rules(settings),
         )
+
+
+def webhook_rules(settings: Settings) -> WebhookRules:
+    return WebhookRules(
+        public_targets_only=settings.environment == "production",
+        timeout=timedelta(seconds=settings.webhook_timeout_seconds),
+        first_retry=timedelta(seconds=settings.webhook_first_retry_seconds),
+        retry_for=timedelta(hours=settings.webhook_retry_hours),
+        poll=timedelta(seconds=settings.webhook_poll_seconds),
+    )
 
 
 def passwords_of(settings: Settings) -> Passwords:

@@ -46,6 +46,7 @@ class Permission(enum.StrEnum):
     USERS_MANAGE = "users:manage"
     API_KEYS_MANAGE = "api-keys:manage"
     AUDIT_READ = "audit:read"
+    WEBHOOKS_MANAGE = "webhooks:manage"  # subscriptions, their deliveries and secrets
 
 
 _INTEGRATION = frozenset(

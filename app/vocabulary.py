@@ -373,3 +373,32 @@ class SessionStatus(enum.StrEnum):
     # A hold: the slot kept for a few minutes while the patient confirms (`/api/v1/holds`,
     # FHIR `$hold`), until booked or expired. Never a session of the REST session routes.
     PENDING = "pending"
+
+
+# --- What the service tells the world (webhooks) ---------------------------------------------
+
+
+class EventType(enum.StrEnum):
+    """What an outbox event (and the webhook that carries it) says happened: `thing.what`,
+    each part kebab-case."""
+
+    SESSION_BOOKED = "session.booked"
+    SESSION_RESCHEDULED = "session.rescheduled"
+    SESSION_CANCELLED = "session.cancelled"
+    SESSION_CHECKED_IN = "session.checked-in"
+    SESSION_COMPLETED = "session.completed"
+    SESSION_NO_SHOW = "session.no-show"
+    SESSION_ENTERED_IN_ERROR = "session.entered-in-error"
+    HOLD_CREATED = "hold.created"
+    EVALUATION_RECORDED = "evaluation.recorded"
+    ELIGIBILITY_CHANGED = "eligibility.changed"
+    PLAN_COMPLETED = "plan.completed"
+
+
+class DeliveryStatus(enum.StrEnum):
+    """A webhook delivery: `pending` until the receiver answers 2xx (`delivered`), or until
+    retries have run out (`failed`)."""
+
+    PENDING = "pending"
+    DELIVERED = "delivered"
+    FAILED = "failed"

@@ -32,6 +32,7 @@ from app.evaluations.rules import (
     valid_until,
 )
 from app.evaluations.schemas import ClearanceCreate, EvaluationCreate
+from app.events.outbox import announce
 from app.models import Clearance, Evaluation, Patient, Practitioner, TreatmentSession
 from app.pagination import Keyset, cursor_datetime, cursor_uuid, paginate
 from app.patients.service import PatientArchived, get_patient, lock_patient
@@ -41,6 +42,7 @@ from app.vocabulary import (
     EVALUATION_MISSING,
     PATIENT_ARCHIVED,
     EligibilityOutcome,
+    EventType,
     Flag,
     FlagCode,
     Outcome,
@@ -205,6 +207,7 @@ def record_evaluation(
             "practising clinician."
         )
     assessment = assess(_facts(data))
+    before = current_eligibility(db=db, patient_id=patient.id, now=now)
     treatment = data.varicose_treatment
     evaluation = Evaluation(
         patient_id=patient.id,
@@ -231,12 +234,36 @@ def record_evaluation(
     )
     db.add(evaluation)
     db.flush()
-    return Recorded(evaluation, _stranded(db, patient.id, now))
+    announce(
+        db,
+        EventType.EVALUATION_RECORDED,
+        at=now,
+        patient_id=patient.id,
+        evaluation_id=evaluation.id,
+    )
+    after = current_eligibility(db=db, patient_id=patient.id, now=now)
+    _announce_if_changed(db, before, after, patient.id, now)
+    return Recorded(evaluation, _stranded(db, patient.id, after, now))
 
 
-def _stranded(db: Session, patient_id: uuid.UUID, now: datetime) -> Sequence[TreatmentSession]:
+def _announce_if_changed(
+    db: Session, before: Eligibility, after: Eligibility, patient_id: uuid.UUID, now: datetime
+) -> None:
+    """`eligibility.changed` when the patient's outcome or whether they may be booked moved."""
+    if (before.outcome, before.bookable) != (after.outcome, after.bookable):
+        announce(
+            db,
+            EventType.ELIGIBILITY_CHANGED,
+            at=now,
+            patient_id=patient_id,
+            evaluation_id=after.evaluation_id,
+        )
+
+
+def _stranded(
+    db: Session, patient_id: uuid.UUID, standing: Eligibility, now: datetime
+) -> Sequence[TreatmentSession]:
     """The patient's upcoming sessions their standing no longer allows as booked."""
-    standing = current_eligibility(db=db, patient_id=patient_id, now=now)
     query = select(TreatmentSession).where(
         TreatmentSession.patient_id == patient_id, TreatmentSession.awaiting_treatment(now)
     )
@@ -305,6 +332,7 @@ def clear_evaluation(
             "a new evaluation is needed."
         )
     assessment = _stored_assessment(evaluation)
+    before = current_eligibility(db=db, patient_id=evaluation.patient_id, now=now)
     if not assessment.clearable:
         standing = [f.code for f in assessment.flags if f.severity is not Severity.WARNING]
         raise NotClearable(
@@ -320,6 +348,8 @@ def clear_evaluation(
         db.flush()
     except IntegrityError:  # a concurrent clearance of the same evaluation won
         raise AlreadyCleared(f"Evaluation {evaluation_id} was cleared already.") from None
+    after = current_eligibility(db=db, patient_id=evaluation.patient_id, now=now)
+    _announce_if_changed(db, before, after, evaluation.patient_id, now)
     return evaluation
 
 

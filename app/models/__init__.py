@@ -7,6 +7,7 @@ from app.models.calendar_feed import CalendarFeed
 from app.models.evaluation import Clearance, Evaluation
 from app.models.idempotency import IdempotentResponse
 from app.models.limits import RequestCount
+from app.models.outbox import OutboxEvent, WebhookAttempt, WebhookDelivery, WebhookSubscription
 from app.models.patient import Patient, PatientIdentifier, PatientWeight, Sex
 from app.models.practitioner import Practitioner, TimeOff, WeeklyAvailability
 from app.models.treatment import (
@@ -42,6 +43,7 @@ __all__ = [
     "IdempotentResponse",
     "LoginFailure",
     "LoginRefusal",
+    "OutboxEvent",
     "Patient",
     "PatientIdentifier",
     "PatientWeight",
@@ -55,6 +57,9 @@ __all__ = [
     "TreatmentSession",
     "UTCDateTime",
     "User",
+    "WebhookAttempt",
+    "WebhookDelivery",
+    "WebhookSubscription",
     "WeeklyAvailability",
     "utcnow",
     "uuid7",

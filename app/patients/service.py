@@ -23,6 +23,7 @@ from app.errors import (
     Versions,
     require_version,
 )
+from app.events.outbox import announce
 from app.models import (
     Evaluation,
     Patient,
@@ -33,6 +34,7 @@ from app.models import (
 )
 from app.pagination import Keyset, cursor_uuid, paginate
 from app.patients.schemas import Identifier, PatientCreate, PatientUpdate
+from app.vocabulary import EventType
 
 
 class PatientArchived(Conflict):
@@ -217,6 +219,8 @@ def archive_patient(
         patient.archived = True
         patient.archived_at = now
         db.flush()
+        # Archived, the patient's outcome is `patient-archived`, whatever it was before.
+        announce(db, EventType.ELIGIBILITY_CHANGED, at=now, patient_id=patient.id)
     stranded = db.scalars(
         select(TreatmentSession)
         .where(TreatmentSession.patient_id == patient.id, TreatmentSession.awaiting_treatment(now))

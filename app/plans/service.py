@@ -12,11 +12,12 @@ from sqlalchemy.orm import Session, selectinload
 
 from app.errors import Conflict, DomainError, NotFound, Versions, require_version
 from app.evaluations.service import current_eligibility
+from app.events.outbox import announce
 from app.models import Evaluation, TreatmentPlan, TreatmentSession, utcnow
 from app.pagination import Keyset, cursor_datetime, cursor_uuid, paginate
 from app.patients.service import PatientArchived, get_patient, lock_patient
 from app.plans.schemas import PlanCreate, PlanUpdate
-from app.vocabulary import PlanStatus, SessionStatus
+from app.vocabulary import EventType, PlanStatus, SessionStatus
 
 
 class UnknownEvaluation(DomainError):
@@ -153,11 +154,15 @@ def update_plan(
     if "notes" in changes.model_fields_set and changes.notes != plan.notes:
         notes = (plan.notes, changes.notes)
         plan.notes = changes.notes
+    completed = False
     if changes.planned_sessions is not None:
-        _settle(plan, fulfilled=plan.sessions_done)  # fewer planned sessions: done already?
+        # Fewer planned sessions: done already?
+        completed = _settle(plan, fulfilled=plan.sessions_done) and _completed(plan)
     if changes.model_fields_set:
         plan.updated_at = utcnow()
     db.flush()
+    if completed:
+        _announce_completed(db, plan, now)
     stranded: Sequence[TreatmentSession] = []
     if changes.status is not None and plan.status is not PlanStatus.ACTIVE:
         stranded = db.scalars(
@@ -168,7 +173,7 @@ def update_plan(
     return Updated(plan, notes, stranded)
 
 
-def settle_completion(*, db: Session, plan_id: uuid.UUID | None) -> None:
+def settle_completion(*, db: Session, plan_id: uuid.UUID | None, now: datetime) -> None:
     """After a session of the plan is fulfilled, or a fulfilled one is marked entered in
     error: the plan is completed exactly when all its planned sessions are fulfilled."""
     if plan_id is None:
@@ -183,6 +188,16 @@ def settle_completion(*, db: Session, plan_id: uuid.UUID | None) -> None:
     if plan is not None and _settle(plan, fulfilled=done or 0):
         plan.updated_at = utcnow()
         db.flush()
+        if _completed(plan):
+            _announce_completed(db, plan, now)
+
+
+def _completed(plan: TreatmentPlan) -> bool:
+    return plan.status is PlanStatus.COMPLETED
+
+
+def _announce_completed(db: Session, plan: TreatmentPlan, now: datetime) -> None:
+    announce(db, EventType.PLAN_COMPLETED, at=now, patient_id=plan.patient_id, plan_id=plan.id)
 
 
 def _settle(plan: TreatmentPlan, *, fulfilled: int) -> bool:

@@ -7,8 +7,9 @@ in-process lock is involved.
 Booking is the busiest write, so its statements are built once, here, and run as plain Core
 statements: once the locks are held, one query reads everything the checks ask (the
 practitioner and their hours, their time off and sessions, the patient's sessions and
-treatments near the slot), and the session and its first event are written as two plain
-inserts, with no ORM unit of work.
+treatments near the slot), and the session, its first event and its outbox event
+(`app.events.outbox`) are written as plain inserts (on PostgreSQL, one statement), with no ORM
+unit of work.
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ from sqlalchemy.orm import Session
 from app.db import hold_lock
 from app.errors import NotFound, Versions
 from app.evaluations.service import Eligibility, current_eligibility
+from app.events.outbox import OUTBOX, announce, event_row
 from app.models import (
     LONGEST_SESSION,
     CompletionRecord,
@@ -81,7 +83,7 @@ from app.sessions.errors import (
 )
 from app.sessions.lifecycle import SessionAction, load_locked, require
 from app.sessions.schemas import RescheduleBody, SessionCreate
-from app.vocabulary import SessionStatus
+from app.vocabulary import EventType, SessionStatus
 
 
 def _table(model: type[Any]) -> Table:
@@ -609,6 +611,7 @@ def _book_hold(db: Session, booked: BookedSession) -> None:
     if taken.rowcount != 1:  # released meanwhile (a release does not wait for the locks)
         raise HoldExpired(f"The hold {booked.id} was released meanwhile: hold the slot again.")
     connection.execute(_INSERT_EVENT, {c.key: getattr(booked.events[0], c.key) for c in _EVENTS.c})
+    connection.execute(_INSERT_OUTBOX, _announced(booked))
 
 
 def place_hold(
@@ -675,6 +678,13 @@ def place_hold(
         if refusal is not None:
             raise refusal from None
         raise
+    announce(
+        db,
+        EventType.HOLD_CREATED,
+        at=now,
+        session_id=hold.id,
+        patient_id=patient_id,
+    )
     return hold
 
 
@@ -696,15 +706,24 @@ def release_hold(*, db: Session, hold_id: uuid.UUID, now: datetime) -> Hold:
 # Plain inserts, every column given: no ORM unit of work for the one write booking makes.
 _INSERT_SESSION = insert(_SESSIONS)
 _INSERT_EVENT = insert(_EVENTS)
-# PostgreSQL: both in one statement (one round trip), the event inserted from the session's
-# returned id, so it follows it. Parameters named apart (`session_id`, `event_id`).
+_INSERT_OUTBOX = insert(OUTBOX)
+# The outbox's columns a booking gives (its `seq` the database numbers).
+_OUTBOX_COLUMNS = [c for c in OUTBOX.c if c.key != "seq"]
+# PostgreSQL: all three in one statement (one round trip), the event inserted from the
+# session's returned id, so it follows it. Parameters named apart (`session_id`, `event_id`,
+# `outbox_id`).
 _BOOKED = (
     insert(_SESSIONS)
     .values({c.key: bindparam(f"session_{c.key}", type_=c.type) for c in _SESSIONS.c})
     .returning(_SESSIONS.c.id)
     .cte("booked")
 )
-_INSERT_BOTH = (
+_ANNOUNCED = (
+    insert(OUTBOX)
+    .values({c.key: bindparam(f"outbox_{c.key}", type_=c.type) for c in _OUTBOX_COLUMNS})
+    .cte("announced")
+)
+_INSERT_BOOKING = (
     insert(_EVENTS)
     .from_select(
         [c.key for c in _EVENTS.c],
@@ -716,23 +735,38 @@ _INSERT_BOTH = (
         ),
     )
     .add_cte(_BOOKED)
+    .add_cte(_ANNOUNCED)
 )
 
 
+def _announced(booked: BookedSession) -> dict[str, Any]:
+    """The booking's outbox event (`session.booked`)."""
+    return event_row(
+        EventType.SESSION_BOOKED,
+        at=booked.events[0].at,
+        session_id=booked.id,
+        patient_id=booked.patient_id,
+        plan_id=booked.plan_id,
+    )
+
+
 def _write_booking(db: Session, booked: BookedSession) -> None:
-    """The session and its first event, every column given; an overlap a concurrent booking
-    made meanwhile is a `SlotTaken` (PostgreSQL's exclusion constraints)."""
+    """The session, its first event and its outbox event, every column given; an overlap a
+    concurrent booking made meanwhile is a `SlotTaken` (PostgreSQL's exclusion constraints)."""
     session_row = {c.key: getattr(booked, c.key) for c in _SESSIONS.c}
-    event_row = {c.key: getattr(booked.events[0], c.key) for c in _EVENTS.c}
+    history_row = {c.key: getattr(booked.events[0], c.key) for c in _EVENTS.c}
+    outbox_row = _announced(booked)
     connection = db.connection()
     try:
         if connection.dialect.name == "postgresql":
             params = {f"session_{k}": v for k, v in session_row.items()}
-            params.update((f"event_{k}", v) for k, v in event_row.items() if k != "session_id")
-            connection.execute(_INSERT_BOTH, params)
+            params.update((f"event_{k}", v) for k, v in history_row.items() if k != "session_id")
+            params.update((f"outbox_{k}", v) for k, v in outbox_row.items())
+            connection.execute(_INSERT_BOOKING, params)
         else:
             connection.execute(_INSERT_SESSION, session_row)
-            connection.execute(_INSERT_EVENT, event_row)
+            connection.execute(_INSERT_EVENT, history_row)
+            connection.execute(_INSERT_OUTBOX, outbox_row)
     except IntegrityError as exc:
         refusal = _refused_overlap(exc)
         if refusal is not None:
@@ -797,4 +831,12 @@ def reschedule(
     session.practitioner_id = practitioner_id
     session.updated_at = utcnow()
     _flush_booking(db)
+    announce(
+        db,
+        EventType.SESSION_RESCHEDULED,
+        at=now,
+        session_id=session.id,
+        patient_id=session.patient_id,
+        plan_id=session.plan_id,
+    )
     return session

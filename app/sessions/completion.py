@@ -42,6 +42,7 @@ from app.sessions.errors import (
 from app.sessions.lifecycle import (
     SessionAction,
     TreatmentDay,
+    announce_step,
     load_locked,
     record_step,
     require,
@@ -158,7 +159,8 @@ def complete(
     )
     record_step(session, SessionAction.COMPLETE, target, now)
     db.flush()
-    settle_completion(db=db, plan_id=session.plan_id)
+    announce_step(db, session, SessionAction.COMPLETE, now)
+    settle_completion(db=db, plan_id=session.plan_id, now=now)
     return Completed(
         session,
         warnings,

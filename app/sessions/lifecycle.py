@@ -14,12 +14,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from app.errors import NotFound, Versions, require_version
+from app.events.outbox import announce
 from app.models import SessionEvent, TreatmentSession, utcnow
 from app.patients.service import lock_patient
 from app.plans.service import settle_completion
 from app.practitioners.hours import local_day
 from app.sessions.errors import CheckInNotOpen, InvalidTransition
-from app.vocabulary import SessionStatus
+from app.vocabulary import EventType, SessionStatus
 
 
 class SessionAction(enum.StrEnum):
@@ -32,6 +33,18 @@ class SessionAction(enum.StrEnum):
     CANCEL = "cancel"
     NO_SHOW = "no-show"
     ENTERED_IN_ERROR = "entered-in-error"
+
+
+# The outbox event each step announces (`app.events.outbox`).
+ANNOUNCED: dict[SessionAction, EventType] = {
+    SessionAction.BOOK: EventType.SESSION_BOOKED,
+    SessionAction.RESCHEDULE: EventType.SESSION_RESCHEDULED,
+    SessionAction.CHECK_IN: EventType.SESSION_CHECKED_IN,
+    SessionAction.COMPLETE: EventType.SESSION_COMPLETED,
+    SessionAction.CANCEL: EventType.SESSION_CANCELLED,
+    SessionAction.NO_SHOW: EventType.SESSION_NO_SHOW,
+    SessionAction.ENTERED_IN_ERROR: EventType.SESSION_ENTERED_IN_ERROR,
+}
 
 
 # Which statuses each step may start from, and the status it leads to. Booking starts from no
@@ -142,9 +155,25 @@ def step(
     if action is SessionAction.CANCEL:
         session.cancel_reason = reason
     db.flush()
+    announce_step(db, session, action, now)
     if was_fulfilled:  # entered in error: the course has one fulfilled session fewer
-        settle_completion(db=db, plan_id=session.plan_id)
+        settle_completion(db=db, plan_id=session.plan_id, now=now)
     return session
+
+
+def announce_step(
+    db: Session, session: TreatmentSession, action: SessionAction, now: datetime
+) -> None:
+    """The step's outbox event, once the step is flushed (its row locked: one session's events
+    are numbered in the order they happened)."""
+    announce(
+        db,
+        ANNOUNCED[action],
+        at=now,
+        session_id=session.id,
+        patient_id=session.patient_id,
+        plan_id=session.plan_id,
+    )
 
 
 def record_step(

@@ -175,6 +175,7 @@ _PATH_RESOURCES = {
     "practitioner_id": Resource.PRACTITIONER,
     "user_id": Resource.USER,
     "key_id": Resource.API_KEY,
+    "webhook_id": Resource.WEBHOOK,
 }
 _AREA_RESOURCES = {
     "patients": Resource.PATIENT,
@@ -189,6 +190,7 @@ _AREA_RESOURCES = {
     "users": Resource.USER,
     "api-keys": Resource.API_KEY,
     "audit": Resource.AUDIT_TRAIL,
+    "webhooks": Resource.WEBHOOK,
 }
 
 

@@ -66,6 +66,11 @@ TAGS: list[dict[str, str]] = [
         "record.",
     },
     {"name": "audit", "description": "The append-only audit trail."},
+    {
+        "name": "webhooks",
+        "description": "Signed webhooks (Standard Webhooks) telling receivers what changed, "
+        "and their deliveries.",
+    },
 ]
 SERVERS = [{"url": "/", "description": "The server that serves this document"}]
 LICENSE = {"name": "Proprietary", "identifier": "LicenseRef-Proprietary"}

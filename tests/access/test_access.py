@@ -55,6 +55,14 @@ EXPECTED: dict[tuple[str, str], set[Role]] = {
     # A practitioner's calendar feed: whoever holds its URL sees their sessions.
     ("POST", "/api/v1/practitioners/{practitioner_id}/calendar-feed"): {A},
     ("DELETE", "/api/v1/practitioners/{practitioner_id}/calendar-feed"): {A},
+    # Webhooks: where events go, and their secrets.
+    ("POST", "/api/v1/webhooks"): {A},
+    ("GET", "/api/v1/webhooks"): {A},
+    ("GET", "/api/v1/webhooks/{webhook_id}"): {A},
+    ("PATCH", "/api/v1/webhooks/{webhook_id}"): {A},
+    ("DELETE", "/api/v1/webhooks/{webhook_id}"): {A},
+    ("GET", "/api/v1/webhooks/{webhook_id}/deliveries"): {A},
+    ("POST", "/api/v1/webhooks/{webhook_id}/deliveries/{delivery_id}/retry"): {A},
     # Patients' demographics: the front desk and integrations (which may not archive).
     ("POST", "/api/v1/patients"): EVERYONE,
     ("GET", "/api/v1/patients"): EVERYONE,

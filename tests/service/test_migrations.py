@@ -330,6 +330,10 @@ _NEW_EMPTY = {
     "revoked_tokens": 0,
     "calendar_feeds": 0,
     "audit_chain_head": 1,
+    "outbox_events": 0,
+    "webhook_subscriptions": 0,
+    "webhook_deliveries": 0,
+    "webhook_attempts": 0,
 }
 
 

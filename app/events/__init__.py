@@ -1,0 +1,1 @@
+"""Telling the world what changed: the transactional outbox, webhooks and their worker."""
