@@ -382,3 +382,7 @@ def configure_logging(level: LogLevel) -> None:
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
     # aiosqlite logs every statement with its parameters (patient data) at DEBUG.
     logging.getLogger("aiosqlite").setLevel(logging.INFO)
+    # httpx logs every request it sends with its whole URL (a webhook's query string may hold
+    # a receiver's secret): the worker logs its deliveries by id instead.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.getLogger("httpcore").setLevel(logging.WARNING)

@@ -75,13 +75,16 @@ class PhiSafeFormatter(logging.Formatter):
 
 
 # A calendar feed's path is its credential (the token in it, `app.calendar_feeds`): logged
-# without it.
+# without it, wherever in a path it stands (a doubled slash, a wrong case, `..` tricks) and
+# whatever a client made of it: any run of the token's alphabet as long as a token.
 _SECRET_PATH = re.compile(r"^/api/v1/calendar/[^/]*")
+_TOKEN_LIKE = re.compile(r"[A-Za-z0-9_-]{40,}")
 
 
 def logged_path(path: str) -> str:
-    """The path as the logs may show it: a calendar feed's token masked."""
-    return _SECRET_PATH.sub("/api/v1/calendar/<token>", path, count=1)
+    """The path as the logs may show it: a calendar feed's token (or anything as long that
+    could be one) masked."""
+    return _TOKEN_LIKE.sub("<token>", _SECRET_PATH.sub("/api/v1/calendar/<token>", path, count=1))
 
 
 def new_request_id() -> str:

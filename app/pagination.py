@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from pydantic import BaseModel, Field
-from sqlalchemy import Select, tuple_
+from sqlalchemy import Row, Select, tuple_
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from app.errors import InvalidCursor
@@ -193,8 +193,11 @@ def _order(keyset: Keyset) -> list[Any]:
 
 
 def cursor_of(row: object, keyset: Keyset) -> str:
-    """The cursor of the page after `row`, its last item."""
-    return encode_cursor([_cursor_text(getattr(row, c.key)) for c in keyset.columns])
+    """The cursor of the page after `row`, its last item: an entity or a row with the
+    keyset's columns, or a row led by such an entity (the entity and some joined columns)."""
+    first = keyset.columns[0].key
+    item = row if hasattr(row, first) or not isinstance(row, Row) else row[0]
+    return encode_cursor([_cursor_text(getattr(item, c.key)) for c in keyset.columns])
 
 
 def _cursor_text(value: object) -> str:

@@ -29,7 +29,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
-from sqlalchemy import Engine, Table, bindparam, exists, insert, or_, select, update
+from sqlalchemy import Engine, Table, bindparam, exists, func, insert, or_, select, update
 from sqlalchemy.orm import Session, aliased, sessionmaker
 from standardwebhooks.webhooks import Webhook
 
@@ -71,7 +71,12 @@ _NOW = bindparam("now", type_=_EVENTS.c.occurred_at.type)
 
 # The events to fan out now, oldest first.
 _UNDISPATCHED = (
-    select(_EVENTS.c.seq, _EVENTS.c.type, _EVENTS.c.session_id)
+    select(
+        _EVENTS.c.seq,
+        _EVENTS.c.type,
+        _EVENTS.c.session_id,
+        func.coalesce(_EVENTS.c.due_at, _EVENTS.c.occurred_at).label("happened_at"),
+    )
     .where(
         _EVENTS.c.dispatched_at.is_(None),
         or_(_EVENTS.c.due_at.is_(None), _EVENTS.c.due_at <= _NOW),
@@ -79,9 +84,9 @@ _UNDISPATCHED = (
     .order_by(_EVENTS.c.seq)
     .limit(FAN_OUT_BATCH)
 )
-_ACTIVE = select(_SUBSCRIPTIONS.c.id, _SUBSCRIPTIONS.c.event_types).where(
-    _SUBSCRIPTIONS.c.active.is_(True)
-)
+_ACTIVE = select(
+    _SUBSCRIPTIONS.c.id, _SUBSCRIPTIONS.c.event_types, _SUBSCRIPTIONS.c.created_at
+).where(_SUBSCRIPTIONS.c.active.is_(True))
 _DISPATCHED = (
     update(_EVENTS)
     .where(_EVENTS.c.seq.in_(bindparam("seqs", expanding=True)))
@@ -239,7 +244,12 @@ class Worker:
         fanned = self.fan_out()
         claimed = self.claim()
         for delivery in claimed:
-            self.settle(delivery, self.send(delivery))
+            try:
+                answer = self.send(delivery)
+            except Exception:  # one delivery's fault is its own, never the next one's
+                logger.exception("webhook worker: delivery %s could not be sent", delivery.id)
+                answer = Answer(None, "error", 0)
+            self.settle(delivery, answer)
         return fanned + len(claimed)
 
     def fan_out(self) -> int:
@@ -268,6 +278,8 @@ class Worker:
                 for event in events
                 for subscription in subscriptions
                 if matches(event.type, subscription.event_types)
+                # A subscriber hears of what happens from its subscription on, not before.
+                and event.happened_at >= subscription.created_at
             ]
             if rows:
                 connection.execute(insert(_DELIVERIES), rows)
@@ -335,6 +347,8 @@ class Worker:
             return answer(None, "timeout")
         except httpx.HTTPError:
             return answer(None, "connection")
+        except (httpx.InvalidURL, ValueError):  # a URL stored before the checks refused it
+            return answer(None, "invalid-url")
 
     def settle(self, delivery: Claimed, answer: Answer) -> DeliveryStatus:
         """Record the attempt, and what comes next: delivered, another try later, or failed."""
