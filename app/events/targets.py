@@ -64,9 +64,11 @@ def check_target(url: str, *, public_only: bool, resolver: Resolver = resolve) -
         raise WebhookTargetRefused(f"The name {host} does not resolve.", field="url")
     for address in addresses:
         if not _public(address):
+            # Which address is not said: the refusal is no way to learn what a name inside
+            # the network resolves to.
             raise WebhookTargetRefused(
-                f"{host} resolves to {address}: a loopback, private or link-local address "
-                "is never a webhook's target.",
+                f"{host} resolves to a loopback, private or link-local address: never a "
+                "webhook's target.",
                 field="url",
             )
 

@@ -173,9 +173,13 @@ def update_plan(
     return Updated(plan, notes, stranded)
 
 
-def settle_completion(*, db: Session, plan_id: uuid.UUID | None, now: datetime) -> None:
-    """After a session of the plan is fulfilled, or a fulfilled one is marked entered in
-    error: the plan is completed exactly when all its planned sessions are fulfilled."""
+def settle_completion(
+    *, db: Session, plan_id: uuid.UUID | None, now: datetime, session_id: uuid.UUID
+) -> None:
+    """After a session of the plan (`session_id`) is fulfilled, or a fulfilled one is marked
+    entered in error: the plan is completed exactly when all its planned sessions are
+    fulfilled. Its `plan.completed` event names that session, so a subscriber gets it after
+    the session's own events."""
     if plan_id is None:
         return
     plan = db.get(TreatmentPlan, plan_id)
@@ -189,15 +193,24 @@ def settle_completion(*, db: Session, plan_id: uuid.UUID | None, now: datetime) 
         plan.updated_at = utcnow()
         db.flush()
         if _completed(plan):
-            _announce_completed(db, plan, now)
+            _announce_completed(db, plan, now, session_id=session_id)
 
 
 def _completed(plan: TreatmentPlan) -> bool:
     return plan.status is PlanStatus.COMPLETED
 
 
-def _announce_completed(db: Session, plan: TreatmentPlan, now: datetime) -> None:
-    announce(db, EventType.PLAN_COMPLETED, at=now, patient_id=plan.patient_id, plan_id=plan.id)
+def _announce_completed(
+    db: Session, plan: TreatmentPlan, now: datetime, *, session_id: uuid.UUID | None = None
+) -> None:
+    announce(
+        db,
+        EventType.PLAN_COMPLETED,
+        at=now,
+        patient_id=plan.patient_id,
+        plan_id=plan.id,
+        session_id=session_id,
+    )
 
 
 def _settle(plan: TreatmentPlan, *, fulfilled: int) -> bool:

@@ -160,7 +160,7 @@ def complete(
     record_step(session, SessionAction.COMPLETE, target, now)
     db.flush()
     announce_step(db, session, SessionAction.COMPLETE, now)
-    settle_completion(db=db, plan_id=session.plan_id, now=now)
+    settle_completion(db=db, plan_id=session.plan_id, now=now, session_id=session.id)
     return Completed(
         session,
         warnings,

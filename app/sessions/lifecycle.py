@@ -157,7 +157,7 @@ def step(
     db.flush()
     announce_step(db, session, action, now)
     if was_fulfilled:  # entered in error: the course has one fulfilled session fewer
-        settle_completion(db=db, plan_id=session.plan_id, now=now)
+        settle_completion(db=db, plan_id=session.plan_id, now=now, session_id=session.id)
     return session
 
 

@@ -21,7 +21,7 @@ from app.models import WebhookSubscription
 from app.policy import WebhookRules
 from tests.events.receiver import receiving
 from tests.factories import assert_problem
-from tests.sessions.clinic import Clinic, ok, paris_day
+from tests.sessions.clinic import DOSE_20_MG, Clinic, ok, paris_day
 
 
 def _worker(engine: Engine) -> Worker:
@@ -144,3 +144,19 @@ def test_a_feed_token_stays_out_of_the_logs_on_near_miss_paths() -> None:
     assert logged_path("/api/v1/patients/7b0c1f7e-0f64-4a55-9a54-5b4f0d2b3c1d") == (
         "/api/v1/patients/7b0c1f7e-0f64-4a55-9a54-5b4f0d2b3c1d"
     )
+
+
+def test_a_plan_completed_arrives_after_the_events_of_the_session_that_completed_it(
+    clinic: Clinic, engine: Engine
+) -> None:
+    with receiving() as receiver:
+        ok(clinic.client.post("/api/v1/webhooks", json={"url": receiver.url}))
+        patient = clinic.patient()
+        plan_url = f"/api/v1/patients/{patient}/treatment-plans"
+        plan = ok(clinic.client.post(plan_url, json={"planned_sessions": 1}))
+        visit = clinic.book(patient, paris_day(3, 10), plan_id=plan["id"])
+        clinic.treat(ok(clinic.client.get(f"/api/v1/sessions/{visit['id']}")), **DOSE_20_MG)
+        _drain(_worker(engine))
+        types = [json.loads(r.body)["type"] for r in receiver.received]
+    assert types.index("plan.completed") > types.index("session.completed")
+    assert types.index("session.completed") > types.index("session.checked-in")

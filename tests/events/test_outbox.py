@@ -37,11 +37,13 @@ def test_a_sessions_life_cycle_is_announced_step_by_step(clinic: Clinic, engine:
         "session.rescheduled",
         "session.checked-in",
         "session.completed",
+        # The course's one session fulfilled: the plan is completed, in the same transaction,
+        # named after the session that completed it (delivered after its events).
+        "plan.completed",
     ]
-    # The course's one session fulfilled: the plan is completed, in the same transaction.
     assert types(engine, plan_id=plan["id"])[-1] == "plan.completed"
     (completed,) = [e for e in events(engine) if e["type"] == "plan.completed"]
-    assert (completed["patient_id"], completed["session_id"]) == (patient, None)
+    assert (completed["patient_id"], completed["session_id"]) == (patient, visit["id"])
     ok(clinic.client.post(f"{url}/entered-in-error", json={"reason": "wrong leg"}))
     assert types(engine, session_id=visit["id"])[-1] == "session.entered-in-error"
 
