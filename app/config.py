@@ -21,6 +21,8 @@ Environment = Literal["development", "production"]
 # Keys that appear in examples and templates: never acceptable in production.
 _KNOWN_KEYS = frozenset({"changethis", "change-me", "changeme", "secret", "dev", "development"})
 MIN_SECRET_KEY_LENGTH = 32
+# The furthest ahead a reminder may be told: 30 days.
+MAX_REMINDER_HOURS = 24 * 30
 # zxcvbn's estimate of the guesses the key takes, as a power of ten: 10^24 is about 80 bits.
 # Over 10,000 keys each, the least seen was 10^26 for secrets.token_hex(16) (zxcvbn reads
 # words and dates in hex) and 10^40 for token_urlsafe(32); "Secret-Key-For-...-2026", 10^23.
@@ -181,6 +183,12 @@ class Settings(BaseSettings):
         le=60,
         description="How long a hold (`POST /api/v1/holds`, FHIR `$hold`) keeps its slot",
     )
+    reminder_offsets_hours: Annotated[list[int], NoDecode] = Field(
+        default=[48, 2],
+        description="Comma-separated hours before each booked session's start at which a "
+        "`session.reminder` event is told (e.g. 48,2); each a whole number from 1 to "
+        f"{MAX_REMINDER_HOURS}, none twice; empty: no reminders",
+    )
     calendar_full_names: bool = Field(
         default=False,
         description="Practitioners' calendar feeds show patients' full names; off: their "
@@ -250,6 +258,25 @@ class Settings(BaseSettings):
     @classmethod
     def _iana_zone(cls, value: str) -> str:
         return validate_time_zone(value)
+
+    @field_validator("reminder_offsets_hours", mode="before")
+    @classmethod
+    def _split_offsets(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [hours.strip() for hours in value.split(",") if hours.strip()]
+        return value
+
+    @field_validator("reminder_offsets_hours")
+    @classmethod
+    def _offsets(cls, offsets: list[int]) -> list[int]:
+        for hours in offsets:
+            if not 1 <= hours <= MAX_REMINDER_HOURS:
+                raise ValueError(
+                    f"a reminder offset is 1 to {MAX_REMINDER_HOURS} hours, not {hours}"
+                )
+        if len(set(offsets)) != len(offsets):
+            raise ValueError("a reminder offset is given twice")
+        return sorted(offsets, reverse=True)
 
     @field_validator("trusted_proxies", mode="before")
     @classmethod

@@ -20,6 +20,8 @@ class BookingRules:
     check_in_ahead: timedelta = timedelta(0)
     # How long a hold keeps its slot while the patient confirms.
     hold_lifetime: timedelta = timedelta(minutes=10)
+    # A `session.reminder` this many hours before each booked session's start (none: none).
+    reminder_offsets_hours: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -90,6 +92,7 @@ class ClinicPolicy:
                 min_gap_days=settings.min_session_interval_days,
                 check_in_ahead=timedelta(hours=settings.check_in_hours_before),
                 hold_lifetime=timedelta(minutes=settings.hold_minutes),
+                reminder_offsets_hours=tuple(settings.reminder_offsets_hours),
             ),
             scheduling=SchedulingRules(
                 grid=timedelta(minutes=settings.slot_grid_minutes),

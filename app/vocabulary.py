@@ -393,6 +393,7 @@ class EventType(enum.StrEnum):
     EVALUATION_RECORDED = "evaluation.recorded"
     ELIGIBILITY_CHANGED = "eligibility.changed"
     PLAN_COMPLETED = "plan.completed"
+    SESSION_REMINDER = "session.reminder"
 
 
 class DeliveryStatus(enum.StrEnum):

@@ -102,6 +102,8 @@ _DUE = (
         OutboxEvent.type,
         OutboxEvent.occurred_at,
         *(getattr(OutboxEvent, name) for name in _IDS),
+        OutboxEvent.due_at,
+        OutboxEvent.reminder_offset_hours,
         WebhookSubscription.url,
         WebhookSubscription.secret,
     )
@@ -180,8 +182,13 @@ class Answer:
 
 
 def payload(row: Any) -> bytes:
-    """The thin body: the event's id, type and time, and the ids of what changed."""
-    data = {name: str(row[name]) for name in _IDS if row[name] is not None}
+    """The thin body: the event's id, type and time, and the ids of what changed (a reminder:
+    also its offset and the session's start)."""
+    data: dict[str, Any] = {name: str(row[name]) for name in _IDS if row[name] is not None}
+    hours = row["reminder_offset_hours"]
+    if hours is not None:  # a reminder: which one, and the start it was written for
+        data["offset_hours"] = hours
+        data["start"] = (row["due_at"] + timedelta(hours=hours)).isoformat()
     body = {
         "id": str(row["event_id"]),
         "type": row["type"],

@@ -44,6 +44,25 @@ class OutboxEvent(Base):
             postgresql_where=text("dispatched_at IS NULL"),
             sqlite_where=text("dispatched_at IS NULL"),
         ),
+        # Exactly once per offset: one reminder for a session's offset and start ...
+        Index(
+            "uq_outbox_events_reminder",
+            "session_id",
+            "reminder_offset_hours",
+            "due_at",
+            unique=True,
+            postgresql_where=text("reminder_offset_hours IS NOT NULL"),
+            sqlite_where=text("reminder_offset_hours IS NOT NULL"),
+        ),
+        # ... and one still to tell per offset (a reschedule withdraws the old one first).
+        Index(
+            "uq_outbox_events_pending_reminder",
+            "session_id",
+            "reminder_offset_hours",
+            unique=True,
+            postgresql_where=text("reminder_offset_hours IS NOT NULL AND dispatched_at IS NULL"),
+            sqlite_where=text("reminder_offset_hours IS NOT NULL AND dispatched_at IS NULL"),
+        ),
     )
 
     # The order the events were written in: one session's events are delivered in it.
@@ -58,6 +77,8 @@ class OutboxEvent(Base):
     patient_id: Mapped[uuid.UUID | None]
     plan_id: Mapped[uuid.UUID | None]
     evaluation_id: Mapped[uuid.UUID | None]
+    # A reminder's offset: told this many hours before the session's start (`due_at`).
+    reminder_offset_hours: Mapped[int | None] = mapped_column(SmallInteger)
     # When the worker made its deliveries (one per subscription it matched, maybe none).
     dispatched_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 

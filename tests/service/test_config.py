@@ -18,6 +18,17 @@ def test_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
     assert settings.database_url == "sqlite:///./sclerosched.db"
     assert settings.clinic_time_zone == "UTC"
     assert settings.log_level == "INFO"
+    assert settings.reminder_offsets_hours == [48, 2]
+
+
+@pytest.mark.parametrize(
+    ("value", "offsets"), [("2, 48,24", [48, 24, 2]), ("72", [72]), ("", []), (" , ", [])]
+)
+def test_reminder_offsets_are_read_from_a_list(
+    monkeypatch: pytest.MonkeyPatch, value: str, offsets: list[int]
+) -> None:
+    monkeypatch.setenv("SCLEROSCHED_REMINDER_OFFSETS_HOURS", value)
+    assert load_settings().reminder_offsets_hours == offsets
 
 
 def test_environment_overrides(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -41,6 +52,10 @@ def test_environment_overrides(monkeypatch: pytest.MonkeyPatch) -> None:
         ("CORS_ORIGINS", "https://desk.example/path"),
         ("ENVIRONMENT", "staging"),
         ("DOCS_EXPLORER", "perhaps"),
+        ("REMINDER_OFFSETS_HOURS", "48,soon"),
+        ("REMINDER_OFFSETS_HOURS", "0"),
+        ("REMINDER_OFFSETS_HOURS", "721"),
+        ("REMINDER_OFFSETS_HOURS", "2,48,2"),
     ],
 )
 def test_invalid_setting_stops_start_up_with_its_name(
