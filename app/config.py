@@ -17,6 +17,7 @@ from sqlalchemy.exc import ArgumentError
 
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
 Environment = Literal["development", "production"]
+SmtpSecurity = Literal["starttls", "tls", "none"]
 
 # Keys that appear in examples and templates: never acceptable in production.
 _KNOWN_KEYS = frozenset({"changethis", "change-me", "changeme", "secret", "dev", "development"})
@@ -189,6 +190,28 @@ class Settings(BaseSettings):
         "`session.reminder` event is told (e.g. 48,2); each a whole number from 1 to "
         f"{MAX_REMINDER_HOURS}, none twice; empty: no reminders",
     )
+    clinic_name: str = Field(
+        default="",
+        max_length=200,
+        description="The clinic's name, as reminder e-mails give it (needed to send them)",
+    )
+    smtp_host: str | None = Field(
+        default=None,
+        description="The mail server reminder e-mails go through; none: no reminder e-mails",
+    )
+    smtp_port: int = Field(default=587, ge=1, le=65535, description="The mail server's port")
+    smtp_security: SmtpSecurity = Field(
+        default="starttls",
+        description="`starttls` (upgrade the connection, usually port 587), `tls` (TLS from "
+        "the start, usually port 465) or `none` (a relay on the same host only)",
+    )
+    smtp_sender: str | None = Field(
+        default=None,
+        max_length=254,
+        description="The From address of reminder e-mails (e.g. `Clinic <noreply@clinic.example>`)",
+    )
+    smtp_username: str | None = Field(default=None, description="The mail server's login, if any")
+    smtp_password: SecretStr | None = Field(default=None, description="Its password")
     calendar_full_names: bool = Field(
         default=False,
         description="Practitioners' calendar feeds show patients' full names; off: their "
@@ -314,6 +337,22 @@ class Settings(BaseSettings):
                     "e.g. https://desk.clinic.example"
                 )
         return origins
+
+    @model_validator(mode="after")
+    def _smtp_complete(self) -> Settings:
+        if self.smtp_host is None:
+            return self
+        if not self.smtp_sender or "@" not in self.smtp_sender:
+            raise ValueError(
+                "SCLEROSCHED_SMTP_SENDER (an e-mail address) is needed with SCLEROSCHED_SMTP_HOST"
+            )
+        if not self.clinic_name.strip():
+            raise ValueError(
+                "SCLEROSCHED_CLINIC_NAME is needed with SCLEROSCHED_SMTP_HOST: reminders name it"
+            )
+        if (self.smtp_username is None) != (self.smtp_password is None):
+            raise ValueError("SCLEROSCHED_SMTP_USERNAME and SCLEROSCHED_SMTP_PASSWORD go together")
+        return self
 
     @model_validator(mode="after")
     def _real_secret_in_production(self) -> Settings:

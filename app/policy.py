@@ -70,6 +70,38 @@ class WebhookRules:
 
 
 @dataclass(frozen=True)
+class ReminderMail:
+    """How reminder e-mails leave: the mail server, its security, who they are from, and the
+    clinic they name."""
+
+    host: str
+    port: int
+    security: str  # starttls, tls or none
+    sender: str
+    clinic_name: str
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+    timeout: timedelta = timedelta(seconds=10)
+    attempts: int = 5  # tries while the server refuses for a while, then `failed`
+    first_retry: timedelta = timedelta(minutes=1)  # doubled after each refusal
+
+
+def reminder_mail(settings: Settings) -> ReminderMail | None:
+    """The reminder e-mails' settings; none: the clinic sends none (no SMTP host set)."""
+    if settings.smtp_host is None or settings.smtp_sender is None:
+        return None
+    return ReminderMail(
+        host=settings.smtp_host,
+        port=settings.smtp_port,
+        security=settings.smtp_security,
+        sender=settings.smtp_sender,
+        clinic_name=settings.clinic_name.strip(),
+        username=settings.smtp_username,
+        password=settings.smtp_password.get_secret_value() if settings.smtp_password else None,
+    )
+
+
+@dataclass(frozen=True)
 class ClinicPolicy:
     """Every rule the clinic's settings shape, built once."""
 

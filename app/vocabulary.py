@@ -396,6 +396,18 @@ class EventType(enum.StrEnum):
     SESSION_REMINDER = "session.reminder"
 
 
+class ReminderEmailStatus(enum.StrEnum):
+    """A reminder's e-mail: `pending` until a worker takes it (`sending`), then `sent`; or
+    `skipped` (no address, or the session will not take place), or `failed` (the mail server
+    kept refusing it). A worker that dies while sending leaves it `sending`: never sent twice."""
+
+    PENDING = "pending"
+    SENDING = "sending"
+    SENT = "sent"
+    SKIPPED = "skipped"
+    FAILED = "failed"
+
+
 class DeliveryStatus(enum.StrEnum):
     """A webhook delivery: `pending` until the receiver answers 2xx (`delivered`), or until
     retries have run out (`failed`)."""

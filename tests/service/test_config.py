@@ -8,6 +8,7 @@ import pytest
 
 from app.cli import main
 from app.config import Settings, SettingsError, load_settings
+from app.policy import reminder_mail
 
 
 def test_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -19,6 +20,21 @@ def test_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
     assert settings.clinic_time_zone == "UTC"
     assert settings.log_level == "INFO"
     assert settings.reminder_offsets_hours == [48, 2]
+    assert reminder_mail(settings) is None  # reminder e-mails are off until a server is set
+
+
+def test_reminder_mail_needs_a_sender_and_the_clinics_name(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("SCLEROSCHED_SMTP_HOST", "mail.clinic.example")
+    monkeypatch.setenv("SCLEROSCHED_SMTP_SENDER", "Lilas <rappels@lilas.example>")
+    with pytest.raises(SettingsError, match="SCLEROSCHED_CLINIC_NAME"):
+        load_settings()
+    monkeypatch.setenv("SCLEROSCHED_CLINIC_NAME", "Clinique des Lilas")
+    mail = reminder_mail(load_settings())
+    assert mail is not None
+    assert (mail.host, mail.port, mail.security) == ("mail.clinic.example", 587, "starttls")
+    assert mail.clinic_name == "Clinique des Lilas"
 
 
 @pytest.mark.parametrize(
@@ -56,6 +72,9 @@ def test_environment_overrides(monkeypatch: pytest.MonkeyPatch) -> None:
         ("REMINDER_OFFSETS_HOURS", "0"),
         ("REMINDER_OFFSETS_HOURS", "721"),
         ("REMINDER_OFFSETS_HOURS", "2,48,2"),
+        ("SMTP_HOST", "mail.clinic.example"),  # without a sender nor the clinic's name
+        ("SMTP_SECURITY", "ssl"),
+        ("SMTP_PORT", "0"),
     ],
 )
 def test_invalid_setting_stops_start_up_with_its_name(
