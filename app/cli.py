@@ -83,10 +83,10 @@ def _embedded_worker(settings: Settings) -> Callable[[], None]:
 
     from app.db import make_engine
     from app.events.worker import Worker
-    from app.policy import webhook_rules
+    from app.policy import reminder_mail, webhook_rules
 
     engine = make_engine(settings.database_url)
-    worker = Worker(engine=engine, rules=webhook_rules(settings))
+    worker = Worker(engine=engine, rules=webhook_rules(settings), mail=reminder_mail(settings))
     stop = threading.Event()
     thread = threading.Thread(target=worker.run, args=(stop,), name="webhook-worker", daemon=True)
     thread.start()
@@ -107,11 +107,11 @@ def _worker(settings: Settings, args: argparse.Namespace) -> int:
     from app.db import make_engine
     from app.events.worker import Worker
     from app.migrations import upgrade_to_head
-    from app.policy import webhook_rules
+    from app.policy import reminder_mail, webhook_rules
 
     upgrade_to_head(settings.migration_url, runtime_url=settings.database_url)
     engine = make_engine(settings.database_url)
-    worker = Worker(engine=engine, rules=webhook_rules(settings))
+    worker = Worker(engine=engine, rules=webhook_rules(settings), mail=reminder_mail(settings))
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())

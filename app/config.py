@@ -17,10 +17,13 @@ from sqlalchemy.exc import ArgumentError
 
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
 Environment = Literal["development", "production"]
+SmtpSecurity = Literal["starttls", "tls", "none"]
 
 # Keys that appear in examples and templates: never acceptable in production.
 _KNOWN_KEYS = frozenset({"changethis", "change-me", "changeme", "secret", "dev", "development"})
 MIN_SECRET_KEY_LENGTH = 32
+# The furthest ahead a reminder may be told: 30 days.
+MAX_REMINDER_HOURS = 24 * 30
 # zxcvbn's estimate of the guesses the key takes, as a power of ten: 10^24 is about 80 bits.
 # Over 10,000 keys each, the least seen was 10^26 for secrets.token_hex(16) (zxcvbn reads
 # words and dates in hex) and 10^40 for token_urlsafe(32); "Secret-Key-For-...-2026", 10^23.
@@ -181,6 +184,34 @@ class Settings(BaseSettings):
         le=60,
         description="How long a hold (`POST /api/v1/holds`, FHIR `$hold`) keeps its slot",
     )
+    reminder_offsets_hours: Annotated[list[int], NoDecode] = Field(
+        default=[48, 2],
+        description="Comma-separated hours before each booked session's start at which a "
+        "`session.reminder` event is told (e.g. 48,2); each a whole number from 1 to "
+        f"{MAX_REMINDER_HOURS}, none twice; empty: no reminders",
+    )
+    clinic_name: str = Field(
+        default="",
+        max_length=200,
+        description="The clinic's name, as reminder e-mails give it (needed to send them)",
+    )
+    smtp_host: str | None = Field(
+        default=None,
+        description="The mail server reminder e-mails go through; none: no reminder e-mails",
+    )
+    smtp_port: int = Field(default=587, ge=1, le=65535, description="The mail server's port")
+    smtp_security: SmtpSecurity = Field(
+        default="starttls",
+        description="`starttls` (upgrade the connection, usually port 587), `tls` (TLS from "
+        "the start, usually port 465) or `none` (a relay on the same host only)",
+    )
+    smtp_sender: str | None = Field(
+        default=None,
+        max_length=254,
+        description="The From address of reminder e-mails (e.g. `Clinic <noreply@clinic.example>`)",
+    )
+    smtp_username: str | None = Field(default=None, description="The mail server's login, if any")
+    smtp_password: SecretStr | None = Field(default=None, description="Its password")
     calendar_full_names: bool = Field(
         default=False,
         description="Practitioners' calendar feeds show patients' full names; off: their "
@@ -251,6 +282,25 @@ class Settings(BaseSettings):
     def _iana_zone(cls, value: str) -> str:
         return validate_time_zone(value)
 
+    @field_validator("reminder_offsets_hours", mode="before")
+    @classmethod
+    def _split_offsets(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [hours.strip() for hours in value.split(",") if hours.strip()]
+        return value
+
+    @field_validator("reminder_offsets_hours")
+    @classmethod
+    def _offsets(cls, offsets: list[int]) -> list[int]:
+        for hours in offsets:
+            if not 1 <= hours <= MAX_REMINDER_HOURS:
+                raise ValueError(
+                    f"a reminder offset is 1 to {MAX_REMINDER_HOURS} hours, not {hours}"
+                )
+        if len(set(offsets)) != len(offsets):
+            raise ValueError("a reminder offset is given twice")
+        return sorted(offsets, reverse=True)
+
     @field_validator("trusted_proxies", mode="before")
     @classmethod
     def _split_proxies(cls, value: object) -> object:
@@ -287,6 +337,22 @@ class Settings(BaseSettings):
                     "e.g. https://desk.clinic.example"
                 )
         return origins
+
+    @model_validator(mode="after")
+    def _smtp_complete(self) -> Settings:
+        if self.smtp_host is None:
+            return self
+        if not self.smtp_sender or "@" not in self.smtp_sender:
+            raise ValueError(
+                "SCLEROSCHED_SMTP_SENDER (an e-mail address) is needed with SCLEROSCHED_SMTP_HOST"
+            )
+        if not self.clinic_name.strip():
+            raise ValueError(
+                "SCLEROSCHED_CLINIC_NAME is needed with SCLEROSCHED_SMTP_HOST: reminders name it"
+            )
+        if (self.smtp_username is None) != (self.smtp_password is None):
+            raise ValueError("SCLEROSCHED_SMTP_USERNAME and SCLEROSCHED_SMTP_PASSWORD go together")
+        return self
 
     @model_validator(mode="after")
     def _real_secret_in_production(self) -> Settings:

@@ -20,6 +20,8 @@ class BookingRules:
     check_in_ahead: timedelta = timedelta(0)
     # How long a hold keeps its slot while the patient confirms.
     hold_lifetime: timedelta = timedelta(minutes=10)
+    # A `session.reminder` this many hours before each booked session's start (none: none).
+    reminder_offsets_hours: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -68,6 +70,38 @@ class WebhookRules:
 
 
 @dataclass(frozen=True)
+class ReminderMail:
+    """How reminder e-mails leave: the mail server, its security, who they are from, and the
+    clinic they name."""
+
+    host: str
+    port: int
+    security: str  # starttls, tls or none
+    sender: str
+    clinic_name: str
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+    timeout: timedelta = timedelta(seconds=10)
+    attempts: int = 5  # tries while the server refuses for a while, then `failed`
+    first_retry: timedelta = timedelta(minutes=1)  # doubled after each refusal
+
+
+def reminder_mail(settings: Settings) -> ReminderMail | None:
+    """The reminder e-mails' settings; none: the clinic sends none (no SMTP host set)."""
+    if settings.smtp_host is None or settings.smtp_sender is None:
+        return None
+    return ReminderMail(
+        host=settings.smtp_host,
+        port=settings.smtp_port,
+        security=settings.smtp_security,
+        sender=settings.smtp_sender,
+        clinic_name=settings.clinic_name.strip(),
+        username=settings.smtp_username,
+        password=settings.smtp_password.get_secret_value() if settings.smtp_password else None,
+    )
+
+
+@dataclass(frozen=True)
 class ClinicPolicy:
     """Every rule the clinic's settings shape, built once."""
 
@@ -90,6 +124,7 @@ class ClinicPolicy:
                 min_gap_days=settings.min_session_interval_days,
                 check_in_ahead=timedelta(hours=settings.check_in_hours_before),
                 hold_lifetime=timedelta(minutes=settings.hold_minutes),
+                reminder_offsets_hours=tuple(settings.reminder_offsets_hours),
             ),
             scheduling=SchedulingRules(
                 grid=timedelta(minutes=settings.slot_grid_minutes),

@@ -393,6 +393,19 @@ class EventType(enum.StrEnum):
     EVALUATION_RECORDED = "evaluation.recorded"
     ELIGIBILITY_CHANGED = "eligibility.changed"
     PLAN_COMPLETED = "plan.completed"
+    SESSION_REMINDER = "session.reminder"
+
+
+class ReminderEmailStatus(enum.StrEnum):
+    """A reminder's e-mail: `pending` until a worker takes it (`sending`), then `sent`; or
+    `skipped` (no address, or the session will not take place), or `failed` (the mail server
+    kept refusing it). A worker that dies while sending leaves it `sending`: never sent twice."""
+
+    PENDING = "pending"
+    SENDING = "sending"
+    SENT = "sent"
+    SKIPPED = "skipped"
+    FAILED = "failed"
 
 
 class DeliveryStatus(enum.StrEnum):

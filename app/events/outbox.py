@@ -33,6 +33,7 @@ def event_row(
     plan_id: uuid.UUID | None = None,
     evaluation_id: uuid.UUID | None = None,
     due_at: datetime | None = None,
+    reminder_offset_hours: int | None = None,
 ) -> dict[str, Any]:
     """An event's columns (every one but `seq`, which the database numbers)."""
     return {
@@ -44,6 +45,7 @@ def event_row(
         "patient_id": patient_id,
         "plan_id": plan_id,
         "evaluation_id": evaluation_id,
+        "reminder_offset_hours": reminder_offset_hours,
         "dispatched_at": None,
     }
 

@@ -34,17 +34,21 @@ from sqlalchemy.orm import Session, aliased, sessionmaker
 from standardwebhooks.webhooks import Webhook
 
 from app.db import WRITE_LOCK, make_sessionmaker, try_lock
+from app.events.reminder_mail import Letter, MailNotSent, Postbox, SmtpPostbox, compose
 from app.events.targets import WebhookTargetRefused, check_target
 from app.models import (
     Base,
     OutboxEvent,
+    Patient,
+    ReminderEmail,
+    TreatmentSession,
     WebhookAttempt,
     WebhookDelivery,
     WebhookSubscription,
     uuid7,
 )
-from app.policy import WebhookRules
-from app.vocabulary import DeliveryStatus
+from app.policy import ReminderMail, WebhookRules
+from app.vocabulary import DeliveryStatus, EventType, ReminderEmailStatus, SessionStatus
 
 logger = logging.getLogger("sclerosched.worker")
 
@@ -107,6 +111,8 @@ _DUE = (
         OutboxEvent.type,
         OutboxEvent.occurred_at,
         *(getattr(OutboxEvent, name) for name in _IDS),
+        OutboxEvent.due_at,
+        OutboxEvent.reminder_offset_hours,
         WebhookSubscription.url,
         WebhookSubscription.secret,
     )
@@ -152,6 +158,42 @@ _SETTLE = (
 )
 _RECORD_ATTEMPT = insert(_ATTEMPTS)
 
+_EMAILS = _table(ReminderEmail)
+_E = ReminderEmail
+# Reminder e-mails due now, with what the letter needs; claimed rows are locked, and those
+# another worker holds are skipped.
+_EMAILS_DUE = (
+    select(
+        _E.event_seq,
+        _E.attempts,
+        OutboxEvent.id.label("event_id"),
+        TreatmentSession.id.label("session_id"),
+        TreatmentSession.status,
+        TreatmentSession.start_at,
+        TreatmentSession.end_at,
+        TreatmentSession.time_zone,
+        Patient.given_name,
+        Patient.email,
+    )
+    .join(OutboxEvent, OutboxEvent.seq == _E.event_seq)
+    .join(TreatmentSession, TreatmentSession.id == OutboxEvent.session_id)
+    .join(Patient, Patient.id == TreatmentSession.patient_id)
+    .where(_E.status == ReminderEmailStatus.PENDING, _E.next_attempt_at <= _NOW)
+    .order_by(_E.next_attempt_at, _E.event_seq)
+    .limit(DELIVERY_BATCH)
+    .with_for_update(skip_locked=True, of=_E)
+)
+_SET_EMAIL = (
+    update(_EMAILS)
+    .where(_EMAILS.c.event_seq == bindparam("seq"))
+    .values(
+        status=bindparam("status", type_=_EMAILS.c.status.type),
+        attempts=bindparam("tries", type_=_EMAILS.c.attempts.type),
+        next_attempt_at=bindparam("next_at", type_=_EMAILS.c.next_attempt_at.type),
+        sent_at=bindparam("sent_at", type_=_EMAILS.c.sent_at.type),
+    )
+)
+
 
 def system_clock() -> datetime:
     return datetime.now(UTC)
@@ -185,8 +227,13 @@ class Answer:
 
 
 def payload(row: Any) -> bytes:
-    """The thin body: the event's id, type and time, and the ids of what changed."""
-    data = {name: str(row[name]) for name in _IDS if row[name] is not None}
+    """The thin body: the event's id, type and time, and the ids of what changed (a reminder:
+    also its offset and the session's start)."""
+    data: dict[str, Any] = {name: str(row[name]) for name in _IDS if row[name] is not None}
+    hours = row["reminder_offset_hours"]
+    if hours is not None:  # a reminder: which one, and the start it was written for
+        data["offset_hours"] = hours
+        data["start"] = (row["due_at"] + timedelta(hours=hours)).isoformat()
     body = {
         "id": str(row["event_id"]),
         "type": row["type"],
@@ -209,6 +256,9 @@ class Worker:
     clock: Clock = system_clock
     jitter: random.Random = field(default_factory=random.Random)
     client: httpx.Client | None = None
+    # Reminder e-mails: how they leave (none: the clinic sends none), and the postbox.
+    mail: ReminderMail | None = None
+    postbox: Postbox | None = None
     sessions: sessionmaker[Session] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -221,6 +271,8 @@ class Worker:
             self.client = httpx.Client(
                 timeout=httpx.Timeout(seconds), follow_redirects=False, trust_env=False
             )
+        if self.mail is not None and self.postbox is None:
+            self.postbox = SmtpPostbox(self.mail)
 
     def close(self) -> None:
         if self.client is not None:
@@ -250,7 +302,7 @@ class Worker:
                 logger.exception("webhook worker: delivery %s could not be sent", delivery.id)
                 answer = Answer(None, "error", 0)
             self.settle(delivery, answer)
-        return fanned + len(claimed)
+        return fanned + len(claimed) + self.mail_reminders()
 
     def fan_out(self) -> int:
         """Make the deliveries of the events written since (one worker at a time)."""
@@ -283,6 +335,21 @@ class Worker:
             ]
             if rows:
                 connection.execute(insert(_DELIVERIES), rows)
+            if self.mail is not None:  # each reminder's e-mail, made once with its telling
+                letters = [
+                    {
+                        "event_seq": event.seq,
+                        "status": ReminderEmailStatus.PENDING,
+                        "attempts": 0,
+                        "next_attempt_at": now,
+                        "created_at": now,
+                        "sent_at": None,
+                    }
+                    for event in events
+                    if event.type == EventType.SESSION_REMINDER
+                ]
+                if letters:
+                    connection.execute(insert(_EMAILS), letters)
             connection.execute(_DISPATCHED, {"now": now, "seqs": [e.seq for e in events]})
         return len(events)
 
@@ -394,6 +461,71 @@ class Worker:
             status.value,
         )
         return status
+
+    def mail_reminders(self) -> int:
+        """Send the reminder e-mails due, each at most once: taken (`sending`) and committed
+        before it is sent, so a worker that dies meanwhile leaves it unsent rather than sent
+        twice. How many were handled."""
+        if self.mail is None or self.postbox is None:
+            return 0
+        now = self.clock()
+        to_send: list[tuple[int, int, uuid.UUID, Letter]] = []
+        with self.sessions.begin() as db:
+            connection = db.connection()
+            rows = connection.execute(_EMAILS_DUE, {"now": now}).all()
+            for row in rows:
+                if row.status != SessionStatus.BOOKED or row.start_at <= now or not row.email:
+                    # Nobody to write to, or nothing to remind of any more.
+                    self._set_email(connection, row.event_seq, ReminderEmailStatus.SKIPPED, 0, now)
+                    logger.info("reminder e-mail for event %s: skipped", row.event_id)
+                    continue
+                tries = row.attempts + 1
+                self._set_email(connection, row.event_seq, ReminderEmailStatus.SENDING, tries, now)
+                letter = Letter(
+                    session_id=row.session_id,
+                    to=row.email,
+                    given_name=row.given_name,
+                    start_at=row.start_at,
+                    end_at=row.end_at,
+                    time_zone=row.time_zone,
+                )
+                to_send.append((row.event_seq, tries, row.event_id, letter))
+        for seq, tries, event_id, letter in to_send:
+            self._send_letter(seq, tries, event_id, letter)
+        return len(rows)
+
+    def _send_letter(self, seq: int, tries: int, event_id: uuid.UUID, letter: Letter) -> None:
+        assert self.mail is not None
+        assert self.postbox is not None
+        now = self.clock()
+        next_at, sent_at = now, None
+        try:
+            self.postbox.send(compose(letter, rules=self.mail, now=now))
+            status, outcome = ReminderEmailStatus.SENT, "sent"
+            sent_at = now
+        except MailNotSent as refused:
+            next_at = now + self.mail.first_retry * (1 << (tries - 1))
+            again = not refused.lasting and tries < self.mail.attempts and next_at < letter.start_at
+            status = ReminderEmailStatus.PENDING if again else ReminderEmailStatus.FAILED
+            outcome = f"{refused.reason} -> {status.value}"
+        with self.sessions.begin() as db:
+            self._set_email(db.connection(), seq, status, tries, next_at, sent_at)
+        # Ids only: never the address, the name or the time.
+        logger.info("reminder e-mail for event %s attempt %d: %s", event_id, tries, outcome)
+
+    @staticmethod
+    def _set_email(
+        connection: Any,
+        seq: int,
+        status: ReminderEmailStatus,
+        tries: int,
+        next_at: datetime,
+        sent_at: datetime | None = None,
+    ) -> None:
+        connection.execute(
+            _SET_EMAIL,
+            {"seq": seq, "status": status, "tries": tries, "next_at": next_at, "sent_at": sent_at},
+        )
 
     def backoff(self, attempts: int) -> timedelta:
         """The wait after the `attempts`-th failure: doubled each time up to the longest wait,

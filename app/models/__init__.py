@@ -7,7 +7,13 @@ from app.models.calendar_feed import CalendarFeed
 from app.models.evaluation import Clearance, Evaluation
 from app.models.idempotency import IdempotentResponse
 from app.models.limits import RequestCount
-from app.models.outbox import OutboxEvent, WebhookAttempt, WebhookDelivery, WebhookSubscription
+from app.models.outbox import (
+    OutboxEvent,
+    ReminderEmail,
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookSubscription,
+)
 from app.models.patient import Patient, PatientIdentifier, PatientWeight, Sex
 from app.models.practitioner import Practitioner, TimeOff, WeeklyAvailability
 from app.models.treatment import (
@@ -48,6 +54,7 @@ __all__ = [
     "PatientIdentifier",
     "PatientWeight",
     "Practitioner",
+    "ReminderEmail",
     "RequestCount",
     "RevokedToken",
     "SessionEvent",

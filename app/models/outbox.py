@@ -25,7 +25,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.models.base import Base, Entity, UTCDateTime, text_enum, uuid7
-from app.vocabulary import DeliveryStatus
+from app.vocabulary import DeliveryStatus, ReminderEmailStatus
 
 # SQLite numbers rows itself only for an INTEGER PRIMARY KEY; PostgreSQL takes a bigserial.
 SEQUENCE = BigInteger().with_variant(Integer(), "sqlite")
@@ -44,6 +44,25 @@ class OutboxEvent(Base):
             postgresql_where=text("dispatched_at IS NULL"),
             sqlite_where=text("dispatched_at IS NULL"),
         ),
+        # Exactly once per offset: one reminder for a session's offset and start ...
+        Index(
+            "uq_outbox_events_reminder",
+            "session_id",
+            "reminder_offset_hours",
+            "due_at",
+            unique=True,
+            postgresql_where=text("reminder_offset_hours IS NOT NULL"),
+            sqlite_where=text("reminder_offset_hours IS NOT NULL"),
+        ),
+        # ... and one still to tell per offset (a reschedule withdraws the old one first).
+        Index(
+            "uq_outbox_events_pending_reminder",
+            "session_id",
+            "reminder_offset_hours",
+            unique=True,
+            postgresql_where=text("reminder_offset_hours IS NOT NULL AND dispatched_at IS NULL"),
+            sqlite_where=text("reminder_offset_hours IS NOT NULL AND dispatched_at IS NULL"),
+        ),
     )
 
     # The order the events were written in: one session's events are delivered in it.
@@ -58,6 +77,8 @@ class OutboxEvent(Base):
     patient_id: Mapped[uuid.UUID | None]
     plan_id: Mapped[uuid.UUID | None]
     evaluation_id: Mapped[uuid.UUID | None]
+    # A reminder's offset: told this many hours before the session's start (`due_at`).
+    reminder_offset_hours: Mapped[int | None] = mapped_column(SmallInteger)
     # When the worker made its deliveries (one per subscription it matched, maybe none).
     dispatched_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
@@ -126,3 +147,23 @@ class WebhookAttempt(Base):
     status_code: Mapped[int | None] = mapped_column(SmallInteger)
     # What went wrong, in a few words of our own (`timeout`, `refused`): no receiver text.
     error: Mapped[str | None] = mapped_column(String(100))
+
+
+class ReminderEmail(Base):
+    """A reminder's e-mail to the patient (when the clinic sends them): one per reminder event,
+    made when the worker tells the reminder, sent at most once."""
+
+    __tablename__ = "reminder_emails"
+    # The worker's question: what is due now?
+    __table_args__ = (Index("ix_reminder_emails_due", "status", "next_attempt_at"),)
+
+    event_seq: Mapped[int] = mapped_column(
+        SEQUENCE, ForeignKey("outbox_events.seq"), primary_key=True, autoincrement=False
+    )
+    status: Mapped[ReminderEmailStatus] = mapped_column(
+        text_enum(ReminderEmailStatus, "reminder_email_status", length=16)
+    )
+    attempts: Mapped[int] = mapped_column(SmallInteger)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -7,14 +7,15 @@ in-process lock is involved.
 Booking is the busiest write, so its statements are built once, here, and run as plain Core
 statements: once the locks are held, one query reads everything the checks ask (the
 practitioner and their hours, their time off and sessions, the patient's sessions and
-treatments near the slot), and the session, its first event and its outbox event
-(`app.events.outbox`) are written as plain inserts (on PostgreSQL, one statement), with no ORM
-unit of work.
+treatments near the slot), and the session, its first event and its outbox events (the
+booking's and its reminders', `app.events.reminders`) are written as plain inserts (on
+PostgreSQL, one statement), with no ORM unit of work.
 """
 
 from __future__ import annotations
 
 import enum
+import functools
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -40,11 +41,13 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.dml import Insert
 
 from app.db import hold_lock
 from app.errors import NotFound, Versions
 from app.evaluations.service import Eligibility, current_eligibility
 from app.events.outbox import OUTBOX, announce, event_row
+from app.events.reminders import remind, reminder_rows, withdraw_reminders
 from app.models import (
     LONGEST_SESSION,
     CompletionRecord,
@@ -574,9 +577,9 @@ def book(*, db: Session, data: SessionCreate, now: datetime, rules: BookingRules
         events=(first,),
     )
     if hold:
-        _book_hold(db, booked)
+        _book_hold(db, booked, rules.reminder_offsets_hours)
     else:
-        _write_booking(db, booked)
+        _write_booking(db, booked, rules.reminder_offsets_hours)
     return booked
 
 
@@ -594,9 +597,9 @@ _BOOK_HOLD = (
 )
 
 
-def _book_hold(db: Session, booked: BookedSession) -> None:
+def _book_hold(db: Session, booked: BookedSession, reminders: Sequence[int]) -> None:
     """The held row becomes the session (its slot never free meanwhile), and its first
-    event is written."""
+    event, its outbox event and its reminders are written."""
     connection = db.connection()
     taken = connection.execute(
         _BOOK_HOLD,
@@ -611,7 +614,7 @@ def _book_hold(db: Session, booked: BookedSession) -> None:
     if taken.rowcount != 1:  # released meanwhile (a release does not wait for the locks)
         raise HoldExpired(f"The hold {booked.id} was released meanwhile: hold the slot again.")
     connection.execute(_INSERT_EVENT, {c.key: getattr(booked.events[0], c.key) for c in _EVENTS.c})
-    connection.execute(_INSERT_OUTBOX, _announced(booked))
+    connection.execute(_INSERT_OUTBOX, _announced(booked, reminders))
 
 
 def place_hold(
@@ -718,55 +721,81 @@ _BOOKED = (
     .returning(_SESSIONS.c.id)
     .cte("booked")
 )
-_ANNOUNCED = (
-    insert(OUTBOX)
-    .values({c.key: bindparam(f"outbox_{c.key}", type_=c.type) for c in _OUTBOX_COLUMNS})
-    .cte("announced")
-)
-_INSERT_BOOKING = (
-    insert(_EVENTS)
-    .from_select(
-        [c.key for c in _EVENTS.c],
-        select(
-            *(
-                _BOOKED.c.id if c.key == "session_id" else bindparam(f"event_{c.key}", type_=c.type)
-                for c in _EVENTS.c
-            )
+
+
+@functools.cache
+def _insert_booking(announced: int) -> Insert:
+    """The booking's statement for `announced` outbox rows (`session.booked`, then the
+    reminders still ahead), their parameters numbered (`outbox0_id`, `outbox1_id`, ...)."""
+    outbox = (
+        insert(OUTBOX)
+        .values(
+            [
+                {c.key: bindparam(f"outbox{n}_{c.key}", type_=c.type) for c in _OUTBOX_COLUMNS}
+                for n in range(announced)
+            ]
+        )
+        .cte("announced")
+    )
+    return (
+        insert(_EVENTS)
+        .from_select(
+            [c.key for c in _EVENTS.c],
+            select(
+                *(
+                    _BOOKED.c.id
+                    if c.key == "session_id"
+                    else bindparam(f"event_{c.key}", type_=c.type)
+                    for c in _EVENTS.c
+                )
+            ),
+        )
+        .add_cte(_BOOKED)
+        .add_cte(outbox)
+    )
+
+
+def _announced(booked: BookedSession, reminders: Sequence[int]) -> list[dict[str, Any]]:
+    """The booking's outbox events: `session.booked`, then its reminders still ahead."""
+    now = booked.events[0].at
+    return [
+        event_row(
+            EventType.SESSION_BOOKED,
+            at=now,
+            session_id=booked.id,
+            patient_id=booked.patient_id,
+            plan_id=booked.plan_id,
         ),
-    )
-    .add_cte(_BOOKED)
-    .add_cte(_ANNOUNCED)
-)
+        *reminder_rows(
+            session_id=booked.id,
+            patient_id=booked.patient_id,
+            plan_id=booked.plan_id,
+            start=booked.start_at,
+            offsets_hours=reminders,
+            now=now,
+        ),
+    ]
 
 
-def _announced(booked: BookedSession) -> dict[str, Any]:
-    """The booking's outbox event (`session.booked`)."""
-    return event_row(
-        EventType.SESSION_BOOKED,
-        at=booked.events[0].at,
-        session_id=booked.id,
-        patient_id=booked.patient_id,
-        plan_id=booked.plan_id,
-    )
-
-
-def _write_booking(db: Session, booked: BookedSession) -> None:
-    """The session, its first event and its outbox event, every column given; an overlap a
-    concurrent booking made meanwhile is a `SlotTaken` (PostgreSQL's exclusion constraints)."""
+def _write_booking(db: Session, booked: BookedSession, reminders: Sequence[int]) -> None:
+    """The session, its first event and its outbox events (with its reminders), every column
+    given; an overlap a concurrent booking made meanwhile is a `SlotTaken` (PostgreSQL's
+    exclusion constraints)."""
     session_row = {c.key: getattr(booked, c.key) for c in _SESSIONS.c}
     history_row = {c.key: getattr(booked.events[0], c.key) for c in _EVENTS.c}
-    outbox_row = _announced(booked)
+    outbox_rows = _announced(booked, reminders)
     connection = db.connection()
     try:
         if connection.dialect.name == "postgresql":
             params = {f"session_{k}": v for k, v in session_row.items()}
             params.update((f"event_{k}", v) for k, v in history_row.items() if k != "session_id")
-            params.update((f"outbox_{k}", v) for k, v in outbox_row.items())
-            connection.execute(_INSERT_BOOKING, params)
+            for n, row in enumerate(outbox_rows):
+                params.update((f"outbox{n}_{k}", v) for k, v in row.items())
+            connection.execute(_insert_booking(len(outbox_rows)), params)
         else:
             connection.execute(_INSERT_SESSION, session_row)
             connection.execute(_INSERT_EVENT, history_row)
-            connection.execute(_INSERT_OUTBOX, outbox_row)
+            connection.execute(_INSERT_OUTBOX, outbox_rows)
     except IntegrityError as exc:
         refusal = _refused_overlap(exc)
         if refusal is not None:
@@ -838,5 +867,16 @@ def reschedule(
         session_id=session.id,
         patient_id=session.patient_id,
         plan_id=session.plan_id,
+    )
+    # The reminders follow the session: those of the old time not told yet give way.
+    withdraw_reminders(db, session_id=session.id)
+    remind(
+        db,
+        session_id=session.id,
+        patient_id=session.patient_id,
+        plan_id=session.plan_id,
+        start=session.start_at,
+        offsets_hours=rules.reminder_offsets_hours,
+        now=now,
     )
     return session

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from app.errors import NotFound, Versions, require_version
 from app.events.outbox import announce
+from app.events.reminders import withdraw_reminders
 from app.models import SessionEvent, TreatmentSession, utcnow
 from app.patients.service import lock_patient
 from app.plans.service import settle_completion
@@ -156,6 +157,8 @@ def step(
         session.cancel_reason = reason
     db.flush()
     announce_step(db, session, action, now)
+    # Checked in, cancelled, missed or entered in error: nothing left to remind of.
+    withdraw_reminders(db, session_id=session.id)
     if was_fulfilled:  # entered in error: the course has one fulfilled session fewer
         settle_completion(db=db, plan_id=session.plan_id, now=now, session_id=session.id)
     return session

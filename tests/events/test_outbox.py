@@ -70,7 +70,12 @@ def test_a_hold_and_its_booking_are_one_sessions_events(clinic: Clinic, engine: 
         clinic.client.post("/api/v1/holds", json={**body, "start": paris_day(5, 9).isoformat()})
     )
     ok(clinic.client.post("/api/v1/sessions", json={"hold_id": held["id"]}))
-    assert types(engine, session_id=held["id"]) == ["hold.created", "session.booked"]
+    assert types(engine, session_id=held["id"]) == [
+        "hold.created",
+        "session.booked",
+        "session.reminder",  # booking a hold is booking: its reminders (48 h, 2 h) too
+        "session.reminder",
+    ]
 
 
 def test_the_fhir_operations_announce_what_rest_does(clinic: Clinic, engine: Engine) -> None:
@@ -100,8 +105,9 @@ def test_a_refused_booking_leaves_no_event(clinic: Clinic, engine: Engine) -> No
     taken = clinic.book(clinic.patient(), paris_day(3, 14))
     after_one = events(engine)
     assert_problem(clinic.try_book(clinic.patient(), paris_day(3, 14)), 409, "slot-taken")
-    assert [e["type"] for e in after_one[len(before) :]][-1] == "session.booked"
-    assert types(engine, session_id=taken["id"]) == ["session.booked"]
+    booked = ["session.booked", "session.reminder", "session.reminder"]
+    assert [e["type"] for e in after_one[len(before) :]][-3:] == booked
+    assert types(engine, session_id=taken["id"]) == booked
     assert [e["type"] for e in events(engine)[len(after_one) :]] == [
         "evaluation.recorded",
         "eligibility.changed",
@@ -126,7 +132,8 @@ def test_a_booking_rolled_back_takes_its_event_with_it(
             rules=rules,
         )
         written = db.connection().exec_driver_sql("SELECT count(*) FROM outbox_events").scalar()
-        assert written == len(before) + 1  # written, in the booking's transaction
+        # Written, in the booking's transaction: its event and its two reminders.
+        assert written == len(before) + 3
         db.rollback()
     assert events(engine) == before
     assert types(engine, session_id=str(booked.id)) == []

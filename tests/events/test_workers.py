@@ -34,7 +34,8 @@ def test_a_worker_killed_mid_delivery_loses_nothing(
     with receiving(first_hangs) as receiver:
         _subscribe(clinic.client, receiver.url)
         clinic.book(clinic.patient(), paris_day(3, 10))
-        written = {str(e["id"]) for e in events(engine)}
+        # Its reminders are not due yet: not told.
+        written = {str(e["id"]) for e in events(engine) if e["type"] != "session.reminder"}
         assert len(written) == 3
         with running_worker(database_url) as first:
             assert receiver.wait_for(1, timeout=30), first.output()

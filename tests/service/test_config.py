@@ -8,6 +8,7 @@ import pytest
 
 from app.cli import main
 from app.config import Settings, SettingsError, load_settings
+from app.policy import reminder_mail
 
 
 def test_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -18,6 +19,32 @@ def test_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
     assert settings.database_url == "sqlite:///./sclerosched.db"
     assert settings.clinic_time_zone == "UTC"
     assert settings.log_level == "INFO"
+    assert settings.reminder_offsets_hours == [48, 2]
+    assert reminder_mail(settings) is None  # reminder e-mails are off until a server is set
+
+
+def test_reminder_mail_needs_a_sender_and_the_clinics_name(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("SCLEROSCHED_SMTP_HOST", "mail.clinic.example")
+    monkeypatch.setenv("SCLEROSCHED_SMTP_SENDER", "Lilas <rappels@lilas.example>")
+    with pytest.raises(SettingsError, match="SCLEROSCHED_CLINIC_NAME"):
+        load_settings()
+    monkeypatch.setenv("SCLEROSCHED_CLINIC_NAME", "Clinique des Lilas")
+    mail = reminder_mail(load_settings())
+    assert mail is not None
+    assert (mail.host, mail.port, mail.security) == ("mail.clinic.example", 587, "starttls")
+    assert mail.clinic_name == "Clinique des Lilas"
+
+
+@pytest.mark.parametrize(
+    ("value", "offsets"), [("2, 48,24", [48, 24, 2]), ("72", [72]), ("", []), (" , ", [])]
+)
+def test_reminder_offsets_are_read_from_a_list(
+    monkeypatch: pytest.MonkeyPatch, value: str, offsets: list[int]
+) -> None:
+    monkeypatch.setenv("SCLEROSCHED_REMINDER_OFFSETS_HOURS", value)
+    assert load_settings().reminder_offsets_hours == offsets
 
 
 def test_environment_overrides(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -41,6 +68,13 @@ def test_environment_overrides(monkeypatch: pytest.MonkeyPatch) -> None:
         ("CORS_ORIGINS", "https://desk.example/path"),
         ("ENVIRONMENT", "staging"),
         ("DOCS_EXPLORER", "perhaps"),
+        ("REMINDER_OFFSETS_HOURS", "48,soon"),
+        ("REMINDER_OFFSETS_HOURS", "0"),
+        ("REMINDER_OFFSETS_HOURS", "721"),
+        ("REMINDER_OFFSETS_HOURS", "2,48,2"),
+        ("SMTP_HOST", "mail.clinic.example"),  # without a sender nor the clinic's name
+        ("SMTP_SECURITY", "ssl"),
+        ("SMTP_PORT", "0"),
     ],
 )
 def test_invalid_setting_stops_start_up_with_its_name(

@@ -334,6 +334,7 @@ _NEW_EMPTY = {
     "webhook_subscriptions": 0,
     "webhook_deliveries": 0,
     "webhook_attempts": 0,
+    "reminder_emails": 0,
 }
 
 
