@@ -29,6 +29,7 @@ from app.models import AuditChainHead, Base, User
 from app.roles import Role
 from app.web.clock import system_clock
 from tests.factories import hermetic
+from tests.servers import running_server
 
 hermetic()
 
@@ -213,3 +214,15 @@ def anonymous(app: FastAPI, engine: Engine) -> TestClient:
 def doctor(client: TestClient) -> dict[str, Any]:
     """A practitioner seeing patients on weekdays, 09:00 to 17:00 in Paris."""
     return new_practitioner(client, availability=WEEKDAYS_9_TO_17)
+
+
+@pytest.fixture
+def two_servers(database_url: str) -> Iterator[tuple[str, str]]:
+    """Two `sclerosched serve` processes on the suite's database, as behind a load balancer
+    (one signing key: a token works on either), for races across processes."""
+    settings = {"clinic_time_zone": "Europe/Paris", "secret_key": TEST_SECRET_KEY}
+    with (
+        running_server(database_url, **settings) as first,
+        running_server(database_url, **settings) as second,
+    ):
+        yield first, second

@@ -5,31 +5,18 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import timedelta
-from typing import Any
 
-import pytest
 from fastapi.testclient import TestClient
 
 from tests.factories import (
-    TEST_SECRET_KEY,
     WEEKDAYS_9_TO_17,
     eligible_patient,
     new_practitioner,
     next_weekday_at,
 )
-from tests.servers import race, running_server
+from tests.servers import race
 
 RACERS = 20
-
-
-@pytest.fixture
-def two_servers(database_url: str) -> Any:
-    settings = {"clinic_time_zone": "Europe/Paris", "secret_key": TEST_SECRET_KEY}
-    with (
-        running_server(database_url, **settings) as first,
-        running_server(database_url, **settings) as second,
-    ):
-        yield first, second
 
 
 def test_twenty_holds_of_one_slot_at_once_give_one_hold(

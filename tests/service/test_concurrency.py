@@ -12,36 +12,22 @@ import threading
 from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any
 from zoneinfo import ZoneInfo
 
 import httpx
-import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, text
 
 from tests.factories import (
     NO_RISKS,
-    TEST_SECRET_KEY,
     WEEKDAYS_9_TO_17,
     eligible_patient,
     new_practitioner,
     next_weekday_at,
 )
-from tests.servers import race, running_server
+from tests.servers import race
 
 REQUESTS = 20
-
-
-@pytest.fixture
-def two_servers(database_url: str) -> Any:
-    # One signing key for both, as behind a load balancer: a token works on either.
-    settings = {"clinic_time_zone": "Europe/Paris", "secret_key": TEST_SECRET_KEY}
-    with (
-        running_server(database_url, **settings) as first,
-        running_server(database_url, **settings) as second,
-    ):
-        yield first, second
 
 
 def test_twenty_overlapping_bookings_give_exactly_one_session(
