@@ -286,7 +286,12 @@ class Settings(BaseSettings):
     @classmethod
     def _split_offsets(cls, value: object) -> object:
         if isinstance(value, str):
-            return [hours.strip() for hours in value.split(",") if hours.strip()]
+            if not value.strip():
+                return []  # none: no reminders
+            hours = [part.strip() for part in value.split(",")]
+            if not all(hours):
+                raise ValueError("a reminder offset is empty: write hours, comma-separated")
+            return hours
         return value
 
     @field_validator("reminder_offsets_hours")
@@ -340,6 +345,11 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _smtp_complete(self) -> Settings:
+        for name in ("clinic_name", "smtp_sender", "smtp_host", "smtp_username"):
+            value = getattr(self, name)
+            if value is not None and any(not c.isprintable() for c in value):
+                # An e-mail header made of it could carry another header.
+                raise ValueError(f"SCLEROSCHED_{name.upper()} has a control character")
         if self.smtp_host is None:
             return self
         if not self.smtp_sender or "@" not in self.smtp_sender:

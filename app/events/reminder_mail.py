@@ -14,7 +14,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from email.message import EmailMessage
-from email.utils import make_msgid
+from email.utils import format_datetime, make_msgid
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
@@ -41,6 +41,7 @@ class Letter:
     start_at: datetime
     end_at: datetime
     time_zone: str  # where the session takes place
+    sequence: int = 0  # how many times it was moved: a calendar keeps the newest
 
 
 def when(start_at: datetime, zone: ZoneInfo) -> str:
@@ -57,6 +58,7 @@ def session_ics(letter: Letter, *, clinic: str, stamped_at: datetime) -> bytes:
     calendar.add("method", "PUBLISH")
     event = Event()
     event.add("uid", f"{letter.session_id}@sclerosched")
+    event.add("sequence", letter.sequence)
     event.add("dtstamp", stamped_at)
     event.add("dtstart", letter.start_at)
     event.add("dtend", letter.end_at)
@@ -75,6 +77,7 @@ def compose(letter: Letter, *, rules: ReminderMail, now: datetime) -> EmailMessa
     message["From"] = rules.sender
     message["To"] = letter.to
     message["Subject"] = f"Reminder: your appointment at {clinic}"
+    message["Date"] = format_datetime(now)  # RFC 5322: every message has one
     message["Message-ID"] = make_msgid(domain=rules.sender.rpartition("@")[2].strip("> "))
     message.set_content(
         f"Hello {letter.given_name},\n\n"

@@ -41,6 +41,7 @@ from app.models import (
     OutboxEvent,
     Patient,
     ReminderEmail,
+    SessionEvent,
     TreatmentSession,
     WebhookAttempt,
     WebhookDelivery,
@@ -174,6 +175,15 @@ _EMAILS_DUE = (
         TreatmentSession.time_zone,
         Patient.given_name,
         Patient.email,
+        Patient.archived,
+        # How many times it was moved: the `.ics` is a newer version of the last one sent.
+        select(func.count())
+        .where(
+            SessionEvent.session_id == TreatmentSession.id,
+            SessionEvent.action == "reschedule",
+        )
+        .scalar_subquery()
+        .label("moves"),
     )
     .join(OutboxEvent, OutboxEvent.seq == _E.event_seq)
     .join(TreatmentSession, TreatmentSession.id == OutboxEvent.session_id)
@@ -474,8 +484,14 @@ class Worker:
             connection = db.connection()
             rows = connection.execute(_EMAILS_DUE, {"now": now}).all()
             for row in rows:
-                if row.status != SessionStatus.BOOKED or row.start_at <= now or not row.email:
-                    # Nobody to write to, or nothing to remind of any more.
+                if (
+                    row.status != SessionStatus.BOOKED
+                    or row.start_at <= now
+                    or not row.email
+                    or row.archived
+                ):
+                    # Nobody to write to (no address; a patient the clinic archived), or
+                    # nothing to remind of any more.
                     self._set_email(connection, row.event_seq, ReminderEmailStatus.SKIPPED, 0, now)
                     logger.info("reminder e-mail for event %s: skipped", row.event_id)
                     continue
@@ -488,6 +504,7 @@ class Worker:
                     start_at=row.start_at,
                     end_at=row.end_at,
                     time_zone=row.time_zone,
+                    sequence=row.moves,
                 )
                 to_send.append((row.event_seq, tries, row.event_id, letter))
         for seq, tries, event_id, letter in to_send:

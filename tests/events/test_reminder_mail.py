@@ -74,6 +74,7 @@ def test_each_reminder_is_mailed_once_to_the_patient(
     assert recipients == ["ines@example.org"]
     assert letter["To"] == "ines@example.org"
     assert letter["From"] == "Clinique des Lilas <rappels@lilas.example>"
+    assert letter["Date"]  # RFC 5322 asks for one
     body = letter.get_body(("plain",))
     assert body is not None
     text = body.get_content()
@@ -151,3 +152,33 @@ def test_without_a_mail_server_no_letter_is_made(clinic: Clinic, engine: Engine)
     worker = Worker(engine=engine, rules=WebhookRules(public_targets_only=False), clock=clock)
     run_at(worker, clock, start + timedelta(days=1))
     assert _statuses(engine) == []
+
+
+def test_an_archived_patient_gets_no_letter(clinic: Clinic, engine: Engine) -> None:
+    patient = _patient(clinic, email="gone@example.org")
+    visit = clinic.book(patient, paris_day(5, 10))
+    assert clinic.client.delete(f"/api/v1/patients/{patient}").status_code == 200
+    start = start_of(visit)
+    clock = SetClock(start - H48)
+    with mailbox() as box:
+        run_at(_worker(engine, clock, box), clock, start - H2)
+    assert box.taken == []
+    assert _statuses(engine) == ["skipped", "skipped"]
+
+
+def test_a_moved_sessions_letter_carries_a_newer_calendar_entry(
+    clinic: Clinic, engine: Engine
+) -> None:
+    patient = _patient(clinic, email="moved@example.org")
+    visit = clinic.book(patient, paris_day(5, 10))
+    moved = clinic.client.post(
+        f"/api/v1/sessions/{visit['id']}/reschedule", json={"start": paris_day(6, 11).isoformat()}
+    ).json()
+    start = start_of(moved)
+    clock = SetClock(start - H48)
+    with mailbox() as box:
+        run_at(_worker(engine, clock, box), clock, start - H48)
+    (_, letter) = box.taken[0]
+    (attachment,) = list(letter.iter_attachments())
+    (event,) = Calendar.from_ical(attachment.get_content()).walk("VEVENT")
+    assert event.decoded("sequence") == 1

@@ -60,13 +60,14 @@ def test_two_workers_share_a_thousand_events_none_sent_twice(
     if engine.dialect.name != "postgresql":
         pytest.skip("several workers share the work on PostgreSQL only (SQLite: one worker)")
     sessions = [uuid.uuid4() for _ in range(100)]
-    rows = [
-        event_row(EventType.SESSION_RESCHEDULED, at=datetime.now(UTC), session_id=session)
-        for _ in range(10)
-        for session in sessions
-    ]
     with receiving() as receiver:
         _subscribe(client, receiver.url)
+        # Written after the subscription: a subscriber hears of what happens from then on.
+        rows = [
+            event_row(EventType.SESSION_RESCHEDULED, at=datetime.now(UTC), session_id=session)
+            for _ in range(10)
+            for session in sessions
+        ]
         with running_worker(database_url) as one, running_worker(database_url) as two:
             one.wait_until_running()
             two.wait_until_running()

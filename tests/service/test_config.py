@@ -38,7 +38,7 @@ def test_reminder_mail_needs_a_sender_and_the_clinics_name(
 
 
 @pytest.mark.parametrize(
-    ("value", "offsets"), [("2, 48,24", [48, 24, 2]), ("72", [72]), ("", []), (" , ", [])]
+    ("value", "offsets"), [("2, 48,24", [48, 24, 2]), ("72", [72]), ("", []), ("02", [2])]
 )
 def test_reminder_offsets_are_read_from_a_list(
     monkeypatch: pytest.MonkeyPatch, value: str, offsets: list[int]
@@ -72,6 +72,9 @@ def test_environment_overrides(monkeypatch: pytest.MonkeyPatch) -> None:
         ("REMINDER_OFFSETS_HOURS", "0"),
         ("REMINDER_OFFSETS_HOURS", "721"),
         ("REMINDER_OFFSETS_HOURS", "2,48,2"),
+        ("REMINDER_OFFSETS_HOURS", "2,,1"),
+        ("REMINDER_OFFSETS_HOURS", ","),
+        ("CLINIC_NAME", "Lilas\r\nBcc: x@evil.example"),
         ("SMTP_HOST", "mail.clinic.example"),  # without a sender nor the clinic's name
         ("SMTP_SECURITY", "ssl"),
         ("SMTP_PORT", "0"),
