@@ -85,6 +85,16 @@ _EVALUATIONS: dict[int, dict[str, Any]] = {
         "varicose_veins": "treated",
         "varicose_treatment": {"kind": "endovenous-thermal-ablation", "completed_on": None},
     },
+    8: {  # recurrent varicose veins: the earlier treatment no longer counts
+        "ceap_class": "C2rs",
+        "varicose_veins": "treated",
+        "varicose_treatment": {"kind": "surgery", "completed_on": None},
+    },
+    9: {  # pigmentation: a venous work-up, then a clinician's clearance
+        "ceap_class": "C4as",
+        "varicose_veins": "treated",
+        "varicose_treatment": {"kind": "endovenous-chemical-ablation", "completed_on": None},
+    },
 }
 
 

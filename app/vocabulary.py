@@ -34,19 +34,51 @@ class Site(enum.StrEnum):
 
 
 class CeapClass(enum.StrEnum):
-    """CEAP clinical class: C0 no visible disease, C1 spider veins, C2 varicose veins, ..."""
+    """CEAP clinical class, as revised in 2020 (Lurie F, Passman M, Meisner M, et al. The 2020
+    update of the CEAP classification system and reporting standards. J Vasc Surg Venous
+    Lymphat Disord 2020;8(3):342-352, doi:10.1016/j.jvsv.2019.12.075), which added C2r, C4c
+    and C6r. C4 alone is the class of evaluations recorded before: skin changes, subclass not
+    recorded. An evaluation writes the class with s (symptomatic) or a (asymptomatic)
+    appended, or neither: C2, C2s, C4as."""
 
-    C0 = "C0"
-    C1 = "C1"
-    C2 = "C2"
-    C3 = "C3"
+    C0 = "C0"  # no visible or palpable signs of venous disease
+    C1 = "C1"  # telangiectasias (spider veins) or reticular veins
+    C2 = "C2"  # varicose veins
+    C2R = "C2r"  # recurrent varicose veins
+    C3 = "C3"  # oedema
+    # Skin changes without their subclass: evaluations recorded before the 2020 classes
+    # (C0 to C6 then) keep it, read as C4a to C4c unspecified; a new evaluation names one.
     C4 = "C4"
-    C5 = "C5"
-    C6 = "C6"
+    C4A = "C4a"  # pigmentation or eczema
+    C4B = "C4b"  # lipodermatosclerosis or atrophie blanche
+    C4C = "C4c"  # corona phlebectatica
+    C5 = "C5"  # healed venous ulcer
+    C6 = "C6"  # active venous ulcer
+    C6R = "C6r"  # recurrent active venous ulcer
 
     @property
     def grade(self) -> int:
+        """The class's number: C2r is a C2, C4b a C4."""
         return int(self.value[1])
+
+
+# The classes a new evaluation may record: the 2020 ones, not the bare pre-2020 C4.
+CEAP_2020_CLASSES = tuple(c for c in CeapClass if c is not CeapClass.C4)
+
+
+class CeapModifier(enum.StrEnum):
+    """Appended to the clinical class: with or without symptoms (pain, heaviness, cramps...)."""
+
+    SYMPTOMATIC = "s"
+    ASYMPTOMATIC = "a"
+
+
+# Every value an evaluation's `ceap_class` may hold (the database holds it to them): a 2020
+# class alone or with its modifier (`C2ra`), or the bare C4 of evaluations recorded before.
+CEAP_CLASS_VALUES: tuple[str, ...] = (
+    *(c.value + m for c in CEAP_2020_CLASSES for m in ("", *CeapModifier)),
+    CeapClass.C4.value,
+)
 
 
 class VaricoseVeins(enum.StrEnum):
@@ -100,6 +132,7 @@ class FlagCode(enum.StrEnum):
 
     # An evaluation's findings (the table in the README)
     VARICOSE_TREATMENT_FIRST = "varicose-treatment-first"
+    VENOUS_WORK_UP_NEEDED = "venous-work-up-needed"
     FACIAL_VEINS_EXCLUDED = "facial-veins-excluded"
     COUNSELLING_INCOMPLETE = "counselling-incomplete"
     RISK_FACTOR_UNKNOWN = "risk-factor-unknown"
@@ -257,6 +290,26 @@ VARICOSE_TREATMENT_FIRST = Flag(
     Severity.BLOCKING,
     "Varicose veins without recorded treatment: they are the likely cause of the spider veins "
     "and are treated first. Book micro-sclerotherapy after an evaluation records them treated.",
+)
+# Recurrent varicose veins came back after a treatment: the treatment recorded then no longer
+# counts, whatever the evaluation says of it (a later one finding them absent or treated, at a
+# lower class, does).
+VARICOSE_RECURRENT = Flag(
+    FlagCode.VARICOSE_TREATMENT_FIRST,
+    Severity.BLOCKING,
+    "Recurrent varicose veins (CEAP C2r): they came back after their treatment, which no "
+    "longer counts. Book micro-sclerotherapy after a later evaluation finds them absent or "
+    "treated.",
+)
+# Relative: lifted by a clinician's clearance, as a relative contraindication is, once the
+# work-up is done. Without a recorded varicose treatment `varicose-treatment-first` stands
+# beside it, which no clearance lifts: the work-up flag never loosens that.
+VENOUS_WORK_UP_NEEDED = Flag(
+    FlagCode.VENOUS_WORK_UP_NEEDED,
+    Severity.RELATIVE,
+    "Skin changes or a venous ulcer (CEAP C4 to C6): advanced venous disease, which needs a "
+    "venous work-up (duplex ultrasound) before micro-sclerotherapy. A clinician clears "
+    "treatment once it is done.",
 )
 FACE_ONLY = Flag(
     FlagCode.FACIAL_VEINS_EXCLUDED,

@@ -6,20 +6,25 @@ from __future__ import annotations
 import os
 import re
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from alembic.config import Config
 from anyio.from_thread import BlockingPortal
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from schemathesis.python import asgi as schemathesis_asgi
 from sqlalchemy import Engine, text
+from sqlalchemy.engine import make_url
 
 from app.access import credentials
 from app.config import Settings
+from app.db import make_engine
+from app.migrations import alembic_config
 from app.models import User
 from app.roles import Role
 from app.vocabulary import RiskFactor
@@ -75,6 +80,36 @@ def reset_postgres_schema(engine: Engine) -> None:
     with engine.begin() as connection:
         connection.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
         connection.execute(text("CREATE SCHEMA public"))
+
+
+@contextmanager
+def scratch_database(tmp_path: Path, name: str) -> Iterator[tuple[Config, Engine]]:
+    """An empty database of a migration test's own, with its Alembic config: a new SQLite
+    file, or on PostgreSQL a new database beside the suite's (the suite's name and `name`),
+    dropped after."""
+    if not POSTGRES_URL:
+        url = f"sqlite:///{tmp_path / f'{name}.db'}"
+        engine = make_engine(url)
+        try:
+            yield alembic_config(url), engine
+        finally:
+            engine.dispose()
+        return
+    server = make_url(POSTGRES_URL)
+    database = f"{server.database}_{name}"
+    admin = make_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+        connection.exec_driver_sql(f'CREATE DATABASE "{database}"')
+    url = server.set(database=database).render_as_string(False)
+    engine = make_engine(url)
+    try:
+        yield alembic_config(url), engine
+    finally:
+        engine.dispose()
+        with admin.connect() as connection:
+            connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+        admin.dispose()
 
 
 TEST_SECRET_KEY = "test-signing-key-that-is-long-enough-0123456789"

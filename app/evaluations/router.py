@@ -261,7 +261,7 @@ def read_evaluation(
 @router.post(
     "/evaluations/{evaluation_id}/clearance",
     status_code=status.HTTP_201_CREATED,
-    summary="Clear relative contraindications",
+    summary="Clear relative flags",
     dependencies=[requires(Permission.CLEARANCES_WRITE)],
     responses=problem_responses(
         NotFound,
@@ -284,8 +284,9 @@ def clear_evaluation(
     response: Response,
     if_match: ExpectedVersion,
 ) -> EvaluationRead:
-    """A clinician documents the decision to treat despite relative contraindications (the
-    pill, a history of blood clots, ...). The outcome becomes `eligible`.
+    """A clinician documents the decision to treat despite the relative flags: relative
+    contraindications (the pill, a history of blood clots, ...) and `venous-work-up-needed`
+    (CEAP C4 to C6: the venous work-up is done). The outcome becomes `eligible`.
 
     Only the patient's current evaluation, while valid, whose outcome is `clearance-required`
     can be cleared: absolute contraindications and blocking flags (varicose veins first,

@@ -12,12 +12,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from app.evaluations.ceap import CeapFinding
 from app.vocabulary import (
     COUNSELLING_INCOMPLETE,
     FACE_ONLY,
     FACE_WITH_LEGS,
     RISK_FACTORS,
+    VARICOSE_RECURRENT,
     VARICOSE_TREATMENT_FIRST,
+    VENOUS_WORK_UP_NEEDED,
     CeapClass,
     Flag,
     FlagCode,
@@ -34,7 +37,7 @@ class EvaluationFacts:
     """What the rules read from an evaluation."""
 
     sites: frozenset[Site]
-    ceap_class: CeapClass
+    ceap: CeapFinding
     varicose_veins: VaricoseVeins
     varicose_treatment_recorded: bool
     risk_factors: Mapping[RiskFactor, bool | None] = field(default_factory=dict)
@@ -53,11 +56,20 @@ class Assessment:
 
 
 def varicose_flag(facts: EvaluationFacts) -> Flag | None:
+    if facts.ceap.clinical_class is CeapClass.C2R:
+        # Back after their treatment: the treatment recorded does not count any more.
+        return VARICOSE_RECURRENT
     untreated = facts.varicose_veins is VaricoseVeins.PRESENT
     advanced_without_treatment = (
-        facts.ceap_class.grade >= 2 and not facts.varicose_treatment_recorded
+        facts.ceap.clinical_class.grade >= 2 and not facts.varicose_treatment_recorded
     )
     return VARICOSE_TREATMENT_FIRST if untreated or advanced_without_treatment else None
+
+
+def venous_work_up_flag(facts: EvaluationFacts) -> Flag | None:
+    """Skin changes or an ulcer (C4 to C6, subclasses and the pre-2020 C4 alike), with or
+    without symptoms, and whatever treatment is recorded: a clinician clears the patient."""
+    return VENOUS_WORK_UP_NEEDED if facts.ceap.clinical_class.grade >= 4 else None
 
 
 def facial_flag(facts: EvaluationFacts) -> Flag | None:
@@ -91,7 +103,13 @@ def contraindication_flags(facts: EvaluationFacts) -> list[Flag]:
 
 def assess(facts: EvaluationFacts) -> Assessment:
     """Every flag the evaluation raises, and the outcome they lead to."""
-    single = (varicose_flag, facial_flag, counselling_flag, unknown_risk_factor_flag)
+    single = (
+        varicose_flag,
+        venous_work_up_flag,
+        facial_flag,
+        counselling_flag,
+        unknown_risk_factor_flag,
+    )
     flags = [f for f in (rule(facts) for rule in single) if f is not None]
     flags += contraindication_flags(facts)
     return Assessment(flags=tuple(flags), outcome=_outcome(flags))
@@ -114,7 +132,8 @@ def _outcome(flags: list[Flag]) -> Outcome:
 
 
 def outcome_after_clearance(assessment: Assessment, *, cleared: bool) -> Outcome:
-    """A clearance lifts relative contraindications only: nothing else changes."""
+    """A clearance lifts relative flags only (the relative contraindications, the venous
+    work-up), and only when nothing stronger stands: nothing else changes."""
     return Outcome.ELIGIBLE if cleared and assessment.clearable else assessment.outcome
 
 

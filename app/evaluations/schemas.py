@@ -7,8 +7,19 @@ import uuid
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, ConfigDict, Field, model_validator
+from pydantic import (
+    AfterValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    PlainValidator,
+    WithJsonSchema,
+    computed_field,
+    model_validator,
+)
 
+from app.evaluations import ceap
+from app.evaluations.ceap import CeapFinding
 from app.pagination import Page
 from app.patients.schemas import Weight
 from app.schemas import (
@@ -44,6 +55,21 @@ def _distinct_sites(sites: list[Site]) -> list[Site]:
         raise ValueError("a site is listed twice")
     return sites
 
+
+def _new_ceap_class(value: object) -> CeapFinding:
+    if not isinstance(value, str):
+        raise ValueError("must be a string, e.g. C2s")
+    return ceap.new_finding(value)
+
+
+# Validated here rather than by the schema's pattern, so that a refusal says how to write it
+# (`C4` alone: use C4a, C4b or C4c); the pattern documents the same values.
+NewCeapClass = Annotated[
+    CeapFinding,
+    PlainValidator(_new_ceap_class),
+    PlainSerializer(str, return_type=str),
+    WithJsonSchema({"type": "string", "pattern": ceap.NEW_PATTERN}),
+]
 
 _VIEW = "`full` for roles that read clinical detail, `summary` for the others"
 
@@ -101,7 +127,14 @@ class EvaluationCreate(InputModel):
     spider_vein_sites: Annotated[
         list[Site], Field(min_length=1, max_length=len(Site)), AfterValidator(_distinct_sites)
     ] = Field(examples=[["left-calf", "right-thigh"]])
-    ceap_class: CeapClass = Field(examples=["C1"])
+    ceap_class: NewCeapClass = Field(
+        description="The CEAP clinical class (2020 revision) as CEAP writes it: C0, C1, C2, "
+        "C2r (recurrent varicose veins), C3, C4a, C4b, C4c (corona phlebectatica), C5, C6 or "
+        "C6r, with s (symptomatic) or a (asymptomatic) appended if recorded: `C2s`, `C2ra`, "
+        "`C4as`. Capital C, lower-case suffixes. C4 alone, the pre-2020 class, is refused: "
+        "use C4a, C4b or C4c",
+        examples=["C1", "C2s", "C4as"],
+    )
     varicose_veins: VaricoseVeins = Field(examples=["absent"])
     varicose_treatment: VaricoseTreatment | None = Field(
         default=None, description="Required when varicose_veins is `treated`, refused otherwise"
@@ -179,6 +212,19 @@ class VaricoseTreatmentRead(ReadModel):
     completed_on: date
 
 
+class CeapRead(ReadModel):
+    """`ceap_class` broken down."""
+
+    clinical_class: CeapClass = Field(
+        description="The class without its modifier. `C4`: recorded before the 2020 classes "
+        "(skin changes, C4a to C4c unspecified)",
+        examples=["C4a"],
+    )
+    symptomatic: bool | None = Field(
+        description="s: true, a: false, neither recorded: null", examples=[True]
+    )
+
+
 class _Evaluation(ReadModel):
     id: uuid.UUID
     patient_id: uuid.UUID
@@ -203,7 +249,13 @@ class EvaluationRead(_Evaluation):
 
     view: Literal["full"] = Field(default="full", description=_VIEW)
     spider_vein_sites: list[Site]
-    ceap_class: CeapClass
+    ceap_class: str = Field(
+        pattern=ceap.STORED_PATTERN,
+        description="As recorded: the CEAP clinical class with s (symptomatic) or a "
+        "(asymptomatic) appended if recorded; `C4` alone on evaluations recorded before the "
+        "2020 classes",
+        examples=["C4as"],
+    )
     varicose_veins: VaricoseVeins
     varicose_treatment: VaricoseTreatmentRead | None
     risk_factors: RiskFactors
@@ -212,6 +264,13 @@ class EvaluationRead(_Evaluation):
     notes: str | None
     weight_kg: float | None
     clearance: ClearanceRead | None
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def ceap(self) -> CeapRead:
+        """The clinical class and whether the patient has symptoms."""
+        finding = ceap.stored_finding(self.ceap_class)
+        return CeapRead(clinical_class=finding.clinical_class, symptomatic=finding.symptomatic)
 
 
 EvaluationView = Annotated[EvaluationRead | EvaluationSummary, Field(discriminator="view")]

@@ -1,4 +1,4 @@
-"""Recording evaluations, clearing relative contraindications, and the patient's eligibility.
+"""Recording evaluations, clearing their relative flags, and the patient's eligibility.
 
 `current_eligibility` is the one question booking, completion and proposals ask: may this
 patient be treated now? (`standings` asks it for many patients at once.)
@@ -137,7 +137,7 @@ _NEWEST_FIRST = Keyset(
 def _facts(data: EvaluationCreate) -> EvaluationFacts:
     return EvaluationFacts(
         sites=frozenset(data.spider_vein_sites),
-        ceap_class=data.ceap_class,
+        ceap=data.ceap_class,
         varicose_veins=data.varicose_veins,
         varicose_treatment_recorded=data.varicose_treatment is not None,
         risk_factors={RiskFactor(k): v for k, v in data.risk_factors.model_dump().items()},
@@ -214,7 +214,7 @@ def record_evaluation(
         practitioner_id=practitioner_id,
         performed_at=performed_at,
         spider_vein_sites=[site.value for site in data.spider_vein_sites],
-        ceap_class=data.ceap_class.value,
+        ceap_class=str(data.ceap_class),
         varicose_veins=data.varicose_veins.value,
         varicose_treatment_kind=treatment.kind.value if treatment else None,
         varicose_treatment_completed_on=treatment.completed_on if treatment else None,
@@ -306,8 +306,9 @@ def clear_evaluation(
     expected_version: Versions | None = None,
 ) -> Evaluation:
     """Record a clinician's clearance, signed by `practitioner_id` (`signatures.signature`
-    says whose name that may be), of the relative contraindications of the patient's current
-    evaluation (a superseded or expired one no longer decides anything)."""
+    says whose name that may be), of the relative flags of the patient's current evaluation
+    (relative contraindications, a venous work-up): a superseded or expired one no longer
+    decides anything."""
     evaluation = get_evaluation(db=db, evaluation_id=evaluation_id)
     lock_patient(db, evaluation.patient_id)
     require_version("Evaluation", evaluation.version, expected_version)
@@ -336,8 +337,9 @@ def clear_evaluation(
     if not assessment.clearable:
         standing = [f.code for f in assessment.flags if f.severity is not Severity.WARNING]
         raise NotClearable(
-            f"Outcome is {assessment.outcome.value}: a clearance lifts relative "
-            "contraindications only, and only when nothing absolute or blocking stands.",
+            f"Outcome is {assessment.outcome.value}: a clearance lifts relative flags only "
+            "(relative contraindications, a venous work-up), and only when nothing absolute or "
+            "blocking stands.",
             outcome=assessment.outcome.value,
             flags=standing,
         )

@@ -46,6 +46,7 @@ SEARCH = Interaction(
 
 FLAG_KEYS: dict[FlagCode, str] = {
     FlagCode.VARICOSE_TREATMENT_FIRST: "varicose",
+    FlagCode.VENOUS_WORK_UP_NEEDED: "work-up",
     FlagCode.FACIAL_VEINS_EXCLUDED: "face",
     FlagCode.COUNSELLING_INCOMPLETE: "counselling",
     FlagCode.RISK_FACTOR_UNKNOWN: "risk-unknown",

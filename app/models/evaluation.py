@@ -1,4 +1,4 @@
-"""Pre-treatment evaluations and the clinician clearances of their relative contraindications.
+"""Pre-treatment evaluations and the clinician clearances of their relative flags.
 
 An evaluation is never edited: a correction is a new evaluation, and the newest supersedes.
 """
@@ -13,6 +13,7 @@ from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.models.base import Base, UTCDateTime, utcnow
+from app.vocabulary import CEAP_CLASS_VALUES
 
 
 class Evaluation(Base):
@@ -27,6 +28,10 @@ class Evaluation(Base):
     __table_args__ = (
         Index("ix_evaluations_patient_performed", "patient_id", "performed_at"),
         CheckConstraint("weight_kg > 0", name="weight_positive"),
+        CheckConstraint(
+            "ceap_class IN (" + ", ".join(f"'{v}'" for v in CEAP_CLASS_VALUES) + ")",
+            name="ceap_class",
+        ),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
@@ -34,7 +39,8 @@ class Evaluation(Base):
     practitioner_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("practitioners.id"))
     performed_at: Mapped[datetime] = mapped_column(UTCDateTime())
     spider_vein_sites: Mapped[list[str]] = mapped_column(JSON)
-    ceap_class: Mapped[str] = mapped_column(String(2))
+    # A 2020 class with its s/a modifier if recorded (`C2ra`), or the bare C4 of before.
+    ceap_class: Mapped[str] = mapped_column(String(4))
     varicose_veins: Mapped[str] = mapped_column(String(16))
     varicose_treatment_kind: Mapped[str | None] = mapped_column(String(40))
     varicose_treatment_completed_on: Mapped[date | None]
@@ -63,7 +69,8 @@ class Evaluation(Base):
 
 
 class Clearance(Base):
-    """A clinician's documented decision to treat despite relative contraindications."""
+    """A clinician's documented decision to treat despite relative flags (relative
+    contraindications, a venous work-up)."""
 
     __tablename__ = "clearances"
 

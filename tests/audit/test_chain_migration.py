@@ -11,41 +11,18 @@ import pytest
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import JSON, Engine, Uuid, column, insert, select, table
-from sqlalchemy.engine import make_url
 
 from app.audit.chain import Verdict, verify
 from app.auditing import AuditTrail, Resource, command_line
-from app.db import make_engine, make_sessionmaker
-from app.migrations import alembic_config
+from app.db import make_sessionmaker
 from app.models import UTCDateTime
-from tests.factories import POSTGRES_URL
+from tests.factories import scratch_database
 
 
 @pytest.fixture
 def scratch(tmp_path: Path) -> Iterator[tuple[Config, Engine]]:
-    """An empty database of this test's own: a new SQLite file, or on PostgreSQL a new
-    database beside the suite's (named after it), dropped after."""
-    if not POSTGRES_URL:
-        url = f"sqlite:///{tmp_path / 'chain.db'}"
-        engine = make_engine(url)
-        yield alembic_config(url), engine
-        engine.dispose()
-        return
-    server = make_url(POSTGRES_URL)
-    name = f"{server.database}_chain"
-    admin = make_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    url = server.set(database=name).render_as_string(False)
-    engine = make_engine(url)
-    try:
-        yield alembic_config(url), engine
-    finally:
-        engine.dispose()
-        with admin.connect() as connection:
-            connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.dispose()
+    with scratch_database(tmp_path, "chain") as database:
+        yield database
 
 
 def test_events_written_before_the_chain_are_chained_in_the_order_written(

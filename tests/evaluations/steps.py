@@ -40,6 +40,7 @@ SEVERITY = {
             "pregnancy",
             "breastfeeding",
             "peripheral-arterial-disease",
+            "venous-work-up-needed",
         ],
         "relative",
     ),

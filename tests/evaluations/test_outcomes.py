@@ -194,6 +194,8 @@ def test_omitted_risk_factors_count_as_unknown(client: TestClient, people: tuple
         (5, "not-suitable", False, ["facial-veins-excluded"]),
         (6, "eligible", True, []),
         (7, "evaluation-missing", False, ["evaluation-missing"]),
+        (8, "varicose-treatment-first", False, ["varicose-treatment-first"]),
+        (9, "clearance-required", False, ["venous-work-up-needed"]),
     ],
 )
 def test_the_demo_clinics_cases_hold_through_http(
@@ -211,7 +213,7 @@ def test_the_demo_clinics_cases_hold_through_http(
     standing = client.get(f"/api/v1/patients/{patient_id}/eligibility").json()
     assert (standing["outcome"], standing["bookable"]) == (outcome, bookable)
     assert [f["code"] for f in standing["flags"]] == codes
-    if outcome == "clearance-required":  # the pill or past clots: bookable once cleared
+    if outcome == "clearance-required":  # the pill, past clots, a work-up: cleared, bookable
         cleared = client.post(
             f"/api/v1/evaluations/{standing['evaluation_id']}/clearance",
             json={

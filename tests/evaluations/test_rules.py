@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from app.evaluations.ceap import CeapFinding
 from app.evaluations.rules import (
     Assessment,
     EvaluationFacts,
@@ -16,12 +17,20 @@ from app.evaluations.rules import (
     outcome_after_clearance,
     valid_until,
 )
-from app.vocabulary import CeapClass, Outcome, RiskFactor, Severity, Site, VaricoseVeins
+from app.vocabulary import (
+    CeapClass,
+    CeapModifier,
+    Outcome,
+    RiskFactor,
+    Severity,
+    Site,
+    VaricoseVeins,
+)
 
 NO_RISKS = dict.fromkeys(RiskFactor, False)
 CLEAN = EvaluationFacts(
     sites=frozenset({Site.LEFT_CALF, Site.RIGHT_THIGH}),
-    ceap_class=CeapClass.C1,
+    ceap=CeapFinding(CeapClass.C1),
     varicose_veins=VaricoseVeins.ABSENT,
     varicose_treatment_recorded=False,
     risk_factors=NO_RISKS,
@@ -57,25 +66,26 @@ def test_a_clean_evaluation_is_eligible_with_no_flags() -> None:
             "varicose-treatment-first",
         ),
         (
-            {"ceap_class": CeapClass.C2},
+            {"ceap": CeapFinding(CeapClass.C2)},
             [("varicose-treatment-first", "blocking")],
             "varicose-treatment-first",
         ),
         (
-            {"ceap_class": CeapClass.C6},
-            [("varicose-treatment-first", "blocking")],
+            {"ceap": CeapFinding(CeapClass.C6)},
+            [("varicose-treatment-first", "blocking"), ("venous-work-up-needed", "relative")],
             "varicose-treatment-first",
         ),
+        # venous-work-up-needed (every class, modifier and varicose state: test_ceap_rules.py)
         (
             {
-                "ceap_class": CeapClass.C4,
+                "ceap": CeapFinding(CeapClass.C4),
                 "varicose_veins": VaricoseVeins.TREATED,
                 "varicose_treatment_recorded": True,
             },
-            [],
-            "eligible",
+            [("venous-work-up-needed", "relative")],
+            "clearance-required",
         ),
-        ({"ceap_class": CeapClass.C0}, [], "eligible"),
+        ({"ceap": CeapFinding(CeapClass.C0)}, [], "eligible"),
         (
             {"varicose_veins": VaricoseVeins.TREATED, "varicose_treatment_recorded": True},
             [],
@@ -227,7 +237,7 @@ def test_each_rule(changes: dict[str, object], flags: list[tuple[str, str]], out
             "clearance-required",
         ),
         (
-            {"ceap_class": CeapClass.C3, "risks": {RiskFactor.LOCAL_INFECTION: True}},
+            {"ceap": CeapFinding(CeapClass.C3), "risks": {RiskFactor.LOCAL_INFECTION: True}},
             "contraindicated",
         ),
     ],
@@ -242,7 +252,7 @@ def test_outcome_precedence(changes: dict[str, object], outcome: str) -> None:
         {"risks": {RiskFactor.HORMONAL_CONTRACEPTION: True}},
         {"risks": {RiskFactor.PREGNANCY: None}},
         {"benefits_and_risks_explained": False},
-        {"ceap_class": CeapClass.C2},
+        {"ceap": CeapFinding(CeapClass.C2)},
     ],
 )
 def test_face_only_is_not_suitable_whatever_else_is_found(changes: dict[str, object]) -> None:
@@ -261,7 +271,7 @@ def test_all_flags_are_reported_together_not_just_the_strongest() -> None:
     assessment = assess(
         facts(
             sites=frozenset({Site.FACE, Site.LEFT_CALF}),
-            ceap_class=CeapClass.C2,
+            ceap=CeapFinding(CeapClass.C2),
             benefits_and_risks_explained=False,
             risks={
                 RiskFactor.HORMONAL_CONTRACEPTION: True,
@@ -353,7 +363,9 @@ risk_values = st.sampled_from([True, False, None])
 
 @given(
     sites=st.frozensets(st.sampled_from(list(Site)), min_size=1),
-    ceap=st.sampled_from(list(CeapClass)),
+    ceap=st.builds(
+        CeapFinding, st.sampled_from(list(CeapClass)), st.sampled_from([None, *CeapModifier])
+    ),
     varicose=st.sampled_from(list(VaricoseVeins)),
     treated=st.booleans(),
     risks=st.fixed_dictionaries(dict.fromkeys(RiskFactor, risk_values)),
@@ -361,7 +373,7 @@ risk_values = st.sampled_from([True, False, None])
 )
 def test_outcome_is_never_more_permissive_than_its_flags(
     sites: frozenset[Site],
-    ceap: CeapClass,
+    ceap: CeapFinding,
     varicose: VaricoseVeins,
     treated: bool,
     risks: dict[RiskFactor, bool | None],

@@ -70,6 +70,28 @@ def test_untreated_varicose_veins_are_an_alert_found_by_the_evaluating_clinician
     assert model.meta.lastUpdated == instant(evaluation["created_at"])
 
 
+def test_skin_changes_are_a_relative_alert_for_a_venous_work_up(
+    clinic: Clinic, db: Session
+) -> None:
+    treated = {"kind": "surgery", "completed_on": "2025-09-01"}
+    patient = clinic.patient(
+        ceap_class="C4cs", varicose_veins="treated", varicose_treatment=treated
+    )
+    standing = standing_flags(db=db, patient_id=uuid.UUID(patient), now=clinic.clock())
+    assert standing is not None
+    [alert] = flags(standing)
+    model = parsed(alert)
+    assert model.id == f"{uuid.UUID(patient).hex}-work-up"
+    assert read_flag_id(model.id) == (uuid.UUID(patient), FlagCode.VENOUS_WORK_UP_NEEDED)
+    assert (model.code.coding[0].system, model.code.coding[0].code) == (
+        CodeSystem.FLAG,
+        "venous-work-up-needed",
+    )
+    categories = {(c.coding[0].system, c.coding[0].code) for c in model.category}
+    assert categories == {(FLAG_CATEGORY, "clinical"), (CodeSystem.FLAG_SEVERITY, "relative")}
+    assert "duplex" in model.code.text
+
+
 def test_the_flags_are_the_standing_s_that_booking_asks(clinic: Clinic, db: Session) -> None:
     patient = clinic.patient(
         risks={"hormonal_contraception": True, "sclerosant_allergy": True},

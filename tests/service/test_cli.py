@@ -30,7 +30,7 @@ def test_seed_demo_is_idempotent(
     monkeypatch.setenv("SCLEROSCHED_DATABASE_URL", url)
     monkeypatch.setenv("SCLEROSCHED_CLINIC_TIME_ZONE", "Europe/Brussels")
     assert main(["seed-demo"]) == 0
-    assert "2 practitioners, 12 patients and 6 evaluations added" in capsys.readouterr().out
+    assert "2 practitioners, 12 patients and 8 evaluations added" in capsys.readouterr().out
     assert main(["seed-demo"]) == 0
     assert "0 practitioners, 0 patients and 0 evaluations added" in capsys.readouterr().out
 
@@ -260,7 +260,7 @@ def test_seed_demo_prints_one_working_login_per_role(
     ).json()["items"]
     seeded = [e for e in trail if e["actor_name"] == "sclerosched seed-demo"]
     kinds = Counter(e["resource_type"] for e in seeded)
-    assert kinds == {"practitioner": 2, "patient": 12, "evaluation": 6, "user": len(Role)}
+    assert kinds == {"practitioner": 2, "patient": 12, "evaluation": 8, "user": len(Role)}
 
 
 def _logins(output: str) -> dict[str, str]:

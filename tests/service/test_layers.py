@@ -14,6 +14,7 @@ PURE = {
     "app/roles.py",
     "app/policy.py",
     "app/evaluations/rules.py",
+    "app/evaluations/ceap.py",
     "app/practitioners/hours.py",
     "app/scheduling/slots.py",
     "app/scheduling/proposals.py",

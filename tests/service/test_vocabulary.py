@@ -12,7 +12,9 @@ from app.vocabulary import (
     COUNSELLING_INCOMPLETE,
     FACE_ONLY,
     RISK_FACTORS,
+    VARICOSE_RECURRENT,
     VARICOSE_TREATMENT_FIRST,
+    VENOUS_WORK_UP_NEEDED,
     Aftercare,
     Anaesthetic,
     Complication,
@@ -84,6 +86,8 @@ def test_the_readme_flag_table_is_the_vocabulary() -> None:
     rows = re.findall(r"^\| `([a-z-]+)` \| (absolute|relative|blocking)[^|]*\|", readme, re.M)
     evaluation_flags = [
         VARICOSE_TREATMENT_FIRST,
+        VARICOSE_RECURRENT,
+        VENOUS_WORK_UP_NEEDED,
         FACE_ONLY,
         COUNSELLING_INCOMPLETE,
         *(entry.flag for entry in RISK_FACTORS.values()),
