@@ -18,15 +18,18 @@ from app.vocabulary import (
     Complication,
     EligibilityOutcome,
     FlagCode,
+    FoamGas,
     Outcome,
     PlanStatus,
     RiskFactor,
     Sclerosant,
+    SclerosantForm,
     SessionStatus,
     Severity,
     Site,
     VaricoseTreatmentKind,
     VaricoseVeins,
+    Vessel,
 )
 from tests.servers import ROOT
 
@@ -40,6 +43,9 @@ CODE_VOCABULARIES: list[type[enum.StrEnum]] = [
     Outcome,
     EligibilityOutcome,
     Sclerosant,
+    Vessel,
+    SclerosantForm,
+    FoamGas,
     Anaesthetic,
     Complication,
     Aftercare,
