@@ -36,8 +36,15 @@ class SchedulingRules:
 
 @dataclass(frozen=True)
 class DoseLimits:
-    polidocanol_mg_per_kg_per_day: float  # product information: 2 mg/kg/day
-    sts_mg_per_session: float  # 10 mL of a 3% solution: 300 mg
+    """The hard limits on what one patient is given (`app.sessions.dosing` cites each)."""
+
+    # Aethoxysklerol (polidocanol) product information: 2 mg/kg/day.
+    polidocanol_mg_per_kg_per_day: float
+    # Sotradecol (sodium tetradecyl sulfate) US label: 10 mL of a 3% solution, 300 mg.
+    sts_mg_per_session: float
+    # Aethoxysklerol product information: 10 mL of foam per session and per day, whatever
+    # the weight (a session lies within its day: one figure bounds both).
+    foam_ml_per_day: float = 10.0
 
 
 @dataclass(frozen=True)

@@ -166,6 +166,10 @@ class FlagCode(enum.StrEnum):
     LOWER_WEIGHT_ON_RECORD = "lower-weight-on-record"
     STATED_WEIGHT_ABOVE_RECORD = "stated-weight-above-record"
     FOUND_SINCE_TREATMENT = "found-since-treatment"
+    # Outside a product's label, as a warning: `app.sessions.dosing` says which and why
+    OUTSIDE_LABEL_CONCENTRATION = "outside-label-concentration"
+    OUTSIDE_LABEL_INJECTION_VOLUME = "outside-label-injection-volume"
+    OUTSIDE_LABEL_SESSION_VOLUME = "outside-label-session-volume"
 
 
 @dataclass(frozen=True)
@@ -379,6 +383,24 @@ class EligibilityOutcome(enum.StrEnum):
 class Sclerosant(enum.StrEnum):
     POLIDOCANOL = "polidocanol"
     SODIUM_TETRADECYL_SULFATE = "sodium-tetradecyl-sulfate"
+
+
+class Vessel(enum.StrEnum):
+    """The veins a line of injections treated: spider veins (telangiectasias, up to 1 mm
+    across) or the reticular veins that feed them (1 to 3 mm)."""
+
+    TELANGIECTASIA = "telangiectasia"
+    RETICULAR = "reticular"
+
+
+class SclerosantForm(enum.StrEnum):
+    LIQUID = "liquid"
+    FOAM = "foam"  # the solution mixed with a gas (`FoamGas`), in a stated liquid-to-gas ratio
+
+
+class FoamGas(enum.StrEnum):
+    AIR = "air"
+    CO2_O2 = "co2-o2"  # carbon dioxide and oxygen
 
 
 class Anaesthetic(enum.StrEnum):

@@ -285,24 +285,19 @@ def _load(
                 copy.write_row(
                     (session, patient, doctor, start, start + LENGTH, ZONE.key, status, now, now, 1)
                 )
+        treated = [(uuid.uuid4(), row) for row in rows if row[3] < first_ahead]
         with cursor.copy(
-            "COPY completion_records (id, session_id, treated_sites, sclerosant,"
-            " concentration_percent, volume_ml, dose_mg, administered_at, anaesthetic,"
-            " compression, complications, aftercare, warnings, recorded_at) FROM STDIN"
+            "COPY completion_records (id, session_id, treated_sites, administered_at,"
+            " anaesthetic, compression, complications, aftercare, warnings, recorded_at)"
+            " FROM STDIN"
         ) as copy:
-            for session, _, _, day, slot in rows:
-                if day >= first_ahead:
-                    continue
+            for record, (session, _, _, day, slot) in treated:
                 given = datetime.combine(days[day], SLOTS[slot], tzinfo=ZONE).astimezone(UTC)
                 copy.write_row(
                     (
-                        uuid.uuid4(),
+                        record,
                         session,
                         '["left-calf"]',
-                        "polidocanol",
-                        0.5,
-                        4.0,
-                        20.0,
                         given + timedelta(minutes=20),
                         "none",
                         False,
@@ -310,6 +305,28 @@ def _load(
                         '["walk"]',
                         "[]",
                         given + timedelta(minutes=30),
+                    )
+                )
+        # Each record's one line: 4 mL of 0.5% polidocanol, in 20 injections into the spider
+        # veins of the left calf (20 mg).
+        with cursor.copy(
+            "COPY injection_lines (id, completion_id, position, site, vessel, sclerosant,"
+            " concentration_percent, form, volume_ml, count, dose_mg) FROM STDIN"
+        ) as copy:
+            for record, _ in treated:
+                copy.write_row(
+                    (
+                        uuid.uuid4(),
+                        record,
+                        0,
+                        "left-calf",
+                        "telangiectasia",
+                        "polidocanol",
+                        0.5,
+                        "liquid",
+                        4.0,
+                        20,
+                        20.0,
                     )
                 )
         cursor.execute(

@@ -25,6 +25,9 @@ class CodeSystem(enum.StrEnum):
     ELIGIBILITY_OUTCOME = CODE_SYSTEM_BASE + "eligibility-outcome"
     SITE = CODE_SYSTEM_BASE + "site"  # app.vocabulary.Site
     SCLEROSANT = CODE_SYSTEM_BASE + "sclerosant"
+    VESSEL = CODE_SYSTEM_BASE + "vessel"  # app.vocabulary.Vessel
+    SCLEROSANT_FORM = CODE_SYSTEM_BASE + "sclerosant-form"  # app.vocabulary.SclerosantForm
+    FOAM_GAS = CODE_SYSTEM_BASE + "foam-gas"  # app.vocabulary.FoamGas
     COMPLICATION = CODE_SYSTEM_BASE + "complication"
     AFTERCARE = CODE_SYSTEM_BASE + "aftercare"
     ANAESTHETIC = CODE_SYSTEM_BASE + "anaesthetic"

@@ -77,6 +77,9 @@ FLAG_KEYS: dict[FlagCode, str] = {
     FlagCode.LOWER_WEIGHT_ON_RECORD: "lower-weight",
     FlagCode.STATED_WEIGHT_ABOVE_RECORD: "higher-weight",
     FlagCode.FOUND_SINCE_TREATMENT: "found-since",
+    FlagCode.OUTSIDE_LABEL_CONCENTRATION: "label-concentration",
+    FlagCode.OUTSIDE_LABEL_INJECTION_VOLUME: "label-injection-volume",
+    FlagCode.OUTSIDE_LABEL_SESSION_VOLUME: "label-session-volume",
 }
 _CODES_BY_KEY = {key: code for code, key in FLAG_KEYS.items()}
 _FLAG_ID = re.compile(r"^([0-9a-f]{32})-([a-z-]{1,31})$")

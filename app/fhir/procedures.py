@@ -4,6 +4,15 @@ much, what followed). Its id is the session's, as the Appointment's is.
 A fulfilled session is a `completed` Procedure; one marked entered in error after it was
 fulfilled is `entered-in-error` (the record stays: the sclerosant was given). The treatment
 record is clinical detail: only roles that may read it see a Procedure at all.
+
+The lines of injections: FHIR R4's Procedure has no element for what was injected where, in
+what amount (FHIR would say it in MedicationAdministration resources, part of the Procedure,
+which this interface does not serve). So `bodySite` lists the sites treated, `usedCode` the
+sclerosants given, and each line is one complex extension (`injection`): its site, vessel,
+sclerosant, concentration, form, for a foam its liquid-to-gas ratio (a Ratio) and gas, its
+volume, how many injections and the dose it gave. A record of one line (as every record
+written before lines were kept) also carries, as before, the Procedure-level concentration,
+volume and dose; one of several lines does not: no single figure would be true of it.
 """
 
 from __future__ import annotations
@@ -26,7 +35,7 @@ from app.fhir.datatypes import instant, meta, reference
 from app.fhir.search import SearchQuery
 from app.fhir.search import instant as instant_param
 from app.fhir.search import reference as reference_param
-from app.models import CompletionRecord, TreatmentSession
+from app.models import CompletionRecord, InjectionLine, TreatmentSession
 from app.sessions import listing
 from app.vocabulary import Anaesthetic, SessionStatus
 
@@ -40,6 +49,23 @@ class Extension:
     VOLUME = STRUCTURE_DEFINITION_BASE + "sclerosant-volume"
     DOSE = STRUCTURE_DEFINITION_BASE + "sclerosant-dose"
     COMPRESSION = STRUCTURE_DEFINITION_BASE + "compression"
+    # A line of injections: a complex extension, its parts by these names.
+    INJECTION = STRUCTURE_DEFINITION_BASE + "injection"
+
+
+class InjectionPart:
+    """The parts of an `injection` extension (relative URLs, as a complex extension's are)."""
+
+    SITE = "site"
+    VESSEL = "vessel"
+    SCLEROSANT = "sclerosant"
+    CONCENTRATION = "concentration"
+    FORM = "form"
+    FOAM_RATIO = "foamRatio"  # liquid to gas, unitless
+    GAS = "gas"
+    VOLUME = "volume"
+    COUNT = "count"
+    DOSE = "dose"
 
 
 # UCUM units, each checked against FHIR's "Common UCUM units" value set
@@ -78,16 +104,22 @@ SEARCH = Interaction(
 
 def procedure(session: StoredSession, record: Record) -> dict[str, Any]:
     """The session's treatment record as a Procedure."""
+    lines: Sequence[Record] = record["injections"]
+    extensions: list[dict[str, Any]] = []
+    if len(lines) == 1:
+        [line] = lines
+        extensions += [
+            _quantity(Extension.CONCENTRATION, line["concentration_percent"], PERCENT),
+            _quantity(Extension.VOLUME, line["volume_ml"], MILLILITRE),
+            _quantity(Extension.DOSE, line["dose_mg"], MILLIGRAM),
+        ]
+    extensions.append({"url": Extension.COMPRESSION, "valueBoolean": record["compression"]})
+    extensions += [_injection(line) for line in lines]
     resource: dict[str, Any] = {
         "resourceType": "Procedure",
         "id": str(session.id),
         "meta": meta(session.version, session.updated_at),
-        "extension": [
-            _quantity(Extension.CONCENTRATION, record["concentration_percent"], PERCENT),
-            _quantity(Extension.VOLUME, record["volume_ml"], MILLILITRE),
-            _quantity(Extension.DOSE, record["dose_mg"], MILLIGRAM),
-            {"url": Extension.COMPRESSION, "valueBoolean": record["compression"]},
-        ],
+        "extension": extensions,
         "status": PROCEDURE_STATUS[session.status],
         "code": visit_type(),
         "subject": reference("Patient", session.patient_id),
@@ -104,11 +136,37 @@ def procedure(session: StoredSession, record: Record) -> dict[str, Any]:
     resource["followUp"] = [concept(CodeSystem.AFTERCARE, code) for code in record["aftercare"]]
     if record["notes"]:
         resource["note"] = [{"text": record["notes"]}]
-    used = [concept(CodeSystem.SCLEROSANT, record["sclerosant"])]
+    sclerosants = dict.fromkeys(str(line["sclerosant"]) for line in lines)
+    used = [concept(CodeSystem.SCLEROSANT, code) for code in sclerosants]
     if record["anaesthetic"] != Anaesthetic.NONE:
         used.append(concept(CodeSystem.ANAESTHETIC, record["anaesthetic"]))
     resource["usedCode"] = used
     return resource
+
+
+def _injection(line: Record) -> dict[str, Any]:
+    """A line of injections as a complex extension: only the parts it has."""
+    parts: list[dict[str, Any]] = []
+
+    def coded(name: str, system: CodeSystem, code: str | None) -> None:
+        if code is not None:
+            parts.append({"url": name, "valueCodeableConcept": concept(system, str(code))})
+
+    coded(InjectionPart.SITE, CodeSystem.SITE, line["site"])
+    coded(InjectionPart.VESSEL, CodeSystem.VESSEL, line["vessel"])
+    coded(InjectionPart.SCLEROSANT, CodeSystem.SCLEROSANT, line["sclerosant"])
+    parts.append(_quantity(InjectionPart.CONCENTRATION, line["concentration_percent"], PERCENT))
+    coded(InjectionPart.FORM, CodeSystem.SCLEROSANT_FORM, line["form"])
+    if line["foam_ratio"] is not None:
+        liquid, gas = (int(part) for part in str(line["foam_ratio"]).split(":"))
+        ratio = {"numerator": {"value": liquid}, "denominator": {"value": gas}}
+        parts.append({"url": InjectionPart.FOAM_RATIO, "valueRatio": ratio})
+    coded(InjectionPart.GAS, CodeSystem.FOAM_GAS, line["gas"])
+    parts.append(_quantity(InjectionPart.VOLUME, line["volume_ml"], MILLILITRE))
+    if line["count"] is not None:
+        parts.append({"url": InjectionPart.COUNT, "valuePositiveInt": line["count"]})
+    parts.append(_quantity(InjectionPart.DOSE, line["dose_mg"], MILLIGRAM))
+    return {"url": Extension.INJECTION, "extension": parts}
 
 
 def _quantity(url: str, value: float, unit: str) -> dict[str, Any]:
@@ -123,7 +181,12 @@ def record_of(session: TreatmentSession) -> Record | None:
     found = session.completion
     if found is None:
         return None
-    return {c.key: getattr(found, c.key) for c in CompletionRecord.__table__.columns}
+    record = {c.key: getattr(found, c.key) for c in CompletionRecord.__table__.columns}
+    record["injections"] = [
+        {c.key: getattr(line, c.key) for c in InjectionLine.__table__.columns}
+        for line in found.injections
+    ]
+    return record
 
 
 def get_treated_session(*, db: Session, session_id: uuid.UUID) -> tuple[TreatmentSession, Record]:
@@ -131,7 +194,9 @@ def get_treated_session(*, db: Session, session_id: uuid.UUID) -> tuple[Treatmen
     session, or none treated: booked, cancelled, never fulfilled)."""
     session = db.scalar(
         select(TreatmentSession)
-        .options(selectinload(TreatmentSession.completion))
+        .options(
+            selectinload(TreatmentSession.completion).selectinload(CompletionRecord.injections)
+        )
         .where(TreatmentSession.id == session_id)
     )
     record = record_of(session) if session is not None else None

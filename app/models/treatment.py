@@ -15,13 +15,14 @@ from sqlalchemy import (
     SmallInteger,
     String,
     Text,
+    UniqueConstraint,
     and_,
     or_,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.models.base import Base, Entity, UTCDateTime, text_enum, utcnow
-from app.vocabulary import PlanStatus, SessionStatus
+from app.vocabulary import FoamGas, PlanStatus, SclerosantForm, SessionStatus, Vessel
 
 # A usual course of micro-sclerotherapy: three sessions about a month apart.
 USUAL_COURSE_SESSIONS = 3
@@ -163,7 +164,8 @@ class SessionEvent(Base):
 
 
 class CompletionRecord(Base):
-    """What was done in a fulfilled session.
+    """What was done in a fulfilled session: the lines of injections given
+    (`InjectionLine`), where, when, and what followed.
 
     The record stays when its session is marked entered in error: the sclerosant was given,
     so it still counts for that day's dose and for the interval before the next treatment.
@@ -174,11 +176,9 @@ class CompletionRecord(Base):
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
     session_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("treatment_sessions.id"), unique=True)
+    # The sites treated: the lines' sites, in order; a record written without sites per line
+    # (before lines were kept, or through the single-agent body) keeps the ones it named.
     treated_sites: Mapped[list[str]] = mapped_column(JSON)
-    sclerosant: Mapped[str] = mapped_column(String(40))
-    concentration_percent: Mapped[float]
-    volume_ml: Mapped[float]
-    dose_mg: Mapped[float]
     # When the sclerosant was given (on the session's day; the record may be written later):
     # the daily dose and the interval between treatments count from it.
     administered_at: Mapped[datetime] = mapped_column(UTCDateTime())
@@ -193,3 +193,43 @@ class CompletionRecord(Base):
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     session: Mapped[TreatmentSession] = relationship(back_populates="completion", lazy="raise")
+    injections: Mapped[list[InjectionLine]] = relationship(
+        back_populates="completion", lazy="raise", order_by="InjectionLine.position"
+    )
+
+
+class InjectionLine(Base):
+    """One line of a treatment record: injections of one sclerosant at one concentration, as
+    a liquid or a foam, into one kind of vein at one site, and how many (migration 0025).
+
+    A record written before lines were kept is one line, as is one written through the
+    single-agent body: without a site, a vessel or a count (None), given as a liquid."""
+
+    __tablename__ = "injection_lines"
+    __table_args__ = (
+        UniqueConstraint("completion_id", "position"),
+        CheckConstraint("concentration_percent > 0", name="concentration_positive"),
+        CheckConstraint("volume_ml > 0", name="volume_positive"),
+        CheckConstraint("count >= 1", name="count_positive"),
+        # A foam has its ratio and its gas; a liquid has neither.
+        CheckConstraint("(form = 'foam') = (foam_ratio IS NOT NULL)", name="foam_has_ratio"),
+        CheckConstraint("(form = 'foam') = (gas IS NOT NULL)", name="foam_has_gas"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    completion_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("completion_records.id"))
+    position: Mapped[int] = mapped_column(SmallInteger)  # the line's place in the record, from 0
+    site: Mapped[str | None] = mapped_column(String(24))
+    vessel: Mapped[Vessel | None] = mapped_column(text_enum(Vessel, "vessel"))
+    sclerosant: Mapped[str] = mapped_column(String(40))
+    concentration_percent: Mapped[float]
+    form: Mapped[SclerosantForm] = mapped_column(text_enum(SclerosantForm, "sclerosant_form"))
+    foam_ratio: Mapped[str | None] = mapped_column(String(8))  # liquid to gas, e.g. "1:4"
+    gas: Mapped[FoamGas | None] = mapped_column(text_enum(FoamGas, "foam_gas"))
+    volume_ml: Mapped[float]  # a foam's: the foam's volume
+    count: Mapped[int | None] = mapped_column(SmallInteger)
+    # The drug given (a foam's from its liquid part, `app.sessions.dosing`), to the microgram:
+    # what the next treatment that day counts.
+    dose_mg: Mapped[float]
+
+    completion: Mapped[CompletionRecord] = relationship(back_populates="injections", lazy="raise")

@@ -18,6 +18,7 @@ from app.evaluations.service import CLOCK_SKEW, Eligibility, current_eligibility
 from app.models import (
     CompletionRecord,
     Evaluation,
+    InjectionLine,
     Patient,
     PatientWeight,
     TreatmentSession,
@@ -32,7 +33,7 @@ from app.scheduling.service import (
 )
 from app.scheduling.slots import far_enough
 from app.sessions.booking import check_interval
-from app.sessions.dosing import check_dose
+from app.sessions.dosing import Earlier, Injection, check_doses
 from app.sessions.errors import (
     DoseLimitExceeded,
     EligibilityBlocked,
@@ -49,7 +50,7 @@ from app.sessions.lifecycle import (
     treatment_day,
 )
 from app.sessions.schemas import CompletionCreate
-from app.vocabulary import Flag, FlagCode, Severity, Site
+from app.vocabulary import Flag, FlagCode, Sclerosant, SclerosantForm, Severity, Site
 
 
 @dataclass(frozen=True)
@@ -125,37 +126,29 @@ def complete(
         current_eligibility(db=db, patient_id=session.patient_id, now=now) if stated else standing
     )
     weight, weight_notes = _dose_weight(db, session.patient_id, record, (standing, since), now)
-    dose = check_dose(
-        sclerosant=record.sclerosant,
-        concentration_percent=record.concentration_percent,
-        volume_ml=record.volume_ml,
+    given = record.given()
+    dose = check_doses(
+        injections=given,
         weight_kg=weight,
-        same_day_mg=_same_day_dose(db, session, record.sclerosant.value, given_at, day.zone),
+        earlier=_earlier_that_day(db, session, given_at, day.zone),
         limits=limits,
     )
     if dose.exceeded:
-        raise DoseLimitExceeded(
-            f"{dose.exact_mg:.10g} mg of {record.sclerosant.value} (that day: "
-            f"{dose.day_total_mg:.10g} mg) is over the limit of {dose.limit_mg:.10g} mg.",
-            dose_mg=dose.dose_mg,
-            limit_mg=dose.limit_mg,
-            discloses=session.patient_id,  # the limit their weight gives, that day's doses
-        )
+        # The limit their weight gives, and that day's doses: disclosed.
+        raise DoseLimitExceeded.over(dose.exceeded, discloses=session.patient_id)
     found_since = _found_since(record, since, now) if stated else ()
     warnings = (*dose.warnings, *weight_notes, *found_since)
     session.completion = CompletionRecord(
-        **record.model_dump(
-            exclude={"treated_sites", "complications", "aftercare", "administered_at"}
-        ),
-        treated_sites=[s.value for s in record.treated_sites],
+        **record.model_dump(include={"anaesthetic", "compression", "notes", "weight_kg"}),
+        treated_sites=[s.value for s in record.sites],
         complications=[c.value for c in record.complications],
         aftercare=[a.value for a in record.aftercare],
-        dose_mg=dose.dose_mg,
         administered_at=given_at,
         warnings=[
             {"code": w.code, "severity": w.severity.value, "message": w.message} for w in warnings
         ],
         recorded_at=now,
+        injections=[_line(position, line) for position, line in enumerate(given)],
     )
     record_step(session, SessionAction.COMPLETE, target, now)
     db.flush()
@@ -199,7 +192,7 @@ def _found_since(record: CompletionCreate, since: Eligibility, now: datetime) ->
     """What was recorded after the treatment that would forbid it now, as a warning."""
     codes: list[str] = [f.code for f in since.obstacles(now)]
     evaluated = since.evaluation.spider_vein_sites if since.evaluation else []
-    if any(site.value not in evaluated for site in record.treated_sites):
+    if any(site.value not in evaluated for site in record.sites):
         codes.append(SiteNotEvaluated.code)
     if not codes:
         return ()
@@ -339,11 +332,11 @@ def _latest_clinical_weight(
 
 
 def _check_sites(record: CompletionCreate, evaluated: Sequence[str], patient_id: uuid.UUID) -> None:
-    if Site.FACE in record.treated_sites:
+    if Site.FACE in record.sites:
         raise FacialVeinsExcluded(
             "Facial spider veins are not treated by micro-sclerotherapy (scarring risk)."
         )
-    unassessed = [s.value for s in record.treated_sites if s.value not in evaluated]
+    unassessed = [s.value for s in record.sites if s.value not in evaluated]
     if unassessed:
         raise SiteNotEvaluated(
             f"The current evaluation did not assess {', '.join(unassessed)}: evaluate a site "
@@ -374,22 +367,50 @@ def _administered_at(
     return given_at
 
 
-def _same_day_dose(
-    db: Session, session: TreatmentSession, sclerosant: str, given_at: datetime, zone: ZoneInfo
-) -> float:
-    """What the patient was already given of this sclerosant on that day (where the session
-    takes place), counted by when it was given, in any session since marked entered in error
-    too: it was given all the same."""
+def _line(position: int, given: Injection) -> InjectionLine:
+    return InjectionLine(
+        position=position,
+        site=given.site.value if given.site else None,
+        vessel=given.vessel,
+        sclerosant=given.sclerosant.value,
+        concentration_percent=given.concentration_percent,
+        form=given.form,
+        foam_ratio=str(given.foam_ratio) if given.foam_ratio else None,
+        gas=given.gas,
+        volume_ml=given.volume_ml,
+        count=given.count,
+        dose_mg=given.dose_mg,
+    )
+
+
+def _earlier_that_day(
+    db: Session, session: TreatmentSession, given_at: datetime, zone: ZoneInfo
+) -> Earlier:
+    """What the patient was already given on that day (where the session takes place), in
+    their other sessions, counted by when it was given: each sclerosant's milligrams, and the
+    foam. A session since marked entered in error counts too: it was given all the same."""
     day = local_day(given_at, zone)
-    total = db.scalar(
-        select(func.coalesce(func.sum(CompletionRecord.dose_mg), 0.0))
+    given = db.execute(
+        select(
+            InjectionLine.sclerosant,
+            InjectionLine.form,
+            func.sum(InjectionLine.dose_mg),
+            func.sum(InjectionLine.volume_ml),
+        )
+        .join(CompletionRecord, InjectionLine.completion_id == CompletionRecord.id)
         .join(TreatmentSession, CompletionRecord.session_id == TreatmentSession.id)
         .where(
             TreatmentSession.patient_id == session.patient_id,
             TreatmentSession.id != session.id,
-            CompletionRecord.sclerosant == sclerosant,
             CompletionRecord.administered_at >= day.start,
             CompletionRecord.administered_at < day.end,
         )
-    )
-    return float(total or 0.0)
+        .group_by(InjectionLine.sclerosant, InjectionLine.form)
+    ).all()
+    mg: dict[Sclerosant, float] = {}
+    foam_ml = 0.0
+    for sclerosant, form, dose_mg, volume_ml in given:
+        mg[Sclerosant(sclerosant)] = mg.get(Sclerosant(sclerosant), 0.0) + float(dose_mg)
+        if form is SclerosantForm.FOAM:
+            foam_ml += float(volume_ml)
+    return Earlier(mg=mg, foam_ml=foam_ml)

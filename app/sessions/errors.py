@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from typing import Any
 
 from app.errors import Conflict, DomainError
 from app.evaluations.service import Eligibility
@@ -14,6 +15,7 @@ from app.practitioners.service import (
     OutsideAvailability,
     UnknownPractitioner,
 )
+from app.sessions.dosing import MILLIGRAM, Exceeded
 from app.vocabulary import Flag
 
 
@@ -113,6 +115,28 @@ class DoseLimitExceeded(DomainError):
     status = 422
     code = "dose-limit-exceeded"
     title = "Over the sclerosant's dose limit"
+
+    @classmethod
+    def over(cls, exceeded: Exceeded, *, discloses: uuid.UUID) -> DoseLimitExceeded:
+        """The refusal naming the limit, what counts against it, its value and its source;
+        for a limit in milligrams, also this session's dose and the limit as before lines of
+        injections were kept (`dose_mg`, `limit_mg`)."""
+        in_mg = exceeded.unit == MILLIGRAM
+        earlier: dict[str, Any] = (
+            {"dose_mg": round(exceeded.session, 3), "limit_mg": round(exceeded.allowed, 3)}
+            if in_mg
+            else {}
+        )
+        return cls(
+            exceeded.describe(),
+            discloses=discloses,
+            limit=exceeded.limit.value,
+            total=round(exceeded.total, 3),
+            allowed=round(exceeded.allowed, 3),
+            unit=exceeded.unit,
+            source=exceeded.source,
+            **earlier,
+        )
 
 
 BOOKING_ERRORS = (

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session, selectinload
 from app.errors import NotFound, Versions, require_version
 from app.events.outbox import announce
 from app.events.reminders import withdraw_reminders
-from app.models import SessionEvent, TreatmentSession, utcnow
+from app.models import CompletionRecord, SessionEvent, TreatmentSession, utcnow
 from app.patients.service import lock_patient
 from app.plans.service import settle_completion
 from app.practitioners.hours import local_day
@@ -67,7 +67,10 @@ def load(db: Session, session_id: uuid.UUID) -> TreatmentSession:
     """The session of that id; a hold is none (`app.sessions.booking.live_hold`)."""
     found = db.scalar(
         select(TreatmentSession)
-        .options(selectinload(TreatmentSession.completion), selectinload(TreatmentSession.events))
+        .options(
+            selectinload(TreatmentSession.completion).selectinload(CompletionRecord.injections),
+            selectinload(TreatmentSession.events),
+        )
         .where(TreatmentSession.id == session_id, TreatmentSession.status != SessionStatus.PENDING)
     )
     if found is None:

@@ -1,8 +1,8 @@
 """The calendar as lists: sessions filtered, ordered by start, a page at a time.
 
 A calendar is read far more often than it changes, so a page is read as plain rows (no ORM
-objects): the sessions with their completion records, then their histories, two statements
-whatever the page's size."""
+objects): the sessions with their completion records, then the records' lines of injections,
+then their histories, three statements at most whatever the page's size."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from app.models import (
     AWAITING_TREATMENT,
     LONGEST_SESSION,
     CompletionRecord,
+    InjectionLine,
     SessionEvent,
     TreatmentSession,
     UTCDateTime,
@@ -38,6 +39,7 @@ from app.vocabulary import SessionStatus
 _SESSIONS = TreatmentSession.metadata.tables[TreatmentSession.__tablename__]
 _COMPLETIONS = TreatmentSession.metadata.tables[CompletionRecord.__tablename__]
 _EVENTS = TreatmentSession.metadata.tables[SessionEvent.__tablename__]
+_LINES = TreatmentSession.metadata.tables[InjectionLine.__tablename__]
 
 # A session's completion record (at most one) comes with it, its columns named so: they never
 # clash with the session's own.
@@ -56,6 +58,13 @@ _BARE_PAGE = select(_SESSIONS)
 _COMPLETION_AT = tuple(
     (key, list(_PAGE.selected_columns.keys()).index(f"completion_{key}"))
     for key in _COMPLETION_FIELDS
+)
+# A record's lines, as `InjectionRead` reads them.
+_LINE_FIELDS = tuple(c.key for c in _LINES.c if c.key not in {"id", "completion_id", "position"})
+_INJECTIONS = (
+    select(_LINES)
+    .where(_LINES.c.completion_id.in_(bindparam("completion_ids", expanding=True)))
+    .order_by(_LINES.c.completion_id, _LINES.c.position)
 )
 _HISTORIES = (
     select(_EVENTS)
@@ -254,6 +263,13 @@ def _with_records(
         if completions
         else {}
     )
+    if records:
+        recorded = {s.completion_id: records[s.id] for s in sessions if s.id in records}
+        for record in recorded.values():
+            record["injections"] = []
+        for line in db.execute(_INJECTIONS, {"completion_ids": list(recorded)}):
+            injection = {key: getattr(line, key) for key in _LINE_FIELDS}
+            recorded[line.completion_id]["injections"].append(injection)
     events: dict[uuid.UUID, list[Row[Any]]] = {}
     if sessions and histories:
         for row in db.execute(_HISTORIES, {"session_ids": [s.id for s in sessions]}):

@@ -478,10 +478,15 @@ def complete_session(
     now: Now,
     if_match: ExpectedVersion,
 ) -> CompletionResult:
-    """Record what was done (arrived -> fulfilled): sites, sclerosant, concentration and
-    volume, anaesthetic (default none), compression (default none), complications, aftercare
+    """Record what was done (arrived -> fulfilled): the injections given, a line per site,
+    vessel (telangiectasia, reticular), sclerosant, concentration and form (liquid, or foam
+    with its liquid-to-gas ratio and gas), with the volume and the number of injections;
+    anaesthetic (default none), compression (default none), complications, aftercare
     (default: walk, avoid long standing or sitting), and when it was given (`administered_at`,
-    default now: after the check-in, on the session's day).
+    default now: after the check-in, on the session's day). The single-agent body of earlier
+    versions (`treated_sites`, `sclerosant`, `concentration_percent`, `volume_ml`) is still
+    accepted, deprecated, and recorded as one liquid line without a site; sending both forms
+    is a 422.
 
     Nothing is recorded unless every rule holds at that moment:
     - the patient's standing, as booking asks it (a current, unexpired evaluation, nothing
@@ -490,11 +495,14 @@ def complete_session(
     - the sites: legs only (422 `facial-veins-excluded`), each assessed by the current
       evaluation (422 `site-not-evaluated`);
     - 14 calendar days since the last treatment given (422 `interval-too-short`);
-    - the dose (concentration x volume) against the clinic's limits: polidocanol 2 mg per kg
-      per day, by the weight a clinician recorded (`weight_kg` here, else the current
-      evaluation's; without one the check is not done and a `weight-missing` warning says
-      so), counted over the day it was given; sodium tetradecyl sulfate 300 mg per session
-      (422 `dose-limit-exceeded`).
+    - the doses (concentration x the liquid given: a foam's liquid part only) against the
+      hard limits (422 `dose-limit-exceeded`, naming the `limit`, the `total` in its `unit`,
+      what is `allowed` and the `source`): polidocanol 2 mg per kg per day, by the weight a
+      clinician recorded (`weight_kg` here, else the current evaluation's; without one the
+      check is not done and a `weight-missing` warning says so), counted over the day it was
+      given; sodium tetradecyl sulfate 300 mg per session; foam 10 mL per session and per day.
+      Liquid polidocanol outside Asclera's US label (0.5% for telangiectasia, 1% for reticular
+      veins, 0.1 to 0.3 mL per injection, 10 mL per session) is recorded with a warning.
 
     The answer includes the proposal for the next follow-up.
     """

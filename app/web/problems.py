@@ -65,8 +65,30 @@ class Problem(BaseModel):
     opens: str | None = Field(default=None, description="`check-in-not-open`: when it opens")
     closes: str | None = Field(default=None, description="`check-in-not-open`: when it closes")
     sites: list[str] | None = Field(default=None, description="The sites at fault")
-    dose_mg: float | None = Field(default=None, description="`dose-limit-exceeded`: the dose")
-    limit_mg: float | None = Field(default=None, description="`dose-limit-exceeded`: the limit")
+    dose_mg: float | None = Field(
+        default=None,
+        description="`dose-limit-exceeded`, a limit in mg: this session's dose of the sclerosant",
+    )
+    limit_mg: float | None = Field(
+        default=None, description="`dose-limit-exceeded`, a limit in mg: the limit"
+    )
+    limit: str | None = Field(
+        default=None,
+        description="`dose-limit-exceeded`: which limit (`polidocanol-per-kg-per-day`, "
+        "`sodium-tetradecyl-sulfate-per-session`, `foam-per-session`, `foam-per-day`)",
+    )
+    total: float | None = Field(
+        default=None,
+        description="`dose-limit-exceeded`: what counts against the limit (a daily one: with "
+        "what was given earlier that day), in `unit`",
+    )
+    allowed: float | None = Field(
+        default=None, description="`dose-limit-exceeded`: the limit, in `unit`"
+    )
+    unit: str | None = Field(default=None, description="`dose-limit-exceeded`: `mg` or `mL` (UCUM)")
+    source: str | None = Field(
+        default=None, description="`dose-limit-exceeded`: where the limit comes from"
+    )
     identifier: dict[str, str] | None = Field(
         default=None, description="`duplicate-identifier`: the identifier already in use"
     )

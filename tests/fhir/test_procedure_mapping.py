@@ -20,7 +20,7 @@ from app.fhir.procedures import (
     procedure,
 )
 from tests.fhir.clinical import clinic, db, instant, parsed
-from tests.sessions.clinic import Clinic, ok, paris_day
+from tests.sessions.clinic import Clinic, foam, line, ok, paris_day
 
 __all__ = ["clinic", "db"]  # fixtures
 
@@ -74,6 +74,72 @@ def test_a_completed_session_is_a_procedure_with_its_treatment_record(
     assert (dose["value"], dose["code"]) == (done["completion"]["dose_mg"], "mg") == (20, "mg")
     assert _extension(resource, Extension.COMPRESSION)["valueBoolean"] is True
     assert model.meta.versionId == str(done["version"])
+
+
+def _parts(injection: dict[str, Any]) -> dict[str, Any]:
+    """An `injection` extension's parts by name, each its value."""
+    return {
+        part["url"]: next(v for k, v in part.items() if k.startswith("value"))
+        for part in injection["extension"]
+    }
+
+
+def test_each_line_of_injections_is_an_extension_of_the_procedure(
+    clinic: Clinic, db: Session
+) -> None:
+    visit = clinic.book(clinic.patient(weight_kg=70), paris_day(3, 10))
+    clinic.clock.on_the_day_of(visit)
+    ok(clinic.check_in(visit))
+    sts = line(site="right-thigh", sclerosant="sodium-tetradecyl-sulfate", volume_ml=1, count=5)
+    ok(clinic.inject(visit, line(), foam(2.5, site="right-thigh"), sts))
+    resource = procedure(*get_treated_session(db=db, session_id=uuid.UUID(visit["id"])))
+    model = parsed(resource)
+    assert [b.coding[0].code for b in model.bodySite] == ["left-calf", "right-thigh"]
+    assert [u.coding[0].code for u in model.usedCode] == [
+        "polidocanol",
+        "sodium-tetradecyl-sulfate",
+    ]
+    urls = [e["url"] for e in resource["extension"]]
+    # Several lines: no single concentration, volume or dose is true of the procedure.
+    assert urls == [Extension.COMPRESSION] + [Extension.INJECTION] * 3
+    spider, foamed, other = (_parts(e) for e in resource["extension"][1:])
+    assert spider["site"]["coding"] == [{"system": CodeSystem.SITE, "code": "left-calf"}]
+    assert spider["vessel"]["coding"] == [{"system": CodeSystem.VESSEL, "code": "telangiectasia"}]
+    assert spider["form"]["coding"][0] == {"system": CodeSystem.SCLEROSANT_FORM, "code": "liquid"}
+    assert spider["concentration"] == {"value": 0.5, "unit": "%", "system": UCUM, "code": "%"}
+    assert (spider["volume"]["value"], spider["volume"]["code"]) == (2, "mL")
+    assert (spider["dose"]["value"], spider["dose"]["code"]) == (10, "mg")
+    assert spider["count"] == 10
+    assert "foamRatio" not in spider
+    assert "gas" not in spider
+    assert foamed["foamRatio"] == {"numerator": {"value": 1}, "denominator": {"value": 4}}
+    assert foamed["gas"]["coding"] == [{"system": CodeSystem.FOAM_GAS, "code": "co2-o2"}]
+    assert (foamed["volume"]["value"], foamed["dose"]["value"]) == (2.5, 5)  # its liquid: 0.5 mL
+    assert other["sclerosant"]["coding"][0]["code"] == "sodium-tetradecyl-sulfate"
+    # The search reads the same lines from the calendar's rows.
+    found, _ = find_treated_sessions(
+        db=db,
+        now=clinic.clock(),
+        patient_id=uuid.UUID(visit["patient_id"]),
+        given_from=None,
+        given_before=None,
+        limit=50,
+        cursor=None,
+    )
+    assert [procedure(*treated) for treated in found] == [resource]
+
+
+def test_a_record_of_one_line_without_a_site_keeps_its_procedure_figures(
+    clinic: Clinic, db: Session
+) -> None:
+    visit = clinic.book(clinic.patient(), paris_day(3, 10))
+    clinic.treat(visit)  # the single-agent body
+    resource = procedure(*get_treated_session(db=db, session_id=uuid.UUID(visit["id"])))
+    parsed(resource)
+    [injection] = [e for e in resource["extension"] if e["url"] == Extension.INJECTION]
+    parts = _parts(injection)
+    assert set(parts) == {"sclerosant", "concentration", "form", "volume", "dose"}
+    assert _extension(resource, Extension.DOSE)["valueQuantity"]["value"] == parts["dose"]["value"]
 
 
 def test_a_plain_record_leaves_out_what_was_not_done(clinic: Clinic, db: Session) -> None:

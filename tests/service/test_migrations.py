@@ -321,9 +321,10 @@ _TYPES: dict[str, Any] = {
 }
 
 
-# Tables added since 0004 that start empty.
-# Tables added since 0004, and the rows they start with (the audit chain's head: one).
+# Tables added since 0004, and the rows they start with (the audit chain's head: one; the
+# lines of injections: one per treatment record, 0025).
 _NEW_EMPTY = {
+    "injection_lines": 1,
     "idempotent_responses": 0,
     "request_counts": 0,
     "login_refusals": 0,

@@ -20,15 +20,18 @@ from app.vocabulary import (
     Complication,
     EligibilityOutcome,
     FlagCode,
+    FoamGas,
     Outcome,
     PlanStatus,
     RiskFactor,
     Sclerosant,
+    SclerosantForm,
     SessionStatus,
     Severity,
     Site,
     VaricoseTreatmentKind,
     VaricoseVeins,
+    Vessel,
 )
 from tests.servers import ROOT
 
@@ -42,6 +45,9 @@ CODE_VOCABULARIES: list[type[enum.StrEnum]] = [
     Outcome,
     EligibilityOutcome,
     Sclerosant,
+    Vessel,
+    SclerosantForm,
+    FoamGas,
     Anaesthetic,
     Complication,
     Aftercare,

@@ -3,6 +3,8 @@ day, 07:00 to 21:00 in Paris, the clinic's clock, and the steps the findings sha
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from typing import Any
@@ -12,17 +14,23 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
+from app.config import Settings
+from app.main import create_app
 from tests.factories import (
     NO_RISKS,
+    ApiClient,
     ClientFactory,
     Clock,
     assert_problem,
+    dispose,
     new_patient,
     new_practitioner,
     table_snapshot,
 )
 
 PARIS = ZoneInfo("Europe/Paris")
+# What a completion writes: a refused one leaves each as it was.
+RECORDS = ("completion_records", "injection_lines", "treatment_sessions")
 
 
 EVERY_DAY_7_TO_21 = [{"weekday": d, "start": "07:00", "end": "21:00"} for d in range(7)]
@@ -108,6 +116,12 @@ class Clinic:
             f"/api/v1/sessions/{visit['id']}/complete", json={**DOSE_20_MG, **record}
         )
 
+    def inject(self, visit: dict[str, Any], *lines: dict[str, Any], **record: Any) -> Any:
+        """Complete the session with these lines of injections (`line`)."""
+        return self.client.post(
+            f"/api/v1/sessions/{visit['id']}/complete", json={"injections": lines, **record}
+        )
+
     def treat(self, visit: dict[str, Any], **record: Any) -> dict[str, Any]:
         """Check the patient in on the session's day and record the treatment."""
         self.clock.on_the_day_of(visit)
@@ -121,14 +135,57 @@ class Clinic:
         return [s["id"] for s in page["items"]]
 
 
+def line(**changes: Any) -> dict[str, Any]:
+    """A line of injections: by default 2 mL of 0.5% liquid polidocanol in 10 injections into
+    the spider veins of the left calf (10 mg, as Asclera's label gives)."""
+    return {
+        "site": "left-calf",
+        "vessel": "telangiectasia",
+        "sclerosant": "polidocanol",
+        "concentration_percent": 0.5,
+        "form": "liquid",
+        "volume_ml": 2,
+        "count": 10,
+        **changes,
+    }
+
+
+def foam(volume_ml: float, **changes: Any) -> dict[str, Any]:
+    """A line of 1% polidocanol foam, 1:4 with CO2 and oxygen, into reticular veins."""
+    made = {
+        "vessel": "reticular",
+        "concentration_percent": 1,
+        "form": "foam",
+        "foam_ratio": "1:4",
+        "gas": "co2-o2",
+        "volume_ml": volume_ml,
+        "count": 4,
+    }
+    return line(**{**made, **changes})
+
+
+@contextmanager
+def same_day_clinic(clinic: Clinic) -> Iterator[Clinic]:
+    """The clinic with no interval rule at all (a clinic's setting): two sessions of one
+    patient may be treated on one day."""
+    settings: Settings = clinic.app.state.settings
+    same_day = create_app(settings.model_copy(update={"min_session_interval_days": 0}))
+    same_day.state.clock = clinic.clock
+    admin = ApiClient(same_day, raise_server_exceptions=False, headers=clinic.client.headers)
+    try:
+        yield Clinic(same_day, admin, clinic.clock, clinic.client_as, clinic.engine)
+    finally:
+        dispose(same_day)
+
+
 def reasons(session: dict[str, Any]) -> list[str]:
     return [r["code"] for r in session["review_reasons"]]
 
 
 def refused_treatment(clinic: Clinic, visit: dict[str, Any], status: int, code: str) -> Any:
     """Completion is refused and writes nothing: the session stays arrived, no record."""
-    before = table_snapshot(clinic.engine, "completion_records", "treatment_sessions")
+    before = table_snapshot(clinic.engine, *RECORDS)
     body = assert_problem(clinic.complete(visit), status, code)
-    assert table_snapshot(clinic.engine, "completion_records", "treatment_sessions") == before
+    assert table_snapshot(clinic.engine, *RECORDS) == before
     assert clinic.read(visit)["status"] == "arrived"
     return body

@@ -6,19 +6,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import timedelta
 
-from app.config import Settings
-from app.main import create_app
 from app.roles import Role
-from tests.factories import (
-    ApiClient,
-    assert_problem,
-    dispose,
-)
-from tests.sessions.clinic import (
-    Clinic,
-    ok,
-    paris_day,
-)
+from tests.factories import assert_problem
+from tests.sessions.clinic import Clinic, ok, paris_day, same_day_clinic
 
 
 def a_receptionists_weight_never_raises_the_limit(clinic: Clinic) -> None:
@@ -186,17 +176,13 @@ def a_treatment_marked_entered_in_error_still_counts(clinic: Clinic) -> None:
 def same_day_doses_still_count_when_entered_in_error(clinic: Clinic) -> None:
     """With no interval rule at all (a clinic's setting), two sessions on one day: the first,
     marked entered in error, still counts towards the daily limit."""
-    settings: Settings = clinic.app.state.settings
-    same_day = create_app(settings.model_copy(update={"min_session_interval_days": 0}))
-    same_day.state.clock = clinic.clock
-    admin = ApiClient(same_day, raise_server_exceptions=False, headers=clinic.client.headers)
-    try:
-        other = Clinic(same_day, admin, clinic.clock, clinic.client_as, clinic.engine)
+    with same_day_clinic(clinic) as other:
         patient = other.patient(weight_kg=60)
         morning = other.book(patient, paris_day(3, 9))
         afternoon = other.book(patient, paris_day(3, 15))
         other.treat(morning, concentration_percent=2.5, volume_ml=4)  # 100 mg
-        ok(admin.post(f"/api/v1/sessions/{morning['id']}/entered-in-error", json={"reason": "x"}))
+        entered_in_error = f"/api/v1/sessions/{morning['id']}/entered-in-error"
+        ok(other.client.post(entered_in_error, json={"reason": "x"}))
         other.clock.on_the_day_of(afternoon)
         ok(other.check_in(afternoon))
         body = assert_problem(
@@ -206,8 +192,6 @@ def same_day_doses_still_count_when_entered_in_error(clinic: Clinic) -> None:
         )
         assert body["limit_mg"] == 120
         assert ok(other.complete(afternoon, concentration_percent=1, volume_ml=2))  # 120 mg
-    finally:
-        dispose(same_day)
 
 
 FINDINGS: list[Callable[[Clinic], None]] = [

@@ -12,7 +12,13 @@ from collections.abc import Callable
 
 import pytest
 
-from tests.sessions import findings_calendar, findings_dose, findings_eligibility, findings_timing
+from tests.sessions import (
+    findings_calendar,
+    findings_dose,
+    findings_eligibility,
+    findings_injections,
+    findings_timing,
+)
 from tests.sessions.clinic import (
     Clinic,
 )
@@ -21,6 +27,7 @@ FINDINGS: list[Callable[[Clinic], None]] = [
     *findings_eligibility.FINDINGS,
     *findings_timing.FINDINGS,
     *findings_dose.FINDINGS,
+    *findings_injections.FINDINGS,
     *findings_calendar.FINDINGS,
 ]
 
