@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select, union_all
 from sqlalchemy.orm import Session
 
+from app.consents.service import require_consent
 from app.errors import InvalidField, Versions
 from app.evaluations.service import CLOCK_SKEW, Eligibility, current_eligibility
 from app.models import (
@@ -110,6 +111,8 @@ def complete(
         if obstacles or standing.evaluation is None:
             raise EligibilityBlocked.because(session.patient_id, standing, obstacles, "given")
         _check_sites(record, standing.evaluation.spider_vein_sites, session.patient_id)
+    # Informed consent: one standing when the sclerosant was given (`app.consents`).
+    require_consent(db, session.patient_id, given_at, foam=False)
     standing = judged[0]
     check_interval(
         db,

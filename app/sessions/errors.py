@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 
+from app.consents.service import ConsentMissing
 from app.errors import Conflict, DomainError
 from app.evaluations.service import Eligibility
 from app.patients.service import PatientArchived
@@ -139,6 +140,7 @@ COMPLETION_ERRORS = (
     InvalidTransition,
     PatientArchived,
     EligibilityBlocked,
+    ConsentMissing,
     FacialVeinsExcluded,
     SiteNotEvaluated,
     IntervalTooShort,

@@ -16,6 +16,9 @@ from app.vocabulary import (
     Aftercare,
     Anaesthetic,
     Complication,
+    ConsentProcedure,
+    ConsentRisk,
+    ConsentStatus,
     EligibilityOutcome,
     FlagCode,
     Outcome,
@@ -45,6 +48,9 @@ CODE_VOCABULARIES: list[type[enum.StrEnum]] = [
     Aftercare,
     PlanStatus,
     SessionStatus,
+    ConsentProcedure,
+    ConsentRisk,
+    ConsentStatus,
 ]
 
 
