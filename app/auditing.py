@@ -38,6 +38,7 @@ from app.models import (
     AuditChainHead,
     AuditEvent,
     AuditOutcome,
+    Consent,
     Evaluation,
     TreatmentPlan,
     TreatmentSession,
@@ -54,6 +55,7 @@ class Resource(enum.StrEnum):
 
     PATIENT = "patient"
     EVALUATION = "evaluation"
+    CONSENT = "consent"
     TREATMENT_PLAN = "treatment-plan"
     SESSION = "session"
     PRACTITIONER = "practitioner"
@@ -373,6 +375,7 @@ def _row(
 
 _PATIENT_COLUMNS = {
     Resource.EVALUATION: Evaluation.patient_id,
+    Resource.CONSENT: Consent.patient_id,
     Resource.TREATMENT_PLAN: TreatmentPlan.patient_id,
     Resource.SESSION: TreatmentSession.patient_id,
 }

@@ -188,7 +188,8 @@ def _seed_demo(settings: Settings, args: argparse.Namespace) -> int:
         logins = seed_demo_users(db=db, audit=audit, passwords=passwords_of(settings))
     print(
         f"sclerosched: demo clinic ready ({added.practitioners} practitioners, "
-        f"{added.patients} patients and {added.evaluations} evaluations added; "
+        f"{added.patients} patients, {added.evaluations} evaluations and {added.consents} "
+        "consents added; "
         "existing demo records left as they were)"
     )
     print("Demo logins (press Authorize on /docs to log in):")

@@ -15,9 +15,12 @@ from app.access.credentials import Passwords
 from app.accounts.schemas import UserCreate
 from app.accounts.users import create_user
 from app.auditing import AuditTrail, Resource
+from app.consents.schemas import ConsentCreate
+from app.consents.service import record_consent
 from app.evaluations.schemas import EvaluationCreate
 from app.evaluations.service import record_evaluation
 from app.models import (
+    Consent,
     Evaluation,
     Patient,
     PatientIdentifier,
@@ -28,7 +31,7 @@ from app.models import (
 )
 from app.patients.service import keep_weight
 from app.roles import Role
-from app.vocabulary import RiskFactor
+from app.vocabulary import RISKS_TO_EXPLAIN, ConsentProcedure, RiskFactor
 
 DEMO_NAMESPACE = uuid.UUID("5c1e05c4-0000-4000-8000-000000000000")
 DEMO_MRN_SYSTEM = "urn:sclerosched:demo:mrn"
@@ -97,12 +100,17 @@ _EVALUATIONS: dict[int, dict[str, Any]] = {
     },
 }
 
+# The demo patients who may be treated (eligible, or once a clinician clears the pill or the
+# past DVT): each signed the consent to micro-sclerotherapy at their evaluation.
+_CONSENTED = (1, 3, 4, 6)
+
 
 @dataclass(frozen=True)
 class SeedResult:
     practitioners: int
     patients: int
     evaluations: int
+    consents: int
 
 
 def demo_id(kind: str, index: int) -> uuid.UUID:
@@ -162,7 +170,13 @@ def seed_demo_clinic(
     for patient in added:
         keep_weight(db, patient, datetime.now(UTC))
     evaluations = _seed_evaluations(db=db, audit=audit, validity_months=validity_months)
-    return SeedResult(practitioners=practitioners, patients=len(added), evaluations=evaluations)
+    consents = _seed_consents(db=db, audit=audit)
+    return SeedResult(
+        practitioners=practitioners,
+        patients=len(added),
+        evaluations=evaluations,
+        consents=consents,
+    )
 
 
 # The practitioner the demo clinician is: their evaluations are signed in that name.
@@ -201,6 +215,39 @@ def _seed_evaluations(*, db: Session, audit: AuditTrail, validity_months: int) -
             now=now,
         ).evaluation
         audit.record("create", Resource.EVALUATION, evaluation.id, patient_id=patient_id)
+        added += 1
+    return added
+
+
+def _seed_consents(*, db: Session, audit: AuditTrail) -> int:
+    """The consents of the patients who may be treated, signed at their evaluation."""
+    now = datetime.now(UTC)
+    added = 0
+    for index in _CONSENTED:
+        patient_id = demo_id("patient", index)
+        if db.scalar(select(Consent.id).where(Consent.patient_id == patient_id)):
+            continue
+        evaluated = db.scalar(
+            select(Evaluation.performed_at)
+            .where(Evaluation.patient_id == patient_id)
+            .order_by(Evaluation.performed_at)
+            .limit(1)
+        )
+        procedure = ConsentProcedure.MICRO_SCLEROTHERAPY
+        data = ConsentCreate(
+            document_version="demo-1",
+            procedure=procedure,
+            risks_explained=sorted(RISKS_TO_EXPLAIN[procedure]),
+            obtained_at=evaluated or now,
+        )
+        consent = record_consent(
+            db=db,
+            patient_id=patient_id,
+            data=data,
+            practitioner_id=DEMO_CLINICIAN_PRACTITIONER,
+            now=now,
+        )
+        audit.record("create", Resource.CONSENT, consent.id, patient_id=patient_id)
         added += 1
     return added
 

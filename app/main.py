@@ -21,6 +21,7 @@ from app.audit.router import router as audit_router
 from app.calendar_feeds.router import feed_router
 from app.calendar_feeds.router import router as calendar_feeds_router
 from app.config import Settings, configure_logging, load_settings
+from app.consents.router import router as consents_router
 from app.db import make_async_engine, request_sessions
 from app.evaluations.router import router as evaluations_router
 from app.events.router import router as webhooks_router
@@ -156,6 +157,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         practitioners_router,
         calendar_feeds_router,
         evaluations_router,
+        consents_router,
         plans_router,
         scheduling_router,
         sessions_router,

@@ -33,6 +33,10 @@ class Permission(enum.StrEnum):
     CLINICAL_READ = "clinical:read"
     EVALUATIONS_WRITE = "evaluations:write"
     CLEARANCES_WRITE = "clearances:write"
+    # Whether a patient consented to a procedure, and since when: what the front desk checks
+    # before a visit. The risks explained and a withdrawal's reason need `clinical:read`.
+    CONSENTS_READ = "consents:read"
+    CONSENTS_WRITE = "consents:write"  # record a patient's consent, and its withdrawal
     PLANS_READ = "plans:read"
     PLANS_WRITE = "plans:write"
     PROPOSALS = "scheduling:propose"
@@ -69,6 +73,7 @@ _RECEPTIONIST = frozenset(
         Permission.CALENDARS_READ,
         Permission.CALENDARS_WRITE,
         Permission.EVALUATIONS_READ_OUTCOME,
+        Permission.CONSENTS_READ,
         Permission.PLANS_READ,
         Permission.PROPOSALS,
         Permission.SESSIONS_READ,
@@ -82,6 +87,7 @@ _CLINICIAN = _RECEPTIONIST | {
     Permission.CLINICAL_READ,
     Permission.EVALUATIONS_WRITE,
     Permission.CLEARANCES_WRITE,
+    Permission.CONSENTS_WRITE,
     Permission.PLANS_WRITE,
     Permission.SESSIONS_COMPLETE,
     Permission.SESSIONS_ENTERED_IN_ERROR,

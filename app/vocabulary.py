@@ -425,6 +425,58 @@ class Aftercare(enum.StrEnum):
     AVOID_STRENUOUS_EXERCISE = "avoid-strenuous-exercise"
 
 
+# --- Informed consent ------------------------------------------------------------------------
+
+
+class ConsentProcedure(enum.StrEnum):
+    """What a patient consents to (a value each procedure the clinic may take consent for)."""
+
+    MICRO_SCLEROTHERAPY = "micro-sclerotherapy"
+
+
+class ConsentRisk(enum.StrEnum):
+    """A risk the clinician explained before the patient consented. The adverse events of
+    sclerotherapy in the European guidelines (Rabe E, Breu FX, Cavezzi A, et al. European
+    guidelines for sclerotherapy in chronic venous disorders. Phlebology 2014;29(6):338-354)
+    and the International Union of Phlebology's consensus (Wong M, Parsi K, Myers K, et al.
+    Sclerotherapy of lower limb veins: indications, contraindications and treatment strategies
+    to prevent complications. A consensus document of the International Union of
+    Phlebology-2023. Phlebology 2023): the local ones of any injection, then the visual and
+    neurological disturbances both report mainly after foam."""
+
+    HYPERPIGMENTATION = "hyperpigmentation"
+    MATTING = "matting"  # new fine vessels near the treated ones (telangiectatic matting)
+    ULCERATION = "ulceration"  # skin necrosis, e.g. after extravasation
+    ALLERGIC_REACTION = "allergic-reaction"
+    EXTRAVASATION = "extravasation"  # sclerosant outside the vein: pain, necrosis
+    VISUAL_DISTURBANCE = "visual-disturbance"  # foam: scotomas, blurred vision, transient
+    NEUROLOGICAL_DISTURBANCE = "neurological-disturbance"  # foam: migraine-like, rarely a TIA
+
+
+# What must have been explained before a patient's consent to each procedure counts: for
+# micro-sclerotherapy (liquid) the five risks both sources name for it. Foam adds the visual
+# and neurological disturbances (`FOAM_RISKS`); a consent may list them without foam.
+RISKS_TO_EXPLAIN: dict[ConsentProcedure, frozenset[ConsentRisk]] = {
+    ConsentProcedure.MICRO_SCLEROTHERAPY: frozenset(
+        {
+            ConsentRisk.HYPERPIGMENTATION,
+            ConsentRisk.MATTING,
+            ConsentRisk.ULCERATION,
+            ConsentRisk.ALLERGIC_REACTION,
+            ConsentRisk.EXTRAVASATION,
+        }
+    ),
+}
+FOAM_RISKS = frozenset({ConsentRisk.VISUAL_DISTURBANCE, ConsentRisk.NEUROLOGICAL_DISTURBANCE})
+
+
+class ConsentStatus(enum.StrEnum):
+    """A consent stands (`active`) until the patient withdraws it (`withdrawn`)."""
+
+    ACTIVE = "active"
+    WITHDRAWN = "withdrawn"
+
+
 # --- The course of treatment -----------------------------------------------------------------
 
 

@@ -235,9 +235,16 @@ NO_RISKS = {factor.value: False for factor in RiskFactor}
 
 
 def record_evaluation(
-    client: TestClient, patient_id: str, practitioner_id: str, **changes: Any
+    client: TestClient,
+    patient_id: str,
+    practitioner_id: str,
+    *,
+    consent: bool = True,
+    **changes: Any,
 ) -> dict[str, Any]:
-    """A clean evaluation (eligible), performed yesterday, with `changes` applied."""
+    """A clean evaluation (eligible), performed yesterday, with `changes` applied. With
+    `consent` (the default), when the risks were explained, the patient signs the consent to
+    micro-sclerotherapy there and then (`consented`): completing a session needs it."""
     body = {
         "practitioner_id": practitioner_id,
         "performed_at": (datetime.now(UTC) - timedelta(days=1)).isoformat(),
@@ -249,6 +256,38 @@ def record_evaluation(
         **changes,
     }
     response = client.post(f"/api/v1/patients/{patient_id}/evaluations", json=body)
+    assert response.status_code == 201, response.text
+    result: dict[str, Any] = response.json()
+    if consent and body["benefits_and_risks_explained"] is True:
+        consented(client, patient_id, body["practitioner_id"], obtained_at=body["performed_at"])
+    return result
+
+
+# The risks explained before micro-sclerotherapy (`app.vocabulary.RISKS_TO_EXPLAIN`).
+RISKS_EXPLAINED = ["hyperpigmentation", "matting", "ulceration", "allergic-reaction"]
+RISKS_EXPLAINED += ["extravasation"]
+
+
+def consent_body(practitioner_id: str | None, **changes: Any) -> dict[str, Any]:
+    """A consent to micro-sclerotherapy signed an hour ago, with `changes` applied."""
+    obtained = changes.pop("obtained_at", datetime.now(UTC) - timedelta(hours=1))
+    return {
+        "document_version": "2026-03",
+        "procedure": "micro-sclerotherapy",
+        "risks_explained": RISKS_EXPLAINED,
+        "practitioner_id": practitioner_id,
+        "obtained_at": obtained.isoformat() if isinstance(obtained, datetime) else obtained,
+        **changes,
+    }
+
+
+def consented(
+    client: TestClient, patient_id: str, practitioner_id: str | None, **changes: Any
+) -> dict[str, Any]:
+    """The patient's consent to micro-sclerotherapy, recorded (`consent_body`)."""
+    response = client.post(
+        f"/api/v1/patients/{patient_id}/consents", json=consent_body(practitioner_id, **changes)
+    )
     assert response.status_code == 201, response.text
     result: dict[str, Any] = response.json()
     return result

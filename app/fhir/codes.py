@@ -32,6 +32,7 @@ class CodeSystem(enum.StrEnum):
     AFTERCARE = CODE_SYSTEM_BASE + "aftercare"
     ANAESTHETIC = CODE_SYSTEM_BASE + "anaesthetic"
     PLAN_STATUS = CODE_SYSTEM_BASE + "plan-status"
+    CONSENT_PROCEDURE = CODE_SYSTEM_BASE + "consent-procedure"  # app.vocabulary.ConsentProcedure
     SESSION_STATUS = CODE_SYSTEM_BASE + "session-status"
     # What is booked: a slot, a schedule, an appointment are all for this one kind of visit.
     VISIT_TYPE = CODE_SYSTEM_BASE + "visit-type"

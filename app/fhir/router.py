@@ -7,9 +7,10 @@ Permissions are the REST API's for the same records: a Patient is read as
 slots as the calendars are (`calendars:read`). So are the clinical records': an Appointment is
 read as `GET /api/v1/sessions/{id}` is (`sessions:read`), a Procedure is a session's treatment
 record (`clinical:read`), a CarePlan a treatment plan (`plans:read`), and a patient's Flags
-their eligibility (`evaluations:read-outcome`: an integration key may not read them); each is
-audited as its REST read is. What a role may not see in a record it may read (why a session
-was cancelled, a plan's notes) is left out, as there."""
+their eligibility (`evaluations:read-outcome`: an integration key may not read them), and a
+Consent a patient's consent (`consents:read`: nor these); each is audited as its REST read
+is. What a role may not see in a record it may read (why a session was cancelled, a plan's
+notes) is left out, as there."""
 
 from __future__ import annotations
 
@@ -17,9 +18,11 @@ from fastapi import Request, Response
 
 from app import __version__
 from app.auditing import Access, Resource
+from app.consents import service as consent_service
 from app.fhir import (
     appointments,
     care_plans,
+    consents,
     flags,
     patients,
     practitioners,
@@ -249,3 +252,27 @@ def search_flags(db: Db, audit: AuditDep, search: FhirSearch, now: Now) -> Respo
     if found.read_of is not None:
         audit.record("read-eligibility", Resource.PATIENT, found.read_of, patient_id=found.read_of)
     return search.bundle(found.resources, found.next_cursor)
+
+
+@router.serves(consents.READ, permission=Permission.CONSENTS_READ, summary="Read a Consent")
+def read_consent(consent_id: str, db: Db, audit: AuditDep) -> Response:
+    """A patient's consent to a procedure, active or withdrawn (inactive), audited as the
+    REST read is."""
+    consent = consent_service.get_consent(db=db, consent_id=resource_id(consent_id, "Consent"))
+    audit.record("read", Resource.CONSENT, consent.id, patient_id=consent.patient_id)
+    return read(consents.consent_resource(consent), version=consent.version)
+
+
+@router.serves(consents.SEARCH, permission=Permission.CONSENTS_READ, summary="Search Consents")
+def search_consents(db: Db, audit: AuditDep, search: FhirSearch) -> Response:
+    """A patient's consents (`patient` is required), by status, newest first; audited as the
+    REST list of a patient's consents is."""
+    found = consents.search(
+        db=db, query=search.query, limit=search.query.count, cursor=search.after
+    )
+    audit.record_list(
+        Resource.CONSENT,
+        (Access(c.id, c.patient_id) for c in found.consents),
+        of_patient=found.patient_id,
+    )
+    return search.bundle([consents.consent_resource(c) for c in found.consents], found.next_cursor)

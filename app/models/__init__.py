@@ -4,6 +4,7 @@ from app.models.account import ApiKey, LoginFailure, LoginRefusal, RevokedToken,
 from app.models.audit import AuditChainHead, AuditEvent, AuditOutcome
 from app.models.base import Base, Entity, UTCDateTime, utcnow, uuid7
 from app.models.calendar_feed import CalendarFeed
+from app.models.consent import Consent
 from app.models.evaluation import Clearance, Evaluation
 from app.models.idempotency import IdempotentResponse
 from app.models.limits import RequestCount
@@ -45,6 +46,7 @@ __all__ = [
     "CalendarFeed",
     "Clearance",
     "CompletionRecord",
+    "Consent",
     "Entity",
     "Evaluation",
     "IdempotentResponse",

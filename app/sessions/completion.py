@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select, union_all
 from sqlalchemy.orm import Session
 
+from app.consents.service import require_consent
 from app.errors import InvalidField, Versions
 from app.evaluations.service import CLOCK_SKEW, Eligibility, current_eligibility
 from app.models import (
@@ -111,6 +112,11 @@ def complete(
         if obstacles or standing.evaluation is None:
             raise EligibilityBlocked.because(session.patient_id, standing, obstacles, "given")
         _check_sites(record, standing.evaluation.spider_vein_sites, session.patient_id)
+    given = record.given()
+    # Informed consent: one standing when the sclerosant was given (`app.consents`), and for
+    # a foam one that explained a foam's own risks (visual and neurological disturbance).
+    foam = any(line.form is SclerosantForm.FOAM for line in given)
+    require_consent(db, session.patient_id, given_at, foam=foam)
     standing = judged[0]
     check_interval(
         db,
@@ -126,7 +132,6 @@ def complete(
         current_eligibility(db=db, patient_id=session.patient_id, now=now) if stated else standing
     )
     weight, weight_notes = _dose_weight(db, session.patient_id, record, (standing, since), now)
-    given = record.given()
     dose = check_doses(
         injections=given,
         weight_kg=weight,

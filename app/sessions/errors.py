@@ -6,6 +6,7 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
+from app.consents.service import ConsentMissing
 from app.errors import Conflict, DomainError
 from app.evaluations.service import Eligibility
 from app.patients.service import PatientArchived
@@ -163,6 +164,7 @@ COMPLETION_ERRORS = (
     InvalidTransition,
     PatientArchived,
     EligibilityBlocked,
+    ConsentMissing,
     FacialVeinsExcluded,
     SiteNotEvaluated,
     IntervalTooShort,

@@ -492,6 +492,8 @@ def complete_session(
     - the patient's standing, as booking asks it (a current, unexpired evaluation, nothing
       absolute or blocking, relative contraindications cleared): else 409
       `eligibility-blocked` with the reasons, or `patient-archived`;
+    - the patient's informed consent to micro-sclerotherapy, obtained by then and not
+      withdrawn by then (`POST /api/v1/patients/{id}/consents`): else 409 `consent-missing`;
     - the sites: legs only (422 `facial-veins-excluded`), each assessed by the current
       evaluation (422 `site-not-evaluated`);
     - 14 calendar days since the last treatment given (422 `interval-too-short`);

@@ -170,6 +170,7 @@ AuditDep = Annotated[AuditTrail, Depends(get_audit)]
 _PATH_RESOURCES = {
     "patient_id": Resource.PATIENT,
     "evaluation_id": Resource.EVALUATION,
+    "consent_id": Resource.CONSENT,
     "plan_id": Resource.TREATMENT_PLAN,
     "session_id": Resource.SESSION,
     "practitioner_id": Resource.PRACTITIONER,
@@ -184,6 +185,7 @@ _AREA_RESOURCES = {
     "evaluations": Resource.EVALUATION,
     "clinical": Resource.EVALUATION,
     "clearances": Resource.EVALUATION,
+    "consents": Resource.CONSENT,
     "plans": Resource.TREATMENT_PLAN,
     "scheduling": Resource.PATIENT,
     "sessions": Resource.SESSION,

@@ -56,6 +56,11 @@ TAGS: list[dict[str, str]] = [
         "clearances of relative contraindications, and a patient's eligibility.",
     },
     {
+        "name": "consents",
+        "description": "Patients' informed consent to a procedure, and its withdrawal: a "
+        "treatment is recorded only while the patient's consent stands.",
+    },
+    {
         "name": "treatment-plans",
         "description": "Courses of treatment: several sessions about a month apart.",
     },

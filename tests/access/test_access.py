@@ -83,6 +83,12 @@ EXPECTED: dict[tuple[str, str], set[Role]] = {
     ("GET", "/api/v1/evaluations/{evaluation_id}"): STAFF,
     ("GET", "/api/v1/patients/{patient_id}/eligibility"): STAFF,
     ("POST", "/api/v1/evaluations/{evaluation_id}/clearance"): CLINICAL,
+    # Consents: clinicians take and withdraw them; the front desk sees whether one stands
+    # (not the risks explained, nor why one was withdrawn); integrations nothing.
+    ("POST", "/api/v1/patients/{patient_id}/consents"): CLINICAL,
+    ("GET", "/api/v1/patients/{patient_id}/consents"): STAFF,
+    ("GET", "/api/v1/consents/{consent_id}"): STAFF,
+    ("POST", "/api/v1/consents/{consent_id}/withdraw"): CLINICAL,
     # Plans: a clinical decision; read by all.
     ("POST", "/api/v1/patients/{patient_id}/treatment-plans"): CLINICAL,
     ("GET", "/api/v1/patients/{patient_id}/treatment-plans"): EVERYONE,

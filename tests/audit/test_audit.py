@@ -19,6 +19,7 @@ from tests.factories import (
     Clock,
     UserFactory,
     assert_problem,
+    consented,
     link_practitioner,
     new_patient,
     next_weekday_at,
@@ -113,11 +114,18 @@ def test_each_step_of_a_course_leaves_exactly_its_audit_events(
     assert trail.added() == [desk_event("list", "patient", None, patient)]
 
     evaluation = record_evaluation(
-        doctor, patient, practitioner["id"], risks={"hormonal_contraception": True}
+        doctor, patient, practitioner["id"], consent=False, risks={"hormonal_contraception": True}
     )["id"]
     assert trail.added() == [
         ("user", doctor_id, "clinician", "create", "evaluation", evaluation, patient, "success")
     ]
+
+    consent = consented(doctor, patient, None)["id"]  # signed as Dr Laurent
+    assert trail.added() == [
+        ("user", doctor_id, "clinician", "create", "consent", consent, patient, "success")
+    ]
+    desk.get(f"/api/v1/consents/{consent}")
+    assert trail.added() == [desk_event("read", "consent", consent, patient)]
 
     desk.get(f"/api/v1/evaluations/{evaluation}")
     assert trail.added() == [desk_event("read", "evaluation", evaluation, patient)]

@@ -9,6 +9,7 @@ from fhir.resources.R4B.appointment import Appointment
 from fhir.resources.R4B.bundle import Bundle
 from fhir.resources.R4B.capabilitystatement import CapabilityStatement
 from fhir.resources.R4B.careplan import CarePlan
+from fhir.resources.R4B.consent import Consent
 from fhir.resources.R4B.fhirresourcemodel import FHIRResourceModel
 from fhir.resources.R4B.flag import Flag
 from fhir.resources.R4B.operationoutcome import OperationOutcome
@@ -30,6 +31,7 @@ MODELS: dict[str, type[FHIRResourceModel]] = {
     "Bundle": Bundle,
     "CapabilityStatement": CapabilityStatement,
     "CarePlan": CarePlan,
+    "Consent": Consent,
     "Flag": Flag,
     "OperationOutcome": OperationOutcome,
     "Parameters": Parameters,

@@ -41,6 +41,8 @@ SAME_AS_REST = {
     ("GET", f"{BASE}/CarePlan"): ("GET", "/api/v1/patients/{patient_id}/treatment-plans"),
     ("GET", f"{BASE}/Flag/{{flag_id}}"): ("GET", "/api/v1/patients/{patient_id}/eligibility"),
     ("GET", f"{BASE}/Flag"): ("GET", "/api/v1/patients/{patient_id}/eligibility"),
+    ("GET", f"{BASE}/Consent/{{consent_id}}"): ("GET", "/api/v1/consents/{consent_id}"),
+    ("GET", f"{BASE}/Consent"): ("GET", "/api/v1/patients/{patient_id}/consents"),
     # The scheduling operations: `$find` is booking's first step, and asks what booking asks
     # (its refusals name flags only to roles that may read eligibility, as booking's do).
     ("POST", f"{BASE}/Appointment/$find"): ("POST", "/api/v1/sessions"),
@@ -95,8 +97,8 @@ def _call(client: TestClient, method: str, path: str) -> object:
     url = concrete(path)
     if path.endswith("/Slot"):
         url += "?start=ge2027-01-04T00:00:00Z&start=lt2027-01-05T00:00:00Z"
-    if path.endswith("/Flag"):
-        url += f"?patient={uuid.uuid4()}"  # a Flag search names the patient
+    if path.endswith(("/Flag", "/Consent")):
+        url += f"?patient={uuid.uuid4()}"  # a Flag or Consent search names the patient
     return client.request(method, url)
 
 

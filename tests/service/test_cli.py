@@ -18,7 +18,7 @@ from app.config import Settings
 from app.db import make_engine
 from app.demo import DEMO_MRN_SYSTEM, demo_id
 from app.main import create_app
-from app.models import Patient, PatientIdentifier, Practitioner
+from app.models import Consent, Patient, PatientIdentifier, Practitioner
 from app.roles import Role
 from tests.factories import TEST_SECRET_KEY, ApiClient, dispose
 
@@ -30,9 +30,11 @@ def test_seed_demo_is_idempotent(
     monkeypatch.setenv("SCLEROSCHED_DATABASE_URL", url)
     monkeypatch.setenv("SCLEROSCHED_CLINIC_TIME_ZONE", "Europe/Brussels")
     assert main(["seed-demo"]) == 0
-    assert "2 practitioners, 12 patients and 8 evaluations added" in capsys.readouterr().out
+    first = capsys.readouterr().out
+    assert "2 practitioners, 12 patients, 8 evaluations and 4 consents added" in first
     assert main(["seed-demo"]) == 0
-    assert "0 practitioners, 0 patients and 0 evaluations added" in capsys.readouterr().out
+    again = capsys.readouterr().out
+    assert "0 practitioners, 0 patients, 0 evaluations and 0 consents added" in again
 
     engine = make_engine(url)
     with engine.connect() as connection:
@@ -43,6 +45,9 @@ def test_seed_demo_is_idempotent(
             select(PatientIdentifier.value).where(PatientIdentifier.system == DEMO_MRN_SYSTEM)
         ).all()
         assert len(set(mrns)) == 12
+        # The patients who may be treated signed their consent at their evaluation.
+        consented = connection.scalars(select(Consent.patient_id)).all()
+        assert sorted(consented) == sorted(demo_id("patient", i) for i in (1, 3, 4, 6))
     engine.dispose()
 
 
@@ -260,7 +265,13 @@ def test_seed_demo_prints_one_working_login_per_role(
     ).json()["items"]
     seeded = [e for e in trail if e["actor_name"] == "sclerosched seed-demo"]
     kinds = Counter(e["resource_type"] for e in seeded)
-    assert kinds == {"practitioner": 2, "patient": 12, "evaluation": 8, "user": len(Role)}
+    assert kinds == {
+        "practitioner": 2,
+        "patient": 12,
+        "evaluation": 8,
+        "consent": 4,
+        "user": len(Role),
+    }
 
 
 def _logins(output: str) -> dict[str, str]:

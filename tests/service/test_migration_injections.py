@@ -36,7 +36,8 @@ def _rows(engine: Engine, name: str, *names: str, order: str = "id") -> list[tup
 
 
 def _record_before(engine: Engine) -> tuple[uuid.UUID, uuid.UUID]:
-    """The clinic of revision 0004, brought to the revision before 0025: its one treatment record, fulfilled."""
+    """The clinic of revision 0004, brought to the revision before 0025: its one treatment
+    record, fulfilled."""
     [(record_id, session_id)] = _rows(engine, "completion_records", "id", "session_id")
     with engine.begin() as connection:
         sessions = table("treatment_sessions", column("id", Uuid()), column("status"))

@@ -336,6 +336,7 @@ _NEW_EMPTY = {
     "webhook_deliveries": 0,
     "webhook_attempts": 0,
     "reminder_emails": 0,
+    "consents": 0,
 }
 
 

@@ -18,6 +18,9 @@ from app.vocabulary import (
     Aftercare,
     Anaesthetic,
     Complication,
+    ConsentProcedure,
+    ConsentRisk,
+    ConsentStatus,
     EligibilityOutcome,
     FlagCode,
     FoamGas,
@@ -53,6 +56,9 @@ CODE_VOCABULARIES: list[type[enum.StrEnum]] = [
     Aftercare,
     PlanStatus,
     SessionStatus,
+    ConsentProcedure,
+    ConsentRisk,
+    ConsentStatus,
 ]
 
 

@@ -22,6 +22,7 @@ from tests.factories import (
     ClientFactory,
     Clock,
     assert_problem,
+    consented,
     dispose,
     new_patient,
     new_practitioner,
@@ -66,8 +67,15 @@ class Clinic:
         self.doctor = new_practitioner(self.client, availability=EVERY_DAY_7_TO_21)
 
     def evaluate(
-        self, patient_id: str, *, performed_at: datetime | None = None, **changes: Any
+        self,
+        patient_id: str,
+        *,
+        performed_at: datetime | None = None,
+        consent: bool = True,
+        **changes: Any,
     ) -> dict[str, Any]:
+        """An evaluation of the patient by the doctor (an hour ago) with `changes` applied;
+        with `consent`, when the risks were explained, the patient's consent signed then."""
         body = {
             "practitioner_id": self.doctor["id"],
             "performed_at": (performed_at or self.clock() - timedelta(hours=1)).isoformat(),
@@ -81,6 +89,8 @@ class Clinic:
         result: dict[str, Any] = ok(
             self.client.post(f"/api/v1/patients/{patient_id}/evaluations", json=body)
         )
+        if consent and body["benefits_and_risks_explained"] is True:
+            consented(self.client, patient_id, self.doctor["id"], obtained_at=body["performed_at"])
         return result
 
     def patient(self, **evaluation: Any) -> str:
