@@ -16,6 +16,7 @@ from app.models.outbox import (
 )
 from app.models.patient import Patient, PatientIdentifier, PatientWeight, Sex
 from app.models.practitioner import Practitioner, TimeOff, WeeklyAvailability
+from app.models.review import ReviewedSite, SiteComplication, SiteReview
 from app.models.treatment import (
     AWAITING_TREATMENT,
     CALENDAR_STATUSES,
@@ -56,9 +57,12 @@ __all__ = [
     "Practitioner",
     "ReminderEmail",
     "RequestCount",
+    "ReviewedSite",
     "RevokedToken",
     "SessionEvent",
     "Sex",
+    "SiteComplication",
+    "SiteReview",
     "TimeOff",
     "TreatmentPlan",
     "TreatmentSession",

@@ -335,6 +335,9 @@ _NEW_EMPTY = {
     "webhook_deliveries": 0,
     "webhook_attempts": 0,
     "reminder_emails": 0,
+    "site_reviews": 0,
+    "reviewed_sites": 0,
+    "site_complications": 0,
 }
 
 

@@ -18,13 +18,17 @@ from app.vocabulary import (
     Complication,
     EligibilityOutcome,
     FlagCode,
+    NextVisitStatus,
+    NoNextVisit,
     Outcome,
     PlanStatus,
+    ReviewComplication,
     RiskFactor,
     Sclerosant,
     SessionStatus,
     Severity,
     Site,
+    TreatmentResponse,
     VaricoseTreatmentKind,
     VaricoseVeins,
 )
@@ -42,9 +46,13 @@ CODE_VOCABULARIES: list[type[enum.StrEnum]] = [
     Sclerosant,
     Anaesthetic,
     Complication,
+    TreatmentResponse,
+    ReviewComplication,
     Aftercare,
     PlanStatus,
     SessionStatus,
+    NextVisitStatus,
+    NoNextVisit,
 ]
 
 
