@@ -39,6 +39,7 @@ from app.models import (
     AuditEvent,
     AuditOutcome,
     Evaluation,
+    SiteReview,
     TreatmentPlan,
     TreatmentSession,
     utcnow,
@@ -56,6 +57,7 @@ class Resource(enum.StrEnum):
     EVALUATION = "evaluation"
     TREATMENT_PLAN = "treatment-plan"
     SESSION = "session"
+    REVIEW = "review"  # of a course's treated sites
     PRACTITIONER = "practitioner"
     USER = "user"
     API_KEY = "api-key"
@@ -375,6 +377,7 @@ _PATIENT_COLUMNS = {
     Resource.EVALUATION: Evaluation.patient_id,
     Resource.TREATMENT_PLAN: TreatmentPlan.patient_id,
     Resource.SESSION: TreatmentSession.patient_id,
+    Resource.REVIEW: SiteReview.patient_id,
 }
 
 

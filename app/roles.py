@@ -35,6 +35,9 @@ class Permission(enum.StrEnum):
     CLEARANCES_WRITE = "clearances:write"
     PLANS_READ = "plans:read"
     PLANS_WRITE = "plans:write"
+    # How treated sites respond, and the complications seen since (a review); read with
+    # `clinical:read`.
+    REVIEWS_WRITE = "reviews:write"
     PROPOSALS = "scheduling:propose"
     SESSIONS_READ = "sessions:read"
     SESSIONS_BOOK = "sessions:book"
@@ -83,6 +86,7 @@ _CLINICIAN = _RECEPTIONIST | {
     Permission.EVALUATIONS_WRITE,
     Permission.CLEARANCES_WRITE,
     Permission.PLANS_WRITE,
+    Permission.REVIEWS_WRITE,
     Permission.SESSIONS_COMPLETE,
     Permission.SESSIONS_ENTERED_IN_ERROR,
 }

@@ -266,7 +266,13 @@ def _record_replay(request: Request, db: Any, kept: idempotency.Answer) -> None:
 
 # A GET of one of these that does not exist is audited as a read: who is trying ids?
 _PATIENT_RECORDS = frozenset(
-    {Resource.PATIENT, Resource.EVALUATION, Resource.TREATMENT_PLAN, Resource.SESSION}
+    {
+        Resource.PATIENT,
+        Resource.EVALUATION,
+        Resource.TREATMENT_PLAN,
+        Resource.SESSION,
+        Resource.REVIEW,
+    }
 )
 
 
