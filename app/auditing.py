@@ -40,6 +40,7 @@ from app.models import (
     AuditOutcome,
     Consent,
     Evaluation,
+    SiteReview,
     TreatmentPlan,
     TreatmentSession,
     utcnow,
@@ -58,6 +59,7 @@ class Resource(enum.StrEnum):
     CONSENT = "consent"
     TREATMENT_PLAN = "treatment-plan"
     SESSION = "session"
+    REVIEW = "review"  # of a course's treated sites
     PRACTITIONER = "practitioner"
     USER = "user"
     API_KEY = "api-key"
@@ -378,6 +380,7 @@ _PATIENT_COLUMNS = {
     Resource.CONSENT: Consent.patient_id,
     Resource.TREATMENT_PLAN: TreatmentPlan.patient_id,
     Resource.SESSION: TreatmentSession.patient_id,
+    Resource.REVIEW: SiteReview.patient_id,
 }
 
 

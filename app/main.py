@@ -37,6 +37,7 @@ from app.patients.router import router as patients_router
 from app.plans.router import router as plans_router
 from app.policy import ClinicPolicy
 from app.practitioners.router import router as practitioners_router
+from app.progress.router import router as progress_router
 from app.scheduling.router import router as scheduling_router
 from app.sessions.router import router as sessions_router
 from app.web.access import is_protected
@@ -159,6 +160,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         evaluations_router,
         consents_router,
         plans_router,
+        progress_router,
         scheduling_router,
         sessions_router,
         holds_router,

@@ -39,6 +39,9 @@ class Permission(enum.StrEnum):
     CONSENTS_WRITE = "consents:write"  # record a patient's consent, and its withdrawal
     PLANS_READ = "plans:read"
     PLANS_WRITE = "plans:write"
+    # How treated sites respond, and the complications seen since (a review); read with
+    # `clinical:read`.
+    REVIEWS_WRITE = "reviews:write"
     PROPOSALS = "scheduling:propose"
     SESSIONS_READ = "sessions:read"
     SESSIONS_BOOK = "sessions:book"
@@ -89,6 +92,7 @@ _CLINICIAN = _RECEPTIONIST | {
     Permission.CLEARANCES_WRITE,
     Permission.CONSENTS_WRITE,
     Permission.PLANS_WRITE,
+    Permission.REVIEWS_WRITE,
     Permission.SESSIONS_COMPLETE,
     Permission.SESSIONS_ENTERED_IN_ERROR,
 }

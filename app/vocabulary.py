@@ -417,6 +417,32 @@ class Complication(enum.StrEnum):
     OTHER = "other"
 
 
+# --- How the treated sites respond (reviews, later in the course) ------------------------------
+
+
+class TreatmentResponse(enum.StrEnum):
+    """How a treated site has answered the treatment, as a clinician sees it at a review."""
+
+    NONE = "none"
+    PARTIAL = "partial"
+    GOOD = "good"
+    CLEARED = "cleared"
+
+
+class ReviewComplication(enum.StrEnum):
+    """A complication seen at a review, since the site was treated. Apart from `Complication`,
+    what the completion record notes during the session itself: the later ones (ulceration,
+    thrombophlebitis) are not seen on the day, and the record's contract stays as it is."""
+
+    HYPERPIGMENTATION = "hyperpigmentation"
+    MATTING = "matting"
+    ULCERATION = "ulceration"
+    THROMBOPHLEBITIS = "thrombophlebitis"
+    ALLERGIC_REACTION = "allergic-reaction"
+    EXTRAVASATION = "extravasation"
+    OTHER = "other"  # described in a few words
+
+
 class Aftercare(enum.StrEnum):
     WALK = "walk"
     AVOID_PROLONGED_STANDING_OR_SITTING = "avoid-prolonged-standing-or-sitting"
@@ -500,6 +526,25 @@ class SessionStatus(enum.StrEnum):
     # A hold: the slot kept for a few minutes while the patient confirms (`/api/v1/holds`,
     # FHIR `$hold`), until booked or expired. Never a session of the REST session routes.
     PENDING = "pending"
+
+
+class NextVisitStatus(enum.StrEnum):
+    """A course's next visit, as its summary tells it."""
+
+    BOOKED = "booked"  # a session of the course is booked (or the patient is checked in)
+    PROPOSED = "proposed"  # none booked: the proposals engine's slot for it
+    NONE = "none"  # `NoNextVisit` says why
+
+
+class NoNextVisit(enum.StrEnum):
+    """Why a course has no next visit to book."""
+
+    PLAN_COMPLETED = "plan-completed"
+    PLAN_CANCELLED = "plan-cancelled"
+    PLAN_ON_HOLD = "plan-on-hold"
+    PLAN_FULL = "plan-full"  # every planned session is booked or done
+    PATIENT_BLOCKED = "patient-blocked"  # the patient may not be booked: the flags say why
+    NO_FREE_SLOT = "no-free-slot"  # nothing free in the window around the visit's target day
 
 
 # --- What the service tells the world (webhooks) ---------------------------------------------

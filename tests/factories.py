@@ -259,13 +259,21 @@ def record_evaluation(
     assert response.status_code == 201, response.text
     result: dict[str, Any] = response.json()
     if consent and body["benefits_and_risks_explained"] is True:
-        consented(client, patient_id, body["practitioner_id"], obtained_at=body["performed_at"])
+        consented(
+            client,
+            patient_id,
+            body["practitioner_id"],
+            obtained_at=body["performed_at"],
+            risks_explained=[*RISKS_EXPLAINED, *FOAM_RISKS],  # liquid or foam
+        )
     return result
 
 
 # The risks explained before micro-sclerotherapy (`app.vocabulary.RISKS_TO_EXPLAIN`).
 RISKS_EXPLAINED = ["hyperpigmentation", "matting", "ulceration", "allergic-reaction"]
 RISKS_EXPLAINED += ["extravasation"]
+# And for foam: a treatment with a foam line needs a consent that explained these too.
+FOAM_RISKS = ["visual-disturbance", "neurological-disturbance"]
 
 
 def consent_body(practitioner_id: str | None, **changes: Any) -> dict[str, Any]:

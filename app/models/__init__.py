@@ -17,6 +17,7 @@ from app.models.outbox import (
 )
 from app.models.patient import Patient, PatientIdentifier, PatientWeight, Sex
 from app.models.practitioner import Practitioner, TimeOff, WeeklyAvailability
+from app.models.review import ReviewedSite, SiteComplication, SiteReview
 from app.models.treatment import (
     AWAITING_TREATMENT,
     CALENDAR_STATUSES,
@@ -60,9 +61,12 @@ __all__ = [
     "Practitioner",
     "ReminderEmail",
     "RequestCount",
+    "ReviewedSite",
     "RevokedToken",
     "SessionEvent",
     "Sex",
+    "SiteComplication",
+    "SiteReview",
     "TimeOff",
     "TreatmentPlan",
     "TreatmentSession",

@@ -10,6 +10,7 @@ from pydantic import Field
 
 from app.evaluations.schemas import FlagRead
 from app.models import LONGEST_SESSION
+from app.scheduling.proposals import Proposal
 from app.scheduling.service import ProposalOutcome
 from app.schemas import CalendarDate, InputModel, Integer, ReadModel
 
@@ -76,21 +77,23 @@ class ProposalsRead(ReadModel):
     unplaced: list[UnplacedRead] = Field(description="Visits with no free slot in their window")
 
 
+def proposal_read(proposal: Proposal) -> ProposalRead:
+    """The answer for one proposed visit."""
+    return ProposalRead(
+        sequence=proposal.sequence,
+        start=proposal.slot.start,
+        end=proposal.slot.end,
+        practitioner_id=proposal.practitioner_id,
+        target_date=proposal.target_date,
+        offset_days=proposal.offset_days,
+    )
+
+
 def proposals_read(outcome: ProposalOutcome) -> ProposalsRead:
     """The answer for a proposal outcome."""
     return ProposalsRead(
         blocked=outcome.blocked,
         flags=[FlagRead.model_validate(f) for f in outcome.flags],
-        proposals=[
-            ProposalRead(
-                sequence=p.sequence,
-                start=p.slot.start,
-                end=p.slot.end,
-                practitioner_id=p.practitioner_id,
-                target_date=p.target_date,
-                offset_days=p.offset_days,
-            )
-            for p in outcome.proposals
-        ],
+        proposals=[proposal_read(p) for p in outcome.proposals],
         unplaced=[UnplacedRead.model_validate(u) for u in outcome.unplaced],
     )

@@ -32,6 +32,7 @@ from app.models import (
     CompletionRecord,
     Practitioner,
     TimeOff,
+    TreatmentPlan,
     TreatmentSession,
     WeeklyAvailability,
 )
@@ -378,20 +379,42 @@ def next_follow_up(
     if treated.plan_id is None:
         return None
     plan = get_plan(db=db, plan_id=treated.plan_id)
+    return next_visit_proposal(db=db, plan=plan, after=treated, rules=rules, now=now)
+
+
+# A visit's usual length, when the course has no session yet to take it from.
+_USUAL_VISIT = timedelta(minutes=45)
+
+
+def next_visit_proposal(
+    *,
+    db: Session,
+    plan: TreatmentPlan,
+    after: TreatmentSession | None,
+    rules: SchedulingRules,
+    now: datetime,
+) -> ProposalOutcome | None:
+    """The proposal for the next visit of `plan` (with its sessions), after its session
+    `after` (its practitioner and length; none yet: any active practitioner, a usual
+    visit's length), or None when the course has none left: not active, or every planned
+    session booked or done."""
     if plan.status is not PlanStatus.ACTIVE or plan.sessions_live >= plan.planned_sessions:
         return None
-    # Advice only: if the practitioner has left meanwhile, any active one will do.
-    practitioner = get_practitioner(db=db, practitioner_id=treated.practitioner_id)
+    practitioner_id = None
+    if after is not None:
+        # Advice only: if the practitioner has left meanwhile, any active one will do.
+        practitioner = get_practitioner(db=db, practitioner_id=after.practitioner_id)
+        practitioner_id = practitioner.id if practitioner.active else None
     return propose(
         db=db,
         request=ProposalRequest(
-            patient_id=treated.patient_id,
-            practitioner_id=practitioner.id if practitioner.active else None,
+            patient_id=plan.patient_id,
+            practitioner_id=practitioner_id,
             plan_id=plan.id,
             sessions=1,
             interval_days=None,
             earliest=now.astimezone(rules.clinic_zone).date(),
-            duration=treated.end_at - treated.start_at,
+            duration=after.end_at - after.start_at if after is not None else _USUAL_VISIT,
         ),
         rules=rules,
         now=now,

@@ -62,7 +62,8 @@ TAGS: list[dict[str, str]] = [
     },
     {
         "name": "treatment-plans",
-        "description": "Courses of treatment: several sessions about a month apart.",
+        "description": "Courses of treatment: several sessions about a month apart, reviews "
+        "of how the treated sites respond, and each course's summary.",
     },
     {"name": "scheduling", "description": "Free slots and proposed follow-up visits."},
     {

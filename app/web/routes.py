@@ -272,6 +272,7 @@ _PATIENT_RECORDS = frozenset(
         Resource.CONSENT,
         Resource.TREATMENT_PLAN,
         Resource.SESSION,
+        Resource.REVIEW,
     }
 )
 

@@ -94,6 +94,13 @@ EXPECTED: dict[tuple[str, str], set[Role]] = {
     ("GET", "/api/v1/patients/{patient_id}/treatment-plans"): EVERYONE,
     ("GET", "/api/v1/treatment-plans/{plan_id}"): EVERYONE,
     ("PATCH", "/api/v1/treatment-plans/{plan_id}"): CLINICAL,
+    # A course's progress: reviews are clinical records; its summary is the plan's (the sites
+    # and amounts for `clinical:read` only).
+    ("POST", "/api/v1/treatment-plans/{plan_id}/reviews"): CLINICAL,
+    ("GET", "/api/v1/treatment-plans/{plan_id}/reviews"): CLINICAL,
+    ("GET", "/api/v1/reviews/{review_id}"): CLINICAL,
+    ("GET", "/api/v1/treatment-plans/{plan_id}/summary"): EVERYONE,
+    ("GET", "/api/v1/plans/{plan_id}/summary"): EVERYONE,
     # Sessions: the front desk books and moves; integrations book and cancel; clinicians
     # complete.
     ("POST", "/api/v1/scheduling/proposals"): STAFF,

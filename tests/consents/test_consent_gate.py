@@ -13,10 +13,16 @@ import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.consents.service import ConsentMissing, require_consent
-from tests.factories import RISKS_EXPLAINED, assert_problem, consented, count_rows, new_patient
-from tests.sessions.clinic import Clinic, ok, paris_day, refused_treatment
-
-FOAM = ["visual-disturbance", "neurological-disturbance"]
+from tests.factories import (
+    FOAM_RISKS,
+    RISKS_EXPLAINED,
+    assert_problem,
+    consented,
+    count_rows,
+    new_patient,
+    table_snapshot,
+)
+from tests.sessions.clinic import RECORDS, Clinic, foam, line, ok, paris_day, refused_treatment
 
 
 def _checked_in(clinic: Clinic, patient: str) -> dict[str, Any]:
@@ -146,7 +152,7 @@ def test_foam_needs_its_own_risks_explained(clinic: Clinic, db: Session) -> None
         patient,
         clinic.doctor["id"],
         obtained_at=now - timedelta(days=2),  # older than the liquid one, and still standing
-        risks_explained=[*RISKS_EXPLAINED, *FOAM],
+        risks_explained=[*RISKS_EXPLAINED, *FOAM_RISKS],
     )
     db.rollback()  # a new snapshot: the consent just recorded
     assert str(require_consent(db, patient_id, now, foam=True).id) == foam["id"]
@@ -155,3 +161,33 @@ def test_foam_needs_its_own_risks_explained(clinic: Clinic, db: Session) -> None
         require_consent(db, patient_id, now - timedelta(days=3), foam=False)
     with pytest.raises(ConsentMissing):
         require_consent(db, uuid.uuid4(), now, foam=False)
+
+
+def test_a_foam_line_needs_a_consent_that_explained_foams_risks(clinic: Clinic) -> None:
+    """Over HTTP: a consent without foam's visual and neurological risks covers a liquid
+    treatment, not a foam one (409, nothing written); one that explained them covers both."""
+    patient = _unconsented(clinic)
+    consented(clinic.client, patient, clinic.doctor["id"], obtained_at=clinic.clock())
+    visit = _checked_in(clinic, patient)
+    lines = (line(), foam(2, site="left-calf"))
+    before = table_snapshot(clinic.engine, *RECORDS)
+    body = assert_problem(clinic.inject(visit, *lines), 409, "consent-missing")
+    assert (body["procedure"], body["foam"]) == ("micro-sclerotherapy", True)
+    assert "visual and neurological disturbances" in body["detail"]
+    assert table_snapshot(clinic.engine, *RECORDS) == before
+    consented(
+        clinic.client,
+        patient,
+        clinic.doctor["id"],
+        obtained_at=clinic.clock(),
+        risks_explained=[*RISKS_EXPLAINED, *FOAM_RISKS],
+    )
+    done = ok(clinic.inject(visit, *lines))
+    assert [i["form"] for i in done["session"]["completion"]["injections"]] == ["liquid", "foam"]
+
+
+def test_a_liquid_treatment_needs_no_foam_risks(clinic: Clinic) -> None:
+    patient = _unconsented(clinic)
+    consented(clinic.client, patient, clinic.doctor["id"], obtained_at=clinic.clock())
+    visit = _checked_in(clinic, patient)
+    assert ok(clinic.inject(visit, line()))["session"]["status"] == "fulfilled"

@@ -337,6 +337,9 @@ _NEW_EMPTY = {
     "webhook_attempts": 0,
     "reminder_emails": 0,
     "consents": 0,
+    "site_reviews": 0,
+    "reviewed_sites": 0,
+    "site_complications": 0,
 }
 
 

@@ -17,7 +17,9 @@ from sqlalchemy import Engine
 from app.config import Settings
 from app.main import create_app
 from tests.factories import (
+    FOAM_RISKS,
     NO_RISKS,
+    RISKS_EXPLAINED,
     ApiClient,
     ClientFactory,
     Clock,
@@ -90,7 +92,13 @@ class Clinic:
             self.client.post(f"/api/v1/patients/{patient_id}/evaluations", json=body)
         )
         if consent and body["benefits_and_risks_explained"] is True:
-            consented(self.client, patient_id, self.doctor["id"], obtained_at=body["performed_at"])
+            consented(
+                self.client,
+                patient_id,
+                self.doctor["id"],
+                obtained_at=body["performed_at"],
+                risks_explained=[*RISKS_EXPLAINED, *FOAM_RISKS],  # liquid or foam
+            )
         return result
 
     def patient(self, **evaluation: Any) -> str:
