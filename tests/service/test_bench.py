@@ -23,13 +23,17 @@ def test_benchmark_runs_and_reports_every_endpoint_beside_its_reference() -> Non
     if shutil.which("wrk") is None:
         pytest.fail("wrk is not installed (Debian: wrk); .ci/run installs it")
     assert POSTGRES_URL is not None
-    url = make_url(POSTGRES_URL).set(database="sclerosched_bench_smoke")
+    # Its own database, named after the suite's: suites run at once on one server (each on
+    # its own test database) do not reset each other's clinic.
+    suite = make_url(POSTGRES_URL)
+    name = f"{suite.database}_bench_smoke"
+    url = suite.set(database=name)
     admin = make_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
     with admin.connect() as connection:
         if not connection.scalar(
-            text("SELECT 1 FROM pg_database WHERE datname = 'sclerosched_bench_smoke'")
+            text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": name}
         ):
-            connection.execute(text("CREATE DATABASE sclerosched_bench_smoke"))
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
     admin.dispose()
     result = subprocess.run(
         [
