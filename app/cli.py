@@ -26,7 +26,7 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
 
     import uvicorn
 
-    from app.main import create_app
+    from app.main import create_app, ready_to_serve
     from app.migrations import upgrade_to_head
     from app.web.protocol import HeadDeadlineProtocol
 
@@ -53,7 +53,9 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     try:
         uvicorn.run(
             # Several workers each build the app in their own process, from the same environment.
-            "app.main:create_served_app" if args.workers > 1 else create_app(settings),
+            "app.main:create_served_app"
+            if args.workers > 1
+            else ready_to_serve(create_app(settings)),
             factory=args.workers > 1,
             workers=args.workers,
             host=args.host,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import secrets
 from collections.abc import AsyncIterator
@@ -189,7 +190,18 @@ def create_served_app() -> FastAPI:
     configure_logging(settings.log_level)
     HeadDeadlineProtocol.head_seconds = settings.request_head_seconds
     HeadDeadlineProtocol.body_seconds = settings.request_body_seconds
-    return create_app(settings)
+    return ready_to_serve(create_app(settings))
+
+
+def ready_to_serve(app: FastAPI) -> FastAPI:
+    """What start-up built (modules, routes, schemas, the app) lives as long as the process:
+    frozen out of the garbage collector's reach. A full collection walks every object it
+    tracks, over 200,000 after start-up, and stops the event loop for tens of milliseconds
+    while it does: every request waiting then pays for it. Frozen, a full collection walks
+    only what serving made since."""
+    gc.collect()
+    gc.freeze()
+    return app
 
 
 def _signing_key(settings: Settings) -> str:

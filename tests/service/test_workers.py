@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
 from pathlib import Path
@@ -10,6 +11,7 @@ import httpx
 import pytest
 
 from app.cli import build_parser, main
+from app.main import create_served_app
 from app.roles import Role
 from tests.factories import POSTGRES_URL, TEST_PASSWORD, UserFactory
 from tests.servers import running_server
@@ -53,3 +55,17 @@ def test_two_workers_share_one_signing_key(database_url: str, make_user: UserFac
                 me = each.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {token}"})
                 statuses.append(me.status_code)
     assert statuses == [200] * 20
+
+
+def test_a_served_app_keeps_its_start_up_out_of_the_collectors_way(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """A worker's app freezes what start-up built: a full collection (tens of milliseconds,
+    the event loop stopped, over 200,000 objects) walks only what serving made since."""
+    monkeypatch.setenv("SCLEROSCHED_DATABASE_URL", f"sqlite:///{tmp_path}/clinic.db")
+    gc.unfreeze()
+    try:
+        create_served_app()
+        assert gc.get_freeze_count() > 100_000
+    finally:
+        gc.unfreeze()
