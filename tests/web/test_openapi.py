@@ -204,6 +204,7 @@ def test_views_are_a_discriminated_union(document: dict[str, Any]) -> None:
     for full, summary in (
         ("EvaluationRead", "EvaluationSummary"),
         ("ClearanceRead", "ClearanceSummary"),
+        ("ConsentRead", "ConsentSummary"),
     ):
         assert schemas[full]["properties"]["view"]["const"] == "full"
         assert schemas[summary]["properties"]["view"]["const"] == "summary"
