@@ -13,13 +13,13 @@ import uuid
 from collections.abc import Collection, Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from app.consents.schemas import ConsentCreate, ConsentWithdrawal
 from app.errors import Conflict, InvalidField, NotFound, Versions, require_version
 from app.evaluations.service import CLOCK_SKEW
-from app.models import Consent, Practitioner
+from app.models import CompletionRecord, Consent, Practitioner, TreatmentSession
 from app.pagination import Keyset, cursor_datetime, cursor_uuid, paginate
 from app.patients.service import PatientArchived, get_patient, lock_patient
 from app.practitioners.service import InactivePractitioner, UnknownPractitioner
@@ -158,6 +158,22 @@ def withdraw_consent(
         raise InvalidField(
             ("body", "withdrawn_at"),
             f"is before the consent was obtained ({consent.obtained_at.isoformat()})",
+        )
+    # A treatment recorded under the consent was given while it stood: a withdrawal dated
+    # back before it would leave a treatment on record that no consent covered.
+    covered = db.scalar(
+        select(func.max(CompletionRecord.administered_at))
+        .join(TreatmentSession, CompletionRecord.session_id == TreatmentSession.id)
+        .where(
+            TreatmentSession.patient_id == patient_id,
+            CompletionRecord.administered_at >= consent.obtained_at,
+        )
+    )
+    if covered is not None and withdrawn_at <= covered:
+        raise InvalidField(
+            ("body", "withdrawn_at"),
+            f"is not after the treatment given at {covered.isoformat()}, recorded while this "
+            "consent stood: a withdrawal takes effect from a moment after it",
         )
     consent.withdrawn_at = withdrawn_at
     consent.withdrawal_reason = data.reason

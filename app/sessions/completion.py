@@ -27,7 +27,6 @@ from app.models import (
 from app.patients.service import PatientArchived
 from app.plans.service import settle_completion
 from app.policy import BookingRules, DoseLimits, SchedulingRules
-from app.practitioners.hours import local_day
 from app.scheduling.service import (
     ProposalOutcome,
     next_follow_up,
@@ -132,12 +131,21 @@ def complete(
         current_eligibility(db=db, patient_id=session.patient_id, now=now) if stated else standing
     )
     weight, weight_notes = _dose_weight(db, session.patient_id, record, (standing, since), now)
-    dose = check_doses(
-        injections=given,
-        weight_kg=weight,
-        earlier=_earlier_that_day(db, session, given_at, day.zone),
-        limits=limits,
-    )
+    earlier, stated_that_day = _earlier_that_day(db, session, given_at)
+    if stated_that_day is not None and (weight is None or stated_that_day < weight):
+        # The day's limit is the lightest weight a clinician found that day: a heavier one
+        # stated at a second session does not raise what the first one's allowed.
+        weight = stated_that_day
+        weight_notes = (
+            *weight_notes,
+            Flag(
+                FlagCode.WEIGHT_FROM_EARLIER_RECORD,
+                Severity.WARNING,
+                f"{stated_that_day:g} kg, stated at another treatment within a day of this "
+                "one, set the day's limit.",
+            ),
+        )
+    dose = check_doses(injections=given, weight_kg=weight, earlier=earlier, limits=limits)
     if dose.exceeded:
         # The limit their weight gives, and that day's doses: disclosed.
         raise DoseLimitExceeded.over(dose.exceeded, discloses=session.patient_id)
@@ -240,13 +248,16 @@ def _dose_weight(
     latest = _latest_clinical_weight(db, patient_id, now)
     if record.weight_kg is not None:
         usual = min(clinical) if clinical else (latest[0] if latest else None)
+        known = "a clinician recorded before"
+        if usual is None:  # no clinician's weight: the record's, lowest ever, is compared
+            usual, known = _lowest_on_record(db, patient_id, None), "the patient's record says"
         if usual is not None and record.weight_kg > usual * _WEIGHT_DRIFT:
             return record.weight_kg, (
                 Flag(
                     FlagCode.STATED_WEIGHT_ABOVE_RECORD,
                     Severity.WARNING,
-                    f"The {record.weight_kg:g} kg stated here is well above the {usual:g} kg a "
-                    "clinician recorded before, and set the limit: check it.",
+                    f"The {record.weight_kg:g} kg stated here is well above the {usual:g} kg "
+                    f"{known}, and set the limit: check it.",
                 ),
             )
         return record.weight_kg, ()
@@ -389,12 +400,23 @@ def _line(position: int, given: Injection) -> InjectionLine:
 
 
 def _earlier_that_day(
-    db: Session, session: TreatmentSession, given_at: datetime, zone: ZoneInfo
-) -> Earlier:
-    """What the patient was already given on that day (where the session takes place), in
-    their other sessions, counted by when it was given: each sclerosant's milligrams, and the
-    foam. A session since marked entered in error counts too: it was given all the same."""
-    day = local_day(given_at, zone)
+    db: Session, session: TreatmentSession, given_at: datetime
+) -> tuple[Earlier, float | None]:
+    """What the patient was already given in their other sessions within a day of `given_at`,
+    before or after it (a record may be written later than another of that day): each
+    sclerosant's milligrams, and the foam; and the lowest weight a clinician stated in them.
+    A session since marked entered in error counts too: it was given all the same.
+
+    A day is the 24 hours either side, not a calendar day: a calendar day ends at a midnight
+    that depends on the zone of the session's place, and two treatments either side of it
+    would each have had a day's dose (the interval rule keeps them apart by default, but a
+    clinic may set it to a day or none)."""
+    near = (
+        TreatmentSession.patient_id == session.patient_id,
+        TreatmentSession.id != session.id,
+        CompletionRecord.administered_at > given_at - _DOSE_DAY,
+        CompletionRecord.administered_at < given_at + _DOSE_DAY,
+    )
     given = db.execute(
         select(
             InjectionLine.sclerosant,
@@ -404,18 +426,21 @@ def _earlier_that_day(
         )
         .join(CompletionRecord, InjectionLine.completion_id == CompletionRecord.id)
         .join(TreatmentSession, CompletionRecord.session_id == TreatmentSession.id)
-        .where(
-            TreatmentSession.patient_id == session.patient_id,
-            TreatmentSession.id != session.id,
-            CompletionRecord.administered_at >= day.start,
-            CompletionRecord.administered_at < day.end,
-        )
+        .where(*near)
         .group_by(InjectionLine.sclerosant, InjectionLine.form)
     ).all()
+    lightest = db.scalar(
+        select(func.min(CompletionRecord.weight_kg))
+        .join(TreatmentSession, CompletionRecord.session_id == TreatmentSession.id)
+        .where(*near)
+    )
     mg: dict[Sclerosant, float] = {}
     foam_ml = 0.0
     for sclerosant, form, dose_mg, volume_ml in given:
         mg[Sclerosant(sclerosant)] = mg.get(Sclerosant(sclerosant), 0.0) + float(dose_mg)
         if form is SclerosantForm.FOAM:
             foam_ml += float(volume_ml)
-    return Earlier(mg=mg, foam_ml=foam_ml)
+    return Earlier(mg=mg, foam_ml=foam_ml), lightest
+
+
+_DOSE_DAY = timedelta(hours=24)

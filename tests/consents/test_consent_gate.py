@@ -117,7 +117,16 @@ def test_a_withdrawal_after_the_treatment_leaves_it_recorded(clinic: Clinic) -> 
     visit = _checked_in(clinic, patient)
     done = ok(clinic.complete(visit))
     clinic.clock.travel_to(clinic.clock() + timedelta(hours=2))
-    withdrawn = _withdraw(clinic, consent)
+    # Not dated back to the treatment or before it: it was given while the consent stood.
+    given_at = datetime.fromisoformat(done["session"]["completion"]["administered_at"])
+    url = f"/api/v1/consents/{consent['id']}/withdraw"
+    for backdated in (given_at, given_at - timedelta(minutes=1)):
+        before = table_snapshot(clinic.engine, "consents")
+        answer = clinic.client.post(url, json={"withdrawn_at": backdated.isoformat()})
+        problem = assert_problem(answer, 422, "validation-error")
+        assert "recorded while this consent stood" in str(problem["errors"])
+        assert table_snapshot(clinic.engine, "consents") == before
+    withdrawn = _withdraw(clinic, consent, at=given_at + timedelta(minutes=1))
     assert withdrawn["status"] == "withdrawn"
     session = clinic.read(visit)
     assert session["status"] == "fulfilled"

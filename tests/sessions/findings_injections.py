@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from tests.factories import assert_problem, table_snapshot
+from tests.factories import assert_problem, new_patient, table_snapshot
 from tests.sessions.clinic import RECORDS, Clinic, foam, line, ok, paris_day, same_day_clinic
 
 
@@ -161,7 +161,66 @@ def outside_the_label_is_recorded_with_warnings(clinic: Clinic) -> None:
     assert "line 2 (right-thigh: 0.5% into telangiectasia): 0.5 mL each" in stored[1]["message"]
 
 
+def a_day_is_the_24_hours_either_side_not_the_calendar_day(clinic: Clinic) -> None:
+    """An outside finding: with no interval rule, 120 mg at 20:00 and 120 mg at 07:00 the next
+    morning were each a calendar day's dose. The day is now the 24 hours either side."""
+    with same_day_clinic(clinic) as other:
+        patient = other.patient(weight_kg=60)  # 120 mg a day
+        evening = other.book(patient, paris_day(3, 20))
+        morning = other.book(patient, paris_day(4, 7))
+        other.clock.on_the_day_of(evening)
+        ok(other.check_in(evening))
+        ok(other.inject(evening, line(concentration_percent=3, volume_ml=4, count=20)))
+        other.clock.on_the_day_of(morning)
+        ok(other.check_in(morning))
+        body = _refused(other, morning, line(volume_ml=1, count=5))  # 5 mg more
+        assert (body["limit"], body["total"], body["allowed"]) == (
+            "polidocanol-per-kg-per-day",
+            125,
+            120,
+        )
+
+
+def the_lightest_weight_stated_that_day_sets_its_limit(clinic: Clinic) -> None:
+    """An outside finding: 40 kg stated at the morning's session (80 mg a day), then 100 kg
+    stated in the afternoon, allowed 160 mg that day. The lighter weight holds for the day."""
+    with same_day_clinic(clinic) as other:
+        patient = other.patient(weight_kg=100)
+        morning = other.book(patient, paris_day(3, 9))
+        afternoon = other.book(patient, paris_day(3, 15))
+        other.clock.on_the_day_of(morning)
+        ok(other.check_in(morning))
+        ok(other.inject(morning, line(concentration_percent=3, volume_ml=2), weight_kg=40))
+        other.clock.on_the_day_of(afternoon)
+        ok(other.check_in(afternoon))
+        over = line(concentration_percent=1, volume_ml=3)  # 30 mg: 90 in the day
+        body = assert_problem(
+            other.inject(afternoon, over, weight_kg=100), 422, "dose-limit-exceeded"
+        )
+        assert (body["total"], body["allowed"]) == (90, 80)
+        done = ok(
+            other.inject(afternoon, line(concentration_percent=1, volume_ml=2), weight_kg=100)
+        )
+        assert "weight-from-earlier-record" in [w["code"] for w in done["warnings"]]
+
+
+def a_stated_weight_well_above_the_patients_record_is_warned_of(clinic: Clinic) -> None:
+    """An outside finding: with no clinician's weight, 400 kg stated against a record of 30 kg
+    passed without a word."""
+    patient: str = new_patient(clinic.client, weight_kg=30)["id"]
+    clinic.evaluate(patient)  # no weight on the evaluation
+    visit = clinic.book(patient, paris_day(3, 10))
+    clinic.clock.on_the_day_of(visit)
+    ok(clinic.check_in(visit))
+    done = ok(clinic.inject(visit, line(), weight_kg=400))
+    [warning] = [w for w in done["warnings"] if w["code"] == "stated-weight-above-record"]
+    assert "30 kg the patient's record says" in warning["message"]
+
+
 FINDINGS: list[Callable[[Clinic], None]] = [
+    a_day_is_the_24_hours_either_side_not_the_calendar_day,
+    the_lightest_weight_stated_that_day_sets_its_limit,
+    a_stated_weight_well_above_the_patients_record_is_warned_of,
     lines_under_the_limit_alone_are_refused_together,
     a_record_entered_in_error_still_counts_when_a_new_one_replaces_it,
     foam_over_ten_ml_in_one_session_is_refused,
