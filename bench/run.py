@@ -309,6 +309,18 @@ def main(argv: list[str] | None = None) -> int:
             read = [p for p in pairs if p.name == "patient read"]
             for count in (1, 2):
                 with servers(args.database_url, log, workers=count, pool=pool) as running:
+                    # Every worker up and warm first: the probe that starts measuring hears
+                    # from one of them, and another may still be starting (on a busy machine,
+                    # longer than a smoke run's one second).
+                    app = running["app"]
+                    run_wrk(
+                        app.base,
+                        read[0].app_requests,
+                        pid=app.pid,
+                        connections=read[0].connections,
+                        seconds=max(args.seconds, 3),
+                        authorization=clinic.authorization,
+                    )
                     figures = measure(
                         read, running, clinic, size, rounds=args.rounds, seconds=args.seconds
                     )[0]
