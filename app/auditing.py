@@ -61,6 +61,8 @@ class Resource(enum.StrEnum):
     SESSION = "session"
     REVIEW = "review"  # of a course's treated sites
     PRACTITIONER = "practitioner"
+    LOCATION = "location"
+    ROOM = "room"  # its closures too
     USER = "user"
     API_KEY = "api-key"
     WEBHOOK = "webhook"

@@ -189,7 +189,8 @@ def _seed_demo(settings: Settings, args: argparse.Namespace) -> int:
         )
         logins = seed_demo_users(db=db, audit=audit, passwords=passwords_of(settings))
     print(
-        f"sclerosched: demo clinic ready ({added.practitioners} practitioners, "
+        f"sclerosched: demo clinic ready ({added.locations} location(s) with their rooms, "
+        f"{added.practitioners} practitioners, "
         f"{added.patients} patients, {added.evaluations} evaluations and {added.consents} "
         "consents added; "
         "existing demo records left as they were)"

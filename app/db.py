@@ -170,7 +170,7 @@ _LOCKS = {
         "SELECT "
         + ", ".join(f"pg_advisory_xact_lock(hashtextextended(:key{i}, 0))" for i in range(count))
     )
-    for count in (1, 2)
+    for count in (1, 2, 3, 4)
 }
 
 

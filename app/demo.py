@@ -22,9 +22,11 @@ from app.evaluations.service import record_evaluation
 from app.models import (
     Consent,
     Evaluation,
+    Location,
     Patient,
     PatientIdentifier,
     Practitioner,
+    Room,
     Sex,
     User,
     WeeklyAvailability,
@@ -35,6 +37,10 @@ from app.vocabulary import RISKS_TO_EXPLAIN, ConsentProcedure, RiskFactor
 
 DEMO_NAMESPACE = uuid.UUID("5c1e05c4-0000-4000-8000-000000000000")
 DEMO_MRN_SYSTEM = "urn:sclerosched:demo:mrn"
+
+# The demo clinic's one site and its treatment rooms.
+_LOCATION = ("Clinique des Veines", "12 rue de Rennes, 75006 Paris")
+_ROOMS = ("Room 1", "Room 2")
 
 # name, weekly hours as (weekday, start, end)
 _PRACTITIONERS = [
@@ -107,6 +113,7 @@ _CONSENTED = (1, 3, 4, 6)
 
 @dataclass(frozen=True)
 class SeedResult:
+    locations: int
     practitioners: int
     patients: int
     evaluations: int
@@ -122,6 +129,7 @@ def seed_demo_clinic(
 ) -> SeedResult:
     """Add the demo records that are missing; fixed ids make a second run add nothing. Each
     record added is written to the audit trail as the command's doing."""
+    locations = _seed_location(db=db, audit=audit, time_zone=time_zone)
     practitioners = 0
     for index, (name, hours) in enumerate(_PRACTITIONERS, start=1):
         practitioner_id = demo_id("practitioner", index)
@@ -138,6 +146,7 @@ def seed_demo_clinic(
                         weekday=day,
                         start_time=time.fromisoformat(s),
                         end_time=time.fromisoformat(e),
+                        location_id=DEMO_LOCATION,
                     )
                     for day, s, e in hours
                 ],
@@ -172,11 +181,40 @@ def seed_demo_clinic(
     evaluations = _seed_evaluations(db=db, audit=audit, validity_months=validity_months)
     consents = _seed_consents(db=db, audit=audit)
     return SeedResult(
+        locations=locations,
         practitioners=practitioners,
         patients=len(added),
         evaluations=evaluations,
         consents=consents,
     )
+
+
+# Where the demo practitioners see patients.
+DEMO_LOCATION = demo_id("location", 1)
+
+
+def _seed_location(*, db: Session, audit: AuditTrail, time_zone: str) -> int:
+    """The demo clinic's site, in the clinic's zone, with its rooms (0: it was there)."""
+    if db.get(Location, DEMO_LOCATION) is not None:
+        return 0
+    name, address = _LOCATION
+    db.add(
+        Location(
+            id=DEMO_LOCATION,
+            name=name,
+            name_key=name.casefold(),
+            address=address,
+            time_zone=time_zone,
+        )
+    )
+    db.flush()
+    audit.record("create", Resource.LOCATION, DEMO_LOCATION, patient_id=None)
+    for index, room in enumerate(_ROOMS, start=1):
+        room_id = demo_id("room", index)
+        db.add(Room(id=room_id, location_id=DEMO_LOCATION, name=room, name_key=room.casefold()))
+        audit.record("create", Resource.ROOM, room_id, patient_id=None)
+    db.flush()
+    return 1
 
 
 # The practitioner the demo clinician is: their evaluations are signed in that name.

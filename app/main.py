@@ -32,6 +32,7 @@ from app.fhir.router import router as fhir_router
 from app.fhir.scheduling.router import router as fhir_scheduling_router
 from app.health.router import router as health_router
 from app.holds.router import router as holds_router
+from app.locations.router import router as locations_router
 from app.logging import CLIENT_REQUEST_ID_HEADER, REQUEST_ID_HEADER
 from app.pagination import CursorSeal
 from app.patients.router import router as patients_router
@@ -157,6 +158,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         access_router,
         patients_router,
         practitioners_router,
+        locations_router,
         calendar_feeds_router,
         evaluations_router,
         consents_router,

@@ -24,7 +24,12 @@ class Permission(enum.StrEnum):
     PATIENTS_WRITE = "patients:write"  # register and update demographics
     PATIENTS_ARCHIVE = "patients:archive"
     CALENDARS_READ = "calendars:read"  # practitioners, their hours, time off and free slots
-    CALENDARS_WRITE = "calendars:write"
+    CALENDARS_WRITE = "calendars:write"  # and rooms' closures (maintenance), like time off
+    # The clinic's sites and their rooms: every role reads them (an EHR books rooms);
+    # setting them up (adding sites and rooms, renaming, taking a room out of use) is the
+    # administrator's.
+    LOCATIONS_READ = "locations:read"
+    LOCATIONS_MANAGE = "locations:manage"
     # A practitioner's secret calendar feed: whoever holds its URL sees their sessions.
     CALENDAR_FEEDS_MANAGE = "calendar-feeds:manage"
     EVALUATIONS_READ_OUTCOME = "evaluations:read-outcome"  # outcome, flags, eligibility
@@ -60,8 +65,10 @@ _INTEGRATION = frozenset(
     {
         Permission.PATIENTS_READ,
         Permission.PATIENTS_WRITE,
-        # An EHR books into a practitioner's free slot: it must see the calendars.
+        # An EHR books into a practitioner's free slot: it must see the calendars, and the
+        # rooms it may name.
         Permission.CALENDARS_READ,
+        Permission.LOCATIONS_READ,
         Permission.PLANS_READ,
         Permission.SESSIONS_READ,
         Permission.SESSIONS_BOOK,
@@ -75,6 +82,7 @@ _RECEPTIONIST = frozenset(
         Permission.PATIENTS_ARCHIVE,
         Permission.CALENDARS_READ,
         Permission.CALENDARS_WRITE,
+        Permission.LOCATIONS_READ,
         Permission.EVALUATIONS_READ_OUTCOME,
         Permission.CONSENTS_READ,
         Permission.PLANS_READ,

@@ -157,6 +157,8 @@ class FlagCode(enum.StrEnum):
     # Why a booked session needs review
     INACTIVE_PRACTITIONER = "inactive-practitioner"
     OUTSIDE_AVAILABILITY = "outside-availability"
+    INACTIVE_ROOM = "inactive-room"
+    ROOM_CLOSED = "room-closed"
     INTERVAL_TOO_SHORT = "interval-too-short"
     PLAN_NOT_ACTIVE = "plan-not-active"
     # Warnings on a treatment record

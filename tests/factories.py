@@ -224,6 +224,28 @@ def new_practitioner(client: TestClient, **overrides: Any) -> dict[str, Any]:
     response = client.post("/api/v1/practitioners", json=body)
     assert response.status_code == 201, response.text
     result: dict[str, Any] = response.json()
+    # A room of their own where they see patients: practitioners booked at the same time
+    # each find one free (a location made for the first has one room only).
+    for location_id in dict.fromkeys(hours["location_id"] for hours in result["availability"]):
+        new_room(client, location_id, name=f"Room of {result['name']}"[:200])
+    return result
+
+
+def room_of(client: TestClient, practitioner: dict[str, Any]) -> dict[str, Any]:
+    """The room `new_practitioner` made for the practitioner (at their first location)."""
+    location_id = practitioner["availability"][0]["location_id"]
+    rooms = client.get(f"/api/v1/locations/{location_id}/rooms", params={"limit": 200}).json()
+    [room] = [r for r in rooms["items"] if r["name"] == f"Room of {practitioner['name']}"[:200]]
+    return room
+
+
+def new_room(client: TestClient, location_id: str, **overrides: Any) -> dict[str, Any]:
+    """A room of the location, made through the API (an admin's client)."""
+    response = client.post(
+        f"/api/v1/locations/{location_id}/rooms", json={"name": "Room", **overrides}
+    )
+    assert response.status_code == 201, response.text
+    result: dict[str, Any] = response.json()
     return result
 
 

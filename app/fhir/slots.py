@@ -1,11 +1,13 @@
 """FHIR Slot: computed, never stored, from the practitioner's weekly hours, time off and
 sessions by the REST API's own free-slot engine (`app.scheduling.service.find_free_slots`).
 
-A slot is one of the grid's starts inside the practitioner's hours and outside their time off,
-lasting the REST booking's default duration: `free` when the free-slot search offers it,
-`busy` when a session (or a hold) takes it. A slot's id is its schedule's (the practitioner's
-id) and its UTC start, so the same slot keeps its id from one search to the next. No slot lies
-in the past or past the schedule's planning horizon, and an inactive practitioner has none.
+A slot is one of the grid's starts inside the practitioner's hours (at any of their locations)
+and outside their time off, lasting the REST booking's default duration: `free` when the
+free-slot search offers it (a room of the location free then too), `busy` when a session (or
+a hold) takes it, or every room there is taken or closed. A slot's id is its schedule's (the
+practitioner's id) and its UTC start, so the same slot keeps its id from one search to the
+next. No slot lies in the past or past the schedule's planning horizon, and an inactive
+practitioner has none.
 """
 
 from __future__ import annotations
@@ -16,7 +18,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -33,8 +34,7 @@ from app.fhir.search import token as token_param
 from app.models import Practitioner
 from app.pagination import cursor_datetime, cursor_uuid, decode_cursor, encode_cursor
 from app.practitioners.hours import Interval
-from app.practitioners.service import weekly_hours
-from app.scheduling.service import find_free_slots, practitioner_busy
+from app.scheduling.service import find_free_slots
 from app.scheduling.slots import free_slots
 from app.sessions.schemas import SessionCreate
 
@@ -126,10 +126,9 @@ def schedule_slots(
     if not ids:
         return []
     reach = Interval(window.start, window.end + SLOT_LENGTH)
-    busy = practitioner_busy(db=db, practitioner_ids=ids, window=reach, now=now)
     found: list[FoundSlot] = []
     for practitioner_id in ids:
-        practitioner, free = find_free_slots(
+        free = find_free_slots(
             db=db,
             practitioner_id=practitioner_id,
             window=reach,
@@ -137,19 +136,23 @@ def schedule_slots(
             grid=grid,
             now=now,
         )
-        away = [b.interval for b in busy[practitioner_id] if b.session_id is None]
-        offered = set(free)
-        found += [
-            FoundSlot(practitioner_id, slot, "free" if slot in offered else "busy")
+        offered = {f.slot for f in free.slots}
+        in_hours = {
+            slot
+            for site in free.calendar.sites
             for slot in free_slots(
-                weekly_hours=weekly_hours(practitioner),
-                zone=ZoneInfo(practitioner.time_zone),
-                busy=away,
+                weekly_hours=site.hours,
+                zone=site.zone,
+                busy=free.away,
                 duration=SLOT_LENGTH,
                 window=reach,
                 grid=grid,
             )
             if slot.start < window.end
+        }
+        found += [
+            FoundSlot(practitioner_id, slot, "free" if slot in offered else "busy")
+            for slot in in_hours
         ]
     found.sort(key=lambda f: (f.slot.start, f.practitioner_id))
     return found

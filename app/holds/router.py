@@ -39,9 +39,11 @@ def hold_slot(
 ) -> HoldRead:
     """Keep a slot for a patient for a few minutes (`SCLEROSCHED_HOLD_MINUTES`, default 10)
     while they confirm: no one else can book or hold it meanwhile, and it is free again by
-    itself once the hold expires. Refused exactly as booking it would be (the patient's
-    standing, the practitioner's hours and time off, overlaps, the interval between
-    treatments), with the same codes. Book it with `POST /api/v1/sessions` and `hold_id`."""
+    itself once the hold expires. It keeps a room too: the one named (`room_id`), or a free
+    room of the location where the practitioner sees patients then. Refused exactly as booking
+    it would be (the patient's standing, the practitioner's hours and time off, the room,
+    overlaps, the interval between treatments), with the same codes. Book it with
+    `POST /api/v1/sessions` and `hold_id`."""
     hold = booking.place_hold(
         db=db,
         patient_id=body.patient_id,
@@ -50,6 +52,7 @@ def hold_slot(
         now=now,
         rules=policy.booking,
         plan_id=body.plan_id,
+        room_id=body.room_id,
     )
     audit.record("hold", Resource.SESSION, hold.id, patient_id=hold.patient_id)
     response.headers["Location"] = f"{router.prefix}/{hold.id}"

@@ -19,6 +19,11 @@ class HoldCreate(InputModel):
     plan_id: uuid.UUID | None = Field(
         default=None, description="The course it is held for: booked into it"
     )
+    room_id: uuid.UUID | None = Field(
+        default=None,
+        description="The room to keep; default: a free room of the location where the "
+        "practitioner sees patients then",
+    )
 
 
 class HoldRead(ReadModel):
@@ -28,6 +33,8 @@ class HoldRead(ReadModel):
     start: datetime = Field(validation_alias="start_at")
     end: datetime = Field(validation_alias="end_at")
     plan_id: uuid.UUID | None = Field(description="The course it is held for, if named")
+    location_id: uuid.UUID = Field(description="The site where the slot is")
+    room_id: uuid.UUID = Field(description="The room it keeps: booked, the session takes it")
     expires_at: datetime = Field(
         description="Until then the slot is kept for this patient; book it with `hold_id`"
     )

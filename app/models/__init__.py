@@ -8,6 +8,7 @@ from app.models.consent import Consent
 from app.models.evaluation import Clearance, Evaluation
 from app.models.idempotency import IdempotentResponse
 from app.models.limits import RequestCount
+from app.models.location import Location, Room, RoomClosure
 from app.models.outbox import (
     OutboxEvent,
     ReminderEmail,
@@ -52,6 +53,7 @@ __all__ = [
     "Evaluation",
     "IdempotentResponse",
     "InjectionLine",
+    "Location",
     "LoginFailure",
     "LoginRefusal",
     "OutboxEvent",
@@ -63,6 +65,8 @@ __all__ = [
     "RequestCount",
     "ReviewedSite",
     "RevokedToken",
+    "Room",
+    "RoomClosure",
     "SessionEvent",
     "Sex",
     "SiteComplication",

@@ -29,7 +29,8 @@ class Practitioner(Entity, Base):
 
 
 class WeeklyAvailability(Base):
-    """Recurring working hours: `weekday` 0 (Monday) to 6, in the practitioner's time zone."""
+    """Recurring working hours at a location: `weekday` 0 (Monday) to 6, on the location's
+    clock (its time zone)."""
 
     __tablename__ = "practitioner_availability"
     __table_args__ = (
@@ -41,6 +42,7 @@ class WeeklyAvailability(Base):
     practitioner_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("practitioners.id", ondelete="CASCADE"), index=True
     )
+    location_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("locations.id"), index=True)
     weekday: Mapped[int] = mapped_column(SmallInteger)
     start_time: Mapped[time]
     end_time: Mapped[time]

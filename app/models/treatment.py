@@ -11,6 +11,7 @@ from sqlalchemy import (
     CheckConstraint,
     ColumnElement,
     ForeignKey,
+    ForeignKeyConstraint,
     Index,
     SmallInteger,
     String,
@@ -84,19 +85,29 @@ class TreatmentSession(Entity, Base):
         Index("ix_treatment_sessions_practitioner_start", "practitioner_id", "start_at"),
         Index("ix_treatment_sessions_patient_start", "patient_id", "start_at"),
         Index("ix_treatment_sessions_start", "start_at", "id"),
-        # PostgreSQL also has exclusion constraints (migration 0003): no two live sessions of
-        # one practitioner, or of one patient, overlap. Both databases check that a session
-        # lasts at most LONGEST_SESSION (migration 0008: the date arithmetic differs).
+        Index("ix_treatment_sessions_room_start", "room_id", "start_at"),
+        # The room, and the location it is one of (migration 0028): one key checks both.
+        ForeignKeyConstraint(
+            ["location_id", "room_id"],
+            ["rooms.location_id", "rooms.id"],
+            name="fk_treatment_sessions_location_id_rooms",
+        ),
+        # PostgreSQL also has exclusion constraints (migrations 0003, 0028): no two live
+        # sessions of one practitioner, of one patient, or in one room overlap. Both databases
+        # check that a session lasts at most LONGEST_SESSION (migration 0008: the date
+        # arithmetic differs).
     )
 
     patient_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("patients.id"))
     practitioner_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("practitioners.id"))
     plan_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("treatment_plans.id"), index=True)
+    # Where it takes place: a room of a location (the two held together by a foreign key).
+    location_id: Mapped[uuid.UUID]
+    room_id: Mapped[uuid.UUID]
     start_at: Mapped[datetime] = mapped_column(UTCDateTime())
     end_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    # Where it takes place: the practitioner's zone when booked (or moved). Its day (check-in,
-    # treatment, the daily dose, the 14-day rule) stays that zone's, whatever their profile says
-    # later.
+    # The location's zone when booked (or moved). Its day (check-in, treatment, the daily
+    # dose, the 14-day rule) stays that zone's, whatever the location says later.
     time_zone: Mapped[str] = mapped_column(String(64))
     status: Mapped[SessionStatus] = mapped_column(text_enum(SessionStatus, "session_status"))
     cancel_reason: Mapped[str | None] = mapped_column(Text)

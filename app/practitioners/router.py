@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query, Response, status
 
 from app.auditing import Resource
 from app.errors import InvalidCursor, NotFound, VersionMismatch
+from app.locations.service import UnknownLocation
 from app.practitioners import service
 from app.practitioners.schemas import (
     PractitionerCreate,
@@ -39,7 +40,7 @@ router = APIRouter(prefix="/api/v1/practitioners", tags=["practitioners"], route
     status_code=status.HTTP_201_CREATED,
     summary="Add a practitioner",
     dependencies=[requires(Permission.CALENDARS_WRITE)],
-    responses=problem_responses(),
+    responses=problem_responses(UnknownLocation),
     response_description="The practitioner added",
     openapi_extra=sends("ETag", "Location"),
 )
@@ -50,11 +51,14 @@ def create_practitioner(
     policy: Policy,
     response: Response,
 ) -> PractitionerRead:
-    """Add a practitioner with weekly availability in their IANA time zone.
+    """Add a practitioner with weekly availability at the clinic's locations.
 
-    Availability is wall-clock time (`"09:00"` stays 09:00 across daylight-saving changes);
-    each interval must end after it starts, and intervals on one weekday may not overlap.
-    `time_zone` defaults to the clinic's.
+    Availability is wall-clock time on the clock of the interval's location (`location_id`;
+    `"09:00"` stays 09:00 across daylight-saving changes); each interval must end after it
+    starts, and intervals on one weekday may not overlap, wherever they are. An interval that
+    names no location is at the clinic's first location in the practitioner's `time_zone`
+    (made, with one room, if there is none yet); a location that does not exist is a 422
+    `unknown-location`. `time_zone` defaults to the clinic's.
     """
     practitioner = service.create_practitioner(
         db=db, data=body, default_time_zone=policy.clinic_time_zone
@@ -109,7 +113,7 @@ def read_practitioner(
     "/{practitioner_id}",
     summary="Update a practitioner",
     dependencies=[requires(Permission.CALENDARS_WRITE)],
-    responses=problem_responses(NotFound, VersionMismatch),
+    responses=problem_responses(NotFound, VersionMismatch, UnknownLocation),
     response_description="The practitioner as changed, with any sessions the change strands",
     openapi_extra=sends("ETag"),
 )
@@ -122,15 +126,18 @@ def update_practitioner(
     if_match: ExpectedVersion,
     now: Now,
 ) -> PractitionerUpdated:
-    """Change the fields sent. `availability`, when sent, replaces the whole weekly schedule.
+    """Change the fields sent. `availability`, when sent, replaces the whole weekly schedule
+    (an interval that names no location: at the clinic's first location in the
+    practitioner's time zone, as changed). A new `time_zone` alone moves no hours: they are
+    read on their locations' clocks.
 
     Send `If-Match` with the `ETag` you read to refuse the change (412) if someone else
     updated the practitioner meanwhile.
 
     When `active`, `time_zone` or `availability` is sent, `affected_sessions` lists the
     practitioner's upcoming sessions that no longer fit (the practitioner inactive, or the time
-    outside their hours or in their time off). They stay booked, flagged for review: move
-    them to someone else or cancel them.
+    outside their hours at the session's location, or in their time off). They stay booked,
+    flagged for review: move them to someone else or cancel them.
     """
     updated = service.update_practitioner(
         db=db,

@@ -17,7 +17,7 @@ from pydantic import (
     model_validator,
 )
 
-from app.config import validate_time_zone
+from app.locations.schemas import TimeZoneName
 from app.pagination import Page
 from app.schemas import (
     AffectedSessions,
@@ -31,7 +31,6 @@ from app.schemas import (
     not_nullable,
 )
 
-TimeZoneName = Annotated[str, StringConstraints(max_length=64), AfterValidator(validate_time_zone)]
 ClockTime = Annotated[
     str,
     StringConstraints(pattern=r"^([01]\d|2[0-3]):[0-5]\d$"),
@@ -45,11 +44,16 @@ def _parse_clock(value: str) -> time:
 
 
 class AvailabilityInterval(InputModel):
-    """Recurring weekly working hours in the practitioner's time zone."""
+    """Recurring weekly working hours at a location, on its clock (its time zone)."""
 
     weekday: Integer = Field(ge=0, le=6, description="0 = Monday ... 6 = Sunday")
     start: ClockTime
     end: ClockTime = Field(examples=["17:00"])
+    location_id: uuid.UUID | None = Field(
+        default=None,
+        description="Where (`GET /api/v1/locations`); default: the clinic's first location in "
+        "the practitioner's time zone, made with one room if there is none yet",
+    )
 
     @model_validator(mode="after")
     def _end_after_start(self) -> AvailabilityInterval:
@@ -78,7 +82,8 @@ class PractitionerCreate(InputModel):
     name: ShortText = Field(examples=["Dr Amélie Laurent"])
     time_zone: TimeZoneName | None = Field(
         default=None,
-        description="IANA time zone of the availability; defaults to the clinic's",
+        description="IANA time zone of the practitioner: where hours that name no location "
+        "are (the clinic's first location in it); defaults to the clinic's",
         examples=["Europe/Paris"],
     )
     active: Boolean = True
@@ -112,6 +117,7 @@ class AvailabilityRead(ReadModel):
     weekday: int
     start: ClockTimeOut = Field(validation_alias="start_time")
     end: ClockTimeOut = Field(validation_alias="end_time")
+    location_id: uuid.UUID = Field(description="Where: the hours are read on its clock")
 
 
 class PractitionerRead(Stored):

@@ -3,17 +3,26 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, time
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, bindparam, select
 from sqlalchemy.orm import Session, joinedload, selectinload
 
 from app.db import hold_lock
 from app.errors import DomainError, NotFound, Versions, require_version
-from app.models import Practitioner, TimeOff, TreatmentSession, WeeklyAvailability, utcnow
+from app.locations.service import UnknownLocation, default_location, unknown_locations
+from app.models import (
+    Location,
+    Practitioner,
+    TimeOff,
+    TreatmentSession,
+    WeeklyAvailability,
+    utcnow,
+)
 from app.pagination import Keyset, cursor_datetime, cursor_uuid, paginate
 from app.practitioners.hours import Interval, WeeklyHours, within_weekly_hours
 from app.practitioners.schemas import (
@@ -50,51 +59,107 @@ def _with_availability() -> Select[Practitioner]:
     return select(Practitioner).options(selectinload(Practitioner.availability))
 
 
-def _intervals(availability: Sequence[AvailabilityInterval]) -> list[WeeklyAvailability]:
-    """Rows for the schedule, in the order reads return them (weekday, then start)."""
+def _intervals(
+    db: Session, availability: Sequence[AvailabilityInterval], time_zone: str
+) -> list[WeeklyAvailability]:
+    """Rows for the schedule, in the order reads return them (weekday, then start); hours
+    that name no location are at the clinic's first location in `time_zone`."""
+    named = [i.location_id for i in availability if i.location_id is not None]
+    unknown = unknown_locations(db, named) if named else []
+    if unknown:
+        at = next(n for n, i in enumerate(availability) if i.location_id == unknown[0])
+        raise UnknownLocation(
+            f"No location with id {unknown[0]}.", field=f"availability.{at}.location_id"
+        )
+    fallback = (
+        default_location(db, time_zone)
+        if any(i.location_id is None for i in availability)
+        else None
+    )
     ordered = sorted(availability, key=lambda i: (i.weekday, i.start))
     return [
         WeeklyAvailability(
             weekday=i.weekday,
             start_time=time.fromisoformat(i.start),
             end_time=time.fromisoformat(i.end),
+            location_id=i.location_id or fallback,
         )
         for i in ordered
     ]
 
 
-def weekly_hours(practitioner: Practitioner) -> list[WeeklyHours]:
-    return [WeeklyHours(a.weekday, a.start_time, a.end_time) for a in practitioner.availability]
+@dataclass(frozen=True)
+class Site:
+    """A practitioner's weekly hours at one location, read on the location's clock."""
+
+    location_id: uuid.UUID
+    zone: ZoneInfo
+    hours: tuple[WeeklyHours, ...]
+
+
+# A row of weekly hours where they are: (location id, its zone, weekday, start, end).
+HoursRow = tuple[uuid.UUID, str, int, time, time]
+
+
+def sites(rows: Iterable[HoursRow]) -> tuple[Site, ...]:
+    """A practitioner's hours, a site per location (in the order of its first row)."""
+    found: dict[tuple[uuid.UUID, str], list[WeeklyHours]] = {}
+    for location_id, zone, weekday, start, end in rows:
+        found.setdefault((location_id, zone), []).append(WeeklyHours(weekday, start, end))
+    return tuple(
+        Site(location_id, _zone(zone), tuple(hours)) for (location_id, zone), hours in found.items()
+    )
+
+
+@lru_cache(maxsize=256)
+def _zone(name: str) -> ZoneInfo:
+    return ZoneInfo(name)
 
 
 @dataclass(frozen=True)
 class Calendar:
-    """A practitioner as a booking checks them: whether they practise, on which clock, and
-    when. Read as plain columns by booking's one query (`app.sessions.booking`), where a
-    `Practitioner` with its hours would cost an ORM load on every booking."""
+    """A practitioner as a booking checks them: whether they practise, their own zone, and
+    their hours at each location. Read as plain columns (`app.sessions.booking` reads it in
+    its one query), where a `Practitioner` with its hours would cost an ORM load."""
 
     id: uuid.UUID
     active: bool
     time_zone: str
-    hours: tuple[WeeklyHours, ...]
+    sites: tuple[Site, ...]
+
+    def site_of(self, slot: Interval, location_id: uuid.UUID | None = None) -> Site | None:
+        """The location whose hours hold `slot` (of `location_id` only, if given): where
+        the practitioner sees patients then."""
+        return next(
+            (
+                site
+                for site in self.sites
+                if (location_id is None or site.location_id == location_id)
+                and within_weekly_hours(slot, weekly_hours=site.hours, zone=site.zone)
+            ),
+            None,
+        )
 
 
 def calendar_conflict(
-    practitioner: Practitioner | Calendar, slot: Interval, absences: Sequence[TimeOff]
+    calendar: Calendar,
+    slot: Interval,
+    absences: Sequence[Interval],
+    location_id: uuid.UUID | None = None,
 ) -> InactivePractitioner | OutsideAvailability | None:
     """Why the practitioner cannot see a patient in `slot` (not active, outside their weekly
-    hours, away), or None: booking raises it, a booked session's review shows it.
-    `absences`: their time off overlapping the slot (more does no harm)."""
-    if not practitioner.active:
-        return InactivePractitioner(f"Practitioner {practitioner.id} is not active.")
-    zone = ZoneInfo(practitioner.time_zone)
-    hours = practitioner.hours if isinstance(practitioner, Calendar) else weekly_hours(practitioner)
-    if not within_weekly_hours(slot, weekly_hours=hours, zone=zone):
+    hours, at `location_id` if given, away), or None: booking raises it, a booked session's
+    review shows it. `absences`: their time off overlapping the slot (more does no harm)."""
+    if not calendar.active:
+        return InactivePractitioner(f"Practitioner {calendar.id} is not active.")
+    if calendar.site_of(slot, location_id) is None:
+        zone = _zone(calendar.time_zone)
+        there = " at that location" if calendar.site_of(slot) is not None else ""
         return OutsideAvailability(
             f"{slot.start.astimezone(zone):%a %d %b %H:%M}-{slot.end.astimezone(zone):%H:%M} "
-            f"({practitioner.time_zone}) is outside the practitioner's weekly hours."
+            f"({calendar.time_zone}) is outside the practitioner's weekly hours{there}."
         )
-    away = next((a for a in absences if a.start_at < slot.end and a.end_at > slot.start), None)
+    away = next((a for a in absences if a.overlaps(slot)), None)
     if away is not None:
         return OutsideAvailability("The practitioner is away then (time off).")
     return None
@@ -129,7 +194,7 @@ def create_practitioner(
         name_key=data.name.casefold(),
         time_zone=data.time_zone or default_time_zone,
         active=data.active,
-        availability=_intervals(data.availability),
+        availability=_intervals(db, data.availability, data.time_zone or default_time_zone),
     )
     db.add(practitioner)
     db.flush()
@@ -164,7 +229,7 @@ def update_practitioner(
     if changes.active is not None:
         practitioner.active = changes.active
     if changes.availability is not None:
-        practitioner.availability = _intervals(changes.availability)
+        practitioner.availability = _intervals(db, changes.availability, practitioner.time_zone)
     if changes.model_fields_set:
         practitioner.updated_at = utcnow()  # bumps `version` even when only hours changed
     db.flush()
@@ -177,7 +242,7 @@ def _stranded(
     db: Session, practitioner: Practitioner, now: datetime, within: Interval | None = None
 ) -> list[TreatmentSession]:
     """The practitioner's upcoming sessions (those in `within`, if given) that they can no
-    longer see as booked."""
+    longer see as booked (where they were booked)."""
     query = select(TreatmentSession).where(
         TreatmentSession.practitioner_id == practitioner.id,
         TreatmentSession.awaiting_treatment(now),
@@ -187,18 +252,43 @@ def _stranded(
     upcoming = db.scalars(query.order_by(TreatmentSession.start_at)).all()
     if not upcoming:
         return []
-    absences = db.scalars(
-        select(TimeOff).where(
-            TimeOff.practitioner_id == practitioner.id,
-            TimeOff.start_at < upcoming[-1].end_at,
-            TimeOff.end_at > upcoming[0].start_at,
+    absences = [
+        Interval(start, end)
+        for start, end in db.execute(
+            select(TimeOff.start_at, TimeOff.end_at).where(
+                TimeOff.practitioner_id == practitioner.id,
+                TimeOff.start_at < upcoming[-1].end_at,
+                TimeOff.end_at > upcoming[0].start_at,
+            )
         )
-    ).all()
+    ]
+    calendar = calendar_of(db, practitioner)
     return [
         s
         for s in upcoming
-        if calendar_conflict(practitioner, Interval(s.start_at, s.end_at), absences)
+        if calendar_conflict(calendar, Interval(s.start_at, s.end_at), absences, s.location_id)
     ]
+
+
+_LOCATED_HOURS = (
+    select(
+        WeeklyAvailability.location_id,
+        Location.time_zone,
+        WeeklyAvailability.weekday,
+        WeeklyAvailability.start_time,
+        WeeklyAvailability.end_time,
+    )
+    .join(Location, Location.id == WeeklyAvailability.location_id)
+    .where(WeeklyAvailability.practitioner_id == bindparam("practitioner_id"))
+    .order_by(WeeklyAvailability.weekday, WeeklyAvailability.start_time)
+)
+
+
+def calendar_of(db: Session, practitioner: Practitioner) -> Calendar:
+    """The practitioner's calendar: their hours with the zones of their locations."""
+    rows = db.execute(_LOCATED_HOURS, {"practitioner_id": practitioner.id})
+    hours = sites((r[0], r[1], r[2], r[3], r[4]) for r in rows)
+    return Calendar(practitioner.id, practitioner.active, practitioner.time_zone, hours)
 
 
 def list_practitioners(

@@ -3,9 +3,10 @@
 A proposal looks at a few slots near the ones it takes, among the diaries of every practitioner
 over months. So nothing is worked out for a window as a whole: grid starts come one by one in
 the order placement asks for them (by start, or nearest a target), each checked against the
-bookings and time off (read a stretch at a time, only where a start is looked at) and the
-patient's own sessions, as integers (minutes since the epoch) compared by bisection. A
-`Candidate` is made only for a free slot placement actually looks at.
+bookings and time off (read a stretch at a time, only where a start is looked at), the rooms
+of the location (a slot needs one free, neither taken nor closed) and the patient's own
+sessions, as integers (minutes since the epoch) compared by bisection. A `Candidate` is made
+only for a free slot placement actually looks at.
 
 Pure: the bookings come from a function the caller passes (`load`).
 """
@@ -15,7 +16,7 @@ from __future__ import annotations
 import bisect
 import heapq
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from functools import lru_cache
@@ -30,15 +31,18 @@ from app.scheduling.slots import MINUTE, at_minute, day_grid, minute_ceil, minut
 
 @dataclass(frozen=True)
 class Calendar:
-    """A practitioner as placement sees them: their zone and weekly hours."""
+    """A practitioner as placement sees them at one location: its zone and their weekly hours
+    there (a practitioner at two sites has two)."""
 
     id: uuid.UUID
     zone: ZoneInfo
     hours: tuple[WeeklyHours, ...]
+    location_id: uuid.UUID | None = None
 
 
-# Who is busy over a window: (practitioner id, start, end) of each booking or time off.
-Load = Callable[[Interval], Iterable[tuple[uuid.UUID, datetime, datetime]]]
+# Who is busy over a window: (practitioner id, room id, start, end) of each booking (both
+# ids), time off (no room) or room closure (no practitioner).
+Load = Callable[[Interval], Iterable[tuple[uuid.UUID | None, uuid.UUID | None, datetime, datetime]]]
 
 _DAY = 1440  # minutes
 
@@ -73,7 +77,8 @@ class Busy:
 
 class Diaries(Diary):
     """The free slots of `calendars` for a patient (`own`: their sessions, which no slot may
-    overlap), of `duration`, on the clinic's `grid`, ending by `until`."""
+    overlap), of `duration`, on the clinic's `grid`, ending by `until`; with `rooms` (the
+    active rooms of each location), only where a room of the calendar's location is free."""
 
     # Bookings are read where a walk looks: two hours around its first start (in a full
     # diary some practitioner is free near the target; each row read costs more than a grid
@@ -89,10 +94,24 @@ class Diaries(Diary):
         grid: timedelta,
         until: datetime,
         load: Load,
+        rooms: Mapping[uuid.UUID, Sequence[uuid.UUID]] | None = None,
     ) -> None:
-        self._calendars = sorted(calendars, key=lambda c: c.id.int)
-        self._index = {c.id: i for i, c in enumerate(self._calendars)}
-        self._busy = [Busy() for _ in self._calendars]
+        self._calendars = sorted(
+            calendars, key=lambda c: (c.id.int, c.location_id.int if c.location_id else 0)
+        )
+        # A practitioner's bookings and time off, shared by their calendars at each site.
+        self._busy_of: dict[uuid.UUID | None, Busy] = {c.id: Busy() for c in self._calendars}
+        self._busy = [self._busy_of[c.id] for c in self._calendars]
+        # Each calendar's rooms (None: rooms are not looked at), a room's bookings shared.
+        self._room_busy: dict[uuid.UUID | None, Busy] = {
+            room: Busy() for ids in (rooms or {}).values() for room in ids
+        }
+        self._rooms: list[list[Busy] | None] = [
+            None
+            if rooms is None
+            else [self._room_busy[room] for room in rooms.get(c.location_id or _NOWHERE, ())]
+            for c in self._calendars
+        ]
         self._own = Busy()
         self._own.add((minute_floor(i.start), minute_ceil(i.end)) for i in own)
         self._length, self._grid = duration // MINUTE, grid // MINUTE
@@ -153,10 +172,13 @@ class Diaries(Diary):
                 span = min(span * 2, self._LONGEST_READ)
             slot: Interval | None = None
             for i in members:
-                if not self._busy[i].overlaps(start, end):
+                rooms = self._rooms[i]
+                if not self._busy[i].overlaps(start, end) and (
+                    rooms is None or any(not room.overlaps(start, end) for room in rooms)
+                ):
                     slot = slot or Interval(at_minute(start), at_minute(end))
                     calendar = self._calendars[i]
-                    yield Candidate(slot, calendar.id, calendar.zone)
+                    yield Candidate(slot, calendar.id, calendar.zone, calendar.location_id)
 
     def _cover(self, start: int, end: int, around: bool, span: int) -> bool:
         """Read the bookings over [start, end) unless read already (then False), and `span`
@@ -168,20 +190,22 @@ class Diaries(Diary):
             low, high = start - span // 2, end + span // 2
         else:
             low, high = start, end + span
-        rows: dict[int, list[tuple[int, int]]] = {}
-        for practitioner_id, busy_start, busy_end in self._load(
+        rows: dict[Busy, list[tuple[int, int]]] = {}
+        for practitioner_id, room_id, busy_start, busy_end in self._load(
             Interval(at_minute(low), at_minute(high))
         ):
-            whose = self._index.get(practitioner_id)
-            if whose is not None:
-                rows.setdefault(whose, []).append((minute_floor(busy_start), minute_ceil(busy_end)))
-        for whose, intervals in rows.items():
-            self._busy[whose].add(intervals)
+            taken = (minute_floor(busy_start), minute_ceil(busy_end))
+            for busy in (self._busy_of.get(practitioner_id), self._room_busy.get(room_id)):
+                if busy is not None:
+                    rows.setdefault(busy, []).append(taken)
+        for busy, intervals in rows.items():
+            busy.add(intervals)
         self._read = _merged([*self._read, (low, high)])
         return True
 
 
 _INFINITY = 1 << 62
+_NOWHERE = uuid.UUID(int=0)
 
 
 def _merged(stretches: list[tuple[int, int]]) -> list[tuple[int, int]]:

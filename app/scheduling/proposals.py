@@ -39,7 +39,8 @@ NO_FREE_SLOT = "no free slot in the window"
 class Candidate:
     slot: Interval
     practitioner_id: uuid.UUID
-    zone: ZoneInfo  # where the session would take place: the practitioner's time zone
+    zone: ZoneInfo  # where the session would take place: its location's time zone
+    location_id: uuid.UUID | None = None  # the location, with a room free then
 
 
 # Free slots starting in [window.start, window.end), any order.
@@ -114,6 +115,7 @@ class Proposal:
     practitioner_id: uuid.UUID
     target_date: date
     offset_days: int
+    location_id: uuid.UUID | None = None
 
 
 @dataclass(frozen=True)
@@ -233,7 +235,12 @@ def propose_follow_ups(
         slot, day = found.choice.slot, found.choice.slot.start.astimezone(zone).date()
         proposals.append(
             Proposal(
-                sequence, slot, found.choice.practitioner_id, target_day, (day - target_day).days
+                sequence,
+                slot,
+                found.choice.practitioner_id,
+                target_day,
+                (day - target_day).days,
+                found.choice.location_id,
             )
         )
         taken.append(slot)

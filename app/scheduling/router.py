@@ -60,13 +60,14 @@ def list_free_slots(
     duration_minutes: Annotated[int, Query(ge=SHORTEST_MINUTES, le=LONGEST_MINUTES)] = 45,
 ) -> SlotsRead:
     """Times a session of `duration_minutes` could start: inside the practitioner's weekly hours
-    (their time zone, daylight saving included), outside time off and booked sessions, on the
-    clinic's grid, and not in the past. A slot held for another patient (`/holds`) is not free
-    until its hold expires."""
+    at a location (on its clock, daylight saving included), outside time off and booked
+    sessions, with a room of that location free then (in use, not closed, no other session
+    or hold in it), on the clinic's grid, and not in the past. Each slot names its location.
+    A slot held for another patient (`/holds`) is not free until its hold expires."""
     if to <= from_ or to - from_ > MAX_RANGE:
         raise InvalidRange("`to` must come after `from`, at most 31 days later.")
     window = Interval(max(from_, now), to)
-    practitioner, slots = service.find_free_slots(
+    found = service.find_free_slots(
         db=db,
         practitioner_id=practitioner_id,
         window=window if window.start < window.end else Interval(to, to),
@@ -75,10 +76,13 @@ def list_free_slots(
         now=now,
     )
     return SlotsRead(
-        practitioner_id=practitioner.id,
-        time_zone=practitioner.time_zone,
+        practitioner_id=practitioner_id,
+        time_zone=found.calendar.time_zone,
         duration_minutes=duration_minutes,
-        slots=[SlotRead(start=s.start, end=s.end) for s in slots],
+        slots=[
+            SlotRead(start=f.slot.start, end=f.slot.end, location_id=f.location_id)
+            for f in found.slots
+        ],
     )
 
 

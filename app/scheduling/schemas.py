@@ -18,11 +18,12 @@ from app.schemas import CalendarDate, InputModel, Integer, ReadModel
 class SlotRead(ReadModel):
     start: datetime
     end: datetime
+    location_id: uuid.UUID = Field(description="Where: a room of this location is free then")
 
 
 class SlotsRead(ReadModel):
     practitioner_id: uuid.UUID
-    time_zone: str
+    time_zone: str = Field(description="The practitioner's own zone")
     duration_minutes: int
     slots: list[SlotRead]
 
@@ -60,6 +61,7 @@ class ProposalRead(ReadModel):
     start: datetime
     end: datetime
     practitioner_id: uuid.UUID
+    location_id: uuid.UUID | None = Field(description="Where: a room of this location is free then")
     target_date: date
     offset_days: int = Field(description="Days between the proposed day and the target day")
 
@@ -84,6 +86,7 @@ def proposal_read(proposal: Proposal) -> ProposalRead:
         start=proposal.slot.start,
         end=proposal.slot.end,
         practitioner_id=proposal.practitioner_id,
+        location_id=proposal.location_id,
         target_date=proposal.target_date,
         offset_days=proposal.offset_days,
     )

@@ -3,21 +3,23 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from functools import lru_cache
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import (
     CompoundSelect,
-    Select,
-    Uuid,
     bindparam,
     cast,
     literal,
+    literal_column,
     null,
+    or_,
     select,
+    type_coerce,
     union_all,
 )
 from sqlalchemy.orm import Session
@@ -30,7 +32,10 @@ from app.models import (
     USUAL_COURSE_SESSIONS,
     USUAL_INTERVAL_DAYS,
     CompletionRecord,
+    Location,
     Practitioner,
+    Room,
+    RoomClosure,
     TimeOff,
     TreatmentPlan,
     TreatmentSession,
@@ -40,8 +45,14 @@ from app.models.base import UTCDateTime
 from app.plans.service import active_plan, get_plan
 from app.policy import SchedulingRules
 from app.practitioners.hours import Interval, WeeklyHours
-from app.practitioners.service import InactivePractitioner, get_practitioner, weekly_hours
-from app.scheduling.diaries import Calendar, Diaries
+from app.practitioners.service import (
+    Calendar,
+    InactivePractitioner,
+    get_practitioner,
+    sites,
+)
+from app.scheduling.diaries import Calendar as SiteHours
+from app.scheduling.diaries import Diaries
 from app.scheduling.proposals import (
     Course,
     Proposal,
@@ -50,56 +61,8 @@ from app.scheduling.proposals import (
     propose_follow_ups,
     same_time_days_later,
 )
-from app.scheduling.slots import free_slots
+from app.scheduling.slots import BusyIndex, free_slots
 from app.vocabulary import Flag, PlanStatus, SessionStatus
-
-
-@dataclass(frozen=True)
-class Busy:
-    """A time someone is taken: a live session (with its id), or a practitioner's time off."""
-
-    interval: Interval
-    session_id: uuid.UUID | None = None  # None: time off
-
-
-def practitioner_busy(
-    *,
-    db: Session,
-    practitioner_ids: Sequence[uuid.UUID],
-    window: Interval,
-    now: datetime,
-    excluding: uuid.UUID | None = None,
-) -> dict[uuid.UUID, list[Busy]]:
-    """Time off, live sessions and holds not expired at `now` overlapping `window`, for each
-    practitioner: the one answer to "is the practitioner free?", for slot search, proposals
-    and booking alike. `excluding`: a session being moved."""
-    busy: dict[uuid.UUID, list[Busy]] = {pid: [] for pid in practitioner_ids}
-    absences = select(
-        TimeOff.practitioner_id,
-        TimeOff.start_at,
-        TimeOff.end_at,
-        cast(null(), Uuid).label("session_id"),
-    ).where(
-        TimeOff.practitioner_id.in_(practitioner_ids),
-        TimeOff.start_at < window.end,
-        TimeOff.end_at > window.start,
-    )
-    bookings = select(
-        TreatmentSession.practitioner_id,
-        TreatmentSession.start_at,
-        TreatmentSession.end_at,
-        TreatmentSession.id,
-    ).where(
-        TreatmentSession.practitioner_id.in_(practitioner_ids),
-        TreatmentSession.taking_time(now),
-        TreatmentSession.overlapping(window.start, window.end),
-    )
-    if excluding is not None:
-        bookings = bookings.where(TreatmentSession.id != excluding)
-    # One round trip: time off (no session id) and sessions together.
-    for practitioner_id, start, end, session_id in db.execute(union_all(absences, bookings)):
-        busy[practitioner_id].append(Busy(Interval(start, end), session_id))
-    return busy
 
 
 @dataclass(frozen=True)
@@ -145,6 +108,102 @@ def treatment_times(
     )
 
 
+@dataclass(frozen=True)
+class FreeSlot:
+    """A free slot, and the location where a room is free then."""
+
+    slot: Interval
+    location_id: uuid.UUID
+
+
+@dataclass(frozen=True)
+class FreeSlots:
+    """The practitioner's calendar (their hours at each location), their time off over the
+    window, and the slots free in it (by start)."""
+
+    calendar: Calendar
+    away: list[Interval]
+    slots: list[FreeSlot]
+
+
+_P, _A, _L = Practitioner.__table__, WeeklyAvailability.__table__, Location.__table__
+_S, _R, _C, _T = (
+    TreatmentSession.__table__,
+    Room.__table__,
+    RoomClosure.__table__,
+    TimeOff.__table__,
+)
+
+# A practitioner with their hours where they are (a row each; none: no hours), plain rows.
+_CALENDAR = (
+    select(
+        _P.c.active,
+        _P.c.time_zone,
+        _A.c.location_id,
+        _L.c.time_zone.label("site_zone"),
+        _A.c.weekday,
+        _A.c.start_time,
+        _A.c.end_time,
+    )
+    .select_from(
+        _P.outerjoin(_A.join(_L, _L.c.id == _A.c.location_id), _A.c.practitioner_id == _P.c.id)
+    )
+    .where(_P.c.id == bindparam("id"))
+)
+# The rooms of the locations where the practitioner has hours.
+_THEIR_ROOMS = select(_R.c.id).where(
+    _R.c.location_id.in_(select(_A.c.location_id).where(_A.c.practitioner_id == bindparam("id")))
+)
+_LOW, _HIGH = bindparam("low", type_=UTCDateTime()), bindparam("high", type_=UTCDateTime())
+_OFF, _BOOKED, _ROOM, _CLOSED = 0, 1, 2, 3
+# Over a window, in one round trip: the practitioner's time off; their sessions and holds
+# (still standing at `now`) and those in the rooms of their locations (with the room, and
+# whose they are); those rooms (their location, in use or not); the rooms' closures.
+_FREE_SLOT_BUSY = union_all(
+    select(
+        literal_column(str(_OFF)).label("kind"),
+        _T.c.practitioner_id.label("id"),
+        type_coerce(null(), _R.c.id.type).label("room_id"),
+        type_coerce(null(), _R.c.active.type).label("active"),
+        _T.c.start_at,
+        _T.c.end_at,
+    ).where(_T.c.practitioner_id == bindparam("id"), _T.c.start_at < _HIGH, _T.c.end_at > _LOW),
+    select(
+        literal_column(str(_BOOKED)),
+        _S.c.practitioner_id,
+        _S.c.room_id,
+        null(),
+        _S.c.start_at,
+        _S.c.end_at,
+    ).where(
+        or_(_S.c.practitioner_id == bindparam("id"), _S.c.room_id.in_(_THEIR_ROOMS)),
+        TreatmentSession.taking_time(bindparam("now", type_=UTCDateTime())),
+        _S.c.start_at < _HIGH,
+        _S.c.end_at > _LOW,
+        _S.c.start_at > bindparam("longest", type_=UTCDateTime()),
+    ),
+    select(
+        literal_column(str(_ROOM)), _R.c.location_id, _R.c.id, _R.c.active, null(), null()
+    ).where(_R.c.id.in_(_THEIR_ROOMS)),
+    select(
+        literal_column(str(_CLOSED)), null(), _C.c.room_id, null(), _C.c.start_at, _C.c.end_at
+    ).where(_C.c.room_id.in_(_THEIR_ROOMS), _C.c.start_at < _HIGH, _C.c.end_at > _LOW),
+)
+
+
+def practitioner_calendar(db: Session, practitioner_id: uuid.UUID) -> Calendar:
+    """The practitioner with their hours at each location (`NotFound` if none has that id)."""
+    rows = db.connection().execute(_CALENDAR, {"id": practitioner_id}).all()
+    if not rows:
+        raise NotFound(f"No practitioner with id {practitioner_id}.")
+    hours = sites(
+        (r.location_id, r.site_zone, r.weekday, r.start_time, r.end_time)
+        for r in rows
+        if r.weekday is not None
+    )
+    return Calendar(practitioner_id, rows[0].active, rows[0].time_zone, hours)
+
+
 def find_free_slots(
     *,
     db: Session,
@@ -153,18 +212,49 @@ def find_free_slots(
     duration: timedelta,
     grid: timedelta,
     now: datetime,
-) -> tuple[Practitioner, list[Interval]]:
-    practitioner = get_practitioner(db=db, practitioner_id=practitioner_id)
-    busy = practitioner_busy(db=db, practitioner_ids=[practitioner.id], window=window, now=now)
-    slots = free_slots(
-        weekly_hours=weekly_hours(practitioner),
-        zone=ZoneInfo(practitioner.time_zone),
-        busy=[b.interval for b in busy[practitioner.id]],
-        duration=duration,
-        window=window,
-        grid=grid,
-    )
-    return practitioner, slots
+) -> FreeSlots:
+    """The practitioner's free slots in `window`: inside their hours at a location, outside
+    their time off and sessions (and holds), with a room of that location free then (in use,
+    not closed, no session in it). Two statements, plain rows."""
+    calendar = practitioner_calendar(db, practitioner_id)
+    away: list[Interval] = []
+    theirs: list[Interval] = []
+    rooms: dict[uuid.UUID, list[uuid.UUID]] = {}
+    taken: dict[uuid.UUID, list[Interval]] = {}
+    for kind, who, room_id, active, start, end in db.connection().execute(
+        _FREE_SLOT_BUSY,
+        {
+            "id": practitioner_id,
+            "low": window.start,
+            "high": window.end,
+            "longest": window.start - LONGEST_SESSION,
+            "now": now,
+        },
+    ):
+        if kind == _OFF:
+            away.append(Interval(start, end))
+        elif kind == _ROOM:
+            if active:
+                rooms.setdefault(who, []).append(room_id)
+        else:
+            if kind == _BOOKED and who == practitioner_id:
+                theirs.append(Interval(start, end))
+            taken.setdefault(room_id, []).append(Interval(start, end))
+    busy = BusyIndex([*away, *theirs])
+    found: dict[datetime, FreeSlot] = {}
+    for site in calendar.sites if calendar.active else ():
+        in_use = [BusyIndex(taken.get(room, ())) for room in rooms.get(site.location_id, ())]
+        for slot in free_slots(
+            weekly_hours=site.hours,
+            zone=site.zone,
+            busy=busy,
+            duration=duration,
+            window=window,
+            grid=grid,
+        ):
+            if slot.start not in found and any(not r.overlaps(slot) for r in in_use):
+                found[slot.start] = FreeSlot(slot, site.location_id)
+    return FreeSlots(calendar, away, sorted(found.values(), key=lambda f: f.slot.start))
 
 
 @dataclass(frozen=True)
@@ -221,7 +311,7 @@ def propose(
         first_target=first_target,
         valid_until=standing.valid_until,
     )
-    calendars = _calendars(db, request.practitioner_id)
+    calendars, rooms = _calendars(db, request.practitioner_id)
     # The patient's own sessions and treatments near the course's horizon (not their whole
     # history), read once in one statement; who else is busy, read where placement looks.
     horizon = course.horizon()
@@ -251,7 +341,9 @@ def propose(
         else:
             given_or_booked.append(start)
 
-    def load(window: Interval) -> Iterable[tuple[uuid.UUID, datetime, datetime]]:
+    def load(
+        window: Interval,
+    ) -> Iterable[tuple[uuid.UUID | None, uuid.UUID | None, datetime, datetime]]:
         found = {
             "low": window.start,
             "high": window.end,
@@ -269,6 +361,7 @@ def propose(
         grid=rules.grid,
         until=reach.end,
         load=load,
+        rooms=rooms,
     )
     proposals, unplaced = propose_follow_ups(
         course=course, free_starting=diaries, existing_starts=given_or_booked
@@ -306,64 +399,106 @@ _PATIENT_NEAR = union_all(
 )
 
 
-def _busy_query(one: bool) -> CompoundSelect[uuid.UUID, datetime, datetime]:
-    """Time off, live sessions and holds overlapping [low, high): of one practitioner, or of all
-    (placement ignores the rows of those it does not consider: a plain statement is cheaper
-    than a list of ids spelled out anew in each)."""
-    off = select(TimeOff.practitioner_id, TimeOff.start_at, TimeOff.end_at).where(
-        TimeOff.start_at < bindparam("high"), TimeOff.end_at > bindparam("low")
-    )
+def _busy_query(
+    one: bool,
+) -> CompoundSelect[uuid.UUID | None, uuid.UUID | None, datetime, datetime]:
+    """Time off, live sessions and holds (with their rooms) and rooms' closures overlapping
+    [low, high): of one practitioner and the rooms of their locations, or of all (placement
+    ignores the rows of those it does not consider: a plain statement is cheaper than a list
+    of ids spelled out anew in each)."""
+    off = select(
+        TimeOff.practitioner_id,
+        cast(null(), Room.id.type).label("room_id"),
+        TimeOff.start_at,
+        TimeOff.end_at,
+    ).where(TimeOff.start_at < bindparam("high"), TimeOff.end_at > bindparam("low"))
     booked = select(
-        TreatmentSession.practitioner_id, TreatmentSession.start_at, TreatmentSession.end_at
+        TreatmentSession.practitioner_id,
+        TreatmentSession.room_id,
+        TreatmentSession.start_at,
+        TreatmentSession.end_at,
     ).where(
         TreatmentSession.taking_time(bindparam("now", type_=UTCDateTime())),
         TreatmentSession.start_at < bindparam("high"),
         TreatmentSession.end_at > bindparam("low"),
         TreatmentSession.start_at > bindparam("longest"),
     )
+    closed = select(null(), RoomClosure.room_id, RoomClosure.start_at, RoomClosure.end_at).where(
+        RoomClosure.start_at < bindparam("high"), RoomClosure.end_at > bindparam("low")
+    )
     if one:
         off = off.where(TimeOff.practitioner_id == bindparam("id"))
-        booked = booked.where(TreatmentSession.practitioner_id == bindparam("id"))
-    return union_all(off, booked)
+        booked = booked.where(
+            or_(
+                TreatmentSession.practitioner_id == bindparam("id"),
+                TreatmentSession.room_id.in_(_THEIR_ROOMS),
+            )
+        )
+        closed = closed.where(RoomClosure.room_id.in_(_THEIR_ROOMS))
+    return union_all(off, booked, closed)
 
 
 _BUSY_OF, _BUSY = _busy_query(True), _busy_query(False)
 
+_HOURS_ROW, _ROOM_ROW = 0, 1
 
-def _calendars_query(one: bool) -> Select[uuid.UUID, str, bool, int, time, time]:
-    query = select(
-        Practitioner.id,
-        Practitioner.time_zone,
-        Practitioner.active,
-        WeeklyAvailability.weekday,
-        WeeklyAvailability.start_time,
-        WeeklyAvailability.end_time,
-    ).outerjoin(WeeklyAvailability, WeeklyAvailability.practitioner_id == Practitioner.id)
-    if one:
-        return query.where(Practitioner.id == bindparam("id"))
-    return query.where(Practitioner.active.is_(True))
+
+def _calendars_query(one: bool) -> CompoundSelect[Any]:
+    """Practitioners' hours where they are (a row each: the practitioner, the location and
+    its zone), and every room in use (a row each: the room and its location)."""
+    hours = select(
+        literal_column(str(_HOURS_ROW)).label("kind"),
+        _P.c.id,
+        _P.c.active,
+        _A.c.location_id,
+        _L.c.time_zone,
+        _A.c.weekday,
+        _A.c.start_time,
+        _A.c.end_time,
+    ).select_from(
+        _P.outerjoin(_A.join(_L, _L.c.id == _A.c.location_id), _A.c.practitioner_id == _P.c.id)
+    )
+    hours = hours.where(_P.c.id == bindparam("id")) if one else hours.where(_P.c.active.is_(True))
+    rooms = select(
+        literal_column(str(_ROOM_ROW)),
+        _R.c.id,
+        _R.c.active,
+        _R.c.location_id,
+        *(null() for _ in range(4)),
+    ).where(_R.c.active.is_(True))
+    return union_all(hours, rooms)
 
 
 _CALENDAR_OF, _CALENDARS = _calendars_query(True), _calendars_query(False)
 
 
-def _calendars(db: Session, practitioner_id: uuid.UUID | None) -> list[Calendar]:
-    """The one practitioner asked for (who must be active), else every active one, with their
-    hours: one statement, plain rows."""
+def _calendars(
+    db: Session, practitioner_id: uuid.UUID | None
+) -> tuple[list[SiteHours], dict[uuid.UUID, list[uuid.UUID]]]:
+    """The one practitioner asked for (who must be active), else every active one, with
+    their hours at each location; and the rooms in use at each location: one statement,
+    plain rows."""
     if practitioner_id is not None:
         rows = db.connection().execute(_CALENDAR_OF, {"id": practitioner_id}).all()
-        if not rows:
+        theirs = [row for row in rows if row.kind == _HOURS_ROW]
+        if not theirs:
             raise NotFound(f"No practitioner with id {practitioner_id}.")
-        if not rows[0].active:
+        if not theirs[0].active:
             raise InactivePractitioner(f"Practitioner {practitioner_id} is not active.")
     else:
         rows = db.connection().execute(_CALENDARS).all()
-    hours: dict[tuple[uuid.UUID, str], list[WeeklyHours]] = {}
-    for pid, zone, _, weekday, start, end in rows:
-        found = hours.setdefault((pid, zone), [])
-        if weekday is not None:
-            found.append(WeeklyHours(weekday, start, end))
-    return [Calendar(pid, _zone(zone), tuple(h)) for (pid, zone), h in hours.items()]
+    hours: dict[tuple[uuid.UUID, uuid.UUID, str], list[WeeklyHours]] = {}
+    rooms: dict[uuid.UUID, list[uuid.UUID]] = {}
+    for kind, pid, _, location_id, zone, weekday, start, end in rows:
+        if kind == _ROOM_ROW:
+            rooms.setdefault(location_id, []).append(pid)
+        elif weekday is not None:
+            hours.setdefault((pid, location_id, zone), []).append(WeeklyHours(weekday, start, end))
+    calendars = [
+        SiteHours(pid, _zone(zone), tuple(h), location_id)
+        for (pid, location_id, zone), h in hours.items()
+    ]
+    return calendars, rooms
 
 
 @lru_cache(maxsize=256)

@@ -6,10 +6,16 @@ in-process lock is involved.
 
 Booking is the busiest write, so its statements are built once, here, and run as plain Core
 statements: once the locks are held, one query reads everything the checks ask (the
-practitioner and their hours, their time off and sessions, the patient's sessions and
-treatments near the slot), and the session, its first event and its outbox events (the
-booking's and its reminders', `app.events.reminders`) are written as plain inserts (on
-PostgreSQL, one statement), with no ORM unit of work.
+practitioner and their hours at each location, their time off and sessions, the rooms of
+their locations with their closures and sessions, the patient's sessions and treatments near
+the slot), and the session, its first event and its outbox events (the booking's and its
+reminders', `app.events.reminders`) are written as plain inserts (on PostgreSQL, one
+statement), with no ORM unit of work.
+
+A session takes a room of the location whose hours hold the slot: the one named, or the
+first free one (`_room`). The room is chosen by reading, so bookings that could want one room
+wait for each other first (`app.locations.service.room_locks`, in the booking's one lock
+statement); the database refuses two sessions in one room all the same.
 """
 
 from __future__ import annotations
@@ -48,10 +54,14 @@ from app.errors import NotFound, Versions
 from app.evaluations.service import Eligibility, current_eligibility
 from app.events.outbox import OUTBOX, announce, event_row
 from app.events.reminders import remind, reminder_rows, withdraw_reminders
+from app.locations.service import room_locks
 from app.models import (
     LONGEST_SESSION,
     CompletionRecord,
+    Location,
     Practitioner,
+    Room,
+    RoomClosure,
     SessionEvent,
     TimeOff,
     TreatmentPlan,
@@ -63,14 +73,15 @@ from app.models import (
 from app.patients.service import PatientArchived, patient_lock
 from app.plans.service import active_plan
 from app.policy import BookingRules
-from app.practitioners.hours import Interval, WeeklyHours
+from app.practitioners.hours import Interval
 from app.practitioners.service import (
     Calendar,
     OutsideAvailability,
+    Site,
     UnknownPractitioner,
     calendar_conflict,
-    lock_practitioner,
     practitioner_lock,
+    sites,
 )
 from app.scheduling.service import TreatmentTime, treatment_times
 from app.scheduling.slots import far_enough
@@ -78,11 +89,16 @@ from app.sessions.errors import (
     EligibilityBlocked,
     HoldExpired,
     HoldMismatch,
+    InactiveRoom,
     IntervalTooShort,
     InThePast,
     PlanFull,
+    RoomClosed,
+    RoomElsewhere,
+    RoomTaken,
     SlotTaken,
     UnknownPatient,
+    UnknownRoom,
 )
 from app.sessions.lifecycle import SessionAction, load_locked, require
 from app.sessions.schemas import RescheduleBody, SessionCreate
@@ -99,6 +115,9 @@ _TIME_OFF = _table(TimeOff)
 _SESSIONS = _table(TreatmentSession)
 _EVENTS = _table(SessionEvent)
 _GIVEN = _table(CompletionRecord)
+_LOCATIONS = _table(Location)
+_ROOMS = _table(Room)
+_CLOSURES = _table(RoomClosure)
 
 
 class _Found(enum.IntEnum):
@@ -111,6 +130,9 @@ class _Found(enum.IntEnum):
     GIVEN = 4  # a treatment given near the slot (`start_at`: when the sclerosant was given)
     TO_COME = 5  # a session booked or checked in near the slot (`start_at`: its start)
     EXPIRED_HOLD = 6  # a hold overlapping the slot, expired: deleted before the slot is taken
+    ROOM = 7  # a room of the practitioner's locations, or the one named (`start_at`: made)
+    ROOM_CLOSED = 8  # a closure of one of those rooms overlapping the slot
+    ROOM_TAKEN = 9  # a live session or hold in one of those rooms overlapping the slot
 
 
 # The parameters of `_IN_THE_WAY`. `moving`: the session being moved (the nil UUID when
@@ -126,19 +148,27 @@ _START_FLOOR = bindparam("start_floor", type_=UTCDateTime())
 _NEAR_FROM = bindparam("near_from", type_=UTCDateTime())
 _NEAR_TO = bindparam("near_to", type_=UTCDateTime())
 _NOW = bindparam("now", type_=UTCDateTime())
+_ROOM = bindparam("room_id", type_=_ROOMS.c.id.type)  # the room named (the nil UUID: none)
 _NOT_MOVING = uuid.UUID(int=0)
+_NO_ROOM = _NOT_MOVING
 
 
 def _found(
-    kind: _Found, session_id: ColumnElement[Any], at: ColumnElement[Any], end: ColumnElement[Any]
+    kind: _Found,
+    session_id: ColumnElement[Any],
+    at: ColumnElement[Any],
+    end: ColumnElement[Any],
+    *,
+    room: ColumnElement[Any] | None = None,
 ) -> list[ColumnElement[Any]]:
-    """The columns of a row that is not the practitioner's: no hours."""
+    """The columns of a row that is not the practitioner's: no hours; a room's, if any."""
     return [
         literal_column(str(kind.value)).label("kind"),
         session_id.label("id"),
         at.label("start_at"),
         end.label("end_at"),
-        *(null() for _ in range(5)),
+        *(null() for _ in range(7)),
+        room if room is not None else null(),
     ]
 
 
@@ -159,17 +189,34 @@ def _live_overlapping(who: ColumnElement[Any]) -> ColumnElement[bool]:
     return _overlapping(who, TreatmentSession.taking_time(_NOW))
 
 
-# Holds past their expiry, of the practitioner or of the patient, overlapping the slot.
+# The rooms a booking may take, or must know of: those of the practitioner's locations, and
+# the one named.
+_CANDIDATE_ROOMS = select(_ROOMS.c.id).where(
+    or_(
+        _ROOMS.c.location_id.in_(
+            select(_HOURS.c.location_id).where(_HOURS.c.practitioner_id == _PRACTITIONER)
+        ),
+        _ROOMS.c.id == _ROOM,
+    )
+)
+
+# Holds past their expiry, of the practitioner or of the patient, or in one of those rooms,
+# overlapping the slot.
 _EXPIRED_HOLDS = _overlapping(
-    or_(_SESSIONS.c.practitioner_id == _PRACTITIONER, _SESSIONS.c.patient_id == _PATIENT),
+    or_(
+        _SESSIONS.c.practitioner_id == _PRACTITIONER,
+        _SESSIONS.c.patient_id == _PATIENT,
+        _SESSIONS.c.room_id.in_(_CANDIDATE_ROOMS),
+    ),
     and_(_SESSIONS.c.status == SessionStatus.PENDING, _SESSIONS.c.hold_expires_at <= _NOW),
 )
 
 
 # Everything booking (or moving) a session checks, once the locks are held, in one round
-# trip, as plain rows: the practitioner with their hours (`get_practitioner`), who is busy
-# over the slot (`practitioner_busy` asks it of the practitioner; here of the patient too), and
-# the treatments near it (`treatment_times`). The first part types the columns of the others.
+# trip, as plain rows: the practitioner with their hours and the zones of their locations
+# (`get_practitioner`), who is busy over the slot (`practitioner_busy` asks it of the
+# practitioner; here of the patient too), the rooms that could take it, and the treatments
+# near it (`treatment_times`). The first part types the columns of the others.
 _IN_THE_WAY = union_all(
     select(
         literal_column(str(_Found.HOURS.value)).label("kind"),
@@ -181,9 +228,53 @@ _IN_THE_WAY = union_all(
         _HOURS.c.end_time,
         _PRACTITIONERS.c.active,
         _PRACTITIONERS.c.time_zone,
+        _LOCATIONS.c.time_zone.label("site_zone"),
+        _HOURS.c.location_id,
+        type_coerce(null(), _ROOMS.c.id.type).label("room_id"),
     )
-    .select_from(_PRACTITIONERS.outerjoin(_HOURS, _HOURS.c.practitioner_id == _PRACTITIONERS.c.id))
+    .select_from(
+        _PRACTITIONERS.outerjoin(
+            _HOURS.join(_LOCATIONS, _LOCATIONS.c.id == _HOURS.c.location_id),
+            _HOURS.c.practitioner_id == _PRACTITIONERS.c.id,
+        )
+    )
     .where(_PRACTITIONERS.c.id == _PRACTITIONER),
+    select(
+        literal_column(str(_Found.ROOM.value)),
+        _ROOMS.c.id,
+        _ROOMS.c.created_at,
+        null(),
+        null(),
+        null(),
+        null(),
+        _ROOMS.c.active,
+        null(),
+        null(),
+        _ROOMS.c.location_id,
+        _ROOMS.c.id,
+    ).where(_ROOMS.c.id.in_(_CANDIDATE_ROOMS)),
+    select(
+        *_found(
+            _Found.ROOM_CLOSED,
+            _CLOSURES.c.id,
+            _CLOSURES.c.start_at,
+            _CLOSURES.c.end_at,
+            room=_CLOSURES.c.room_id,
+        )
+    ).where(
+        _CLOSURES.c.room_id.in_(_CANDIDATE_ROOMS),
+        _CLOSURES.c.start_at < _END,
+        _CLOSURES.c.end_at > _START,
+    ),
+    select(
+        *_found(
+            _Found.ROOM_TAKEN,
+            _SESSIONS.c.id,
+            _SESSIONS.c.start_at,
+            _SESSIONS.c.end_at,
+            room=_SESSIONS.c.room_id,
+        )
+    ).where(_live_overlapping(_SESSIONS.c.room_id.in_(_CANDIDATE_ROOMS))),
     select(
         *_found(
             _Found.TIME_OFF,
@@ -226,6 +317,16 @@ _IN_THE_WAY = union_all(
 )
 
 
+@dataclass(frozen=True)
+class Place:
+    """Where a session checked by `check_slot` takes place: the location whose hours hold it
+    (its zone: the session's day is that zone's) and the room it takes."""
+
+    time_zone: str
+    location_id: uuid.UUID
+    room_id: uuid.UUID
+
+
 def check_slot(
     *,
     db: Session,
@@ -236,14 +337,18 @@ def check_slot(
     rules: BookingRules,
     moving: uuid.UUID | None = None,
     locked: bool = False,
-) -> str:
+    room_id: uuid.UUID | None = None,
+    prefer: uuid.UUID | None = None,
+) -> Place:
     """Every check booking and rescheduling share, in this order; `moving` is the session
-    being moved, `locked`: the practitioner's calendar is locked already. The answer: the time
-    zone the session takes place in (the practitioner's)."""
+    being moved, `locked`: the practitioner's calendar and the rooms' hours are locked
+    already. `room_id`: the room asked for; else the first free room of the location,
+    `prefer` first if it is free (a session moved keeps its room where it can). The answer:
+    where the session takes place."""
     if slot.start <= now:
         raise InThePast("Sessions are booked for a time still to come.")
     if not locked:
-        lock_practitioner(db, practitioner_id)
+        hold_lock(db, practitioner_lock(practitioner_id), *room_locks(slot.start, slot.end))
     margin = timedelta(days=rules.min_gap_days + 1)
     rows = db.connection().execute(
         _IN_THE_WAY,
@@ -251,6 +356,7 @@ def check_slot(
             "practitioner_id": practitioner_id,
             "patient_id": patient_id,
             "moving": moving or _NOT_MOVING,
+            "room_id": room_id or _NO_ROOM,
             "start": slot.start,
             "end": slot.end,
             "start_floor": slot.start - LONGEST_SESSION,
@@ -276,6 +382,9 @@ def check_slot(
         taken = sorted(found[kind], key=lambda row: row.start_at)
         if taken:
             raise SlotTaken(f"The {whose} already has a session then.", session_id=str(taken[0].id))
+    site = calendar.site_of(slot)
+    assert site is not None  # inside their hours: at one of their locations
+    room = _room(found, site, room_id, prefer)
     if found[_Found.EXPIRED_HOLD]:
         _release_expired(db, [row.id for row in found[_Found.EXPIRED_HOLD]], now)
     given_or_booked = [
@@ -286,10 +395,58 @@ def check_slot(
         patient_id,
         slot.start,
         sorted(given_or_booked, key=lambda t: t.at),
-        zone=ZoneInfo(calendar.time_zone),
+        zone=site.zone,
         rules=rules,
     )
-    return calendar.time_zone
+    return Place(site.zone.key, site.location_id, room)
+
+
+def _room(
+    found: dict[_Found, list[Row[Any]]],
+    site: Site,
+    wanted: uuid.UUID | None,
+    prefer: uuid.UUID | None,
+) -> uuid.UUID:
+    """The room the session takes at `site`: `wanted`, if it can; else the free active room
+    there that was made first (`prefer` before any other)."""
+    rooms = {row.room_id: row for row in found[_Found.ROOM]}
+    closed = {row.room_id for row in found[_Found.ROOM_CLOSED]}
+    taken = {row.room_id: row for row in found[_Found.ROOM_TAKEN]}
+    if wanted is not None:
+        room = rooms.get(wanted)
+        if room is None:
+            raise UnknownRoom(f"No room with id {wanted}.", field="room_id")
+        if room.location_id != site.location_id:
+            raise RoomElsewhere(
+                f"Room {wanted} is not at location {site.location_id}, where the practitioner "
+                "sees patients then."
+            )
+        if not room.active:
+            raise InactiveRoom(f"Room {wanted} is not in use.")
+        if wanted in closed:
+            raise RoomClosed(f"Room {wanted} is closed then.")
+        if wanted in taken:
+            raise RoomTaken(
+                f"Room {wanted} has another session then.", session_id=str(taken[wanted].id)
+            )
+        return wanted
+    free = sorted(
+        (
+            row
+            for row in rooms.values()
+            if row.location_id == site.location_id
+            and row.active
+            and row.room_id not in closed
+            and row.room_id not in taken
+        ),
+        key=lambda row: (row.room_id != prefer, row.start_at, row.room_id),
+    )
+    if not free:
+        raise RoomTaken(
+            f"No room of location {site.location_id} is free then (each is taken, closed or "
+            "out of use)."
+        )
+    return free[0].room_id  # type: ignore[no-any-return]
 
 
 _RELEASE = delete(_SESSIONS).where(
@@ -312,8 +469,8 @@ def _calendar(rows: Sequence[Row[Any]], practitioner_id: uuid.UUID) -> Calendar:
         raise UnknownPractitioner(
             f"No practitioner with id {practitioner_id}.", field="practitioner_id"
         )
-    hours = tuple(
-        WeeklyHours(row.weekday, row.start_time, row.end_time)
+    hours = sites(
+        (row.location_id, row.site_zone, row.weekday, row.start_time, row.end_time)
         for row in rows
         if row.weekday is not None
     )
@@ -366,11 +523,19 @@ def _refuse_too_near(
         )
 
 
-def _refused_overlap(exc: IntegrityError) -> SlotTaken | None:
-    # 23P01: an exclusion constraint refused an overlap a concurrent booking just made.
-    if getattr(exc.orig, "sqlstate", None) == "23P01":
-        return SlotTaken("Another session was booked at that time meanwhile.")
-    return None
+def _refused_overlap(exc: IntegrityError) -> SlotTaken | RoomTaken | None:
+    # 23P01: an exclusion constraint refused an overlap a concurrent booking just made: in
+    # the room (migration 0028), or of the practitioner or the patient.
+    if getattr(exc.orig, "sqlstate", None) != "23P01":
+        return None
+    diagnosis = getattr(exc.orig, "diag", None)
+    if getattr(diagnosis, "constraint_name", None) == ROOM_OVERLAP:
+        return RoomTaken("Another session was booked in that room at that time meanwhile.")
+    return SlotTaken("Another session was booked at that time meanwhile.")
+
+
+# PostgreSQL's exclusion constraint over each room's time (migration 0028).
+ROOM_OVERLAP = "ex_treatment_sessions_room_id_overlap"
 
 
 def _flush_booking(db: Session) -> None:
@@ -426,6 +591,8 @@ class BookedSession:
     patient_id: uuid.UUID
     practitioner_id: uuid.UUID
     plan_id: uuid.UUID | None
+    location_id: uuid.UUID
+    room_id: uuid.UUID
     start_at: datetime
     end_at: datetime
     time_zone: str
@@ -449,6 +616,8 @@ class Hold:
     end_at: datetime
     expires_at: datetime
     plan_id: uuid.UUID | None  # the course it is held for, if named
+    location_id: uuid.UUID
+    room_id: uuid.UUID  # the room it keeps: booked, the session takes it
 
     @property
     def slot(self) -> Interval:
@@ -466,6 +635,8 @@ _LIVE_HOLD = select(
     _S.end_at,
     _S.hold_expires_at.label("expires_at"),
     _S.plan_id,
+    _S.location_id,
+    _S.room_id,
 ).where(
     _S.id == bindparam("hold_id", type_=_S.id.type),
     _S.status == SessionStatus.PENDING,
@@ -481,11 +652,13 @@ def live_hold(db: Session, hold_id: uuid.UUID, now: datetime) -> Hold | None:
 
 @dataclass(frozen=True)
 class _Wanted:
-    """What a booking asks for: the patient, the practitioner and the time, perhaps held."""
+    """What a booking asks for: the patient, the practitioner, the time and perhaps the
+    room, perhaps held."""
 
     patient_id: uuid.UUID
     practitioner_id: uuid.UUID
     slot: Interval
+    room_id: uuid.UUID | None
     hold: Hold | None = None
 
 
@@ -496,7 +669,8 @@ def _wanted(db: Session, data: SessionCreate, now: datetime) -> _Wanted:
         assert data.practitioner_id is not None
         assert data.start is not None
         end = data.start + timedelta(minutes=data.duration_minutes)
-        return _Wanted(data.patient_id, data.practitioner_id, Interval(data.start, end))
+        slot = Interval(data.start, end)
+        return _Wanted(data.patient_id, data.practitioner_id, slot, data.room_id)
     hold = live_hold(db, data.hold_id, now)
     if hold is None:
         raise HoldExpired(
@@ -513,20 +687,27 @@ def _wanted(db: Session, data: SessionCreate, now: datetime) -> _Wanted:
             ("duration_minutes", (hold.end_at - hold.start_at) // timedelta(minutes=1)),
             # A hold for a course is booked into it (a booking naming none takes the hold's).
             ("plan_id", hold.plan_id if hold.plan_id is not None else data.plan_id),
+            ("room_id", hold.room_id),
         )
         if name in sent and getattr(data, name) != held
     ]
     if differs:
         raise HoldMismatch(f"The hold is not for the {', '.join(differs)} sent.", fields=differs)
-    return _Wanted(hold.patient_id, hold.practitioner_id, hold.slot, hold)
+    return _Wanted(hold.patient_id, hold.practitioner_id, hold.slot, hold.room_id, hold)
 
 
 def book(*, db: Session, data: SessionCreate, now: datetime, rules: BookingRules) -> BookedSession:
     """Put a session in the calendar, or refuse with the reason. Booking a hold (`hold_id`)
     turns the held row into the session, with every check a booking makes, made again."""
     wanted = _wanted(db, data, now)
-    # The patient's care, then the practitioner's calendar (the order every change takes them).
-    hold_lock(db, patient_lock(wanted.patient_id), practitioner_lock(wanted.practitioner_id))
+    # The patient's care, the practitioner's calendar, then the rooms' hours (the order every
+    # change takes them).
+    hold_lock(
+        db,
+        patient_lock(wanted.patient_id),
+        practitioner_lock(wanted.practitioner_id),
+        *room_locks(wanted.slot.start, wanted.slot.end),
+    )
     if wanted.hold is not None:
         # Read again under the locks: a concurrent booking of the same hold went first.
         wanted = _wanted(db, data, now)
@@ -537,7 +718,7 @@ def book(*, db: Session, data: SessionCreate, now: datetime, rules: BookingRules
         raise UnknownPatient(f"No patient with id {patient_id}.") from None
     held_for = wanted.hold.plan_id if wanted.hold else None
     plan = _bookable_plan(db, data.plan_id or held_for, patient_id)
-    zone = check_slot(
+    place = check_slot(
         db=db,
         patient_id=patient_id,
         practitioner_id=wanted.practitioner_id,
@@ -546,6 +727,7 @@ def book(*, db: Session, data: SessionCreate, now: datetime, rules: BookingRules
         rules=rules,
         moving=wanted.hold.id if wanted.hold else None,
         locked=True,
+        room_id=wanted.room_id,
     )
     hold = wanted.hold
     session_id, created = (hold.id, hold.created_at) if hold else (uuid.uuid4(), utcnow())
@@ -569,9 +751,11 @@ def book(*, db: Session, data: SessionCreate, now: datetime, rules: BookingRules
         patient_id=patient_id,
         practitioner_id=wanted.practitioner_id,
         plan_id=plan.id if plan else None,
+        location_id=place.location_id,
+        room_id=place.room_id,
         start_at=slot.start,
         end_at=slot.end,
-        time_zone=zone,
+        time_zone=place.time_zone,
         status=SessionStatus.BOOKED,
         cancel_reason=None,
         events=(first,),
@@ -626,19 +810,25 @@ def place_hold(
     now: datetime,
     rules: BookingRules,
     plan_id: uuid.UUID | None = None,
+    room_id: uuid.UUID | None = None,
 ) -> Hold:
     """Keep `slot` for the patient until `now` + the clinic's hold lifetime (for the course
-    `plan_id`, if named), if it could be booked now: every check booking makes is made (the
-    patient's standing, the plan, the practitioner's hours and time off, overlaps, the interval
-    between treatments), and a held slot is taken for everyone else, by the database as a
-    booking is."""
-    hold_lock(db, patient_lock(patient_id), practitioner_lock(practitioner_id))
+    `plan_id`, if named), in the room `room_id` (else a free one), if it could be booked now:
+    every check booking makes is made (the patient's standing, the plan, the practitioner's
+    hours and time off, the room, overlaps, the interval between treatments), and a held slot
+    and its room are taken for everyone else, by the database as a booking is."""
+    hold_lock(
+        db,
+        patient_lock(patient_id),
+        practitioner_lock(practitioner_id),
+        *room_locks(slot.start, slot.end),
+    )
     try:
         eligible_for(db, patient_id, slot, now, "held")
     except NotFound:
         raise UnknownPatient(f"No patient with id {patient_id}.") from None
     plan = _bookable_plan(db, plan_id, patient_id)
-    zone = check_slot(
+    place = check_slot(
         db=db,
         patient_id=patient_id,
         practitioner_id=practitioner_id,
@@ -646,6 +836,7 @@ def place_hold(
         now=now,
         rules=rules,
         locked=True,
+        room_id=room_id,
     )
     created = utcnow()
     hold = Hold(
@@ -658,6 +849,8 @@ def place_hold(
         end_at=slot.end,
         expires_at=now + rules.hold_lifetime,
         plan_id=plan.id if plan else None,
+        location_id=place.location_id,
+        room_id=place.room_id,
     )
     row: dict[str, Any] = {c.key: None for c in _SESSIONS.c}
     row.update(
@@ -669,10 +862,12 @@ def place_hold(
         practitioner_id=practitioner_id,
         start_at=slot.start,
         end_at=slot.end,
-        time_zone=zone,
+        time_zone=place.time_zone,
         status=SessionStatus.PENDING,
         hold_expires_at=hold.expires_at,
         plan_id=hold.plan_id,
+        location_id=place.location_id,
+        room_id=place.room_id,
     )
     try:
         db.connection().execute(_INSERT_SESSION, row)
@@ -827,7 +1022,8 @@ def reschedule(
     expected_version: Versions | None = None,
 ) -> TreatmentSession:
     """Move a booked session, with the same checks as booking; the old time and practitioner
-    are kept in its history."""
+    are kept in its history. It keeps its room where that room is free at the new time,
+    unless the change names another."""
     session = load_locked(db, session_id)
     require(session, SessionAction.RESCHEDULE, expected_version)
     duration = (
@@ -838,7 +1034,7 @@ def reschedule(
     slot = Interval(change.start, change.start + duration)
     practitioner_id = change.practitioner_id or session.practitioner_id
     eligible_for(db, session.patient_id, slot, now, "booked")
-    zone = check_slot(
+    place = check_slot(
         db=db,
         patient_id=session.patient_id,
         practitioner_id=practitioner_id,
@@ -846,6 +1042,8 @@ def reschedule(
         now=now,
         rules=rules,
         moving=session.id,
+        room_id=change.room_id,
+        prefer=session.room_id,
     )
     session.events.append(
         SessionEvent(
@@ -859,7 +1057,8 @@ def reschedule(
             at=now,
         )
     )
-    session.start_at, session.end_at, session.time_zone = slot.start, slot.end, zone
+    session.start_at, session.end_at, session.time_zone = slot.start, slot.end, place.time_zone
+    session.location_id, session.room_id = place.location_id, place.room_id
     session.practitioner_id = practitioner_id
     session.updated_at = utcnow()
     _flush_booking(db)

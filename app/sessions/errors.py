@@ -62,6 +62,35 @@ class SlotTaken(Conflict):
     title = "The time overlaps another session"
 
 
+class RoomTaken(Conflict):
+    code = "room-taken"
+    title = "The room has another session then"
+
+
+class UnknownRoom(DomainError):
+    status = 422
+    code = "unknown-room"
+    title = "No such room"
+
+
+class RoomElsewhere(DomainError):
+    status = 422
+    code = "room-elsewhere"
+    title = "The room is not where the practitioner sees patients then"
+
+
+class InactiveRoom(DomainError):
+    status = 422
+    code = "inactive-room"
+    title = "The room is not in use"
+
+
+class RoomClosed(DomainError):
+    status = 422
+    code = "room-closed"
+    title = "The room is closed then"
+
+
 class HoldExpired(Conflict):
     code = "hold-expired"
     title = "The hold no longer stands"
@@ -147,6 +176,11 @@ BOOKING_ERRORS = (
     EligibilityBlocked,
     OutsideAvailability,
     SlotTaken,
+    RoomTaken,
+    UnknownRoom,
+    RoomElsewhere,
+    InactiveRoom,
+    RoomClosed,
     IntervalTooShort,
     InThePast,
     UnknownPlan,

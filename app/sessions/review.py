@@ -1,8 +1,9 @@
 """Booked sessions that no longer pass the booking checks: why each needs review.
 
 A session is booked against the rules as they stood then. A later evaluation, archiving the
-patient, the practitioner's departure or absence, a change of their hours, a course put on
-hold, or an earlier session treated later than booked can leave it unable to go ahead; it is
+patient, the practitioner's departure or absence, a change of their hours, its room taken out
+of use or closed, a course put on hold, or an earlier session treated later than booked can
+leave it unable to go ahead; it is
 never cancelled behind the clinic's back, but flagged here, with the reasons, until someone
 moves, cancels or settles it. The checks are booking's own (`Eligibility.obstacles`,
 `calendar_conflict`, `far_enough`), asked of many sessions at once.
@@ -12,24 +13,39 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, bindparam, select
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy import (
+    Row,
+    and_,
+    bindparam,
+    literal_column,
+    null,
+    select,
+    type_coerce,
+    union_all,
+)
+from sqlalchemy.orm import Session
 
 from app.evaluations.service import standings
 from app.models import (
     AWAITING_TREATMENT,
     CompletionRecord,
+    Location,
     Practitioner,
+    Room,
+    RoomClosure,
     TimeOff,
     TreatmentPlan,
     TreatmentSession,
+    UTCDateTime,
+    WeeklyAvailability,
 )
 from app.practitioners.hours import Interval
-from app.practitioners.service import Calendar, calendar_conflict, weekly_hours
+from app.practitioners.service import Calendar, calendar_conflict, sites
 from app.scheduling.slots import far_enough
 from app.vocabulary import Flag, FlagCode, PlanStatus, SessionStatus, Severity
 
@@ -48,6 +64,10 @@ class Booked(Protocol):
     @property
     def plan_id(self) -> uuid.UUID | None: ...
     @property
+    def location_id(self) -> uuid.UUID: ...
+    @property
+    def room_id(self) -> uuid.UUID: ...
+    @property
     def start_at(self) -> datetime: ...
     @property
     def end_at(self) -> datetime: ...
@@ -60,22 +80,70 @@ class Booked(Protocol):
 _SESSIONS = TreatmentSession.__table__
 _COMPLETIONS = CompletionRecord.__table__
 _PLANS = TreatmentPlan.__table__
+_PRACTITIONERS = Practitioner.__table__
+_HOURS = WeeklyAvailability.__table__
+_LOCATIONS = Location.__table__
+_TIME_OFF = TimeOff.__table__
+_ROOMS = Room.__table__
+_CLOSURES = RoomClosure.__table__
 
 # The review's statements, built once (a day's calendar asks them on every read).
-# Each practitioner with their hours and (joined alongside, one row each) their time off
-# overlapping the sessions reviewed.
-_CALENDARS = (
-    select(Practitioner, TimeOff)
-    .outerjoin(
-        TimeOff,
-        and_(
-            TimeOff.practitioner_id == Practitioner.id,
-            TimeOff.start_at < bindparam("until"),
-            TimeOff.end_at > bindparam("since"),
-        ),
+# One statement, plain rows: each practitioner with their hours where they are (a row each),
+# their time off overlapping the sessions reviewed, and the sessions' rooms with their
+# closures over them (a row each).
+_PRACTITIONER, _AWAY, _ROOM = 0, 1, 2
+_SINCE, _UNTIL = bindparam("since", type_=UTCDateTime()), bindparam("until", type_=UTCDateTime())
+_CALENDARS = union_all(
+    select(
+        literal_column(str(_PRACTITIONER)).label("kind"),
+        _PRACTITIONERS.c.id,
+        _PRACTITIONERS.c.active,
+        _PRACTITIONERS.c.time_zone,
+        _HOURS.c.location_id,
+        _LOCATIONS.c.time_zone.label("site_zone"),
+        _HOURS.c.weekday,
+        _HOURS.c.start_time,
+        _HOURS.c.end_time,
+        type_coerce(null(), UTCDateTime()).label("start_at"),
+        type_coerce(null(), UTCDateTime()).label("end_at"),
     )
-    .options(joinedload(Practitioner.availability))
-    .where(Practitioner.id.in_(bindparam("practitioner_ids", expanding=True)))
+    .select_from(
+        _PRACTITIONERS.outerjoin(
+            _HOURS.join(_LOCATIONS, _LOCATIONS.c.id == _HOURS.c.location_id),
+            _HOURS.c.practitioner_id == _PRACTITIONERS.c.id,
+        )
+    )
+    .where(_PRACTITIONERS.c.id.in_(bindparam("practitioner_ids", expanding=True))),
+    select(
+        literal_column(str(_AWAY)),
+        _TIME_OFF.c.practitioner_id,
+        *(null() for _ in range(7)),
+        _TIME_OFF.c.start_at,
+        _TIME_OFF.c.end_at,
+    ).where(
+        _TIME_OFF.c.practitioner_id.in_(bindparam("practitioner_ids", expanding=True)),
+        _TIME_OFF.c.start_at < _UNTIL,
+        _TIME_OFF.c.end_at > _SINCE,
+    ),
+    select(
+        literal_column(str(_ROOM)),
+        _ROOMS.c.id,
+        _ROOMS.c.active,
+        *(null() for _ in range(6)),
+        _CLOSURES.c.start_at,
+        _CLOSURES.c.end_at,
+    )
+    .select_from(
+        _ROOMS.outerjoin(
+            _CLOSURES,
+            and_(
+                _CLOSURES.c.room_id == _ROOMS.c.id,
+                _CLOSURES.c.start_at < _UNTIL,
+                _CLOSURES.c.end_at > _SINCE,
+            ),
+        )
+    )
+    .where(_ROOMS.c.id.in_(bindparam("room_ids", expanding=True))),
 )
 _PLAN_STATUSES = select(_PLANS.c.id, _PLANS.c.status).where(
     _PLANS.c.id.in_(bindparam("plan_ids", expanding=True))
@@ -104,18 +172,11 @@ def review(*, db: Session, sessions: Sequence[Booked], now: datetime, min_gap_da
     last_start = max(v.start_at for v in awaiting)
     calendars = {
         "practitioner_ids": list({v.practitioner_id for v in awaiting}),
+        "room_ids": list({v.room_id for v in awaiting}),
         "since": first_start,
         "until": max(v.end_at for v in awaiting),
     }
-    # Each practitioner's hours read off once, not again for each of their sessions.
-    practitioners: dict[uuid.UUID, Calendar] = {}
-    absences: dict[uuid.UUID, list[TimeOff]] = {}
-    for practitioner, absence in db.execute(_CALENDARS, calendars).unique():
-        if practitioner.id not in practitioners:
-            practitioners[practitioner.id] = _calendar(practitioner)
-        away = absences.setdefault(practitioner.id, [])
-        if absence is not None:
-            away.append(absence)
+    practitioners, absences, rooms = _calendars(db, calendars)
     plan_ids = list({v.plan_id for v in awaiting if v.plan_id is not None})
     plans: dict[uuid.UUID, PlanStatus] = (
         {row.id: row.status for row in db.execute(_PLAN_STATUSES, {"plan_ids": plan_ids})}
@@ -127,9 +188,11 @@ def review(*, db: Session, sessions: Sequence[Booked], now: datetime, min_gap_da
         found = list(patients[session.patient_id].obstacles(session.end_at))
         slot = Interval(session.start_at, session.end_at)
         calendar = practitioners[session.practitioner_id]
-        conflict = calendar_conflict(calendar, slot, absences[session.practitioner_id])
+        away = absences.get(session.practitioner_id, ())
+        conflict = calendar_conflict(calendar, slot, away, session.location_id)
         if conflict is not None:
             found.append(Flag(FlagCode(conflict.code), Severity.BLOCKING, conflict.detail))
+        found += _room_reasons(rooms[session.room_id], slot)
         zone = ZoneInfo(session.time_zone)
         too_close = [
             at
@@ -159,13 +222,55 @@ def review(*, db: Session, sessions: Sequence[Booked], now: datetime, min_gap_da
     return reasons
 
 
-def _calendar(practitioner: Practitioner) -> Calendar:
-    return Calendar(
-        id=practitioner.id,
-        active=practitioner.active,
-        time_zone=practitioner.time_zone,
-        hours=tuple(weekly_hours(practitioner)),
-    )
+@dataclass(frozen=True)
+class _RoomState:
+    """A session's room as the review sees it: in use or not, and its closures near."""
+
+    active: bool
+    closed: list[Interval] = field(default_factory=list)
+
+
+def _calendars(
+    db: Session, calendars: dict[str, object]
+) -> tuple[dict[uuid.UUID, Calendar], dict[uuid.UUID, list[Interval]], dict[uuid.UUID, _RoomState]]:
+    """Each practitioner's calendar (their hours read off once, not again for each of their
+    sessions), their time off, and each room's state, from `_CALENDARS`."""
+    hours: dict[uuid.UUID, list[Row[Any]]] = {}
+    absences: dict[uuid.UUID, list[Interval]] = {}
+    rooms: dict[uuid.UUID, _RoomState] = {}
+    for row in db.execute(_CALENDARS, calendars):
+        if row.kind == _PRACTITIONER:
+            hours.setdefault(row.id, []).append(row)
+        elif row.kind == _AWAY:
+            absences.setdefault(row.id, []).append(Interval(row.start_at, row.end_at))
+        else:
+            room = rooms.setdefault(row.id, _RoomState(row.active))
+            if row.start_at is not None:
+                room.closed.append(Interval(row.start_at, row.end_at))
+    practitioners = {
+        practitioner_id: Calendar(
+            practitioner_id,
+            rows[0].active,
+            rows[0].time_zone,
+            sites(
+                (r.location_id, r.site_zone, r.weekday, r.start_time, r.end_time)
+                for r in rows
+                if r.weekday is not None
+            ),
+        )
+        for practitioner_id, rows in hours.items()
+    }
+    return practitioners, absences, rooms
+
+
+def _room_reasons(room: _RoomState, slot: Interval) -> list[Flag]:
+    """Why the session's room cannot take it as booked: out of use, or closed then."""
+    found = []
+    if not room.active:
+        found.append(Flag(FlagCode.INACTIVE_ROOM, Severity.BLOCKING, "Its room is out of use."))
+    if any(closed.overlaps(slot) for closed in room.closed):
+        found.append(Flag(FlagCode.ROOM_CLOSED, Severity.BLOCKING, "Its room is closed then."))
+    return found
 
 
 def _given_near(

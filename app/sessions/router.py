@@ -145,8 +145,14 @@ def book_session(
     time off (422 `outside-availability`); it overlaps a live session of the practitioner or
     the patient (409 `slot-taken`); it is within 14 calendar days (where the session takes
     place) of another treatment of the patient, given or booked (422 `interval-too-short`);
-    it is in the past (422 `in-the-past`). Overlaps are refused by the database itself, so two
-    desks booking the same minute cannot both succeed."""
+    it is in the past (422 `in-the-past`).
+
+    The session takes a room of the location where the practitioner sees patients then (their
+    hours there): `room_id`, or else a free active room of that location. A room with another
+    session (or hold) then, or no free room at all, is 409 `room-taken`; an unknown room 422
+    `unknown-room`; a room of another location 422 `room-elsewhere`; one out of use 422
+    `inactive-room`; one closed then 422 `room-closed`. Overlaps are refused by the database
+    itself, so two desks booking the same minute (or room) cannot both succeed."""
     try:
         session = booking.book(db=db, data=body, now=now, rules=policy.booking)
     except errors.EligibilityBlocked as refusal:
@@ -280,8 +286,10 @@ def reschedule_session(
     now: Now,
     if_match: ExpectedVersion,
 ) -> SessionRead:
-    """Move a booked session to a new time (and optionally another practitioner or length),
-    with the same checks as booking. The old time and practitioner stay in its history."""
+    """Move a booked session to a new time (and optionally another practitioner, length or
+    room), with the same checks as booking. It keeps its room if that room is free then and
+    at the location where the practitioner sees patients at the new time, else takes a free
+    one there. The old time and practitioner stay in its history."""
     try:
         session = booking.reschedule(
             db=db,

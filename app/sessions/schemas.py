@@ -73,6 +73,11 @@ class SessionCreate(InputModel):
         default=45, description="Booking a hold: the hold's length"
     )
     plan_id: uuid.UUID | None = Field(default=None, description="The course it belongs to")
+    room_id: uuid.UUID | None = Field(
+        default=None,
+        description="The room (`GET /api/v1/locations/{id}/rooms`); default: a free room of "
+        "the location where the practitioner sees patients then. Booking a hold: the hold's",
+    )
     hold_id: uuid.UUID | None = Field(
         default=None,
         description="A hold to book: the slot it keeps. Any of the fields above that is sent "
@@ -96,6 +101,11 @@ class RescheduleBody(InputModel):
     start: Instant = Field(examples=["2027-01-11T09:00:00+01:00"])
     duration_minutes: DurationMinutes | None = Field(default=None, description="Default: keep")
     practitioner_id: uuid.UUID | None = Field(default=None, description="Default: keep")
+    room_id: uuid.UUID | None = Field(
+        default=None,
+        description="Default: keep its room if it is free then, else a free room of the "
+        "location where the practitioner sees patients then",
+    )
     reason: FreeText | None = None
 
 
@@ -448,10 +458,12 @@ class SessionRead(Stored):
     patient_id: uuid.UUID
     practitioner_id: uuid.UUID
     plan_id: uuid.UUID | None
+    location_id: uuid.UUID = Field(description="The site where it takes place")
+    room_id: uuid.UUID = Field(description="The room it takes there")
     start: datetime = Field(validation_alias="start_at")
     end: datetime = Field(validation_alias="end_at")
     time_zone: str = Field(
-        description="Where it takes place (the practitioner's zone when booked): its day, for "
+        description="Where it takes place (its location's zone when booked): its day, for "
         "check-in and treatment, is that zone's",
         examples=["Europe/Paris"],
     )

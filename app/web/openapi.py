@@ -48,7 +48,12 @@ TAGS: list[dict[str, str]] = [
     {"name": "patients", "description": "Patients: registration, search, demographics."},
     {
         "name": "practitioners",
-        "description": "Practitioners, their weekly hours in their time zone, and time off.",
+        "description": "Practitioners, their weekly hours at each location, and time off.",
+    },
+    {
+        "name": "locations",
+        "description": "The clinic's sites, their treatment rooms (one session at a time in "
+        "each), and when a room is closed.",
     },
     {
         "name": "evaluations",

@@ -23,10 +23,13 @@ def test_create_read_and_list(client: TestClient) -> None:
     )
     assert created["time_zone"] == "Europe/Paris"
     assert created["active"] is True
+    # Hours that name no location are at the clinic's location in their zone, made for them.
+    [site] = client.get("/api/v1/locations").json()["items"]
+    assert (site["name"], site["time_zone"]) == ("Main site (Europe/Paris)", "Europe/Paris")
     assert created["availability"] == [
-        {"weekday": 0, "start": "09:00", "end": "12:30"},
-        {"weekday": 0, "start": "12:30", "end": "13:00"},
-        {"weekday": 2, "start": "13:30", "end": "17:00"},
+        {"weekday": 0, "start": "09:00", "end": "12:30", "location_id": site["id"]},
+        {"weekday": 0, "start": "12:30", "end": "13:00", "location_id": site["id"]},
+        {"weekday": 2, "start": "13:30", "end": "17:00", "location_id": site["id"]},
     ]
     assert client.get(f"/api/v1/practitioners/{created['id']}").json() == created
     assert client.get("/api/v1/practitioners").json() == {"items": [created], "next_cursor": None}
@@ -46,14 +49,17 @@ def test_patch_replaces_the_weekly_schedule(client: TestClient, engine: Engine) 
         url, json={"availability": [{"weekday": 4, "start": "08:00", "end": "12:00"}]}
     )
     assert response.status_code == 200
-    assert response.json()["availability"] == [{"weekday": 4, "start": "08:00", "end": "12:00"}]
+    site = practitioner["availability"][0]["location_id"]
+    friday = {"weekday": 4, "start": "08:00", "end": "12:00", "location_id": site}
+    assert response.json()["availability"] == [friday]
     assert response.json()["version"] == 2
     assert count_rows(engine, "practitioner_availability") == 1
 
     response = client.patch(url, json={"active": False, "time_zone": "America/New_York"})
     assert response.json()["active"] is False
     assert response.json()["time_zone"] == "America/New_York"
-    assert response.json()["availability"] == [{"weekday": 4, "start": "08:00", "end": "12:00"}]
+    # A new zone moves no hours: they stay at their location, on its clock.
+    assert response.json()["availability"] == [friday]
     assert [
         p["id"]
         for p in client.get("/api/v1/practitioners", params={"active": False}).json()["items"]

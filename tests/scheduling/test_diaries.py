@@ -85,10 +85,10 @@ def diaries(
     calendars: list[Calendar] | None = None,
     reads: list[Interval] | None = None,
 ) -> Diaries:
-    def load(window: Interval) -> list[tuple[uuid.UUID, datetime, datetime]]:
+    def load(window: Interval) -> list[tuple[uuid.UUID, None, datetime, datetime]]:
         if reads is not None:
             reads.append(window)
-        return [b for b in busy if b[1] < window.end and b[2] > window.start]
+        return [(p, None, s, e) for p, s, e in busy if s < window.end and e > window.start]
 
     return Diaries(
         calendars=calendars or [Calendar(B, PARIS, HOURS_9_12), Calendar(A, PARIS, HOURS_9_12)],

@@ -31,10 +31,10 @@ def test_seed_demo_is_idempotent(
     monkeypatch.setenv("SCLEROSCHED_CLINIC_TIME_ZONE", "Europe/Brussels")
     assert main(["seed-demo"]) == 0
     first = capsys.readouterr().out
-    assert "2 practitioners, 12 patients, 8 evaluations and 4 consents added" in first
+    assert "1 location(s) with their rooms, 2 practitioners, 12 patients, 8 evaluations" in first
     assert main(["seed-demo"]) == 0
     again = capsys.readouterr().out
-    assert "0 practitioners, 0 patients, 0 evaluations and 0 consents added" in again
+    assert "0 location(s) with their rooms, 0 practitioners, 0 patients, 0 evaluations" in again
 
     engine = make_engine(url)
     with engine.connect() as connection:

@@ -36,7 +36,13 @@ from app.db import make_engine
 from app.migrations import alembic_config
 from app.models import LONGEST_SESSION, Base, TreatmentSession, UTCDateTime
 from app.vocabulary import SessionStatus
-from tests.factories import POSTGRES_URL, new_patient, new_practitioner, reset_postgres_schema
+from tests.factories import (
+    POSTGRES_URL,
+    new_patient,
+    new_practitioner,
+    reset_postgres_schema,
+    room_of,
+)
 from tests.servers import ROOT
 
 
@@ -340,6 +346,10 @@ _NEW_EMPTY = {
     "site_reviews": 0,
     "reviewed_sites": 0,
     "site_complications": 0,
+    # 0028: a location for the one zone in use (UTC), a room for its one practitioner.
+    "locations": 1,
+    "rooms": 1,
+    "room_closures": 0,
 }
 
 
@@ -398,11 +408,14 @@ def test_the_database_refuses_a_session_over_an_hour(
     """Overlap searches bound a session's start by the longest session: the database holds
     every row to that bound, whatever writes it."""
     doctor = new_practitioner(client)
+    room = room_of(client, doctor)
     patient = new_patient(client)
     start = datetime(2027, 3, 1, 9, tzinfo=UTC)
     row = {
         "patient_id": uuid.UUID(patient["id"]),
         "practitioner_id": uuid.UUID(doctor["id"]),
+        "location_id": uuid.UUID(room["location_id"]),
+        "room_id": uuid.UUID(room["id"]),
         "start_at": start,
         "time_zone": "UTC",
         "status": SessionStatus.BOOKED,

@@ -10,9 +10,10 @@ What the operations take, read here from `Parameters` (no web framework):
   `practitioner` (`valueReference`), optionally `visit-type` (`valueCoding` or
   `valueCodeableConcept`: the one visit type the clinic books).
 - `$hold` and `$book`: `appt-resource` (Argonaut; IHE's `appointment-resource` too), an
-  Appointment: a `proposed` one from `$find` (patient, practitioner, start, end), or, for
-  `$book`, a `pending` one from `$hold` (its id); `$book` also takes IHE's
-  `appointment-reference` to a pending Appointment.
+  Appointment: a `proposed` one from `$find` (patient, practitioner, start, end, and
+  optionally the room: a participant `Location/<room id>`), or, for `$book`, a `pending` one
+  from `$hold` (its id); `$book` also takes IHE's `appointment-reference` to a pending
+  Appointment.
 """
 
 from __future__ import annotations
@@ -87,7 +88,7 @@ class FindRequest:
 @dataclass(frozen=True)
 class AppointmentRequest:
     """The Appointment `$hold` or `$book` was given: a proposal (patient, practitioner,
-    start, end), or a hold to book (`hold_id`), perhaps with its plan."""
+    start, end, perhaps the room), or a hold to book (`hold_id`), perhaps with its plan."""
 
     hold_id: uuid.UUID | None
     patient_id: uuid.UUID | None
@@ -95,6 +96,7 @@ class AppointmentRequest:
     start: datetime | None
     end: datetime | None
     plan_id: uuid.UUID | None
+    room_id: uuid.UUID | None = None
 
 
 def _parameters(body: object) -> list[Mapping[str, Any]]:
@@ -256,7 +258,13 @@ def _appointment(resource: Mapping[str, Any], *, booking: bool) -> AppointmentRe
         actors = _actors(resource) if "participant" in resource else {}
         start, end = _when_held(resource) if "start" in resource else (None, None)
         return AppointmentRequest(
-            hold, actors.get("Patient"), actors.get("Practitioner"), start, end, plan_id
+            hold,
+            actors.get("Patient"),
+            actors.get("Practitioner"),
+            start,
+            end,
+            plan_id,
+            actors.get("Location"),
         )
     if status != "proposed":
         wanted = "proposed (from `$find`) or pending (from `$hold`)" if booking else "proposed"
@@ -264,7 +272,13 @@ def _appointment(resource: Mapping[str, Any], *, booking: bool) -> AppointmentRe
     actors = _actors(resource)
     start, end = _when_held(resource)
     return AppointmentRequest(
-        None, actors.get("Patient"), actors.get("Practitioner"), start, end, plan_id
+        None,
+        actors.get("Patient"),
+        actors.get("Practitioner"),
+        start,
+        end,
+        plan_id,
+        actors.get("Location"),
     )
 
 
@@ -293,7 +307,8 @@ def _when_held(resource: Mapping[str, Any]) -> tuple[datetime, datetime]:
 
 
 def _actors(resource: Mapping[str, Any]) -> dict[str, uuid.UUID]:
-    """The patient and the practitioner among the participants (one of each)."""
+    """The patient and the practitioner among the participants (one of each), and the room
+    if one is named (a `Location`, at most one)."""
     participants = resource.get("participant")
     if not isinstance(participants, list):
         raise InvalidParameters(
@@ -304,8 +319,8 @@ def _actors(resource: Mapping[str, Any]) -> dict[str, uuid.UUID]:
         actor = participant.get("actor") if isinstance(participant, Mapping) else None
         text = actor.get("reference", "") if isinstance(actor, Mapping) else ""
         kind = text.split("/")[-2] if isinstance(text, str) and text.count("/") else ""
-        if kind not in ("Patient", "Practitioner"):
-            continue  # another participant (a location, say): not one this clinic books
+        if kind not in ("Patient", "Practitioner", "Location"):
+            continue  # another participant (a device, say): not one this clinic books
         if kind in found:
             raise InvalidParameters(f"One {kind} per Appointment.", where="participant")
         found[kind] = reference_id(actor, kind, "participant")
@@ -499,6 +514,7 @@ def hold(
         now=now,
         rules=policy.booking,
         plan_id=asked.plan_id,
+        room_id=asked.room_id,
     )
 
 
@@ -532,7 +548,11 @@ def session_create(asked: AppointmentRequest) -> SessionCreate:
     try:
         if asked.hold_id is not None:
             # Only what the Appointment says is sent: booking compares it with the hold.
-            said: dict[str, Any] = {"hold_id": asked.hold_id, "plan_id": asked.plan_id}
+            said: dict[str, Any] = {
+                "hold_id": asked.hold_id,
+                "plan_id": asked.plan_id,
+                "room_id": asked.room_id,
+            }
             if asked.patient_id is not None:
                 said.update(patient_id=asked.patient_id, practitioner_id=asked.practitioner_id)
             if asked.start is not None and asked.end is not None:
@@ -547,6 +567,7 @@ def session_create(asked: AppointmentRequest) -> SessionCreate:
             start=asked.start,
             duration_minutes=(asked.end - asked.start) // timedelta(minutes=1),
             plan_id=asked.plan_id,
+            room_id=asked.room_id,
         )
     except ValidationError as invalid:
         raise InvalidParameters(
