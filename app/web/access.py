@@ -178,6 +178,8 @@ _PATH_RESOURCES = {
     "user_id": Resource.USER,
     "key_id": Resource.API_KEY,
     "webhook_id": Resource.WEBHOOK,
+    "room_id": Resource.ROOM,  # before its location: the record aimed at
+    "location_id": Resource.LOCATION,
 }
 _AREA_RESOURCES = {
     "patients": Resource.PATIENT,
@@ -195,6 +197,7 @@ _AREA_RESOURCES = {
     "api-keys": Resource.API_KEY,
     "audit": Resource.AUDIT_TRAIL,
     "webhooks": Resource.WEBHOOK,
+    "locations": Resource.LOCATION,
 }
 
 

@@ -77,6 +77,18 @@ EXPECTED: dict[tuple[str, str], set[Role]] = {
     ("POST", "/api/v1/practitioners/{practitioner_id}/time-off"): STAFF,
     ("GET", "/api/v1/practitioners/{practitioner_id}/time-off"): EVERYONE,
     ("GET", "/api/v1/practitioners/{practitioner_id}/slots"): EVERYONE,
+    # The clinic's sites and rooms: set up by the administrator, read by all (an EHR books
+    # rooms); a room's closures kept by staff, as time off is.
+    ("POST", "/api/v1/locations"): {A},
+    ("GET", "/api/v1/locations"): EVERYONE,
+    ("GET", "/api/v1/locations/{location_id}"): EVERYONE,
+    ("POST", "/api/v1/locations/{location_id}/rooms"): {A},
+    ("GET", "/api/v1/locations/{location_id}/rooms"): EVERYONE,
+    ("GET", "/api/v1/locations/{location_id}/rooms/{room_id}"): EVERYONE,
+    ("PATCH", "/api/v1/locations/{location_id}/rooms/{room_id}"): {A},
+    ("POST", "/api/v1/locations/{location_id}/rooms/{room_id}/closures"): STAFF,
+    ("GET", "/api/v1/locations/{location_id}/rooms/{room_id}/closures"): EVERYONE,
+    ("DELETE", "/api/v1/locations/{location_id}/rooms/{room_id}/closures/{closure_id}"): STAFF,
     # Evaluations: clinicians; receptionists see outcome and flags; integrations nothing.
     ("POST", "/api/v1/patients/{patient_id}/evaluations"): CLINICAL,
     ("GET", "/api/v1/patients/{patient_id}/evaluations"): STAFF,
