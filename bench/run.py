@@ -112,6 +112,15 @@ def _requests(clinic: Clinic, rng: random.Random) -> dict[str, list[str]]:
         body = {"resourceType": "Parameters", "parameter": window}
         return "POST\t/fhir/R4/Appointment/$find\t" + json.dumps(body)
 
+    def free_slots(practitioner: uuid.UUID) -> str:
+        first = datetime.combine(
+            tomorrow + timedelta(days=rng.randrange(20)), datetime.min.time(), tzinfo=ZONE
+        )
+        window = (
+            f"from={quote(first.isoformat())}&to={quote((first + timedelta(days=7)).isoformat())}"
+        )
+        return f"GET\t/api/v1/practitioners/{practitioner}/slots?{window}"
+
     return {
         "hello": ["GET\t/hello"],
         "live": ["GET\t/health/live"],
@@ -121,6 +130,7 @@ def _requests(clinic: Clinic, rng: random.Random) -> dict[str, list[str]]:
         "day past": [day_query(d, day) for d, day in past],
         "day ahead": [day_query(d, day) for d, day in ahead],
         "proposals": proposals,
+        "free slots": [free_slots(rng.choice(clinic.practitioners)) for _ in range(1000)],
         "long history": [p for p in proposals if any(str(h) in p for h in clinic.long_histories)],
         "booking": _bookings(clinic),
     }
@@ -294,6 +304,8 @@ def main(argv: list[str] | None = None) -> int:
             Pair("day list (ahead)", files["day ahead"], files["day ahead"], "day"),
             Pair("booking", files["booking"], files["booking"], "booking", reset=undo),
             Pair("proposals, c8", files["proposals"], None, None, connections=8),
+            # A practitioner's free slots over a week: a free room needed too.
+            Pair("free slots (week), c8", files["free slots"], None, None, connections=8),
             Pair("proposals, 200 past, c8", files["long history"], None, None, connections=8),
             # The FHIR interface: a patient read does the REST read's work (its reference is
             # the same); `$find` the proposals' work.

@@ -4,7 +4,9 @@ Each patient has a course of about 40 sessions, about a month apart (20 working 
 the practitioner they usually see; a few have 200. What lies in the past is fulfilled, with its
 completion record; what lies ahead is booked. Weekdays 08:00-17:00 in Paris, in 45-minute
 slots (12 a day), 20 practitioners. A diary is filled to about three quarters, so the free
-slots are scattered as in a real one. On top of that:
+slots are scattered as in a real one. The clinic has one location with a treatment room per
+practitioner (each session in its practitioner's room): slot search, proposals and booking look
+for a free room as well as a free practitioner. On top of that:
 
 - `full_days`: days on which a practitioner sees 12 patients (half in the past, half ahead,
   booked), the same in every size of clinic, for the day list;
@@ -44,6 +46,7 @@ FULL_DAYS = 10  # per side of today
 @dataclass
 class Clinic:
     api_key: str
+    location: uuid.UUID
     practitioners: list[uuid.UUID]
     patients: list[uuid.UUID]
     long_histories: list[uuid.UUID]
@@ -114,6 +117,7 @@ def seed(
     days = past + ahead
     first_ahead = len(past)
     doctors = [uuid.uuid4() for _ in range(practitioners)]
+    site, rooms = uuid.uuid4(), [uuid.uuid4() for _ in range(practitioners)]
     taken: set[tuple[int, int, int]] = set()  # (day, slot, practitioner)
     busy: set[tuple[int, int, uuid.UUID]] = set()  # (day, slot, patient)
     rows: list[
@@ -179,10 +183,11 @@ def seed(
         free.append(patient)
     everyone = walk_ins + long + courses + free
     key = new_api_key()
-    _load(database_url, now, doctors, everyone, rows, days, first_ahead, key)
+    _load(database_url, now, (site, rooms), doctors, everyone, rows, days, first_ahead, key)
     beyond = _working_days(ahead[-1] + timedelta(days=30), 200)
     return Clinic(
         api_key=key.secret,
+        location=site,
         practitioners=doctors,
         patients=everyone,
         long_histories=long,
@@ -197,6 +202,7 @@ def seed(
 def _load(
     database_url: str,
     now: datetime,
+    place: tuple[uuid.UUID, list[uuid.UUID]],
     doctors: list[uuid.UUID],
     patients: list[uuid.UUID],
     rows: list[tuple[uuid.UUID, uuid.UUID, uuid.UUID, int, int]],
@@ -205,7 +211,21 @@ def _load(
     key: NewApiKey,
 ) -> None:
     risks = "{" + ",".join(f'"{f.value}": false' for f in RiskFactor) + "}"
+    site, rooms = place
+    room_of = dict(zip(doctors, rooms, strict=True))
     with psycopg.connect(libpq(database_url)) as connection, connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO locations (id, name, name_key, address, time_zone, created_at,"
+            " updated_at, version) VALUES (%s, 'Bench clinic', 'bench clinic', NULL, %s, %s,"
+            " %s, 1)",
+            (site, ZONE.key, now, now),
+        )
+        with cursor.copy(
+            "COPY rooms (id, location_id, name, name_key, active, created_at, updated_at,"
+            " version) FROM STDIN"
+        ) as copy:
+            for i, room in enumerate(rooms):
+                copy.write_row((room, site, f"Room {i:03d}", f"room {i:03d}", True, now, now, 1))
         with cursor.copy(
             "COPY practitioners (id, name, name_key, active, time_zone, created_at, updated_at,"
             " version) FROM STDIN"
@@ -213,12 +233,12 @@ def _load(
             for i, doctor in enumerate(doctors):
                 copy.write_row((doctor, f"Dr {i:03d}", f"dr {i:03d}", True, ZONE.key, now, now, 1))
         with cursor.copy(
-            "COPY practitioner_availability (id, practitioner_id, weekday, start_time, end_time)"
-            " FROM STDIN"
+            "COPY practitioner_availability (id, practitioner_id, weekday, start_time, end_time,"
+            " location_id) FROM STDIN"
         ) as copy:
             for doctor in doctors:
                 for weekday in range(5):
-                    copy.write_row((uuid.uuid4(), doctor, weekday, time(8, 0), time(17, 0)))
+                    copy.write_row((uuid.uuid4(), doctor, weekday, time(8, 0), time(17, 0), site))
         with cursor.copy(
             "COPY patients (id, given_name, family_name, given_key, family_key, birth_date, sex,"
             " weight_kg, archived, created_at, updated_at, version) FROM STDIN"
@@ -277,13 +297,27 @@ def _load(
                 )
         with cursor.copy(
             "COPY treatment_sessions (id, patient_id, practitioner_id, start_at, end_at,"
-            " time_zone, status, created_at, updated_at, version) FROM STDIN"
+            " time_zone, status, created_at, updated_at, version, location_id, room_id)"
+            " FROM STDIN"
         ) as copy:
             for session, patient, doctor, day, slot in rows:
                 start = datetime.combine(days[day], SLOTS[slot], tzinfo=ZONE).astimezone(UTC)
                 status = "fulfilled" if day < first_ahead else "booked"
                 copy.write_row(
-                    (session, patient, doctor, start, start + LENGTH, ZONE.key, status, now, now, 1)
+                    (
+                        session,
+                        patient,
+                        doctor,
+                        start,
+                        start + LENGTH,
+                        ZONE.key,
+                        status,
+                        now,
+                        now,
+                        1,
+                        site,
+                        room_of[doctor],
+                    )
                 )
         treated = [(uuid.uuid4(), row) for row in rows if row[3] < first_ahead]
         with cursor.copy(

@@ -1,10 +1,11 @@
 """A booking over HTTP, as directly as Python allows: the least safe booking transaction on
 psycopg's async API behind an async FastAPI POST on sclerosched's path. Per booking, in
 pipeline mode (2 round trips): BEGIN; the patient's advisory lock; ONE check (the
-practitioner's overlap, and the patient's 14 calendar days, which covers the patient's
-overlap too); INSERT the session (the exclusion constraints stay on), its event and an audit
-row; COMMIT. It does not read the patient's eligibility, the practitioner's hours or time off,
-or the caller's key: sclerosched must, so its own best is somewhat below this."""
+practitioner's overlap, the patient's 14 calendar days, which covers the patient's overlap
+too, and a free room of the practitioner's locations); INSERT the session (the exclusion
+constraints stay on), its event and an audit row; COMMIT. It does not read the patient's
+eligibility, the practitioner's hours or time off, or the caller's key, and waits for no other
+booking before it picks a room: sclerosched must, so its own best is somewhat below this."""
 
 from __future__ import annotations
 
@@ -33,11 +34,19 @@ SELECT EXISTS (SELECT FROM treatment_sessions
                  AND start_at > %(start)s - interval '15 days'
                  AND start_at < %(start)s + interval '15 days'
                  AND abs((start_at AT TIME ZONE %(zone)s)::date
-                         - (%(start)s AT TIME ZONE %(zone)s)::date) < 14) AS close"""
+                         - (%(start)s AT TIME ZONE %(zone)s)::date) < 14) AS close,
+       (SELECT ARRAY[r.location_id, r.id] FROM rooms r
+        WHERE r.active AND r.location_id IN (SELECT location_id FROM practitioner_availability
+                                             WHERE practitioner_id = %(practitioner)s)
+          AND NOT EXISTS (SELECT FROM treatment_sessions
+                          WHERE status = ANY(%(live)s) AND room_id = r.id
+                            AND start_at < %(end)s AND end_at > %(start)s
+                            AND start_at > %(start)s - interval '1 hour')
+        ORDER BY r.created_at, r.id LIMIT 1) AS room"""
 INSERT_SESSION = """
 INSERT INTO treatment_sessions (id, patient_id, practitioner_id, start_at, end_at, time_zone,
-                                status, created_at, updated_at, version)
-VALUES (%s, %s, %s, %s, %s, %s, 'booked', now(), now(), 1)"""
+                                status, created_at, updated_at, version, location_id, room_id)
+VALUES (%s, %s, %s, %s, %s, %s, 'booked', now(), now(), 1, %s, %s)"""
 INSERT_EVENT = """
 INSERT INTO session_events (id, session_id, action, to_status, at)
 VALUES (gen_random_uuid(), %s, 'book', 'booked', now())"""
@@ -78,10 +87,11 @@ async def book(
             await connection.execute(LOCK, (f"patient:{patient}",))
             cursor = await connection.execute(CHECK, args)
             row = await cursor.fetchone()  # round trip 1
-            if row is None or row["busy"] or row["close"]:
+            if row is None or row["busy"] or row["close"] or row["room"] is None:
                 raise _Refused
+            location, room = row["room"]
             await connection.execute(
-                INSERT_SESSION, (session, patient, practitioner, start, end, ZONE)
+                INSERT_SESSION, (session, patient, practitioner, start, end, ZONE, location, room)
             )
             await connection.execute(INSERT_EVENT, (session,))
             event, at, request_id = uuid.uuid4(), datetime.now(UTC), uuid.uuid4().hex

@@ -83,6 +83,8 @@ function explain(code: BookingRefusal): string {
       return "The patient may not be booked now: see their eligibility.";
     case "slot-taken":
       return "That time overlaps another session: pick another slot.";
+    case "room-taken":
+      return "No room is free then (or the one named is taken): pick another slot or room.";
     case "patient-archived":
       return "The patient is archived.";
     case "plan-full":

@@ -65,6 +65,7 @@ def test_benchmark_runs_and_reports_every_endpoint_beside_its_reference() -> Non
         "framework (hello)",
         "proposals, c8",
         "proposals, 200 past, c8",
+        "free slots (week), c8",
         "FHIR $find, c8",
     ):
         assert endpoint in table

@@ -15,7 +15,6 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.migration import MigrationContext
-from fastapi.testclient import TestClient
 from sqlalchemy import (
     JSON,
     Date,
@@ -29,20 +28,11 @@ from sqlalchemy import (
     select,
     table,
 )
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, sessionmaker
 
 from app.db import make_engine
 from app.migrations import alembic_config
-from app.models import LONGEST_SESSION, Base, TreatmentSession, UTCDateTime
-from app.vocabulary import SessionStatus
-from tests.factories import (
-    POSTGRES_URL,
-    new_patient,
-    new_practitioner,
-    reset_postgres_schema,
-    room_of,
-)
+from app.models import Base, UTCDateTime
+from tests.factories import POSTGRES_URL, reset_postgres_schema
 from tests.servers import ROOT
 
 
@@ -400,33 +390,3 @@ def test_upgrading_and_downgrading_keep_every_row(scratch: tuple[Config, Engine]
     )
     command.upgrade(config, "head")
     assert _row_counts(engine) == {**before, "patient_weights": 1, **_NEW_EMPTY}
-
-
-def test_the_database_refuses_a_session_over_an_hour(
-    db_sessions: sessionmaker[Session], client: TestClient
-) -> None:
-    """Overlap searches bound a session's start by the longest session: the database holds
-    every row to that bound, whatever writes it."""
-    doctor = new_practitioner(client)
-    room = room_of(client, doctor)
-    patient = new_patient(client)
-    start = datetime(2027, 3, 1, 9, tzinfo=UTC)
-    row = {
-        "patient_id": uuid.UUID(patient["id"]),
-        "practitioner_id": uuid.UUID(doctor["id"]),
-        "location_id": uuid.UUID(room["location_id"]),
-        "room_id": uuid.UUID(room["id"]),
-        "start_at": start,
-        "time_zone": "UTC",
-        "status": SessionStatus.BOOKED,
-    }
-    with db_sessions.begin() as db:
-        db.add(TreatmentSession(**row, end_at=start + LONGEST_SESSION))
-    later = start + timedelta(days=1)
-    too_long = TreatmentSession(
-        **{**row, "start_at": later}, end_at=later + LONGEST_SESSION + timedelta(seconds=1)
-    )
-    with db_sessions() as db:
-        db.add(too_long)
-        with pytest.raises(IntegrityError):
-            db.commit()
