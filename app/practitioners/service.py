@@ -221,6 +221,10 @@ def update_practitioner(
     lock_practitioner(db, practitioner_id)
     practitioner = get_practitioner(db=db, practitioner_id=practitioner_id)
     require_version("Practitioner", practitioner.version, expected_version)
+    # Their hours' locations first (one may be made and flushed): the practitioner's row is
+    # then written once, one version more.
+    zone = changes.time_zone or practitioner.time_zone
+    hours = _intervals(db, changes.availability, zone) if changes.availability is not None else None
     if changes.name is not None:
         practitioner.name = changes.name
         practitioner.name_key = changes.name.casefold()
@@ -228,8 +232,8 @@ def update_practitioner(
         practitioner.time_zone = changes.time_zone
     if changes.active is not None:
         practitioner.active = changes.active
-    if changes.availability is not None:
-        practitioner.availability = _intervals(db, changes.availability, practitioner.time_zone)
+    if hours is not None:
+        practitioner.availability = hours
     if changes.model_fields_set:
         practitioner.updated_at = utcnow()  # bumps `version` even when only hours changed
     db.flush()

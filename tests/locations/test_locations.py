@@ -231,6 +231,16 @@ def test_practitioners_hours_name_their_location(client: TestClient, engine: Eng
     made = client.post("/api/v1/practitioners", json={"name": "Dr Z", "availability": hours})
     assert_problem(made, 422, "unknown-location")
     assert count_rows(engine, "practitioners") == 1
+    # Moved to Tokyo with hours naming no location: at a Tokyo site, made for them; the
+    # practitioner is written once (one version more).
+    moved = client.patch(
+        f"/api/v1/practitioners/{doctor['id']}",
+        json={"time_zone": "Asia/Tokyo", "availability": hours[:1]},
+    ).json()
+    sites = client.get("/api/v1/locations").json()["items"]
+    [tokyo] = [s for s in sites if s["time_zone"] == "Asia/Tokyo"]
+    assert [h["location_id"] for h in moved["availability"]] == [tokyo["id"]]
+    assert moved["version"] == doctor["version"] + 1
 
 
 def test_clinic_set_up_is_the_administrators_and_closures_the_staffs(

@@ -17,6 +17,8 @@ from tests.factories import (
     new_room,
     next_weekday_at,
 )
+from tests.fhir.fhir import fhir, outcome
+from tests.fhir.operations import BOOK, HOLD, proposal, with_appointment
 from tests.locations.sites import book, booked, new_location, practitioner_at
 
 
@@ -137,3 +139,27 @@ def test_hours_moved_to_another_site_strand_the_sessions_booked_at_the_first(
     )
     assert (moved.status_code, moved.json()["location_id"]) == (200, annexe["id"]), moved.text
     assert _reasons(client, visit) == []
+
+
+def test_an_ehr_holds_and_books_a_room_over_fhir(client: TestClient) -> None:
+    """`$hold` and `$book` name the room as a participant `Location/<room id>`."""
+    site = new_location(client)
+    first, second = (new_room(client, site["id"], name=f"Room {n}") for n in (1, 2))
+    doctor = practitioner_at(client, site)
+    patient = eligible_patient(client, doctor["id"])
+    monday = next_weekday_at(0, 10)
+    appointment = proposal(patient["id"], doctor["id"], monday)
+    appointment["participant"].append({"actor": {"reference": f"Location/{second['id']}"}})
+    pending = fhir(client.post(HOLD, json=with_appointment(appointment)))
+    hold = client.get(f"/api/v1/holds/{pending['id']}").json()
+    assert hold["room_id"] == second["id"]
+    done = fhir(client.post(BOOK, json=with_appointment(pending)))
+    assert client.get(f"/api/v1/sessions/{done['id']}").json()["room_id"] == second["id"]
+    # A room taken, or of no location, is refused as the REST booking refuses it.
+    later = proposal(patient["id"], doctor["id"], monday + timedelta(weeks=3))
+    later["participant"].append({"actor": {"reference": f"Location/{first['id']}"}})
+    closure = {"start": later["start"], "end": later["end"], "reason": "Laser maintenance"}
+    client.post(f"/api/v1/locations/{site['id']}/rooms/{first['id']}/closures", json=closure)
+    outcome(client.post(BOOK, json=with_appointment(later)), 422, "room-closed", "business-rule")
+    later["participant"][-1] = {"actor": {"reference": f"Location/{doctor['id']}"}}
+    outcome(client.post(HOLD, json=with_appointment(later)), 422, "unknown-room")
