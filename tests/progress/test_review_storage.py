@@ -20,9 +20,11 @@ from app.db import make_engine
 from app.migrations import alembic_config
 from app.models import (
     Evaluation,
+    Location,
     Patient,
     Practitioner,
     ReviewedSite,
+    Room,
     SiteComplication,
     SiteReview,
     TreatmentPlan,
@@ -47,7 +49,11 @@ def _a_course(db: Session) -> SiteReview:
         sex="female",
     )
     doctor = Practitioner(name="Dr A", name_key="dr a", time_zone="Europe/Paris")
-    db.add_all([patient, doctor])
+    site = Location(name="Site", name_key="site", time_zone="Europe/Paris")
+    db.add_all([patient, doctor, site])
+    db.flush()
+    room = Room(location_id=site.id, name="Room 1", name_key="room 1")
+    db.add(room)
     db.flush()
     evaluation = Evaluation(
         patient_id=patient.id,
@@ -77,6 +83,8 @@ def _a_course(db: Session) -> SiteReview:
         patient_id=patient.id,
         practitioner_id=doctor.id,
         plan_id=plan.id,
+        location_id=site.id,
+        room_id=room.id,
         start_at=NOW - timedelta(days=30),
         end_at=NOW - timedelta(days=30) + timedelta(minutes=45),
         time_zone="Europe/Paris",
@@ -187,12 +195,14 @@ def _counts(engine: Engine, names: set[str]) -> dict[str, int]:
 
 def test_migration_0027_goes_down_and_up_again_with_reviews(own_database: str) -> None:
     config = alembic_config(own_database)
-    command.upgrade(config, "0027")
+    command.upgrade(config, "head")
     engine = make_engine(own_database)
     try:
+        # Written with today's model, then brought back to revision 0027.
         with Session(engine) as db:
             _a_course(db)
             db.commit()
+        command.downgrade(config, "0027")
         others = set(inspect(engine).get_table_names()) - REVIEW_TABLES - {"alembic_version"}
         before = _counts(engine, others)
         assert _counts(engine, REVIEW_TABLES) == dict.fromkeys(sorted(REVIEW_TABLES), 1)

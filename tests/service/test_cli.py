@@ -266,6 +266,8 @@ def test_seed_demo_prints_one_working_login_per_role(
     seeded = [e for e in trail if e["actor_name"] == "sclerosched seed-demo"]
     kinds = Counter(e["resource_type"] for e in seeded)
     assert kinds == {
+        "location": 1,
+        "room": 2,
         "practitioner": 2,
         "patient": 12,
         "evaluation": 8,
