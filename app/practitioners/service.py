@@ -130,6 +130,8 @@ def create_practitioner(
         time_zone=data.time_zone or default_time_zone,
         active=data.active,
         availability=_intervals(data.availability),
+        buffer_minutes=data.buffer_minutes,
+        min_notice_minutes=data.min_notice_minutes,
     )
     db.add(practitioner)
     db.flush()
@@ -165,6 +167,11 @@ def update_practitioner(
         practitioner.active = changes.active
     if changes.availability is not None:
         practitioner.availability = _intervals(changes.availability)
+    # Sent as null: back to the clinic's. Bookings made already stay as they are.
+    if "buffer_minutes" in changes.model_fields_set:
+        practitioner.buffer_minutes = changes.buffer_minutes
+    if "min_notice_minutes" in changes.model_fields_set:
+        practitioner.min_notice_minutes = changes.min_notice_minutes
     if changes.model_fields_set:
         practitioner.updated_at = utcnow()  # bumps `version` even when only hours changed
     db.flush()

@@ -411,6 +411,7 @@ class FirstEvent:
     old_practitioner_id: uuid.UUID | None
     reason: str | None
     at: datetime
+    within_notice: bool = False
 
 
 @dataclass(frozen=True)
