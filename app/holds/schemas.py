@@ -9,6 +9,7 @@ from pydantic import Field
 
 from app.scheduling.schemas import DurationMinutes
 from app.schemas import InputModel, Instant, ReadModel
+from app.sessions.schemas import WithinNotice
 
 
 class HoldCreate(InputModel):
@@ -19,6 +20,7 @@ class HoldCreate(InputModel):
     plan_id: uuid.UUID | None = Field(
         default=None, description="The course it is held for: booked into it"
     )
+    within_notice: WithinNotice = False
 
 
 class HoldRead(ReadModel):

@@ -6,10 +6,10 @@ in-process lock is involved.
 
 Booking is the busiest write, so its statements are built once, here, and run as plain Core
 statements: once the locks are held, one query reads everything the checks ask (the
-practitioner and their hours, their time off and sessions, the patient's sessions and
-treatments near the slot), and the session, its first event and its outbox events (the
-booking's and its reminders', `app.events.reminders`) are written as plain inserts (on
-PostgreSQL, one statement), with no ORM unit of work.
+practitioner with their hours, buffer and notice, their time off and sessions, the patient's
+sessions and treatments near the slot), and the session, its first event and its outbox
+events (the booking's and its reminders', `app.events.reminders`) are written as plain inserts
+(on PostgreSQL, one statement), with no ORM unit of work.
 """
 
 from __future__ import annotations
@@ -43,6 +43,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.dml import Insert
 
+from app.config import LONGEST_BUFFER_MINUTES
 from app.db import hold_lock
 from app.errors import NotFound, Versions
 from app.evaluations.service import Eligibility, current_eligibility
@@ -62,7 +63,7 @@ from app.models import (
 )
 from app.patients.service import PatientArchived, patient_lock
 from app.plans.service import active_plan
-from app.policy import BookingRules
+from app.policy import BookingRules, Margins
 from app.practitioners.hours import Interval, WeeklyHours
 from app.practitioners.service import (
     Calendar,
@@ -73,8 +74,9 @@ from app.practitioners.service import (
     practitioner_lock,
 )
 from app.scheduling.service import TreatmentTime, treatment_times
-from app.scheduling.slots import far_enough
+from app.scheduling.slots import at_minute, far_enough, minute_ceil
 from app.sessions.errors import (
+    BufferConflict,
     EligibilityBlocked,
     HoldExpired,
     HoldMismatch,
@@ -82,6 +84,7 @@ from app.sessions.errors import (
     InThePast,
     PlanFull,
     SlotTaken,
+    TooShortNotice,
     UnknownPatient,
 )
 from app.sessions.lifecycle import SessionAction, load_locked, require
@@ -106,7 +109,9 @@ class _Found(enum.IntEnum):
 
     HOURS = 0  # the practitioner, with one of their weekly hours (or none: no hours at all)
     TIME_OFF = 1  # the practitioner's time off overlapping the slot
-    PRACTITIONER_SESSION = 2  # a live session of the practitioner overlapping the slot
+    # A live session of the practitioner overlapping the slot, or within the longest buffer
+    # of it (which of them are too near, their own buffer says: read in the same statement).
+    PRACTITIONER_SESSION = 2
     PATIENT_SESSION = 3  # a live session of the patient overlapping the slot
     GIVEN = 4  # a treatment given near the slot (`start_at`: when the sclerosant was given)
     TO_COME = 5  # a session booked or checked in near the slot (`start_at`: its start)
@@ -116,7 +121,9 @@ class _Found(enum.IntEnum):
 # The parameters of `_IN_THE_WAY`. `moving`: the session being moved (the nil UUID when
 # booking), left out of every answer; `start_floor`: the slot's start less the longest a
 # session lasts, so overlapping sessions are found by a range scan of the start index
-# (`TreatmentSession.ending_after`); `near_from`/`near_to`: the window of the interval rule.
+# (`TreatmentSession.ending_after`); `near_from`/`near_to`: the window of the interval rule;
+# `reach_start`/`reach_end`: the slot widened by the longest buffer a practitioner may keep,
+# `reach_floor` its start less the longest session.
 _PRACTITIONER = bindparam("practitioner_id", type_=_SESSIONS.c.practitioner_id.type)
 _PATIENT = bindparam("patient_id", type_=_SESSIONS.c.patient_id.type)
 _MOVING = bindparam("moving", type_=_SESSIONS.c.id.type)
@@ -126,7 +133,11 @@ _START_FLOOR = bindparam("start_floor", type_=UTCDateTime())
 _NEAR_FROM = bindparam("near_from", type_=UTCDateTime())
 _NEAR_TO = bindparam("near_to", type_=UTCDateTime())
 _NOW = bindparam("now", type_=UTCDateTime())
+_REACH_START = bindparam("reach_start", type_=UTCDateTime())
+_REACH_END = bindparam("reach_end", type_=UTCDateTime())
+_REACH_FLOOR = bindparam("reach_floor", type_=UTCDateTime())
 _NOT_MOVING = uuid.UUID(int=0)
+_LONGEST_BUFFER = timedelta(minutes=LONGEST_BUFFER_MINUTES)
 
 
 def _found(
@@ -138,7 +149,7 @@ def _found(
         session_id.label("id"),
         at.label("start_at"),
         end.label("end_at"),
-        *(null() for _ in range(5)),
+        *(null() for _ in range(7)),
     ]
 
 
@@ -159,6 +170,18 @@ def _live_overlapping(who: ColumnElement[Any]) -> ColumnElement[bool]:
     return _overlapping(who, TreatmentSession.taking_time(_NOW))
 
 
+# The practitioner's sessions and holds not yet expired overlapping the slot widened by the
+# longest buffer: an index range scan as `_overlapping`'s, a little longer.
+_PRACTITIONER_NEAR = and_(
+    _SESSIONS.c.practitioner_id == _PRACTITIONER,
+    TreatmentSession.taking_time(_NOW),
+    _SESSIONS.c.start_at < _REACH_END,
+    _SESSIONS.c.end_at > _REACH_START,
+    _SESSIONS.c.start_at > _REACH_FLOOR,
+    _SESSIONS.c.id != _MOVING,
+)
+
+
 # Holds past their expiry, of the practitioner or of the patient, overlapping the slot.
 _EXPIRED_HOLDS = _overlapping(
     or_(_SESSIONS.c.practitioner_id == _PRACTITIONER, _SESSIONS.c.patient_id == _PATIENT),
@@ -167,9 +190,10 @@ _EXPIRED_HOLDS = _overlapping(
 
 
 # Everything booking (or moving) a session checks, once the locks are held, in one round
-# trip, as plain rows: the practitioner with their hours (`get_practitioner`), who is busy
-# over the slot (`practitioner_busy` asks it of the practitioner; here of the patient too), and
-# the treatments near it (`treatment_times`). The first part types the columns of the others.
+# trip, as plain rows: the practitioner with their hours, buffer and notice
+# (`get_practitioner`), who is busy over the slot or near it (`practitioner_busy` asks it of
+# the practitioner; here of the patient too), and the treatments near it (`treatment_times`).
+# The first part types the columns of the others.
 _IN_THE_WAY = union_all(
     select(
         literal_column(str(_Found.HOURS.value)).label("kind"),
@@ -181,6 +205,8 @@ _IN_THE_WAY = union_all(
         _HOURS.c.end_time,
         _PRACTITIONERS.c.active,
         _PRACTITIONERS.c.time_zone,
+        _PRACTITIONERS.c.buffer_minutes,
+        _PRACTITIONERS.c.min_notice_minutes,
     )
     .select_from(_PRACTITIONERS.outerjoin(_HOURS, _HOURS.c.practitioner_id == _PRACTITIONERS.c.id))
     .where(_PRACTITIONERS.c.id == _PRACTITIONER),
@@ -200,7 +226,7 @@ _IN_THE_WAY = union_all(
         *_found(
             _Found.PRACTITIONER_SESSION, _SESSIONS.c.id, _SESSIONS.c.start_at, _SESSIONS.c.end_at
         )
-    ).where(_live_overlapping(_SESSIONS.c.practitioner_id == _PRACTITIONER)),
+    ).where(_PRACTITIONER_NEAR),
     select(
         *_found(_Found.PATIENT_SESSION, _SESSIONS.c.id, _SESSIONS.c.start_at, _SESSIONS.c.end_at)
     ).where(_live_overlapping(_SESSIONS.c.patient_id == _PATIENT)),
@@ -226,6 +252,16 @@ _IN_THE_WAY = union_all(
 )
 
 
+@dataclass(frozen=True)
+class SlotChecked:
+    """What the checks found: the time zone the session takes place in (the practitioner's),
+    and whether it starts inside the practitioner's minimum notice (let through, as asked by
+    staff allowed to: `check_slot`'s `within_notice`)."""
+
+    time_zone: str
+    within_notice: bool = False
+
+
 def check_slot(
     *,
     db: Session,
@@ -236,10 +272,14 @@ def check_slot(
     rules: BookingRules,
     moving: uuid.UUID | None = None,
     locked: bool = False,
-) -> str:
+    within_notice: bool = False,
+    notice_from: datetime | None = None,
+) -> SlotChecked:
     """Every check booking and rescheduling share, in this order; `moving` is the session
-    being moved, `locked`: the practitioner's calendar is locked already. The answer: the time
-    zone the session takes place in (the practitioner's)."""
+    being moved, `locked`: the practitioner's calendar is locked already. `within_notice`: a
+    start inside the practitioner's minimum notice is let through (staff allowed to asked for
+    it; nothing else is); `notice_from`: when the notice counts from (`now`, or when a hold
+    being booked was placed)."""
     if slot.start <= now:
         raise InThePast("Sessions are booked for a time still to come.")
     if not locked:
@@ -257,6 +297,9 @@ def check_slot(
             "near_from": slot.start - margin,
             "near_to": slot.start + margin,
             "now": now,
+            "reach_start": slot.start - _LONGEST_BUFFER,
+            "reach_end": slot.end + _LONGEST_BUFFER,
+            "reach_floor": slot.start - _LONGEST_BUFFER - LONGEST_SESSION,
         },
     )
     found: dict[_Found, list[Row[Any]]] = {kind: [] for kind in _Found}
@@ -266,16 +309,22 @@ def check_slot(
     conflict = calendar_conflict(calendar, slot, absences=())  # active, inside hours
     if conflict is not None:
         raise conflict
+    practitioner = found[_Found.HOURS][0]
+    margins = rules.margins.own(practitioner.buffer_minutes, practitioner.min_notice_minutes)
+    inside_notice = _inside_notice(
+        slot, notice_from or now, margins, calendar.time_zone, allowed=within_notice
+    )
     # The same questions slot search asks: is the practitioner free (time off, sessions)?
     if found[_Found.TIME_OFF]:
         raise OutsideAvailability("The practitioner is away then (time off).")
-    for kind, whose in (
-        (_Found.PRACTITIONER_SESSION, "practitioner"),
-        (_Found.PATIENT_SESSION, "patient"),
+    theirs = sorted(found[_Found.PRACTITIONER_SESSION], key=lambda row: row.start_at)
+    for whose, taken in (
+        ("practitioner", [r for r in theirs if r.start_at < slot.end and r.end_at > slot.start]),
+        ("patient", sorted(found[_Found.PATIENT_SESSION], key=lambda row: row.start_at)),
     ):
-        taken = sorted(found[kind], key=lambda row: row.start_at)
         if taken:
             raise SlotTaken(f"The {whose} already has a session then.", session_id=str(taken[0].id))
+    _refuse_inside_buffer(slot, theirs, margins, calendar.time_zone)
     if found[_Found.EXPIRED_HOLD]:
         _release_expired(db, [row.id for row in found[_Found.EXPIRED_HOLD]], now)
     given_or_booked = [
@@ -289,7 +338,49 @@ def check_slot(
         zone=ZoneInfo(calendar.time_zone),
         rules=rules,
     )
-    return calendar.time_zone
+    return SlotChecked(calendar.time_zone, inside_notice)
+
+
+def _inside_notice(
+    slot: Interval, since: datetime, margins: Margins, time_zone: str, *, allowed: bool
+) -> bool:
+    """Whether `slot` starts inside the practitioner's minimum notice counted from `since`:
+    `TooShortNotice`, naming the earliest start (to the minute) it allows, unless `allowed`."""
+    earliest = since + margins.notice
+    if slot.start >= earliest:
+        return False
+    if allowed:
+        return True
+    first = at_minute(minute_ceil(earliest))
+    raise TooShortNotice(
+        f"Sessions with this practitioner are booked at least {margins.min_notice_minutes} "
+        f"minutes ahead: the earliest start now is "
+        f"{first.astimezone(ZoneInfo(time_zone)):%Y-%m-%d %H:%M} ({time_zone}). Staff allowed "
+        "to book inside the notice may send `within_notice: true`.",
+        earliest_start=first.isoformat(),
+        min_notice_minutes=margins.min_notice_minutes,
+    )
+
+
+def _refuse_inside_buffer(
+    slot: Interval, theirs: Sequence[Row[Any]], margins: Margins, time_zone: str
+) -> None:
+    """`BufferConflict` if one of the practitioner's sessions (`theirs`, by start, none
+    overlapping the slot) is nearer the slot than their buffer, before or after it."""
+    kept = margins.buffer
+    near = next(
+        (r for r in theirs if r.start_at < slot.end + kept and r.end_at > slot.start - kept),
+        None,
+    )
+    if near is not None:
+        zone = ZoneInfo(time_zone)
+        raise BufferConflict(
+            f"The practitioner keeps {margins.buffer_minutes} minutes free before and after "
+            f"each session: their session of {near.start_at.astimezone(zone):%Y-%m-%d %H:%M}-"
+            f"{near.end_at.astimezone(zone):%H:%M} ({time_zone}) is nearer than that.",
+            session_id=str(near.id),
+            buffer_minutes=margins.buffer_minutes,
+        )
 
 
 _RELEASE = delete(_SESSIONS).where(
@@ -450,6 +541,9 @@ class Hold:
     end_at: datetime
     expires_at: datetime
     plan_id: uuid.UUID | None  # the course it is held for, if named
+    # Placed inside the practitioner's minimum notice, by staff allowed to (not stored: what
+    # placing it found).
+    within_notice: bool = False
 
     @property
     def slot(self) -> Interval:
@@ -538,17 +632,21 @@ def book(*, db: Session, data: SessionCreate, now: datetime, rules: BookingRules
         raise UnknownPatient(f"No patient with id {patient_id}.") from None
     held_for = wanted.hold.plan_id if wanted.hold else None
     plan = _bookable_plan(db, data.plan_id or held_for, patient_id)
-    zone = check_slot(
+    hold = wanted.hold
+    checked = check_slot(
         db=db,
         patient_id=patient_id,
         practitioner_id=wanted.practitioner_id,
         slot=slot,
         now=now,
         rules=rules,
-        moving=wanted.hold.id if wanted.hold else None,
+        moving=hold.id if hold else None,
         locked=True,
+        within_notice=data.within_notice,
+        # A hold keeps the notice it was placed with: it is not refused for the minutes the
+        # patient took to confirm.
+        notice_from=min(now, hold.expires_at - rules.hold_lifetime) if hold else now,
     )
-    hold = wanted.hold
     session_id, created = (hold.id, hold.created_at) if hold else (uuid.uuid4(), utcnow())
     first = FirstEvent(
         id=uuid.uuid4(),
@@ -561,6 +659,7 @@ def book(*, db: Session, data: SessionCreate, now: datetime, rules: BookingRules
         old_practitioner_id=None,
         reason=None,
         at=now,
+        within_notice=checked.within_notice,
     )
     booked = BookedSession(
         id=session_id,
@@ -572,7 +671,7 @@ def book(*, db: Session, data: SessionCreate, now: datetime, rules: BookingRules
         plan_id=plan.id if plan else None,
         start_at=slot.start,
         end_at=slot.end,
-        time_zone=zone,
+        time_zone=checked.time_zone,
         status=SessionStatus.BOOKED,
         cancel_reason=None,
         events=(first,),
@@ -627,19 +726,20 @@ def place_hold(
     now: datetime,
     rules: BookingRules,
     plan_id: uuid.UUID | None = None,
+    within_notice: bool = False,
 ) -> Hold:
     """Keep `slot` for the patient until `now` + the clinic's hold lifetime (for the course
     `plan_id`, if named), if it could be booked now: every check booking makes is made (the
-    patient's standing, the plan, the practitioner's hours and time off, overlaps, the interval
-    between treatments), and a held slot is taken for everyone else, by the database as a
-    booking is."""
+    patient's standing, the plan, the practitioner's hours, time off, buffer and notice,
+    overlaps, the interval between treatments), and a held slot is taken for everyone else, by
+    the database as a booking is. `within_notice`: as for booking (`check_slot`)."""
     hold_lock(db, patient_lock(patient_id), practitioner_lock(practitioner_id))
     try:
         eligible_for(db, patient_id, slot, now, "held")
     except NotFound:
         raise UnknownPatient(f"No patient with id {patient_id}.") from None
     plan = _bookable_plan(db, plan_id, patient_id)
-    zone = check_slot(
+    checked = check_slot(
         db=db,
         patient_id=patient_id,
         practitioner_id=practitioner_id,
@@ -647,6 +747,7 @@ def place_hold(
         now=now,
         rules=rules,
         locked=True,
+        within_notice=within_notice,
     )
     created = utcnow()
     hold = Hold(
@@ -659,6 +760,7 @@ def place_hold(
         end_at=slot.end,
         expires_at=now + rules.hold_lifetime,
         plan_id=plan.id if plan else None,
+        within_notice=checked.within_notice,
     )
     row: dict[str, Any] = {c.key: None for c in _SESSIONS.c}
     row.update(
@@ -670,7 +772,7 @@ def place_hold(
         practitioner_id=practitioner_id,
         start_at=slot.start,
         end_at=slot.end,
-        time_zone=zone,
+        time_zone=checked.time_zone,
         status=SessionStatus.PENDING,
         hold_expires_at=hold.expires_at,
         plan_id=hold.plan_id,
@@ -839,7 +941,7 @@ def reschedule(
     slot = Interval(change.start, change.start + duration)
     practitioner_id = change.practitioner_id or session.practitioner_id
     eligible_for(db, session.patient_id, slot, now, "booked")
-    zone = check_slot(
+    checked = check_slot(
         db=db,
         patient_id=session.patient_id,
         practitioner_id=practitioner_id,
@@ -847,6 +949,7 @@ def reschedule(
         now=now,
         rules=rules,
         moving=session.id,
+        within_notice=change.within_notice,
     )
     session.events.append(
         SessionEvent(
@@ -858,9 +961,10 @@ def reschedule(
             old_practitioner_id=session.practitioner_id,
             reason=change.reason,
             at=now,
+            within_notice=checked.within_notice,
         )
     )
-    session.start_at, session.end_at, session.time_zone = slot.start, slot.end, zone
+    session.start_at, session.end_at, session.time_zone = slot.start, slot.end, checked.time_zone
     session.practitioner_id = practitioner_id
     session.updated_at = utcnow()
     _flush_booking(db)

@@ -62,6 +62,11 @@ class SlotTaken(Conflict):
     title = "The time overlaps another session"
 
 
+class BufferConflict(Conflict):
+    code = "buffer-conflict"
+    title = "Too close to another session of the practitioner"
+
+
 class HoldExpired(Conflict):
     code = "hold-expired"
     title = "The hold no longer stands"
@@ -83,6 +88,12 @@ class InThePast(DomainError):
     status = 422
     code = "in-the-past"
     title = "The time is in the past"
+
+
+class TooShortNotice(DomainError):
+    status = 422
+    code = "too-short-notice"
+    title = "Sooner than the practitioner's minimum notice"
 
 
 class PlanFull(Conflict):
@@ -147,8 +158,10 @@ BOOKING_ERRORS = (
     EligibilityBlocked,
     OutsideAvailability,
     SlotTaken,
+    BufferConflict,
     IntervalTooShort,
     InThePast,
+    TooShortNotice,
     UnknownPlan,
     PlanFull,
     InactivePractitioner,

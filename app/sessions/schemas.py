@@ -45,6 +45,14 @@ from app.vocabulary import (
 )
 
 Reason = RequiredText
+WithinNotice = Annotated[
+    Boolean,
+    Field(
+        description="Book (or move) inside the practitioner's minimum notice: needs "
+        "`sessions:book-within-notice` (403 without it), and is audited. It lifts the notice "
+        "only: never the buffer, overlaps, eligibility or any clinical rule",
+    ),
+]
 
 
 T = TypeVar("T")
@@ -78,6 +86,7 @@ class SessionCreate(InputModel):
         description="A hold to book: the slot it keeps. Any of the fields above that is sent "
         "must match it",
     )
+    within_notice: WithinNotice = False
 
     @model_validator(mode="after")
     def _names_the_slot(self) -> SessionCreate:
@@ -97,6 +106,7 @@ class RescheduleBody(InputModel):
     duration_minutes: DurationMinutes | None = Field(default=None, description="Default: keep")
     practitioner_id: uuid.UUID | None = Field(default=None, description="Default: keep")
     reason: FreeText | None = None
+    within_notice: WithinNotice = False
 
 
 class ReasonBody(InputModel):
@@ -441,6 +451,11 @@ class SessionEventRead(ReadModel):
         "it: free text, clinical; null for roles without `clinical:read`"
     )
     at: datetime
+    within_notice: bool = Field(
+        default=False,
+        description="Booked or moved inside the practitioner's minimum notice, by staff "
+        "allowed to (`within_notice`)",
+    )
 
 
 class SessionRead(Stored):

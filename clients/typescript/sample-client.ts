@@ -83,6 +83,8 @@ function explain(code: BookingRefusal): string {
       return "The patient may not be booked now: see their eligibility.";
     case "slot-taken":
       return "That time overlaps another session: pick another slot.";
+    case "buffer-conflict":
+      return "That time is too close to another of the practitioner's sessions: pick another slot.";
     case "patient-archived":
       return "The patient is archived.";
     case "plan-full":
