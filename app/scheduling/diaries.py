@@ -5,6 +5,8 @@ over months. So nothing is worked out for a window as a whole: grid starts come 
 the order placement asks for them (by start, or nearest a target), each checked against the
 bookings and time off (read a stretch at a time, only where a start is looked at) and the
 patient's own sessions, as integers (minutes since the epoch) compared by bisection. A
+practitioner's buffer is kept free around each of their sessions (each is stored widened by
+it), and no start sooner than their minimum notice is offered, exactly as booking checks. A
 `Candidate` is made only for a free slot placement actually looks at.
 
 Pure: the bookings come from a function the caller passes (`load`).
@@ -30,15 +32,20 @@ from app.scheduling.slots import MINUTE, at_minute, day_grid, minute_ceil, minut
 
 @dataclass(frozen=True)
 class Calendar:
-    """A practitioner as placement sees them: their zone and weekly hours."""
+    """A practitioner as placement sees them: their zone and weekly hours, the minutes they
+    keep free before and after each session (`buffer`) and the least notice, in minutes, a
+    booking with them needs (`notice`)."""
 
     id: uuid.UUID
     zone: ZoneInfo
     hours: tuple[WeeklyHours, ...]
+    buffer: int = 0
+    notice: int = 0
 
 
-# Who is busy over a window: (practitioner id, start, end) of each booking or time off.
-Load = Callable[[Interval], Iterable[tuple[uuid.UUID, datetime, datetime]]]
+# Who is busy over a window: (practitioner id, start, end, whether it is a session) of each
+# booking or hold, and each time off (no buffer is kept around time off).
+Load = Callable[[Interval], Iterable[tuple[uuid.UUID, datetime, datetime, bool]]]
 
 _DAY = 1440  # minutes
 
@@ -73,7 +80,8 @@ class Busy:
 
 class Diaries(Diary):
     """The free slots of `calendars` for a patient (`own`: their sessions, which no slot may
-    overlap), of `duration`, on the clinic's `grid`, ending by `until`."""
+    overlap), of `duration`, on the clinic's `grid`, ending by `until`; the practitioners'
+    notices counted from `now` (none: no notice asked)."""
 
     # Bookings are read where a walk looks: two hours around its first start (in a full
     # diary some practitioner is free near the target; each row read costs more than a grid
@@ -89,10 +97,16 @@ class Diaries(Diary):
         grid: timedelta,
         until: datetime,
         load: Load,
+        now: datetime | None = None,
     ) -> None:
         self._calendars = sorted(calendars, key=lambda c: c.id.int)
         self._index = {c.id: i for i, c in enumerate(self._calendars)}
         self._busy = [Busy() for _ in self._calendars]
+        self._buffers = [c.buffer for c in self._calendars]
+        self._widest = max(self._buffers, default=0)  # bookings are read this much wider
+        # Each practitioner's first start allowed by their notice.
+        first = -_INFINITY if now is None else minute_ceil(now)
+        self._earliest = [first + c.notice for c in self._calendars]
         self._own = Busy()
         self._own.add((minute_floor(i.start), minute_ceil(i.end)) for i in own)
         self._length, self._grid = duration // MINUTE, grid // MINUTE
@@ -153,14 +167,16 @@ class Diaries(Diary):
                 span = min(span * 2, self._LONGEST_READ)
             slot: Interval | None = None
             for i in members:
-                if not self._busy[i].overlaps(start, end):
+                if start >= self._earliest[i] and not self._busy[i].overlaps(start, end):
                     slot = slot or Interval(at_minute(start), at_minute(end))
                     calendar = self._calendars[i]
                     yield Candidate(slot, calendar.id, calendar.zone)
 
     def _cover(self, start: int, end: int, around: bool, span: int) -> bool:
         """Read the bookings over [start, end) unless read already (then False), and `span`
-        minutes more: ahead of a walk by start, or half either side of one going outward."""
+        minutes more: ahead of a walk by start, or half either side of one going outward. Read
+        wider by the widest buffer, so that a session near a slot is known with the buffer
+        around it."""
         index = bisect.bisect_right(self._read, (start, _INFINITY)) - 1
         if index >= 0 and self._read[index][1] >= end:
             return False
@@ -169,12 +185,16 @@ class Diaries(Diary):
         else:
             low, high = start, end + span
         rows: dict[int, list[tuple[int, int]]] = {}
-        for practitioner_id, busy_start, busy_end in self._load(
-            Interval(at_minute(low), at_minute(high))
+        widest = self._widest
+        for practitioner_id, busy_start, busy_end, session in self._load(
+            Interval(at_minute(low - widest), at_minute(high + widest))
         ):
             whose = self._index.get(practitioner_id)
             if whose is not None:
-                rows.setdefault(whose, []).append((minute_floor(busy_start), minute_ceil(busy_end)))
+                kept = self._buffers[whose] if session else 0
+                rows.setdefault(whose, []).append(
+                    (minute_floor(busy_start) - kept, minute_ceil(busy_end) + kept)
+                )
         for whose, intervals in rows.items():
             self._busy[whose].add(intervals)
         self._read = _merged([*self._read, (low, high)])

@@ -62,7 +62,9 @@ def list_free_slots(
     """Times a session of `duration_minutes` could start: inside the practitioner's weekly hours
     (their time zone, daylight saving included), outside time off and booked sessions, on the
     clinic's grid, and not in the past. A slot held for another patient (`/holds`) is not free
-    until its hold expires."""
+    until its hold expires. The practitioner's buffer (`effective_buffer_minutes`) is kept free
+    before and after each session and hold, and no slot starts sooner than their minimum notice
+    (`effective_min_notice_minutes`): every slot offered can be booked as it stands."""
     if to <= from_ or to - from_ > MAX_RANGE:
         raise InvalidRange("`to` must come after `from`, at most 31 days later.")
     window = Interval(max(from_, now), to)
@@ -73,6 +75,7 @@ def list_free_slots(
         duration=timedelta(minutes=duration_minutes),
         grid=policy.scheduling.grid,
         now=now,
+        margins=policy.scheduling.margins,
     )
     return SlotsRead(
         practitioner_id=practitioner.id,

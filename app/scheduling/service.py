@@ -15,9 +15,11 @@ from sqlalchemy import (
     Uuid,
     bindparam,
     cast,
+    false,
     literal,
     null,
     select,
+    true,
     union_all,
 )
 from sqlalchemy.orm import Session
@@ -38,7 +40,7 @@ from app.models import (
 )
 from app.models.base import UTCDateTime
 from app.plans.service import active_plan, get_plan
-from app.policy import SchedulingRules
+from app.policy import Margins, SchedulingRules
 from app.practitioners.hours import Interval, WeeklyHours
 from app.practitioners.service import InactivePractitioner, get_practitioner, weekly_hours
 from app.scheduling.diaries import Calendar, Diaries
@@ -50,7 +52,7 @@ from app.scheduling.proposals import (
     propose_follow_ups,
     same_time_days_later,
 )
-from app.scheduling.slots import free_slots
+from app.scheduling.slots import free_slots, kept_free
 from app.vocabulary import Flag, PlanStatus, SessionStatus
 
 
@@ -153,18 +155,34 @@ def find_free_slots(
     duration: timedelta,
     grid: timedelta,
     now: datetime,
+    margins: Margins,
 ) -> tuple[Practitioner, list[Interval]]:
+    """The practitioner's free slots starting in `window`, exactly those booking would take:
+    none sooner than their minimum notice, none within their buffer of a session or hold
+    (`margins`: the clinic's, for a practitioner who set none)."""
     practitioner = get_practitioner(db=db, practitioner_id=practitioner_id)
-    busy = practitioner_busy(db=db, practitioner_ids=[practitioner.id], window=window, now=now)
+    own = practitioner_margins(practitioner, margins)
+    window = Interval(max(window.start, now + own.notice), window.end)
+    if window.start >= window.end:
+        return practitioner, []
+    reach = Interval(window.start - own.buffer, window.end + own.buffer)
+    busy = practitioner_busy(db=db, practitioner_ids=[practitioner.id], window=reach, now=now)
+    away = [b.interval for b in busy[practitioner.id] if b.session_id is None]
+    sessions = [b.interval for b in busy[practitioner.id] if b.session_id is not None]
     slots = free_slots(
         weekly_hours=weekly_hours(practitioner),
         zone=ZoneInfo(practitioner.time_zone),
-        busy=[b.interval for b in busy[practitioner.id]],
+        busy=[*away, *kept_free(sessions, own.buffer)],
         duration=duration,
         window=window,
         grid=grid,
     )
     return practitioner, slots
+
+
+def practitioner_margins(practitioner: Practitioner, clinic: Margins) -> Margins:
+    """The buffer and notice that apply to `practitioner`: their own, else the clinic's."""
+    return clinic.own(practitioner.buffer_minutes, practitioner.min_notice_minutes)
 
 
 @dataclass(frozen=True)
@@ -221,7 +239,7 @@ def propose(
         first_target=first_target,
         valid_until=standing.valid_until,
     )
-    calendars = _calendars(db, request.practitioner_id)
+    calendars = _calendars(db, request.practitioner_id, rules.margins)
     # The patient's own sessions and treatments near the course's horizon (not their whole
     # history), read once in one statement; who else is busy, read where placement looks.
     horizon = course.horizon()
@@ -251,7 +269,7 @@ def propose(
         else:
             given_or_booked.append(start)
 
-    def load(window: Interval) -> Iterable[tuple[uuid.UUID, datetime, datetime]]:
+    def load(window: Interval) -> Iterable[tuple[uuid.UUID, datetime, datetime, bool]]:
         found = {
             "low": window.start,
             "high": window.end,
@@ -269,6 +287,7 @@ def propose(
         grid=rules.grid,
         until=reach.end,
         load=load,
+        now=now,
     )
     proposals, unplaced = propose_follow_ups(
         course=course, free_starting=diaries, existing_starts=given_or_booked
@@ -306,15 +325,19 @@ _PATIENT_NEAR = union_all(
 )
 
 
-def _busy_query(one: bool) -> CompoundSelect[uuid.UUID, datetime, datetime]:
-    """Time off, live sessions and holds overlapping [low, high): of one practitioner, or of all
-    (placement ignores the rows of those it does not consider: a plain statement is cheaper
-    than a list of ids spelled out anew in each)."""
-    off = select(TimeOff.practitioner_id, TimeOff.start_at, TimeOff.end_at).where(
+def _busy_query(one: bool) -> CompoundSelect[uuid.UUID, datetime, datetime, bool]:
+    """Time off, live sessions and holds overlapping [low, high), each saying whether it is a
+    session (kept free around by a buffer): of one practitioner, or of all (placement ignores
+    the rows of those it does not consider: a plain statement is cheaper than a list of ids
+    spelled out anew in each)."""
+    off = select(TimeOff.practitioner_id, TimeOff.start_at, TimeOff.end_at, false()).where(
         TimeOff.start_at < bindparam("high"), TimeOff.end_at > bindparam("low")
     )
     booked = select(
-        TreatmentSession.practitioner_id, TreatmentSession.start_at, TreatmentSession.end_at
+        TreatmentSession.practitioner_id,
+        TreatmentSession.start_at,
+        TreatmentSession.end_at,
+        true(),
     ).where(
         TreatmentSession.taking_time(bindparam("now", type_=UTCDateTime())),
         TreatmentSession.start_at < bindparam("high"),
@@ -330,11 +353,15 @@ def _busy_query(one: bool) -> CompoundSelect[uuid.UUID, datetime, datetime]:
 _BUSY_OF, _BUSY = _busy_query(True), _busy_query(False)
 
 
-def _calendars_query(one: bool) -> Select[uuid.UUID, str, bool, int, time, time]:
+def _calendars_query(
+    one: bool,
+) -> Select[uuid.UUID, str, bool, int | None, int | None, int, time, time]:
     query = select(
         Practitioner.id,
         Practitioner.time_zone,
         Practitioner.active,
+        Practitioner.buffer_minutes,
+        Practitioner.min_notice_minutes,
         WeeklyAvailability.weekday,
         WeeklyAvailability.start_time,
         WeeklyAvailability.end_time,
@@ -347,9 +374,9 @@ def _calendars_query(one: bool) -> Select[uuid.UUID, str, bool, int, time, time]
 _CALENDAR_OF, _CALENDARS = _calendars_query(True), _calendars_query(False)
 
 
-def _calendars(db: Session, practitioner_id: uuid.UUID | None) -> list[Calendar]:
+def _calendars(db: Session, practitioner_id: uuid.UUID | None, clinic: Margins) -> list[Calendar]:
     """The one practitioner asked for (who must be active), else every active one, with their
-    hours: one statement, plain rows."""
+    hours, buffer and notice (their own, else the `clinic`'s): one statement, plain rows."""
     if practitioner_id is not None:
         rows = db.connection().execute(_CALENDAR_OF, {"id": practitioner_id}).all()
         if not rows:
@@ -358,12 +385,18 @@ def _calendars(db: Session, practitioner_id: uuid.UUID | None) -> list[Calendar]
             raise InactivePractitioner(f"Practitioner {practitioner_id} is not active.")
     else:
         rows = db.connection().execute(_CALENDARS).all()
-    hours: dict[tuple[uuid.UUID, str], list[WeeklyHours]] = {}
-    for pid, zone, _, weekday, start, end in rows:
-        found = hours.setdefault((pid, zone), [])
+    hours: dict[tuple[uuid.UUID, str, int | None, int | None], list[WeeklyHours]] = {}
+    for pid, zone, _, buffer, notice, weekday, start, end in rows:
+        found = hours.setdefault((pid, zone, buffer, notice), [])
         if weekday is not None:
             found.append(WeeklyHours(weekday, start, end))
-    return [Calendar(pid, _zone(zone), tuple(h)) for (pid, zone), h in hours.items()]
+    calendars = []
+    for (pid, zone, buffer, notice), h in hours.items():
+        margins = clinic.own(buffer, notice)
+        calendars.append(
+            Calendar(pid, _zone(zone), tuple(h), margins.buffer_minutes, margins.min_notice_minutes)
+        )
+    return calendars
 
 
 @lru_cache(maxsize=256)

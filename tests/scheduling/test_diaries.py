@@ -84,11 +84,16 @@ def diaries(
     own: list[Interval] | None = None,
     calendars: list[Calendar] | None = None,
     reads: list[Interval] | None = None,
+    away: list[tuple[uuid.UUID, datetime, datetime]] | None = None,
+    now: datetime | None = None,
 ) -> Diaries:
-    def load(window: Interval) -> list[tuple[uuid.UUID, datetime, datetime]]:
+    """`busy`: sessions (a buffer is kept around them); `away`: time off."""
+
+    def load(window: Interval) -> list[tuple[uuid.UUID, datetime, datetime, bool]]:
         if reads is not None:
             reads.append(window)
-        return [b for b in busy if b[1] < window.end and b[2] > window.start]
+        rows = [(*b, True) for b in busy] + [(*b, False) for b in away or []]
+        return [b for b in rows if b[1] < window.end and b[2] > window.start]
 
     return Diaries(
         calendars=calendars or [Calendar(B, PARIS, HOURS_9_12), Calendar(A, PARIS, HOURS_9_12)],
@@ -97,6 +102,7 @@ def diaries(
         grid=timedelta(minutes=30),
         until=local(DAY + timedelta(days=60), 0),
         load=load,
+        now=now,
     )
 
 
@@ -117,7 +123,7 @@ WHOLE_DAY = [Interval(local(DAY, 0), local(DAY + timedelta(days=1), 0))]
             [(9, 0, B), (9, 30, A), (9, 30, B)],
         ),
         (
-            "time off covering part of the day",
+            "a session covering part of the day",
             [(B, local(DAY, 9, 15), local(DAY, 10, 15))],
             [],
             [(9, 0, A), (9, 30, A), (10, 0, A), (10, 30, A), (10, 30, B)],
