@@ -24,6 +24,10 @@ _KNOWN_KEYS = frozenset({"changethis", "change-me", "changeme", "secret", "dev",
 MIN_SECRET_KEY_LENGTH = 32
 # The furthest ahead a reminder may be told: 30 days.
 MAX_REMINDER_HOURS = 24 * 30
+# The longest buffer kept free around a practitioner's sessions (an hour before and after
+# each is already a long clean-down), and the longest minimum notice a booking may need.
+LONGEST_BUFFER_MINUTES = 120
+LONGEST_NOTICE_MINUTES = 30 * 24 * 60
 # zxcvbn's estimate of the guesses the key takes, as a power of ten: 10^24 is about 80 bits.
 # Over 10,000 keys each, the least seen was 10^26 for secrets.token_hex(16) (zxcvbn reads
 # words and dates in hex) and 10^40 for token_urlsafe(32); "Secret-Key-For-...-2026", 10^23.
@@ -183,6 +187,20 @@ class Settings(BaseSettings):
         ge=1,
         le=60,
         description="How long a hold (`POST /api/v1/holds`, FHIR `$hold`) keeps its slot",
+    )
+    buffer_minutes: int = Field(
+        default=0,
+        ge=0,
+        le=LONGEST_BUFFER_MINUTES,
+        description="Minutes kept free before and after each session of a practitioner who "
+        "sets no buffer of their own (0: sessions may follow each other back to back)",
+    )
+    min_notice_minutes: int = Field(
+        default=0,
+        ge=0,
+        le=LONGEST_NOTICE_MINUTES,
+        description="No booking starts sooner than this many minutes from now, for a "
+        "practitioner who sets no notice of their own (0: any time still to come)",
     )
     reminder_offsets_hours: Annotated[list[int], NoDecode] = Field(
         default=[48, 2],

@@ -13,6 +13,32 @@ from app.config import Settings
 
 
 @dataclass(frozen=True)
+class Margins:
+    """The time a practitioner's diary keeps around bookings: `buffer_minutes` free before and
+    after each of their sessions (clean-down, notes), and no booking starting sooner than
+    `min_notice_minutes` from now (the clinic's preparation). The clinic's settings stand for a
+    practitioner who set none (`own`)."""
+
+    buffer_minutes: int = 0
+    min_notice_minutes: int = 0
+
+    def own(self, buffer_minutes: int | None, min_notice_minutes: int | None) -> Margins:
+        """A practitioner's margins: their own where set (not null), else these."""
+        return Margins(
+            self.buffer_minutes if buffer_minutes is None else buffer_minutes,
+            self.min_notice_minutes if min_notice_minutes is None else min_notice_minutes,
+        )
+
+    @property
+    def buffer(self) -> timedelta:
+        return timedelta(minutes=self.buffer_minutes)
+
+    @property
+    def notice(self) -> timedelta:
+        return timedelta(minutes=self.min_notice_minutes)
+
+
+@dataclass(frozen=True)
 class BookingRules:
     # Calendar days, where the session takes place, between two treatments of a patient.
     min_gap_days: int
@@ -22,6 +48,8 @@ class BookingRules:
     hold_lifetime: timedelta = timedelta(minutes=10)
     # A `session.reminder` this many hours before each booked session's start (none: none).
     reminder_offsets_hours: tuple[int, ...] = ()
+    # The clinic's buffer and notice, for practitioners who set none.
+    margins: Margins = Margins()
 
 
 @dataclass(frozen=True)
@@ -32,6 +60,7 @@ class SchedulingRules:
     tolerance_days: int  # how far a follow-up may fall from its target day
     min_gap_days: int  # as BookingRules.min_gap_days
     clinic_zone: ZoneInfo  # the clinic's calendar: proposals' target days
+    margins: Margins = Margins()  # as BookingRules.margins
 
 
 @dataclass(frozen=True)
@@ -124,6 +153,7 @@ class ClinicPolicy:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ClinicPolicy:
+        margins = Margins(settings.buffer_minutes, settings.min_notice_minutes)
         return cls(
             clinic_time_zone=settings.clinic_time_zone,
             evaluation_validity_months=settings.evaluation_validity_months,
@@ -132,12 +162,14 @@ class ClinicPolicy:
                 check_in_ahead=timedelta(hours=settings.check_in_hours_before),
                 hold_lifetime=timedelta(minutes=settings.hold_minutes),
                 reminder_offsets_hours=tuple(settings.reminder_offsets_hours),
+                margins=margins,
             ),
             scheduling=SchedulingRules(
                 grid=timedelta(minutes=settings.slot_grid_minutes),
                 tolerance_days=settings.proposal_tolerance_days,
                 min_gap_days=settings.min_session_interval_days,
                 clinic_zone=ZoneInfo(settings.clinic_time_zone),
+                margins=margins,
             ),
             doses=DoseLimits(
                 polidocanol_mg_per_kg_per_day=settings.polidocanol_max_mg_per_kg_per_day,

@@ -50,6 +50,9 @@ class Permission(enum.StrEnum):
     PROPOSALS = "scheduling:propose"
     SESSIONS_READ = "sessions:read"
     SESSIONS_BOOK = "sessions:book"
+    # Book, move or hold a session starting inside the practitioner's minimum notice: people
+    # at the clinic who know it can be ready, never an integration.
+    SESSIONS_BOOK_WITHIN_NOTICE = "sessions:book-within-notice"
     SESSIONS_RESCHEDULE = "sessions:reschedule"
     SESSIONS_CANCEL = "sessions:cancel"
     SESSIONS_CHECK_IN = "sessions:check-in"  # and no-show: the front desk's calls
@@ -89,6 +92,7 @@ _RECEPTIONIST = frozenset(
         Permission.PROPOSALS,
         Permission.SESSIONS_READ,
         Permission.SESSIONS_BOOK,
+        Permission.SESSIONS_BOOK_WITHIN_NOTICE,
         Permission.SESSIONS_RESCHEDULE,
         Permission.SESSIONS_CANCEL,
         Permission.SESSIONS_CHECK_IN,

@@ -128,8 +128,15 @@ def search_schedules(db: ReadDb, search: FhirSearch, now: Now) -> Response:
 
 @router.serves(slots.READ, permission=Permission.CALENDARS_READ, summary="Read a Slot")
 def read_slot(slot_id: str, db: ReadDb, policy: Policy, now: Now) -> Response:
-    """A slot, free or busy now; 404 if it is not one (off the grid, away, past)."""
-    found = slots.read_slot(db=db, text=slot_id, now=now, grid=policy.scheduling.grid)
+    """A slot, free or busy now; 404 if it is not one (off the grid, away, past, inside the
+    practitioner's minimum notice)."""
+    found = slots.read_slot(
+        db=db,
+        text=slot_id,
+        now=now,
+        grid=policy.scheduling.grid,
+        margins=policy.scheduling.margins,
+    )
     return read(slots.slot_resource(found), version=None)
 
 
@@ -137,7 +144,12 @@ def read_slot(slot_id: str, db: ReadDb, policy: Policy, now: Now) -> Response:
 def search_slots(db: ReadDb, search: FhirSearch, policy: Policy, now: Now) -> Response:
     """Free and busy slots in a window of at most 31 days, by start then schedule."""
     resources, next_cursor = slots.search_slots(
-        db=db, query=search.query, now=now, grid=policy.scheduling.grid, cursor=search.after
+        db=db,
+        query=search.query,
+        now=now,
+        grid=policy.scheduling.grid,
+        margins=policy.scheduling.margins,
+        cursor=search.after,
     )
     return search.bundle(resources, next_cursor)
 

@@ -4,9 +4,10 @@ sessions by the REST API's own free-slot engine (`app.scheduling.service.find_fr
 A slot is one of the grid's starts inside the practitioner's hours (at any of their locations)
 and outside their time off, lasting the REST booking's default duration: `free` when the
 free-slot search offers it (a room of the location free then too), `busy` when a session (or
-a hold) takes it, or every room there is taken or closed. A slot's id is its schedule's (the
-practitioner's id) and its UTC start, so the same slot keeps its id from one search to the
-next. No slot lies in the past or past the schedule's planning horizon, and an inactive
+a hold) takes it or lies within the practitioner's buffer of it, or every room there is taken
+or closed. A slot's id is its schedule's (the practitioner's id) and its UTC start, so the
+same slot keeps its id from one search to the next. No slot lies in the past, inside the
+practitioner's minimum notice or past the schedule's planning horizon, and an inactive
 practitioner has none.
 """
 
@@ -33,6 +34,7 @@ from app.fhir.search import reference as reference_param
 from app.fhir.search import token as token_param
 from app.models import Practitioner
 from app.pagination import cursor_datetime, cursor_uuid, decode_cursor, encode_cursor
+from app.policy import Margins
 from app.practitioners.hours import Interval
 from app.scheduling.service import find_free_slots
 from app.scheduling.slots import free_slots
@@ -112,11 +114,13 @@ def schedule_slots(
     window: Interval,
     grid: timedelta,
     now: datetime,
+    margins: Margins,
 ) -> list[FoundSlot]:
     """The slots starting in `window` (of active practitioners; those of `practitioner_ids`
     only, if given), free or busy at `now`, by start then practitioner. Free: what the REST
     free-slot search offers; busy: the rest of the grid inside their hours and outside their
-    time off, i.e. what a session or a hold not expired at `now` takes."""
+    time off, i.e. what a session or a hold not expired at `now` takes, or its buffer. None
+    inside a practitioner's minimum notice (`margins`: the clinic's, for those who set none)."""
     if window.start >= window.end:
         return []
     active = select(Practitioner.id).where(Practitioner.active.is_(True))
@@ -135,6 +139,7 @@ def schedule_slots(
             duration=SLOT_LENGTH,
             grid=grid,
             now=now,
+            margins=margins,
         )
         offered = {f.slot for f in free.slots}
         in_hours = {
@@ -145,7 +150,7 @@ def schedule_slots(
                 zone=site.zone,
                 busy=free.away,
                 duration=SLOT_LENGTH,
-                window=reach,
+                window=Interval(max(reach.start, now + free.margins.notice), reach.end),
                 grid=grid,
             )
             if slot.start < window.end
@@ -158,16 +163,24 @@ def schedule_slots(
     return found
 
 
-def read_slot(*, db: Session, text: str, now: datetime, grid: timedelta) -> FoundSlot:
+def read_slot(
+    *, db: Session, text: str, now: datetime, grid: timedelta, margins: Margins
+) -> FoundSlot:
     """The slot an id names, free or busy now, or `NotFound` (not an id of ours, not on the
-    grid of the practitioner's hours, in their time off, past, or past the horizon)."""
+    grid of the practitioner's hours, in their time off, past, inside their minimum notice,
+    or past the horizon)."""
     named = parse_slot_id(text)
     if named is not None:
         practitioner_id, start = named
         if now <= start <= now + PLANNING_HORIZON:
             window = Interval(start, start + timedelta(minutes=1))
             for found in schedule_slots(
-                db=db, practitioner_ids=[practitioner_id], window=window, grid=grid, now=now
+                db=db,
+                practitioner_ids=[practitioner_id],
+                window=window,
+                grid=grid,
+                now=now,
+                margins=margins,
             ):
                 if found.slot.start == start:
                     return found
@@ -175,7 +188,13 @@ def read_slot(*, db: Session, text: str, now: datetime, grid: timedelta) -> Foun
 
 
 def search_slots(
-    *, db: Session, query: SearchQuery, now: datetime, grid: timedelta, cursor: str | None
+    *,
+    db: Session,
+    query: SearchQuery,
+    now: datetime,
+    grid: timedelta,
+    margins: Margins,
+    cursor: str | None,
 ) -> tuple[list[dict[str, Any]], str | None]:
     """A page of the slots matching `query`, by start then schedule, and the cursor of the
     next page (None: the last)."""
@@ -189,7 +208,7 @@ def search_slots(
     matching = [
         f
         for f in schedule_slots(
-            db=db, practitioner_ids=schedules, window=window, grid=grid, now=now
+            db=db, practitioner_ids=schedules, window=window, grid=grid, now=now, margins=margins
         )
         if f.status in wanted
         and (f.slot.start >= low if low_in else f.slot.start > low)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 from datetime import timedelta
 
-from fastapi import APIRouter, Response, status
+from fastapi import APIRouter, Request, Response, status
 
 from app.auditing import Resource
 from app.errors import NotFound
@@ -14,7 +14,7 @@ from app.holds.schemas import HoldCreate, HoldRead
 from app.practitioners.hours import Interval
 from app.roles import Permission
 from app.sessions import booking, errors
-from app.web.access import AuditDep, requires
+from app.web.access import AuditDep, require_also, requires
 from app.web.clock import Now
 from app.web.db import Db
 from app.web.params import sends
@@ -35,15 +35,24 @@ router = APIRouter(prefix="/api/v1/holds", tags=["sessions"], route_class=ApiRou
     openapi_extra=sends("Location"),
 )
 def hold_slot(
-    body: HoldCreate, db: Db, audit: AuditDep, policy: Policy, response: Response, now: Now
+    body: HoldCreate,
+    request: Request,
+    db: Db,
+    audit: AuditDep,
+    policy: Policy,
+    response: Response,
+    now: Now,
 ) -> HoldRead:
     """Keep a slot for a patient for a few minutes (`SCLEROSCHED_HOLD_MINUTES`, default 10)
     while they confirm: no one else can book or hold it meanwhile, and it is free again by
     itself once the hold expires. It keeps a room too: the one named (`room_id`), or a free
     room of the location where the practitioner sees patients then. Refused exactly as booking
-    it would be (the patient's standing, the practitioner's hours and time off, the room,
-    overlaps, the interval between treatments), with the same codes. Book it with
-    `POST /api/v1/sessions` and `hold_id`."""
+    it would be (the patient's standing, the practitioner's hours, time off, buffer and
+    minimum notice, the room, overlaps, the interval between treatments), with the same codes,
+    and `within_notice` as booking takes it. Book it with `POST /api/v1/sessions` and
+    `hold_id`: the notice then counts from when the hold was placed, not from its booking."""
+    if body.within_notice:
+        require_also(request, Permission.SESSIONS_BOOK_WITHIN_NOTICE)
     hold = booking.place_hold(
         db=db,
         patient_id=body.patient_id,
@@ -53,8 +62,19 @@ def hold_slot(
         rules=policy.booking,
         plan_id=body.plan_id,
         room_id=body.room_id,
+        within_notice=body.within_notice,
     )
-    audit.record("hold", Resource.SESSION, hold.id, patient_id=hold.patient_id)
+    if hold.within_notice:
+        audit.record(
+            "hold-within-notice",
+            Resource.SESSION,
+            hold.id,
+            patient_id=hold.patient_id,
+            detail="inside the practitioner's minimum notice (within_notice): starts "
+            f"{(hold.start_at - now) // timedelta(minutes=1)} minutes ahead",
+        )
+    else:
+        audit.record("hold", Resource.SESSION, hold.id, patient_id=hold.patient_id)
     response.headers["Location"] = f"{router.prefix}/{hold.id}"
     return HoldRead.model_validate(hold)
 

@@ -9,6 +9,7 @@ from pydantic import Field
 
 from app.scheduling.schemas import DurationMinutes
 from app.schemas import InputModel, Instant, ReadModel
+from app.sessions.schemas import WithinNotice
 
 
 class HoldCreate(InputModel):
@@ -24,6 +25,7 @@ class HoldCreate(InputModel):
         description="The room to keep; default: a free room of the location where the "
         "practitioner sees patients then",
     )
+    within_notice: WithinNotice = False
 
 
 class HoldRead(ReadModel):

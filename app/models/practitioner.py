@@ -8,17 +8,30 @@ from datetime import datetime, time
 from sqlalchemy import CheckConstraint, ForeignKey, Index, SmallInteger, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from app.config import LONGEST_BUFFER_MINUTES, LONGEST_NOTICE_MINUTES
 from app.models.base import Base, Entity, UTCDateTime, utcnow
 
 
 class Practitioner(Entity, Base):
     __tablename__ = "practitioners"
-    __table_args__ = (Index("ix_practitioners_name_order", "name_key", "id"),)
+    __table_args__ = (
+        Index("ix_practitioners_name_order", "name_key", "id"),
+        CheckConstraint(
+            f"buffer_minutes BETWEEN 0 AND {LONGEST_BUFFER_MINUTES}", name="buffer_range"
+        ),
+        CheckConstraint(
+            f"min_notice_minutes BETWEEN 0 AND {LONGEST_NOTICE_MINUTES}", name="notice_range"
+        ),
+    )
 
     name: Mapped[str] = mapped_column(String(200))
     name_key: Mapped[str] = mapped_column(String(600))  # case-folded: up to 3x the name
     active: Mapped[bool] = mapped_column(default=True)
     time_zone: Mapped[str] = mapped_column(String(64))
+    # Minutes kept free before and after each of their sessions, and the least notice a
+    # booking with them needs; null: the clinic's (`app.policy.Margins`).
+    buffer_minutes: Mapped[int | None]
+    min_notice_minutes: Mapped[int | None]
 
     availability: Mapped[list[WeeklyAvailability]] = relationship(
         back_populates="practitioner",

@@ -18,6 +18,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     and_,
+    false,
     or_,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -170,6 +171,8 @@ class SessionEvent(Base):
     old_practitioner_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("practitioners.id"))
     reason: Mapped[str | None] = mapped_column(Text)
     at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # Booked or moved inside the practitioner's minimum notice, by staff allowed to.
+    within_notice: Mapped[bool] = mapped_column(default=False, server_default=false())
 
     session: Mapped[TreatmentSession] = relationship(back_populates="events", lazy="raise")
 

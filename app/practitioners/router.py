@@ -10,6 +10,8 @@ from fastapi import APIRouter, Query, Response, status
 from app.auditing import Resource
 from app.errors import InvalidCursor, NotFound, VersionMismatch
 from app.locations.service import UnknownLocation
+from app.models import Practitioner
+from app.policy import Margins
 from app.practitioners import service
 from app.practitioners.schemas import (
     PractitionerCreate,
@@ -35,6 +37,18 @@ from app.web.routes import ApiRoute
 router = APIRouter(prefix="/api/v1/practitioners", tags=["practitioners"], route_class=ApiRoute)
 
 
+def _read(practitioner: Practitioner, clinic: Margins) -> PractitionerRead:
+    """The practitioner as stored, with the buffer and notice that apply to them."""
+    read = PractitionerRead.model_validate(practitioner)
+    margins = clinic.own(read.buffer_minutes, read.min_notice_minutes)
+    return read.model_copy(
+        update={
+            "effective_buffer_minutes": margins.buffer_minutes,
+            "effective_min_notice_minutes": margins.min_notice_minutes,
+        }
+    )
+
+
 @router.post(
     "",
     status_code=status.HTTP_201_CREATED,
@@ -58,7 +72,10 @@ def create_practitioner(
     starts, and intervals on one weekday may not overlap, wherever they are. An interval that
     names no location is at the clinic's first location in the practitioner's `time_zone`
     (made, with one room, if there is none yet); a location that does not exist is a 422
-    `unknown-location`. `time_zone` defaults to the clinic's.
+    `unknown-location`. `time_zone` defaults to the clinic's; `buffer_minutes` (kept free
+    before and after each of their sessions) and `min_notice_minutes` (no booking starting
+    sooner) to the clinic's settings, which `effective_buffer_minutes` and
+    `effective_min_notice_minutes` then show.
     """
     practitioner = service.create_practitioner(
         db=db, data=body, default_time_zone=policy.clinic_time_zone
@@ -66,7 +83,7 @@ def create_practitioner(
     audit.record("create", Resource.PRACTITIONER, practitioner.id, patient_id=None)
     response.headers["Location"] = f"{router.prefix}/{practitioner.id}"
     set_etag(response, practitioner.version)
-    return PractitionerRead.model_validate(practitioner)
+    return _read(practitioner, policy.booking.margins)
 
 
 @router.get(
@@ -79,6 +96,7 @@ def create_practitioner(
 def list_practitioners(
     db: ReadDb,
     cursor: Cursor,
+    policy: Policy,
     active: Annotated[bool | None, Query(description="Only active (or inactive) ones")] = None,
     limit: Limit = 50,
 ) -> PractitionerPage:
@@ -87,7 +105,7 @@ def list_practitioners(
         db=db, active=active, limit=limit, cursor=cursor.after
     )
     return PractitionerPage(
-        items=[PractitionerRead.model_validate(p) for p in items],
+        items=[_read(p, policy.booking.margins) for p in items],
         next_cursor=cursor.next_page(next_cursor),
     )
 
@@ -101,12 +119,12 @@ def list_practitioners(
     openapi_extra=sends("ETag"),
 )
 def read_practitioner(
-    practitioner_id: uuid.UUID, db: ReadDb, response: Response
+    practitioner_id: uuid.UUID, db: ReadDb, policy: Policy, response: Response
 ) -> PractitionerRead:
-    """One practitioner with their weekly availability."""
+    """One practitioner with their weekly availability, buffer and minimum notice."""
     practitioner = service.get_practitioner(db=db, practitioner_id=practitioner_id)
     set_etag(response, practitioner.version)
-    return PractitionerRead.model_validate(practitioner)
+    return _read(practitioner, policy.booking.margins)
 
 
 @router.patch(
@@ -125,6 +143,7 @@ def update_practitioner(
     response: Response,
     if_match: ExpectedVersion,
     now: Now,
+    policy: Policy,
 ) -> PractitionerUpdated:
     """Change the fields sent. `availability`, when sent, replaces the whole weekly schedule
     (an interval that names no location: at the clinic's first location in the
@@ -138,6 +157,9 @@ def update_practitioner(
     practitioner's upcoming sessions that no longer fit (the practitioner inactive, or the time
     outside their hours at the session's location, or in their time off). They stay booked,
     flagged for review: move them to someone else or cancel them.
+
+    `buffer_minutes` and `min_notice_minutes` sent as null go back to the clinic's settings. A
+    change of either applies to bookings from then on: sessions booked already stay.
     """
     updated = service.update_practitioner(
         db=db,
@@ -149,7 +171,7 @@ def update_practitioner(
     practitioner = updated.practitioner
     audit.record("update", Resource.PRACTITIONER, practitioner.id, patient_id=None)
     set_etag(response, practitioner.version)
-    read = PractitionerRead.model_validate(practitioner)
+    read = _read(practitioner, policy.booking.margins)
     return with_affected_sessions(read, PractitionerUpdated, updated.stranded)
 
 

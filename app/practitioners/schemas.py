@@ -17,6 +17,7 @@ from pydantic import (
     model_validator,
 )
 
+from app.config import LONGEST_BUFFER_MINUTES, LONGEST_NOTICE_MINUTES
 from app.locations.schemas import TimeZoneName
 from app.pagination import Page
 from app.schemas import (
@@ -76,6 +77,26 @@ def _no_overlaps(intervals: list[AvailabilityInterval]) -> list[AvailabilityInte
 Availability = Annotated[
     list[AvailabilityInterval], Field(max_length=70), AfterValidator(_no_overlaps)
 ]
+BufferMinutes = Annotated[
+    Integer,
+    Field(
+        ge=0,
+        le=LONGEST_BUFFER_MINUTES,
+        description="Minutes kept free before and after each of their sessions (0: none); "
+        "null: the clinic's (`SCLEROSCHED_BUFFER_MINUTES`)",
+        examples=[10],
+    ),
+]
+NoticeMinutes = Annotated[
+    Integer,
+    Field(
+        ge=0,
+        le=LONGEST_NOTICE_MINUTES,
+        description="No booking with them starts sooner than this many minutes from now (0: "
+        "any time still to come); null: the clinic's (`SCLEROSCHED_MIN_NOTICE_MINUTES`)",
+        examples=[1440],
+    ),
+]
 
 
 class PractitionerCreate(InputModel):
@@ -91,10 +112,13 @@ class PractitionerCreate(InputModel):
         default=[],
         examples=[[{"weekday": 0, "start": "09:00", "end": "12:30"}]],
     )
+    buffer_minutes: BufferMinutes | None = None
+    min_notice_minutes: NoticeMinutes | None = None
 
 
 class PractitionerUpdate(InputModel):
-    """Partial update; sending `availability` replaces the whole weekly schedule."""
+    """Partial update; sending `availability` replaces the whole weekly schedule;
+    `buffer_minutes` or `min_notice_minutes` sent as null go back to the clinic's."""
 
     model_config = ConfigDict(
         json_schema_extra=not_nullable("name", "time_zone", "active", "availability")
@@ -104,6 +128,8 @@ class PractitionerUpdate(InputModel):
     time_zone: TimeZoneName | None = None
     active: Boolean | None = None
     availability: Availability | None = None
+    buffer_minutes: BufferMinutes | None = None
+    min_notice_minutes: NoticeMinutes | None = None
 
     @field_validator("name", "time_zone", "active", "availability", mode="before")
     @classmethod
@@ -126,6 +152,20 @@ class PractitionerRead(Stored):
     time_zone: str
     active: bool
     availability: list[AvailabilityRead]
+    buffer_minutes: int | None = Field(
+        description="Their own buffer as stored; null: the clinic's applies"
+    )
+    min_notice_minutes: int | None = Field(
+        description="Their own minimum notice as stored; null: the clinic's applies"
+    )
+    effective_buffer_minutes: int = Field(
+        default=0,
+        description="The buffer booking and slot search keep: their own, else the clinic's",
+    )
+    effective_min_notice_minutes: int = Field(
+        default=0,
+        description="The notice booking and slot search ask: their own, else the clinic's",
+    )
 
 
 class TimeOffCreate(InputModel):

@@ -195,6 +195,8 @@ def create_practitioner(
         time_zone=data.time_zone or default_time_zone,
         active=data.active,
         availability=_intervals(db, data.availability, data.time_zone or default_time_zone),
+        buffer_minutes=data.buffer_minutes,
+        min_notice_minutes=data.min_notice_minutes,
     )
     db.add(practitioner)
     db.flush()
@@ -234,6 +236,11 @@ def update_practitioner(
         practitioner.active = changes.active
     if hours is not None:
         practitioner.availability = hours
+    # Sent as null: back to the clinic's. Bookings made already stay as they are.
+    if "buffer_minutes" in changes.model_fields_set:
+        practitioner.buffer_minutes = changes.buffer_minutes
+    if "min_notice_minutes" in changes.model_fields_set:
+        practitioner.min_notice_minutes = changes.min_notice_minutes
     if changes.model_fields_set:
         practitioner.updated_at = utcnow()  # bumps `version` even when only hours changed
     db.flush()

@@ -5,7 +5,9 @@ over months. So nothing is worked out for a window as a whole: grid starts come 
 the order placement asks for them (by start, or nearest a target), each checked against the
 bookings and time off (read a stretch at a time, only where a start is looked at), the rooms
 of the location (a slot needs one free, neither taken nor closed) and the patient's own
-sessions, as integers (minutes since the epoch) compared by bisection. A `Candidate` is made
+sessions, as integers (minutes since the epoch) compared by bisection. A practitioner's
+buffer is kept free around each of their sessions (each is stored widened by it), and no start
+sooner than their minimum notice is offered, exactly as booking checks. A `Candidate` is made
 only for a free slot placement actually looks at.
 
 Pure: the bookings come from a function the caller passes (`load`).
@@ -32,17 +34,24 @@ from app.scheduling.slots import MINUTE, at_minute, day_grid, minute_ceil, minut
 @dataclass(frozen=True)
 class Calendar:
     """A practitioner as placement sees them at one location: its zone and their weekly hours
-    there (a practitioner at two sites has two)."""
+    there (a practitioner at two sites has two), the minutes they keep free before and after
+    each session (`buffer`) and the least notice, in minutes, a booking with them needs
+    (`notice`)."""
 
     id: uuid.UUID
     zone: ZoneInfo
     hours: tuple[WeeklyHours, ...]
     location_id: uuid.UUID | None = None
+    buffer: int = 0
+    notice: int = 0
 
 
-# Who is busy over a window: (practitioner id, room id, start, end) of each booking (both
-# ids), time off (no room) or room closure (no practitioner).
-Load = Callable[[Interval], Iterable[tuple[uuid.UUID | None, uuid.UUID | None, datetime, datetime]]]
+# Who is busy over a window: (practitioner id, room id, start, end, whether it is a session or
+# hold) of each booking or hold (both ids), time off (no room) or room closure (no
+# practitioner). A practitioner's buffer is kept around their sessions and holds only.
+Load = Callable[
+    [Interval], Iterable[tuple[uuid.UUID | None, uuid.UUID | None, datetime, datetime, bool]]
+]
 
 _DAY = 1440  # minutes
 
@@ -78,7 +87,8 @@ class Busy:
 class Diaries(Diary):
     """The free slots of `calendars` for a patient (`own`: their sessions, which no slot may
     overlap), of `duration`, on the clinic's `grid`, ending by `until`; with `rooms` (the
-    active rooms of each location), only where a room of the calendar's location is free."""
+    active rooms of each location), only where a room of the calendar's location is free; the
+    practitioners' notices counted from `now` (none: no notice asked)."""
 
     # Bookings are read where a walk looks: two hours around its first start (in a full
     # diary some practitioner is free near the target; each row read costs more than a grid
@@ -95,6 +105,7 @@ class Diaries(Diary):
         until: datetime,
         load: Load,
         rooms: Mapping[uuid.UUID, Sequence[uuid.UUID]] | None = None,
+        now: datetime | None = None,
     ) -> None:
         self._calendars = sorted(
             calendars, key=lambda c: (c.id.int, c.location_id.int if c.location_id else 0)
@@ -102,6 +113,12 @@ class Diaries(Diary):
         # A practitioner's bookings and time off, shared by their calendars at each site.
         self._busy_of: dict[uuid.UUID | None, Busy] = {c.id: Busy() for c in self._calendars}
         self._busy = [self._busy_of[c.id] for c in self._calendars]
+        # The buffer each practitioner keeps around their sessions (one, whatever the site).
+        self._buffer_of: dict[uuid.UUID | None, int] = {c.id: c.buffer for c in self._calendars}
+        self._widest = max(self._buffer_of.values(), default=0)  # bookings are read this wider
+        # Each calendar's first start allowed by the practitioner's notice.
+        first = -_INFINITY if now is None else minute_ceil(now)
+        self._earliest = [first + c.notice for c in self._calendars]
         # Each calendar's rooms (None: rooms are not looked at), a room's bookings shared.
         self._room_busy: dict[uuid.UUID | None, Busy] = {
             room: Busy() for ids in (rooms or {}).values() for room in ids
@@ -173,8 +190,10 @@ class Diaries(Diary):
             slot: Interval | None = None
             for i in members:
                 rooms = self._rooms[i]
-                if not self._busy[i].overlaps(start, end) and (
-                    rooms is None or any(not room.overlaps(start, end) for room in rooms)
+                if (
+                    start >= self._earliest[i]
+                    and not self._busy[i].overlaps(start, end)
+                    and (rooms is None or any(not room.overlaps(start, end) for room in rooms))
                 ):
                     slot = slot or Interval(at_minute(start), at_minute(end))
                     calendar = self._calendars[i]
@@ -182,7 +201,9 @@ class Diaries(Diary):
 
     def _cover(self, start: int, end: int, around: bool, span: int) -> bool:
         """Read the bookings over [start, end) unless read already (then False), and `span`
-        minutes more: ahead of a walk by start, or half either side of one going outward."""
+        minutes more: ahead of a walk by start, or half either side of one going outward. Read
+        wider by the widest buffer, so that a session near a slot is known with the buffer
+        around it."""
         index = bisect.bisect_right(self._read, (start, _INFINITY)) - 1
         if index >= 0 and self._read[index][1] >= end:
             return False
@@ -191,13 +212,18 @@ class Diaries(Diary):
         else:
             low, high = start, end + span
         rows: dict[Busy, list[tuple[int, int]]] = {}
-        for practitioner_id, room_id, busy_start, busy_end in self._load(
-            Interval(at_minute(low), at_minute(high))
+        widest = self._widest
+        for practitioner_id, room_id, busy_start, busy_end, session in self._load(
+            Interval(at_minute(low - widest), at_minute(high + widest))
         ):
             taken = (minute_floor(busy_start), minute_ceil(busy_end))
-            for busy in (self._busy_of.get(practitioner_id), self._room_busy.get(room_id)):
-                if busy is not None:
-                    rows.setdefault(busy, []).append(taken)
+            practitioner = self._busy_of.get(practitioner_id)
+            if practitioner is not None:
+                kept = self._buffer_of[practitioner_id] if session else 0
+                rows.setdefault(practitioner, []).append((taken[0] - kept, taken[1] + kept))
+            room = self._room_busy.get(room_id)
+            if room is not None:
+                rows.setdefault(room, []).append(taken)
         for busy, intervals in rows.items():
             busy.add(intervals)
         self._read = _merged([*self._read, (low, high)])

@@ -63,7 +63,10 @@ def list_free_slots(
     at a location (on its clock, daylight saving included), outside time off and booked
     sessions, with a room of that location free then (in use, not closed, no other session
     or hold in it), on the clinic's grid, and not in the past. Each slot names its location.
-    A slot held for another patient (`/holds`) is not free until its hold expires."""
+    A slot held for another patient (`/holds`) is not free until its hold expires. The
+    practitioner's buffer (`effective_buffer_minutes`) is kept free before and after each
+    session and hold, and no slot starts sooner than their minimum notice
+    (`effective_min_notice_minutes`): every slot offered can be booked as it stands."""
     if to <= from_ or to - from_ > MAX_RANGE:
         raise InvalidRange("`to` must come after `from`, at most 31 days later.")
     window = Interval(max(from_, now), to)
@@ -74,6 +77,7 @@ def list_free_slots(
         duration=timedelta(minutes=duration_minutes),
         grid=policy.scheduling.grid,
         now=now,
+        margins=policy.scheduling.margins,
     )
     return SlotsRead(
         practitioner_id=practitioner_id,

@@ -14,11 +14,13 @@ from sqlalchemy import (
     CompoundSelect,
     bindparam,
     cast,
+    false,
     literal,
     literal_column,
     null,
     or_,
     select,
+    true,
     type_coerce,
     union_all,
 )
@@ -43,7 +45,7 @@ from app.models import (
 )
 from app.models.base import UTCDateTime
 from app.plans.service import active_plan, get_plan
-from app.policy import SchedulingRules
+from app.policy import Margins, SchedulingRules
 from app.practitioners.hours import Interval, WeeklyHours
 from app.practitioners.service import (
     Calendar,
@@ -61,7 +63,7 @@ from app.scheduling.proposals import (
     propose_follow_ups,
     same_time_days_later,
 )
-from app.scheduling.slots import BusyIndex, free_slots
+from app.scheduling.slots import BusyIndex, free_slots, kept_free
 from app.vocabulary import Flag, PlanStatus, SessionStatus
 
 
@@ -119,11 +121,12 @@ class FreeSlot:
 @dataclass(frozen=True)
 class FreeSlots:
     """The practitioner's calendar (their hours at each location), their time off over the
-    window, and the slots free in it (by start)."""
+    window, the slots free in it (by start), and their buffer and notice."""
 
     calendar: Calendar
     away: list[Interval]
     slots: list[FreeSlot]
+    margins: Margins  # the buffer and notice that apply to the practitioner
 
 
 _P, _A, _L = Practitioner.__table__, WeeklyAvailability.__table__, Location.__table__
@@ -144,6 +147,8 @@ _CALENDAR = (
         _A.c.weekday,
         _A.c.start_time,
         _A.c.end_time,
+        _P.c.buffer_minutes,
+        _P.c.min_notice_minutes,
     )
     .select_from(
         _P.outerjoin(_A.join(_L, _L.c.id == _A.c.location_id), _A.c.practitioner_id == _P.c.id)
@@ -191,8 +196,11 @@ _FREE_SLOT_BUSY = union_all(
 )
 
 
-def practitioner_calendar(db: Session, practitioner_id: uuid.UUID) -> Calendar:
-    """The practitioner with their hours at each location (`NotFound` if none has that id)."""
+def practitioner_calendar(
+    db: Session, practitioner_id: uuid.UUID, clinic: Margins
+) -> tuple[Calendar, Margins]:
+    """The practitioner with their hours at each location, and the buffer and notice that
+    apply to them (their own, else the `clinic`'s); `NotFound` if none has that id."""
     rows = db.connection().execute(_CALENDAR, {"id": practitioner_id}).all()
     if not rows:
         raise NotFound(f"No practitioner with id {practitioner_id}.")
@@ -201,7 +209,9 @@ def practitioner_calendar(db: Session, practitioner_id: uuid.UUID) -> Calendar:
         for r in rows
         if r.weekday is not None
     )
-    return Calendar(practitioner_id, rows[0].active, rows[0].time_zone, hours)
+    first = rows[0]
+    margins = clinic.own(first.buffer_minutes, first.min_notice_minutes)
+    return Calendar(practitioner_id, first.active, first.time_zone, hours), margins
 
 
 def find_free_slots(
@@ -212,22 +222,29 @@ def find_free_slots(
     duration: timedelta,
     grid: timedelta,
     now: datetime,
+    margins: Margins,
 ) -> FreeSlots:
-    """The practitioner's free slots in `window`: inside their hours at a location, outside
-    their time off and sessions (and holds), with a room of that location free then (in use,
-    not closed, no session in it). Two statements, plain rows."""
-    calendar = practitioner_calendar(db, practitioner_id)
+    """The practitioner's free slots in `window`, exactly those booking would take: inside
+    their hours at a location, outside their time off, none within their buffer of a session
+    or hold of theirs, none sooner than their minimum notice (`margins`: the clinic's, for a
+    practitioner who set none), with a room of that location free then (in use, not closed,
+    no session in it). Two statements, plain rows."""
+    calendar, own = practitioner_calendar(db, practitioner_id, margins)
     away: list[Interval] = []
     theirs: list[Interval] = []
     rooms: dict[uuid.UUID, list[uuid.UUID]] = {}
     taken: dict[uuid.UUID, list[Interval]] = {}
+    window = Interval(max(window.start, now + own.notice), window.end)
+    if window.start >= window.end:
+        return FreeSlots(calendar, away, [], own)
+    reach = Interval(window.start - own.buffer, window.end + own.buffer)
     for kind, who, room_id, active, start, end in db.connection().execute(
         _FREE_SLOT_BUSY,
         {
             "id": practitioner_id,
-            "low": window.start,
-            "high": window.end,
-            "longest": window.start - LONGEST_SESSION,
+            "low": reach.start,
+            "high": reach.end,
+            "longest": reach.start - LONGEST_SESSION,
             "now": now,
         },
     ):
@@ -240,7 +257,7 @@ def find_free_slots(
             if kind == _BOOKED and who == practitioner_id:
                 theirs.append(Interval(start, end))
             taken.setdefault(room_id, []).append(Interval(start, end))
-    busy = BusyIndex([*away, *theirs])
+    busy = BusyIndex([*away, *kept_free(theirs, own.buffer)])
     found: dict[datetime, FreeSlot] = {}
     for site in calendar.sites if calendar.active else ():
         in_use = [BusyIndex(taken.get(room, ())) for room in rooms.get(site.location_id, ())]
@@ -254,7 +271,13 @@ def find_free_slots(
         ):
             if slot.start not in found and any(not r.overlaps(slot) for r in in_use):
                 found[slot.start] = FreeSlot(slot, site.location_id)
-    return FreeSlots(calendar, away, sorted(found.values(), key=lambda f: f.slot.start))
+    slots = sorted(found.values(), key=lambda f: f.slot.start)
+    return FreeSlots(calendar, away, slots, own)
+
+
+def practitioner_margins(practitioner: Practitioner, clinic: Margins) -> Margins:
+    """The buffer and notice that apply to `practitioner`: their own, else the clinic's."""
+    return clinic.own(practitioner.buffer_minutes, practitioner.min_notice_minutes)
 
 
 @dataclass(frozen=True)
@@ -311,7 +334,7 @@ def propose(
         first_target=first_target,
         valid_until=standing.valid_until,
     )
-    calendars, rooms = _calendars(db, request.practitioner_id)
+    calendars, rooms = _calendars(db, request.practitioner_id, rules.margins)
     # The patient's own sessions and treatments near the course's horizon (not their whole
     # history), read once in one statement; who else is busy, read where placement looks.
     horizon = course.horizon()
@@ -343,7 +366,7 @@ def propose(
 
     def load(
         window: Interval,
-    ) -> Iterable[tuple[uuid.UUID | None, uuid.UUID | None, datetime, datetime]]:
+    ) -> Iterable[tuple[uuid.UUID | None, uuid.UUID | None, datetime, datetime, bool]]:
         found = {
             "low": window.start,
             "high": window.end,
@@ -362,6 +385,7 @@ def propose(
         until=reach.end,
         load=load,
         rooms=rooms,
+        now=now,
     )
     proposals, unplaced = propose_follow_ups(
         course=course, free_starting=diaries, existing_starts=given_or_booked
@@ -401,31 +425,34 @@ _PATIENT_NEAR = union_all(
 
 def _busy_query(
     one: bool,
-) -> CompoundSelect[uuid.UUID | None, uuid.UUID | None, datetime, datetime]:
+) -> CompoundSelect[uuid.UUID | None, uuid.UUID | None, datetime, datetime, bool]:
     """Time off, live sessions and holds (with their rooms) and rooms' closures overlapping
-    [low, high): of one practitioner and the rooms of their locations, or of all (placement
-    ignores the rows of those it does not consider: a plain statement is cheaper than a list
-    of ids spelled out anew in each)."""
+    [low, high), each saying whether it is a session or hold (a practitioner's buffer is kept
+    free around those only): of one practitioner and the rooms of their locations, or of all
+    (placement ignores the rows of those it does not consider: a plain statement is cheaper
+    than a list of ids spelled out anew in each)."""
     off = select(
         TimeOff.practitioner_id,
         cast(null(), Room.id.type).label("room_id"),
         TimeOff.start_at,
         TimeOff.end_at,
+        false(),
     ).where(TimeOff.start_at < bindparam("high"), TimeOff.end_at > bindparam("low"))
     booked = select(
         TreatmentSession.practitioner_id,
         TreatmentSession.room_id,
         TreatmentSession.start_at,
         TreatmentSession.end_at,
+        true(),
     ).where(
         TreatmentSession.taking_time(bindparam("now", type_=UTCDateTime())),
         TreatmentSession.start_at < bindparam("high"),
         TreatmentSession.end_at > bindparam("low"),
         TreatmentSession.start_at > bindparam("longest"),
     )
-    closed = select(null(), RoomClosure.room_id, RoomClosure.start_at, RoomClosure.end_at).where(
-        RoomClosure.start_at < bindparam("high"), RoomClosure.end_at > bindparam("low")
-    )
+    closed = select(
+        null(), RoomClosure.room_id, RoomClosure.start_at, RoomClosure.end_at, false()
+    ).where(RoomClosure.start_at < bindparam("high"), RoomClosure.end_at > bindparam("low"))
     if one:
         off = off.where(TimeOff.practitioner_id == bindparam("id"))
         booked = booked.where(
@@ -445,7 +472,8 @@ _HOURS_ROW, _ROOM_ROW = 0, 1
 
 def _calendars_query(one: bool) -> CompoundSelect[Any]:
     """Practitioners' hours where they are (a row each: the practitioner, the location and
-    its zone), and every room in use (a row each: the room and its location)."""
+    its zone, their buffer and notice), and every room in use (a row each: the room and its
+    location)."""
     hours = select(
         literal_column(str(_HOURS_ROW)).label("kind"),
         _P.c.id,
@@ -455,6 +483,8 @@ def _calendars_query(one: bool) -> CompoundSelect[Any]:
         _A.c.weekday,
         _A.c.start_time,
         _A.c.end_time,
+        _P.c.buffer_minutes,
+        _P.c.min_notice_minutes,
     ).select_from(
         _P.outerjoin(_A.join(_L, _L.c.id == _A.c.location_id), _A.c.practitioner_id == _P.c.id)
     )
@@ -464,7 +494,7 @@ def _calendars_query(one: bool) -> CompoundSelect[Any]:
         _R.c.id,
         _R.c.active,
         _R.c.location_id,
-        *(null() for _ in range(4)),
+        *(null() for _ in range(6)),
     ).where(_R.c.active.is_(True))
     return union_all(hours, rooms)
 
@@ -473,11 +503,11 @@ _CALENDAR_OF, _CALENDARS = _calendars_query(True), _calendars_query(False)
 
 
 def _calendars(
-    db: Session, practitioner_id: uuid.UUID | None
+    db: Session, practitioner_id: uuid.UUID | None, clinic: Margins
 ) -> tuple[list[SiteHours], dict[uuid.UUID, list[uuid.UUID]]]:
     """The one practitioner asked for (who must be active), else every active one, with
-    their hours at each location; and the rooms in use at each location: one statement,
-    plain rows."""
+    their hours at each location, buffer and notice (their own, else the `clinic`'s); and the
+    rooms in use at each location: one statement, plain rows."""
     if practitioner_id is not None:
         rows = db.connection().execute(_CALENDAR_OF, {"id": practitioner_id}).all()
         theirs = [row for row in rows if row.kind == _HOURS_ROW]
@@ -487,16 +517,24 @@ def _calendars(
             raise InactivePractitioner(f"Practitioner {practitioner_id} is not active.")
     else:
         rows = db.connection().execute(_CALENDARS).all()
-    hours: dict[tuple[uuid.UUID, uuid.UUID, str], list[WeeklyHours]] = {}
+    hours: dict[tuple[uuid.UUID, uuid.UUID, str, Margins], list[WeeklyHours]] = {}
     rooms: dict[uuid.UUID, list[uuid.UUID]] = {}
-    for kind, pid, _, location_id, zone, weekday, start, end in rows:
+    for kind, pid, _, location_id, zone, weekday, start, end, buffer, notice in rows:
         if kind == _ROOM_ROW:
             rooms.setdefault(location_id, []).append(pid)
         elif weekday is not None:
-            hours.setdefault((pid, location_id, zone), []).append(WeeklyHours(weekday, start, end))
+            key = (pid, location_id, zone, clinic.own(buffer, notice))
+            hours.setdefault(key, []).append(WeeklyHours(weekday, start, end))
     calendars = [
-        SiteHours(pid, _zone(zone), tuple(h), location_id)
-        for (pid, location_id, zone), h in hours.items()
+        SiteHours(
+            pid,
+            _zone(zone),
+            tuple(h),
+            location_id,
+            margins.buffer_minutes,
+            margins.min_notice_minutes,
+        )
+        for (pid, location_id, zone, margins), h in hours.items()
     ]
     return calendars, rooms
 

@@ -43,6 +43,15 @@ class BusyIndex:
 _start_end = attrgetter("start", "end")
 
 
+def kept_free(sessions: Iterable[Interval], buffer: timedelta) -> list[Interval]:
+    """A practitioner's sessions as their diary keeps them with a buffer: `buffer` before and
+    after each is taken too, so a slot overlaps none of these exactly when it lies at least
+    `buffer` from each session (as booking asks)."""
+    if not buffer:
+        return list(sessions)
+    return [Interval(s.start - buffer, s.end + buffer) for s in sessions]
+
+
 def _days(window: Interval, zone: ZoneInfo) -> Iterator[date]:
     day = window.start.astimezone(zone).date() - timedelta(days=1)
     last = window.end.astimezone(zone).date() + timedelta(days=1)

@@ -6,11 +6,11 @@ in-process lock is involved.
 
 Booking is the busiest write, so its statements are built once, here, and run as plain Core
 statements: once the locks are held, one query reads everything the checks ask (the
-practitioner and their hours at each location, their time off and sessions, the rooms of
-their locations with their closures and sessions, the patient's sessions and treatments near
-the slot), and the session, its first event and its outbox events (the booking's and its
-reminders', `app.events.reminders`) are written as plain inserts (on PostgreSQL, one
-statement), with no ORM unit of work.
+practitioner and their hours at each location with their buffer and notice, their time off
+and sessions, the rooms of their locations with their closures and sessions, the patient's
+sessions and treatments near the slot), and the session, its first event and its outbox
+events (the booking's and its reminders', `app.events.reminders`) are written as plain inserts
+(on PostgreSQL, one statement), with no ORM unit of work.
 
 A session takes a room of the location whose hours hold the slot: the one named, or the
 first free one (`_room`). The room is chosen by reading, so bookings that could want one room
@@ -49,6 +49,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.dml import Insert
 
+from app.config import LONGEST_BUFFER_MINUTES
 from app.db import hold_lock
 from app.errors import NotFound, Versions
 from app.evaluations.service import Eligibility, current_eligibility
@@ -72,7 +73,7 @@ from app.models import (
 )
 from app.patients.service import PatientArchived, patient_lock
 from app.plans.service import active_plan
-from app.policy import BookingRules
+from app.policy import BookingRules, Margins
 from app.practitioners.hours import Interval
 from app.practitioners.service import (
     Calendar,
@@ -84,8 +85,9 @@ from app.practitioners.service import (
     sites,
 )
 from app.scheduling.service import TreatmentTime, treatment_times
-from app.scheduling.slots import far_enough
+from app.scheduling.slots import at_minute, far_enough, minute_ceil
 from app.sessions.errors import (
+    BufferConflict,
     EligibilityBlocked,
     HoldExpired,
     HoldMismatch,
@@ -97,6 +99,7 @@ from app.sessions.errors import (
     RoomElsewhere,
     RoomTaken,
     SlotTaken,
+    TooShortNotice,
     UnknownPatient,
     UnknownRoom,
 )
@@ -125,7 +128,9 @@ class _Found(enum.IntEnum):
 
     HOURS = 0  # the practitioner, with one of their weekly hours (or none: no hours at all)
     TIME_OFF = 1  # the practitioner's time off overlapping the slot
-    PRACTITIONER_SESSION = 2  # a live session of the practitioner overlapping the slot
+    # A live session of the practitioner overlapping the slot, or within the longest buffer
+    # of it (which of them are too near, their own buffer says: read in the same statement).
+    PRACTITIONER_SESSION = 2
     PATIENT_SESSION = 3  # a live session of the patient overlapping the slot
     GIVEN = 4  # a treatment given near the slot (`start_at`: when the sclerosant was given)
     TO_COME = 5  # a session booked or checked in near the slot (`start_at`: its start)
@@ -138,7 +143,9 @@ class _Found(enum.IntEnum):
 # The parameters of `_IN_THE_WAY`. `moving`: the session being moved (the nil UUID when
 # booking), left out of every answer; `start_floor`: the slot's start less the longest a
 # session lasts, so overlapping sessions are found by a range scan of the start index
-# (`TreatmentSession.ending_after`); `near_from`/`near_to`: the window of the interval rule.
+# (`TreatmentSession.ending_after`); `near_from`/`near_to`: the window of the interval rule;
+# `reach_start`/`reach_end`: the slot widened by the longest buffer a practitioner may keep,
+# `reach_floor` its start less the longest session.
 _PRACTITIONER = bindparam("practitioner_id", type_=_SESSIONS.c.practitioner_id.type)
 _PATIENT = bindparam("patient_id", type_=_SESSIONS.c.patient_id.type)
 _MOVING = bindparam("moving", type_=_SESSIONS.c.id.type)
@@ -149,8 +156,12 @@ _NEAR_FROM = bindparam("near_from", type_=UTCDateTime())
 _NEAR_TO = bindparam("near_to", type_=UTCDateTime())
 _NOW = bindparam("now", type_=UTCDateTime())
 _ROOM = bindparam("room_id", type_=_ROOMS.c.id.type)  # the room named (the nil UUID: none)
+_REACH_START = bindparam("reach_start", type_=UTCDateTime())
+_REACH_END = bindparam("reach_end", type_=UTCDateTime())
+_REACH_FLOOR = bindparam("reach_floor", type_=UTCDateTime())
 _NOT_MOVING = uuid.UUID(int=0)
 _NO_ROOM = _NOT_MOVING
+_LONGEST_BUFFER = timedelta(minutes=LONGEST_BUFFER_MINUTES)
 
 
 def _found(
@@ -169,6 +180,7 @@ def _found(
         end.label("end_at"),
         *(null() for _ in range(7)),
         room if room is not None else null(),
+        *(null() for _ in range(2)),
     ]
 
 
@@ -200,6 +212,17 @@ _CANDIDATE_ROOMS = select(_ROOMS.c.id).where(
     )
 )
 
+# The practitioner's sessions and holds not yet expired overlapping the slot widened by the
+# longest buffer: an index range scan as `_overlapping`'s, a little longer.
+_PRACTITIONER_NEAR = and_(
+    _SESSIONS.c.practitioner_id == _PRACTITIONER,
+    TreatmentSession.taking_time(_NOW),
+    _SESSIONS.c.start_at < _REACH_END,
+    _SESSIONS.c.end_at > _REACH_START,
+    _SESSIONS.c.start_at > _REACH_FLOOR,
+    _SESSIONS.c.id != _MOVING,
+)
+
 # Holds past their expiry, of the practitioner or of the patient, or in one of those rooms,
 # overlapping the slot.
 _EXPIRED_HOLDS = _overlapping(
@@ -213,10 +236,11 @@ _EXPIRED_HOLDS = _overlapping(
 
 
 # Everything booking (or moving) a session checks, once the locks are held, in one round
-# trip, as plain rows: the practitioner with their hours and the zones of their locations
-# (`get_practitioner`), who is busy over the slot (`practitioner_busy` asks it of the
-# practitioner; here of the patient too), the rooms that could take it, and the treatments
-# near it (`treatment_times`). The first part types the columns of the others.
+# trip, as plain rows: the practitioner with their hours and the zones of their locations,
+# their buffer and notice (`get_practitioner`), who is busy over the slot or near it
+# (`practitioner_busy` asks it of the practitioner; here of the patient too), the rooms that
+# could take it, and the treatments near it (`treatment_times`). The first part types the
+# columns of the others.
 _IN_THE_WAY = union_all(
     select(
         literal_column(str(_Found.HOURS.value)).label("kind"),
@@ -231,6 +255,8 @@ _IN_THE_WAY = union_all(
         _LOCATIONS.c.time_zone.label("site_zone"),
         _HOURS.c.location_id,
         type_coerce(null(), _ROOMS.c.id.type).label("room_id"),
+        _PRACTITIONERS.c.buffer_minutes,
+        _PRACTITIONERS.c.min_notice_minutes,
     )
     .select_from(
         _PRACTITIONERS.outerjoin(
@@ -252,6 +278,8 @@ _IN_THE_WAY = union_all(
         null(),
         _ROOMS.c.location_id,
         _ROOMS.c.id,
+        null(),
+        null(),
     ).where(_ROOMS.c.id.in_(_CANDIDATE_ROOMS)),
     select(
         *_found(
@@ -291,7 +319,7 @@ _IN_THE_WAY = union_all(
         *_found(
             _Found.PRACTITIONER_SESSION, _SESSIONS.c.id, _SESSIONS.c.start_at, _SESSIONS.c.end_at
         )
-    ).where(_live_overlapping(_SESSIONS.c.practitioner_id == _PRACTITIONER)),
+    ).where(_PRACTITIONER_NEAR),
     select(
         *_found(_Found.PATIENT_SESSION, _SESSIONS.c.id, _SESSIONS.c.start_at, _SESSIONS.c.end_at)
     ).where(_live_overlapping(_SESSIONS.c.patient_id == _PATIENT)),
@@ -320,11 +348,14 @@ _IN_THE_WAY = union_all(
 @dataclass(frozen=True)
 class Place:
     """Where a session checked by `check_slot` takes place: the location whose hours hold it
-    (its zone: the session's day is that zone's) and the room it takes."""
+    (its zone: the session's day is that zone's) and the room it takes; and whether it starts
+    inside the practitioner's minimum notice (let through, as asked by staff allowed to:
+    `check_slot`'s `within_notice`)."""
 
     time_zone: str
     location_id: uuid.UUID
     room_id: uuid.UUID
+    within_notice: bool = False
 
 
 def check_slot(
@@ -339,12 +370,17 @@ def check_slot(
     locked: bool = False,
     room_id: uuid.UUID | None = None,
     prefer: uuid.UUID | None = None,
+    within_notice: bool = False,
+    notice_from: datetime | None = None,
 ) -> Place:
     """Every check booking and rescheduling share, in this order; `moving` is the session
     being moved, `locked`: the practitioner's calendar and the rooms' hours are locked
     already. `room_id`: the room asked for; else the first free room of the location,
-    `prefer` first if it is free (a session moved keeps its room where it can). The answer:
-    where the session takes place."""
+    `prefer` first if it is free (a session moved keeps its room where it can).
+    `within_notice`: a start inside the practitioner's minimum notice is let through (staff
+    allowed to asked for it; nothing else is); `notice_from`: when the notice counts from
+    (`now`, or when a hold being booked was placed). The answer: where the session takes
+    place."""
     if slot.start <= now:
         raise InThePast("Sessions are booked for a time still to come.")
     if not locked:
@@ -363,6 +399,9 @@ def check_slot(
             "near_from": slot.start - margin,
             "near_to": slot.start + margin,
             "now": now,
+            "reach_start": slot.start - _LONGEST_BUFFER,
+            "reach_end": slot.end + _LONGEST_BUFFER,
+            "reach_floor": slot.start - _LONGEST_BUFFER - LONGEST_SESSION,
         },
     )
     found: dict[_Found, list[Row[Any]]] = {kind: [] for kind in _Found}
@@ -372,18 +411,24 @@ def check_slot(
     conflict = calendar_conflict(calendar, slot, absences=())  # active, inside hours
     if conflict is not None:
         raise conflict
+    site = calendar.site_of(slot)
+    assert site is not None  # inside their hours: at one of their locations
+    practitioner = found[_Found.HOURS][0]
+    margins = rules.margins.own(practitioner.buffer_minutes, practitioner.min_notice_minutes)
+    inside_notice = _inside_notice(
+        slot, notice_from or now, margins, site.zone.key, allowed=within_notice
+    )
     # The same questions slot search asks: is the practitioner free (time off, sessions)?
     if found[_Found.TIME_OFF]:
         raise OutsideAvailability("The practitioner is away then (time off).")
-    for kind, whose in (
-        (_Found.PRACTITIONER_SESSION, "practitioner"),
-        (_Found.PATIENT_SESSION, "patient"),
+    theirs = sorted(found[_Found.PRACTITIONER_SESSION], key=lambda row: row.start_at)
+    for whose, taken in (
+        ("practitioner", [r for r in theirs if r.start_at < slot.end and r.end_at > slot.start]),
+        ("patient", sorted(found[_Found.PATIENT_SESSION], key=lambda row: row.start_at)),
     ):
-        taken = sorted(found[kind], key=lambda row: row.start_at)
         if taken:
             raise SlotTaken(f"The {whose} already has a session then.", session_id=str(taken[0].id))
-    site = calendar.site_of(slot)
-    assert site is not None  # inside their hours: at one of their locations
+    _refuse_inside_buffer(slot, theirs, margins, site.zone.key)
     room = _room(found, site, room_id, prefer)
     if found[_Found.EXPIRED_HOLD]:
         _release_expired(db, [row.id for row in found[_Found.EXPIRED_HOLD]], now)
@@ -398,7 +443,7 @@ def check_slot(
         zone=site.zone,
         rules=rules,
     )
-    return Place(site.zone.key, site.location_id, room)
+    return Place(site.zone.key, site.location_id, room, inside_notice)
 
 
 def _room(
@@ -447,6 +492,48 @@ def _room(
             "out of use)."
         )
     return free[0].room_id  # type: ignore[no-any-return]
+
+
+def _inside_notice(
+    slot: Interval, since: datetime, margins: Margins, time_zone: str, *, allowed: bool
+) -> bool:
+    """Whether `slot` starts inside the practitioner's minimum notice counted from `since`:
+    `TooShortNotice`, naming the earliest start (to the minute) it allows, unless `allowed`."""
+    earliest = since + margins.notice
+    if slot.start >= earliest:
+        return False
+    if allowed:
+        return True
+    first = at_minute(minute_ceil(earliest))
+    raise TooShortNotice(
+        f"Sessions with this practitioner are booked at least {margins.min_notice_minutes} "
+        f"minutes ahead: the earliest start now is "
+        f"{first.astimezone(ZoneInfo(time_zone)):%Y-%m-%d %H:%M} ({time_zone}). Staff allowed "
+        "to book inside the notice may send `within_notice: true`.",
+        earliest_start=first.isoformat(),
+        min_notice_minutes=margins.min_notice_minutes,
+    )
+
+
+def _refuse_inside_buffer(
+    slot: Interval, theirs: Sequence[Row[Any]], margins: Margins, time_zone: str
+) -> None:
+    """`BufferConflict` if one of the practitioner's sessions (`theirs`, by start, none
+    overlapping the slot) is nearer the slot than their buffer, before or after it."""
+    kept = margins.buffer
+    near = next(
+        (r for r in theirs if r.start_at < slot.end + kept and r.end_at > slot.start - kept),
+        None,
+    )
+    if near is not None:
+        zone = ZoneInfo(time_zone)
+        raise BufferConflict(
+            f"The practitioner keeps {margins.buffer_minutes} minutes free before and after "
+            f"each session: their session of {near.start_at.astimezone(zone):%Y-%m-%d %H:%M}-"
+            f"{near.end_at.astimezone(zone):%H:%M} ({time_zone}) is nearer than that.",
+            session_id=str(near.id),
+            buffer_minutes=margins.buffer_minutes,
+        )
 
 
 _RELEASE = delete(_SESSIONS).where(
@@ -576,6 +663,7 @@ class FirstEvent:
     old_practitioner_id: uuid.UUID | None
     reason: str | None
     at: datetime
+    within_notice: bool = False
 
 
 @dataclass(frozen=True)
@@ -618,6 +706,9 @@ class Hold:
     plan_id: uuid.UUID | None  # the course it is held for, if named
     location_id: uuid.UUID
     room_id: uuid.UUID  # the room it keeps: booked, the session takes it
+    # Placed inside the practitioner's minimum notice, by staff allowed to (not stored: what
+    # placing it found).
+    within_notice: bool = False
 
     @property
     def slot(self) -> Interval:
@@ -718,6 +809,7 @@ def book(*, db: Session, data: SessionCreate, now: datetime, rules: BookingRules
         raise UnknownPatient(f"No patient with id {patient_id}.") from None
     held_for = wanted.hold.plan_id if wanted.hold else None
     plan = _bookable_plan(db, data.plan_id or held_for, patient_id)
+    hold = wanted.hold
     place = check_slot(
         db=db,
         patient_id=patient_id,
@@ -725,11 +817,14 @@ def book(*, db: Session, data: SessionCreate, now: datetime, rules: BookingRules
         slot=slot,
         now=now,
         rules=rules,
-        moving=wanted.hold.id if wanted.hold else None,
+        moving=hold.id if hold else None,
         locked=True,
         room_id=wanted.room_id,
+        within_notice=data.within_notice,
+        # A hold keeps the notice it was placed with: it is not refused for the minutes the
+        # patient took to confirm.
+        notice_from=min(now, hold.expires_at - rules.hold_lifetime) if hold else now,
     )
-    hold = wanted.hold
     session_id, created = (hold.id, hold.created_at) if hold else (uuid.uuid4(), utcnow())
     first = FirstEvent(
         id=uuid.uuid4(),
@@ -742,6 +837,7 @@ def book(*, db: Session, data: SessionCreate, now: datetime, rules: BookingRules
         old_practitioner_id=None,
         reason=None,
         at=now,
+        within_notice=place.within_notice,
     )
     booked = BookedSession(
         id=session_id,
@@ -811,12 +907,14 @@ def place_hold(
     rules: BookingRules,
     plan_id: uuid.UUID | None = None,
     room_id: uuid.UUID | None = None,
+    within_notice: bool = False,
 ) -> Hold:
     """Keep `slot` for the patient until `now` + the clinic's hold lifetime (for the course
     `plan_id`, if named), in the room `room_id` (else a free one), if it could be booked now:
     every check booking makes is made (the patient's standing, the plan, the practitioner's
-    hours and time off, the room, overlaps, the interval between treatments), and a held slot
-    and its room are taken for everyone else, by the database as a booking is."""
+    hours, time off, buffer and notice, the room, overlaps, the interval between treatments),
+    and a held slot and its room are taken for everyone else, by the database as a booking
+    is. `within_notice`: as for booking (`check_slot`)."""
     hold_lock(
         db,
         patient_lock(patient_id),
@@ -837,6 +935,7 @@ def place_hold(
         rules=rules,
         locked=True,
         room_id=room_id,
+        within_notice=within_notice,
     )
     created = utcnow()
     hold = Hold(
@@ -851,6 +950,7 @@ def place_hold(
         plan_id=plan.id if plan else None,
         location_id=place.location_id,
         room_id=place.room_id,
+        within_notice=place.within_notice,
     )
     row: dict[str, Any] = {c.key: None for c in _SESSIONS.c}
     row.update(
@@ -1044,6 +1144,7 @@ def reschedule(
         moving=session.id,
         room_id=change.room_id,
         prefer=session.room_id,
+        within_notice=change.within_notice,
     )
     session.events.append(
         SessionEvent(
@@ -1055,6 +1156,7 @@ def reschedule(
             old_practitioner_id=session.practitioner_id,
             reason=change.reason,
             at=now,
+            within_notice=place.within_notice,
         )
     )
     session.start_at, session.end_at, session.time_zone = slot.start, slot.end, place.time_zone

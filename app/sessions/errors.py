@@ -91,6 +91,11 @@ class RoomClosed(DomainError):
     title = "The room is closed then"
 
 
+class BufferConflict(Conflict):
+    code = "buffer-conflict"
+    title = "Too close to another session of the practitioner"
+
+
 class HoldExpired(Conflict):
     code = "hold-expired"
     title = "The hold no longer stands"
@@ -112,6 +117,12 @@ class InThePast(DomainError):
     status = 422
     code = "in-the-past"
     title = "The time is in the past"
+
+
+class TooShortNotice(DomainError):
+    status = 422
+    code = "too-short-notice"
+    title = "Sooner than the practitioner's minimum notice"
 
 
 class PlanFull(Conflict):
@@ -181,8 +192,10 @@ BOOKING_ERRORS = (
     RoomElsewhere,
     InactiveRoom,
     RoomClosed,
+    BufferConflict,
     IntervalTooShort,
     InThePast,
+    TooShortNotice,
     UnknownPlan,
     PlanFull,
     InactivePractitioner,

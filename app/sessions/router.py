@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import APIRouter, Query, Request, Response, status
 from sqlalchemy.orm import Session
 
 from app.auditing import Access, AuditTrail, Resource
@@ -30,7 +30,7 @@ from app.sessions.schemas import (
     SessionRead,
 )
 from app.vocabulary import Flag, SessionStatus
-from app.web.access import AuditDep, ClinicalDetail, holds, requires
+from app.web.access import AuditDep, ClinicalDetail, holds, require_also, requires
 from app.web.clock import Now
 from app.web.db import Db
 from app.web.params import Cursor, ExpectedVersion, Limit, sends, set_etag
@@ -49,6 +49,28 @@ def _audited(
     audit: AuditTrail, action: str, session: TreatmentSession | booking.BookedSession
 ) -> None:
     audit.record(action, Resource.SESSION, session.id, patient_id=session.patient_id)
+
+
+def _audited_booking(
+    audit: AuditTrail,
+    action: str,
+    session: TreatmentSession | booking.BookedSession,
+    now: datetime,
+) -> None:
+    """The event of a booking or a move; one inside the practitioner's minimum notice says so
+    (`<action>-within-notice`, and how far ahead the session starts)."""
+    if not session.events[-1].within_notice:
+        _audited(audit, action, session)
+        return
+    ahead = (session.start_at - now) // timedelta(minutes=1)
+    audit.record(
+        f"{action}-within-notice",
+        Resource.SESSION,
+        session.id,
+        patient_id=session.patient_id,
+        detail=f"inside the practitioner's minimum notice (within_notice): starts {ahead} "
+        "minutes ahead",
+    )
 
 
 def _view(
@@ -130,6 +152,7 @@ def _read(
 )
 def book_session(
     body: SessionCreate,
+    request: Request,
     db: Db,
     audit: AuditDep,
     policy: Policy,
@@ -145,21 +168,29 @@ def book_session(
     time off (422 `outside-availability`); it overlaps a live session of the practitioner or
     the patient (409 `slot-taken`); it is within 14 calendar days (where the session takes
     place) of another treatment of the patient, given or booked (422 `interval-too-short`);
-    it is in the past (422 `in-the-past`).
+    it is in the past (422 `in-the-past`); it starts or ends within the practitioner's buffer
+    of another of their sessions or holds (409 `buffer-conflict`); it starts sooner than their
+    minimum notice (422 `too-short-notice`, with `earliest_start`).
 
     The session takes a room of the location where the practitioner sees patients then (their
     hours there): `room_id`, or else a free active room of that location. A room with another
     session (or hold) then, or no free room at all, is 409 `room-taken`; an unknown room 422
     `unknown-room`; a room of another location 422 `room-elsewhere`; one out of use 422
     `inactive-room`; one closed then 422 `room-closed`. Overlaps are refused by the database
-    itself, so two desks booking the same minute (or room) cannot both succeed."""
+    itself, so two desks booking the same minute (or room) cannot both succeed.
+
+    Staff with `sessions:book-within-notice` may book inside the notice with
+    `"within_notice": true` (audited as `book-within-notice`; the booked event says
+    `within_notice`); it lifts nothing else. Sent by a role without it: 403."""
+    if body.within_notice:
+        require_also(request, Permission.SESSIONS_BOOK_WITHIN_NOTICE)
     try:
         session = booking.book(db=db, data=body, now=now, rules=policy.booking)
     except errors.EligibilityBlocked as refusal:
         if sees_outcome:
             raise
         raise refusal.without_reasons() from None
-    _audited(audit, "book", session)
+    _audited_booking(audit, "book", session, now)
     response.headers["Location"] = f"{router.prefix}/{session.id}"
     return _read(
         db,
@@ -277,6 +308,7 @@ def read_session(
 def reschedule_session(
     session_id: uuid.UUID,
     body: RescheduleBody,
+    request: Request,
     db: Db,
     audit: AuditDep,
     policy: Policy,
@@ -287,9 +319,12 @@ def reschedule_session(
     if_match: ExpectedVersion,
 ) -> SessionRead:
     """Move a booked session to a new time (and optionally another practitioner, length or
-    room), with the same checks as booking. It keeps its room if that room is free then and
-    at the location where the practitioner sees patients at the new time, else takes a free
-    one there. The old time and practitioner stay in its history."""
+    room), with the same checks as booking (buffer and minimum notice included:
+    `within_notice` as for booking). It keeps its room if that room is free then and at the
+    location where the practitioner sees patients at the new time, else takes a free one
+    there. The old time and practitioner stay in its history."""
+    if body.within_notice:
+        require_also(request, Permission.SESSIONS_BOOK_WITHIN_NOTICE)
     try:
         session = booking.reschedule(
             db=db,
@@ -303,7 +338,7 @@ def reschedule_session(
         if sees_outcome:
             raise
         raise refusal.without_reasons() from None
-    _audited(audit, "reschedule", session)
+    _audited_booking(audit, "reschedule", session, now)
     return _read(
         db,
         session,

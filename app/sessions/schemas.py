@@ -45,6 +45,14 @@ from app.vocabulary import (
 )
 
 Reason = RequiredText
+WithinNotice = Annotated[
+    Boolean,
+    Field(
+        description="Book (or move) inside the practitioner's minimum notice: needs "
+        "`sessions:book-within-notice` (403 without it), and is audited. It lifts the notice "
+        "only: never the buffer, overlaps, eligibility or any clinical rule",
+    ),
+]
 
 
 T = TypeVar("T")
@@ -83,6 +91,7 @@ class SessionCreate(InputModel):
         description="A hold to book: the slot it keeps. Any of the fields above that is sent "
         "must match it",
     )
+    within_notice: WithinNotice = False
 
     @model_validator(mode="after")
     def _names_the_slot(self) -> SessionCreate:
@@ -107,6 +116,7 @@ class RescheduleBody(InputModel):
         "location where the practitioner sees patients then",
     )
     reason: FreeText | None = None
+    within_notice: WithinNotice = False
 
 
 class ReasonBody(InputModel):
@@ -451,6 +461,11 @@ class SessionEventRead(ReadModel):
         "it: free text, clinical; null for roles without `clinical:read`"
     )
     at: datetime
+    within_notice: bool = Field(
+        default=False,
+        description="Booked or moved inside the practitioner's minimum notice, by staff "
+        "allowed to (`within_notice`)",
+    )
 
 
 class SessionRead(Stored):

@@ -116,6 +116,16 @@ def _forbid(request: Request, principal: Principal, permission: Permission) -> F
     )
 
 
+def require_also(request: Request, permission: Permission) -> None:
+    """Within a route, before it does anything: what the request asks beyond its route's
+    permission (a flag in its body) needs `permission` too, else 403, the denied attempt
+    written to the audit trail as `requires` writes it."""
+    principal: Principal = request.state.principal
+    if not allows(principal.role, permission):
+        request.state.db.rollback()  # nothing of the request's own is kept
+        raise _forbid(request, principal, permission)
+
+
 def requires(permission: Permission) -> Any:
     """A route dependency: the caller's role must hold `permission`, else 403 (and the denied
     attempt is written to the audit trail)."""

@@ -93,6 +93,15 @@ class Problem(BaseModel):
         default=None, description="`duplicate-identifier`: the identifier already in use"
     )
     required_permission: str | None = Field(default=None, description="`forbidden`")
+    earliest_start: str | None = Field(
+        default=None, description="`too-short-notice`: the first start the notice allows now"
+    )
+    min_notice_minutes: int | None = Field(
+        default=None, description="`too-short-notice`: the practitioner's minimum notice"
+    )
+    buffer_minutes: int | None = Field(
+        default=None, description="`buffer-conflict`: the practitioner's buffer"
+    )
 
 
 class ProblemFlag(BaseModel):

@@ -85,6 +85,8 @@ function explain(code: BookingRefusal): string {
       return "That time overlaps another session: pick another slot.";
     case "room-taken":
       return "No room is free then (or the one named is taken): pick another slot or room.";
+    case "buffer-conflict":
+      return "That time is too close to another of the practitioner's sessions: pick another slot.";
     case "patient-archived":
       return "The patient is archived.";
     case "plan-full":

@@ -84,11 +84,19 @@ def diaries(
     own: list[Interval] | None = None,
     calendars: list[Calendar] | None = None,
     reads: list[Interval] | None = None,
+    away: list[tuple[uuid.UUID, datetime, datetime]] | None = None,
+    now: datetime | None = None,
 ) -> Diaries:
-    def load(window: Interval) -> list[tuple[uuid.UUID, None, datetime, datetime]]:
+    """`busy`: sessions (a buffer is kept around them); `away`: time off."""
+
+    def load(
+        window: Interval,
+    ) -> list[tuple[uuid.UUID | None, uuid.UUID | None, datetime, datetime, bool]]:
         if reads is not None:
             reads.append(window)
-        return [(p, None, s, e) for p, s, e in busy if s < window.end and e > window.start]
+        rows = [(p, None, s, e, True) for p, s, e in busy]
+        rows += [(p, None, s, e, False) for p, s, e in away or []]
+        return [b for b in rows if b[2] < window.end and b[3] > window.start]
 
     return Diaries(
         calendars=calendars or [Calendar(B, PARIS, HOURS_9_12), Calendar(A, PARIS, HOURS_9_12)],
@@ -97,6 +105,7 @@ def diaries(
         grid=timedelta(minutes=30),
         until=local(DAY + timedelta(days=60), 0),
         load=load,
+        now=now,
     )
 
 
@@ -117,7 +126,7 @@ WHOLE_DAY = [Interval(local(DAY, 0), local(DAY + timedelta(days=1), 0))]
             [(9, 0, B), (9, 30, A), (9, 30, B)],
         ),
         (
-            "time off covering part of the day",
+            "a session covering part of the day",
             [(B, local(DAY, 9, 15), local(DAY, 10, 15))],
             [],
             [(9, 0, A), (9, 30, A), (10, 0, A), (10, 30, A), (10, 30, B)],
