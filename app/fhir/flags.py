@@ -71,6 +71,8 @@ FLAG_KEYS: dict[FlagCode, str] = {
     FlagCode.OUTSIDE_AVAILABILITY: "outside-hours",
     FlagCode.INTERVAL_TOO_SHORT: "interval",
     FlagCode.PLAN_NOT_ACTIVE: "plan-not-active",
+    FlagCode.INACTIVE_ROOM: "inactive-room",
+    FlagCode.ROOM_CLOSED: "room-closed",
     FlagCode.WEIGHT_MISSING: "no-weight",
     FlagCode.WEIGHT_FROM_EARLIER_RECORD: "earlier-weight",
     FlagCode.WEIGHT_NOT_CLINICAL: "weight-not-clinical",

@@ -21,7 +21,6 @@ from sqlalchemy import (
     or_,
     select,
     true,
-    type_coerce,
     union_all,
 )
 from sqlalchemy.orm import Session
@@ -168,8 +167,10 @@ _FREE_SLOT_BUSY = union_all(
     select(
         literal_column(str(_OFF)).label("kind"),
         _T.c.practitioner_id.label("id"),
-        type_coerce(null(), _R.c.id.type).label("room_id"),
-        type_coerce(null(), _R.c.active.type).label("active"),
+        # Cast: PostgreSQL types each column of a UNION from the parts before the one that
+        # first types it (two untyped NULLs make a text column).
+        cast(null(), _R.c.id.type).label("room_id"),
+        cast(null(), _R.c.active.type).label("active"),
         _T.c.start_at,
         _T.c.end_at,
     ).where(_T.c.practitioner_id == bindparam("id"), _T.c.start_at < _HIGH, _T.c.end_at > _LOW),

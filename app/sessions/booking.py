@@ -35,6 +35,7 @@ from sqlalchemy import (
     Table,
     and_,
     bindparam,
+    cast,
     delete,
     insert,
     literal_column,
@@ -245,8 +246,10 @@ _IN_THE_WAY = union_all(
     select(
         literal_column(str(_Found.HOURS.value)).label("kind"),
         _PRACTITIONERS.c.id,
-        type_coerce(null(), UTCDateTime()).label("start_at"),
-        type_coerce(null(), UTCDateTime()).label("end_at"),
+        # Cast: PostgreSQL types each column of a UNION from the parts before the one that
+        # first types it (two untyped NULLs make a text column).
+        cast(null(), UTCDateTime()).label("start_at"),
+        cast(null(), UTCDateTime()).label("end_at"),
         _HOURS.c.weekday,
         _HOURS.c.start_time,
         _HOURS.c.end_time,
@@ -254,7 +257,7 @@ _IN_THE_WAY = union_all(
         _PRACTITIONERS.c.time_zone,
         _LOCATIONS.c.time_zone.label("site_zone"),
         _HOURS.c.location_id,
-        type_coerce(null(), _ROOMS.c.id.type).label("room_id"),
+        cast(null(), _ROOMS.c.id.type).label("room_id"),
         _PRACTITIONERS.c.buffer_minutes,
         _PRACTITIONERS.c.min_notice_minutes,
     )

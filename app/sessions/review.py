@@ -22,10 +22,10 @@ from sqlalchemy import (
     Row,
     and_,
     bindparam,
+    cast,
     literal_column,
     null,
     select,
-    type_coerce,
     union_all,
 )
 from sqlalchemy.orm import Session
@@ -104,8 +104,8 @@ _CALENDARS = union_all(
         _HOURS.c.weekday,
         _HOURS.c.start_time,
         _HOURS.c.end_time,
-        type_coerce(null(), UTCDateTime()).label("start_at"),
-        type_coerce(null(), UTCDateTime()).label("end_at"),
+        cast(null(), UTCDateTime()).label("start_at"),  # typed: see `app.sessions.booking`
+        cast(null(), UTCDateTime()).label("end_at"),
     )
     .select_from(
         _PRACTITIONERS.outerjoin(

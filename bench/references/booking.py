@@ -1,11 +1,13 @@
 """A booking over HTTP, as directly as Python allows: the least safe booking transaction on
 psycopg's async API behind an async FastAPI POST on sclerosched's path. Per booking, in
-pipeline mode (2 round trips): BEGIN; the patient's advisory lock; ONE check (the
+pipeline mode (2 round trips): BEGIN; the patient's advisory lock, and the locks of the
+clock hours the time touches (bookings that could want one room pick it one after the other,
+as sclerosched's do, or most would lose the race for the same room); ONE check (the
 practitioner's overlap, the patient's 14 calendar days, which covers the patient's overlap
 too, and a free room of the practitioner's locations); INSERT the session (the exclusion
 constraints stay on), its event and an audit row; COMMIT. It does not read the patient's
-eligibility, the practitioner's hours or time off, or the caller's key, and waits for no other
-booking before it picks a room: sclerosched must, so its own best is somewhat below this."""
+eligibility, the practitioner's hours or time off, or the caller's key: sclerosched must, so
+its own best is somewhat below this."""
 
 from __future__ import annotations
 
@@ -24,6 +26,12 @@ app = app_with(pool)
 ZONE = "Europe/Paris"
 LIVE = ["booked", "arrived", "fulfilled"]
 LOCK = "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))"
+# The clock hours the booking touches (sclerosched's `app.locations.service.room_locks`).
+HOUR_LOCKS = (
+    "SELECT pg_advisory_xact_lock(hashtextextended('rooms:' || to_char(h, 'YYYYMMDDHH24'), 0))"
+    " FROM generate_series(date_trunc('hour', %(start)s AT TIME ZONE 'UTC'),"
+    " (%(end)s AT TIME ZONE 'UTC') - interval '1 microsecond', interval '1 hour') AS h"
+)
 CHECK = """
 SELECT EXISTS (SELECT FROM treatment_sessions
                WHERE status = ANY(%(live)s) AND practitioner_id = %(practitioner)s
@@ -85,6 +93,7 @@ async def book(
     try:
         async with connection.pipeline(), connection.transaction():
             await connection.execute(LOCK, (f"patient:{patient}",))
+            await connection.execute(HOUR_LOCKS, args)
             cursor = await connection.execute(CHECK, args)
             row = await cursor.fetchone()  # round trip 1
             if row is None or row["busy"] or row["close"] or row["room"] is None:

@@ -178,6 +178,41 @@ def test_practitioners_in_other_zones_come_in_order_of_start() -> None:
     assert all(c.zone == (PARIS if c.practitioner_id == A else NEW_YORK) for c in found)
 
 
+def test_with_rooms_a_slot_needs_a_free_room_of_its_calendars_location() -> None:
+    """Two practitioners at one site with one room, A also at a site of its own: A's room
+    closed at 9:00 and B's session in the shared room at 10:00 leave A only its own site at 9,
+    and each the shared room where it is free."""
+    shared, own, room_1, room_2 = (uuid.UUID(int=n) for n in (101, 102, 201, 202))
+    mornings = tuple(WeeklyHours(d, time(9), time(11)) for d in range(7))
+    calendars = [
+        Calendar(A, PARIS, mornings, shared),
+        Calendar(B, PARIS, mornings, shared),
+        Calendar(A, PARIS, tuple(WeeklyHours(d, time(9), time(10)) for d in range(7)), own),
+    ]
+    rows = [
+        (B, room_1, local(DAY, 10), local(DAY, 11)),  # B's session in the shared room
+        (None, room_1, local(DAY, 9), local(DAY, 9, 30)),  # the shared room closed at 9
+    ]
+
+    def load(window: Interval) -> list[tuple[uuid.UUID | None, uuid.UUID, datetime, datetime]]:
+        return [r for r in rows if r[2] < window.end and r[3] > window.start]
+
+    walked = Diaries(
+        calendars=calendars,
+        own=[],
+        duration=timedelta(hours=1),
+        grid=timedelta(minutes=30),
+        until=local(DAY + timedelta(days=1), 0),
+        load=load,
+        rooms={shared: [room_1], own: [room_2]},
+    )
+    day = [Interval(local(DAY, 0), local(DAY, 12))]
+    found = [(c.slot.start, c.practitioner_id, c.location_id) for c in walked.ascending(day)]
+    # 9:00: the shared room closed, A at its own site; 9:30 and 10:00: the shared room taken
+    # by B's session (and B busy), A's own site closing at 10.
+    assert found == [(local(DAY, 9), A, own)]
+
+
 # The diaries give what listing every free slot of the window and sorting would.
 instants = st.integers(min_value=0, max_value=14 * 96).map(
     lambda q: local(date(2027, 3, 20), 0) + q * timedelta(minutes=15)

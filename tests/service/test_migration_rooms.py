@@ -97,7 +97,7 @@ def _clinic_before(engine: Engine) -> dict[str, uuid.UUID]:
     [doctor_a] = [
         who for who, name in _rows(engine, "practitioners", "id", "name") if name == "Dr A"
     ]
-    return {**ids, "a": doctor_a, "patient": patient}
+    return {**ids, "a": doctor_a}
 
 
 def _another_patient(connection: Any) -> uuid.UUID:
@@ -191,13 +191,11 @@ def test_postgresql_refuses_two_sessions_in_one_room_at_once(
     sessions = table("treatment_sessions", *(column(n, TYPES.get(n)) for n in names))
     with engine.connect() as connection:
         taken = connection.execute(select(sessions).where(sessions.c.id == ids["c_paris"])).one()
-    # Dr A, with another patient, in the room Dr C's session was moved to, at its time.
-    clash = {
-        **taken._asdict(),
-        "id": uuid.uuid4(),
-        "practitioner_id": ids["a"],
-        "patient_id": ids["patient"],
-    }
+    # Dr A, free then, with a patient free then, in the room Dr C's session was moved to,
+    # at its time.
+    with engine.begin() as connection:
+        free = _another_patient(connection)
+    clash = {**taken._asdict(), "id": uuid.uuid4(), "practitioner_id": ids["a"], "patient_id": free}
     with (
         pytest.raises(IntegrityError, match="ex_treatment_sessions_room_id_overlap"),
         engine.begin() as connection,
