@@ -31,6 +31,7 @@ from app.models.treatment import (
     TreatmentPlan,
     TreatmentSession,
 )
+from app.models.waitlist import FreedSlot, WaitlistEntry, WaitlistOffer
 
 __all__ = [
     "AWAITING_TREATMENT",
@@ -50,6 +51,7 @@ __all__ = [
     "Consent",
     "Entity",
     "Evaluation",
+    "FreedSlot",
     "IdempotentResponse",
     "InjectionLine",
     "LoginFailure",
@@ -72,6 +74,8 @@ __all__ = [
     "TreatmentSession",
     "UTCDateTime",
     "User",
+    "WaitlistEntry",
+    "WaitlistOffer",
     "WebhookAttempt",
     "WebhookDelivery",
     "WebhookSubscription",
