@@ -25,6 +25,14 @@ class BookingRules:
 
 
 @dataclass(frozen=True)
+class WaitlistRules:
+    """How freed slots are offered round the waitlist."""
+
+    # How long an offer holds its slot for the patient before passing it on.
+    offer_lifetime: timedelta = timedelta(hours=2)
+
+
+@dataclass(frozen=True)
 class SchedulingRules:
     """How free slots and follow-up proposals are laid out."""
 
@@ -121,6 +129,7 @@ class ClinicPolicy:
     # Calendar feeds name patients in full, else by their initials.
     calendar_full_names: bool = False
     webhooks: WebhookRules = field(default_factory=WebhookRules)
+    waitlist: WaitlistRules = field(default_factory=WaitlistRules)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ClinicPolicy:
@@ -152,7 +161,12 @@ class ClinicPolicy:
             ),
             calendar_full_names=settings.calendar_full_names,
             webhooks=webhook_rules(settings),
+            waitlist=waitlist_rules(settings),
         )
+
+
+def waitlist_rules(settings: Settings) -> WaitlistRules:
+    return WaitlistRules(offer_lifetime=timedelta(minutes=settings.waitlist_offer_minutes))
 
 
 def webhook_rules(settings: Settings) -> WebhookRules:

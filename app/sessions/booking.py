@@ -25,6 +25,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import (
     ColumnElement,
+    Date,
     Row,
     Table,
     and_,
@@ -57,6 +58,7 @@ from app.models import (
     TreatmentPlan,
     TreatmentSession,
     UTCDateTime,
+    WaitlistEntry,
     WeeklyAvailability,
     utcnow,
 )
@@ -86,7 +88,8 @@ from app.sessions.errors import (
 )
 from app.sessions.lifecycle import SessionAction, load_locked, require
 from app.sessions.schemas import RescheduleBody, SessionCreate
-from app.vocabulary import EventType, SessionStatus
+from app.vocabulary import EventType, SessionStatus, SlotFreedBy
+from app.waitlist.hooks import ON_THE_LIST, end_waiting, free_slot
 
 
 def _table(model: type[Any]) -> Table:
@@ -99,6 +102,7 @@ _TIME_OFF = _table(TimeOff)
 _SESSIONS = _table(TreatmentSession)
 _EVENTS = _table(SessionEvent)
 _GIVEN = _table(CompletionRecord)
+_WAITLIST = _table(WaitlistEntry)
 
 
 class _Found(enum.IntEnum):
@@ -111,6 +115,7 @@ class _Found(enum.IntEnum):
     GIVEN = 4  # a treatment given near the slot (`start_at`: when the sclerosant was given)
     TO_COME = 5  # a session booked or checked in near the slot (`start_at`: its start)
     EXPIRED_HOLD = 6  # a hold overlapping the slot, expired: deleted before the slot is taken
+    WAITING = 7  # the patient's waitlist entry whose window may hold the slot's day
 
 
 # The parameters of `_IN_THE_WAY`. `moving`: the session being moved (the nil UUID when
@@ -126,6 +131,9 @@ _START_FLOOR = bindparam("start_floor", type_=UTCDateTime())
 _NEAR_FROM = bindparam("near_from", type_=UTCDateTime())
 _NEAR_TO = bindparam("near_to", type_=UTCDateTime())
 _NOW = bindparam("now", type_=UTCDateTime())
+# The days, either side of the slot's UTC day, its local day may be (`_Found.WAITING`).
+_DAY_FROM = bindparam("day_from", type_=Date())
+_DAY_TO = bindparam("day_to", type_=Date())
 _NOT_MOVING = uuid.UUID(int=0)
 
 
@@ -223,7 +231,40 @@ _IN_THE_WAY = union_all(
         _SESSIONS.c.start_at < _NEAR_TO,
         _SESSIONS.c.id != _MOVING,
     ),
+    # On the waitlist with a window about the slot's day: booked there, they leave the list
+    # (`app.waitlist.hooks.end_waiting`, only when there is one: no statement otherwise).
+    select(
+        *_found(
+            _Found.WAITING,
+            _WAITLIST.c.id,
+            type_coerce(null(), UTCDateTime()),
+            type_coerce(null(), UTCDateTime()),
+        )
+    ).where(
+        _WAITLIST.c.patient_id == _PATIENT,
+        _WAITLIST.c.status.in_(ON_THE_LIST),
+        _WAITLIST.c.earliest_date <= _DAY_TO,
+        _WAITLIST.c.latest_date >= _DAY_FROM,
+    ),
 )
+
+
+@dataclass(frozen=True)
+class SlotChecked:
+    """What `check_slot` found, once every check passed: the time zone the session takes place
+    in (the practitioner's), and the patient's waitlist entries about its day."""
+
+    time_zone: str
+    waiting: tuple[uuid.UUID, ...] = ()
+
+    def leave_waitlist(
+        self, db: Session, patient_session: uuid.UUID, start: datetime, now: datetime
+    ) -> None:
+        """The patient is booked (`patient_session`) at `start`: an entry whose window holds
+        its day, where it takes place, ends."""
+        if self.waiting:
+            day = start.astimezone(ZoneInfo(self.time_zone)).date()
+            end_waiting(db, entry_ids=self.waiting, session_id=patient_session, day=day, now=now)
 
 
 def check_slot(
@@ -236,10 +277,11 @@ def check_slot(
     rules: BookingRules,
     moving: uuid.UUID | None = None,
     locked: bool = False,
-) -> str:
+) -> SlotChecked:
     """Every check booking and rescheduling share, in this order; `moving` is the session
     being moved, `locked`: the practitioner's calendar is locked already. The answer: the time
-    zone the session takes place in (the practitioner's)."""
+    zone the session takes place in (the practitioner's), and the patient's waitlist entries
+    about its day."""
     if slot.start <= now:
         raise InThePast("Sessions are booked for a time still to come.")
     if not locked:
@@ -257,6 +299,8 @@ def check_slot(
             "near_from": slot.start - margin,
             "near_to": slot.start + margin,
             "now": now,
+            "day_from": (slot.start - timedelta(days=1)).date(),
+            "day_to": (slot.start + timedelta(days=1)).date(),
         },
     )
     found: dict[_Found, list[Row[Any]]] = {kind: [] for kind in _Found}
@@ -289,7 +333,7 @@ def check_slot(
         zone=ZoneInfo(calendar.time_zone),
         rules=rules,
     )
-    return calendar.time_zone
+    return SlotChecked(calendar.time_zone, tuple(row.id for row in found[_Found.WAITING]))
 
 
 _RELEASE = delete(_SESSIONS).where(
@@ -537,7 +581,7 @@ def book(*, db: Session, data: SessionCreate, now: datetime, rules: BookingRules
         raise UnknownPatient(f"No patient with id {patient_id}.") from None
     held_for = wanted.hold.plan_id if wanted.hold else None
     plan = _bookable_plan(db, data.plan_id or held_for, patient_id)
-    zone = check_slot(
+    checked = check_slot(
         db=db,
         patient_id=patient_id,
         practitioner_id=wanted.practitioner_id,
@@ -547,6 +591,7 @@ def book(*, db: Session, data: SessionCreate, now: datetime, rules: BookingRules
         moving=wanted.hold.id if wanted.hold else None,
         locked=True,
     )
+    zone = checked.time_zone
     hold = wanted.hold
     session_id, created = (hold.id, hold.created_at) if hold else (uuid.uuid4(), utcnow())
     first = FirstEvent(
@@ -580,6 +625,7 @@ def book(*, db: Session, data: SessionCreate, now: datetime, rules: BookingRules
         _book_hold(db, booked, rules.reminder_offsets_hours)
     else:
         _write_booking(db, booked, rules.reminder_offsets_hours)
+    checked.leave_waitlist(db, booked.id, slot.start, now)
     return booked
 
 
@@ -626,9 +672,11 @@ def place_hold(
     now: datetime,
     rules: BookingRules,
     plan_id: uuid.UUID | None = None,
+    expires_at: datetime | None = None,
 ) -> Hold:
-    """Keep `slot` for the patient until `now` + the clinic's hold lifetime (for the course
-    `plan_id`, if named), if it could be booked now: every check booking makes is made (the
+    """Keep `slot` for the patient until `expires_at` (default: `now` + the clinic's hold
+    lifetime; a waitlist offer's lasts as long as the offer), for the course `plan_id` if named,
+    if it could be booked now: every check booking makes is made (the
     patient's standing, the plan, the practitioner's hours and time off, overlaps, the interval
     between treatments), and a held slot is taken for everyone else, by the database as a
     booking is."""
@@ -646,7 +694,7 @@ def place_hold(
         now=now,
         rules=rules,
         locked=True,
-    )
+    ).time_zone
     created = utcnow()
     hold = Hold(
         id=uuid.uuid4(),
@@ -656,7 +704,7 @@ def place_hold(
         practitioner_id=practitioner_id,
         start_at=slot.start,
         end_at=slot.end,
-        expires_at=now + rules.hold_lifetime,
+        expires_at=expires_at or now + rules.hold_lifetime,
         plan_id=plan.id if plan else None,
     )
     row: dict[str, Any] = {c.key: None for c in _SESSIONS.c}
@@ -838,7 +886,7 @@ def reschedule(
     slot = Interval(change.start, change.start + duration)
     practitioner_id = change.practitioner_id or session.practitioner_id
     eligible_for(db, session.patient_id, slot, now, "booked")
-    zone = check_slot(
+    checked = check_slot(
         db=db,
         patient_id=session.patient_id,
         practitioner_id=practitioner_id,
@@ -847,6 +895,9 @@ def reschedule(
         rules=rules,
         moving=session.id,
     )
+    zone = checked.time_zone
+    left = Interval(session.start_at, session.end_at)
+    left_with, left_zone = session.practitioner_id, session.time_zone
     session.events.append(
         SessionEvent(
             action=SessionAction.RESCHEDULE.value,
@@ -863,6 +914,17 @@ def reschedule(
     session.practitioner_id = practitioner_id
     session.updated_at = utcnow()
     _flush_booking(db)
+    checked.leave_waitlist(db, session.id, slot.start, now)
+    if left_with != practitioner_id or not left.overlaps(slot):  # not merely shifted a little
+        free_slot(
+            db,
+            session=session,
+            slot=left,
+            practitioner_id=left_with,
+            time_zone=left_zone,
+            freed_by=SlotFreedBy.RESCHEDULE,
+            now=now,
+        )
     announce(
         db,
         EventType.SESSION_RESCHEDULED,

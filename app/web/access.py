@@ -174,6 +174,8 @@ _PATH_RESOURCES = {
     "plan_id": Resource.TREATMENT_PLAN,
     "session_id": Resource.SESSION,
     "review_id": Resource.REVIEW,
+    "entry_id": Resource.WAITLIST_ENTRY,
+    "offer_id": Resource.WAITLIST_OFFER,
     "practitioner_id": Resource.PRACTITIONER,
     "user_id": Resource.USER,
     "key_id": Resource.API_KEY,
@@ -195,6 +197,7 @@ _AREA_RESOURCES = {
     "api-keys": Resource.API_KEY,
     "audit": Resource.AUDIT_TRAIL,
     "webhooks": Resource.WEBHOOK,
+    "waitlist": Resource.WAITLIST_ENTRY,
 }
 
 
