@@ -160,3 +160,19 @@ def test_nobody_suitable_leaves_the_slot_free_for_anyone(
     assert waitlist.offers() == []
     assert ok(clinic.client.get("/api/v1/waitlist"))["items"][0]["status"] == "waiting"
     clinic.book(clinic.patient(), start)  # nothing holds it
+
+
+def test_an_appointment_cancelled_over_fhir_is_offered_too(
+    clinic: Clinic, waitlist: Waitlist
+) -> None:
+    cancelled = waitlist.booked_at_slot()
+    waiting = clinic.patient()
+    waitlist.add(waiting)
+    url = f"/fhir/R4/Appointment/{cancelled['id']}"
+    appointment = ok(clinic.client.get(url))
+    reason = {"text": "Patient called"}
+    answer = clinic.client.put(
+        url, json={**appointment, "status": "cancelled", "cancelationReason": reason}
+    )
+    assert answer.status_code == 200, answer.text
+    assert waitlist.offered_to() == [waiting]

@@ -6,20 +6,24 @@ from __future__ import annotations
 
 import json
 import threading
+import uuid
 from collections import Counter
 from datetime import datetime, timedelta
 from typing import Any
 
+import pytest
 from fastapi import FastAPI
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.db import WRITE_LOCK, make_sessionmaker
 from app.events.worker import Worker, payload
 from app.models import FreedSlot, OutboxEvent, WaitlistOffer
+from app.patients.service import patient_lock
 from app.policy import ClinicPolicy, WebhookRules
 from app.vocabulary import FreedSlotStatus, OfferStatus
 from app.waitlist.offers import OfferRules, Swept, sweep
+from tests.factories import POSTGRES_URL
 from tests.sessions.clinic import Clinic, paris_day
 from tests.waitlist.steps import Waitlist
 
@@ -166,3 +170,24 @@ def test_waitlist_events_carry_ids_only(clinic: Clinic, waitlist: Waitlist, engi
     assert {body["type"] for body in bodies} == {"waitlist.offered", "waitlist.declined"}
     for body in bodies:
         assert set(body["data"]) <= {"session_id", "patient_id", "plan_id"}
+
+
+@pytest.mark.skipif(not POSTGRES_URL, reason="PostgreSQL's advisory locks (SQLite: one writer)")
+def test_a_patient_whose_care_is_being_changed_is_never_waited_for(
+    clinic: Clinic, waitlist: Waitlist, engine: Engine
+) -> None:
+    """Another transaction holds the waiting patient's lock (their care is being changed): the
+    cancellation goes through at once, leaving the slot open, and a later sweep offers it."""
+    cancelled = waitlist.booked_at_slot()
+    waiting = clinic.patient()
+    waitlist.add(waiting)
+    with engine.connect() as other, other.begin():
+        other.execute(
+            text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"),
+            {"key": patient_lock(uuid.UUID(waiting))},
+        )
+        waitlist.cancel(cancelled)
+        with engine.connect() as connection:
+            status = connection.scalar(select(FreedSlot.status))
+        assert status is FreedSlotStatus.OPEN
+    assert waitlist.offered_to() == [waiting]  # reading the offers swept
