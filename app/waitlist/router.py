@@ -159,18 +159,24 @@ def list_waitlist_offers(
     audit: AuditDep,
     policy: Policy,
     now: Now,
+    entry_id: Annotated[uuid.UUID | None, Query(description="One entry's offers")] = None,
     patient_id: uuid.UUID | None = None,
     status_: Annotated[
         list[OfferStatus] | None, Query(alias="status", description="Repeat for several")
     ] = None,
     limit: Limit = 50,
 ) -> WaitlistOfferPage:
-    """Freed slots offered to waiting patients, newest first; by patient and status
+    """Freed slots offered to waiting patients, newest first; by entry, patient and status
     (`offered`: those standing). Offers whose time is up expire first, and their slots pass
     to the next patient."""
     _swept(db, now, policy)
     items, next_cursor = service.list_offers(
-        db=db, patient_id=patient_id, statuses=status_ or (), limit=limit, cursor=cursor.after
+        db=db,
+        entry_id=entry_id,
+        patient_id=patient_id,
+        statuses=status_ or (),
+        limit=limit,
+        cursor=cursor.after,
     )
     _audited_offers(audit, list(items), patient_id)
     return WaitlistOfferPage(
@@ -301,35 +307,6 @@ def read_waitlist_entry(
     audit.record("read", Resource.WAITLIST_ENTRY, entry.id, patient_id=entry.patient_id)
     set_etag(response, entry.version)
     return _entry(entry)
-
-
-@router.get(
-    "/{entry_id}/offers",
-    summary="List a waitlist entry's offers",
-    dependencies=[requires(Permission.WAITLIST_READ)],
-    responses=problem_responses(NotFound, InvalidCursor),
-    response_description="A page of the entry's offers, newest first",
-)
-def list_waitlist_entry_offers(
-    entry_id: uuid.UUID,
-    db: ChangingDb,
-    cursor: Cursor,
-    audit: AuditDep,
-    policy: Policy,
-    now: Now,
-    limit: Limit = 50,
-) -> WaitlistOfferPage:
-    """The slots offered to this entry's patient, newest first (offers whose time is up
-    expire first)."""
-    _swept(db, now, policy)
-    entry = service.get_entry(db=db, entry_id=entry_id)
-    items, next_cursor = service.list_offers(
-        db=db, entry_id=entry.id, limit=limit, cursor=cursor.after
-    )
-    _audited_offers(audit, list(items), entry.patient_id)
-    return WaitlistOfferPage(
-        items=[_offer(o) for o in items], next_cursor=cursor.next_page(next_cursor)
-    )
 
 
 @router.delete(

@@ -119,7 +119,6 @@ EXPECTED: dict[tuple[str, str], set[Role]] = {
     ("GET", "/api/v1/waitlist"): STAFF,
     ("GET", "/api/v1/waitlist/{entry_id}"): STAFF,
     ("DELETE", "/api/v1/waitlist/{entry_id}"): {A, R},
-    ("GET", "/api/v1/waitlist/{entry_id}/offers"): STAFF,
     ("GET", "/api/v1/waitlist/offers"): STAFF,
     ("GET", "/api/v1/waitlist/offers/{offer_id}"): STAFF,
     ("POST", "/api/v1/waitlist/offers/{offer_id}/accept"): {A, R},

@@ -168,5 +168,5 @@ def test_taking_an_offered_patient_off_the_list_passes_their_slot_on(
     assert removed["status"] == "removed"
     assert ok(clinic.client.get(f"/api/v1/waitlist/offers/{offer['id']}"))["status"] == "withdrawn"
     assert waitlist.offered_to() == [second]
-    per_entry = ok(clinic.client.get(f"/api/v1/waitlist/{entry['id']}/offers"))
+    per_entry = ok(clinic.client.get("/api/v1/waitlist/offers", params={"entry_id": entry["id"]}))
     assert [(o["id"], o["status"]) for o in per_entry["items"]] == [(offer["id"], "withdrawn")]
