@@ -30,6 +30,9 @@ class WaitlistRules:
 
     # How long an offer holds its slot for the patient before passing it on.
     offer_lifetime: timedelta = timedelta(hours=2)
+    # A patient is offered a slot at most this many days before their next visit falls due
+    # (their last treatment plus their course's interval): the proposals' tolerance.
+    early_days: int = 7
 
 
 @dataclass(frozen=True)
@@ -166,7 +169,10 @@ class ClinicPolicy:
 
 
 def waitlist_rules(settings: Settings) -> WaitlistRules:
-    return WaitlistRules(offer_lifetime=timedelta(minutes=settings.waitlist_offer_minutes))
+    return WaitlistRules(
+        offer_lifetime=timedelta(minutes=settings.waitlist_offer_minutes),
+        early_days=settings.proposal_tolerance_days,
+    )
 
 
 def webhook_rules(settings: Settings) -> WebhookRules:

@@ -3,9 +3,12 @@ the entries and the slot (no database, no clock of their own).
 
 A slot suits an entry when its day (where it takes place) lies in the entry's window and it
 meets every preference the entry states: one of its practitioners, one of its locations, one of
-its weekdays (an empty list: any). Whether the patient may be booked there at all (their
-standing, the 14-day interval, their course) is not judged here: the offer is a hold, and
-placing it runs every booking check (`app.waitlist.offers`).
+its weekdays (an empty list: any). The patient must also be due: their next visit falls due
+their last treatment plus their course's interval after (never treated: at once), and a slot
+more than `early_days` before that (the proposals' tolerance, a week) is not offered to them,
+as a follow-up proposal would not place it there. Whether the patient may be booked there at
+all (their standing, the 14-day interval, their course) is not judged here: the offer is a
+hold, and placing it runs every booking check (`app.waitlist.offers`).
 
 The order, best placed first:
 1. the most stated preferences the slot meets (a patient who asked for this practitioner, this
@@ -97,8 +100,16 @@ def overdue_days(candidate: Candidate, slot: SlotOnOffer) -> int:
     return (slot.day - due_day(candidate)).days
 
 
-def ranked(candidates: Iterable[Candidate], slot: SlotOnOffer, now: datetime) -> list[Candidate]:
-    """The candidates the slot suits, best placed first (the module's order)."""
+def is_due(candidate: Candidate, slot: SlotOnOffer, early_days: int) -> bool:
+    """The slot's day is at most `early_days` before the patient's next visit falls due."""
+    return overdue_days(candidate, slot) >= -early_days
+
+
+def ranked(
+    candidates: Iterable[Candidate], slot: SlotOnOffer, now: datetime, *, early_days: int
+) -> list[Candidate]:
+    """The candidates the slot suits and who are due, best placed first (the module's
+    order)."""
 
     def order(candidate: Candidate) -> tuple[int, int, int, datetime, str]:
         return (
@@ -109,4 +120,5 @@ def ranked(candidates: Iterable[Candidate], slot: SlotOnOffer, now: datetime) ->
             str(candidate.entry_id),
         )
 
-    return sorted((c for c in candidates if suits(c.preferences, slot)), key=order)
+    offered = (c for c in candidates if suits(c.preferences, slot) and is_due(c, slot, early_days))
+    return sorted(offered, key=order)

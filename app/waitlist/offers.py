@@ -130,7 +130,7 @@ def fill(db: Session, slot_id: uuid.UUID, now: datetime, rules: OfferRules) -> u
     if slot is None or slot.status is not FreedSlotStatus.OPEN:
         return None
     if slot.start_at > now:
-        for candidate in _ranked_candidates(db, slot, now):
+        for candidate in _ranked_candidates(db, slot, now, rules):
             try:
                 with db.begin_nested():  # a refusal rolls back this attempt, and only it
                     return _offer(db, slot, candidate, now, rules)
@@ -148,9 +148,11 @@ def _settle(db: Session, slot_id: uuid.UUID, status: FreedSlotStatus, now: datet
     db.connection().execute(_SETTLE_SLOT, {"slot_id": slot_id, "status": status, "now": now})
 
 
-def _ranked_candidates(db: Session, slot: Row[Any], now: datetime) -> list[Candidate]:
-    """The patients waiting for the slot's day (never the one who gave it back, nor one
-    offered it before), best placed first."""
+def _ranked_candidates(
+    db: Session, slot: Row[Any], now: datetime, rules: OfferRules
+) -> list[Candidate]:
+    """The patients waiting for the slot's day and due then (never the one who gave it back,
+    nor one offered it before), best placed first."""
     zone = ZoneInfo(slot.time_zone)
     day = slot.start_at.astimezone(zone).date()
     rows = db.connection().execute(_WAITING_FOR, {"day": day, "slot_id": slot.id}).all()
@@ -181,7 +183,7 @@ def _ranked_candidates(db: Session, slot: Row[Any], now: datetime) -> list[Candi
         for row in rows
     ]
     on_offer = SlotOnOffer(day, slot.practitioner_id, slot.location_id)
-    return ranked(candidates, on_offer, now)
+    return ranked(candidates, on_offer, now, early_days=rules.waitlist.early_days)
 
 
 _DAY = bindparam("day", type_=_E.earliest_date.type)

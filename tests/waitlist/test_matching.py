@@ -14,6 +14,7 @@ from app.waitlist.matching import (
     Candidate,
     Preferences,
     SlotOnOffer,
+    is_due,
     overdue_days,
     preferences_met,
     ranked,
@@ -81,6 +82,15 @@ def test_overdue_counts_from_the_last_treatment_and_the_course_s_interval() -> N
     assert overdue_days(never, SLOT) == 2  # from the first day of their window
 
 
+def test_a_patient_is_offered_a_slot_no_more_than_a_week_before_their_visit_falls_due() -> None:
+    treated = _candidate(1, last_treated=DAY - timedelta(days=21), interval_days=28)
+    assert is_due(treated, SLOT, early_days=7)
+    too_soon = replace(treated, last_treated=DAY - timedelta(days=20))
+    assert not is_due(too_soon, SLOT, early_days=7)
+    assert ranked([too_soon, treated], SLOT, NOW, early_days=7) == [treated]
+    assert is_due(_candidate(2), SLOT, early_days=0)  # never treated: due from their window
+
+
 def test_the_order_preferences_then_waiting_then_overdue_then_first_added() -> None:
     plain = _candidate(1)
     asked = _candidate(2, preferences=_window(weekdays=frozenset({2})))
@@ -88,7 +98,9 @@ def test_the_order_preferences_then_waiting_then_overdue_then_first_added() -> N
     overdue = _candidate(4, last_treated=DAY - timedelta(days=40))
     earlier_same_day = _candidate(5, waiting_since=plain.waiting_since - timedelta(hours=1))
     unsuited = _candidate(6, preferences=_window(practitioner_ids=frozenset({OTHER})))
-    order = ranked([plain, unsuited, overdue, waited, earlier_same_day, asked], SLOT, NOW)
+    order = ranked(
+        [plain, unsuited, overdue, waited, earlier_same_day, asked], SLOT, NOW, early_days=7
+    )
     assert order == [asked, waited, overdue, earlier_same_day, plain]
 
 
@@ -96,7 +108,7 @@ def test_waiting_is_counted_in_whole_days_so_the_overdue_break_the_tie() -> None
     first = _candidate(1, waiting_since=NOW - timedelta(days=5, hours=20))
     overdue = _candidate(2, waiting_since=NOW - timedelta(days=5, hours=1), last_treated=DAY)
     overdue = replace(overdue, last_treated=DAY - timedelta(days=35))
-    assert ranked([first, overdue], SLOT, NOW) == [overdue, first]
+    assert ranked([first, overdue], SLOT, NOW, early_days=7) == [overdue, first]
 
 
 _CANDIDATES = st.lists(
@@ -125,8 +137,10 @@ _CANDIDATES = st.lists(
 def test_the_order_is_total_and_keeps_exactly_those_the_slot_suits(
     candidates: list[Candidate], shuffler: random.Random
 ) -> None:
-    order = ranked(candidates, SLOT, NOW)
-    assert set(order) == {c for c in candidates if suits(c.preferences, SLOT)}
+    order = ranked(candidates, SLOT, NOW, early_days=7)
+    assert set(order) == {
+        c for c in candidates if suits(c.preferences, SLOT) and is_due(c, SLOT, early_days=7)
+    }
     shuffled = list(candidates)
     shuffler.shuffle(shuffled)
-    assert ranked(shuffled, SLOT, NOW) == order  # whatever order they come in
+    assert ranked(shuffled, SLOT, NOW, early_days=7) == order  # whatever order they come in

@@ -48,13 +48,36 @@ def test_a_cancellation_is_offered_to_the_first_patient_the_rules_allow(
 def test_a_patient_treated_ten_days_before_the_slot_is_not_offered_it(
     clinic: Clinic, waitlist: Waitlist
 ) -> None:
+    """Their course's interval is the shortest there is (14 days): due a week before, so only
+    the 14-day rule, checked by the hold, stands in the way."""
     start = slot_start()
     cancelled = waitlist.booked_at_slot()
     treated, due = clinic.patient(), clinic.patient()
+    ok(
+        clinic.client.post(
+            f"/api/v1/patients/{treated}/treatment-plans", json={"interval_days": 14}
+        )
+    )
     waitlist.add(treated)
     waitlist.add(due)
     visit = clinic.book(treated, start - timedelta(days=10))
     clinic.treat(visit)  # the clinic's clock moves to that day
+
+    waitlist.cancel(cancelled)
+
+    assert waitlist.offered_to() == [due]
+
+
+def test_a_patient_not_yet_due_is_not_offered_the_slot(clinic: Clinic, waitlist: Waitlist) -> None:
+    """Treated 16 days before the slot, on a usual course (28 days apart): the 14-day rule
+    would allow it, but their next visit is not due for another 12 days (a slot at most a week
+    early is offered, as proposals place one)."""
+    start = slot_start()
+    cancelled = waitlist.booked_at_slot()
+    early, due = clinic.patient(), clinic.patient()
+    waitlist.add(early)
+    waitlist.add(due)
+    clinic.treat(clinic.book(early, start - timedelta(days=16)))
 
     waitlist.cancel(cancelled)
 
