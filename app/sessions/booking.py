@@ -918,7 +918,8 @@ def reschedule(
     if left_with != practitioner_id or not left.overlaps(slot):  # not merely shifted a little
         free_slot(
             db,
-            session=session,
+            session_id=session.id,
+            patient_id=session.patient_id,
             slot=left,
             practitioner_id=left_with,
             time_zone=left_zone,

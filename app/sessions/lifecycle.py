@@ -174,7 +174,8 @@ def step(
     if freed_by is not None:  # offered round the waitlist (`app.waitlist.offers`)
         free_slot(
             db,
-            session=session,
+            session_id=session.id,
+            patient_id=session.patient_id,
             slot=Interval(session.start_at, session.end_at),
             practitioner_id=session.practitioner_id,
             time_zone=session.time_zone,

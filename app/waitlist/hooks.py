@@ -53,16 +53,17 @@ _IDS: BindParameter[Any] = bindparam("ids", expanding=True)
 def free_slot(
     db: Session,
     *,
-    session: TreatmentSession,
+    session_id: uuid.UUID,
+    patient_id: uuid.UUID,
     slot: Interval,
     practitioner_id: uuid.UUID,
     time_zone: str,
     freed_by: SlotFreedBy,
     now: datetime,
 ) -> uuid.UUID | None:
-    """Keep the slot `session` gave back (cancelled, missed, moved away) to be offered round
-    the waitlist, if it is still ahead: a slot begun or over can no longer be booked (a
-    no-show's never can). Its id, if kept."""
+    """Keep the slot the session gave back (cancelled, missed, moved away: its patient's) to
+    be offered round the waitlist, if it is still ahead: a slot begun or over can no longer be
+    booked (a no-show's never can). Its id, if kept."""
     if slot.start <= now:
         return None
     slot_id = uuid.uuid4()
@@ -70,8 +71,8 @@ def free_slot(
         _FREE,
         {
             "id": slot_id,
-            "session_id": session.id,
-            "patient_id": session.patient_id,
+            "session_id": session_id,
+            "patient_id": patient_id,
             "practitioner_id": practitioner_id,
             # Where it takes place, once sessions have rooms at a site; none yet: any site.
             "location_id": None,

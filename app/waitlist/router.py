@@ -8,6 +8,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
 from sqlalchemy.orm import Session
+from starlette.routing import Match
+from starlette.types import Scope
 
 from app.auditing import Access, AuditTrail, Resource
 from app.errors import DomainError, InvalidCursor, NotFound, VersionMismatch
@@ -35,7 +37,21 @@ from app.web.policy import Policy
 from app.web.problems import problem_responses
 from app.web.routes import ApiRoute
 
-router = APIRouter(prefix="/api/v1/waitlist", tags=["waitlist"], route_class=ApiRoute)
+
+class WaitlistRoute(ApiRoute):
+    """`/api/v1/waitlist/offers` is the offers' path, never an entry's (`/{entry_id}`): a
+    concrete path is matched before a templated one, as OpenAPI says, so a method the offers
+    do not take there is a 405 naming the ones they do."""
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        match, child = super().matches(scope)
+        if child.get("path_params", {}).get("entry_id") == _OFFERS:
+            return Match.NONE, {}
+        return match, child
+
+
+_OFFERS = "offers"
+router = APIRouter(prefix="/api/v1/waitlist", tags=["waitlist"], route_class=WaitlistRoute)
 
 SeesEligibility = Annotated[bool, holds(Permission.EVALUATIONS_READ_OUTCOME)]
 

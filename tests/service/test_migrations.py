@@ -340,9 +340,7 @@ _NEW_EMPTY = {
     "site_reviews": 0,
     "reviewed_sites": 0,
     "site_complications": 0,
-    "waitlist_entries": 0,
-    "waitlist_freed_slots": 0,
-    "waitlist_offers": 0,
+    **dict.fromkeys(("waitlist_entries", "waitlist_freed_slots", "waitlist_offers"), 0),
 }
 
 

@@ -170,3 +170,12 @@ def test_taking_an_offered_patient_off_the_list_passes_their_slot_on(
     assert waitlist.offered_to() == [second]
     per_entry = ok(clinic.client.get("/api/v1/waitlist/offers", params={"entry_id": entry["id"]}))
     assert [(o["id"], o["status"]) for o in per_entry["items"]] == [(offer["id"], "withdrawn")]
+
+
+def test_the_offers_path_is_never_taken_for_an_entry_s(clinic: Clinic) -> None:
+    """A concrete path before a templated one, as OpenAPI matches them."""
+    refused = assert_problem(
+        clinic.client.delete("/api/v1/waitlist/offers"), 405, "method-not-allowed"
+    )
+    assert "DELETE" not in refused["detail"].split("use ")[1]
+    assert ok(clinic.client.get("/api/v1/waitlist/offers")) == {"items": [], "next_cursor": None}
