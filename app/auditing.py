@@ -60,6 +60,8 @@ class Resource(enum.StrEnum):
     TREATMENT_PLAN = "treatment-plan"
     SESSION = "session"
     REVIEW = "review"  # of a course's treated sites
+    WAITLIST_ENTRY = "waitlist-entry"
+    WAITLIST_OFFER = "waitlist-offer"  # a freed slot offered (held) to a waiting patient
     PRACTITIONER = "practitioner"
     LOCATION = "location"
     ROOM = "room"  # its closures too

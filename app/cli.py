@@ -10,6 +10,7 @@ import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 from sqlalchemy.engine import make_url
@@ -17,6 +18,9 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from app.config import Settings, SettingsError, configure_logging, load_settings
+
+if TYPE_CHECKING:
+    from app.waitlist.offers import OfferRules
 
 logger = logging.getLogger("sclerosched")
 
@@ -88,7 +92,12 @@ def _embedded_worker(settings: Settings) -> Callable[[], None]:
     from app.policy import reminder_mail, webhook_rules
 
     engine = make_engine(settings.database_url)
-    worker = Worker(engine=engine, rules=webhook_rules(settings), mail=reminder_mail(settings))
+    worker = Worker(
+        engine=engine,
+        rules=webhook_rules(settings),
+        mail=reminder_mail(settings),
+        offering=_offering(settings),
+    )
     stop = threading.Event()
     thread = threading.Thread(target=worker.run, args=(stop,), name="webhook-worker", daemon=True)
     thread.start()
@@ -102,6 +111,16 @@ def _embedded_worker(settings: Settings) -> Callable[[], None]:
     return stopped
 
 
+def _offering(settings: Settings) -> OfferRules:
+    """The rules the worker's waitlist sweep offers slots by: the clinic's booking rules (an
+    offer is a hold) and the waitlist's."""
+    from app.policy import ClinicPolicy
+    from app.waitlist.offers import OfferRules
+
+    policy = ClinicPolicy.from_settings(settings)
+    return OfferRules(booking=policy.booking, waitlist=policy.waitlist)
+
+
 def _worker(settings: Settings, args: argparse.Namespace) -> int:
     import signal
     import threading
@@ -113,7 +132,12 @@ def _worker(settings: Settings, args: argparse.Namespace) -> int:
 
     upgrade_to_head(settings.migration_url, runtime_url=settings.database_url)
     engine = make_engine(settings.database_url)
-    worker = Worker(engine=engine, rules=webhook_rules(settings), mail=reminder_mail(settings))
+    worker = Worker(
+        engine=engine,
+        rules=webhook_rules(settings),
+        mail=reminder_mail(settings),
+        offering=_offering(settings),
+    )
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())

@@ -202,6 +202,13 @@ class Settings(BaseSettings):
         description="No booking starts sooner than this many minutes from now, for a "
         "practitioner who sets no notice of their own (0: any time still to come)",
     )
+    waitlist_offer_minutes: int = Field(
+        default=120,
+        ge=1,
+        le=2880,
+        description="How long a freed slot offered to a waitlisted patient is held for them "
+        "before it passes to the next (never past the slot's start)",
+    )
     reminder_offsets_hours: Annotated[list[int], NoDecode] = Field(
         default=[48, 2],
         description="Comma-separated hours before each booked session's start at which a "

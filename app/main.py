@@ -42,6 +42,7 @@ from app.practitioners.router import router as practitioners_router
 from app.progress.router import router as progress_router
 from app.scheduling.router import router as scheduling_router
 from app.sessions.router import router as sessions_router
+from app.waitlist.router import router as waitlist_router
 from app.web.access import is_protected
 from app.web.clock import system_clock
 from app.web.docs import OAUTH2_REDIRECT_URL, install_docs
@@ -167,6 +168,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         scheduling_router,
         sessions_router,
         holds_router,
+        waitlist_router,
         audit_router,
         webhooks_router,
     )

@@ -53,6 +53,17 @@ class BookingRules:
 
 
 @dataclass(frozen=True)
+class WaitlistRules:
+    """How freed slots are offered round the waitlist."""
+
+    # How long an offer holds its slot for the patient before passing it on.
+    offer_lifetime: timedelta = timedelta(hours=2)
+    # A patient is offered a slot at most this many days before their next visit falls due
+    # (their last treatment plus their course's interval): the proposals' tolerance.
+    early_days: int = 7
+
+
+@dataclass(frozen=True)
 class SchedulingRules:
     """How free slots and follow-up proposals are laid out."""
 
@@ -150,6 +161,7 @@ class ClinicPolicy:
     # Calendar feeds name patients in full, else by their initials.
     calendar_full_names: bool = False
     webhooks: WebhookRules = field(default_factory=WebhookRules)
+    waitlist: WaitlistRules = field(default_factory=WaitlistRules)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ClinicPolicy:
@@ -184,7 +196,15 @@ class ClinicPolicy:
             ),
             calendar_full_names=settings.calendar_full_names,
             webhooks=webhook_rules(settings),
+            waitlist=waitlist_rules(settings),
         )
+
+
+def waitlist_rules(settings: Settings) -> WaitlistRules:
+    return WaitlistRules(
+        offer_lifetime=timedelta(minutes=settings.waitlist_offer_minutes),
+        early_days=settings.proposal_tolerance_days,
+    )
 
 
 def webhook_rules(settings: Settings) -> WebhookRules:

@@ -62,6 +62,9 @@ class Permission(enum.StrEnum):
     API_KEYS_MANAGE = "api-keys:manage"
     AUDIT_READ = "audit:read"
     WEBHOOKS_MANAGE = "webhooks:manage"  # subscriptions, their deliveries and secrets
+    WAITLIST_READ = "waitlist:read"  # who waits for an earlier visit, and the offers made
+    # Put patients on the waitlist and take them off; accept or decline offers for them.
+    WAITLIST_MANAGE = "waitlist:manage"
 
 
 _INTEGRATION = frozenset(
@@ -96,9 +99,12 @@ _RECEPTIONIST = frozenset(
         Permission.SESSIONS_RESCHEDULE,
         Permission.SESSIONS_CANCEL,
         Permission.SESSIONS_CHECK_IN,
+        Permission.WAITLIST_READ,
+        Permission.WAITLIST_MANAGE,
     }
 )
-_CLINICIAN = _RECEPTIONIST | {
+# Clinicians see the waitlist; the front desk runs it (the matrix).
+_CLINICIAN = (_RECEPTIONIST - {Permission.WAITLIST_MANAGE}) | {
     Permission.CLINICAL_READ,
     Permission.EVALUATIONS_WRITE,
     Permission.CLEARANCES_WRITE,

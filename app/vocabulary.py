@@ -530,6 +530,65 @@ class SessionStatus(enum.StrEnum):
     PENDING = "pending"
 
 
+# --- The waitlist: freed slots offered to waiting patients ------------------------------------
+
+
+class WaitlistStatus(enum.StrEnum):
+    """A patient on the waitlist: `waiting` for a freed slot, `offered` while an offer to them
+    stands; then `booked` (in their window, through an offer or otherwise), `removed` (by the
+    clinic, with a reason) or `lapsed` (their window passed)."""
+
+    WAITING = "waiting"
+    OFFERED = "offered"
+    BOOKED = "booked"
+    REMOVED = "removed"
+    LAPSED = "lapsed"
+
+
+class WaitlistRemoval(enum.StrEnum):
+    """Why the clinic took a patient off the waitlist: codes, never free text (the reason
+    travels in a `DELETE`'s query string)."""
+
+    PATIENT_REQUEST = "patient-request"  # no longer wants an earlier visit
+    BOOKED_ELSEWHERE = "booked-elsewhere"  # booked outside the window, or at another clinic
+    NOT_SUITABLE = "not-suitable"  # a clinician's call: not to be brought forward
+    ADDED_IN_ERROR = "added-in-error"
+    OTHER = "other"
+
+
+class OfferStatus(enum.StrEnum):
+    """A freed slot offered to one waiting patient (and held for them): `offered` until it is
+    `accepted` (booked), `declined`, `expired` (not answered in time), `refused` (accepting it
+    failed a booking check: the patient may not be booked there now) or `withdrawn` (their
+    entry ended meanwhile: removed, or booked otherwise)."""
+
+    OFFERED = "offered"
+    ACCEPTED = "accepted"
+    DECLINED = "declined"
+    EXPIRED = "expired"
+    REFUSED = "refused"
+    WITHDRAWN = "withdrawn"
+
+
+class FreedSlotStatus(enum.StrEnum):
+    """A slot a session gave back: `open` (to be offered: at once, else by the next sweep),
+    `offered` (an offer of it stands), `filled` (booked through an offer), `unfilled` (nobody on
+    the waitlist could take it, or its time came first)."""
+
+    OPEN = "open"
+    OFFERED = "offered"
+    FILLED = "filled"
+    UNFILLED = "unfilled"
+
+
+class SlotFreedBy(enum.StrEnum):
+    """The life-cycle step that gave a slot back (the session's history names it so too)."""
+
+    CANCEL = "cancel"
+    NO_SHOW = "no-show"
+    RESCHEDULE = "reschedule"
+
+
 class NextVisitStatus(enum.StrEnum):
     """A course's next visit, as its summary tells it."""
 
@@ -568,6 +627,12 @@ class EventType(enum.StrEnum):
     ELIGIBILITY_CHANGED = "eligibility.changed"
     PLAN_COMPLETED = "plan.completed"
     SESSION_REMINDER = "session.reminder"
+    # A freed slot offered to a waiting patient (held for them), and what became of the offer.
+    WAITLIST_OFFERED = "waitlist.offered"
+    WAITLIST_ACCEPTED = "waitlist.accepted"
+    WAITLIST_DECLINED = "waitlist.declined"
+    WAITLIST_EXPIRED = "waitlist.expired"
+    WAITLIST_WITHDRAWN = "waitlist.withdrawn"  # refused when accepted, or the entry ended
 
 
 class ReminderEmailStatus(enum.StrEnum):

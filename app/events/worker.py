@@ -11,6 +11,8 @@ they match, and delivers them, signed per Standard Webhooks.
   is still pending (being tried, or waiting to be tried again).
 - Retries: exponential backoff with jitter, for `retry_for` (24 h) from the delivery's
   creation, then `failed`.
+- The waitlist: each round also sweeps it (`app.waitlist.offers.sweep`): offers whose time is
+  up expire and their slots pass to the next patient; freed slots still open are offered.
 
 Logs name ids only: never a patient, never a URL (it may hold a token), never a body.
 """
@@ -50,6 +52,7 @@ from app.models import (
 )
 from app.policy import ReminderMail, WebhookRules
 from app.vocabulary import DeliveryStatus, EventType, ReminderEmailStatus, SessionStatus
+from app.waitlist.offers import OfferRules, sweep
 
 logger = logging.getLogger("sclerosched.worker")
 
@@ -269,6 +272,8 @@ class Worker:
     # Reminder e-mails: how they leave (none: the clinic sends none), and the postbox.
     mail: ReminderMail | None = None
     postbox: Postbox | None = None
+    # The waitlist's offers (none: this worker leaves the waitlist alone).
+    offering: OfferRules | None = None
     sessions: sessionmaker[Session] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -312,7 +317,25 @@ class Worker:
                 logger.exception("webhook worker: delivery %s could not be sent", delivery.id)
                 answer = Answer(None, "error", 0)
             self.settle(delivery, answer)
-        return fanned + len(claimed) + self.mail_reminders()
+        return fanned + len(claimed) + self.mail_reminders() + self.sweep_waitlist()
+
+    def sweep_waitlist(self) -> int:
+        """Expire the waitlist's offers whose time is up, passing their slots on, and offer
+        the freed slots still open (several workers at once share the work: `SKIP LOCKED`).
+        How many things were done."""
+        if self.offering is None:
+            return 0
+        with self.sessions.begin() as db:
+            swept = sweep(db=db, now=self.clock(), rules=self.offering)
+        if swept.total:
+            logger.info(
+                "waitlist: %d offers expired, %d slots offered, %d unfilled, %d entries lapsed",
+                swept.expired,
+                swept.offered,
+                swept.unfilled,
+                swept.lapsed,
+            )
+        return swept.total
 
     def fan_out(self) -> int:
         """Make the deliveries of the events written since (one worker at a time)."""

@@ -32,6 +32,7 @@ from app.models.treatment import (
     TreatmentPlan,
     TreatmentSession,
 )
+from app.models.waitlist import FreedSlot, WaitlistEntry, WaitlistOffer
 
 __all__ = [
     "AWAITING_TREATMENT",
@@ -51,6 +52,7 @@ __all__ = [
     "Consent",
     "Entity",
     "Evaluation",
+    "FreedSlot",
     "IdempotentResponse",
     "InjectionLine",
     "Location",
@@ -76,6 +78,8 @@ __all__ = [
     "TreatmentSession",
     "UTCDateTime",
     "User",
+    "WaitlistEntry",
+    "WaitlistOffer",
     "WebhookAttempt",
     "WebhookDelivery",
     "WebhookSubscription",

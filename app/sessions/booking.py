@@ -31,6 +31,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import (
     ColumnElement,
+    Date,
     Row,
     Table,
     and_,
@@ -69,6 +70,7 @@ from app.models import (
     TreatmentPlan,
     TreatmentSession,
     UTCDateTime,
+    WaitlistEntry,
     WeeklyAvailability,
     utcnow,
 )
@@ -106,7 +108,8 @@ from app.sessions.errors import (
 )
 from app.sessions.lifecycle import SessionAction, load_locked, require
 from app.sessions.schemas import RescheduleBody, SessionCreate
-from app.vocabulary import EventType, SessionStatus
+from app.vocabulary import EventType, SessionStatus, SlotFreedBy
+from app.waitlist.hooks import ON_THE_LIST, end_waiting, free_slot
 
 
 def _table(model: type[Any]) -> Table:
@@ -122,6 +125,7 @@ _GIVEN = _table(CompletionRecord)
 _LOCATIONS = _table(Location)
 _ROOMS = _table(Room)
 _CLOSURES = _table(RoomClosure)
+_WAITLIST = _table(WaitlistEntry)
 
 
 class _Found(enum.IntEnum):
@@ -139,6 +143,7 @@ class _Found(enum.IntEnum):
     ROOM = 7  # a room of the practitioner's locations, or the one named (`start_at`: made)
     ROOM_CLOSED = 8  # a closure of one of those rooms overlapping the slot
     ROOM_TAKEN = 9  # a live session or hold in one of those rooms overlapping the slot
+    WAITING = 10  # the patient's waitlist entry whose window may hold the slot's day
 
 
 # The parameters of `_IN_THE_WAY`. `moving`: the session being moved (the nil UUID when
@@ -160,6 +165,9 @@ _ROOM = bindparam("room_id", type_=_ROOMS.c.id.type)  # the room named (the nil 
 _REACH_START = bindparam("reach_start", type_=UTCDateTime())
 _REACH_END = bindparam("reach_end", type_=UTCDateTime())
 _REACH_FLOOR = bindparam("reach_floor", type_=UTCDateTime())
+# The days, either side of the slot's UTC day, its local day may be (`_Found.WAITING`).
+_DAY_FROM = bindparam("day_from", type_=Date())
+_DAY_TO = bindparam("day_to", type_=Date())
 _NOT_MOVING = uuid.UUID(int=0)
 _NO_ROOM = _NOT_MOVING
 _LONGEST_BUFFER = timedelta(minutes=LONGEST_BUFFER_MINUTES)
@@ -345,20 +353,45 @@ _IN_THE_WAY = union_all(
         _SESSIONS.c.start_at < _NEAR_TO,
         _SESSIONS.c.id != _MOVING,
     ),
+    # On the waitlist with a window about the slot's day: booked there, they leave the list
+    # (`app.waitlist.hooks.end_waiting`, only when there is one: no statement otherwise).
+    select(
+        *_found(
+            _Found.WAITING,
+            _WAITLIST.c.id,
+            type_coerce(null(), UTCDateTime()),
+            type_coerce(null(), UTCDateTime()),
+        )
+    ).where(
+        _WAITLIST.c.patient_id == _PATIENT,
+        _WAITLIST.c.status.in_(ON_THE_LIST),
+        _WAITLIST.c.earliest_date <= _DAY_TO,
+        _WAITLIST.c.latest_date >= _DAY_FROM,
+    ),
 )
 
 
 @dataclass(frozen=True)
 class Place:
     """Where a session checked by `check_slot` takes place: the location whose hours hold it
-    (its zone: the session's day is that zone's) and the room it takes; and whether it starts
+    (its zone: the session's day is that zone's) and the room it takes; whether it starts
     inside the practitioner's minimum notice (let through, as asked by staff allowed to:
-    `check_slot`'s `within_notice`)."""
+    `check_slot`'s `within_notice`); and the patient's waitlist entries about its day."""
 
     time_zone: str
     location_id: uuid.UUID
     room_id: uuid.UUID
     within_notice: bool = False
+    waiting: tuple[uuid.UUID, ...] = ()
+
+    def leave_waitlist(
+        self, db: Session, patient_session: uuid.UUID, start: datetime, now: datetime
+    ) -> None:
+        """The patient is booked (`patient_session`) at `start`: an entry whose window holds
+        its day, where it takes place, ends."""
+        if self.waiting:
+            day = start.astimezone(ZoneInfo(self.time_zone)).date()
+            end_waiting(db, entry_ids=self.waiting, session_id=patient_session, day=day, now=now)
 
 
 def check_slot(
@@ -405,6 +438,8 @@ def check_slot(
             "reach_start": slot.start - _LONGEST_BUFFER,
             "reach_end": slot.end + _LONGEST_BUFFER,
             "reach_floor": slot.start - _LONGEST_BUFFER - LONGEST_SESSION,
+            "day_from": (slot.start - timedelta(days=1)).date(),
+            "day_to": (slot.start + timedelta(days=1)).date(),
         },
     )
     found: dict[_Found, list[Row[Any]]] = {kind: [] for kind in _Found}
@@ -446,7 +481,8 @@ def check_slot(
         zone=site.zone,
         rules=rules,
     )
-    return Place(site.zone.key, site.location_id, room, inside_notice)
+    waiting = tuple(row.id for row in found[_Found.WAITING])
+    return Place(site.zone.key, site.location_id, room, inside_notice, waiting)
 
 
 def _room(
@@ -863,6 +899,7 @@ def book(*, db: Session, data: SessionCreate, now: datetime, rules: BookingRules
         _book_hold(db, booked, rules.reminder_offsets_hours)
     else:
         _write_booking(db, booked, rules.reminder_offsets_hours)
+    place.leave_waitlist(db, booked.id, slot.start, now)
     return booked
 
 
@@ -911,13 +948,15 @@ def place_hold(
     plan_id: uuid.UUID | None = None,
     room_id: uuid.UUID | None = None,
     within_notice: bool = False,
+    expires_at: datetime | None = None,
 ) -> Hold:
-    """Keep `slot` for the patient until `now` + the clinic's hold lifetime (for the course
-    `plan_id`, if named), in the room `room_id` (else a free one), if it could be booked now:
-    every check booking makes is made (the patient's standing, the plan, the practitioner's
-    hours, time off, buffer and notice, the room, overlaps, the interval between treatments),
-    and a held slot and its room are taken for everyone else, by the database as a booking
-    is. `within_notice`: as for booking (`check_slot`)."""
+    """Keep `slot` for the patient until `expires_at` (default: `now` + the clinic's hold
+    lifetime; a waitlist offer's lasts as long as the offer), for the course `plan_id` if
+    named, in the room `room_id` (else a free one), if it could be booked now: every check
+    booking makes is made (the patient's standing, the plan, the practitioner's hours, time
+    off, buffer and notice, the room, overlaps, the interval between treatments), and a held
+    slot and its room are taken for everyone else, by the database as a booking is.
+    `within_notice`: as for booking (`check_slot`)."""
     hold_lock(
         db,
         patient_lock(patient_id),
@@ -949,7 +988,7 @@ def place_hold(
         practitioner_id=practitioner_id,
         start_at=slot.start,
         end_at=slot.end,
-        expires_at=now + rules.hold_lifetime,
+        expires_at=expires_at or now + rules.hold_lifetime,
         plan_id=plan.id if plan else None,
         location_id=place.location_id,
         room_id=place.room_id,
@@ -1149,6 +1188,9 @@ def reschedule(
         prefer=session.room_id,
         within_notice=change.within_notice,
     )
+    left = Interval(session.start_at, session.end_at)
+    left_with, left_zone = session.practitioner_id, session.time_zone
+    left_site = session.location_id
     session.events.append(
         SessionEvent(
             action=SessionAction.RESCHEDULE.value,
@@ -1167,6 +1209,19 @@ def reschedule(
     session.practitioner_id = practitioner_id
     session.updated_at = utcnow()
     _flush_booking(db)
+    place.leave_waitlist(db, session.id, slot.start, now)
+    if left_with != practitioner_id or not left.overlaps(slot):  # not merely shifted a little
+        free_slot(
+            db,
+            session_id=session.id,
+            patient_id=session.patient_id,
+            slot=left,
+            practitioner_id=left_with,
+            location_id=left_site,
+            time_zone=left_zone,
+            freed_by=SlotFreedBy.RESCHEDULE,
+            now=now,
+        )
     announce(
         db,
         EventType.SESSION_RESCHEDULED,

@@ -19,9 +19,10 @@ from app.events.reminders import withdraw_reminders
 from app.models import CompletionRecord, SessionEvent, TreatmentSession, utcnow
 from app.patients.service import lock_patient
 from app.plans.service import settle_completion
-from app.practitioners.hours import local_day
+from app.practitioners.hours import Interval, local_day
 from app.sessions.errors import CheckInNotOpen, InvalidTransition
-from app.vocabulary import EventType, SessionStatus
+from app.vocabulary import EventType, SessionStatus, SlotFreedBy
+from app.waitlist.hooks import free_slot
 
 
 class SessionAction(enum.StrEnum):
@@ -45,6 +46,13 @@ ANNOUNCED: dict[SessionAction, EventType] = {
     SessionAction.CANCEL: EventType.SESSION_CANCELLED,
     SessionAction.NO_SHOW: EventType.SESSION_NO_SHOW,
     SessionAction.ENTERED_IN_ERROR: EventType.SESSION_ENTERED_IN_ERROR,
+}
+
+
+# The steps that give a booked session's slot back, to be offered round the waitlist.
+FREES_ITS_SLOT: dict[SessionAction, SlotFreedBy] = {
+    SessionAction.CANCEL: SlotFreedBy.CANCEL,
+    SessionAction.NO_SHOW: SlotFreedBy.NO_SHOW,
 }
 
 
@@ -162,6 +170,19 @@ def step(
     announce_step(db, session, action, now)
     # Checked in, cancelled, missed or entered in error: nothing left to remind of.
     withdraw_reminders(db, session_id=session.id)
+    freed_by = FREES_ITS_SLOT.get(action)
+    if freed_by is not None:  # offered round the waitlist (`app.waitlist.offers`)
+        free_slot(
+            db,
+            session_id=session.id,
+            patient_id=session.patient_id,
+            slot=Interval(session.start_at, session.end_at),
+            practitioner_id=session.practitioner_id,
+            location_id=session.location_id,
+            time_zone=session.time_zone,
+            freed_by=freed_by,
+            now=now,
+        )
     if was_fulfilled:  # entered in error: the course has one fulfilled session fewer
         settle_completion(db=db, plan_id=session.plan_id, now=now, session_id=session.id)
     return session

@@ -30,6 +30,7 @@ from app.sessions.schemas import (
     SessionRead,
 )
 from app.vocabulary import Flag, SessionStatus
+from app.waitlist.offers import OfferRules, offer_slots_freed_by
 from app.web.access import AuditDep, ClinicalDetail, holds, require_also, requires
 from app.web.clock import Now
 from app.web.db import Db
@@ -117,6 +118,13 @@ def _review_fields(reasons: tuple[Flag, ...], *, sees_reasons: bool) -> dict[str
         "needs_review": bool(reasons),
         "review_reasons": [FlagRead.model_validate(r) for r in reasons] if sees_reasons else None,
     }
+
+
+def _offer_freed_slot(db: Session, session_id: uuid.UUID, now: datetime, policy: Policy) -> None:
+    """The slot the step gave back goes round the waitlist at once (else the next sweep offers
+    it): to the best-placed waiting patient whom every booking check allows there."""
+    rules = OfferRules(booking=policy.booking, waitlist=policy.waitlist)
+    offer_slots_freed_by(db, session_id=session_id, now=now, rules=rules)
 
 
 def _read(
@@ -339,6 +347,7 @@ def reschedule_session(
             raise
         raise refusal.without_reasons() from None
     _audited_booking(audit, "reschedule", session, now)
+    _offer_freed_slot(db, session.id, now, policy)
     return _read(
         db,
         session,
@@ -425,6 +434,7 @@ def cancel_session(
         reason=body.reason,
     )
     _audited(audit, "cancel", session)
+    _offer_freed_slot(db, session.id, now, policy)
     return _read(
         db, session, response, now, policy.booking, clinical=clinical, sees_reasons=sees_reasons
     )
@@ -459,6 +469,7 @@ def record_no_show(
         check_in_ahead=policy.booking.check_in_ahead,
     )
     _audited(audit, "no-show", session)
+    _offer_freed_slot(db, session.id, now, policy)
     return _read(
         db, session, response, now, policy.booking, clinical=clinical, sees_reasons=sees_reasons
     )

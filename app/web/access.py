@@ -184,6 +184,8 @@ _PATH_RESOURCES = {
     "plan_id": Resource.TREATMENT_PLAN,
     "session_id": Resource.SESSION,
     "review_id": Resource.REVIEW,
+    "entry_id": Resource.WAITLIST_ENTRY,
+    "offer_id": Resource.WAITLIST_OFFER,
     "practitioner_id": Resource.PRACTITIONER,
     "user_id": Resource.USER,
     "key_id": Resource.API_KEY,
@@ -208,6 +210,7 @@ _AREA_RESOURCES = {
     "audit": Resource.AUDIT_TRAIL,
     "webhooks": Resource.WEBHOOK,
     "locations": Resource.LOCATION,
+    "waitlist": Resource.WAITLIST_ENTRY,
 }
 
 

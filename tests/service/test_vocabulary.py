@@ -24,8 +24,10 @@ from app.vocabulary import (
     EligibilityOutcome,
     FlagCode,
     FoamGas,
+    FreedSlotStatus,
     NextVisitStatus,
     NoNextVisit,
+    OfferStatus,
     Outcome,
     PlanStatus,
     ReviewComplication,
@@ -35,10 +37,13 @@ from app.vocabulary import (
     SessionStatus,
     Severity,
     Site,
+    SlotFreedBy,
     TreatmentResponse,
     VaricoseTreatmentKind,
     VaricoseVeins,
     Vessel,
+    WaitlistRemoval,
+    WaitlistStatus,
 )
 from tests.servers import ROOT
 
@@ -67,6 +72,11 @@ CODE_VOCABULARIES: list[type[enum.StrEnum]] = [
     ConsentStatus,
     NextVisitStatus,
     NoNextVisit,
+    WaitlistStatus,
+    WaitlistRemoval,
+    OfferStatus,
+    FreedSlotStatus,
+    SlotFreedBy,
 ]
 
 

@@ -18,6 +18,7 @@ from app.fhir.scheduling import service as scheduling
 from app.roles import Permission
 from app.sessions import booking, errors, lifecycle
 from app.sessions.lifecycle import SessionAction
+from app.waitlist.offers import OfferRules, offer_slots_freed_by
 from app.web.access import AuditDep, ClinicalDetail, holds
 from app.web.clock import Now
 from app.web.db import Db
@@ -172,4 +173,7 @@ def update_appointment(
         reason=reason,
     )
     audit.record("cancel", Resource.SESSION, session.id, patient_id=session.patient_id)
+    # Its slot goes round the waitlist at once, as when cancelled through the REST API.
+    rules = OfferRules(booking=policy.booking, waitlist=policy.waitlist)
+    offer_slots_freed_by(db, session_id=session.id, now=now, rules=rules)
     return read(appointments.appointment(session, clinical=clinical), version=session.version)
