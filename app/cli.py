@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from app.config import Settings, SettingsError, configure_logging, load_settings
 
 if TYPE_CHECKING:
-    from app.waitlist.offers import OfferRules
+    from app.events.worker import Chore
 
 logger = logging.getLogger("sclerosched")
 
@@ -96,7 +96,7 @@ def _embedded_worker(settings: Settings) -> Callable[[], None]:
         engine=engine,
         rules=webhook_rules(settings),
         mail=reminder_mail(settings),
-        offering=_offering(settings),
+        chores=[_waitlist_sweep(settings)],
     )
     stop = threading.Event()
     thread = threading.Thread(target=worker.run, args=(stop,), name="webhook-worker", daemon=True)
@@ -111,14 +111,14 @@ def _embedded_worker(settings: Settings) -> Callable[[], None]:
     return stopped
 
 
-def _offering(settings: Settings) -> OfferRules:
-    """The rules the worker's waitlist sweep offers slots by: the clinic's booking rules (an
-    offer is a hold) and the waitlist's."""
+def _waitlist_sweep(settings: Settings) -> Chore:
+    """The worker's waitlist sweep, by the clinic's booking rules (an offer is a hold) and the
+    waitlist's."""
     from app.policy import ClinicPolicy
-    from app.waitlist.offers import OfferRules
+    from app.waitlist.offers import OfferRules, sweep_chore
 
     policy = ClinicPolicy.from_settings(settings)
-    return OfferRules(booking=policy.booking, waitlist=policy.waitlist)
+    return sweep_chore(OfferRules(booking=policy.booking, waitlist=policy.waitlist))
 
 
 def _worker(settings: Settings, args: argparse.Namespace) -> int:
@@ -136,7 +136,7 @@ def _worker(settings: Settings, args: argparse.Namespace) -> int:
         engine=engine,
         rules=webhook_rules(settings),
         mail=reminder_mail(settings),
-        offering=_offering(settings),
+        chores=[_waitlist_sweep(settings)],
     )
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):

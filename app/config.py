@@ -15,6 +15,8 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from app.vocabulary import LONGEST_BUFFER_MINUTES, LONGEST_NOTICE_MINUTES
+
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
 Environment = Literal["development", "production"]
 SmtpSecurity = Literal["starttls", "tls", "none"]
@@ -24,10 +26,6 @@ _KNOWN_KEYS = frozenset({"changethis", "change-me", "changeme", "secret", "dev",
 MIN_SECRET_KEY_LENGTH = 32
 # The furthest ahead a reminder may be told: 30 days.
 MAX_REMINDER_HOURS = 24 * 30
-# The longest buffer kept free around a practitioner's sessions (an hour before and after
-# each is already a long clean-down), and the longest minimum notice a booking may need.
-LONGEST_BUFFER_MINUTES = 120
-LONGEST_NOTICE_MINUTES = 30 * 24 * 60
 # zxcvbn's estimate of the guesses the key takes, as a power of ten: 10^24 is about 80 bits.
 # Over 10,000 keys each, the least seen was 10^26 for secrets.token_hex(16) (zxcvbn reads
 # words and dates in hex) and 10^40 for token_urlsafe(32); "Secret-Key-For-...-2026", 10^23.

@@ -41,7 +41,9 @@ from app.policy import ClinicPolicy
 from app.practitioners.router import router as practitioners_router
 from app.progress.router import router as progress_router
 from app.scheduling.router import router as scheduling_router
+from app.sessions.freed import install_offering
 from app.sessions.router import router as sessions_router
+from app.waitlist.offers import offer_at_once
 from app.waitlist.router import router as waitlist_router
 from app.web.access import is_protected
 from app.web.clock import system_clock
@@ -151,6 +153,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
     # Under the FHIR interface's base, every problem is an OperationOutcome.
     install_error_handlers(app, dialects={FHIR_BASE: as_outcome})
+    # A slot a session gives back goes round the waitlist at once (the waitlist books through
+    # the session services, which do not import it).
+    install_offering(offer_at_once)
     server_errors = problem_responses(InternalError, DatabaseUnavailable, validation=False)
     # A calendar feed's URL is its own credential (its token), like a login's form.
     for public in (health_router, login_router, feed_router):

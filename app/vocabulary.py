@@ -18,6 +18,12 @@ from dataclasses import dataclass
 # --- Where: the sites of spider veins --------------------------------------------------------
 
 
+# The longest buffer kept free around a practitioner's sessions (an hour before and after
+# each is already a long clean-down), and the longest minimum notice a booking may need.
+LONGEST_BUFFER_MINUTES = 120
+LONGEST_NOTICE_MINUTES = 30 * 24 * 60
+
+
 class Site(enum.StrEnum):
     LEFT_THIGH = "left-thigh"
     RIGHT_THIGH = "right-thigh"

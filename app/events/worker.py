@@ -11,8 +11,10 @@ they match, and delivers them, signed per Standard Webhooks.
   is still pending (being tried, or waiting to be tried again).
 - Retries: exponential backoff with jitter, for `retry_for` (24 h) from the delivery's
   creation, then `failed`.
-- The waitlist: each round also sweeps it (`app.waitlist.offers.sweep`): offers whose time is
-  up expire and their slots pass to the next patient; freed slots still open are offered.
+- Chores: each round also does the chores it was given, each in a transaction of its own
+  (`sclerosched worker` gives it the waitlist's sweep, `app.waitlist.offers.sweep_chore`:
+  offers whose time is up expire and their slots pass to the next patient; freed slots still
+  open are offered).
 
 Logs name ids only: never a patient, never a URL (it may hold a token), never a body.
 """
@@ -52,7 +54,6 @@ from app.models import (
 )
 from app.policy import ReminderMail, WebhookRules
 from app.vocabulary import DeliveryStatus, EventType, ReminderEmailStatus, SessionStatus
-from app.waitlist.offers import OfferRules, sweep
 
 logger = logging.getLogger("sclerosched.worker")
 
@@ -260,6 +261,11 @@ def matches(event_type: str, wanted: Sequence[str]) -> bool:
     return not wanted or event_type in wanted
 
 
+# Something each round of the worker also does, in a transaction of its own, at the worker's
+# clock: how many things it did.
+Chore = Callable[[Session, datetime], int]
+
+
 @dataclass
 class Worker:
     """Delivers webhooks from one process; several may run at once on PostgreSQL."""
@@ -272,8 +278,8 @@ class Worker:
     # Reminder e-mails: how they leave (none: the clinic sends none), and the postbox.
     mail: ReminderMail | None = None
     postbox: Postbox | None = None
-    # The waitlist's offers (none: this worker leaves the waitlist alone).
-    offering: OfferRules | None = None
+    # What else each round does, each in its own transaction (none: only deliveries and mail).
+    chores: Sequence[Chore] = ()
     sessions: sessionmaker[Session] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -317,25 +323,15 @@ class Worker:
                 logger.exception("webhook worker: delivery %s could not be sent", delivery.id)
                 answer = Answer(None, "error", 0)
             self.settle(delivery, answer)
-        return fanned + len(claimed) + self.mail_reminders() + self.sweep_waitlist()
+        return fanned + len(claimed) + self.mail_reminders() + self.do_chores()
 
-    def sweep_waitlist(self) -> int:
-        """Expire the waitlist's offers whose time is up, passing their slots on, and offer
-        the freed slots still open (several workers at once share the work: `SKIP LOCKED`).
-        How many things were done."""
-        if self.offering is None:
-            return 0
-        with self.sessions.begin() as db:
-            swept = sweep(db=db, now=self.clock(), rules=self.offering)
-        if swept.total:
-            logger.info(
-                "waitlist: %d offers expired, %d slots offered, %d unfilled, %d entries lapsed",
-                swept.expired,
-                swept.offered,
-                swept.unfilled,
-                swept.lapsed,
-            )
-        return swept.total
+    def do_chores(self) -> int:
+        """Each chore, in a transaction of its own. How many things were done."""
+        done = 0
+        for chore in self.chores:
+            with self.sessions.begin() as db:
+                done += chore(db, self.clock())
+        return done
 
     def fan_out(self) -> int:
         """Make the deliveries of the events written since (one worker at a time)."""

@@ -8,8 +8,8 @@ from datetime import datetime, time
 from sqlalchemy import CheckConstraint, ForeignKey, Index, SmallInteger, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.config import LONGEST_BUFFER_MINUTES, LONGEST_NOTICE_MINUTES
 from app.models.base import Base, Entity, UTCDateTime, utcnow
+from app.vocabulary import LONGEST_BUFFER_MINUTES, LONGEST_NOTICE_MINUTES
 
 
 class Practitioner(Entity, Base):

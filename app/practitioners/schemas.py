@@ -17,7 +17,6 @@ from pydantic import (
     model_validator,
 )
 
-from app.config import LONGEST_BUFFER_MINUTES, LONGEST_NOTICE_MINUTES
 from app.locations.schemas import TimeZoneName
 from app.pagination import Page
 from app.schemas import (
@@ -31,6 +30,7 @@ from app.schemas import (
     Stored,
     not_nullable,
 )
+from app.vocabulary import LONGEST_BUFFER_MINUTES, LONGEST_NOTICE_MINUTES
 
 ClockTime = Annotated[
     str,

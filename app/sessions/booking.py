@@ -51,7 +51,6 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.dml import Insert
 
-from app.config import LONGEST_BUFFER_MINUTES
 from app.db import hold_lock
 from app.errors import NotFound, Versions
 from app.evaluations.service import Eligibility, current_eligibility
@@ -106,10 +105,10 @@ from app.sessions.errors import (
     UnknownPatient,
     UnknownRoom,
 )
+from app.sessions.freed import ON_THE_LIST, end_waiting, free_slot
 from app.sessions.lifecycle import SessionAction, load_locked, require
 from app.sessions.schemas import RescheduleBody, SessionCreate
-from app.vocabulary import EventType, SessionStatus, SlotFreedBy
-from app.waitlist.hooks import ON_THE_LIST, end_waiting, free_slot
+from app.vocabulary import LONGEST_BUFFER_MINUTES, EventType, SessionStatus, SlotFreedBy
 
 
 def _table(model: type[Any]) -> Table:
@@ -354,7 +353,7 @@ _IN_THE_WAY = union_all(
         _SESSIONS.c.id != _MOVING,
     ),
     # On the waitlist with a window about the slot's day: booked there, they leave the list
-    # (`app.waitlist.hooks.end_waiting`, only when there is one: no statement otherwise).
+    # (`app.sessions.freed.end_waiting`, only when there is one: no statement otherwise).
     select(
         *_found(
             _Found.WAITING,

@@ -21,8 +21,8 @@ from app.patients.service import lock_patient
 from app.plans.service import settle_completion
 from app.practitioners.hours import Interval, local_day
 from app.sessions.errors import CheckInNotOpen, InvalidTransition
+from app.sessions.freed import free_slot
 from app.vocabulary import EventType, SessionStatus, SlotFreedBy
-from app.waitlist.hooks import free_slot
 
 
 class SessionAction(enum.StrEnum):

@@ -17,7 +17,7 @@ from app.policy import BookingRules
 from app.roles import Permission
 from app.scheduling.schemas import proposals_read
 from app.schemas import AffectedSession, Instant
-from app.sessions import booking, completion, errors, lifecycle, listing
+from app.sessions import booking, completion, errors, freed, lifecycle, listing
 from app.sessions.lifecycle import SessionAction
 from app.sessions.review import review
 from app.sessions.schemas import (
@@ -30,7 +30,6 @@ from app.sessions.schemas import (
     SessionRead,
 )
 from app.vocabulary import Flag, SessionStatus
-from app.waitlist.offers import OfferRules, offer_slots_freed_by
 from app.web.access import AuditDep, ClinicalDetail, holds, require_also, requires
 from app.web.clock import Now
 from app.web.db import Db
@@ -123,8 +122,7 @@ def _review_fields(reasons: tuple[Flag, ...], *, sees_reasons: bool) -> dict[str
 def _offer_freed_slot(db: Session, session_id: uuid.UUID, now: datetime, policy: Policy) -> None:
     """The slot the step gave back goes round the waitlist at once (else the next sweep offers
     it): to the best-placed waiting patient whom every booking check allows there."""
-    rules = OfferRules(booking=policy.booking, waitlist=policy.waitlist)
-    offer_slots_freed_by(db, session_id=session_id, now=now, rules=rules)
+    freed.offer_freed(db, session_id, now, policy.booking, policy.waitlist)
 
 
 def _read(

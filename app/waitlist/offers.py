@@ -19,7 +19,9 @@ others), and the database refuses two standing offers of one slot outright.
 
 from __future__ import annotations
 
+import logging
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -52,9 +54,9 @@ from app.practitioners.service import (
 )
 from app.sessions import booking
 from app.sessions.errors import BufferConflict, InThePast, RoomTaken, TooShortNotice
+from app.sessions.freed import ENTRIES, OFFERS, SLOTS, StandingOffer, close_offer
 from app.sessions.schemas import SessionCreate
 from app.vocabulary import EventType, FreedSlotStatus, OfferStatus, WaitlistStatus
-from app.waitlist.hooks import ENTRIES, OFFERS, SLOTS, StandingOffer, close_offer
 from app.waitlist.matching import Candidate, Preferences, SlotOnOffer, ranked
 
 
@@ -64,6 +66,9 @@ class OfferRules:
 
     booking: BookingRules
     waitlist: WaitlistRules
+
+
+logger = logging.getLogger(__name__)
 
 
 class OfferNotStanding(Conflict):
@@ -108,6 +113,20 @@ _SLOT_REFUSALS = (
 _S, _E, _O = SLOTS.c, ENTRIES.c, OFFERS.c
 _NOW = bindparam("now", type_=UTCDateTime())
 _SLOT_ID = bindparam("slot_id", type_=_S.id.type)
+
+
+def offer_at_once(
+    db: Session,
+    session_id: uuid.UUID,
+    now: datetime,
+    booking: BookingRules,
+    waitlist: WaitlistRules,
+) -> None:
+    """What the session services call when a session gives its slot back (installed in
+    `app.sessions.freed` by `app.main`): its slots offered at once."""
+    offer_slots_freed_by(
+        db, session_id=session_id, now=now, rules=OfferRules(booking=booking, waitlist=waitlist)
+    )
 
 
 def offer_slots_freed_by(
@@ -512,3 +531,22 @@ def withdraw_standing(
     )
     if standing is not None:
         _pass_on(db, standing, OfferStatus.WITHDRAWN, now, rules)
+
+
+def sweep_chore(rules: OfferRules) -> Callable[[Session, datetime], int]:
+    """The sweep as a chore of the worker (`app.events.worker.Worker.chores`): how many things
+    it did, logged by count (never a patient)."""
+
+    def chore(db: Session, now: datetime) -> int:
+        swept = sweep(db=db, now=now, rules=rules)
+        if swept.total:
+            logger.info(
+                "waitlist: %d offers expired, %d slots offered, %d unfilled, %d entries lapsed",
+                swept.expired,
+                swept.offered,
+                swept.unfilled,
+                swept.lapsed,
+            )
+        return swept.total
+
+    return chore

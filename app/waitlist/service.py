@@ -1,6 +1,6 @@
 """The waitlist's entries and offers as records: putting a patient on the list, reading and
 listing, taking them off with a reason. Offering, accepting and declining are
-`app.waitlist.offers`; what the calendar's changes do to the list, `app.waitlist.hooks`.
+`app.waitlist.offers`; what the calendar's changes do to the list, `app.sessions.freed`.
 
 Being on the list asks nothing of the patient's standing: a patient awaiting a clearance may
 wait too. Every offer is a hold, refused as booking would be, so nobody the rules forbid is
@@ -25,8 +25,8 @@ from app.patients.service import PatientArchived, get_patient, lock_patient
 from app.plans.service import active_plan, current_plan_id
 from app.practitioners.service import UnknownPractitioner
 from app.sessions.errors import UnknownPatient
+from app.sessions.freed import ON_THE_LIST
 from app.vocabulary import OfferStatus, WaitlistRemoval, WaitlistStatus
-from app.waitlist.hooks import ON_THE_LIST
 from app.waitlist.offers import OfferRules, withdraw_standing
 from app.waitlist.schemas import WaitlistEntryCreate
 

@@ -22,7 +22,7 @@ from app.models import FreedSlot, OutboxEvent, WaitlistOffer
 from app.patients.service import patient_lock
 from app.policy import ClinicPolicy, WebhookRules
 from app.vocabulary import FreedSlotStatus, OfferStatus
-from app.waitlist.offers import OfferRules, Swept, sweep
+from app.waitlist.offers import OfferRules, Swept, sweep, sweep_chore
 from tests.factories import POSTGRES_URL
 from tests.sessions.clinic import Clinic, paris_day
 from tests.waitlist.steps import Waitlist
@@ -146,12 +146,15 @@ def test_the_worker_sweeps_the_waitlist_with_its_clock(
     first, last = _offers_made(clinic, waitlist, patients=SLOTS + 1)
     moments = [first - timedelta(seconds=1), last]
     worker = Worker(
-        engine=engine, rules=WebhookRules(), clock=lambda: moments[0], offering=_rules(app)
+        engine=engine,
+        rules=WebhookRules(),
+        clock=lambda: moments[0],
+        chores=[sweep_chore(_rules(app))],
     )
     try:
-        assert worker.sweep_waitlist() == 0  # not yet
+        assert worker.do_chores() == 0  # not yet
         moments.pop(0)
-        assert worker.sweep_waitlist() >= 2  # expired, then offered to the one left
+        assert worker.do_chores() >= 2  # expired, then offered to the one left
     finally:
         worker.close()
     statuses = Counter(o.status for o in _offers(engine))

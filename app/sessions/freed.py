@@ -8,12 +8,16 @@ built once: booking calls `end_waiting` only when its one read found an entry of
 near the slot.
 
 Locks, where several are taken: a standing offer's row, then its freed slot's, then the entry's.
+
+A slot given back is offered at once, by the request that gave it back (`offer_freed`), through
+what the waitlist installs here (`install_offering`, by `app.main`): the waitlist books through
+the session services, so they do not import it. Without it, the worker's next sweep offers it.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -23,6 +27,7 @@ from sqlalchemy.orm import Session
 
 from app.events.outbox import announce
 from app.models import FreedSlot, TreatmentSession, UTCDateTime, WaitlistEntry, WaitlistOffer
+from app.policy import BookingRules, WaitlistRules
 from app.practitioners.hours import Interval
 from app.vocabulary import (
     EventType,
@@ -48,6 +53,29 @@ ON_THE_LIST = (WaitlistStatus.WAITING, WaitlistStatus.OFFERED)
 
 _NOW = bindparam("now", type_=UTCDateTime())
 _IDS: BindParameter[Any] = bindparam("ids", expanding=True)
+
+
+# Offers the slots a session just gave back round the waitlist: (db, session id, now, the
+# booking rules an offer's hold is checked by, the waitlist's).
+Offering = Callable[[Session, uuid.UUID, datetime, BookingRules, WaitlistRules], object]
+_OFFERING: list[Offering] = []
+
+
+def install_offering(offering: Offering) -> None:
+    """How a slot given back is offered at once (`app.main` installs the waitlist's)."""
+    _OFFERING[:] = [offering]
+
+
+def offer_freed(
+    db: Session,
+    session_id: uuid.UUID,
+    now: datetime,
+    booking: BookingRules,
+    waitlist: WaitlistRules,
+) -> None:
+    """Offer the slots `session_id` just gave back round the waitlist, if it is installed."""
+    for offering in _OFFERING:
+        offering(db, session_id, now, booking, waitlist)
 
 
 def free_slot(
