@@ -27,6 +27,7 @@ _BY_CODE = {
     "too-short-notice": "business-rule",
     "invalid-transition": "business-rule",
     "slot-taken": "conflict",
+    "waitlist-offer": "conflict",
     "room-taken": "conflict",
     "room-elsewhere": "business-rule",
     "inactive-room": "business-rule",

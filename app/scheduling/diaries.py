@@ -123,10 +123,13 @@ class Diaries(Diary):
         self._room_busy: dict[uuid.UUID | None, Busy] = {
             room: Busy() for ids in (rooms or {}).values() for room in ids
         }
+        # One list of rooms a location, shared by its calendars: whether one of them is free
+        # at a start is worked out once for them all (`_free`).
+        at_site = {
+            site: [self._room_busy[room] for room in ids] for site, ids in (rooms or {}).items()
+        }
         self._rooms: list[list[Busy] | None] = [
-            None
-            if rooms is None
-            else [self._room_busy[room] for room in rooms.get(c.location_id or _NOWHERE, ())]
+            None if rooms is None else at_site.get(c.location_id or _NOWHERE, [])
             for c in self._calendars
         ]
         self._own = Busy()
@@ -188,16 +191,22 @@ class Diaries(Diary):
             if self._cover(start, end, around, span):
                 span = min(span * 2, self._LONGEST_READ)
             slot: Interval | None = None
+            room_free: dict[int, bool] = {}  # by the id of a location's list of rooms
             for i in members:
+                if start < self._earliest[i] or self._busy[i].overlaps(start, end):
+                    continue
                 rooms = self._rooms[i]
-                if (
-                    start >= self._earliest[i]
-                    and not self._busy[i].overlaps(start, end)
-                    and (rooms is None or any(not room.overlaps(start, end) for room in rooms))
-                ):
-                    slot = slot or Interval(at_minute(start), at_minute(end))
-                    calendar = self._calendars[i]
-                    yield Candidate(slot, calendar.id, calendar.zone, calendar.location_id)
+                if rooms is not None:
+                    free = room_free.get(id(rooms))
+                    if free is None:
+                        free = room_free[id(rooms)] = any(
+                            not room.overlaps(start, end) for room in rooms
+                        )
+                    if not free:
+                        continue
+                slot = slot or Interval(at_minute(start), at_minute(end))
+                calendar = self._calendars[i]
+                yield Candidate(slot, calendar.id, calendar.zone, calendar.location_id)
 
     def _cover(self, start: int, end: int, around: bool, span: int) -> bool:
         """Read the bookings over [start, end) unless read already (then False), and `span`

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from functools import lru_cache
 from typing import Any
@@ -518,25 +518,29 @@ def _calendars(
             raise InactivePractitioner(f"Practitioner {practitioner_id} is not active.")
     else:
         rows = db.connection().execute(_CALENDARS).all()
-    hours: dict[tuple[uuid.UUID, uuid.UUID, str, Margins], list[WeeklyHours]] = {}
+    # Keyed by the ids' integers: a UUID's own hash is Python code, run for every row.
+    hours: dict[tuple[int, int, str], list[WeeklyHours]] = {}
+    found: dict[tuple[int, int, str], SiteHours] = {}
     rooms: dict[uuid.UUID, list[uuid.UUID]] = {}
     for kind, pid, _, location_id, zone, weekday, start, end, buffer, notice in rows:
         if kind == _ROOM_ROW:
             rooms.setdefault(location_id, []).append(pid)
         elif weekday is not None:
-            key = (pid, location_id, zone, clinic.own(buffer, notice))
-            hours.setdefault(key, []).append(WeeklyHours(weekday, start, end))
-    calendars = [
-        SiteHours(
-            pid,
-            _zone(zone),
-            tuple(h),
-            location_id,
-            margins.buffer_minutes,
-            margins.min_notice_minutes,
-        )
-        for (pid, location_id, zone, margins), h in hours.items()
-    ]
+            key = (pid.int, location_id.int, zone)
+            site = hours.get(key)
+            if site is None:
+                site = hours[key] = []
+                margins = clinic.own(buffer, notice)
+                found[key] = SiteHours(
+                    pid,
+                    _zone(zone),
+                    (),
+                    location_id,
+                    margins.buffer_minutes,
+                    margins.min_notice_minutes,
+                )
+            site.append(WeeklyHours(weekday, start, end))
+    calendars = [replace(found[key], hours=tuple(h)) for key, h in hours.items()]
     return calendars, rooms
 
 

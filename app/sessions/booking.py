@@ -38,6 +38,7 @@ from sqlalchemy import (
     bindparam,
     cast,
     delete,
+    exists,
     insert,
     literal_column,
     null,
@@ -91,6 +92,7 @@ from app.scheduling.slots import at_minute, far_enough, minute_ceil
 from app.sessions.errors import (
     BufferConflict,
     EligibilityBlocked,
+    HeldForOffer,
     HoldExpired,
     HoldMismatch,
     InactiveRoom,
@@ -105,10 +107,16 @@ from app.sessions.errors import (
     UnknownPatient,
     UnknownRoom,
 )
-from app.sessions.freed import ON_THE_LIST, end_waiting, free_slot
+from app.sessions.freed import OFFERS, ON_THE_LIST, end_waiting, free_slot
 from app.sessions.lifecycle import SessionAction, load_locked, require
 from app.sessions.schemas import RescheduleBody, SessionCreate
-from app.vocabulary import LONGEST_BUFFER_MINUTES, EventType, SessionStatus, SlotFreedBy
+from app.vocabulary import (
+    LONGEST_BUFFER_MINUTES,
+    EventType,
+    OfferStatus,
+    SessionStatus,
+    SlotFreedBy,
+)
 
 
 def _table(model: type[Any]) -> Table:
@@ -747,6 +755,8 @@ class Hold:
     # Placed inside the practitioner's minimum notice, by staff allowed to (not stored: what
     # placing it found).
     within_notice: bool = False
+    # A standing waitlist offer: booked or released only as the offer (`app.waitlist.offers`).
+    offered: bool = False
 
     @property
     def slot(self) -> Interval:
@@ -766,6 +776,8 @@ _LIVE_HOLD = select(
     _S.plan_id,
     _S.location_id,
     _S.room_id,
+    # A waitlist offer's hold (the offer has its hold's id) while the offer stands.
+    exists().where(OFFERS.c.id == _S.id, OFFERS.c.status == OfferStatus.OFFERED).label("offered"),
 ).where(
     _S.id == bindparam("hold_id", type_=_S.id.type),
     _S.status == SessionStatus.PENDING,
@@ -791,7 +803,18 @@ class _Wanted:
     hold: Hold | None = None
 
 
-def _wanted(db: Session, data: SessionCreate, now: datetime) -> _Wanted:
+def _held_for_offer(hold_id: uuid.UUID) -> HeldForOffer:
+    return HeldForOffer(
+        f"Hold {hold_id} is a waitlist offer: accept or decline it as one "
+        f"(/api/v1/waitlist/offers/{hold_id}/accept or /decline), so that the patients after "
+        "them on the list are offered the slot in turn.",
+        offer_id=str(hold_id),
+    )
+
+
+def _wanted(
+    db: Session, data: SessionCreate, now: datetime, *, accepting_offer: bool = False
+) -> _Wanted:
     if data.hold_id is None:
         # The schema refuses a booking without a hold that names none of these.
         assert data.patient_id is not None
@@ -806,6 +829,8 @@ def _wanted(db: Session, data: SessionCreate, now: datetime) -> _Wanted:
             f"No hold with id {data.hold_id} stands: it expired, was booked or was released. "
             "Hold the slot again."
         )
+    if hold.offered and not accepting_offer:
+        raise _held_for_offer(hold.id)
     sent = data.model_fields_set
     differs = [
         name
@@ -825,10 +850,18 @@ def _wanted(db: Session, data: SessionCreate, now: datetime) -> _Wanted:
     return _Wanted(hold.patient_id, hold.practitioner_id, hold.slot, hold.room_id, hold)
 
 
-def book(*, db: Session, data: SessionCreate, now: datetime, rules: BookingRules) -> BookedSession:
+def book(
+    *,
+    db: Session,
+    data: SessionCreate,
+    now: datetime,
+    rules: BookingRules,
+    accepting_offer: bool = False,
+) -> BookedSession:
     """Put a session in the calendar, or refuse with the reason. Booking a hold (`hold_id`)
-    turns the held row into the session, with every check a booking makes, made again."""
-    wanted = _wanted(db, data, now)
+    turns the held row into the session, with every check a booking makes, made again; a
+    hold that is a waitlist offer only when `accepting_offer` (`app.waitlist.offers`)."""
+    wanted = _wanted(db, data, now, accepting_offer=accepting_offer)
     # The patient's care, the practitioner's calendar, then the rooms' hours (the order every
     # change takes them).
     hold_lock(
@@ -839,7 +872,7 @@ def book(*, db: Session, data: SessionCreate, now: datetime, rules: BookingRules
     )
     if wanted.hold is not None:
         # Read again under the locks: a concurrent booking of the same hold went first.
-        wanted = _wanted(db, data, now)
+        wanted = _wanted(db, data, now, accepting_offer=accepting_offer)
     patient_id, slot = wanted.patient_id, wanted.slot
     try:
         eligible_for(db, patient_id, slot, now, "booked")
@@ -1035,6 +1068,8 @@ _RELEASE_HOLD = delete(_SESSIONS).where(
 def release_hold(*, db: Session, hold_id: uuid.UUID, now: datetime) -> Hold:
     """Give the held slot back before the hold expires."""
     hold = live_hold(db, hold_id, now)
+    if hold is not None and hold.offered:
+        raise _held_for_offer(hold.id)
     # Only the request that deletes the row released it: a concurrent release or booking of
     # the same hold that went first leaves nothing to delete.
     if hold is None or db.connection().execute(_RELEASE_HOLD, {"hold_id": hold_id}).rowcount != 1:

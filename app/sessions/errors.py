@@ -101,6 +101,14 @@ class HoldExpired(Conflict):
     title = "The hold no longer stands"
 
 
+class HeldForOffer(Conflict):
+    """The hold is a waitlist offer: it is accepted or declined as one (`waitlist:manage`),
+    so that the offer, its entry and the patients after them follow."""
+
+    code = "waitlist-offer"
+    title = "The hold is a waitlist offer"
+
+
 class HoldMismatch(DomainError):
     status = 422
     code = "hold-mismatch"
@@ -201,10 +209,11 @@ BOOKING_ERRORS = (
     InactivePractitioner,
     HoldExpired,
     HoldMismatch,
+    HeldForOffer,
 )
 
 # Holding a slot (for a course, perhaps) is refused as booking it would be.
-_BOOKING_ONLY = {HoldExpired, HoldMismatch}
+_BOOKING_ONLY = {HoldExpired, HoldMismatch, HeldForOffer}
 HOLD_ERRORS = tuple(e for e in BOOKING_ERRORS if e not in _BOOKING_ONLY)
 
 COMPLETION_ERRORS = (

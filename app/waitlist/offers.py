@@ -401,6 +401,11 @@ def _standing(offer: WaitlistOffer) -> StandingOffer:
 
 def _require_standing(offer: WaitlistOffer, expected_version: Versions | None) -> None:
     require_version("Waitlist offer", offer.version, expected_version)
+    if offer.status is OfferStatus.EXPIRED:  # whether a sweep got there first or not
+        raise OfferExpired(
+            f"The offer expired at {offer.expires_at.isoformat()}: the slot was passed on.",
+            expired_at=offer.expires_at.isoformat(),
+        )
     if offer.status is not OfferStatus.OFFERED:
         raise OfferNotStanding(
             f"The offer is {offer.status.value}: only a standing offer is accepted or declined.",
@@ -480,7 +485,11 @@ def accept(
     try:
         with db.begin_nested():
             booked = booking.book(
-                db=db, data=SessionCreate(hold_id=offer.id), now=now, rules=rules.booking
+                db=db,
+                data=SessionCreate(hold_id=offer.id),
+                now=now,
+                rules=rules.booking,
+                accepting_offer=True,
             )
     except DomainError as refusal:
         _pass_on(db, offer, OfferStatus.REFUSED, now, rules, refusal_code=refusal.code)

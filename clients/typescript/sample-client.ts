@@ -91,6 +91,8 @@ function explain(code: BookingRefusal): string {
       return "The patient is archived.";
     case "plan-full":
       return "The course has all its sessions.";
+    case "waitlist-offer":
+      return "That hold is a waitlist offer: accept or decline it on the waitlist.";
     case "hold-expired":
       return "The hold on that slot ended before the booking: hold it again.";
     case "conflict":

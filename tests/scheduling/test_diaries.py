@@ -190,11 +190,13 @@ def test_with_rooms_a_slot_needs_a_free_room_of_its_calendars_location() -> None
         Calendar(A, PARIS, tuple(WeeklyHours(d, time(9), time(10)) for d in range(7)), own),
     ]
     rows = [
-        (B, room_1, local(DAY, 10), local(DAY, 11)),  # B's session in the shared room
-        (None, room_1, local(DAY, 9), local(DAY, 9, 30)),  # the shared room closed at 9
+        (B, room_1, local(DAY, 10), local(DAY, 11), True),  # B's session in the shared room
+        (None, room_1, local(DAY, 9), local(DAY, 9, 30), False),  # the shared room closed at 9
     ]
 
-    def load(window: Interval) -> list[tuple[uuid.UUID | None, uuid.UUID, datetime, datetime]]:
+    def load(
+        window: Interval,
+    ) -> list[tuple[uuid.UUID | None, uuid.UUID, datetime, datetime, bool]]:
         return [r for r in rows if r[2] < window.end and r[3] > window.start]
 
     walked = Diaries(
