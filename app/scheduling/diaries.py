@@ -110,23 +110,25 @@ class Diaries(Diary):
         self._calendars = sorted(
             calendars, key=lambda c: (c.id.int, c.location_id.int if c.location_id else 0)
         )
-        # A practitioner's bookings and time off, shared by their calendars at each site.
-        self._busy_of: dict[uuid.UUID | None, Busy] = {c.id: Busy() for c in self._calendars}
-        self._busy = [self._busy_of[c.id] for c in self._calendars]
+        # A practitioner's bookings and time off, shared by their calendars at each site. The
+        # maps are keyed by the ids' integers: a UUID's own hash is Python code, and `_cover`
+        # looks up every row read.
+        self._busy_of: dict[int, Busy] = {c.id.int: Busy() for c in self._calendars}
+        self._busy = [self._busy_of[c.id.int] for c in self._calendars]
         # The buffer each practitioner keeps around their sessions (one, whatever the site).
-        self._buffer_of: dict[uuid.UUID | None, int] = {c.id: c.buffer for c in self._calendars}
+        self._buffer_of: dict[int, int] = {c.id.int: c.buffer for c in self._calendars}
         self._widest = max(self._buffer_of.values(), default=0)  # bookings are read this wider
         # Each calendar's first start allowed by the practitioner's notice.
         first = -_INFINITY if now is None else minute_ceil(now)
         self._earliest = [first + c.notice for c in self._calendars]
         # Each calendar's rooms (None: rooms are not looked at), a room's bookings shared.
-        self._room_busy: dict[uuid.UUID | None, Busy] = {
-            room: Busy() for ids in (rooms or {}).values() for room in ids
+        self._room_busy: dict[int, Busy] = {
+            room.int: Busy() for ids in (rooms or {}).values() for room in ids
         }
         # One list of rooms a location, shared by its calendars: whether one of them is free
         # at a start is worked out once for them all (`_free`).
         at_site = {
-            site: [self._room_busy[room] for room in ids] for site, ids in (rooms or {}).items()
+            site: [self._room_busy[room.int] for room in ids] for site, ids in (rooms or {}).items()
         }
         self._rooms: list[list[Busy] | None] = [
             None if rooms is None else at_site.get(c.location_id or _NOWHERE, [])
@@ -222,17 +224,21 @@ class Diaries(Diary):
             low, high = start, end + span
         rows: dict[Busy, list[tuple[int, int]]] = {}
         widest = self._widest
+        busy_of, buffer_of, room_busy = self._busy_of, self._buffer_of, self._room_busy
         for practitioner_id, room_id, busy_start, busy_end, session in self._load(
             Interval(at_minute(low - widest), at_minute(high + widest))
         ):
             taken = (minute_floor(busy_start), minute_ceil(busy_end))
-            practitioner = self._busy_of.get(practitioner_id)
-            if practitioner is not None:
-                kept = self._buffer_of[practitioner_id] if session else 0
-                rows.setdefault(practitioner, []).append((taken[0] - kept, taken[1] + kept))
-            room = self._room_busy.get(room_id)
-            if room is not None:
-                rows.setdefault(room, []).append(taken)
+            if practitioner_id is not None:
+                key = practitioner_id.int
+                practitioner = busy_of.get(key)
+                if practitioner is not None:
+                    kept = buffer_of[key] if session else 0
+                    rows.setdefault(practitioner, []).append((taken[0] - kept, taken[1] + kept))
+            if room_id is not None:
+                room = room_busy.get(room_id.int)
+                if room is not None:
+                    rows.setdefault(room, []).append(taken)
         for busy, intervals in rows.items():
             busy.add(intervals)
         self._read = _merged([*self._read, (low, high)])

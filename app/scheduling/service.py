@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from functools import lru_cache
 from typing import Any
@@ -520,7 +520,7 @@ def _calendars(
         rows = db.connection().execute(_CALENDARS).all()
     # Keyed by the ids' integers: a UUID's own hash is Python code, run for every row.
     hours: dict[tuple[int, int, str], list[WeeklyHours]] = {}
-    found: dict[tuple[int, int, str], SiteHours] = {}
+    whose: dict[tuple[int, int, str], tuple[uuid.UUID, uuid.UUID, Margins]] = {}
     rooms: dict[uuid.UUID, list[uuid.UUID]] = {}
     for kind, pid, _, location_id, zone, weekday, start, end, buffer, notice in rows:
         if kind == _ROOM_ROW:
@@ -530,17 +530,21 @@ def _calendars(
             site = hours.get(key)
             if site is None:
                 site = hours[key] = []
-                margins = clinic.own(buffer, notice)
-                found[key] = SiteHours(
-                    pid,
-                    _zone(zone),
-                    (),
-                    location_id,
-                    margins.buffer_minutes,
-                    margins.min_notice_minutes,
-                )
+                whose[key] = (pid, location_id, clinic.own(buffer, notice))
             site.append(WeeklyHours(weekday, start, end))
-    calendars = [replace(found[key], hours=tuple(h)) for key, h in hours.items()]
+    calendars = []
+    for key, h in hours.items():
+        pid, location_id, margins = whose[key]
+        calendars.append(
+            SiteHours(
+                pid,
+                _zone(key[2]),
+                tuple(h),
+                location_id,
+                margins.buffer_minutes,
+                margins.min_notice_minutes,
+            )
+        )
     return calendars, rooms
 
 
