@@ -69,7 +69,8 @@ def create_practitioner(
 
     Availability is wall-clock time on the clock of the interval's location (`location_id`;
     `"09:00"` stays 09:00 across daylight-saving changes); each interval must end after it
-    starts, and intervals on one weekday may not overlap, wherever they are. An interval that
+    starts, and hours may not meet: at one site on the wall clock, at sites on different
+    clocks in real time on any day of the year ahead (a 422 names the day). An interval that
     names no location is at the clinic's first location in the practitioner's `time_zone`
     (made, with one room, if there is none yet); a location that does not exist is a 422
     `unknown-location`. `time_zone` defaults to the clinic's; `buffer_minutes` (kept free

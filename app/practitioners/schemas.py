@@ -64,9 +64,17 @@ class AvailabilityInterval(InputModel):
 
 
 def _no_overlaps(intervals: list[AvailabilityInterval]) -> list[AvailabilityInterval]:
-    ordered = sorted(intervals, key=lambda i: (i.weekday, i.start))
+    """No two intervals at one location (no location named: the default one) overlap on a
+    weekday. Intervals at different locations may lie in different zones: whether they meet
+    is a question of real time, answered where the locations' zones are known
+    (`app.practitioners.service`)."""
+    ordered = sorted(intervals, key=lambda i: (str(i.location_id), i.weekday, i.start))
     for before, after in pairwise(ordered):
-        if before.weekday == after.weekday and after.start < before.end:
+        if (
+            before.location_id == after.location_id
+            and before.weekday == after.weekday
+            and after.start < before.end
+        ):
             raise ValueError(
                 f"intervals {before.start}-{before.end} and {after.start}-{after.end} "
                 f"overlap on weekday {before.weekday}"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, time
+from datetime import UTC, datetime, time, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
@@ -13,7 +13,7 @@ from sqlalchemy import Select, bindparam, select
 from sqlalchemy.orm import Session, joinedload, selectinload
 
 from app.db import hold_lock
-from app.errors import DomainError, NotFound, Versions, require_version
+from app.errors import DomainError, InvalidField, NotFound, Versions, require_version
 from app.locations.service import UnknownLocation, default_location, unknown_locations
 from app.models import (
     Location,
@@ -77,7 +77,7 @@ def _intervals(
         else None
     )
     ordered = sorted(availability, key=lambda i: (i.weekday, i.start))
-    return [
+    rows = [
         WeeklyAvailability(
             weekday=i.weekday,
             start_time=time.fromisoformat(i.start),
@@ -86,6 +86,57 @@ def _intervals(
         )
         for i in ordered
     ]
+    _refuse_meeting_elsewhere(db, rows)
+    return rows
+
+
+# How far ahead hours at two sites are checked for meeting in real time: a year and a week
+# covers every daylight-saving regime of the zones involved.
+_MEETING_REACH_DAYS = 371
+
+
+def _refuse_meeting_elsewhere(db: Session, rows: Sequence[WeeklyAvailability]) -> None:
+    """Hours at two locations whose clocks differ must not meet in real time on any day of
+    the coming year (one practitioner cannot be at two sites at once; read on the wall clock
+    alone, Paris 14:00-18:00 and New York 08:00-12:00 would both stand, and Paris 08:00-11:00
+    beside New York 09:00-17:00 would be refused though they never meet). Same-location
+    overlaps are refused by the schema."""
+    sites = {row.location_id for row in rows}
+    if len(sites) < 2:
+        return
+    found = select(Location.id, Location.time_zone).where(Location.id.in_(sites))
+    zones: dict[uuid.UUID, str] = dict(db.execute(found).all())
+    # One clock: a week tells. Several: every daylight-saving regime of the year ahead.
+    days = 7 if len(set(zones.values())) == 1 else _MEETING_REACH_DAYS
+    today = datetime.now(UTC).date()
+    for offset in range(days):
+        day = today + timedelta(days=offset)
+        spans = []
+        for row in rows:
+            if row.weekday != day.weekday():
+                continue
+            zone = ZoneInfo(zones[row.location_id])
+            start = datetime.combine(day, row.start_time, zone).astimezone(UTC)
+            end = datetime.combine(day, row.end_time, zone).astimezone(UTC)
+            spans.append((start, end, row))
+        spans.sort(key=lambda span: span[0])
+        reach: tuple[datetime, WeeklyAvailability] | None = None  # the latest end so far
+        for start, end, second in spans:
+            if (
+                reach is not None
+                and start < reach[0]
+                and reach[1].location_id != second.location_id
+            ):
+                first = reach[1]
+                raise InvalidField(
+                    ("body", "availability"),
+                    f"the hours {first.start_time:%H:%M}-{first.end_time:%H:%M} at location "
+                    f"{first.location_id} and {second.start_time:%H:%M}-"
+                    f"{second.end_time:%H:%M} at location {second.location_id} meet on "
+                    f"{day.isoformat()}: a practitioner is at one site at a time",
+                )
+            if reach is None or end > reach[0]:
+                reach = (end, second)
 
 
 @dataclass(frozen=True)
