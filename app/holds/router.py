@@ -102,10 +102,12 @@ def read_hold(hold_id: uuid.UUID, db: Db, audit: AuditDep, now: Now) -> HoldRead
     dependencies=[requires(Permission.SESSIONS_BOOK)],
     responses={
         status.HTTP_204_NO_CONTENT: {"description": "Released: the slot is free again"},
-        **problem_responses(NotFound),
+        **problem_responses(NotFound, errors.HeldForOffer),
     },
 )
 def release_hold(hold_id: uuid.UUID, db: Db, audit: AuditDep, now: Now) -> None:
-    """Give the held slot back before the hold expires (the patient declined)."""
+    """Give the held slot back before the hold expires (the patient declined). A hold that is
+    a standing waitlist offer is declined as one (`/api/v1/waitlist/offers/{id}/decline`):
+    409 `waitlist-offer`."""
     hold = booking.release_hold(db=db, hold_id=hold_id, now=now)
     audit.record("release", Resource.SESSION, hold.id, patient_id=hold.patient_id)

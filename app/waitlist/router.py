@@ -284,7 +284,9 @@ def accept_waitlist_offer(
     "/offers/{offer_id}/decline",
     summary="Decline a waitlist offer",
     dependencies=[requires(Permission.WAITLIST_MANAGE)],
-    responses=problem_responses(NotFound, VersionMismatch, offers.OfferNotStanding),
+    responses=problem_responses(
+        NotFound, VersionMismatch, offers.OfferNotStanding, offers.OfferExpired
+    ),
     response_description="The offer, declined",
     openapi_extra=sends("ETag"),
 )
@@ -298,7 +300,8 @@ def decline_waitlist_offer(
     if_match: ExpectedVersion,
 ) -> WaitlistOfferRead:
     """The patient does not take the slot: it is given back and offered to the next patient
-    at once; the patient stays on the list for another slot."""
+    at once; the patient stays on the list for another slot. An offer whose time is up is
+    409 `offer-expired` (it was passed on already)."""
     offer = offers.decline(
         db=db, offer_id=offer_id, now=now, rules=_rules(policy), expected_version=if_match
     )
