@@ -28,7 +28,7 @@ from zoneinfo import ZoneInfo
 
 from app.practitioners.hours import Interval, WeeklyHours
 from app.scheduling.proposals import Candidate, Diary, day_start
-from app.scheduling.slots import MINUTE, at_minute, day_grid, minute_ceil, minute_floor
+from app.scheduling.slots import EPOCH, MINUTE, at_minute, day_grid, minute_ceil, minute_floor
 
 
 @dataclass(frozen=True)
@@ -118,9 +118,11 @@ class Diaries(Diary):
         # The buffer each practitioner keeps around their sessions (one, whatever the site).
         self._buffer_of: dict[int, int] = {c.id.int: c.buffer for c in self._calendars}
         self._widest = max(self._buffer_of.values(), default=0)  # bookings are read this wider
+        self._diary_of = {key: (busy, self._buffer_of[key]) for key, busy in self._busy_of.items()}
         # Each calendar's first start allowed by the practitioner's notice.
         first = -_INFINITY if now is None else minute_ceil(now)
         self._earliest = [first + c.notice for c in self._calendars]
+        self._latest_earliest = max(self._earliest, default=-_INFINITY)
         # Each calendar's rooms (None: rooms are not looked at), a room's bookings shared.
         self._room_busy: dict[int, Busy] = {
             room.int: Busy() for ids in (rooms or {}).values() for room in ids
@@ -193,18 +195,20 @@ class Diaries(Diary):
             if self._cover(start, end, around, span):
                 span = min(span * 2, self._LONGEST_READ)
             slot: Interval | None = None
-            room_free: dict[int, bool] = {}  # by the id of a location's list of rooms
+            # Whether a room is free at this start, judged once for a location's rooms (the
+            # calendars at a start mostly share one location).
+            judged: list[Busy] | None = None
+            room_free = False
+            notice = start < self._latest_earliest  # else every notice is met
             for i in members:
-                if start < self._earliest[i] or self._busy[i].overlaps(start, end):
+                if (notice and start < self._earliest[i]) or self._busy[i].overlaps(start, end):
                     continue
                 rooms = self._rooms[i]
                 if rooms is not None:
-                    free = room_free.get(id(rooms))
-                    if free is None:
-                        free = room_free[id(rooms)] = any(
-                            not room.overlaps(start, end) for room in rooms
-                        )
-                    if not free:
+                    if rooms is not judged:
+                        judged = rooms
+                        room_free = any(not room.overlaps(start, end) for room in rooms)
+                    if not room_free:
                         continue
                 slot = slot or Interval(at_minute(start), at_minute(end))
                 calendar = self._calendars[i]
@@ -224,21 +228,22 @@ class Diaries(Diary):
             low, high = start, end + span
         rows: dict[Busy, list[tuple[int, int]]] = {}
         widest = self._widest
-        busy_of, buffer_of, room_busy = self._busy_of, self._buffer_of, self._room_busy
+        diary_of, room_busy = self._diary_of, self._room_busy
         for practitioner_id, room_id, busy_start, busy_end, session in self._load(
             Interval(at_minute(low - widest), at_minute(high + widest))
         ):
-            taken = (minute_floor(busy_start), minute_ceil(busy_end))
+            # Whole minutes, as `minute_floor` and `minute_ceil` (inline: run for every row).
+            first, last = (busy_start - EPOCH) // MINUTE, -((EPOCH - busy_end) // MINUTE)
             if practitioner_id is not None:
-                key = practitioner_id.int
-                practitioner = busy_of.get(key)
-                if practitioner is not None:
-                    kept = buffer_of[key] if session else 0
-                    rows.setdefault(practitioner, []).append((taken[0] - kept, taken[1] + kept))
+                found = diary_of.get(practitioner_id.int)
+                if found is not None:
+                    practitioner, buffer = found
+                    kept = buffer if session else 0
+                    rows.setdefault(practitioner, []).append((first - kept, last + kept))
             if room_id is not None:
                 room = room_busy.get(room_id.int)
                 if room is not None:
-                    rows.setdefault(room, []).append(taken)
+                    rows.setdefault(room, []).append((first, last))
         for busy, intervals in rows.items():
             busy.add(intervals)
         self._read = _merged([*self._read, (low, high)])

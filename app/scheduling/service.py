@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -519,8 +519,8 @@ def _calendars(
     else:
         rows = db.connection().execute(_CALENDARS).all()
     # Keyed by the ids' integers: a UUID's own hash is Python code, run for every row.
-    hours: dict[tuple[int, int, str], list[WeeklyHours]] = {}
-    whose: dict[tuple[int, int, str], tuple[uuid.UUID, uuid.UUID, Margins]] = {}
+    hours: dict[tuple[int, int, str], list[tuple[int, time, time]]] = {}
+    whose: dict[tuple[int, int, str], tuple[uuid.UUID, uuid.UUID, int | None, int | None]] = {}
     rooms: dict[uuid.UUID, list[uuid.UUID]] = {}
     for kind, pid, _, location_id, zone, weekday, start, end, buffer, notice in rows:
         if kind == _ROOM_ROW:
@@ -530,22 +530,35 @@ def _calendars(
             site = hours.get(key)
             if site is None:
                 site = hours[key] = []
-                whose[key] = (pid, location_id, clinic.own(buffer, notice))
-            site.append(WeeklyHours(weekday, start, end))
+                whose[key] = (pid, location_id, buffer, notice)
+            site.append((weekday, start, end))
     calendars = []
     for key, h in hours.items():
-        pid, location_id, margins = whose[key]
+        pid, location_id, buffer, notice = whose[key]
+        margins = _margins(clinic, buffer, notice)
         calendars.append(
             SiteHours(
                 pid,
                 _zone(key[2]),
-                tuple(h),
+                _weekly_hours(tuple(h)),
                 location_id,
                 margins.buffer_minutes,
                 margins.min_notice_minutes,
             )
         )
     return calendars, rooms
+
+
+@lru_cache(maxsize=1024)
+def _weekly_hours(rows: tuple[tuple[int, time, time], ...]) -> tuple[WeeklyHours, ...]:
+    """A calendar's weekly hours from its rows (built once for each set of hours: a clinic's
+    practitioners keep theirs for months)."""
+    return tuple(WeeklyHours(weekday, start, end) for weekday, start, end in rows)
+
+
+@lru_cache(maxsize=256)
+def _margins(clinic: Margins, buffer: int | None, notice: int | None) -> Margins:
+    return clinic.own(buffer, notice)
 
 
 @lru_cache(maxsize=256)
