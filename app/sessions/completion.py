@@ -32,7 +32,6 @@ from app.scheduling.service import (
     next_follow_up,
 )
 from app.scheduling.slots import far_enough
-from app.sessions.booking import check_interval
 from app.sessions.dosing import Earlier, Injection, check_doses
 from app.sessions.errors import (
     DoseLimitExceeded,
@@ -50,6 +49,7 @@ from app.sessions.lifecycle import (
     treatment_day,
 )
 from app.sessions.schemas import CompletionCreate
+from app.sessions.slot_checks import check_interval
 from app.vocabulary import Flag, FlagCode, Sclerosant, SclerosantForm, Severity, Site
 
 

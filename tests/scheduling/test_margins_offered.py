@@ -19,7 +19,7 @@ from app.policy import BookingRules, Margins
 from app.practitioners.hours import Interval, WeeklyHours
 from app.scheduling.service import find_free_slots
 from app.scheduling.slots import free_slots
-from app.sessions.booking import check_slot
+from app.sessions.slot_checks import check_slot
 from tests.factories import (
     WEEKDAYS_9_TO_17,
     Clock,
