@@ -90,9 +90,9 @@ def free_slot(
     freed_by: SlotFreedBy,
     now: datetime,
 ) -> uuid.UUID | None:
-    """Keep the slot the session gave back (cancelled, missed, moved away: its patient's) to
-    be offered round the waitlist, if it is still ahead: a slot begun or over can no longer be
-    booked (a no-show's never can). Its id, if kept."""
+    """Keep the slot the session gave back (cancelled, missed, moved away, entered in error:
+    its patient's) to be offered round the waitlist, if it is still ahead: a slot begun or
+    over can no longer be booked (a no-show's never can). Its id, if kept."""
     if slot.start <= now:
         return None
     slot_id = uuid.uuid4()

@@ -132,8 +132,8 @@ def offer_at_once(
 def offer_slots_freed_by(
     db: Session, *, session_id: uuid.UUID, now: datetime, rules: OfferRules
 ) -> list[uuid.UUID]:
-    """Offer the slots `session_id` just gave back (cancelled, missed, moved away): the offers
-    made."""
+    """Offer the slots `session_id` just gave back (cancelled, missed, moved away, entered in
+    error): the offers made."""
     open_ids = db.connection().execute(_OPEN_OF_SESSION, {"session_id": session_id}).scalars()
     return [offer for slot_id in list(open_ids) if (offer := fill(db, slot_id, now, rules))]
 
