@@ -8,14 +8,18 @@ offers sweeps, which would offer an open slot anyway)."""
 
 from __future__ import annotations
 
+import threading
+import time
 import uuid
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+import pytest
+from sqlalchemy import Engine, select, text, update
 
 from app.models import FreedSlot, Patient, WaitlistOffer
-from tests.factories import assert_problem, count_rows
+from app.patients.service import patient_lock
+from tests.factories import POSTGRES_URL, assert_problem, count_rows
 from tests.sessions.clinic import Clinic, ok
 from tests.waitlist.steps import Waitlist, slot_start
 
@@ -176,3 +180,44 @@ def test_a_past_or_given_back_session_entered_in_error_gives_nothing(
     ok(clinic.client.post(f"/api/v1/sessions/{past['id']}/entered-in-error", json=erroneous))
     assert _freed_by(clinic) == ["cancel"]
     assert count_rows(clinic.engine, WaitlistOffer.__tablename__) == 1
+
+
+@pytest.mark.skipif(not POSTGRES_URL, reason="PostgreSQL's advisory locks (SQLite: one writer)")
+def test_accepting_waits_for_the_patient_before_it_locks_the_offer(
+    clinic: Clinic, waitlist: Waitlist, engine: Engine
+) -> None:
+    """Archiving (or taking off the list) takes the patient's lock, then the offer's row;
+    accepting takes them in the same order, so the two never wait for each other: while
+    another transaction holds the patient's lock, the accept waiting for it holds no lock on
+    the offer, and goes through once the lock is free."""
+    _, offer, _ = _offered_to_first_of_two(clinic, waitlist)
+    answers: list[Any] = []
+    with engine.connect() as other, other.begin():
+        other.execute(
+            text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"),
+            {"key": patient_lock(uuid.UUID(offer["patient_id"]))},
+        )
+        accepting = threading.Thread(
+            target=lambda: answers.append(waitlist.answer(offer, "accept"))
+        )
+        accepting.start()
+        with engine.connect() as watcher:
+            for _ in range(200):  # until the accept waits for the patient's lock
+                waiting = watcher.scalar(
+                    text(
+                        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+                    )
+                )
+                if waiting:
+                    break
+                time.sleep(0.02)
+            assert waiting, "the accept never waited for the patient's lock"
+        with engine.connect() as checker, checker.begin():  # the offer's row is free meanwhile
+            locked = checker.execute(
+                select(WaitlistOffer.id)
+                .where(WaitlistOffer.id == uuid.UUID(offer["id"]))
+                .with_for_update(nowait=True)
+            ).all()
+            assert len(locked) == 1
+    accepting.join(timeout=30)
+    assert answers[0].status_code == 200, answers[0].text
