@@ -36,6 +36,7 @@ from app.locations.router import router as locations_router
 from app.logging import CLIENT_REQUEST_ID_HEADER, REQUEST_ID_HEADER
 from app.pagination import CursorSeal
 from app.patients.router import router as patients_router
+from app.patients.service import install_on_archive
 from app.plans.router import router as plans_router
 from app.policy import ClinicPolicy
 from app.practitioners.router import router as practitioners_router
@@ -45,6 +46,7 @@ from app.sessions.freed import install_offering
 from app.sessions.router import router as sessions_router
 from app.waitlist.offers import offer_at_once
 from app.waitlist.router import router as waitlist_router
+from app.waitlist.service import end_for_archived
 from app.web.access import is_protected
 from app.web.clock import system_clock
 from app.web.docs import OAUTH2_REDIRECT_URL, install_docs
@@ -156,6 +158,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # A slot a session gives back goes round the waitlist at once (the waitlist books through
     # the session services, which do not import it).
     install_offering(offer_at_once)
+    # Archiving a patient ends their place on the waitlist (likewise installed).
+    install_on_archive(end_for_archived)
     server_errors = problem_responses(InternalError, DatabaseUnavailable, validation=False)
     # A calendar feed's URL is its own credential (its token), like a login's form.
     for public in (health_router, login_router, feed_router):

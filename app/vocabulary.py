@@ -542,7 +542,7 @@ class SessionStatus(enum.StrEnum):
 class WaitlistStatus(enum.StrEnum):
     """A patient on the waitlist: `waiting` for a freed slot, `offered` while an offer to them
     stands; then `booked` (in their window, through an offer or otherwise), `removed` (by the
-    clinic, with a reason) or `lapsed` (their window passed)."""
+    clinic, with a reason; or their record archived) or `lapsed` (their window passed)."""
 
     WAITING = "waiting"
     OFFERED = "offered"
@@ -552,21 +552,34 @@ class WaitlistStatus(enum.StrEnum):
 
 
 class WaitlistRemoval(enum.StrEnum):
-    """Why the clinic took a patient off the waitlist: codes, never free text (the reason
-    travels in a `DELETE`'s query string)."""
+    """Why a patient was taken off the waitlist: codes, never free text (the clinic's reason
+    travels in a `DELETE`'s query string: one of `RemovalAsked`). `patient-archived` is the
+    server's own: archiving a patient ends their entry."""
 
     PATIENT_REQUEST = "patient-request"  # no longer wants an earlier visit
     BOOKED_ELSEWHERE = "booked-elsewhere"  # booked outside the window, or at another clinic
     NOT_SUITABLE = "not-suitable"  # a clinician's call: not to be brought forward
     ADDED_IN_ERROR = "added-in-error"
     OTHER = "other"
+    PATIENT_ARCHIVED = "patient-archived"  # never sent: the patient's record was archived
+
+
+class RemovalAsked(enum.StrEnum):
+    """The reasons the clinic gives when it takes a patient off the waitlist: every
+    `WaitlistRemoval` but the server's own (a test holds the two together)."""
+
+    PATIENT_REQUEST = WaitlistRemoval.PATIENT_REQUEST.value
+    BOOKED_ELSEWHERE = WaitlistRemoval.BOOKED_ELSEWHERE.value
+    NOT_SUITABLE = WaitlistRemoval.NOT_SUITABLE.value
+    ADDED_IN_ERROR = WaitlistRemoval.ADDED_IN_ERROR.value
+    OTHER = WaitlistRemoval.OTHER.value
 
 
 class OfferStatus(enum.StrEnum):
     """A freed slot offered to one waiting patient (and held for them): `offered` until it is
     `accepted` (booked), `declined`, `expired` (not answered in time), `refused` (accepting it
     failed a booking check: the patient may not be booked there now) or `withdrawn` (their
-    entry ended meanwhile: removed, or booked otherwise)."""
+    entry ended meanwhile: removed, their record archived, or booked otherwise)."""
 
     OFFERED = "offered"
     ACCEPTED = "accepted"
@@ -593,6 +606,7 @@ class SlotFreedBy(enum.StrEnum):
     CANCEL = "cancel"
     NO_SHOW = "no-show"
     RESCHEDULE = "reschedule"
+    ENTERED_IN_ERROR = "entered-in-error"  # a session still ahead that should never have been
 
 
 class NextVisitStatus(enum.StrEnum):

@@ -9,19 +9,22 @@ as a `proposed` Appointment. A session's statuses are FHIR's already (`app.vocab
 
 An expired hold is gone: never shown, read or found, whether or not its row is deleted yet.
 
-The patient and the practitioner are its participants; the course it belongs to is its
-`supportingInformation` (R4's `basedOn` takes a ServiceRequest only). Why it was cancelled is
-free text, clinical: shown only to roles that may read clinical detail, as `/api/v1` does.
+The patient, the practitioner and the room (a `Location/<room id>`, its name as the display)
+are its participants; the course it belongs to is its `supportingInformation` (R4's `basedOn`
+takes a ServiceRequest only). A proposal names no room: one is chosen when it is booked. Why
+it was cancelled is free text, clinical: shown only to roles that may read clinical detail, as
+`/api/v1` does.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.errors import NotFound
@@ -33,7 +36,7 @@ from app.fhir.search import SearchQuery
 from app.fhir.search import instant as instant_param
 from app.fhir.search import reference as reference_param
 from app.fhir.search import token as token_param
-from app.models import TreatmentSession
+from app.models import Room, TreatmentSession
 from app.sessions import listing
 from app.sessions.review import Booked
 from app.vocabulary import SessionStatus
@@ -92,9 +95,19 @@ class StoredSession(Booked, Protocol):
     def updated_at(self) -> datetime: ...
 
 
-def appointment(session: StoredSession, *, clinical: bool) -> dict[str, Any]:
-    """The session as an Appointment; why it was cancelled only for `clinical` callers (those
-    that may read clinical detail)."""
+def room_names(db: Session, room_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, str]:
+    """The names of the rooms sessions take place in (an Appointment's room participant
+    shows its name), read in one statement."""
+    wanted = set(room_ids)
+    if not wanted:
+        return {}
+    rows = db.execute(select(Room.id, Room.name).where(Room.id.in_(wanted)))
+    return {row.id: row.name for row in rows}
+
+
+def appointment(session: StoredSession, *, clinical: bool, room: str | None) -> dict[str, Any]:
+    """The session as an Appointment, its room's name (`room`) as that participant's display;
+    why it was cancelled only for `clinical` callers (those that may read clinical detail)."""
     resource: dict[str, Any] = {
         "resourceType": "Appointment",
         "id": str(session.id),
@@ -111,6 +124,13 @@ def appointment(session: StoredSession, *, clinical: bool) -> dict[str, Any]:
             session.end_at,
             taken="accepted",
         )
+    )
+    resource["participant"].append(
+        {
+            "actor": reference("Location", session.room_id, room),
+            "required": "required",
+            "status": "accepted",
+        }
     )
     resource["created"] = instant(session.created_at)
     if session.plan_id is not None:

@@ -166,7 +166,9 @@ def read_appointment(
         db=db, session_id=resource_id(session_id, "Appointment"), now=now
     )
     audit.record("read", Resource.SESSION, session.id, patient_id=session.patient_id)
-    return read(appointments.appointment(session, clinical=clinical), version=session.version)
+    room = appointments.room_names(db, [session.room_id]).get(session.room_id)
+    resource = appointments.appointment(session, clinical=clinical, room=room)
+    return read(resource, version=session.version)
 
 
 @router.serves(
@@ -186,7 +188,11 @@ def search_appointments(
         (Access(s.id, s.patient_id) for s in found.sessions),
         of_patient=found.patient_id,
     )
-    resources = [appointments.appointment(s, clinical=clinical) for s in found.sessions]
+    rooms = appointments.room_names(db, (s.room_id for s in found.sessions))
+    resources = [
+        appointments.appointment(s, clinical=clinical, room=rooms.get(s.room_id))
+        for s in found.sessions
+    ]
     return search.bundle(resources, found.next_cursor)
 
 

@@ -198,7 +198,7 @@ _CLOSURES = "/{location_id}/rooms/{room_id}/closures"
     status_code=status.HTTP_201_CREATED,
     summary="Close a room for a time",
     dependencies=[requires(Permission.CALENDARS_WRITE)],
-    responses=problem_responses(NotFound),
+    responses=problem_responses(NotFound, service.ClosureInPast),
     response_description="The closure recorded, with any sessions it strands",
 )
 def add_closure(
@@ -210,7 +210,8 @@ def add_closure(
     now: Now,
 ) -> ClosureRecorded:
     """Close the room from `start` to `end` (maintenance, say; explicit offsets): no session
-    is booked in it then, and slot search and proposals look at other rooms.
+    is booked in it then, and slot search and proposals look at other rooms. A closure that
+    ends at or before now is 422 `closure-in-past` (one begun already is kept).
 
     Sessions already booked in it then are not moved: `affected_sessions` lists them, and
     they stay booked, flagged for review (`room-closed`), to be moved or cancelled."""

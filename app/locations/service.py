@@ -24,6 +24,12 @@ class UnknownLocation(DomainError):
     title = "No such location"
 
 
+class ClosureInPast(DomainError):
+    status = 422
+    code = "closure-in-past"
+    title = "The closure is over already"
+
+
 _LOCATIONS_BY_NAME = Keyset(columns=(Location.name_key, Location.id), parsers=(str, cursor_uuid))
 _ROOMS_BY_NAME = Keyset(columns=(Room.name_key, Room.id), parsers=(str, cursor_uuid))
 _CLOSURES_BY_START = Keyset(
@@ -171,8 +177,15 @@ def add_closure(
     data: ClosureCreate,
     now: datetime,
 ) -> Closed:
-    """Close the room from `data.start` to `data.end`: no session is booked in it then."""
+    """Close the room from `data.start` to `data.end`: no session is booked in it then. A
+    closure over by `now` closes nothing (`ClosureInPast`); one begun already is kept whole."""
     room = get_room(db=db, location_id=location_id, room_id=room_id)
+    if data.end <= now:
+        raise ClosureInPast(
+            f"The closure ends at {data.end.isoformat()}, not after now "
+            f"({now.isoformat()}): a room is closed for a time still to come.",
+            field="end",
+        )
     closure = RoomClosure(room_id=room.id, start_at=data.start, end_at=data.end, reason=data.reason)
     db.add(closure)
     db.flush()

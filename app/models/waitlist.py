@@ -69,9 +69,9 @@ class WaitlistEntry(Entity, Base):
 
 
 class FreedSlot(Base):
-    """A slot a cancelled, missed or moved session gave back, while it is offered round the
-    waitlist. Its time is the session's as it was; its day and weekday are read where the
-    session took place (`time_zone`)."""
+    """A slot a cancelled, missed or moved session gave back (or one entered in error), while
+    it is offered round the waitlist. Its time is the session's as it was; its day and weekday
+    are read where the session took place (`time_zone`)."""
 
     __tablename__ = "waitlist_freed_slots"
     __table_args__ = (

@@ -23,6 +23,7 @@ from app.web.access import AuditDep, requires
 from app.web.clock import Now
 from app.web.db import Db
 from app.web.params import Cursor, ExpectedVersion, Limit, sends, set_etag
+from app.web.policy import Policy
 from app.web.problems import problem_responses
 from app.web.routes import ApiRoute
 
@@ -189,6 +190,7 @@ def archive_patient(
     patient_id: uuid.UUID,
     db: Db,
     audit: AuditDep,
+    policy: Policy,
     response: Response,
     now: Now,
     if_match: ExpectedVersion,
@@ -198,9 +200,15 @@ def archive_patient(
 
     An archived patient is neither booked nor treated. `affected_sessions` lists their
     upcoming sessions: they stay booked, flagged for review, for the clinic to cancel or
-    settle."""
+    settle. Their waitlist entry ends (`removed`, `patient-archived`), and an offer standing
+    for them is withdrawn, its slot offered to the next patient on the list at once."""
     archived = service.archive_patient(
-        db=db, patient_id=patient_id, now=now, expected_version=if_match
+        db=db,
+        patient_id=patient_id,
+        now=now,
+        booking=policy.booking,
+        waitlist=policy.waitlist,
+        expected_version=if_match,
     )
     patient = archived.patient
     audit.record("archive", Resource.PATIENT, patient.id, patient_id=patient.id)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -34,6 +34,7 @@ from app.models import (
 )
 from app.pagination import Keyset, cursor_uuid, paginate
 from app.patients.schemas import Identifier, PatientCreate, PatientUpdate
+from app.policy import BookingRules, WaitlistRules
 from app.vocabulary import EventType
 
 
@@ -208,10 +209,30 @@ class Archived:
     stranded: Sequence[TreatmentSession]
 
 
+# What archiving a patient ends beyond their record, run once it is archived (their lock held):
+# (db, patient id, now, the booking rules, the waitlist's). `app.main` installs the waitlist's
+# (their entry ends, an offer standing for them is withdrawn and its slot passed on at once):
+# the waitlist books through services that import this one, so this one does not import it.
+OnArchive = Callable[[Session, uuid.UUID, datetime, BookingRules, WaitlistRules], object]
+_ON_ARCHIVE: list[OnArchive] = []
+
+
+def install_on_archive(hook: OnArchive) -> None:
+    """What archiving a patient ends beyond their record (`app.main` installs the waitlist's)."""
+    _ON_ARCHIVE[:] = [hook]
+
+
 def archive_patient(
-    *, db: Session, patient_id: uuid.UUID, now: datetime, expected_version: Versions | None = None
+    *,
+    db: Session,
+    patient_id: uuid.UUID,
+    now: datetime,
+    booking: BookingRules,
+    waitlist: WaitlistRules,
+    expected_version: Versions | None = None,
 ) -> Archived:
-    """Hide the patient from lists; the record and its history stay."""
+    """Hide the patient from lists; the record and its history stay. Their place on the
+    waitlist ends (`install_on_archive`)."""
     lock_patient(db, patient_id)
     patient = get_patient(db=db, patient_id=patient_id)
     require_version("Patient", patient.version, expected_version)
@@ -221,6 +242,9 @@ def archive_patient(
         db.flush()
         # Archived, the patient's outcome is `patient-archived`, whatever it was before.
         announce(db, EventType.ELIGIBILITY_CHANGED, at=now, patient_id=patient.id)
+    # Archived already, too: a patient archived before archiving ended their entry loses it now.
+    for hook in _ON_ARCHIVE:
+        hook(db, patient.id, now, booking, waitlist)
     stranded = db.scalars(
         select(TreatmentSession)
         .where(TreatmentSession.patient_id == patient.id, TreatmentSession.awaiting_treatment(now))

@@ -7,7 +7,8 @@ through the session services: the dependency points one way). Its statements are
 built once: booking calls `end_waiting` only when its one read found an entry of the patient
 near the slot.
 
-Locks, where several are taken: a standing offer's row, then its freed slot's, then the entry's.
+Locks, where several are taken: the patient's (`lock_patient`) before any row, then a standing
+offer's row, then its freed slot's, then the entry's.
 
 A slot given back is offered at once, by the request that gave it back (`offer_freed`), through
 what the waitlist installs here (`install_offering`, by `app.main`): the waitlist books through
@@ -90,9 +91,9 @@ def free_slot(
     freed_by: SlotFreedBy,
     now: datetime,
 ) -> uuid.UUID | None:
-    """Keep the slot the session gave back (cancelled, missed, moved away: its patient's) to
-    be offered round the waitlist, if it is still ahead: a slot begun or over can no longer be
-    booked (a no-show's never can). Its id, if kept."""
+    """Keep the slot the session gave back (cancelled, missed, moved away, entered in error:
+    its patient's) to be offered round the waitlist, if it is still ahead: a slot begun or
+    over can no longer be booked (a no-show's never can). Its id, if kept."""
     if slot.start <= now:
         return None
     slot_id = uuid.uuid4()

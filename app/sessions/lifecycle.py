@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session, selectinload
 from app.errors import NotFound, Versions, require_version
 from app.events.outbox import announce
 from app.events.reminders import withdraw_reminders
-from app.models import CompletionRecord, SessionEvent, TreatmentSession, utcnow
+from app.models import LIVE_STATUSES, CompletionRecord, SessionEvent, TreatmentSession, utcnow
 from app.patients.service import lock_patient
 from app.plans.service import settle_completion
 from app.practitioners.hours import Interval, local_day
@@ -49,10 +49,13 @@ ANNOUNCED: dict[SessionAction, EventType] = {
 }
 
 
-# The steps that give a booked session's slot back, to be offered round the waitlist.
+# The steps that give a live session's slot back, to be offered round the waitlist (if it is
+# still ahead): entered in error too, but only from a live status (a cancelled or missed
+# session gave its slot back already).
 FREES_ITS_SLOT: dict[SessionAction, SlotFreedBy] = {
     SessionAction.CANCEL: SlotFreedBy.CANCEL,
     SessionAction.NO_SHOW: SlotFreedBy.NO_SHOW,
+    SessionAction.ENTERED_IN_ERROR: SlotFreedBy.ENTERED_IN_ERROR,
 }
 
 
@@ -163,6 +166,7 @@ def step(
                 closes=day.closes.isoformat(),
             )
     was_fulfilled = session.status is SessionStatus.FULFILLED
+    held_its_slot = session.status in LIVE_STATUSES
     record_step(session, action, target, now, reason=reason)
     if action is SessionAction.CANCEL:
         session.cancel_reason = reason
@@ -171,7 +175,7 @@ def step(
     # Checked in, cancelled, missed or entered in error: nothing left to remind of.
     withdraw_reminders(db, session_id=session.id)
     freed_by = FREES_ITS_SLOT.get(action)
-    if freed_by is not None:  # offered round the waitlist (`app.waitlist.offers`)
+    if freed_by is not None and held_its_slot:  # offered round the waitlist (`app.waitlist`)
         free_slot(
             db,
             session_id=session.id,

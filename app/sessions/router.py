@@ -496,7 +496,9 @@ def mark_entered_in_error(
     """For a session that should never have existed: any status -> entered-in-error, by a
     clinical role, with the reason. Nothing clinical is deleted; the session and its history
     stay. A treatment that was given still counts for that day's dose and for the interval
-    before the next one."""
+    before the next one. A session still ahead that held its slot (booked, arrived or
+    fulfilled) gives it back: it is offered round the waitlist at once, as a cancelled one's
+    is."""
     session = lifecycle.step(
         db=db,
         session_id=session_id,
@@ -507,6 +509,7 @@ def mark_entered_in_error(
         reason=body.reason,
     )
     _audited(audit, "entered-in-error", session)
+    _offer_freed_slot(db, session.id, now, policy)
     return _read(
         db, session, response, now, policy.booking, clinical=clinical, sees_reasons=sees_reasons
     )

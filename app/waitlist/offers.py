@@ -43,7 +43,7 @@ from app.models import (
     UTCDateTime,
     WaitlistOffer,
 )
-from app.patients.service import patient_lock
+from app.patients.service import lock_patient, patient_lock
 from app.policy import BookingRules, WaitlistRules
 from app.practitioners.hours import Interval
 from app.practitioners.service import (
@@ -132,8 +132,8 @@ def offer_at_once(
 def offer_slots_freed_by(
     db: Session, *, session_id: uuid.UUID, now: datetime, rules: OfferRules
 ) -> list[uuid.UUID]:
-    """Offer the slots `session_id` just gave back (cancelled, missed, moved away): the offers
-    made."""
+    """Offer the slots `session_id` just gave back (cancelled, missed, moved away, entered in
+    error): the offers made."""
     open_ids = db.connection().execute(_OPEN_OF_SESSION, {"session_id": session_id}).scalars()
     return [offer for slot_id in list(open_ids) if (offer := fill(db, slot_id, now, rules))]
 
@@ -379,6 +379,7 @@ def _slot_status(db: Session, slot_id: uuid.UUID) -> FreedSlotStatus | None:
 # --- Answering an offer ----------------------------------------------------------------------
 
 _LOCKED_OFFER = select(WaitlistOffer).where(WaitlistOffer.id == bindparam("offer_id"))
+_OFFER_PATIENT = select(WaitlistOffer.patient_id).where(WaitlistOffer.id == bindparam("offer_id"))
 
 
 def _lock_offer(db: Session, offer_id: uuid.UUID) -> WaitlistOffer:
@@ -471,6 +472,11 @@ def accept(
     check a booking makes, made again now. A refusal (the patient's standing changed, a session
     was booked too near meanwhile, the offer expired) closes the offer, passes the slot on and
     is raised as `PassedOn`."""
+    # The patient's lock before the offer's row, the order archiving them or taking them off
+    # the list takes the two in: the other way round, each would wait for the other.
+    patient_id = db.scalar(_OFFER_PATIENT, {"offer_id": offer_id})
+    if patient_id is not None:
+        lock_patient(db, patient_id)
     offer = _lock_offer(db, offer_id)
     _require_standing(offer, expected_version)
     if offer.expires_at <= now:

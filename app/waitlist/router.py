@@ -20,7 +20,7 @@ from app.practitioners.service import UnknownPractitioner
 from app.roles import Permission
 from app.sessions import errors
 from app.sessions.errors import UnknownPatient
-from app.vocabulary import OfferStatus, WaitlistRemoval, WaitlistStatus
+from app.vocabulary import OfferStatus, RemovalAsked, WaitlistRemoval, WaitlistStatus
 from app.waitlist import offers, service
 from app.waitlist.schemas import (
     WaitlistEntryCreate,
@@ -345,7 +345,7 @@ def remove_from_waitlist(
     now: Now,
     if_match: ExpectedVersion,
     reason: Annotated[
-        WaitlistRemoval,
+        RemovalAsked,
         Query(description="Why: a code (free text would travel in the URL)"),
     ],
 ) -> WaitlistEntryRead:
@@ -355,7 +355,7 @@ def remove_from_waitlist(
     entry = service.remove_entry(
         db=db,
         entry_id=entry_id,
-        reason=reason,
+        reason=WaitlistRemoval(reason.value),
         now=now,
         rules=_rules(policy),
         expected_version=if_match,

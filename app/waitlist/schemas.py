@@ -83,7 +83,10 @@ class WaitlistEntryRead(Stored):
         "`lapsed` (the window passed)"
     )
     ended_at: datetime | None = Field(description="When it left the list")
-    removal_reason: WaitlistRemoval | None = Field(description="Why the clinic removed it")
+    removal_reason: WaitlistRemoval | None = Field(
+        description="Why it was removed: the clinic's reason, or `patient-archived` (the "
+        "patient's record was archived)"
+    )
     booked_session_id: uuid.UUID | None = Field(
         description="The session booked in its window, which ended it"
     )

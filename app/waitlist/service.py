@@ -23,6 +23,7 @@ from app.models import Location, Practitioner, WaitlistEntry, WaitlistOffer
 from app.pagination import Keyset, cursor_datetime, cursor_uuid, paginate
 from app.patients.service import PatientArchived, get_patient, lock_patient
 from app.plans.service import active_plan, current_plan_id
+from app.policy import BookingRules, WaitlistRules
 from app.practitioners.service import UnknownPractitioner
 from app.sessions.errors import UnknownPatient
 from app.sessions.freed import ON_THE_LIST
@@ -188,14 +189,45 @@ def remove_entry(
             f"The entry is {entry.status.value}: it is off the list already.",
             entry_status=entry.status.value,
         )
+    return _take_off(db, entry, reason, now, rules)
+
+
+def _take_off(
+    db: Session, entry: WaitlistEntry, reason: WaitlistRemoval, now: datetime, rules: OfferRules
+) -> WaitlistEntry:
+    """The entry, on the list, leaves it `removed` for `reason`; an offer standing for it is
+    withdrawn and its slot offered to the next patient at once. The patient's lock is held."""
     withdraw_standing(db, entry_id=entry.id, now=now, rules=rules)
-    entry = get_entry(db=db, entry_id=entry_id)  # the offer's closing set it waiting again
+    entry = get_entry(db=db, entry_id=entry.id)  # the offer's closing set it waiting again
     entry.status = WaitlistStatus.REMOVED
     entry.removal_reason = reason
     entry.ended_at = now
     entry.updated_at = now
     db.flush()
     return entry
+
+
+def end_for_archived(
+    db: Session,
+    patient_id: uuid.UUID,
+    now: datetime,
+    booking: BookingRules,
+    waitlist: WaitlistRules,
+) -> WaitlistEntry | None:
+    """The patient's record was archived (their lock held): their entry on the list, if any,
+    ends `removed` (`patient-archived`), and an offer standing for them is withdrawn, its slot
+    offered to the next patient at once, as taking them off the list does. Installed in
+    `app.patients.service` by `app.main` (this package books through services that import
+    that one). The entry ended, if any."""
+    entry = db.scalar(
+        select(WaitlistEntry).where(
+            WaitlistEntry.patient_id == patient_id, WaitlistEntry.status.in_(ON_THE_LIST)
+        )
+    )
+    if entry is None:
+        return None
+    rules = OfferRules(booking=booking, waitlist=waitlist)
+    return _take_off(db, entry, WaitlistRemoval.PATIENT_ARCHIVED, now, rules)
 
 
 def get_offer(*, db: Session, offer_id: uuid.UUID) -> WaitlistOffer:

@@ -30,7 +30,11 @@ def test_a_live_hold_is_a_pending_appointment(clinic: Clinic) -> None:
     assert resource["status"] == "pending"
     assert instant(resource["start"]) == paris_day(20, 10)
     actors = {p["actor"]["reference"] for p in resource["participant"]}
-    assert actors == {f"Patient/{patient}", f"Practitioner/{clinic.doctor['id']}"}
+    assert actors == {
+        f"Patient/{patient}",
+        f"Practitioner/{clinic.doctor['id']}",
+        f"Location/{held['room_id']}",  # the room it keeps
+    }
 
     def search(caller: Any = None, **params: Any) -> list[str]:
         answer = (caller or clinic.client).get(f"{BASE}/Appointment", params=params)

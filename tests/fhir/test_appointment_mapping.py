@@ -15,6 +15,7 @@ from app.fhir.appointments import (
     find_sessions,
     get_session,
     proposed_appointment,
+    room_names,
 )
 from app.fhir.codes import CodeSystem
 from app.vocabulary import SessionStatus
@@ -74,7 +75,8 @@ def test_each_session_is_an_appointment_in_its_status(clinic: Clinic, db: Sessio
         limit=50,
         cursor=None,
     )
-    shown = {row.id: appointment(row, clinical=True) for row in page}
+    rooms = room_names(db, (row.room_id for row in page))
+    shown = {row.id: appointment(row, clinical=True, room=rooms[row.room_id]) for row in page}
     assert set(shown) == {uuid.UUID(v["id"]) for v in visits.values()}
     for status, visit in visits.items():
         resource = shown[uuid.UUID(visit["id"])]
@@ -89,7 +91,13 @@ def test_each_session_is_an_appointment_in_its_status(clinic: Clinic, db: Sessio
         assert actors == {
             f"Patient/{visit['patient_id']}": "accepted",
             f"Practitioner/{clinic.doctor['id']}": "accepted",
+            f"Location/{visit['room_id']}": "accepted",  # the room it takes place in
         }
+        room = ok(
+            clinic.client.get(f"/api/v1/locations/{visit['location_id']}/rooms/{visit['room_id']}")
+        )
+        [location] = [p["actor"] for p in resource["participant"] if "Location/" in str(p)]
+        assert location["display"] == room["name"]
         assert resource["serviceType"][0]["coding"][0]["system"] == CodeSystem.VISIT_TYPE
         assert resource["appointmentType"]["coding"][0]["code"] == "micro-sclerotherapy-session"
     # The one cancelled with a reason says why, as the clinic wrote it.
@@ -108,10 +116,10 @@ def test_why_a_session_was_cancelled_is_shown_only_to_clinical_roles(
         )
     )
     session = get_session(db=db, session_id=uuid.UUID(visit["id"]), now=clinic.clock())
-    front_desk = parsed(appointment(session, clinical=False))
+    front_desk = parsed(appointment(session, clinical=False, room=None))
     assert front_desk.status == "cancelled"
     assert front_desk.cancelationReason is None
-    clinician = parsed(appointment(session, clinical=True))
+    clinician = parsed(appointment(session, clinical=True, room=None))
     assert clinician.cancelationReason.text == "Pregnancy test positive"
 
 
@@ -121,13 +129,17 @@ def test_a_session_of_a_course_names_its_care_plan(clinic: Clinic, db: Session) 
     visit = clinic.book(patient, paris_day(4, 10), plan_id=plan["id"], duration_minutes=30)
     alone = clinic.book(clinic.patient(), paris_day(4, 12))
     resource = appointment(
-        get_session(db=db, session_id=uuid.UUID(visit["id"]), now=clinic.clock()), clinical=False
+        get_session(db=db, session_id=uuid.UUID(visit["id"]), now=clinic.clock()),
+        clinical=False,
+        room=None,
     )
     parsed(resource)
     assert resource["supportingInformation"] == [{"reference": f"CarePlan/{plan['id']}"}]
     assert resource["minutesDuration"] == 30
     unplanned = appointment(
-        get_session(db=db, session_id=uuid.UUID(alone["id"]), now=clinic.clock()), clinical=False
+        get_session(db=db, session_id=uuid.UUID(alone["id"]), now=clinic.clock()),
+        clinical=False,
+        room=None,
     )
     assert "supportingInformation" not in unplanned
 

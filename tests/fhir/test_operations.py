@@ -71,9 +71,11 @@ def test_an_ehr_finds_holds_books_reads_and_cancels(
 
     booked = fhir(ehr.post(BOOK, json=with_appointment(held)))
     assert (booked["id"], booked["status"]) == (held["id"], "booked")
+    room_id = client.get(f"/api/v1/sessions/{booked['id']}").json()["room_id"]
     assert {p["actor"]["reference"] for p in booked["participant"]} == {
         f"Patient/{patient['id']}",
         f"Practitioner/{doctor['id']}",
+        f"Location/{room_id}",  # the room the hold kept, booked
     }
 
     read = ehr.get(f"{BASE}/Appointment/{held['id']}")

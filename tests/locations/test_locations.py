@@ -4,6 +4,7 @@ If-Match, refused when malformed (nothing stored), and audited."""
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -13,6 +14,7 @@ from sqlalchemy import Engine, text
 from app.roles import Role
 from tests.factories import (
     ClientFactory,
+    Clock,
     assert_problem,
     count_rows,
     new_practitioner,
@@ -20,6 +22,11 @@ from tests.factories import (
     table_snapshot,
 )
 from tests.locations.sites import new_location
+
+
+def _ahead(days: int) -> str:
+    """The UTC date `days` from today: closures are for a time still to come."""
+    return (datetime.now(UTC) + timedelta(days=days)).date().isoformat()
 
 
 def _events(engine: Engine, kind: str) -> list[tuple[str, str]]:
@@ -89,23 +96,28 @@ def test_closures_are_recorded_listed_and_removed(client: TestClient, engine: En
     site = new_location(client)
     room = new_room(client, site["id"])
     url = f"/api/v1/locations/{site['id']}/rooms/{room['id']}/closures"
+    march, february, february_next, mid = _ahead(90), _ahead(60), _ahead(61), _ahead(75)
     later = client.post(
         url,
         json={
-            "start": "2027-03-01T08:00:00+01:00",
-            "end": "2027-03-01T13:00:00+01:00",
+            "start": f"{march}T08:00:00+01:00",
+            "end": f"{march}T13:00:00+01:00",
             "reason": "Laser maintenance",
         },
     )
     assert later.status_code == 201, later.text
-    assert (later.json()["start"], later.json()["room_id"]) == ("2027-03-01T07:00:00Z", room["id"])
+    assert (later.json()["start"], later.json()["room_id"]) == (f"{march}T07:00:00Z", room["id"])
     assert later.json()["affected_sessions"] == []
     sooner = client.post(
         url,
-        json={"start": "2027-02-01T08:00:00Z", "end": "2027-02-02T08:00:00Z", "reason": "Paint"},
+        json={
+            "start": f"{february}T08:00:00Z",
+            "end": f"{february_next}T08:00:00Z",
+            "reason": "Paint",
+        },
     ).json()
     assert [c["id"] for c in client.get(url).json()["items"]] == [sooner["id"], later.json()["id"]]
-    window = client.get(url, params={"from": "2027-02-15T00:00:00Z"}).json()["items"]
+    window = client.get(url, params={"from": f"{mid}T00:00:00Z"}).json()["items"]
     assert [c["reason"] for c in window] == ["Laser maintenance"]
     gone = client.delete(f"{url}/{sooner['id']}")
     assert gone.status_code == 204
@@ -253,10 +265,41 @@ def test_clinic_set_up_is_the_administrators_and_closures_the_staffs(
     refused = desk.post(f"/api/v1/locations/{site['id']}/rooms", json={"name": "Mine"})
     assert assert_problem(refused, 403, "forbidden")["required_permission"] == "locations:manage"
     assert count_rows(engine, "rooms") == 1
-    closure = {"start": "2027-02-01T08:00:00Z", "end": "2027-02-01T12:00:00Z", "reason": "Paint"}
+    day = _ahead(60)
+    closure = {"start": f"{day}T08:00:00Z", "end": f"{day}T12:00:00Z", "reason": "Paint"}
     closed = desk.post(f"/api/v1/locations/{site['id']}/rooms/{room['id']}/closures", json=closure)
     assert closed.status_code == 201, closed.text
     ehr = client_as(Role.INTEGRATION)
     assert [r["id"] for r in ehr.get(f"/api/v1/locations/{site['id']}/rooms").json()["items"]] == [
         room["id"]
     ]
+
+
+def test_a_closure_over_already_is_refused_and_one_begun_is_kept(
+    client: TestClient, clock: Clock, engine: Engine
+) -> None:
+    """A closure that ends at or before now closes nothing: 422 `closure-in-past`, nothing
+    stored. One that has begun but not ended is kept as sent, its start in the past."""
+    site = new_location(client)
+    room = new_room(client, site["id"])
+    url = f"/api/v1/locations/{site['id']}/rooms/{room['id']}/closures"
+    now = datetime(2031, 5, 6, 9, 30, tzinfo=UTC)
+    clock.travel_to(now)
+
+    def close(start: datetime, end: datetime) -> Any:
+        body = {"start": start.isoformat(), "end": end.isoformat(), "reason": "Laser maintenance"}
+        return client.post(url, json=body)
+
+    hour = timedelta(hours=1)
+    for start, end in ((now - 3 * hour, now - hour), (now - 2 * hour, now)):
+        refused = assert_problem(close(start, end), 422, "closure-in-past")
+        assert refused["field"] == "end"
+    assert count_rows(engine, "room_closures") == 0
+    begun = close(now - hour, now + hour)
+    assert begun.status_code == 201, begun.text
+    assert datetime.fromisoformat(begun.json()["start"]) == now - hour
+    assert [c["id"] for c in client.get(url).json()["items"]] == [begun.json()["id"]]
+    documented = client.get("/openapi.json").json()["paths"][
+        "/api/v1/locations/{location_id}/rooms/{room_id}/closures"
+    ]["post"]["responses"]["422"]
+    assert "closure-in-past" in str(documented)

@@ -30,6 +30,7 @@ from app.vocabulary import (
     OfferStatus,
     Outcome,
     PlanStatus,
+    RemovalAsked,
     ReviewComplication,
     RiskFactor,
     Sclerosant,
@@ -74,6 +75,7 @@ CODE_VOCABULARIES: list[type[enum.StrEnum]] = [
     NoNextVisit,
     WaitlistStatus,
     WaitlistRemoval,
+    RemovalAsked,
     OfferStatus,
     FreedSlotStatus,
     SlotFreedBy,
@@ -84,6 +86,12 @@ def test_code_values_are_kebab_case() -> None:
     for vocabulary in CODE_VOCABULARIES:
         for member in vocabulary:
             assert KEBAB.match(member.value), f"{vocabulary.__name__}.{member.name}"
+
+
+def test_the_clinic_gives_every_removal_reason_but_the_server_s_own() -> None:
+    asked = {reason.value for reason in RemovalAsked}
+    assert asked == {r.value for r in WaitlistRemoval} - {WaitlistRemoval.PATIENT_ARCHIVED}
+    assert all(RemovalAsked[r.name] == r for r in WaitlistRemoval if r.value in asked)
 
 
 def test_fhir_spells_no_show_as_noshow() -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import Body, Response
+from sqlalchemy.orm import Session
 
 from app.auditing import Resource
 from app.errors import NotFound, require_version
@@ -69,6 +70,18 @@ def _refused_as_allowed(sees: bool, refusal: errors.EligibilityBlocked) -> Excep
     return refusal if sees else refusal.without_reasons()
 
 
+def _shown(db: Session, session: appointments.StoredSession, clinical: bool) -> dict[str, Any]:
+    """The session as an Appointment, its room named."""
+    room = appointments.room_names(db, [session.room_id]).get(session.room_id)
+    return appointments.appointment(session, clinical=clinical, room=room)
+
+
+def _held(db: Session, hold: booking.Hold) -> dict[str, Any]:
+    """The hold as its `pending` Appointment, its room named."""
+    room = appointments.room_names(db, [hold.room_id]).get(hold.room_id)
+    return scheduling.held_appointment(hold, room=room)
+
+
 @router.serves(FIND, permission=Permission.SESSIONS_BOOK, summary="Find appointments")
 def find_appointments(
     body: Parameters, db: Db, audit: AuditDep, policy: Policy, now: Now, sees: SeesEligibility
@@ -101,7 +114,7 @@ def hold_appointment(
     except errors.EligibilityBlocked as refusal:
         raise _refused_as_allowed(sees, refusal) from None
     audit.record("hold", Resource.SESSION, hold.id, patient_id=hold.patient_id)
-    return read(scheduling.held_appointment(hold), version=hold.version)
+    return read(_held(db, hold), version=hold.version)
 
 
 @router.serves(BOOK, permission=Permission.SESSIONS_BOOK, summary="Book an appointment")
@@ -119,6 +132,7 @@ def book_appointment(
     hours and time off, overlaps and the interval between treatments. The answer is the
     `booked` Appointment; a refusal an OperationOutcome with the REST code."""
     asked = scheduling.appointment_request(body, booking=True)
+    scheduling.require_named_room(db, asked)
     try:
         session = booking.book(
             db=db, data=scheduling.session_create(asked), now=now, rules=policy.booking
@@ -126,7 +140,7 @@ def book_appointment(
     except errors.EligibilityBlocked as refusal:
         raise _refused_as_allowed(sees, refusal) from None
     audit.record("book", Resource.SESSION, session.id, patient_id=session.patient_id)
-    return read(appointments.appointment(session, clinical=clinical), version=session.version)
+    return read(_shown(db, session, clinical), version=session.version)
 
 
 @router.serves(UPDATE, permission=Permission.SESSIONS_CANCEL, summary="Cancel an appointment")
@@ -148,7 +162,7 @@ def update_appointment(
     hold = booking.live_hold(db, appointment_id, now)
     if hold is not None:
         require_version("Appointment", hold.version, if_match)
-        current = scheduling.held_appointment(hold)
+        current = _held(db, hold)
         if scheduling.cancellation(body, current, session_id) is None:
             return read(current, version=hold.version)
         booking.release_hold(db=db, hold_id=hold.id, now=now)
@@ -159,7 +173,7 @@ def update_appointment(
     except NotFound:
         raise NotFound(f"No Appointment with id {session_id[:64]}.") from None
     require_version("Appointment", session.version, if_match)  # 412 before any other answer
-    current = appointments.appointment(session, clinical=clinical)
+    current = _shown(db, session, clinical)
     reason = scheduling.cancellation(body, current, session_id)
     if reason is None:
         return read(current, version=session.version)
@@ -176,4 +190,4 @@ def update_appointment(
     # Its slot goes round the waitlist at once, as when cancelled through the REST API.
     rules = OfferRules(booking=policy.booking, waitlist=policy.waitlist)
     offer_slots_freed_by(db, session_id=session.id, now=now, rules=rules)
-    return read(appointments.appointment(session, clinical=clinical), version=session.version)
+    return read(_shown(db, session, clinical), version=session.version)

@@ -32,6 +32,7 @@ from app.errors import DomainError
 from app.fhir.appointments import appointment, proposed_appointment
 from app.fhir.codes import MICRO_SCLEROTHERAPY_SESSION, CodeSystem
 from app.fhir.datatypes import instant
+from app.models import Room
 from app.plans.service import current_plan_id
 from app.policy import ClinicPolicy
 from app.practitioners.hours import Interval
@@ -39,6 +40,7 @@ from app.scheduling.proposals import Proposal, Unplaced
 from app.scheduling.schemas import LONGEST_MINUTES, SHORTEST_MINUTES
 from app.scheduling.service import ProposalRequest, propose
 from app.sessions import booking
+from app.sessions.errors import UnknownRoom
 from app.sessions.schemas import SessionCreate
 from app.vocabulary import SessionStatus
 
@@ -163,19 +165,31 @@ def _when(
     return _moment(value, where, zone, end=end and "valueDate" in parameter)
 
 
+def _literal(text: str) -> tuple[str, str] | None:
+    """A literal reference's resource type and id: `Kind/<id>`, or an absolute URL ending so,
+    either perhaps with `/_history/<version>`. None: it names no record by its type here (a
+    `urn:uuid:` or `urn:oid:`, a `#contained` resource)."""
+    if text.startswith(("urn:", "#")):
+        return None
+    parts = text.rstrip("/").split("/")
+    if len(parts) >= 4 and parts[-2] == "_history":
+        parts = parts[:-2]
+    return (parts[-2], parts[-1]) if len(parts) >= 2 else None
+
+
 def reference_id(value: object, kind: str, where: str) -> uuid.UUID:
-    """The id in a reference `Kind/<id>` (or an absolute URL ending so); a reference to
-    anything else is refused."""
+    """The id in a reference `Kind/<id>` (or an absolute URL ending so, perhaps with its
+    version); a reference to anything else is refused."""
     text = value.get("reference") if isinstance(value, Mapping) else None
     if not isinstance(text, str):
         raise InvalidParameters(f"`{where}` is a reference, `{kind}/<id>`.", where=where)
-    parts = text.rstrip("/").split("/")
-    if len(parts) < 2 or parts[-2] != kind:
+    literal = _literal(text)
+    if literal is None or literal[0] != kind:
         raise InvalidParameters(f"`{where}` refers to a {kind}: `{kind}/<id>`.", where=where)
     try:
-        return uuid.UUID(parts[-1])
+        return uuid.UUID(literal[1])
     except ValueError:
-        raise InvalidParameters(f"No {kind} has the id {parts[-1][:64]!r}.", where=where) from None
+        raise InvalidParameters(f"No {kind} has the id {literal[1][:64]!r}.", where=where) from None
 
 
 def _visit_type(parameter: Mapping[str, Any] | None) -> None:
@@ -317,9 +331,10 @@ def _actors(resource: Mapping[str, Any]) -> dict[str, uuid.UUID]:
     found: dict[str, uuid.UUID] = {}
     for participant in participants:
         actor = participant.get("actor") if isinstance(participant, Mapping) else None
-        text = actor.get("reference", "") if isinstance(actor, Mapping) else ""
-        kind = text.split("/")[-2] if isinstance(text, str) and text.count("/") else ""
-        if kind not in ("Patient", "Practitioner", "Location"):
+        if not isinstance(actor, Mapping):
+            continue  # a participant named by its role only
+        kind = _booked_kind(actor)
+        if kind is None:
             continue  # another participant (a device, say): not one this clinic books
         if kind in found:
             raise InvalidParameters(f"One {kind} per Appointment.", where="participant")
@@ -328,6 +343,37 @@ def _actors(resource: Mapping[str, Any]) -> dict[str, uuid.UUID]:
         if kind not in found:
             raise InvalidParameters(f"No {kind} among the participants.", where="participant")
     return found
+
+
+# The participants this clinic books: the patient, the practitioner and the room.
+_BOOKED_KINDS = ("Patient", "Practitioner", "Location")
+
+
+def _booked_kind(actor: Mapping[str, Any]) -> str | None:
+    """Which of the patient, the practitioner and the room a participant's actor is (None:
+    another, a device say). One that might be one of them but names no record here (a
+    `urn:uuid:`, a `#contained` resource, a display or identifier alone) is refused, never
+    passed over: a room named so and ignored would book another room."""
+    said = actor.get("type") if isinstance(actor.get("type"), str) else None
+    text = actor.get("reference")
+    literal = _literal(text) if isinstance(text, str) else None
+    if literal is None:
+        if said is not None and said not in _BOOKED_KINDS:
+            return None
+        if text is None and said is None:
+            return None  # named in words only (`display`), as nothing this clinic books
+        named = repr(text[:64]) if isinstance(text, str) else "no record by its reference"
+        raise InvalidParameters(
+            f"A participant names {named}: refer to the patient, the practitioner and the room "
+            "as `Patient/<id>`, `Practitioner/<id>` and `Location/<room id>`.",
+            where="participant",
+        )
+    if said is not None and said != literal[0]:
+        raise InvalidParameters(
+            f"A participant's reference is to a {literal[0][:64]}, its `type` says {said[:64]}.",
+            where="participant",
+        )
+    return literal[0] if literal[0] in _BOOKED_KINDS else None
 
 
 def _plan(resource: Mapping[str, Any]) -> uuid.UUID | None:
@@ -497,11 +543,24 @@ def found_bundle(found: Found, *, now: datetime, sees_reasons: bool) -> dict[str
     }
 
 
+def require_named_room(db: Session, asked: AppointmentRequest) -> None:
+    """The room the Appointment names (a participant `Location`), if any, is one of the
+    clinic's, or 422 `unknown-room`: asked before anything else, so that booking a hold with
+    a room that does not exist is told so, not that the hold is for another room."""
+    if asked.room_id is not None and db.get(Room, asked.room_id) is None:
+        raise UnknownRoom(
+            f"No room with id {asked.room_id}: a participant `Location/<id>` names one of the "
+            "clinic's rooms.",
+            field="participant",
+        )
+
+
 def hold(
     *, db: Session, asked: AppointmentRequest, policy: ClinicPolicy, now: datetime
 ) -> booking.Hold:
     """`$hold`: keep the proposed Appointment's slot for its patient (`booking.place_hold`:
     every check booking makes)."""
+    require_named_room(db, asked)
     assert asked.patient_id
     assert asked.practitioner_id
     assert asked.start
@@ -534,9 +593,9 @@ class _Held:
         return self.hold.created_at
 
 
-def held_appointment(held: booking.Hold) -> dict[str, Any]:
-    """A hold as its `pending` Appointment, with when it expires."""
-    resource = appointment(_Held(held), clinical=False)
+def held_appointment(held: booking.Hold, *, room: str | None) -> dict[str, Any]:
+    """A hold as its `pending` Appointment (`room`: its room's name), with when it expires."""
+    resource = appointment(_Held(held), clinical=False, room=room)
     resource["extension"] = [
         {"url": HOLD_EXPIRES_EXTENSION, "valueInstant": instant(held.expires_at)}
     ]
