@@ -9,15 +9,16 @@ migrations use a plain synchronous engine on the same database.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import stat
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import anyio.to_thread
-from sqlalchemy import URL, Connection, Engine, create_engine, event, text
+from sqlalchemy import URL, Connection, Engine, TextClause, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -145,33 +146,39 @@ def _sqlite_begin(connection: Connection) -> None:
     connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
-def hold_lock(db: Session, *keys: str) -> None:
-    """Take the locks named `keys`, in that order, until the transaction ends (PostgreSQL's
-    advisory locks: every API process sees them), in one statement. SQLite needs none: every
-    writing request holds the database's one write lock already."""
+def hold_lock(db: Session, *keys: str, shared: Sequence[str] = ()) -> None:
+    """Take the locks named `keys`, in that order, then those named `shared` in shared mode
+    (held by any number at once, none while another holds it alone), until the transaction
+    ends (PostgreSQL's advisory locks: every API process sees them), in one statement. SQLite
+    needs none: every writing request holds the database's one write lock already."""
     if db.get_bind().dialect.name == "postgresql":
-        db.execute(_LOCKS[len(keys)], {f"key{i}": key for i, key in enumerate(keys)})
+        values = {f"key{i}": key for i, key in enumerate((*keys, *shared))}
+        db.execute(_locks(len(keys), len(shared)), values)
 
 
-def try_lock(db: Session, key: str) -> bool:
-    """Take the lock named `key` until the transaction ends if no one holds it; whether it was
-    taken (PostgreSQL's advisory locks). SQLite: always, as every writing request holds the
-    database's one write lock already, one request at a time."""
+def try_lock(db: Session, key: str, *, shared: bool = False) -> bool:
+    """Take the lock named `key` until the transaction ends if no one holds it (`shared`: if
+    no one holds it alone); whether it was taken (PostgreSQL's advisory locks). SQLite:
+    always, as every writing request holds the database's one write lock already, one
+    request at a time."""
     if db.get_bind().dialect.name != "postgresql":
         return True
-    taken = db.scalar(
-        text("SELECT pg_try_advisory_xact_lock(hashtextextended(:key, 0))"), {"key": key}
-    )
+    taken = db.scalar(_TRY_SHARED if shared else _TRY, {"key": key})
     return bool(taken)
 
 
-_LOCKS = {
-    count: text(
-        "SELECT "
-        + ", ".join(f"pg_advisory_xact_lock(hashtextextended(:key{i}, 0))" for i in range(count))
-    )
-    for count in (1, 2, 3, 4)
-}
+@functools.lru_cache(maxsize=16)
+def _locks(exclusive: int, shared: int) -> TextClause:
+    calls = [f"pg_advisory_xact_lock(hashtextextended(:key{i}, 0))" for i in range(exclusive)]
+    calls += [
+        f"pg_advisory_xact_lock_shared(hashtextextended(:key{i}, 0))"
+        for i in range(exclusive, exclusive + shared)
+    ]
+    return text("SELECT " + ", ".join(calls))
+
+
+_TRY = text("SELECT pg_try_advisory_xact_lock(hashtextextended(:key, 0))")
+_TRY_SHARED = text("SELECT pg_try_advisory_xact_lock_shared(hashtextextended(:key, 0))")
 
 
 # `Session.info` key: the session's statements each commit on their own (PostgreSQL, a request

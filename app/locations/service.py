@@ -149,6 +149,8 @@ def update_room(
 ) -> RoomChanged:
     """Rename the room, or take it out of use: its upcoming sessions are then named (they
     stay booked, flagged for review, `inactive-room`)."""
+    if changes.active is not None:
+        hold_lock(db, ROOM_CHANGES)  # before the room's row: a booking holds it shared
     room = get_room(db=db, location_id=location_id, room_id=room_id)
     require_version("Room", room.version, expected_version)
     if changes.name is not None:
@@ -179,6 +181,7 @@ def add_closure(
 ) -> Closed:
     """Close the room from `data.start` to `data.end`: no session is booked in it then. A
     closure over by `now` closes nothing (`ClosureInPast`); one begun already is kept whole."""
+    hold_lock(db, ROOM_CHANGES)  # bookings under way first, none meanwhile
     room = get_room(db=db, location_id=location_id, room_id=room_id)
     if data.end <= now:
         raise ClosureInPast(
@@ -242,6 +245,14 @@ def _sessions_in(
 
 
 _HOUR = timedelta(hours=1)
+
+
+# Taken alone by a change to a room's use (closing it for a time, taking it out of use), and
+# shared, last of its locks, by every booking, move and hold: a booking and a change to the
+# use of the room it picks never decide each on what the other has not yet written (the
+# booking would take a room closed meanwhile; the closure would leave the session out of the
+# ones it names). Changes to rooms are rare: each waits for the bookings under way.
+ROOM_CHANGES = "rooms:changes"
 
 
 def room_locks(start: datetime, end: datetime) -> tuple[str, ...]:

@@ -44,7 +44,7 @@ from app.errors import NotFound, Versions
 from app.evaluations.service import Eligibility, current_eligibility
 from app.events.outbox import OUTBOX, announce, event_row
 from app.events.reminders import remind, reminder_rows, withdraw_reminders
-from app.locations.service import room_locks
+from app.locations.service import ROOM_CHANGES, room_locks
 from app.models import (
     SessionEvent,
     TreatmentPlan,
@@ -298,6 +298,7 @@ def book(
         patient_lock(wanted.patient_id),
         practitioner_lock(wanted.practitioner_id),
         *room_locks(wanted.slot.start, wanted.slot.end),
+        shared=(ROOM_CHANGES,),
     )
     if wanted.hold is not None:
         # Read again under the locks: a concurrent booking of the same hold went first.
@@ -423,6 +424,7 @@ def place_hold(
         patient_lock(patient_id),
         practitioner_lock(practitioner_id),
         *room_locks(slot.start, slot.end),
+        shared=(ROOM_CHANGES,),
     )
     try:
         eligible_for(db, patient_id, slot, now, "held")

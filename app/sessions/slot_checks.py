@@ -38,7 +38,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from app.db import hold_lock
-from app.locations.service import room_locks
+from app.locations.service import ROOM_CHANGES, room_locks
 from app.models import (
     LONGEST_SESSION,
     CompletionRecord,
@@ -393,7 +393,12 @@ def check_slot(
     if slot.start <= now:
         raise InThePast("Sessions are booked for a time still to come.")
     if not locked:
-        hold_lock(db, practitioner_lock(practitioner_id), *room_locks(slot.start, slot.end))
+        hold_lock(
+            db,
+            practitioner_lock(practitioner_id),
+            *room_locks(slot.start, slot.end),
+            shared=(ROOM_CHANGES,),
+        )
     margin = timedelta(days=rules.min_gap_days + 1)
     rows = db.connection().execute(
         _IN_THE_WAY,

@@ -34,7 +34,7 @@ from sqlalchemy.orm import Session
 from app.db import try_lock
 from app.errors import Conflict, DomainError, NotFound, Versions, require_version
 from app.events.outbox import announce
-from app.locations.service import room_locks
+from app.locations.service import ROOM_CHANGES, room_locks
 from app.models import (
     USUAL_INTERVAL_DAYS,
     CompletionRecord,
@@ -260,6 +260,7 @@ def _offer(
         try_lock(db, patient_lock(candidate.patient_id))
         and try_lock(db, practitioner_lock(slot.practitioner_id))
         and all(try_lock(db, key) for key in room_locks(slot.start_at, slot.end_at))
+        and try_lock(db, ROOM_CHANGES, shared=True)
     ):
         raise _Busy
     expires = min(now + rules.waitlist.offer_lifetime, slot.start_at)
