@@ -311,6 +311,9 @@ def book(
     held_for = wanted.hold.plan_id if wanted.hold else None
     plan = _bookable_plan(db, data.plan_id or held_for, patient_id)
     hold = wanted.hold
+    # An offer is of a time, not of a room: one closed or taken out of use since the offer
+    # was made gives way to another free room of the site (the held one first, if it can).
+    offered = hold is not None and hold.offered
     place = check_slot(
         db=db,
         patient_id=patient_id,
@@ -320,7 +323,8 @@ def book(
         rules=rules,
         moving=hold.id if hold else None,
         locked=True,
-        room_id=wanted.room_id,
+        room_id=None if offered else wanted.room_id,
+        prefer=hold.room_id if offered and hold else None,
         within_notice=data.within_notice,
         # A hold keeps the notice it was placed with: it is not refused for the minutes the
         # patient took to confirm.
@@ -373,6 +377,8 @@ _BOOK_HOLD = (
         hold_expires_at=None,
         plan_id=bindparam("the_plan", type_=_S.plan_id.type),
         time_zone=bindparam("the_zone", type_=_S.time_zone.type),
+        location_id=bindparam("the_location", type_=_S.location_id.type),
+        room_id=bindparam("the_room", type_=_S.room_id.type),
         updated_at=bindparam("the_time", type_=_S.updated_at.type),
         version=bindparam("the_version", type_=_S.version.type),
     )
@@ -389,6 +395,8 @@ def _book_hold(db: Session, booked: BookedSession, reminders: Sequence[int]) -> 
             "hold_id": booked.id,
             "the_plan": booked.plan_id,
             "the_zone": booked.time_zone,
+            "the_location": booked.location_id,
+            "the_room": booked.room_id,
             "the_time": booked.updated_at,
             "the_version": booked.version,
         },
