@@ -97,6 +97,10 @@ NO_ROOM = str(uuid.uuid4())
         (_location(type="Location", display="Room 2"), "validation-error"),
         (_location(f"Location/{NO_ROOM}", type="Device"), "validation-error"),
         (_location("Location/room-2"), "validation-error"),
+        # A type spelled otherwise, or spaces around: not read as the room, nor passed over.
+        (_location(f"location/{NO_ROOM}"), "validation-error"),
+        (_location(f"LOCATION/{NO_ROOM}", type="Location"), "validation-error"),
+        (_location(f" Location/{NO_ROOM} "), "validation-error"),
     ],
 )
 @pytest.mark.parametrize("operation", [HOLD, BOOK])
@@ -153,3 +157,18 @@ def test_other_participants_are_still_passed_over(client: TestClient) -> None:
     ]
     done = fhir(client.post(BOOK, json=with_appointment(appointment)))
     assert datetime.fromisoformat(done["start"]) == next_weekday_at(0, 10)
+
+
+def test_a_cancelling_put_whose_participant_says_another_type_is_refused(
+    client: TestClient,
+) -> None:
+    """A `PUT` sends the participants back as read: one whose `type` disagrees with its
+    reference is refused, as `$hold` and `$book` refuse it, and nothing changes."""
+    room, doctor, patient = _clinic(client)
+    visit = booked(client, patient, doctor, next_weekday_at(0, 10), room_id=room["id"])
+    url = f"{BASE}/Appointment/{visit['id']}"
+    read = fhir(client.get(url))
+    for participant in _rooms(read):
+        participant["actor"]["type"] = "Device"
+    outcome(client.put(url, json={**read, "status": "cancelled"}), 422, "validation-error")
+    assert fhir(client.get(url))["status"] == "booked"

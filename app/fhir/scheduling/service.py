@@ -373,7 +373,33 @@ def _booked_kind(actor: Mapping[str, Any]) -> str | None:
             f"A participant's reference is to a {literal[0][:64]}, its `type` says {said[:64]}.",
             where="participant",
         )
-    return literal[0] if literal[0] in _BOOKED_KINDS else None
+    kind = literal[0]
+    if kind not in _BOOKED_KINDS and kind.casefold() in _BOOKED_FOLDED:
+        raise InvalidParameters(
+            f"A participant's reference names a {kind[:64]!r}: resource types are written as "
+            f"FHIR spells them (`{_BOOKED_FOLDED[kind.casefold()]}/<id>`).",
+            where="participant",
+        )
+    if isinstance(text, str) and text != text.strip():
+        raise InvalidParameters(
+            "A participant's reference has spaces around it: a reference is written without.",
+            where="participant",
+        )
+    return kind if kind in _BOOKED_KINDS else None
+
+
+_BOOKED_FOLDED = {kind.casefold(): kind for kind in _BOOKED_KINDS}
+
+
+def _participants_agree(resource: Mapping[str, Any]) -> None:
+    """Each participant of an Appointment sent back (a `PUT`) says what it is as `$book`
+    would have it: a reference and its `type` agree, the patient, the practitioner and the
+    room named by reference (else `InvalidParameters`, as `$hold` and `$book` answer)."""
+    participants = resource.get("participant")
+    for participant in participants if isinstance(participants, list) else ():
+        actor = participant.get("actor") if isinstance(participant, Mapping) else None
+        if isinstance(actor, Mapping):
+            _booked_kind(actor)
 
 
 def _plan(resource: Mapping[str, Any]) -> uuid.UUID | None:
@@ -400,6 +426,7 @@ def cancellation(sent: object, current: Mapping[str, Any], appointment_id: str) 
         raise InvalidParameters("The body is the Appointment.", where="resourceType")
     if sent.get("id") != appointment_id:
         raise InvalidParameters("The Appointment's id is the one in the URL.", where="id")
+    _participants_agree(sent)
     changed = [
         key for key in _KEPT if _normal(key, sent.get(key)) != _normal(key, current.get(key))
     ]
