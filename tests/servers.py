@@ -71,7 +71,8 @@ def running_server(
     base = Address(f"http://127.0.0.1:{port}")
     base.pid = process.pid
     try:
-        deadline = time.monotonic() + 30
+        # Generous: on a loaded machine (both suites at once on two cores) a start can take long.
+        deadline = time.monotonic() + 90
         while True:
             try:
                 if httpx.get(f"{base}/health/ready", timeout=1).status_code == 200:
