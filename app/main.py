@@ -49,6 +49,7 @@ from app.waitlist.router import router as waitlist_router
 from app.waitlist.service import end_for_archived
 from app.web.access import is_protected
 from app.web.clock import system_clock
+from app.web.dispatch import install_route_index
 from app.web.docs import OAUTH2_REDIRECT_URL, install_docs
 from app.web.middleware import ApiMiddleware
 from app.web.openapi import CONTACT, LICENSE, TAGS, install_contract, operation_id
@@ -193,6 +194,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_contract(app)
     if settings.docs_explorer:
         install_docs(app)
+    # A request's route found in a few steps, not by trying every route (`app.web.dispatch`).
+    install_route_index(app)
     return app
 
 

@@ -49,6 +49,10 @@ class WaitlistRoute(ApiRoute):
             return Match.NONE, {}
         return match, child
 
+    # It only ever refuses a path its pattern takes: the route index may file it under its
+    # path (`app.web.dispatch`).
+    matches_within_path = True
+
 
 _OFFERS = "offers"
 router = APIRouter(prefix="/api/v1/waitlist", tags=["waitlist"], route_class=WaitlistRoute)
