@@ -7,7 +7,7 @@ it leaves needing review. Never both through with the session left out."""
 from __future__ import annotations
 
 import threading
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
@@ -46,6 +46,18 @@ def _site(client: TestClient) -> tuple[dict[str, Any], dict[str, Any], str]:
     return site, practitioner_at(client, site), room
 
 
+def _booking(
+    patient: dict[str, Any], doctor: dict[str, Any], start: datetime, room: str
+) -> tuple[str, str, Any]:
+    body = {
+        "patient_id": patient["id"],
+        "practitioner_id": doctor["id"],
+        "start": start.isoformat(),
+        "room_id": room,
+    }
+    return "POST", "/api/v1/sessions", body
+
+
 def _settled(booking: Any, change: Any, refusal: str) -> str:
     """What the race came to; the one outcome it must never come to is both through with the
     session left out of the change's answer."""
@@ -72,16 +84,7 @@ def test_a_closure_racing_a_booking_names_it_or_refuses_it(
         booking, closure = _at_once(
             two_servers,
             credential,
-            (
-                "POST",
-                "/api/v1/sessions",
-                {
-                    "patient_id": patient["id"],
-                    "practitioner_id": doctor["id"],
-                    "start": start.isoformat(),
-                    "room_id": room,
-                },
-            ),
+            _booking(patient, doctor, start, room),
             (
                 "POST",
                 closures,
@@ -107,16 +110,7 @@ def test_taking_a_room_out_of_use_racing_a_booking_names_it_or_refuses_it(
         booking, change = _at_once(
             two_servers,
             credential,
-            (
-                "POST",
-                "/api/v1/sessions",
-                {
-                    "patient_id": patient["id"],
-                    "practitioner_id": doctor["id"],
-                    "start": start.isoformat(),
-                    "room_id": room,
-                },
-            ),
+            _booking(patient, doctor, start, room),
             ("PATCH", f"/api/v1/locations/{site['id']}/rooms/{room}", {"active": False}),
         )
         _settled(booking, change, "inactive-room")
