@@ -2,7 +2,7 @@
 index (`app.web.dispatch`) and through FastAPI's own dispatch, interleaved round by round in
 one process (the app is the same; only its router's dispatch is switched).
 
-    SCLEROSCHED_DATABASE_URL=sqlite:////tmp/dispatch.db SCLEROSCHED_SECRET_KEY=<48+ chars> \\
+    SCLEROSCHED_DATABASE_URL=sqlite:///dispatch.db SCLEROSCHED_SECRET_KEY=<48+ chars> \\
         python bench/dispatch.py [rounds]
 
 The database is migrated and given an API key (a clinician's) for the authenticated request.
