@@ -313,7 +313,7 @@ def book(
     hold = wanted.hold
     # An offer is of a time, not of a room: one closed or taken out of use since the offer
     # was made gives way to another free room of the site (the held one first, if it can).
-    offered = hold is not None and hold.offered
+    offer = hold if hold is not None and hold.offered else None
     place = check_slot(
         db=db,
         patient_id=patient_id,
@@ -323,8 +323,8 @@ def book(
         rules=rules,
         moving=hold.id if hold else None,
         locked=True,
-        room_id=None if offered else wanted.room_id,
-        prefer=hold.room_id if offered and hold else None,
+        room_id=None if offer else wanted.room_id,
+        prefer=offer.room_id if offer else None,
         within_notice=data.within_notice,
         # A hold keeps the notice it was placed with: it is not refused for the minutes the
         # patient took to confirm.
