@@ -216,10 +216,12 @@ def doctor(client: TestClient) -> dict[str, Any]:
     return new_practitioner(client, availability=WEEKDAYS_9_TO_17)
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def two_servers(database_url: str) -> Iterator[tuple[str, str]]:
     """Two `sclerosched serve` processes on the suite's database, as behind a load balancer
-    (one signing key: a token works on either), for races across processes."""
+    (one signing key: a token works on either), for races across processes. Started once for
+    the run (a start costs seconds; the races are many): they keep nothing of their own
+    between requests, and each test empties the tables after it as usual."""
     settings = {"clinic_time_zone": "Europe/Paris", "secret_key": TEST_SECRET_KEY}
     with (
         running_server(database_url, **settings) as first,

@@ -38,18 +38,19 @@ from tests.servers import ROOT
 
 @pytest.fixture
 def scratch(
-    tmp_path_factory: pytest.TempPathFactory, database_url: str
+    tmp_path_factory: pytest.TempPathFactory, database_url: str, engine: Engine
 ) -> Iterator[tuple[Config, Engine]]:
     """A database the test may wreck, empty, with its Alembic config: a new SQLite file, or
-    the PostgreSQL test database, left migrated to head afterwards for the tests that follow."""
+    the PostgreSQL test database, left migrated to head afterwards for the tests that follow
+    (and emptied after the test, as every test's: it asks for the suite's `engine`)."""
     url = POSTGRES_URL or f"sqlite:///{tmp_path_factory.mktemp('migrations') / 'scratch.db'}"
-    engine = make_engine(url)
+    wrecked = make_engine(url)
     if POSTGRES_URL:
-        reset_postgres_schema(engine)
+        reset_postgres_schema(wrecked)
     try:
-        yield alembic_config(url), engine
+        yield alembic_config(url), wrecked
     finally:
-        engine.dispose()
+        wrecked.dispose()
         if POSTGRES_URL:
             command.upgrade(alembic_config(POSTGRES_URL), "head")
 
