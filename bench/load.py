@@ -9,7 +9,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -144,10 +144,11 @@ class Server:
 
 
 @contextmanager
-def serving(
+def starting(
     command: Sequence[str], *, env: Mapping[str, str], probe: str, log: Path
-) -> Iterator[Server]:
-    """Start a server process on a free port and wait until `probe` answers."""
+) -> Iterator[Callable[[], Server]]:
+    """Start a server process on a free port; what it yields waits until `probe` answers (so
+    that several start at once: a start is seconds of importing)."""
     port = _free_port()
     output = log.open("ab")
     process = subprocess.Popen(
@@ -158,18 +159,22 @@ def serving(
         stderr=subprocess.STDOUT,
     )
     base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
+
+    def ready() -> Server:
+        # Generous: servers starting at once on a loaded machine (CI runs two suites).
+        deadline = time.monotonic() + 120
         while True:
             try:
                 if httpx.get(base + probe, timeout=2).status_code < 500:
-                    break
+                    return Server(base, process.pid)
             except httpx.TransportError:
                 pass
             if process.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"{command[0]} did not start; see {log}")
             time.sleep(0.2)
-        yield Server(base, process.pid)
+
+    try:
+        yield ready
     finally:
         process.terminate()
         try:

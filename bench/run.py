@@ -35,7 +35,7 @@ import psycopg
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
-from bench.load import Figures, Server, run_wrk, serving, write_requests  # noqa: E402
+from bench.load import Figures, Server, run_wrk, starting, write_requests  # noqa: E402
 from bench.seed import SLOTS, ZONE, Clinic, libpq, seed  # noqa: E402
 
 DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/bench"
@@ -199,15 +199,14 @@ def servers(
     }
     uvicorn = [sys.executable, "-m", "uvicorn", "--log-level", "warning", "--no-access-log"]
     with ExitStack() as stack:
-        started = {
-            "app": stack.enter_context(serving(app, env=env, probe="/health/ready", log=log))
-        }
+        # All started at once, then each waited for: a start is seconds of importing.
+        ready = {"app": stack.enter_context(starting(app, env=env, probe="/health/ready", log=log))}
         if workers == 1:
             for name, target in refs.items():
-                started[name] = stack.enter_context(
-                    serving([*uvicorn, target], env=env, probe="/docs", log=log)
+                ready[name] = stack.enter_context(
+                    starting([*uvicorn, target], env=env, probe="/docs", log=log)
                 )
-        yield started
+        yield {name: wait() for name, wait in ready.items()}
 
 
 def measure(
