@@ -89,9 +89,10 @@ _CLOSURES = RoomClosure.__table__
 
 # The review's statements, built once (a day's calendar asks them on every read).
 # One statement, plain rows: each practitioner with their hours where they are (a row each),
-# their time off overlapping the sessions reviewed, and the sessions' rooms with their
-# closures over them (a row each).
-_PRACTITIONER, _AWAY, _ROOM = 0, 1, 2
+# their time off overlapping the sessions reviewed, the sessions' rooms with their closures
+# over them (a row each), and the treatments given to the sessions' patients within the
+# interval rule's reach of them (a row each: the patient, the session, when it was given).
+_PRACTITIONER, _AWAY, _ROOM, _GIVEN_NEAR = 0, 1, 2, 3
 _SINCE, _UNTIL = bindparam("since", type_=UTCDateTime()), bindparam("until", type_=UTCDateTime())
 _CALENDARS = union_all(
     select(
@@ -106,6 +107,7 @@ _CALENDARS = union_all(
         _HOURS.c.end_time,
         cast(null(), UTCDateTime()).label("start_at"),  # typed: see `app.sessions.booking`
         cast(null(), UTCDateTime()).label("end_at"),
+        cast(null(), _SESSIONS.c.id.type).label("session_id"),
     )
     .select_from(
         _PRACTITIONERS.outerjoin(
@@ -120,6 +122,7 @@ _CALENDARS = union_all(
         *(null() for _ in range(7)),
         _TIME_OFF.c.start_at,
         _TIME_OFF.c.end_at,
+        null(),
     ).where(
         _TIME_OFF.c.practitioner_id.in_(bindparam("practitioner_ids", expanding=True)),
         _TIME_OFF.c.start_at < _UNTIL,
@@ -132,6 +135,7 @@ _CALENDARS = union_all(
         *(null() for _ in range(6)),
         _CLOSURES.c.start_at,
         _CLOSURES.c.end_at,
+        null(),
     )
     .select_from(
         _ROOMS.outerjoin(
@@ -144,18 +148,23 @@ _CALENDARS = union_all(
         )
     )
     .where(_ROOMS.c.id.in_(bindparam("room_ids", expanding=True))),
-)
-_PLAN_STATUSES = select(_PLANS.c.id, _PLANS.c.status).where(
-    _PLANS.c.id.in_(bindparam("plan_ids", expanding=True))
-)
-_GIVEN = (
-    select(_SESSIONS.c.patient_id, _SESSIONS.c.id, _COMPLETIONS.c.administered_at)
+    select(
+        literal_column(str(_GIVEN_NEAR)),
+        _SESSIONS.c.patient_id,
+        *(null() for _ in range(7)),
+        _COMPLETIONS.c.administered_at,
+        null(),
+        _SESSIONS.c.id,
+    )
     .select_from(_SESSIONS.join(_COMPLETIONS, _COMPLETIONS.c.session_id == _SESSIONS.c.id))
     .where(
         _SESSIONS.c.patient_id.in_(bindparam("patient_ids", expanding=True)),
-        _COMPLETIONS.c.administered_at > bindparam("since"),
-        _COMPLETIONS.c.administered_at < bindparam("until"),
-    )
+        _COMPLETIONS.c.administered_at > bindparam("given_since", type_=UTCDateTime()),
+        _COMPLETIONS.c.administered_at < bindparam("given_until", type_=UTCDateTime()),
+    ),
+)
+_PLAN_STATUSES = select(_PLANS.c.id, _PLANS.c.status).where(
+    _PLANS.c.id.in_(bindparam("plan_ids", expanding=True))
 )
 
 
@@ -169,21 +178,24 @@ def review(*, db: Session, sessions: Sequence[Booked], now: datetime, min_gap_da
     patient_ids = list({v.patient_id for v in awaiting})
     patients = standings(db=db, patient_ids=patient_ids, now=now)
     first_start = min(v.start_at for v in awaiting)
-    last_start = max(v.start_at for v in awaiting)
+    # The treatments given within the interval of any session reviewed come with the rest.
+    margin = timedelta(days=min_gap_days + 1)
     calendars = {
         "practitioner_ids": list({v.practitioner_id for v in awaiting}),
         "room_ids": list({v.room_id for v in awaiting}),
         "since": first_start,
         "until": max(v.end_at for v in awaiting),
+        "patient_ids": patient_ids,
+        "given_since": first_start - margin,
+        "given_until": max(v.start_at for v in awaiting) + margin,
     }
-    practitioners, absences, rooms = _calendars(db, calendars)
+    practitioners, absences, rooms, given = _calendars(db, calendars)
     plan_ids = list({v.plan_id for v in awaiting if v.plan_id is not None})
     plans: dict[uuid.UUID, PlanStatus] = (
         {row.id: row.status for row in db.execute(_PLAN_STATUSES, {"plan_ids": plan_ids})}
         if plan_ids
         else {}
     )
-    given = _given_near(db, patient_ids, first_start, last_start, min_gap_days)
     for session in awaiting:
         found = list(patients[session.patient_id].obstacles(session.end_at))
         slot = Interval(session.start_at, session.end_at)
@@ -230,23 +242,33 @@ class _RoomState:
     closed: list[Interval] = field(default_factory=list)
 
 
+# Each patient's treatments given near the sessions reviewed: the session, and when.
+Given = dict[uuid.UUID, list[tuple[uuid.UUID, datetime]]]
+
+
 def _calendars(
     db: Session, calendars: dict[str, object]
-) -> tuple[dict[uuid.UUID, Calendar], dict[uuid.UUID, list[Interval]], dict[uuid.UUID, _RoomState]]:
+) -> tuple[
+    dict[uuid.UUID, Calendar], dict[uuid.UUID, list[Interval]], dict[uuid.UUID, _RoomState], Given
+]:
     """Each practitioner's calendar (their hours read off once, not again for each of their
-    sessions), their time off, and each room's state, from `_CALENDARS`."""
+    sessions), their time off, each room's state, and the treatments given near, from
+    `_CALENDARS`."""
     hours: dict[uuid.UUID, list[Row[Any]]] = {}
     absences: dict[uuid.UUID, list[Interval]] = {}
     rooms: dict[uuid.UUID, _RoomState] = {}
+    given: Given = {}
     for row in db.execute(_CALENDARS, calendars):
         if row.kind == _PRACTITIONER:
             hours.setdefault(row.id, []).append(row)
         elif row.kind == _AWAY:
             absences.setdefault(row.id, []).append(Interval(row.start_at, row.end_at))
-        else:
+        elif row.kind == _ROOM:
             room = rooms.setdefault(row.id, _RoomState(row.active))
             if row.start_at is not None:
                 room.closed.append(Interval(row.start_at, row.end_at))
+        else:
+            given.setdefault(row.id, []).append((row.session_id, row.start_at))
     practitioners = {
         practitioner_id: Calendar(
             practitioner_id,
@@ -260,7 +282,7 @@ def _calendars(
         )
         for practitioner_id, rows in hours.items()
     }
-    return practitioners, absences, rooms
+    return practitioners, absences, rooms, given
 
 
 def _room_reasons(room: _RoomState, slot: Interval) -> list[Flag]:
@@ -271,20 +293,3 @@ def _room_reasons(room: _RoomState, slot: Interval) -> list[Flag]:
     if any(closed.overlaps(slot) for closed in room.closed):
         found.append(Flag(FlagCode.ROOM_CLOSED, Severity.BLOCKING, "Its room is closed then."))
     return found
-
-
-def _given_near(
-    db: Session,
-    patient_ids: list[uuid.UUID],
-    first_start: datetime,
-    last_start: datetime,
-    min_gap_days: int,
-) -> dict[uuid.UUID, list[tuple[uuid.UUID, datetime]]]:
-    """The treatments given to these patients within the interval of any session starting
-    from `first_start` to `last_start`."""
-    margin = timedelta(days=min_gap_days + 1)
-    near = {"patient_ids": patient_ids, "since": first_start - margin, "until": last_start + margin}
-    given: dict[uuid.UUID, list[tuple[uuid.UUID, datetime]]] = {}
-    for patient_id, session_id, at in db.execute(_GIVEN, near):
-        given.setdefault(patient_id, []).append((session_id, at))
-    return given
