@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import re
+import time as time_module
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -171,6 +172,15 @@ def tag_version(etag: str) -> int:
     match = re.fullmatch(r'W/"([0-9]+)-[0-9a-f]{16}"', etag)
     assert match, f"not an ETag of this server's: {etag}"
     return int(match.group(1))
+
+
+def within_one_minute(seconds: int = 20) -> None:
+    """Before a burst of requests counted by the minute (the rate limits): if fewer than
+    `seconds` are left of this one, wait for the next, so the burst is not split by a turn of
+    the minute. Call it just before the burst, after any slow set-up (a server's start)."""
+    left = 60 - datetime.now(UTC).second
+    if left < seconds:
+        time_module.sleep(left + 0.5)
 
 
 def count_rows(engine: Engine, table: str) -> int:

@@ -6,10 +6,8 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -19,7 +17,7 @@ from sqlalchemy import Engine, select, text
 
 from app.models import CalendarFeed
 from tests.calendar_feeds.feeds import book, events, fetch, issue, path_of, uid
-from tests.factories import assert_problem, next_weekday_at
+from tests.factories import assert_problem, next_weekday_at, within_one_minute
 
 
 def _feeds(engine: Engine, practitioner_id: str) -> list[Any]:
@@ -191,9 +189,8 @@ def test_the_token_stays_out_of_the_logs(
 def test_a_feed_is_rate_limited_as_a_credential_is(
     app: FastAPI, client: TestClient, anonymous: TestClient, doctor: dict[str, Any]
 ) -> None:
-    if datetime.now(UTC).second > 50:  # counted by the minute: not across the turn of one
-        time.sleep(61 - datetime.now(UTC).second)
     issued, other = issue(client, doctor["id"]), None
+    within_one_minute()
     limit = app.state.requests_per_minute
     app.state.requests_per_minute = 2
     try:

@@ -3,23 +3,23 @@ wait, counted in the database across API processes; each credential counts apart
 
 from __future__ import annotations
 
-import time
-from datetime import UTC, datetime
-
 import httpx
 from fastapi import FastAPI
 
 from app.roles import Role
-from tests.factories import TEST_SECRET_KEY, UserFactory, assert_problem, bearer
+from tests.factories import (
+    TEST_SECRET_KEY,
+    UserFactory,
+    assert_problem,
+    bearer,
+    within_one_minute,
+)
 from tests.servers import running_server
 
 
 def test_past_the_limit_a_credential_waits_and_another_does_not(
     database_url: str, app: FastAPI, make_user: UserFactory
 ) -> None:
-    # Counted by the minute: not across the turn of one.
-    if datetime.now(UTC).second > 50:
-        time.sleep(61 - datetime.now(UTC).second)
     desk = bearer(app, make_user(Role.RECEPTIONIST))
     other = bearer(app, make_user(Role.RECEPTIONIST))
     settings = {"secret_key": TEST_SECRET_KEY, "requests_per_minute": "6"}
@@ -27,6 +27,7 @@ def test_past_the_limit_a_credential_waits_and_another_does_not(
         running_server(database_url, **settings) as first,
         running_server(database_url, **settings) as second,
     ):
+        within_one_minute()  # the servers took seconds to start
         answers = []
         for index in range(7):  # alternately through both servers: they count together
             with httpx.Client(base_url=(first, second)[index % 2], headers=desk) as http:
