@@ -39,7 +39,9 @@ SLOTS = [time(8, 0)] + [
 LENGTH = timedelta(minutes=45)
 EVERY = 20  # working days between two sessions of a course: about a month
 AHEAD = 60  # working days booked ahead
-FILL = 0.75  # how full a diary is
+FILL = 0.75  # how full a diary is in the clinic's history
+NEAR = 20  # working days of the present behind today
+PRESENT_FILL = 0.4  # how full the diaries are in the present (NEAR behind, AHEAD ahead)
 FULL_DAYS = 10  # per side of today
 
 
@@ -111,7 +113,7 @@ def seed(
     today = now.astimezone(ZONE).date()
     per_day = practitioners * len(SLOTS)
     span = per_patient * EVERY
-    history = max(span + 40, int(sessions / (per_day * FILL)) + span // 2, 200 * EVERY + 40)
+    history = max(NEAR + int(sessions / (per_day * FILL)) + span // 2, 200 * EVERY + 40)
     past = _working_days(today - timedelta(days=1), history, step=-1)[::-1]
     ahead = _working_days(today + timedelta(days=1), AHEAD)
     days = past + ahead
@@ -124,10 +126,12 @@ def seed(
         tuple[uuid.UUID, uuid.UUID, uuid.UUID, int, int]
     ] = []  # id, patient, doctor, day, slot
 
-    def place(patient: uuid.UUID, usual: int, day: int) -> bool:
+    def place(patient: uuid.UUID, usual: int, day: int, before: int | None = None) -> bool:
+        """A session for `patient` on `day` or up to four working days after (not on or
+        after day `before`), with their usual practitioner or another."""
         for shift in range(5):
             d = day + shift
-            if not 0 <= d < len(days):
+            if not 0 <= d < (len(days) if before is None else before):
                 return False
             for doctor in (usual, *rng.sample(range(practitioners), 3)):
                 for slot in rng.sample(range(len(SLOTS)), len(SLOTS)):
@@ -141,7 +145,7 @@ def seed(
     # Full days first, so every size of clinic has them whole.
     full_days: list[tuple[uuid.UUID, date]] = []
     walk_ins: list[uuid.UUID] = []
-    chosen = rng.sample(range(first_ahead - 40, first_ahead - 5), FULL_DAYS) + rng.sample(
+    chosen = rng.sample(range(first_ahead - NEAR, first_ahead - 1), FULL_DAYS) + rng.sample(
         range(first_ahead + 5, first_ahead + 40), FULL_DAYS
     )
     for d in chosen:
@@ -154,26 +158,46 @@ def seed(
             busy.add((d, slot, patient))
             rows.append((uuid.uuid4(), patient, doctors[doctor], d, slot))
 
+    # The present (the last NEAR working days and the AHEAD ahead) next, the same in every
+    # size of clinic: courses under way, a session every EVERY working days, until the
+    # diaries are PRESENT_FILL full. Slot search, proposals and the 14-day rule look here, so
+    # what they cost is compared between sizes on the same diaries; only the history differs.
+    present = first_ahead - NEAR
+    room = int(PRESENT_FILL * (NEAR + AHEAD) * per_day)
+    room = min(room, sessions - len(rows) - 200 * long_histories)  # a smoke run's tiny clinic
+    ongoing: list[tuple[uuid.UUID, int, int]] = []  # patient, usual practitioner, first day
+    placed = 0
+    while placed < room:
+        patient, usual = uuid.uuid4(), rng.randrange(practitioners)
+        first = present + rng.randrange(-EVERY, 0)
+        for k in range(1, (NEAR + AHEAD) // EVERY + 2):
+            day = first + k * EVERY + rng.randrange(-2, 3)
+            if present <= day < len(days) and place(patient, usual, day):
+                placed += 1
+        ongoing.append((patient, usual, first))
+
     long = [uuid.uuid4() for _ in range(long_histories)]
     for patient in long:
         usual, start = rng.randrange(practitioners), first_ahead - 200 * EVERY
         for k in range(200):
             place(patient, usual, start + k * EVERY + rng.randrange(3))
+
+    # The history, as big as the size asks: first the courses under way reach back (up to
+    # `per_patient` sessions each), then courses that ended before the present.
+    for patient, usual, first in ongoing:
+        for k in range(per_patient - (NEAR + AHEAD) // EVERY):
+            if len(rows) >= sessions or not place(patient, usual, first - k * EVERY, present):
+                break
     courses: list[uuid.UUID] = []
-    ongoing: list[uuid.UUID] = []
     while len(rows) < sessions:
         patient = uuid.uuid4()
         courses.append(patient)
         usual = rng.randrange(practitioners)
-        start = rng.randrange(0, max(1, first_ahead + AHEAD - span // 2))
-        last = None
+        start = rng.randrange(0, max(1, present - span // 2))
         for k in range(per_patient):
             day = start + k * EVERY + rng.randrange(-2, 3)
-            if day >= len(days) or not place(patient, usual, day):
+            if not place(patient, usual, day, before=present):
                 break
-            last = day
-        if last is not None and last >= first_ahead:
-            ongoing.append(patient)
     # Patients seen once, over a year ago: free to book again.
     free = []
     for _ in range(bookable):
@@ -181,7 +205,7 @@ def seed(
         usual, start = rng.randrange(practitioners), rng.randrange(0, first_ahead - 300)
         place(patient, usual, start)
         free.append(patient)
-    everyone = walk_ins + long + courses + free
+    everyone = walk_ins + [p for p, _, _ in ongoing] + long + courses + free
     key = new_api_key()
     _load(database_url, now, (site, rooms), doctors, everyone, rows, days, first_ahead, key)
     beyond = _working_days(ahead[-1] + timedelta(days=30), 200)
@@ -191,7 +215,7 @@ def seed(
         practitioners=doctors,
         patients=everyone,
         long_histories=long,
-        ongoing=ongoing,
+        ongoing=[p for p, _, _ in ongoing],
         bookable=free,
         full_days=full_days,
         booking_days=beyond,
