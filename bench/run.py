@@ -261,10 +261,29 @@ def report(results: list[Measured], workers: dict[int, float]) -> None:
         print(f"{line}  {app.errors}{'/' + str(ref.errors) if ref else ''}")
     sizes = sorted({m.size for m in results})
     if len(sizes) > 1:
-        print(f"\nscaling: CPU time per request at {sizes[-1]:,} sessions against {sizes[0]:,}")
+        small, large = sizes[0], sizes[-1]
+        print(f"\nscaling: CPU time per request at {large:,} sessions against {small:,}; beside")
+        print("it its reference's (the hello app's where it has none), measured in the same")
+        print("rounds: the machine's own drift between the two sizes. Net: the one over the other.")
+
+        def cpu(name: str, size: int, reference: bool) -> float | None:
+            for m in results:
+                if m.name == name and m.size == size:
+                    figures = Measured.median(m.ref if reference else m.app)
+                    return figures.cpu_ms if figures else None
+            return None
+
+        hello = "framework (hello)"
         for name in dict.fromkeys(m.name for m in results):
-            cpu = {m.size: Measured.median(m.app).cpu_ms for m in results if m.name == name}  # type: ignore[union-attr]
-            print(f"  {name:<26}{cpu[sizes[-1]] / cpu[sizes[0]]:>6.2f}x")
+            own = cpu(name, large, False) / cpu(name, small, False)  # type: ignore[operator]
+            ref_large, ref_small = cpu(name, large, True), cpu(name, small, True)
+            if ref_large is None or ref_small is None:
+                ref_large, ref_small = cpu(hello, large, True), cpu(hello, small, True)
+            if ref_large is None or ref_small is None:
+                print(f"  {name:<26}{own:>6.2f}x")
+                continue
+            drift = ref_large / ref_small
+            print(f"  {name:<26}{own:>6.2f}x  reference {drift:>5.2f}x  net {own / drift:>5.2f}x")
     if workers:
         one, two = workers.get(1), workers.get(2)
         if one and two:

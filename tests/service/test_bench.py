@@ -1,5 +1,6 @@
 """The benchmark still runs end to end: a tiny clinic, one short round of every endpoint beside
-its reference (speed is not judged here). It needs PostgreSQL and wrk, as the benchmark does."""
+its reference (speed is not judged here). It needs PostgreSQL and wrk, as the benchmark does.
+And its report reads scaling against the machine's own drift."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from app.db import make_engine
+from bench.run import Figures, Measured, report
 from tests.factories import POSTGRES_URL
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -70,3 +72,25 @@ def test_benchmark_runs_and_reports_every_endpoint_beside_its_reference() -> Non
     ):
         assert endpoint in table
     assert "2 workers against 1" in result.stdout
+
+
+def test_scaling_is_read_against_the_machines_own_drift(capsys: pytest.CaptureFixture[str]) -> None:
+    """Between the two sizes the machine itself may speed up or slow down: each endpoint's
+    scaling is shown beside its reference's (the hello app's where it has none)."""
+
+    def figures(cpu_ms: float) -> Figures:
+        return Figures(requests=1, rps=1.0, p50_ms=1.0, p99_ms=1.0, errors=0, cpu_ms=cpu_ms)
+
+    results = [
+        Measured("framework (hello)", 10, [figures(0.2)], [figures(0.1)]),
+        Measured("patient read", 10, [figures(2.0)], [figures(0.5)]),
+        Measured("free slots", 10, [figures(6.0)]),
+        Measured("framework (hello)", 1000, [figures(0.3)], [figures(0.15)]),
+        Measured("patient read", 1000, [figures(3.0)], [figures(1.0)]),
+        Measured("free slots", 1000, [figures(6.6)]),
+    ]
+    report(results, {})
+    scaling = capsys.readouterr().out.split("scaling:")[1]
+    lines = {line.split("  ")[1]: line for line in scaling.splitlines() if line.startswith("  ")}
+    assert lines["patient read"].split()[-3:] == ["2.00x", "net", "0.75x"]  # 1.5x over 2x
+    assert lines["free slots"].split()[-3:] == ["1.50x", "net", "0.73x"]  # 1.1x over hello's 1.5x
