@@ -4,6 +4,7 @@ decided. Every protected route declares `dependencies=[requires(Permission.X)]`.
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -134,12 +135,26 @@ def requires(permission: Permission) -> Any:
 
 def holds(permission: Permission) -> Any:
     """A dependency answering whether the caller's role holds `permission` (for what a
-    response shows, e.g. an evaluation's clinical detail)."""
+    response shows, e.g. an evaluation's clinical detail). An API route's endpoint is handed
+    the answer without a dependency to solve (`app.web.routes.ApiRoute`)."""
+    return Depends(Holds(permission))
 
-    async def check(request: Request) -> bool:
-        return allows((await authenticate(request)).role, permission)
 
-    return Depends(check)
+@dataclass(frozen=True)
+class Holds:
+    """`holds`'s dependency: whether the caller's role holds `permission`."""
+
+    permission: Permission
+
+    async def __call__(self, request: Request) -> bool:
+        return allows((await authenticate(request)).role, self.permission)
+
+    def of_known_caller(self, request: Request) -> bool:
+        """The answer once the route's dependencies (`requires`) have checked the caller."""
+        principal: Principal | None = getattr(request.state, "principal", None)
+        if principal is None:  # a route that asks must say what it requires
+            raise RuntimeError(f"{request.url.path} asks a role without a `requires` dependency")
+        return allows(principal.role, self.permission)
 
 
 # Whether the caller may see clinical detail (findings, treatment records, clinical notes),

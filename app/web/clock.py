@@ -22,7 +22,12 @@ def system_clock() -> datetime:
 
 
 async def current_time(request: Request) -> datetime:
-    """The clinic's now, aware UTC. Async: no I/O, so no worker thread."""
+    """The clinic's now, aware UTC. Async: no I/O, so no worker thread. An API route's
+    endpoint is handed it without a dependency to solve (`app.web.routes.ApiRoute`)."""
+    return clinic_now(request)
+
+
+def clinic_now(request: Request) -> datetime:
     clock: Clock = request.app.state.clock
     return clock()
 

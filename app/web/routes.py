@@ -46,6 +46,7 @@ from app.db import run_in_greenlet
 from app.errors import ConcurrentUpdate, DomainError, NotFound
 from app.roles import Permission
 from app.web.access import (
+    Holds,
     PermissionCheck,
     actor_of,
     aimed_at,
@@ -58,6 +59,7 @@ from app.web.access import (
     no_credential,
     required_permission,
 )
+from app.web.clock import clinic_now, current_time
 from app.web.db import Use, get_changing_db, get_db, get_read_db, open_request_db
 from app.web.params import (
     HOLDS_SECRET,
@@ -65,13 +67,18 @@ from app.web.params import (
     one_value_per_query_parameter,
     unchanged_since,
 )
+from app.web.policy import clinic_policy, policy_of
 
 
 class ApiRoute(APIRoute):
     def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
+        asks_caller = False
         if not inspect.iscoroutinefunction(endpoint):
-            endpoint = _in_greenlet(endpoint)
+            endpoint, asks_caller = _in_greenlet(endpoint)
         super().__init__(path, endpoint, **kwargs)
+        if asks_caller and not is_protected(self):
+            # Handed the audit trail or a role question, it must have the caller checked.
+            raise TypeError(f"{path} asks who is calling without a `requires` dependency")
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handle = super().get_route_handler()
@@ -347,20 +354,29 @@ def _lost(failure: DBAPIError) -> bool:
     return getattr(failure.orig, "sqlstate", None) in _LOST_RACE
 
 
-def _in_greenlet(endpoint: Callable[..., Any]) -> Callable[..., Coroutine[Any, Any, Any]]:
+def _in_greenlet(
+    endpoint: Callable[..., Any],
+) -> tuple[Callable[..., Coroutine[Any, Any, Any]], bool]:
     """The endpoint as a coroutine that runs it in a greenlet. FastAPI reads the parameters
     from the wrapper's signature: the endpoint's (their annotations resolved), but for the
-    request's session and audit trail (`Db`, `AuditDep`), handed to the endpoint from the
-    request's state once the other dependencies are solved. The same objects the dependencies
-    gave, without two dependencies solved on every request; neither has a parameter, so the
-    OpenAPI document is the same."""
+    request's session and audit trail (`Db`, `AuditDep`), the clinic's clock and policy
+    (`Now`, `Policy`) and whether the caller's role holds a permission (`holds`), handed to
+    the endpoint from the request once the other dependencies are solved (the caller checked
+    by `requires`). The same values the dependencies gave, without up to six dependencies
+    solved on every request; none has a parameter, so the OpenAPI document is the same.
+    Also whether any of them needs the caller known (the audit trail, a role question)."""
     signature = inspect.signature(endpoint)
     hints = typing.get_type_hints(endpoint, include_extras=True)
+    dependencies = {name: _dependency(hints.get(name)) for name in signature.parameters}
     handed = {
         name: make
-        for name in signature.parameters
-        if (make := _HANDED.get(_dependency(hints.get(name)))) is not None
+        for name, dependency in dependencies.items()
+        if (make := _handed(dependency)) is not None
     }
+    asks_caller = any(
+        isinstance(dependency, Holds) or dependency is get_audit
+        for dependency in dependencies.values()
+    )
     kept = [
         parameter.replace(annotation=hints.get(name, parameter.annotation))
         for name, parameter in signature.parameters.items()
@@ -383,7 +399,7 @@ def _in_greenlet(endpoint: Callable[..., Any]) -> Callable[..., Coroutine[Any, A
     run.__signature__ = signature.replace(  # type: ignore[attr-defined]
         parameters=kept, return_annotation=None if answer is type(None) else answer
     )
-    return run
+    return run, asks_caller
 
 
 _REQUEST = "_handed_request"
@@ -395,7 +411,18 @@ def _request_db(request: Request) -> Session:
 
 
 # What an endpoint is handed rather than solved as a dependency: by the dependency it names.
-_HANDED: dict[object, Callable[[Request], Any]] = {get_db: _request_db, get_audit: audit_trail}
+_HANDED: dict[object, Callable[[Request], Any]] = {
+    get_db: _request_db,
+    get_audit: audit_trail,
+    current_time: clinic_now,
+    clinic_policy: policy_of,
+}
+
+
+def _handed(dependency: object) -> Callable[[Request], Any] | None:
+    if isinstance(dependency, Holds):  # whether the caller's role holds a permission
+        return dependency.of_known_caller
+    return _HANDED.get(dependency)
 
 
 def _dependency(annotation: object) -> object:
