@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import anyio.to_thread
+from psycopg import _queries
 from sqlalchemy import URL, Connection, Engine, TextClause, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
@@ -84,6 +85,7 @@ def make_async_engine(database_url: str, *, pool_size: int = 32, **kwargs: Any) 
         engine = create_async_engine(url, connect_args={"timeout": 30}, **kwargs)
         _set_up_sqlite(engine.sync_engine, foreign_keys=True)
         return engine
+    _keep_long_statements_converted()
     # Pooled connections stay in autocommit: most requests only read (and audit in one
     # statement), and a connection set to autocommit for each of them, then set back, costs
     # two driver calls a request. A request that changes records asks for a transaction
@@ -91,6 +93,26 @@ def make_async_engine(database_url: str, *, pool_size: int = 32, **kwargs: Any) 
     kwargs.setdefault("isolation_level", "AUTOCOMMIT")
     return create_async_engine(
         url, pool_size=pool_size, max_overflow=0, pool_recycle=POOL_RECYCLE_SECONDS, **kwargs
+    )
+
+
+# psycopg rewrites a statement's `%(name)s` placeholders as `$1, $2...` before sending it, and
+# keeps the rewriting of each statement it has seen (an LRU of 128), but not for a statement of
+# more than 4,096 bytes or 50 parameters: a guard against the multi-row INSERTs an ORM
+# generates, each one different. This service's statements are built once and sent again and
+# again, and booking's two longest (its checks, 8 KB; its writes, over 50 parameters) would be
+# rewritten anew on every booking: about 0.6 ms of CPU a booking. The limits are constants of
+# psycopg's query module, not settings: `tests/service/test_db.py` checks that they still take.
+_CONVERTED_LENGTH = 32_768
+_CONVERTED_PARAMETERS = 256
+
+
+def _keep_long_statements_converted() -> None:
+    _queries.MAX_CACHED_STATEMENT_LENGTH = max(
+        _queries.MAX_CACHED_STATEMENT_LENGTH, _CONVERTED_LENGTH
+    )
+    _queries.MAX_CACHED_STATEMENT_PARAMS = max(
+        _queries.MAX_CACHED_STATEMENT_PARAMS, _CONVERTED_PARAMETERS
     )
 
 
