@@ -3,8 +3,12 @@
 Each patient has a course of about 40 sessions, about a month apart (20 working days), with
 the practitioner they usually see; a few have 200. What lies in the past is fulfilled, with its
 completion record; what lies ahead is booked. Weekdays 08:00-17:00 in Paris, in 45-minute
-slots (12 a day), 20 practitioners. A diary is filled to about three quarters, so the free
-slots are scattered as in a real one. The clinic has one location with a treatment room per
+slots (12 a day), 20 practitioners. The present (the last 20 working days and the next 60) is
+the same at every size, its diaries 40% full; the history behind it grows with the size, its
+diaries about three quarters full; the free slots are scattered as in a real diary. Only
+what lies behind the present differs between a small clinic and a large one, so what slot
+search and proposals cost at each is measured on the same diaries. The clinic has one
+location with a treatment room per
 practitioner (each session in its practitioner's room): slot search, proposals and booking look
 for a free room as well as a free practitioner. On top of that:
 
