@@ -7,6 +7,8 @@ from __future__ import annotations
 import uuid
 from typing import Any, ClassVar
 
+from app.roles import Role
+
 
 class DomainError(Exception):
     """A refusal the client can act on. Subclasses fix `status`, `code` and `title`."""
@@ -32,6 +34,13 @@ class DomainError(Exception):
         # The patient whose data the refusal shows (the flags that stand in the way of their
         # booking, that an identifier is theirs): a read of it, audited though nothing is kept.
         self.discloses = discloses
+
+    def as_seen_by(self, role: Role | None) -> DomainError:
+        """The refusal as a caller of `role` (None: not known) may read it: all of it, unless
+        a subclass holds what that role may not read (`EligibilityBlocked`: why the patient
+        may not be treated). Applied where every refusal becomes an answer
+        (`app.web.problems`), so no route can forget it."""
+        return self
 
 
 class NotFound(DomainError):

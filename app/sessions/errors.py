@@ -16,6 +16,7 @@ from app.practitioners.service import (
     OutsideAvailability,
     UnknownPractitioner,
 )
+from app.roles import Permission, Role, allows
 from app.sessions.dosing import MILLIGRAM, Exceeded
 from app.vocabulary import Flag
 
@@ -45,6 +46,12 @@ class EligibilityBlocked(Conflict):
                 {"code": f.code, "severity": f.severity.value, "message": f.message} for f in flags
             ],
         )
+
+    def as_seen_by(self, role: Role | None) -> EligibilityBlocked:
+        """The reasons only for a role that may read evaluations' outcomes."""
+        if role is not None and allows(role, Permission.EVALUATIONS_READ_OUTCOME):
+            return self
+        return self.without_reasons()
 
     def without_reasons(self) -> EligibilityBlocked:
         """The same refusal without the outcome and flags, for a caller who may not read

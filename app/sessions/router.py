@@ -190,12 +190,7 @@ def book_session(
     `within_notice`); it lifts nothing else. Sent by a role without it: 403."""
     if body.within_notice:
         require_also(request, Permission.SESSIONS_BOOK_WITHIN_NOTICE)
-    try:
-        session = booking.book(db=db, data=body, now=now, rules=policy.booking)
-    except errors.EligibilityBlocked as refusal:
-        if sees_outcome:
-            raise
-        raise refusal.without_reasons() from None
+    session = booking.book(db=db, data=body, now=now, rules=policy.booking)
     _audited_booking(audit, "book", session, now)
     response.headers["Location"] = f"{router.prefix}/{session.id}"
     return _read(
@@ -331,19 +326,14 @@ def reschedule_session(
     there. The old time and practitioner stay in its history."""
     if body.within_notice:
         require_also(request, Permission.SESSIONS_BOOK_WITHIN_NOTICE)
-    try:
-        session = booking.reschedule(
-            db=db,
-            session_id=session_id,
-            change=body,
-            now=now,
-            expected_version=if_match,
-            rules=policy.booking,
-        )
-    except errors.EligibilityBlocked as refusal:
-        if sees_outcome:
-            raise
-        raise refusal.without_reasons() from None
+    session = booking.reschedule(
+        db=db,
+        session_id=session_id,
+        change=body,
+        now=now,
+        expected_version=if_match,
+        rules=policy.booking,
+    )
     _audited_booking(audit, "reschedule", session, now)
     _offer_freed_slot(db, session.id, now, policy)
     return _read(
@@ -563,21 +553,16 @@ def complete_session(
 
     The answer includes the proposal for the next follow-up.
     """
-    try:
-        done = completion.complete(
-            db=db,
-            session_id=session_id,
-            record=body,
-            limits=policy.doses,
-            rules=policy.booking,
-            scheduling=policy.scheduling,
-            now=now,
-            expected_version=if_match,
-        )
-    except errors.EligibilityBlocked as refusal:
-        if sees_outcome:
-            raise
-        raise refusal.without_reasons() from None
+    done = completion.complete(
+        db=db,
+        session_id=session_id,
+        record=body,
+        limits=policy.doses,
+        rules=policy.booking,
+        scheduling=policy.scheduling,
+        now=now,
+        expected_version=if_match,
+    )
     _audited(audit, "complete", done.session)
     return CompletionResult(
         session=_view(done.session, (), clinical=True, sees_reasons=sees_outcome),

@@ -228,9 +228,7 @@ def read_waitlist_offer(
     return _offer(offer)
 
 
-def _passed_on(
-    db: Session, audit: AuditTrail, passed: offers.PassedOn, sees_outcome: bool
-) -> DomainError:
+def _passed_on(db: Session, audit: AuditTrail, passed: offers.PassedOn) -> DomainError:
     """The refusal to answer, once the offer's closing and its slot's passing on are kept
     (committed, with their audit event: the refusal's answer rolls back nothing of them)."""
     refusal, offer = passed.refusal, passed.offer
@@ -242,8 +240,6 @@ def _passed_on(
         detail=f"{offer.status.value}: {refusal.status} {refusal.code}",
     )
     db.commit()
-    if isinstance(refusal, errors.EligibilityBlocked) and not sees_outcome:
-        return refusal.without_reasons()
     return refusal
 
 
@@ -261,7 +257,6 @@ def accept_waitlist_offer(
     audit: AuditDep,
     policy: Policy,
     response: Response,
-    sees_outcome: SeesEligibility,
     now: Now,
     if_match: ExpectedVersion,
 ) -> WaitlistOfferRead:
@@ -276,7 +271,7 @@ def accept_waitlist_offer(
             db=db, offer_id=offer_id, now=now, rules=_rules(policy), expected_version=if_match
         )
     except offers.PassedOn as passed:
-        raise _passed_on(db, audit, passed, sees_outcome) from None
+        raise _passed_on(db, audit, passed) from None
     offer = accepted.offer
     audit.record("accept", Resource.WAITLIST_OFFER, offer.id, patient_id=offer.patient_id)
     audit.record("book", Resource.SESSION, accepted.session.id, patient_id=offer.patient_id)

@@ -254,6 +254,8 @@ _HTTP_CODES = {
 
 async def _domain_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, DomainError)
+    principal = getattr(request.state, "principal", None)
+    exc = exc.as_seen_by(principal.role if principal is not None else None)
     return problem_response(
         request,
         status=exc.status,

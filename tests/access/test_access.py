@@ -337,9 +337,16 @@ def test_only_clinical_roles_see_treatment_records_and_plan_notes(
     assert [p["notes"] for p in plans] == ["Marked matting risk on the left knee"] * 2
 
 
+# Every REST way of booking or keeping a slot that a patient's standing refuses.
+_BOOKING_PATHS = ("/api/v1/sessions", "/api/v1/holds")
+
+
+@pytest.mark.parametrize("path", _BOOKING_PATHS)
 def test_a_refused_booking_names_the_flags_only_to_roles_that_read_outcomes(
-    client: TestClient, client_as: ClientFactory
+    client: TestClient, client_as: ClientFactory, path: str
 ) -> None:
+    """Found from outside (a hold told an EHR integration why): the reasons are left out where
+    every refusal becomes an answer, so no route can forget it."""
     from tests.factories import (
         WEEKDAYS_9_TO_17,
         new_patient,
@@ -357,15 +364,11 @@ def test_a_refused_booking_names_the_flags_only_to_roles_that_read_outcomes(
         "start": next_weekday_at(1, 9).isoformat(),
     }
     desk = assert_problem(
-        client_as(Role.RECEPTIONIST).post("/api/v1/sessions", json=booking),
-        409,
-        "eligibility-blocked",
+        client_as(Role.RECEPTIONIST).post(path, json=booking), 409, "eligibility-blocked"
     )
     assert [f["code"] for f in desk["flags"]] == ["pregnancy"]
     ehr = assert_problem(
-        client_as(Role.INTEGRATION).post("/api/v1/sessions", json=booking),
-        409,
-        "eligibility-blocked",
+        client_as(Role.INTEGRATION).post(path, json=booking), 409, "eligibility-blocked"
     )
     assert "flags" not in ehr
     assert "outcome" not in ehr

@@ -17,7 +17,7 @@ from app.fhir.capability import Interaction
 from app.fhir.http import FhirResponse, FhirRouter, read, resource_id
 from app.fhir.scheduling import service as scheduling
 from app.roles import Permission
-from app.sessions import booking, errors, lifecycle
+from app.sessions import booking, lifecycle
 from app.sessions.lifecycle import SessionAction
 from app.waitlist.offers import OfferRules, offer_slots_freed_by
 from app.web.access import AuditDep, ClinicalDetail, holds
@@ -66,10 +66,6 @@ Parameters = Annotated[dict[str, Any], Body(description="A FHIR `Parameters` res
 SeesEligibility = Annotated[bool, holds(Permission.EVALUATIONS_READ_OUTCOME)]
 
 
-def _refused_as_allowed(sees: bool, refusal: errors.EligibilityBlocked) -> Exception:
-    return refusal if sees else refusal.without_reasons()
-
-
 def _shown(db: Session, session: appointments.StoredSession, clinical: bool) -> dict[str, Any]:
     """The session as an Appointment, its room named."""
     room = appointments.room_names(db, [session.room_id]).get(session.room_id)
@@ -92,10 +88,7 @@ def find_appointments(
     (one issue per flag, e.g. `varicose-treatment-first`, for roles that may read
     eligibility), or `patient-archived`."""
     asked = scheduling.find_request(body, zone=policy.scheduling.clinic_zone, now=now)
-    try:
-        found = scheduling.find(db=db, asked=asked, policy=policy, now=now)
-    except errors.EligibilityBlocked as refusal:
-        raise _refused_as_allowed(sees, refusal) from None
+    found = scheduling.find(db=db, asked=asked, policy=policy, now=now)
     # Proposals disclose the patient's standing and their sessions, as the REST ones do.
     audit.record("propose", Resource.PATIENT, asked.patient_id, patient_id=asked.patient_id)
     return FhirResponse(scheduling.found_bundle(found, now=now, sees_reasons=sees))
@@ -103,16 +96,13 @@ def find_appointments(
 
 @router.serves(HOLD, permission=Permission.SESSIONS_BOOK, summary="Hold an appointment")
 def hold_appointment(
-    body: Parameters, db: Db, audit: AuditDep, policy: Policy, now: Now, sees: SeesEligibility
+    body: Parameters, db: Db, audit: AuditDep, policy: Policy, now: Now
 ) -> Response:
     """`$hold`: keep a proposed Appointment's slot for the patient for a few minutes
     (`SCLEROSCHED_HOLD_MINUTES`), refused as booking it would be. The answer is the `pending`
     Appointment; book it with `$book` before it expires."""
     asked = scheduling.appointment_request(body, booking=False)
-    try:
-        hold = scheduling.hold(db=db, asked=asked, policy=policy, now=now)
-    except errors.EligibilityBlocked as refusal:
-        raise _refused_as_allowed(sees, refusal) from None
+    hold = scheduling.hold(db=db, asked=asked, policy=policy, now=now)
     audit.record("hold", Resource.SESSION, hold.id, patient_id=hold.patient_id)
     return read(_held(db, hold), version=hold.version)
 
@@ -124,7 +114,6 @@ def book_appointment(
     audit: AuditDep,
     policy: Policy,
     now: Now,
-    sees: SeesEligibility,
     clinical: ClinicalDetail,
 ) -> Response:
     """`$book`: book a `pending` Appointment (a hold) or a `proposed` one, with every check
@@ -133,12 +122,9 @@ def book_appointment(
     `booked` Appointment; a refusal an OperationOutcome with the REST code."""
     asked = scheduling.appointment_request(body, booking=True)
     scheduling.require_named_room(db, asked)
-    try:
-        session = booking.book(
-            db=db, data=scheduling.session_create(asked), now=now, rules=policy.booking
-        )
-    except errors.EligibilityBlocked as refusal:
-        raise _refused_as_allowed(sees, refusal) from None
+    session = booking.book(
+        db=db, data=scheduling.session_create(asked), now=now, rules=policy.booking
+    )
     audit.record("book", Resource.SESSION, session.id, patient_id=session.patient_id)
     return read(_shown(db, session, clinical), version=session.version)
 
