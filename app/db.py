@@ -68,7 +68,9 @@ def make_engine(database_url: str, *, foreign_keys: bool = True, **kwargs: Any) 
         )
         _set_up_sqlite(engine, foreign_keys=foreign_keys)
         return engine
-    return create_engine(url, pool_recycle=POOL_RECYCLE_SECONDS, **kwargs)
+    return create_engine(
+        url, connect_args=_in_utc(url), pool_recycle=POOL_RECYCLE_SECONDS, **kwargs
+    )
 
 
 def make_async_engine(database_url: str, *, pool_size: int = 32, **kwargs: Any) -> AsyncEngine:
@@ -92,8 +94,22 @@ def make_async_engine(database_url: str, *, pool_size: int = 32, **kwargs: Any) 
     # (`request_sessions`): it pays the switch, and the pool switches it back.
     kwargs.setdefault("isolation_level", "AUTOCOMMIT")
     return create_async_engine(
-        url, pool_size=pool_size, max_overflow=0, pool_recycle=POOL_RECYCLE_SECONDS, **kwargs
+        url,
+        connect_args=_in_utc(url),
+        pool_size=pool_size,
+        max_overflow=0,
+        pool_recycle=POOL_RECYCLE_SECONDS,
+        **kwargs,
     )
+
+
+def _in_utc(url: URL) -> dict[str, str]:
+    """A PostgreSQL connection whose session reads time in UTC, whatever the server's default
+    (after any `options` the URL gives): psycopg then returns every `timestamptz` as an aware
+    UTC datetime, and `UTCDateTime` has nothing left to convert, value by value."""
+    given = url.query.get("options", "")
+    options = " ".join(given) if isinstance(given, tuple) else given
+    return {"options": f"{options} -c TimeZone=UTC".strip()}
 
 
 # psycopg rewrites a statement's `%(name)s` placeholders as `$1, $2...` before sending it, and

@@ -39,8 +39,10 @@ def uuid7() -> uuid.UUID:
 class UTCDateTime(TypeDecorator[datetime]):
     """A point in time, always timezone-aware UTC in Python.
 
-    PostgreSQL keeps it as `timestamptz`; SQLite has no zone support, so it stores naive UTC
-    text, which still sorts and compares correctly.
+    PostgreSQL keeps it as `timestamptz`, and the service's connections to it read time in UTC
+    (`app.db`), so psycopg returns it as this type would: no conversion a value (a list reads
+    thousands). SQLite has no zone support, so it stores naive UTC text, which still sorts and
+    compares correctly.
     """
 
     impl = DateTime(timezone=True)
@@ -53,6 +55,11 @@ class UTCDateTime(TypeDecorator[datetime]):
             raise ValueError("naive datetimes are not stored: give an offset")
         value = value.astimezone(UTC)
         return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def result_processor(self, dialect: Dialect, coltype: object) -> Any:
+        if dialect.name == "postgresql":
+            return None  # already aware UTC: see above
+        return super().result_processor(dialect, coltype)
 
     def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         if value is None:
