@@ -33,7 +33,7 @@ from app.evaluations.rules import (
 )
 from app.evaluations.schemas import ClearanceCreate, EvaluationCreate
 from app.events.outbox import announce
-from app.models import Clearance, Evaluation, Patient, Practitioner, TreatmentSession
+from app.models import Clearance, Evaluation, Patient, Practitioner, TreatmentSession, one_of
 from app.pagination import Keyset, cursor_datetime, cursor_uuid, paginate
 from app.patients.service import PatientArchived, get_patient, lock_patient
 from app.practitioners.service import InactivePractitioner, UnknownPractitioner
@@ -534,8 +534,7 @@ _OF_ONE = {
     by: _standings_of(_PATIENTS.c.id == bindparam("patient_id"), by) for by in (None, False, True)
 }
 _OF_MANY = {
-    by: _standings_of(_PATIENTS.c.id.in_(bindparam("patient_ids", expanding=True)), by)
-    for by in (None, False, True)
+    by: _standings_of(one_of(_PATIENTS.c.id, "patient_ids"), by) for by in (None, False, True)
 }
 
 

@@ -50,6 +50,7 @@ from app.models import (
     WebhookAttempt,
     WebhookDelivery,
     WebhookSubscription,
+    one_of,
     uuid7,
 )
 from app.policy import ReminderMail, WebhookRules
@@ -96,11 +97,7 @@ _UNDISPATCHED = (
 _ACTIVE = select(
     _SUBSCRIPTIONS.c.id, _SUBSCRIPTIONS.c.event_types, _SUBSCRIPTIONS.c.created_at
 ).where(_SUBSCRIPTIONS.c.active.is_(True))
-_DISPATCHED = (
-    update(_EVENTS)
-    .where(_EVENTS.c.seq.in_(bindparam("seqs", expanding=True)))
-    .values(dispatched_at=_NOW)
-)
+_DISPATCHED = update(_EVENTS).where(one_of(_EVENTS.c.seq, "seqs")).values(dispatched_at=_NOW)
 
 _EARLIER = aliased(WebhookDelivery, name="earlier")
 _D = WebhookDelivery
@@ -140,7 +137,7 @@ _DUE = (
 )
 _CLAIM = (
     update(_DELIVERIES)
-    .where(_DELIVERIES.c.id.in_(bindparam("ids", expanding=True)))
+    .where(one_of(_DELIVERIES.c.id, "ids"))
     .values(
         next_attempt_at=bindparam("until", type_=_DELIVERIES.c.next_attempt_at.type),
         attempts=_DELIVERIES.c.attempts + 1,

@@ -9,8 +9,28 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import DateTime, Dialect, Enum, MetaData, TypeDecorator
-from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column
+from sqlalchemy import (
+    ARRAY,
+    Boolean,
+    ColumnElement,
+    DateTime,
+    Dialect,
+    Enum,
+    MetaData,
+    TypeDecorator,
+    any_,
+    bindparam,
+)
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.orm import (
+    DeclarativeBase,
+    Mapped,
+    QueryableAttribute,
+    declared_attr,
+    mapped_column,
+)
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.visitors import InternalTraversal
 
 # Every constraint gets a stable name, so migrations can alter and drop it on both databases.
 NAMING_CONVENTION = {
@@ -78,6 +98,45 @@ def text_enum(kind: type[enum.StrEnum], name: str, *, length: int = 24) -> Enum:
         length=length,
         values_callable=lambda members: [m.value for m in members],
     )
+
+
+class OneOf(ColumnElement[bool]):
+    """`column IN (...)` over a list bound at execution, under the parameter `name`: a
+    statement built once asks it of lists of any length.
+
+    On PostgreSQL it is `column = ANY(:name)`, the list bound as one array: the statement's
+    text is the same whatever the list's length, so nothing is written out anew for each
+    element at each execution, and psycopg and the server keep one prepared statement for it.
+    Elsewhere (SQLite) it is an expanding `IN`, one parameter an element."""
+
+    inherit_cache = True
+    type = Boolean()
+    _is_implicitly_boolean = True  # a condition, as `IN` is: no `= 1` after it on SQLite
+    _traverse_internals = [
+        ("column", InternalTraversal.dp_clauseelement),
+        ("name", InternalTraversal.dp_string),
+    ]
+
+    def __init__(self, column: ColumnElement[Any], name: str) -> None:
+        self.column = column
+        self.name = name
+
+
+def one_of(column: ColumnElement[Any] | QueryableAttribute[Any], name: str) -> OneOf:
+    """Whether `column` is one of the list bound as `name` (see `OneOf`)."""
+    return OneOf(column.expression if isinstance(column, QueryableAttribute) else column, name)
+
+
+@compiles(OneOf)
+def _expanding_in(element: OneOf, compiler: SQLCompiler, **kw: Any) -> str:
+    listed = element.column.in_(bindparam(element.name, expanding=True))
+    return compiler.process(listed, **kw)
+
+
+@compiles(OneOf, "postgresql")
+def _equals_any(element: OneOf, compiler: SQLCompiler, **kw: Any) -> str:
+    array = bindparam(element.name, type_=ARRAY(element.column.type))
+    return compiler.process(element.column == any_(array), **kw)
 
 
 class Base(DeclarativeBase):

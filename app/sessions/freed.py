@@ -23,11 +23,18 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import BindParameter, Table, bindparam, delete, insert, select, update
+from sqlalchemy import Table, bindparam, delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from app.events.outbox import announce
-from app.models import FreedSlot, TreatmentSession, UTCDateTime, WaitlistEntry, WaitlistOffer
+from app.models import (
+    FreedSlot,
+    TreatmentSession,
+    UTCDateTime,
+    WaitlistEntry,
+    WaitlistOffer,
+    one_of,
+)
 from app.policy import BookingRules, WaitlistRules
 from app.practitioners.hours import Interval
 from app.vocabulary import (
@@ -53,7 +60,6 @@ _SESSIONS = _table(TreatmentSession)
 ON_THE_LIST = (WaitlistStatus.WAITING, WaitlistStatus.OFFERED)
 
 _NOW = bindparam("now", type_=UTCDateTime())
-_IDS: BindParameter[Any] = bindparam("ids", expanding=True)
 
 
 # Offers the slots a session just gave back round the waitlist: (db, session id, now, the
@@ -138,7 +144,7 @@ _STANDING_COLUMNS = (_O.id, _O.entry_id, _O.freed_slot_id, _O.patient_id, _O.pla
 _STANDING_OF_ENTRIES = (
     select(*_STANDING_COLUMNS)
     .where(
-        _O.entry_id.in_(_IDS),
+        one_of(_O.entry_id, "ids"),
         _O.status == OfferStatus.OFFERED,
         _O.id != bindparam("keeping", type_=_O.id.type),
     )
@@ -146,14 +152,14 @@ _STANDING_OF_ENTRIES = (
 )
 _DAY = bindparam("day", type_=ENTRIES.c.earliest_date.type)
 _IN_WINDOW = select(ENTRIES.c.id).where(
-    ENTRIES.c.id.in_(_IDS),
+    one_of(ENTRIES.c.id, "ids"),
     ENTRIES.c.status.in_(ON_THE_LIST),
     ENTRIES.c.earliest_date <= _DAY,
     ENTRIES.c.latest_date >= _DAY,
 )
 _BOOKED = (
     update(ENTRIES)
-    .where(ENTRIES.c.id.in_(_IDS), ENTRIES.c.status.in_(ON_THE_LIST))
+    .where(one_of(ENTRIES.c.id, "ids"), ENTRIES.c.status.in_(ON_THE_LIST))
     .values(
         status=WaitlistStatus.BOOKED,
         ended_at=_NOW,

@@ -24,6 +24,7 @@ from app.models import (
     SessionEvent,
     TreatmentSession,
     UTCDateTime,
+    one_of,
 )
 from app.pagination import (
     Keyset,
@@ -63,13 +64,11 @@ _COMPLETION_AT = tuple(
 _LINE_FIELDS = tuple(c.key for c in _LINES.c if c.key not in {"id", "completion_id", "position"})
 _INJECTIONS = (
     select(_LINES)
-    .where(_LINES.c.completion_id.in_(bindparam("completion_ids", expanding=True)))
+    .where(one_of(_LINES.c.completion_id, "completion_ids"))
     .order_by(_LINES.c.completion_id, _LINES.c.position)
 )
 _HISTORIES = (
-    select(_EVENTS)
-    .where(_EVENTS.c.session_id.in_(bindparam("session_ids", expanding=True)))
-    .order_by(_EVENTS.c.at)
+    select(_EVENTS).where(one_of(_EVENTS.c.session_id, "session_ids")).order_by(_EVENTS.c.at)
 )
 
 _BY_START = Keyset(
@@ -84,7 +83,7 @@ _FILTERS: dict[str, ColumnElement[bool]] = {
     "practitioner_id": _S.practitioner_id == bindparam("practitioner_id"),
     "patient_id": _S.patient_id == bindparam("patient_id"),
     "plan_id": _S.plan_id == bindparam("plan_id"),
-    "statuses": _S.status.in_(bindparam("statuses", expanding=True)),
+    "statuses": one_of(_S.status, "statuses"),
     # `TreatmentSession.ending_after`: its start bounded too, by the longest a session lasts.
     "window_start": and_(
         _S.end_at > bindparam("window_start"), _S.start_at > bindparam("earliest_start")

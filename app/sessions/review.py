@@ -43,6 +43,7 @@ from app.models import (
     TreatmentSession,
     UTCDateTime,
     WeeklyAvailability,
+    one_of,
 )
 from app.practitioners.hours import Interval
 from app.practitioners.service import Calendar, calendar_conflict, sites
@@ -115,7 +116,7 @@ _CALENDARS = union_all(
             _HOURS.c.practitioner_id == _PRACTITIONERS.c.id,
         )
     )
-    .where(_PRACTITIONERS.c.id.in_(bindparam("practitioner_ids", expanding=True))),
+    .where(one_of(_PRACTITIONERS.c.id, "practitioner_ids")),
     select(
         literal_column(str(_AWAY)),
         _TIME_OFF.c.practitioner_id,
@@ -124,7 +125,7 @@ _CALENDARS = union_all(
         _TIME_OFF.c.end_at,
         null(),
     ).where(
-        _TIME_OFF.c.practitioner_id.in_(bindparam("practitioner_ids", expanding=True)),
+        one_of(_TIME_OFF.c.practitioner_id, "practitioner_ids"),
         _TIME_OFF.c.start_at < _UNTIL,
         _TIME_OFF.c.end_at > _SINCE,
     ),
@@ -147,7 +148,7 @@ _CALENDARS = union_all(
             ),
         )
     )
-    .where(_ROOMS.c.id.in_(bindparam("room_ids", expanding=True))),
+    .where(one_of(_ROOMS.c.id, "room_ids")),
     select(
         literal_column(str(_GIVEN_NEAR)),
         _SESSIONS.c.patient_id,
@@ -158,14 +159,12 @@ _CALENDARS = union_all(
     )
     .select_from(_SESSIONS.join(_COMPLETIONS, _COMPLETIONS.c.session_id == _SESSIONS.c.id))
     .where(
-        _SESSIONS.c.patient_id.in_(bindparam("patient_ids", expanding=True)),
+        one_of(_SESSIONS.c.patient_id, "patient_ids"),
         _COMPLETIONS.c.administered_at > bindparam("given_since", type_=UTCDateTime()),
         _COMPLETIONS.c.administered_at < bindparam("given_until", type_=UTCDateTime()),
     ),
 )
-_PLAN_STATUSES = select(_PLANS.c.id, _PLANS.c.status).where(
-    _PLANS.c.id.in_(bindparam("plan_ids", expanding=True))
-)
+_PLAN_STATUSES = select(_PLANS.c.id, _PLANS.c.status).where(one_of(_PLANS.c.id, "plan_ids"))
 
 
 def review(*, db: Session, sessions: Sequence[Booked], now: datetime, min_gap_days: int) -> Reasons:

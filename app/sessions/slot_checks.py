@@ -52,6 +52,7 @@ from app.models import (
     UTCDateTime,
     WaitlistEntry,
     WeeklyAvailability,
+    one_of,
 )
 from app.policy import BookingRules, Margins
 from app.practitioners.hours import Interval
@@ -554,7 +555,7 @@ def _refuse_inside_buffer(
 
 
 _RELEASE = delete(_SESSIONS).where(
-    _SESSIONS.c.id.in_(bindparam("ids", expanding=True)),
+    one_of(_SESSIONS.c.id, "ids"),
     _SESSIONS.c.status == SessionStatus.PENDING,
     _SESSIONS.c.hold_expires_at <= _NOW,
 )

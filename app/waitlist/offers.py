@@ -42,6 +42,7 @@ from app.models import (
     TreatmentSession,
     UTCDateTime,
     WaitlistOffer,
+    one_of,
 )
 from app.patients.service import lock_patient, patient_lock
 from app.policy import BookingRules, WaitlistRules
@@ -240,7 +241,7 @@ _WAITING_FOR = (
 _LAST_TREATED = (
     select(TreatmentSession.patient_id, func.max(CompletionRecord.administered_at))
     .join(CompletionRecord, CompletionRecord.session_id == TreatmentSession.id)
-    .where(TreatmentSession.patient_id.in_(bindparam("patients", expanding=True)))
+    .where(one_of(TreatmentSession.patient_id, "patients"))
     .group_by(TreatmentSession.patient_id)
 )
 _OFFERED_TO = (

@@ -1,20 +1,23 @@
 """The database driver's own costs that the service sets (`app.db`): psycopg keeps the
 rewriting of each statement it has sent (`%(name)s` into `$1`), for the long ones too; and a
-connection reads time in UTC, so a stored moment needs no conversion as it is read."""
+connection reads time in UTC, so a stored moment needs no conversion as it is read; and a
+list bound to a statement (`one_of`) leaves its text the same on PostgreSQL, whatever the
+list's length."""
 
 from __future__ import annotations
 
 import asyncio
+import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 from psycopg import _queries
-from sqlalchemy import select, text
+from sqlalchemy import Engine, event, select, text
 
 from app.db import make_async_engine, make_engine
-from app.models import TreatmentSession
+from app.models import Patient, TreatmentSession, one_of
 from tests.factories import POSTGRES_URL, eligible_patient, next_weekday_at
 from tests.sessions.steps import booked
 
@@ -77,3 +80,31 @@ def test_a_connection_reads_time_in_utc_whatever_the_server_or_the_url_say(
     assert zone == "UTC"
     assert read.tzinfo is UTC
     assert read == start
+
+
+def test_one_of_finds_the_rows_of_a_list_of_any_length_in_one_statement_text(
+    client: TestClient, doctor: dict[str, Any], engine: Engine
+) -> None:
+    """`one_of` is `IN` over a list bound at execution: the rows of each id listed, none of
+    another; for an empty list, none. On PostgreSQL the list is one array parameter, so the
+    statement's text is one whatever its length (psycopg and the server prepare it once)."""
+    ids = [uuid.UUID(eligible_patient(client, doctor["id"], given_name=n)["id"]) for n in "ABC"]
+    listed = select(Patient.id).where(one_of(Patient.id, "ids")).order_by(Patient.id)
+    sent: list[str] = []
+
+    def seen(*args: Any) -> None:
+        sent.append(args[2])  # the statement's text, as the driver gets it
+
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        with engine.connect() as connection:
+            found = [
+                connection.execute(listed, {"ids": asked}).scalars().all()
+                for asked in ([ids[0]], ids[1:], [], [uuid.uuid4()])
+            ]
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+    assert found == [[ids[0]], sorted(ids[1:]), [], []]
+    if engine.dialect.name == "postgresql":
+        assert len(set(sent)) == 1
+        assert "ANY" in sent[0]
