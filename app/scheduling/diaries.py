@@ -27,7 +27,7 @@ from operator import itemgetter
 from zoneinfo import ZoneInfo
 
 from app.practitioners.hours import Interval, WeeklyHours
-from app.scheduling.proposals import Candidate, Diary, day_start
+from app.scheduling.proposals import Candidate, Diary, Echoes, day_start
 from app.scheduling.slots import EPOCH, MINUTE, at_minute, day_grid, minute_ceil, minute_floor
 
 
@@ -49,9 +49,12 @@ class Calendar:
 # Who is busy over a window: (practitioner id, room id, start, end, whether it is a session or
 # hold) of each booking or hold (both ids), time off (no room) or room closure (no
 # practitioner). A practitioner's buffer is kept around their sessions and holds only.
+# Read over one or more windows at once (sorted, disjoint), in one statement.
 Load = Callable[
-    [Interval], Iterable[tuple[uuid.UUID | None, uuid.UUID | None, datetime, datetime, bool]]
+    [Sequence[Interval]],
+    Iterable[tuple[uuid.UUID | None, uuid.UUID | None, datetime, datetime, bool]],
 ]
+
 
 _DAY = 1440  # minutes
 
@@ -88,7 +91,10 @@ class Diaries(Diary):
     """The free slots of `calendars` for a patient (`own`: their sessions, which no slot may
     overlap), of `duration`, on the clinic's `grid`, ending by `until`; with `rooms` (the
     active rooms of each location), only where a room of the calendar's location is free; the
-    practitioners' notices counted from `now` (none: no notice asked)."""
+    practitioners' notices counted from `now` (none: no notice asked).
+
+    A walk's first read also reads where placement says it will look next (`echoes`): a
+    course's visits a month apart would each cost a statement of their own."""
 
     # Bookings are read where a walk looks: two hours around its first start (in a full
     # diary some practitioner is free near the target; each row read costs more than a grid
@@ -148,12 +154,18 @@ class Diaries(Diary):
             groups.setdefault((calendar.zone, calendar.hours), []).append(i)
         self._groups = list(groups.items())
 
-    def ascending(self, pieces: Sequence[Interval]) -> Iterator[Candidate]:
+    def ascending(
+        self, pieces: Sequence[Interval], echoes: Echoes | None = None
+    ) -> Iterator[Candidate]:
         for piece in pieces:
             low, high = self._bounds(piece)
-            yield from self._free(self._starts(low, high, descending=False), around=False)
+            starts = self._starts(low, high, descending=False)
+            yield from self._free(starts, around=None, echoes=echoes)
+            echoes = None  # the first piece's walk looked first
 
-    def nearest(self, pieces: Sequence[Interval], target: datetime) -> Iterator[Candidate]:
+    def nearest(
+        self, pieces: Sequence[Interval], target: datetime, echoes: Echoes | None = None
+    ) -> Iterator[Candidate]:
         at = minute_ceil(target)
         after = chain.from_iterable(
             self._starts(max(low, at), high, descending=False)
@@ -163,7 +175,7 @@ class Diaries(Diary):
             self._starts(low, min(high, at), descending=True)
             for low, high in map(self._bounds, reversed(pieces))
         )
-        return self._free(_by_distance(after, before, target), around=True)
+        return self._free(_by_distance(after, before, target), around=at, echoes=echoes)
 
     def _bounds(self, piece: Interval) -> tuple[int, int]:
         """The whole-minute starts in `piece`: [low, high)."""
@@ -179,9 +191,14 @@ class Diaries(Diary):
         ]
         return walks[0] if len(walks) == 1 else heapq.merge(*walks, reverse=descending)
 
-    def _free(self, starts: Iterator[tuple[int, int]], *, around: bool) -> Iterator[Candidate]:
-        """The free slots at each start, by practitioner id; starts in the order given."""
+    def _free(
+        self, starts: Iterator[tuple[int, int]], *, around: int | None, echoes: Echoes | None
+    ) -> Iterator[Candidate]:
+        """The free slots at each start, by practitioner id; starts in the order given: by
+        start, or going outward `around` a target. `echoes`: read with the walk's first read,
+        from where it looks first (its target, else its first start)."""
         length, span = self._length, self._FIRST_READ
+        later: Sequence[datetime] | None = None if echoes else ()  # worked out at the first look
         for start, same in groupby(starts, key=itemgetter(0)):
             end = start + length
             if self._own.overlaps(start, end):
@@ -192,8 +209,11 @@ class Diaries(Diary):
                 if len(groups) == 1
                 else sorted(i for g in groups for i in self._groups[g][1])
             )
-            if self._cover(start, end, around, span):
+            if later is None and echoes is not None:
+                later = echoes(at_minute(start if around is None else around))
+            if self._cover(start, end, around is not None, span, later or ()):
                 span = min(span * 2, self._LONGEST_READ)
+                later = ()  # read with the walk's first read
             slot: Interval | None = None
             # Whether a room is free at this start, judged once for a location's rooms (the
             # calendars at a start mostly share one location).
@@ -214,24 +234,31 @@ class Diaries(Diary):
                 calendar = self._calendars[i]
                 yield Candidate(slot, calendar.id, calendar.zone, calendar.location_id)
 
-    def _cover(self, start: int, end: int, around: bool, span: int) -> bool:
+    def _cover(
+        self, start: int, end: int, around: bool, span: int, later: Sequence[datetime] = ()
+    ) -> bool:
         """Read the bookings over [start, end) unless read already (then False), and `span`
         minutes more: ahead of a walk by start, or half either side of one going outward. Read
         wider by the widest buffer, so that a session near a slot is known with the buffer
-        around it."""
-        index = bisect.bisect_right(self._read, (start, _INFINITY)) - 1
-        if index >= 0 and self._read[index][1] >= end:
+        around it. `later`: where placement will look next, read with it (as much either
+        side of each), where not read already."""
+        if self._covered(start, end):
             return False
         if around:
             low, high = start - span // 2, end + span // 2
         else:
             low, high = start, end + span
-        rows: dict[Busy, list[tuple[int, int]]] = {}
+        stretches = [(low, high)]
+        for moment in later:
+            at = minute_ceil(moment)
+            if not self._covered(at, at + self._length):
+                stretches.append((at - span // 2, at + self._length + span // 2))
+        stretches = _merged(stretches)
         widest = self._widest
+        windows = [Interval(at_minute(a - widest), at_minute(b + widest)) for a, b in stretches]
+        rows: dict[Busy, list[tuple[int, int]]] = {}
         diary_of, room_busy = self._diary_of, self._room_busy
-        for practitioner_id, room_id, busy_start, busy_end, session in self._load(
-            Interval(at_minute(low - widest), at_minute(high + widest))
-        ):
+        for practitioner_id, room_id, busy_start, busy_end, session in self._load(windows):
             # Whole minutes, as `minute_floor` and `minute_ceil` (inline: run for every row).
             first, last = (busy_start - EPOCH) // MINUTE, -((EPOCH - busy_end) // MINUTE)
             if practitioner_id is not None:
@@ -246,8 +273,13 @@ class Diaries(Diary):
                     rows.setdefault(room, []).append((first, last))
         for busy, intervals in rows.items():
             busy.add(intervals)
-        self._read = _merged([*self._read, (low, high)])
+        self._read = _merged([*self._read, *stretches])
         return True
+
+    def _covered(self, start: int, end: int) -> bool:
+        """Whether [start, end) was read already."""
+        index = bisect.bisect_right(self._read, (start, _INFINITY)) - 1
+        return index >= 0 and self._read[index][1] >= end
 
 
 _INFINITY = 1 << 62

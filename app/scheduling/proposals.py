@@ -45,6 +45,9 @@ class Candidate:
 
 # Free slots starting in [window.start, window.end), any order.
 FreeStarting = Callable[[Interval], Sequence[Candidate]]
+# Where placement will look after a walk that takes a slot at the given moment: the course's
+# later visits. A diary reading bookings as it goes may read there with the walk's first read.
+Echoes = Callable[[datetime], Sequence[datetime]]
 
 
 class Diary(ABC):
@@ -52,11 +55,15 @@ class Diary(ABC):
     disjoint windows; a candidate starts inside one of them."""
 
     @abstractmethod
-    def ascending(self, pieces: Sequence[Interval]) -> Iterator[Candidate]:
+    def ascending(
+        self, pieces: Sequence[Interval], echoes: Echoes | None = None
+    ) -> Iterator[Candidate]:
         """By start, then practitioner id."""
 
     @abstractmethod
-    def nearest(self, pieces: Sequence[Interval], target: datetime) -> Iterator[Candidate]:
+    def nearest(
+        self, pieces: Sequence[Interval], target: datetime, echoes: Echoes | None = None
+    ) -> Iterator[Candidate]:
         """By distance from `target`, then start (a tie goes to the earlier), then
         practitioner id."""
 
@@ -74,7 +81,9 @@ class ListedSlots(Diary):
     def __init__(self, free_starting: FreeStarting) -> None:
         self._free_starting = free_starting
 
-    def ascending(self, pieces: Sequence[Interval]) -> Iterator[Candidate]:
+    def ascending(
+        self, pieces: Sequence[Interval], echoes: Echoes | None = None
+    ) -> Iterator[Candidate]:
         for piece in pieces:
             low, chunk = piece.start, _FIRST_CHUNK
             while low < piece.end:
@@ -82,7 +91,9 @@ class ListedSlots(Diary):
                 yield from sorted(self._free_starting(Interval(low, high)), key=_order)
                 low, chunk = high, min(chunk * 2, _LARGEST_CHUNK)
 
-    def nearest(self, pieces: Sequence[Interval], target: datetime) -> Iterator[Candidate]:
+    def nearest(
+        self, pieces: Sequence[Interval], target: datetime, echoes: Echoes | None = None
+    ) -> Iterator[Candidate]:
         def key(c: Candidate) -> tuple[timedelta, datetime, int]:
             return abs(c.slot.start - target), c.slot.start, c.practitioner_id.int
 
@@ -213,20 +224,34 @@ def propose_follow_ups(
                 past_validity = True
         return _Search(None, past_validity)
 
+    def echoes(left: int) -> Echoes:
+        """Where the `left` visits after one will look if it is taken at a moment: each an
+        interval after the one before, at the same wall-clock time."""
+
+        def later(moment: datetime) -> list[datetime]:
+            return [
+                same_time_days_later(moment, course.interval_days * k, zone)
+                for k in range(1, left + 1)
+            ]
+
+        return later
+
     anchor: datetime | None = None  # the previous visit's start (or its target, if unplaced)
-    for sequence in range(course.first_sequence, course.first_sequence + course.count):
+    last = course.first_sequence + course.count - 1
+    for sequence in range(course.first_sequence, last + 1):
+        later = echoes(last - sequence)
         target = (
             same_time_days_later(anchor, course.interval_days, zone)
             if anchor is not None
             else course.first_target
         )
         if target is None:  # the very first visit of a course: the earliest free slot
-            found = _earliest(course, diary, starts, first_fit)
+            found = _earliest(course, diary, starts, first_fit, later)
             first_day = found.choice.slot.start if found.choice else course.earliest
             target_day = first_day.astimezone(zone).date()
         else:
             target_day = target.astimezone(zone).date()
-            found = _nearest(course, target, diary, starts, first_fit)
+            found = _nearest(course, target, diary, starts, first_fit, later)
         if found.choice is None:
             reason = _past_validity(course) if found.past_validity else NO_FREE_SLOT
             unplaced.append(Unplaced(sequence, target_day, reason))
@@ -266,6 +291,7 @@ def _nearest(
     diary: Diary,
     starts: Sequence[datetime],
     first_fit: _FirstFit,
+    echoes: Echoes,
 ) -> _Search:
     """The free slot nearest `target` (ties: the earlier) within the tolerance, counted in
     calendar days on the clinic's clock."""
@@ -274,7 +300,8 @@ def _nearest(
         max(day_start(day - timedelta(days=course.tolerance_days), zone), course.earliest),
         day_start(day + timedelta(days=course.tolerance_days + 1), zone),
     )
-    return first_fit(diary.nearest(_open(tolerance, starts, course), target), by_start=False)
+    pieces = _open(tolerance, starts, course)
+    return first_fit(diary.nearest(pieces, target, echoes), by_start=False)
 
 
 # How far either side of a follow-up's target the search looks, before the whole tolerance.
@@ -319,12 +346,16 @@ def _surely_too_close(course: Course) -> timedelta:
 
 
 def _earliest(
-    course: Course, diary: Diary, starts: Sequence[datetime], first_fit: _FirstFit
+    course: Course,
+    diary: Diary,
+    starts: Sequence[datetime],
+    first_fit: _FirstFit,
+    echoes: Echoes,
 ) -> _Search:
     """The first slot that fits on or after `earliest` (past the stretches the patient's own
     treatments rule out)."""
     window = Interval(course.earliest, course.earliest + FIRST_VISIT_HORIZON)
-    return first_fit(diary.ascending(_open(window, starts, course)), by_start=True)
+    return first_fit(diary.ascending(_open(window, starts, course), echoes), by_start=True)
 
 
 def _past_validity(course: Course) -> str:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from functools import lru_cache
@@ -11,7 +11,9 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import (
+    ColumnElement,
     CompoundSelect,
+    and_,
     bindparam,
     cast,
     false,
@@ -366,17 +368,16 @@ def propose(
             given_or_booked.append(start)
 
     def load(
-        window: Interval,
+        windows: Sequence[Interval],
     ) -> Iterable[tuple[uuid.UUID | None, uuid.UUID | None, datetime, datetime, bool]]:
-        found = {
-            "low": window.start,
-            "high": window.end,
-            "longest": window.start - LONGEST_SESSION,
-            "now": now,
-        }
+        found: dict[str, Any] = {"now": now}
+        for i, window in enumerate(windows):
+            found[f"low_{i}"], found[f"high_{i}"] = window.start, window.end
+            found[f"longest_{i}"] = window.start - LONGEST_SESSION
         if request.practitioner_id is None:
-            return connection.execute(_BUSY, found)
-        return connection.execute(_BUSY_OF, {**found, "id": request.practitioner_id})
+            return connection.execute(_busy_query(False, len(windows)), found)
+        found["id"] = request.practitioner_id
+        return connection.execute(_busy_query(True, len(windows)), found)
 
     diaries = Diaries(
         calendars=calendars,
@@ -424,21 +425,36 @@ _PATIENT_NEAR = union_all(
 )
 
 
+@lru_cache(maxsize=64)
 def _busy_query(
-    one: bool,
+    one: bool, windows: int
 ) -> CompoundSelect[uuid.UUID | None, uuid.UUID | None, datetime, datetime, bool]:
     """Time off, live sessions and holds (with their rooms) and rooms' closures overlapping
-    [low, high), each saying whether it is a session or hold (a practitioner's buffer is kept
-    free around those only): of one practitioner and the rooms of their locations, or of all
-    (placement ignores the rows of those it does not consider: a plain statement is cheaper
-    than a list of ids spelled out anew in each)."""
+    one of `windows` windows ([low_i, high_i)), each saying whether it is a session or hold (a
+    practitioner's buffer is kept free around those only): of one practitioner and the rooms
+    of their locations, or of all (placement ignores the rows of those it does not consider: a
+    plain statement is cheaper than a list of ids spelled out anew in each). Built once for
+    each number of windows."""
+    lows = [bindparam(f"low_{i}", type_=UTCDateTime()) for i in range(windows)]
+    highs = [bindparam(f"high_{i}", type_=UTCDateTime()) for i in range(windows)]
+    longest = [bindparam(f"longest_{i}", type_=UTCDateTime()) for i in range(windows)]
+
+    def overlapping(start: Any, end: Any, *, bounded: bool = False) -> ColumnElement[bool]:
+        # A session lasts at most `LONGEST_SESSION`: its start bounds the index's range too.
+        return or_(
+            *(
+                and_(start < high, end > low, *([start > first] if bounded else []))
+                for low, high, first in zip(lows, highs, longest, strict=True)
+            )
+        )
+
     off = select(
         TimeOff.practitioner_id,
         cast(null(), Room.id.type).label("room_id"),
         TimeOff.start_at,
         TimeOff.end_at,
         false(),
-    ).where(TimeOff.start_at < bindparam("high"), TimeOff.end_at > bindparam("low"))
+    ).where(overlapping(TimeOff.start_at, TimeOff.end_at))
     booked = select(
         TreatmentSession.practitioner_id,
         TreatmentSession.room_id,
@@ -447,13 +463,11 @@ def _busy_query(
         true(),
     ).where(
         TreatmentSession.taking_time(bindparam("now", type_=UTCDateTime())),
-        TreatmentSession.start_at < bindparam("high"),
-        TreatmentSession.end_at > bindparam("low"),
-        TreatmentSession.start_at > bindparam("longest"),
+        overlapping(TreatmentSession.start_at, TreatmentSession.end_at, bounded=True),
     )
     closed = select(
         null(), RoomClosure.room_id, RoomClosure.start_at, RoomClosure.end_at, false()
-    ).where(RoomClosure.start_at < bindparam("high"), RoomClosure.end_at > bindparam("low"))
+    ).where(overlapping(RoomClosure.start_at, RoomClosure.end_at))
     if one:
         off = off.where(TimeOff.practitioner_id == bindparam("id"))
         booked = booked.where(
@@ -465,8 +479,6 @@ def _busy_query(
         closed = closed.where(RoomClosure.room_id.in_(_THEIR_ROOMS))
     return union_all(off, booked, closed)
 
-
-_BUSY_OF, _BUSY = _busy_query(True), _busy_query(False)
 
 _HOURS_ROW, _ROOM_ROW = 0, 1
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, date, datetime, time, timedelta
+from itertools import islice
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -86,17 +88,21 @@ def diaries(
     reads: list[Interval] | None = None,
     away: list[tuple[uuid.UUID, datetime, datetime]] | None = None,
     now: datetime | None = None,
+    loads: list[int] | None = None,
 ) -> Diaries:
-    """`busy`: sessions (a buffer is kept around them); `away`: time off."""
+    """`busy`: sessions (a buffer is kept around them); `away`: time off. `reads`: the windows
+    read; `loads`: how many windows each statement read."""
 
     def load(
-        window: Interval,
+        windows: Sequence[Interval],
     ) -> list[tuple[uuid.UUID | None, uuid.UUID | None, datetime, datetime, bool]]:
         if reads is not None:
-            reads.append(window)
+            reads.extend(windows)
+        if loads is not None:
+            loads.append(len(windows))
         rows = [(p, None, s, e, True) for p, s, e in busy]
         rows += [(p, None, s, e, False) for p, s, e in away or []]
-        return [b for b in rows if b[2] < window.end and b[3] > window.start]
+        return [b for b in rows if any(b[2] < w.end and b[3] > w.start for w in windows)]
 
     return Diaries(
         calendars=calendars or [Calendar(B, PARIS, HOURS_9_12), Calendar(A, PARIS, HOURS_9_12)],
@@ -170,6 +176,33 @@ def test_bookings_are_read_only_around_where_the_walk_looks() -> None:
     assert reads[0].end - reads[0].start <= timedelta(hours=4)
 
 
+def test_the_first_read_takes_in_where_placement_will_look_next() -> None:
+    """A course's visits a month apart: the stretch around each later one is read with the
+    first, in one statement, and a walk there reads nothing more; what it finds is what it
+    would have found reading there on its own."""
+    month, hour = timedelta(days=28), timedelta(hours=1)
+    later = local(DAY + month, 9)
+    busy = [(A, later, later + timedelta(hours=1)), (B, later - timedelta(hours=5), later)]
+
+    def echoes(first: datetime) -> list[datetime]:
+        return [first + month, first + 2 * month]
+
+    loads: list[int] = []
+    walked = diaries(busy, loads=loads)
+    alone = diaries(busy)
+    first = next(walked.ascending(WHOLE_DAY, echoes))
+    assert first.slot.start == local(DAY, 9)
+    assert loads == [3]  # the first stretch and its two echoes, in one statement
+    window = [Interval(local(DAY + month, 0), local(DAY + month + timedelta(days=1), 0))]
+    near = list(islice(walked.nearest(window, later), 3))
+    assert loads == [3]  # read already
+    assert starts(near) == starts(list(islice(alone.nearest(window, later), 3)))
+    assert starts(near) == [(later, B), (later + timedelta(minutes=30), B), (later + hour, A)]
+    far = DAY + 2 * month + timedelta(days=3)  # no echo there: read when looked at
+    next(walked.ascending([Interval(local(far, 0), local(far, 12))]))
+    assert loads == [3, 1]
+
+
 def test_practitioners_in_other_zones_come_in_order_of_start() -> None:
     calendars = [Calendar(B, NEW_YORK, HOURS_9_12), Calendar(A, PARIS, HOURS_9_12)]
     found = list(diaries([], calendars=calendars).ascending(WHOLE_DAY))
@@ -195,9 +228,9 @@ def test_with_rooms_a_slot_needs_a_free_room_of_its_calendars_location() -> None
     ]
 
     def load(
-        window: Interval,
+        windows: Sequence[Interval],
     ) -> list[tuple[uuid.UUID | None, uuid.UUID, datetime, datetime, bool]]:
-        return [r for r in rows if r[2] < window.end and r[3] > window.start]
+        return [r for r in rows if any(r[2] < w.end and r[3] > w.start for w in windows)]
 
     walked = Diaries(
         calendars=calendars,

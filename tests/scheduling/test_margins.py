@@ -5,6 +5,7 @@ lazy diaries proposals walk agree with the plain listing the free-slot search ma
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -86,13 +87,13 @@ def diaries(
     reads: list[Interval] | None = None,
 ) -> Diaries:
     def load(
-        window: Interval,
+        windows: Sequence[Interval],
     ) -> list[tuple[uuid.UUID | None, uuid.UUID | None, datetime, datetime, bool]]:
         if reads is not None:
-            reads.append(window)
+            reads.extend(windows)
         rows = [(p, None, s, e, True) for p, s, e in sessions]
         rows += [(p, None, s, e, False) for p, s, e in away]
-        return [b for b in rows if b[2] < window.end and b[3] > window.start]
+        return [b for b in rows if any(b[2] < w.end and b[3] > w.start for w in windows)]
 
     return Diaries(
         calendars=calendars,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -12,6 +12,8 @@ from app.scheduling.proposals import (
     NO_FREE_SLOT,
     Candidate,
     Course,
+    Echoes,
+    ListedSlots,
     propose_follow_ups,
     same_time_days_later,
 )
@@ -69,6 +71,48 @@ def test_each_visit_takes_the_slot_nearest_its_target() -> None:
     assert unplaced == []
     assert [p.slot.start for p in proposals] == [first, target + 6 * HOUR]
     assert [(p.sequence, p.offset_days) for p in proposals] == [(1, 0), (2, 0)]
+
+
+class Told(ListedSlots):
+    """A diary recording, for each walk, where placement says the later visits will look if
+    the walk's slot is taken at its first look (by start: the start of its first piece)."""
+
+    def __init__(self, starts: Sequence[datetime]) -> None:
+        super().__init__(offering(starts)[1])  # type: ignore[arg-type]
+        self.told: list[list[datetime]] = []
+
+    def ascending(
+        self, pieces: Sequence[Interval], echoes: Echoes | None = None
+    ) -> Iterator[Candidate]:
+        self.told.append(list(echoes(pieces[0].start)) if echoes else [])
+        return super().ascending(pieces, echoes)
+
+    def nearest(
+        self, pieces: Sequence[Interval], target: datetime, echoes: Echoes | None = None
+    ) -> Iterator[Candidate]:
+        self.told.append(list(echoes(target)) if echoes else [])
+        return super().nearest(pieces, target, echoes)
+
+
+def test_each_walk_is_told_where_the_later_visits_will_look() -> None:
+    """A diary reading bookings as it goes reads there with the walk's first read (one
+    statement, not one a visit): each later visit an interval after the one before, at the
+    same wall-clock time, across a clock change too; the last visit's walk is told none."""
+    first = local(date(2027, 3, 1), 9)  # the clocks go forward on the 28th
+    days = [first + timedelta(days=28 * k) for k in range(3)]
+    told = Told([local(day.astimezone(PARIS).date(), 9) for day in days])
+    proposals, unplaced = propose_follow_ups(
+        course=course(local(date(2027, 3, 1), 0)), free_starting=told, existing_starts=[]
+    )
+    assert unplaced == []
+    visits = [p.slot.start for p in proposals]
+    assert [v.astimezone(PARIS).time() for v in visits] == [time(9)] * 3
+    midnight = local(date(2027, 3, 1), 0)
+    assert told.told == [
+        [same_time_days_later(midnight, 28, PARIS), same_time_days_later(midnight, 56, PARIS)],
+        [visits[2]],
+        [],
+    ]
 
 
 def test_a_tie_goes_to_the_earlier_slot() -> None:
