@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 
@@ -31,9 +32,11 @@ class WeeklyHours:
     end: time
 
 
+@lru_cache(maxsize=8192)
 def local_instant(day: date, wall: time, zone: ZoneInfo) -> datetime | None:
     """The one UTC instant at which the clock in `zone` reads `day` `wall`, or None when the
-    wall time is skipped (spring forward) or happens twice (fall back)."""
+    wall time is skipped (spring forward) or happens twice (fall back). Kept: a calendar asks
+    it of the same days and hours again and again (a day's sessions, each time it is read)."""
     naive = datetime.combine(day, wall)
     first = naive.replace(tzinfo=zone, fold=0)
     second = naive.replace(tzinfo=zone, fold=1)
