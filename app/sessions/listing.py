@@ -2,7 +2,8 @@
 
 A calendar is read far more often than it changes, so a page is read as plain rows (no ORM
 objects): the sessions with their completion records, then the records' lines of injections,
-then their histories, three statements at most whatever the page's size."""
+then their histories, three statements at most whatever the page's size. On PostgreSQL the
+histories come in the page's own statement (each session's as one JSON array): two."""
 
 from __future__ import annotations
 
@@ -13,7 +14,20 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, Select, and_, bindparam, or_, select, tuple_
+from sqlalchemy import (
+    ColumnElement,
+    Row,
+    Select,
+    and_,
+    bindparam,
+    func,
+    literal_column,
+    or_,
+    select,
+    text,
+    tuple_,
+)
+from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.orm import Session
 
 from app.models import (
@@ -70,6 +84,23 @@ _INJECTIONS = (
 _HISTORIES = (
     select(_EVENTS).where(one_of(_EVENTS.c.session_id, "session_ids")).order_by(_EVENTS.c.at)
 )
+# PostgreSQL: each session's history in the page's own row, its events in order as a JSON
+# array of objects with the columns of `_HISTORIES`'s rows (moments in ISO 8601, in UTC: the
+# connection reads time in UTC), so a list is one round trip fewer.
+_EVENT_OBJECT: list[ColumnElement[Any]] = []
+for _column in _EVENTS.c:
+    _EVENT_OBJECT += [literal_column(f"'{_column.key}'"), _column]
+_HISTORY = (
+    select(
+        func.coalesce(
+            func.json_agg(aggregate_order_by(func.json_build_object(*_EVENT_OBJECT), _EVENTS.c.at)),
+            text("'[]'::json"),
+        )
+    )
+    .where(_EVENTS.c.session_id == _SESSIONS.c.id)
+    .scalar_subquery()
+    .label("history")
+)
 
 _BY_START = Keyset(
     columns=(TreatmentSession.start_at, TreatmentSession.id),
@@ -118,10 +149,11 @@ def _filtered(shape: frozenset[str], *, completions: bool) -> Select[Any]:
 
 
 @functools.cache
-def _page(shape: frozenset[str], *, after: bool, completions: bool) -> Select[Any]:
+def _page(shape: frozenset[str], *, after: bool, completions: bool, history: bool) -> Select[Any]:
     """A page of the list, in start order: its filters, where it starts, and its length
-    bound at execution."""
+    bound at execution; with `history`, each session's history (PostgreSQL only)."""
     query = _filtered(shape, completions=completions)
+    query = query.add_columns(_HISTORY) if history else query
     query = query.where(_AFTER) if after else query
     return query.order_by(_S.start_at, _S.id).limit(bindparam("limit"))
 
@@ -134,14 +166,15 @@ class Listed:
     sessions: Sequence[Row[Any]]
     reasons: Reasons = field(default_factory=dict)
     completions: dict[uuid.UUID, dict[str, Any]] = field(default_factory=dict)
-    events: dict[uuid.UUID, list[Row[Any]]] = field(default_factory=dict)
+    events: dict[uuid.UUID, list[dict[str, Any]]] = field(default_factory=dict)
 
     def view(self, session: Row[Any]) -> dict[str, Any]:
-        """The session as `SessionRead` reads it."""
+        """The session as `SessionRead` reads it (a fresh dict, its events too)."""
         completion = self.completions.get(session.id)
         view = session._asdict()
+        view.pop("history", None)
         view["completion"] = completion
-        view["events"] = [event._asdict() for event in self.events.get(session.id, ())]
+        view["events"] = [dict(event) for event in self.events.get(session.id, ())]
         return view
 
 
@@ -213,7 +246,8 @@ def list_sessions(
         values["limit"] = limit + 1
         if cursor:  # an empty cursor is none: the first page
             values["after_start"], values["after_id"] = cursor_key(cursor, _BY_START)
-        query = _page(shape, after=bool(cursor), completions=completions)
+        with_history = histories and db.get_bind().dialect.name == "postgresql"
+        query = _page(shape, after=bool(cursor), completions=completions, history=with_history)
         found = db.execute(query, values).all()
         page = found[:limit]
         next_cursor = cursor_of(page[-1], _BY_START) if len(found) > limit else None
@@ -269,10 +303,13 @@ def _with_records(
         for line in db.execute(_INJECTIONS, {"completion_ids": list(recorded)}):
             injection = {key: getattr(line, key) for key in _LINE_FIELDS}
             recorded[line.completion_id]["injections"].append(injection)
-    events: dict[uuid.UUID, list[Row[Any]]] = {}
+    events: dict[uuid.UUID, list[dict[str, Any]]] = {}
     if sessions and histories:
-        for row in db.execute(_HISTORIES, {"session_ids": [s.id for s in sessions]}):
-            events.setdefault(row.session_id, []).append(row)
+        if "history" in sessions[0]._fields:  # read with the page
+            events = {s.id: s.history for s in sessions}
+        else:
+            for row in db.execute(_HISTORIES, {"session_ids": [s.id for s in sessions]}):
+                events.setdefault(row.session_id, []).append(row._asdict())
     return Listed(sessions, reasons, records, events)
 
 
