@@ -49,7 +49,7 @@ class Calendar:
 # Who is busy over a window: (practitioner id, room id, start, end, whether it is a session or
 # hold) of each booking or hold (both ids), time off (no room) or room closure (no
 # practitioner). A practitioner's buffer is kept around their sessions and holds only.
-# Read over one or more windows at once (sorted, disjoint), in one statement.
+# Read over one or more windows at once (sorted), in one statement.
 Load = Callable[
     [Sequence[Interval]],
     Iterable[tuple[uuid.UUID | None, uuid.UUID | None, datetime, datetime, bool]],
@@ -161,7 +161,7 @@ class Diaries(Diary):
             low, high = self._bounds(piece)
             starts = self._starts(low, high, descending=False)
             yield from self._free(starts, around=None, echoes=echoes)
-            echoes = None  # the first piece's walk looked first
+            echoes = None  # they go with the walk's first piece: it looks first
 
     def nearest(
         self, pieces: Sequence[Interval], target: datetime, echoes: Echoes | None = None
