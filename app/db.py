@@ -68,9 +68,9 @@ def make_engine(database_url: str, *, foreign_keys: bool = True, **kwargs: Any) 
         )
         _set_up_sqlite(engine, foreign_keys=foreign_keys)
         return engine
-    return create_engine(
-        url, connect_args=_in_utc(url), pool_recycle=POOL_RECYCLE_SECONDS, **kwargs
-    )
+    engine = create_engine(url, pool_recycle=POOL_RECYCLE_SECONDS, **kwargs)
+    event.listen(engine, "connect", _postgresql_on_connect)
+    return engine
 
 
 def make_async_engine(database_url: str, *, pool_size: int = 32, **kwargs: Any) -> AsyncEngine:
@@ -93,23 +93,25 @@ def make_async_engine(database_url: str, *, pool_size: int = 32, **kwargs: Any) 
     # two driver calls a request. A request that changes records asks for a transaction
     # (`request_sessions`): it pays the switch, and the pool switches it back.
     kwargs.setdefault("isolation_level", "AUTOCOMMIT")
-    return create_async_engine(
-        url,
-        connect_args=_in_utc(url),
-        pool_size=pool_size,
-        max_overflow=0,
-        pool_recycle=POOL_RECYCLE_SECONDS,
-        **kwargs,
+    engine = create_async_engine(
+        url, pool_size=pool_size, max_overflow=0, pool_recycle=POOL_RECYCLE_SECONDS, **kwargs
     )
+    event.listen(engine.sync_engine, "connect", _postgresql_on_connect)
+    return engine
 
 
-def _in_utc(url: URL) -> dict[str, str]:
-    """A PostgreSQL connection whose session reads time in UTC, whatever the server's default
-    (after any `options` the URL gives): psycopg then returns every `timestamptz` as an aware
-    UTC datetime, and `UTCDateTime` has nothing left to convert, value by value."""
-    given = url.query.get("options", "")
-    options = " ".join(given) if isinstance(given, tuple) else given
-    return {"options": f"{options} -c TimeZone=UTC".strip()}
+def _postgresql_on_connect(dbapi_connection: Any, _record: Any) -> None:
+    """A new connection reads time in UTC, whatever the server's default or the URL's own
+    options: psycopg then returns every `timestamptz` as an aware UTC datetime, and
+    `UTCDateTime` has nothing left to convert, value by value. Set once a connection, in
+    autocommit (a rollback would take back a SET made in a transaction); not as a startup
+    option, which a connection pooler may refuse (PgBouncer does, unless told to ignore it)."""
+    autocommit = dbapi_connection.autocommit
+    dbapi_connection.autocommit = True
+    cursor = dbapi_connection.cursor()
+    cursor.execute("SET TIME ZONE 'UTC'")
+    cursor.close()
+    dbapi_connection.autocommit = autocommit
 
 
 # psycopg rewrites a statement's `%(name)s` placeholders as `$1, $2...` before sending it, and
