@@ -242,12 +242,13 @@ def list_sessions(
         values["now"] = now
     if window_start is not None:
         values["earliest_start"] = window_start - LONGEST_SESSION
+    # On PostgreSQL a page read by its length (not kept by its review) carries its histories.
+    in_page = histories and needs_review is None and db.get_bind().dialect.name == "postgresql"
     if needs_review is None:
         values["limit"] = limit + 1
         if cursor:  # an empty cursor is none: the first page
             values["after_start"], values["after_id"] = cursor_key(cursor, _BY_START)
-        with_history = histories and db.get_bind().dialect.name == "postgresql"
-        query = _page(shape, after=bool(cursor), completions=completions, history=with_history)
+        query = _page(shape, after=bool(cursor), completions=completions, history=in_page)
         found = db.execute(query, values).all()
         page = found[:limit]
         next_cursor = cursor_of(page[-1], _BY_START) if len(found) > limit else None
@@ -275,7 +276,9 @@ def list_sessions(
             cursor=cursor,
             rows=True,
         )
-    listed = _with_records(db, page, reasons, completions=completions, histories=histories)
+    listed = _with_records(
+        db, page, reasons, completions=completions, histories=histories, in_page=in_page
+    )
     return listed, next_cursor
 
 
@@ -286,6 +289,7 @@ def _with_records(
     *,
     completions: bool,
     histories: bool,
+    in_page: bool,
 ) -> Listed:
     records = (
         {
@@ -305,7 +309,7 @@ def _with_records(
             recorded[line.completion_id]["injections"].append(injection)
     events: dict[uuid.UUID, list[dict[str, Any]]] = {}
     if sessions and histories:
-        if "history" in sessions[0]._fields:  # read with the page
+        if in_page:  # read with the page
             events = {s.id: s.history for s in sessions}
         else:
             for row in db.execute(_HISTORIES, {"session_ids": [s.id for s in sessions]}):
