@@ -10,6 +10,7 @@ migrations use a plain synchronous engine on the same database.
 from __future__ import annotations
 
 import functools
+import json
 import logging
 import os
 import stat
@@ -18,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import anyio.to_thread
+import orjson
 from psycopg import _queries
 from sqlalchemy import URL, Connection, Engine, TextClause, create_engine, event, text
 from sqlalchemy.engine import make_url
@@ -93,11 +95,24 @@ def make_async_engine(database_url: str, *, pool_size: int = 32, **kwargs: Any) 
     # two driver calls a request. A request that changes records asks for a transaction
     # (`request_sessions`): it pays the switch, and the pool switches it back.
     kwargs.setdefault("isolation_level", "AUTOCOMMIT")
+    kwargs.setdefault("json_deserializer", _json_loads)
     engine = create_async_engine(
         url, pool_size=pool_size, max_overflow=0, pool_recycle=POOL_RECYCLE_SECONDS, **kwargs
     )
     event.listen(engine.sync_engine, "connect", _postgresql_on_connect)
     return engine
+
+
+def _json_loads(data: bytes | str) -> Any:
+    """JSON read from PostgreSQL (an evaluation's flags, a listed session's history), parsed
+    by orjson: five to seven times faster than the standard library's parser, to the same
+    values for what this service stores (its own JSON; its numbers are bounded by validation,
+    none beyond 64 bits). What orjson refuses and the standard library takes (an escaped lone
+    surrogate in a text) is parsed by the standard library."""
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return json.loads(data)
 
 
 def _postgresql_on_connect(dbapi_connection: Any, _record: Any) -> None:

@@ -2,15 +2,17 @@
 rewriting of each statement it has sent (`%(name)s` into `$1`), for the long ones too; and a
 connection reads time in UTC, so a stored moment needs no conversion as it is read; and a
 list bound to a statement (`one_of`) leaves its text the same on PostgreSQL, whatever the
-list's length."""
+list's length; and the API's engine parses JSON with orjson, to the standard library's values."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import orjson
 import pytest
 from fastapi.testclient import TestClient
 from psycopg import _queries
@@ -108,3 +110,39 @@ def test_one_of_finds_the_rows_of_a_list_of_any_length_in_one_statement_text(
     if engine.dialect.name == "postgresql":
         assert len(set(sent)) == 1
         assert "ANY" in sent[0]
+
+
+@pytest.mark.skipif(not POSTGRES_URL, reason="the API engine's JSON parser: PostgreSQL only")
+def test_the_api_engine_parses_json_to_the_standard_librarys_values(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The API's engine parses JSON with orjson (`app.db`): the values the standard library
+    would give, and where orjson refuses what PostgreSQL stored (a lone surrogate, escaped), the
+    standard library's parse rather than an error."""
+    calls: list[object] = []
+    fast = orjson.loads
+
+    def counted(data: object) -> Any:
+        calls.append(data)
+        return fast(data)
+
+    monkeypatch.setattr(orjson, "loads", counted)
+    stored = [
+        '[{"code": "pill", "severity": "blocking", "detail": "Ça, 72.5 kg", "n": null}]',
+        '{"old": 72.5, "new": 3, "ok": true, "notes": ["a\\"b", "\\u00e9"]}',
+        '{"notes": "\\ud800 alone"}',
+    ]
+
+    async def read() -> list[object]:
+        engine = make_async_engine(POSTGRES_URL, pool_size=1)
+        try:
+            async with engine.connect() as connection:
+                return [
+                    (await connection.execute(text("SELECT CAST(:v AS json)"), {"v": v})).scalar()
+                    for v in stored
+                ]
+        finally:
+            await engine.dispose()
+
+    assert asyncio.run(read()) == [json.loads(v) for v in stored]
+    assert len(calls) == len(stored)  # each went to orjson first
