@@ -243,6 +243,17 @@ def _pending(db: Session) -> list[dict[str, object]]:
     return rows
 
 
+def nothing_to_commit(db: Session) -> bool:
+    """Whether committing `db` would write nothing: its statements each committed on their
+    own (PostgreSQL, a request that only looks) and it holds no event to write and no object
+    to flush. Such a session is closed without a commit (a driver call saved a request)."""
+    return bool(
+        db.info.get(WRITES_AT_ONCE)
+        and not db.info.get(_PENDING)
+        and not (db.new or db.dirty or db.deleted)
+    )
+
+
 @event.listens_for(Session, "before_commit")
 def _write_pending(db: Session) -> None:
     """Just before a session commits: its events, linked to the chain."""

@@ -41,7 +41,7 @@ from sqlalchemy.orm import Session
 from starlette.exceptions import HTTPException
 
 from app import idempotency
-from app.auditing import Access, AuditTrail, Resource
+from app.auditing import Access, AuditTrail, Resource, nothing_to_commit
 from app.db import run_in_greenlet
 from app.errors import ConcurrentUpdate, DomainError, NotFound
 from app.roles import Permission
@@ -229,9 +229,12 @@ async def _checked_apart(request: Request) -> None:
 
 def _finish(db: Session) -> None:
     """Commit and close, in one hand-off to the greenlet rather than two: the session is
-    closed (its connection back in the pool) whether the commit succeeds or not."""
+    closed (its connection back in the pool) whether the commit succeeds or not. A session
+    with nothing to commit (a read whose statements committed as they ran, its audit event
+    written by the read itself) is only closed."""
     try:
-        db.commit()
+        if not nothing_to_commit(db):
+            db.commit()
     finally:
         db.close()
 

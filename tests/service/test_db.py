@@ -14,12 +14,14 @@ from typing import Any
 
 import orjson
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from psycopg import _queries
 from sqlalchemy import Engine, event, select, text
+from sqlalchemy.orm import Session
 
 from app.db import make_async_engine, make_engine
-from app.models import Patient, TreatmentSession, one_of
+from app.models import AuditEvent, Patient, TreatmentSession, one_of
 from tests.factories import POSTGRES_URL, eligible_patient, next_weekday_at
 from tests.sessions.steps import booked
 
@@ -146,3 +148,42 @@ def test_the_api_engine_parses_json_to_the_standard_librarys_values(
 
     assert asyncio.run(read()) == [json.loads(v) for v in stored]
     assert len(calls) == len(stored)  # each went to orjson first
+
+
+def test_a_read_whose_statements_committed_as_they_ran_is_not_committed_again(
+    app: FastAPI, client: TestClient, doctor: dict[str, Any], engine: Engine
+) -> None:
+    """A read on PostgreSQL (each statement commits as it runs, its audit event written by the
+    read itself) is closed with no commit to make; a list, whose one event is written at the
+    commit, is committed, and its event kept; on SQLite every request commits. Nothing the
+    requests recorded is lost either way."""
+    patient = eligible_patient(client, doctor["id"])
+    commits: list[object] = []
+
+    def counted(connection: Any) -> None:
+        commits.append(connection)
+
+    api_engine = app.state.engine.sync_engine
+    events_before = _events(engine)
+    event.listen(api_engine, "commit", counted)
+    try:
+        read = client.get(f"/api/v1/patients/{patient['id']}")
+        read_commits = len(commits)
+        listed = client.get("/api/v1/patients", params={"q": patient["family_name"]})
+    finally:
+        event.remove(api_engine, "commit", counted)
+    assert read.status_code == listed.status_code == 200
+    assert [p["id"] for p in listed.json()["items"]] == [patient["id"]]
+    postgresql = api_engine.dialect.name == "postgresql"
+    assert read_commits == (0 if postgresql else 1)
+    assert len(commits) == read_commits + 1
+    recorded = _events(engine)[len(events_before) :]
+    assert [(e.action, e.resource_type) for e in recorded] == [
+        ("read", "patient"),
+        ("search", "patient"),
+    ]
+
+
+def _events(engine: Engine) -> list[AuditEvent]:
+    with Session(engine) as db:
+        return list(db.scalars(select(AuditEvent).order_by(AuditEvent.seq)))
