@@ -2,7 +2,7 @@
 
 from app.models.account import ApiKey, LoginFailure, LoginRefusal, RevokedToken, User
 from app.models.audit import AuditChainHead, AuditEvent, AuditOutcome
-from app.models.base import Base, Entity, UTCDateTime, one_of, utcnow, uuid7
+from app.models.base import Base, Entity, UTCDateTime, among, one_of, utcnow, uuid7
 from app.models.calendar_feed import CalendarFeed
 from app.models.consent import Consent
 from app.models.evaluation import Clearance, Evaluation
@@ -84,6 +84,7 @@ __all__ = [
     "WebhookDelivery",
     "WebhookSubscription",
     "WeeklyAvailability",
+    "among",
     "one_of",
     "utcnow",
     "uuid7",

@@ -6,6 +6,7 @@ import enum
 import os
 import time
 import uuid
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -20,6 +21,7 @@ from sqlalchemy import (
     TypeDecorator,
     any_,
     bindparam,
+    literal,
 )
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import (
@@ -137,6 +139,17 @@ def _expanding_in(element: OneOf, compiler: SQLCompiler, **kw: Any) -> str:
 def _equals_any(element: OneOf, compiler: SQLCompiler, **kw: Any) -> str:
     array = bindparam(element.name, type_=ARRAY(element.column.type))
     return compiler.process(element.column == any_(array), **kw)
+
+
+def among(
+    column: ColumnElement[Any] | QueryableAttribute[Any], values: Iterable[Any]
+) -> ColumnElement[bool]:
+    """Whether `column` is one of `values`, fixed when a statement is built (the statuses that
+    take time in a calendar): a bound parameter each, written into the statement's text once,
+    when it is compiled. (`in_` of a plain list binds it as one expanding parameter, written
+    out anew into the text at every execution.)"""
+    expression = column.expression if isinstance(column, QueryableAttribute) else column
+    return expression.in_([literal(value, type_=expression.type) for value in values])
 
 
 class Base(DeclarativeBase):

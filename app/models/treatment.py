@@ -23,7 +23,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.models.base import Base, Entity, UTCDateTime, text_enum, utcnow
+from app.models.base import Base, Entity, UTCDateTime, among, text_enum, utcnow
 from app.vocabulary import FoamGas, PlanStatus, SclerosantForm, SessionStatus, Vessel
 
 # A usual course of micro-sclerotherapy: three sessions about a month apart.
@@ -135,7 +135,7 @@ class TreatmentSession(Entity, Base):
         """Sessions and holds that take their time in the calendar at `now`: booked, under way
         or done, or held and not yet expired."""
         return or_(
-            cls.status.in_(LIVE_STATUSES),
+            among(cls.status, LIVE_STATUSES),
             and_(cls.status == SessionStatus.PENDING, cls.hold_expires_at > now),
         )
 

@@ -43,6 +43,7 @@ from app.models import (
     TreatmentPlan,
     TreatmentSession,
     WeeklyAvailability,
+    among,
 )
 from app.models.base import UTCDateTime
 from app.plans.service import active_plan, get_plan
@@ -93,7 +94,7 @@ def treatment_times(
     given = given.where(TreatmentSession.patient_id == patient_id)
     to_come = select(TreatmentSession.id, TreatmentSession.start_at).where(
         TreatmentSession.patient_id == patient_id,
-        TreatmentSession.status.in_((SessionStatus.BOOKED, SessionStatus.ARRIVED)),
+        among(TreatmentSession.status, (SessionStatus.BOOKED, SessionStatus.ARRIVED)),
     )
     if near is not None:
         margin = timedelta(days=days)
@@ -418,7 +419,7 @@ _PATIENT_NEAR = union_all(
     # And those still to come, at their start.
     select(literal(_TO_COME), TreatmentSession.start_at, cast(null(), UTCDateTime())).where(
         TreatmentSession.patient_id == bindparam("patient_id"),
-        TreatmentSession.status.in_((SessionStatus.BOOKED, SessionStatus.ARRIVED)),
+        among(TreatmentSession.status, (SessionStatus.BOOKED, SessionStatus.ARRIVED)),
         TreatmentSession.start_at > bindparam("near_start"),
         TreatmentSession.start_at < bindparam("near_end"),
     ),

@@ -33,6 +33,7 @@ from app.models import (
     UTCDateTime,
     WaitlistEntry,
     WaitlistOffer,
+    among,
     one_of,
 )
 from app.policy import BookingRules, WaitlistRules
@@ -153,13 +154,13 @@ _STANDING_OF_ENTRIES = (
 _DAY = bindparam("day", type_=ENTRIES.c.earliest_date.type)
 _IN_WINDOW = select(ENTRIES.c.id).where(
     one_of(ENTRIES.c.id, "ids"),
-    ENTRIES.c.status.in_(ON_THE_LIST),
+    among(ENTRIES.c.status, ON_THE_LIST),
     ENTRIES.c.earliest_date <= _DAY,
     ENTRIES.c.latest_date >= _DAY,
 )
 _BOOKED = (
     update(ENTRIES)
-    .where(one_of(ENTRIES.c.id, "ids"), ENTRIES.c.status.in_(ON_THE_LIST))
+    .where(one_of(ENTRIES.c.id, "ids"), among(ENTRIES.c.status, ON_THE_LIST))
     .values(
         status=WaitlistStatus.BOOKED,
         ended_at=_NOW,

@@ -38,6 +38,7 @@ from app.models import (
     SessionEvent,
     TreatmentSession,
     UTCDateTime,
+    among,
     one_of,
 )
 from app.pagination import (
@@ -126,7 +127,7 @@ _FILTERS: dict[str, ColumnElement[bool]] = {
     "recorded": _COMPLETIONS.c.id.is_not(None),
     "given_from": _COMPLETIONS.c.administered_at >= bindparam("given_from"),
     "given_before": _COMPLETIONS.c.administered_at < bindparam("given_before"),
-    "awaiting": _S.status.in_(AWAITING_TREATMENT),
+    "awaiting": among(_S.status, AWAITING_TREATMENT),
     # Holds are listed only where asked for (FHIR's pending Appointments), and only until
     # they expire.
     "no_holds": _S.status != SessionStatus.PENDING,

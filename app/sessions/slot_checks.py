@@ -52,6 +52,7 @@ from app.models import (
     UTCDateTime,
     WaitlistEntry,
     WeeklyAvailability,
+    among,
     one_of,
 )
 from app.policy import BookingRules, Margins
@@ -322,7 +323,7 @@ _IN_THE_WAY = union_all(
     ),
     select(*_found(_Found.TO_COME, _SESSIONS.c.id, _SESSIONS.c.start_at, null())).where(
         _SESSIONS.c.patient_id == _PATIENT,
-        _SESSIONS.c.status.in_((SessionStatus.BOOKED, SessionStatus.ARRIVED)),
+        among(_SESSIONS.c.status, (SessionStatus.BOOKED, SessionStatus.ARRIVED)),
         _SESSIONS.c.start_at > _NEAR_FROM,
         _SESSIONS.c.start_at < _NEAR_TO,
         _SESSIONS.c.id != _MOVING,
@@ -338,7 +339,7 @@ _IN_THE_WAY = union_all(
         )
     ).where(
         _WAITLIST.c.patient_id == _PATIENT,
-        _WAITLIST.c.status.in_(ON_THE_LIST),
+        among(_WAITLIST.c.status, ON_THE_LIST),
         _WAITLIST.c.earliest_date <= _DAY_TO,
         _WAITLIST.c.latest_date >= _DAY_FROM,
     ),

@@ -42,6 +42,7 @@ from app.models import (
     TreatmentSession,
     UTCDateTime,
     WaitlistOffer,
+    among,
     one_of,
 )
 from app.patients.service import lock_patient, patient_lock
@@ -146,7 +147,7 @@ _OPEN_OF_SESSION = select(_S.id).where(
 _SLOT = select(SLOTS).where(_S.id == _SLOT_ID).with_for_update()
 _SETTLE_SLOT = (
     update(SLOTS)
-    .where(_S.id == _SLOT_ID, _S.status.in_((FreedSlotStatus.OPEN, FreedSlotStatus.OFFERED)))
+    .where(_S.id == _SLOT_ID, among(_S.status, (FreedSlotStatus.OPEN, FreedSlotStatus.OFFERED)))
     .values(status=bindparam("status", type_=_S.status.type), updated_at=_NOW)
 )
 

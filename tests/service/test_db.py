@@ -21,7 +21,7 @@ from sqlalchemy import Engine, event, select, text
 from sqlalchemy.orm import Session
 
 from app.db import make_async_engine, make_engine
-from app.models import AuditEvent, Patient, TreatmentSession, one_of
+from app.models import AuditEvent, Patient, TreatmentSession, among, one_of
 from tests.factories import POSTGRES_URL, eligible_patient, next_weekday_at
 from tests.sessions.steps import booked
 
@@ -187,3 +187,21 @@ def test_a_read_whose_statements_committed_as_they_ran_is_not_committed_again(
 def _events(engine: Engine) -> list[AuditEvent]:
     with Session(engine) as db:
         return list(db.scalars(select(AuditEvent).order_by(AuditEvent.seq)))
+
+
+def test_among_a_fixed_list_finds_its_rows_with_nothing_rewritten_at_execution(
+    client: TestClient, doctor: dict[str, Any], engine: Engine
+) -> None:
+    """`among` is `IN` over values fixed when the statement is built: the rows of those values
+    only, and no expanding parameter (which SQLAlchemy writes out into the statement's text at
+    every execution)."""
+    ids = {n: uuid.UUID(eligible_patient(client, doctor["id"], given_name=n)["id"]) for n in "AB"}
+    with Session(engine) as db:
+        db.get_one(Patient, ids["B"]).archived = True
+        db.commit()
+    listed = select(Patient.id).where(among(Patient.archived, [True]), one_of(Patient.id, "ids"))
+    compiled = listed.compile(dialect=engine.dialect)
+    assert not any(p.expanding for p in compiled.binds.values() if p.key != "ids")
+    with engine.connect() as connection:
+        found = connection.execute(listed, {"ids": list(ids.values())}).scalars().all()
+    assert found == [ids["B"]]
