@@ -17,7 +17,6 @@ from sqlalchemy import (
     bindparam,
     cast,
     false,
-    literal,
     literal_column,
     null,
     or_,
@@ -338,21 +337,18 @@ def propose(
         first_target=first_target,
         valid_until=standing.valid_until,
     )
-    calendars, rooms = _calendars(db, request.practitioner_id, rules.margins)
     # The patient's own sessions and treatments near the course's horizon (not their whole
-    # history), read once in one statement; who else is busy, read where placement looks.
+    # history) come with the practitioners' hours and the rooms, in one statement; who else
+    # is busy is read where placement looks.
     horizon = course.horizon()
     reach = Interval(horizon.start, horizon.end + request.duration)
     margin = timedelta(days=rules.min_gap_days + 1)
     half = (reach.end - reach.start) / 2
     near, days = reach.start + half, timedelta(days=(half + margin).days + 1)
-    own: list[Interval] = []
-    given_or_booked: list[datetime] = []
-    # Plain rows through the session's connection: no ORM entity to load, so none of the
-    # ORM's per-statement set-up.
-    connection = db.connection()
-    for kind, start, end in connection.execute(
-        _PATIENT_NEAR,
+    calendars, rooms, own, given_or_booked = _calendars(
+        db,
+        request.practitioner_id,
+        rules.margins,
         {
             "patient_id": request.patient_id,
             "now": now,
@@ -362,11 +358,8 @@ def propose(
             "near_start": near - days,
             "near_end": near + days,
         },
-    ):
-        if kind == _OWN:
-            own.append(Interval(start, end))
-        else:
-            given_or_booked.append(start)
+    )
+    connection = db.connection()
 
     def load(
         windows: Sequence[Interval],
@@ -394,36 +387,6 @@ def propose(
         course=course, free_starting=diaries, existing_starts=given_or_booked
     )
     return ProposalOutcome(False, standing.flags, proposals, unplaced)
-
-
-# Statements built once: a proposal runs them with new values, not new expressions.
-_OWN, _GIVEN, _TO_COME = 0, 1, 2
-_PATIENT_NEAR = union_all(
-    # The patient's live sessions and holds overlapping the horizon: no slot may overlap one.
-    select(literal(_OWN), TreatmentSession.start_at, TreatmentSession.end_at).where(
-        TreatmentSession.patient_id == bindparam("patient_id"),
-        TreatmentSession.taking_time(bindparam("now", type_=UTCDateTime())),
-        TreatmentSession.start_at < bindparam("reach_end"),
-        TreatmentSession.end_at > bindparam("reach_start"),
-        TreatmentSession.start_at > bindparam("reach_longest"),
-    ),
-    # Treatments given near it (the interval rule), whatever became of their session since.
-    select(literal(_GIVEN), CompletionRecord.administered_at, cast(null(), UTCDateTime()))
-    .select_from(TreatmentSession)
-    .join(CompletionRecord, CompletionRecord.session_id == TreatmentSession.id)
-    .where(
-        TreatmentSession.patient_id == bindparam("patient_id"),
-        CompletionRecord.administered_at > bindparam("near_start"),
-        CompletionRecord.administered_at < bindparam("near_end"),
-    ),
-    # And those still to come, at their start.
-    select(literal(_TO_COME), TreatmentSession.start_at, cast(null(), UTCDateTime())).where(
-        TreatmentSession.patient_id == bindparam("patient_id"),
-        among(TreatmentSession.status, (SessionStatus.BOOKED, SessionStatus.ARRIVED)),
-        TreatmentSession.start_at > bindparam("near_start"),
-        TreatmentSession.start_at < bindparam("near_end"),
-    ),
-)
 
 
 @lru_cache(maxsize=64)
@@ -481,13 +444,20 @@ def _busy_query(
     return union_all(off, booked, closed)
 
 
-_HOURS_ROW, _ROOM_ROW = 0, 1
+# What a proposal reads before it looks at the diaries, in one statement built once (a row
+# each, told apart by `kind`): the practitioners' hours, the rooms in use, and the patient's own
+# sessions near the course's horizon.
+_HOURS_ROW, _ROOM_ROW, _OWN, _GIVEN, _TO_COME = range(5)
+_NO_MOMENT = cast(null(), UTCDateTime())  # typed: see `app.sessions.booking`
 
 
 def _calendars_query(one: bool) -> CompoundSelect[Any]:
     """Practitioners' hours where they are (a row each: the practitioner, the location and
-    its zone, their buffer and notice), and every room in use (a row each: the room and its
-    location)."""
+    its zone, their buffer and notice); every room in use (a row each: the room and its
+    location); and the patient's live sessions and holds overlapping the horizon (no slot may
+    overlap one), the treatments given near it (the interval rule), whatever became of their
+    session since, and those still to come, at their start (a row each: `start_at`,
+    `end_at`)."""
     hours = select(
         literal_column(str(_HOURS_ROW)).label("kind"),
         _P.c.id,
@@ -499,6 +469,8 @@ def _calendars_query(one: bool) -> CompoundSelect[Any]:
         _A.c.end_time,
         _P.c.buffer_minutes,
         _P.c.min_notice_minutes,
+        _NO_MOMENT.label("start_at"),
+        _NO_MOMENT.label("end_at"),
     ).select_from(
         _P.outerjoin(_A.join(_L, _L.c.id == _A.c.location_id), _A.c.practitioner_id == _P.c.id)
     )
@@ -508,36 +480,73 @@ def _calendars_query(one: bool) -> CompoundSelect[Any]:
         _R.c.id,
         _R.c.active,
         _R.c.location_id,
-        *(null() for _ in range(6)),
+        *(null() for _ in range(8)),
     ).where(_R.c.active.is_(True))
-    return union_all(hours, rooms)
+    nothing: list[ColumnElement[Any]] = [null() for _ in range(9)]
+    own = select(
+        literal_column(str(_OWN)), *nothing, TreatmentSession.start_at, TreatmentSession.end_at
+    ).where(
+        TreatmentSession.patient_id == bindparam("patient_id"),
+        TreatmentSession.taking_time(bindparam("now", type_=UTCDateTime())),
+        TreatmentSession.start_at < bindparam("reach_end"),
+        TreatmentSession.end_at > bindparam("reach_start"),
+        TreatmentSession.start_at > bindparam("reach_longest"),
+    )
+    given = (
+        select(literal_column(str(_GIVEN)), *nothing, CompletionRecord.administered_at, null())
+        .select_from(TreatmentSession)
+        .join(CompletionRecord, CompletionRecord.session_id == TreatmentSession.id)
+        .where(
+            TreatmentSession.patient_id == bindparam("patient_id"),
+            CompletionRecord.administered_at > bindparam("near_start"),
+            CompletionRecord.administered_at < bindparam("near_end"),
+        )
+    )
+    to_come = select(
+        literal_column(str(_TO_COME)), *nothing, TreatmentSession.start_at, null()
+    ).where(
+        TreatmentSession.patient_id == bindparam("patient_id"),
+        among(TreatmentSession.status, (SessionStatus.BOOKED, SessionStatus.ARRIVED)),
+        TreatmentSession.start_at > bindparam("near_start"),
+        TreatmentSession.start_at < bindparam("near_end"),
+    )
+    return union_all(hours, rooms, own, given, to_come)
 
 
 _CALENDAR_OF, _CALENDARS = _calendars_query(True), _calendars_query(False)
 
 
 def _calendars(
-    db: Session, practitioner_id: uuid.UUID | None, clinic: Margins
-) -> tuple[list[SiteHours], dict[uuid.UUID, list[uuid.UUID]]]:
+    db: Session, practitioner_id: uuid.UUID | None, clinic: Margins, near: dict[str, Any]
+) -> tuple[list[SiteHours], dict[uuid.UUID, list[uuid.UUID]], list[Interval], list[datetime]]:
     """The one practitioner asked for (who must be active), else every active one, with
-    their hours at each location, buffer and notice (their own, else the `clinic`'s); and the
-    rooms in use at each location: one statement, plain rows."""
+    their hours at each location, buffer and notice (their own, else the `clinic`'s); the
+    rooms in use at each location; and the patient's sessions and treatments `near` the
+    course's horizon: their live sessions and holds there, and the moments treatments were
+    given or are to come. One statement, plain rows (no ORM entity to load)."""
+    connection = db.connection()
     if practitioner_id is not None:
-        rows = db.connection().execute(_CALENDAR_OF, {"id": practitioner_id}).all()
+        rows = connection.execute(_CALENDAR_OF, {"id": practitioner_id, **near}).all()
         theirs = [row for row in rows if row.kind == _HOURS_ROW]
         if not theirs:
             raise NotFound(f"No practitioner with id {practitioner_id}.")
         if not theirs[0].active:
             raise InactivePractitioner(f"Practitioner {practitioner_id} is not active.")
     else:
-        rows = db.connection().execute(_CALENDARS).all()
+        rows = connection.execute(_CALENDARS, near).all()
     # Keyed by the ids' integers: a UUID's own hash is Python code, run for every row.
     hours: dict[tuple[int, int, str], list[tuple[int, time, time]]] = {}
     whose: dict[tuple[int, int, str], tuple[uuid.UUID, uuid.UUID, int | None, int | None]] = {}
     rooms: dict[uuid.UUID, list[uuid.UUID]] = {}
-    for kind, pid, _, location_id, zone, weekday, start, end, buffer, notice in rows:
+    own: list[Interval] = []
+    given_or_booked: list[datetime] = []
+    for kind, pid, _, location_id, zone, weekday, start, end, buffer, notice, at, until in rows:
         if kind == _ROOM_ROW:
             rooms.setdefault(location_id, []).append(pid)
+        elif kind == _OWN:
+            own.append(Interval(at, until))
+        elif kind != _HOURS_ROW:
+            given_or_booked.append(at)
         elif weekday is not None:
             key = (pid.int, location_id.int, zone)
             site = hours.get(key)
@@ -559,7 +568,7 @@ def _calendars(
                 margins.min_notice_minutes,
             )
         )
-    return calendars, rooms
+    return calendars, rooms, own, given_or_booked
 
 
 @lru_cache(maxsize=1024)
