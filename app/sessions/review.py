@@ -88,12 +88,12 @@ _TIME_OFF = TimeOff.__table__
 _ROOMS = Room.__table__
 _CLOSURES = RoomClosure.__table__
 
-# The review's statements, built once (a day's calendar asks them on every read).
-# One statement, plain rows: each practitioner with their hours where they are (a row each),
-# their time off overlapping the sessions reviewed, the sessions' rooms with their closures
-# over them (a row each), and the treatments given to the sessions' patients within the
-# interval rule's reach of them (a row each: the patient, the session, when it was given).
-_PRACTITIONER, _AWAY, _ROOM, _GIVEN_NEAR = 0, 1, 2, 3
+# The review's statement, built once (a day's calendar asks it on every read). Plain rows:
+# each practitioner with their hours where they are (a row each), their time off overlapping
+# the sessions reviewed, the sessions' rooms with their closures over them (a row each), the
+# treatments given to the sessions' patients within the interval rule's reach of them (a row
+# each: the patient, the session, when it was given), and the status of each session's course.
+_PRACTITIONER, _AWAY, _ROOM, _GIVEN_NEAR, _COURSE = 0, 1, 2, 3, 4
 _SINCE, _UNTIL = bindparam("since", type_=UTCDateTime()), bindparam("until", type_=UTCDateTime())
 _CALENDARS = union_all(
     select(
@@ -109,6 +109,7 @@ _CALENDARS = union_all(
         cast(null(), UTCDateTime()).label("start_at"),  # typed: see `app.sessions.booking`
         cast(null(), UTCDateTime()).label("end_at"),
         cast(null(), _SESSIONS.c.id.type).label("session_id"),
+        cast(null(), _PLANS.c.status.type).label("plan_status"),
     )
     .select_from(
         _PRACTITIONERS.outerjoin(
@@ -124,6 +125,7 @@ _CALENDARS = union_all(
         _TIME_OFF.c.start_at,
         _TIME_OFF.c.end_at,
         null(),
+        null(),
     ).where(
         one_of(_TIME_OFF.c.practitioner_id, "practitioner_ids"),
         _TIME_OFF.c.start_at < _UNTIL,
@@ -136,6 +138,7 @@ _CALENDARS = union_all(
         *(null() for _ in range(6)),
         _CLOSURES.c.start_at,
         _CLOSURES.c.end_at,
+        null(),
         null(),
     )
     .select_from(
@@ -156,6 +159,7 @@ _CALENDARS = union_all(
         _COMPLETIONS.c.administered_at,
         null(),
         _SESSIONS.c.id,
+        null(),
     )
     .select_from(_SESSIONS.join(_COMPLETIONS, _COMPLETIONS.c.session_id == _SESSIONS.c.id))
     .where(
@@ -163,8 +167,13 @@ _CALENDARS = union_all(
         _COMPLETIONS.c.administered_at > bindparam("given_since", type_=UTCDateTime()),
         _COMPLETIONS.c.administered_at < bindparam("given_until", type_=UTCDateTime()),
     ),
+    select(
+        literal_column(str(_COURSE)),
+        _PLANS.c.id,
+        *(null() for _ in range(10)),
+        _PLANS.c.status,
+    ).where(one_of(_PLANS.c.id, "plan_ids")),
 )
-_PLAN_STATUSES = select(_PLANS.c.id, _PLANS.c.status).where(one_of(_PLANS.c.id, "plan_ids"))
 
 
 def review(*, db: Session, sessions: Sequence[Booked], now: datetime, min_gap_days: int) -> Reasons:
@@ -187,14 +196,9 @@ def review(*, db: Session, sessions: Sequence[Booked], now: datetime, min_gap_da
         "patient_ids": patient_ids,
         "given_since": first_start - margin,
         "given_until": max(v.start_at for v in awaiting) + margin,
+        "plan_ids": list({v.plan_id for v in awaiting if v.plan_id is not None}),
     }
-    practitioners, absences, rooms, given = _calendars(db, calendars)
-    plan_ids = list({v.plan_id for v in awaiting if v.plan_id is not None})
-    plans: dict[uuid.UUID, PlanStatus] = (
-        {row.id: row.status for row in db.execute(_PLAN_STATUSES, {"plan_ids": plan_ids})}
-        if plan_ids
-        else {}
-    )
+    practitioners, absences, rooms, given, plans = _calendars(db, calendars)
     for session in awaiting:
         found = list(patients[session.patient_id].obstacles(session.end_at))
         slot = Interval(session.start_at, session.end_at)
@@ -248,15 +252,20 @@ Given = dict[uuid.UUID, list[tuple[uuid.UUID, datetime]]]
 def _calendars(
     db: Session, calendars: dict[str, object]
 ) -> tuple[
-    dict[uuid.UUID, Calendar], dict[uuid.UUID, list[Interval]], dict[uuid.UUID, _RoomState], Given
+    dict[uuid.UUID, Calendar],
+    dict[uuid.UUID, list[Interval]],
+    dict[uuid.UUID, _RoomState],
+    Given,
+    dict[uuid.UUID, PlanStatus],
 ]:
     """Each practitioner's calendar (their hours read off once, not again for each of their
-    sessions), their time off, each room's state, and the treatments given near, from
-    `_CALENDARS`."""
+    sessions), their time off, each room's state, the treatments given near, and each
+    course's status, from `_CALENDARS`."""
     hours: dict[uuid.UUID, list[Row[Any]]] = {}
     absences: dict[uuid.UUID, list[Interval]] = {}
     rooms: dict[uuid.UUID, _RoomState] = {}
     given: Given = {}
+    plans: dict[uuid.UUID, PlanStatus] = {}
     for row in db.execute(_CALENDARS, calendars):
         if row.kind == _PRACTITIONER:
             hours.setdefault(row.id, []).append(row)
@@ -266,8 +275,10 @@ def _calendars(
             room = rooms.setdefault(row.id, _RoomState(row.active))
             if row.start_at is not None:
                 room.closed.append(Interval(row.start_at, row.end_at))
-        else:
+        elif row.kind == _GIVEN_NEAR:
             given.setdefault(row.id, []).append((row.session_id, row.start_at))
+        else:
+            plans[row.id] = row.plan_status
     practitioners = {
         practitioner_id: Calendar(
             practitioner_id,
@@ -281,7 +292,7 @@ def _calendars(
         )
         for practitioner_id, rows in hours.items()
     }
-    return practitioners, absences, rooms, given
+    return practitioners, absences, rooms, given, plans
 
 
 def _room_reasons(room: _RoomState, slot: Interval) -> list[Flag]:
