@@ -6,7 +6,9 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from sqlalchemy import event
 
 from tests.factories import (
     Clock,
@@ -29,6 +31,28 @@ def booked(client: TestClient, **body: Any) -> dict[str, Any]:
     assert response.status_code == 201, response.text
     result: dict[str, Any] = response.json()
     return result
+
+
+def listed_day(
+    client: TestClient, app: FastAPI, practitioner_id: str, day: datetime
+) -> tuple[list[dict[str, Any]], list[str]]:
+    """The practitioner's sessions of the day starting at `day` as the calendar lists them,
+    and the text of every statement the API sent to list them."""
+    sent: list[str] = []
+
+    def seen(*args: Any) -> None:
+        sent.append(args[2])  # the statement's text
+
+    engine = app.state.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        window = {"from": day.isoformat(), "to": (day + timedelta(days=1)).isoformat()}
+        listed = ok(
+            client.get("/api/v1/sessions", params={"practitioner_id": practitioner_id, **window})
+        )["items"]
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+    return listed, sent
 
 
 def ok(response: Any) -> Any:

@@ -9,10 +9,9 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlalchemy import event
 
 from tests.factories import eligible_patient, next_weekday_at
-from tests.sessions.steps import booked, ok
+from tests.sessions.steps import booked, listed_day, ok
 
 
 def test_a_listed_history_is_the_sessions_own_read_with_the_page(
@@ -35,27 +34,7 @@ def test_a_listed_history_is_the_sessions_own_read_with_the_page(
         )
     )
     ok(client.post(f"/api/v1/sessions/{cancelled['id']}/cancel", json={"reason": "Unwell"}))
-    day = monday.replace(hour=0)
-    sent: list[str] = []
-
-    def seen(*args: Any) -> None:
-        sent.append(args[2])  # the statement's text
-
-    engine = app.state.engine.sync_engine
-    event.listen(engine, "before_cursor_execute", seen)
-    try:
-        listed = ok(
-            client.get(
-                "/api/v1/sessions",
-                params={
-                    "practitioner_id": doctor["id"],
-                    "from": day.isoformat(),
-                    "to": (day + timedelta(days=1)).isoformat(),
-                },
-            )
-        )["items"]
-    finally:
-        event.remove(engine, "before_cursor_execute", seen)
+    listed, sent = listed_day(client, app, doctor["id"], monday.replace(hour=0))
 
     assert [s["id"] for s in listed] == [moved["id"], cancelled["id"], kept["id"]]
     for session in listed:
@@ -69,5 +48,5 @@ def test_a_listed_history_is_the_sessions_own_read_with_the_page(
     assert [h["action"] for h in histories[kept["id"]]] == ["book"]
     reading_events = [s for s in sent if "session_events" in s]
     assert len(reading_events) == 1  # one statement for every session's history
-    if engine.dialect.name == "postgresql":
+    if app.state.engine.dialect.name == "postgresql":
         assert "FROM treatment_sessions" in reading_events[0]  # the page's own

@@ -9,10 +9,9 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlalchemy import event
 
 from tests.factories import eligible_patient, next_weekday_at
-from tests.sessions.steps import booked, ok
+from tests.sessions.steps import booked, listed_day, ok
 
 
 def test_a_listed_session_of_a_course_on_hold_is_flagged_as_its_own_read_is(
@@ -38,27 +37,7 @@ def test_a_listed_session_of_a_course_on_hold_is_flagged_as_its_own_read_is(
             assert plan is not None
             held = {"status": "on-hold"}
             ok(client.patch(f"/api/v1/treatment-plans/{plan['id']}", json=held))
-    day = monday.replace(hour=0)
-    sent: list[str] = []
-
-    def seen(*args: Any) -> None:
-        sent.append(args[2])  # the statement's text
-
-    engine = app.state.engine.sync_engine
-    event.listen(engine, "before_cursor_execute", seen)
-    try:
-        listed = ok(
-            client.get(
-                "/api/v1/sessions",
-                params={
-                    "practitioner_id": doctor["id"],
-                    "from": day.isoformat(),
-                    "to": (day + timedelta(days=1)).isoformat(),
-                },
-            )
-        )["items"]
-    finally:
-        event.remove(engine, "before_cursor_execute", seen)
+    listed, sent = listed_day(client, app, doctor["id"], monday.replace(hour=0))
 
     assert [s["id"] for s in listed] == [s["id"] for s in sessions]
     flagged = {s["id"]: [r["code"] for r in s["review_reasons"]] for s in listed}
