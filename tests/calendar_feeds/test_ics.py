@@ -84,7 +84,14 @@ def test_initials(given_name: str, family_name: str, expected: str) -> None:
     assert initials(given_name, family_name) == expected
 
 
-names = st.text(st.characters(blacklist_categories=("Cs", "Cc")), min_size=1, max_size=60)
+# icalendar's parser (the tests' reader, not the feed's writer) keeps an escaped `,`, `:`, `;`
+# or `\` as `%2C`, `%3A`, `%3B`, `%5C` while it splits a line, then turns every such code
+# back (`icalendar.parser.escape_string`, `unescape_string`): a name holding one reads back
+# changed, however it was written. Those names are checked on the feed's bytes instead.
+_PARSER_CODES = ("%2C", "%3A", "%3B", "%5C")
+names = st.text(st.characters(blacklist_categories=("Cs", "Cc")), min_size=1, max_size=60).filter(
+    lambda name: not any(code in name for code in _PARSER_CODES)
+)
 
 
 @given(given_name=names, family_name=names)
@@ -95,3 +102,9 @@ def test_any_name_survives_the_round_trip_as_written(given_name: str, family_nam
     assert str(full["SUMMARY"]) == f"Session: {given_name} {family_name}"
     (short,) = parsed(one).walk("VEVENT")
     assert str(short["SUMMARY"]) == f"Session: {initials(given_name, family_name)}"
+
+
+def test_a_name_holding_percent_codes_is_written_as_it_is() -> None:
+    one = entry(given_name="Ana%2C", family_name="%3A%3B%5C")
+    text = feed_calendar(name="Dr A", entries=[one], full_names=True)
+    assert b"SUMMARY:Session: Ana%2C %3A%3B%5C\r\n" in text
