@@ -345,7 +345,7 @@ def propose(
     margin = timedelta(days=rules.min_gap_days + 1)
     half = (reach.end - reach.start) / 2
     near, days = reach.start + half, timedelta(days=(half + margin).days + 1)
-    calendars, rooms, own, given_or_booked = _calendars(
+    calendars, rooms, own, given_or_booked = _calendars_and_patient(
         db,
         request.practitioner_id,
         rules.margins,
@@ -516,7 +516,7 @@ def _calendars_query(one: bool) -> CompoundSelect[Any]:
 _CALENDAR_OF, _CALENDARS = _calendars_query(True), _calendars_query(False)
 
 
-def _calendars(
+def _calendars_and_patient(
     db: Session, practitioner_id: uuid.UUID | None, clinic: Margins, near: dict[str, Any]
 ) -> tuple[list[SiteHours], dict[uuid.UUID, list[uuid.UUID]], list[Interval], list[datetime]]:
     """The one practitioner asked for (who must be active), else every active one, with
