@@ -448,7 +448,7 @@ def _busy_query(
 # each, told apart by `kind`): the practitioners' hours, the rooms in use, and the patient's own
 # sessions near the course's horizon.
 _HOURS_ROW, _ROOM_ROW, _OWN, _GIVEN, _TO_COME = range(5)
-_NO_MOMENT = cast(null(), UTCDateTime())  # typed: see `app.sessions.booking`
+_NO_MOMENT = cast(null(), UTCDateTime())  # typed: see `app.sessions.slot_checks`
 
 
 def _calendars_query(one: bool) -> CompoundSelect[Any]:
@@ -545,9 +545,9 @@ def _calendars_and_patient(
             rooms.setdefault(location_id, []).append(pid)
         elif kind == _OWN:
             own.append(Interval(at, until))
-        elif kind != _HOURS_ROW:
+        elif kind in (_GIVEN, _TO_COME):
             given_or_booked.append(at)
-        elif weekday is not None:
+        elif weekday is not None:  # an hours row (none for a practitioner without hours)
             key = (pid.int, location_id.int, zone)
             site = hours.get(key)
             if site is None:

@@ -106,7 +106,7 @@ _CALENDARS = union_all(
         _HOURS.c.weekday,
         _HOURS.c.start_time,
         _HOURS.c.end_time,
-        cast(null(), UTCDateTime()).label("start_at"),  # typed: see `app.sessions.booking`
+        cast(null(), UTCDateTime()).label("start_at"),  # typed: see `app.sessions.slot_checks`
         cast(null(), UTCDateTime()).label("end_at"),
         cast(null(), _SESSIONS.c.id.type).label("session_id"),
         cast(null(), _PLANS.c.status.type).label("plan_status"),
